@@ -1,0 +1,71 @@
+"""Developer tasks: `nox -s tests`, `nox -s demo`, `nox -s lint`, `nox -s typecheck`, `nox -s docs`,
+`nox -s bench`. Every session installs what it needs into its own virtualenv."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nox
+
+nox.options.sessions = ["tests", "lint", "typecheck"]
+nox.options.reuse_existing_virtualenvs = True
+
+ROOT = Path(__file__).parent
+PLUGINS = sorted(p for p in (ROOT / "plugins").iterdir() if (p / "pyproject.toml").exists())
+
+
+def install_all(session: nox.Session) -> None:
+    """okrcore with its test extras, and every plugin under plugins/ with theirs."""
+    session.install("-e", ".[test]")
+    for plugin in PLUGINS:
+        extras = "[test]" if "test" in (plugin / "pyproject.toml").read_text() else ""
+        session.install("-e", f"{plugin}{extras}")
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """The whole test suite: core and every plugin."""
+    install_all(session)
+    plugin_tests = [str(p / "tests") for p in PLUGINS if (p / "tests").is_dir()]
+    session.run("pytest", "tests", *plugin_tests, *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff over the core, the plugins, tests, benchmarks and examples."""
+    session.install("ruff")
+    session.run("ruff", "check", ".")
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    """mypy (strict) over the core and the plugins."""
+    install_all(session)
+    session.install("mypy", "types-requests", "types-PyYAML")
+    session.run("mypy")
+    for plugin in PLUGINS:
+        src = plugin / "src"
+        if src.is_dir():
+            session.run("mypy", "--config-file", str(ROOT / "pyproject.toml"), str(src))
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """Build docs/ strictly with MkDocs (warnings are errors)."""
+    session.install("mkdocs>=1.6", "-e", ".")
+    session.run("mkdocs", "build", "--strict", "--site-dir", str(ROOT / "build" / "site"))
+
+
+@nox.session
+def demo(session: nox.Session) -> None:
+    """The main job, offline: refresh, score and report the example plan on SQLite."""
+    session.install("-e", ".[all]")
+    session.run("okr", "demo", *session.posargs)
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Speed and memory benchmarks; each prints ratios measured side by side in one run."""
+    install_all(session)
+    for script in sorted((ROOT / "benchmarks").glob("bench_*.py")):
+        session.run("python", str(script), *session.posargs)

@@ -1,0 +1,1 @@
+"""Built-in checks, registered through the okrcore hooks."""

@@ -1,0 +1,1 @@
+"""Built-in sources, registered through the okrcore hooks."""

@@ -1,0 +1,1 @@
+"""Built-in stores, registered through the okrcore hooks."""

@@ -1,0 +1,1 @@
+"""Bundled demo data: the example plan and its check-in history."""

@@ -1,0 +1,585 @@
+"""The domain model: goals, objectives, key results, strategies, cycles, check-ins.
+
+Every class is a small immutable attrs value. Validators reject values that cannot be right (a
+target equal to its baseline, a floor above the stretch, a cycle that ends before it starts) with a
+message that says what was expected. A :class:`Plan` holds the whole tree and indexes it by id.
+
+Numbers are plain ``float``: key-result values are measurements (traffic, rates, money summed from
+reports) whose precision is far below a float's, and the math (means, slopes, ratios) is float math.
+Money is carried as a float in the key result's unit; nothing in okrcore does accounting.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import math
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
+
+import attrs
+
+from .errors import AlignmentLoopError, PlanError, Problem
+
+__all__ = [
+    "Cadence",
+    "CheckIn",
+    "Connection",
+    "Cycle",
+    "Funnel",
+    "FunnelSplit",
+    "FunnelStep",
+    "Goal",
+    "KeyResult",
+    "Kind",
+    "Level",
+    "Measure",
+    "Objective",
+    "Plan",
+    "RunOutcome",
+    "RunRecord",
+    "Strategy",
+    "StrategyChange",
+    "TargetChange",
+]
+
+
+class Kind(str, enum.Enum):
+    """How a key result's progress is measured (design brief §3)."""
+
+    INCREASE = "increase"
+    DECREASE = "decrease"
+    MAINTAIN_ABOVE = "maintain_above"
+    MAINTAIN_BELOW = "maintain_below"
+    MILESTONE = "milestone"
+    COUNT = "count"
+
+
+class Measure(str, enum.Enum):
+    """``gauge``: a reading is the current level. ``cumulative``: a reading is one period's amount."""
+
+    GAUGE = "gauge"
+    CUMULATIVE = "cumulative"
+
+
+class Cadence(str, enum.Enum):
+    """How often a key result is checked in."""
+
+    DAILY = "daily"
+    WEEKLY = "weekly"
+    MONTHLY = "monthly"
+
+    @property
+    def days(self) -> int:
+        """Length of one period in days (a month counts as 30)."""
+        return {"daily": 1, "weekly": 7, "monthly": 30}[self.value]
+
+
+class Level(str, enum.Enum):
+    """Where an objective sits in the organisation."""
+
+    COMPANY = "company"
+    TEAM = "team"
+    PROJECT = "project"
+    INDIVIDUAL = "individual"
+
+
+def _finite(_inst: object, attribute: attrs.Attribute[Any], value: float | None) -> None:
+    if value is not None and not math.isfinite(value):
+        raise ValueError(f"{attribute.name} must be a finite number, got {value!r}")
+
+
+def _non_negative(_inst: object, attribute: attrs.Attribute[Any], value: float | None) -> None:
+    if value is not None and value < 0:
+        raise ValueError(f"{attribute.name} must be >= 0, got {value!r}")
+
+
+def _opt_float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def _ids(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    return tuple(str(v) for v in value)
+
+
+def _frozen_mapping(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    return dict(value or {})
+
+
+@attrs.frozen
+class Cycle:
+    """A time box: a quarter, a year or custom dates. Both ends are inclusive."""
+
+    id: str
+    start: dt.date
+    end: dt.date
+    title: str | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if self.end < self.start:
+            raise ValueError(f"cycle {self.id!r} ends ({self.end}) before it starts ({self.start})")
+
+    @property
+    def days(self) -> int:
+        """Number of days in the cycle, both ends included."""
+        return (self.end - self.start).days + 1
+
+    def __contains__(self, day: object) -> bool:
+        return isinstance(day, dt.date) and self.start <= day <= self.end
+
+
+@attrs.frozen
+class Goal:
+    """A broad, long-term outcome, measured only through the objectives aligned to it."""
+
+    id: str
+    title: str
+    owner: str | None = None
+    description: str | None = None
+
+
+@attrs.frozen
+class KeyResult:
+    """A measurable, time-bound result that shows progress on one objective.
+
+    ``target``, ``floor`` and ``stretch`` are absolute numbers here; relative forms in plan files
+    ("+20%") are resolved against the baseline by the loader. ``committed`` is ``None`` unless the
+    plan says: a key result with a stretch is then aspirational, one without is committed.
+    """
+
+    id: str
+    title: str
+    kind: Kind = attrs.field(default=Kind.INCREASE, converter=Kind)
+    measure: Measure = attrs.field(default=Measure.GAUGE, converter=Measure)
+    unit: str = ""
+    metric: str | None = None
+    baseline: float | None = attrs.field(default=None, converter=_opt_float, validator=_finite)
+    target: float | None = attrs.field(default=None, converter=_opt_float, validator=_finite)
+    floor: float | None = attrs.field(default=None, converter=_opt_float, validator=_finite)
+    stretch: float | None = attrs.field(default=None, converter=_opt_float, validator=_finite)
+    weight: float = attrs.field(default=1.0, converter=float, validator=[_finite, _non_negative])
+    owner: str | None = None
+    deadline: dt.date | None = None
+    cadence: Cadence | None = attrs.field(
+        default=None, converter=attrs.converters.optional(Cadence)
+    )
+    tolerance: float | None = attrs.field(
+        default=None, converter=_opt_float, validator=[_finite, _non_negative]
+    )
+    depends_on: tuple[str, ...] = attrs.field(default=(), converter=_ids)
+    source: Mapping[str, Any] | None = None
+    committed: bool | None = None
+
+    def __attrs_post_init__(self) -> None:
+        problems = self.problems()
+        if problems:
+            raise ValueError(f"key result {self.id!r}: " + "; ".join(problems))
+
+    def problems(self) -> list[str]:
+        """What is impossible about this key result's numbers (empty when it is consistent)."""
+        out: list[str] = []
+        kind, base, target = self.kind, self.effective_baseline, self.effective_target
+        if kind in (Kind.INCREASE, Kind.DECREASE, Kind.COUNT):
+            if target is None:
+                out.append(f"a {kind.value} key result needs a target")
+            elif base is None:
+                out.append(f"a {kind.value} key result needs a baseline")
+            elif target == base:
+                out.append(f"target ({target:g}) must differ from the baseline for a {kind.value}")
+            elif kind in (Kind.INCREASE, Kind.COUNT) and target < base:
+                out.append(f"target ({target:g}) must be above the baseline ({base:g}) to increase")
+            elif kind is Kind.DECREASE and target > base:
+                out.append(f"target ({target:g}) must be below the baseline ({base:g}) to decrease")
+        if kind in (Kind.MAINTAIN_ABOVE, Kind.MAINTAIN_BELOW) and target is None:
+            out.append(f"a {kind.value} key result needs a target (the bound)")
+        if self.floor is not None and self.stretch is not None:
+            low, high = (self.stretch, self.floor) if self.lower_is_better else (self.floor, self.stretch)
+            if low > high:
+                out.append(f"floor ({self.floor:g}) is beyond the stretch ({self.stretch:g})")
+        if target is not None:
+            sign = -1.0 if self.lower_is_better else 1.0
+            if self.floor is not None and sign * (self.floor - target) > 0:
+                out.append(f"floor ({self.floor:g}) is beyond the target ({target:g})")
+            if self.stretch is not None and sign * (self.stretch - target) < 0:
+                out.append(f"stretch ({self.stretch:g}) falls short of the target ({target:g})")
+        return out
+
+    @property
+    def lower_is_better(self) -> bool:
+        """True for key results whose value should go down or stay below a bound."""
+        return self.kind in (Kind.DECREASE, Kind.MAINTAIN_BELOW)
+
+    @property
+    def effective_baseline(self) -> float | None:
+        """The baseline, with the implied 0 of counts and milestones."""
+        if self.baseline is None and self.kind in (Kind.COUNT, Kind.MILESTONE):
+            return 0.0
+        return self.baseline
+
+    @property
+    def effective_target(self) -> float | None:
+        """The target, with the implied 1 (done) of milestones."""
+        if self.target is None and self.kind is Kind.MILESTONE:
+            return 1.0
+        return self.target
+
+    @property
+    def aspirational(self) -> bool:
+        """Aspirational key results count 0.7 as success; committed ones expect 1.0."""
+        if self.committed is not None:
+            return not self.committed
+        return self.stretch is not None
+
+
+@attrs.frozen
+class Strategy:
+    """How an owner pursues an objective. May change mid-cycle while the objective stays."""
+
+    id: str
+    title: str
+    owner: str | None = None
+    budget: float | None = attrs.field(
+        default=None, converter=_opt_float, validator=[_finite, _non_negative]
+    )
+    resources: tuple[str, ...] = attrs.field(default=(), converter=_ids)
+    status: str = "active"
+    depends_on: tuple[str, ...] = attrs.field(default=(), converter=_ids)
+
+
+@attrs.frozen
+class Objective:
+    """A specific, inspiring outcome for one cycle and one owner.
+
+    ``goal`` and ``parent`` align it upwards; ``weight`` is the weight of that alignment in the
+    parent's (or goal's) rollup.
+    """
+
+    id: str
+    title: str
+    cycle: str
+    owner: str | None = None
+    level: Level = attrs.field(default=Level.TEAM, converter=Level)
+    goal: str | None = None
+    parent: str | None = None
+    weight: float = attrs.field(default=1.0, converter=float, validator=[_finite, _non_negative])
+    budget: float | None = attrs.field(
+        default=None, converter=_opt_float, validator=[_finite, _non_negative]
+    )
+    key_results: tuple[KeyResult, ...] = attrs.field(default=(), converter=tuple)
+    strategies: tuple[Strategy, ...] = attrs.field(default=(), converter=tuple)
+
+
+@attrs.frozen
+class Connection:
+    """A named connection to a metric source, from the plan's ``connections`` section.
+
+    ``settings`` holds the plugin-specific settings as written (secrets only as references such as
+    ``env:NAME``; :func:`okrcore.sources.resolve_secret` reads them). ``endpoint`` overrides the
+    service's base URL.
+    """
+
+    name: str
+    plugin: str
+    settings: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_mapping)
+    endpoint: str | None = None
+
+    def __repr__(self) -> str:  # settings may reference secrets: keep them out of reprs and logs
+        return f"Connection(name={self.name!r}, plugin={self.plugin!r}, endpoint={self.endpoint!r})"
+
+
+@attrs.frozen
+class FunnelStep:
+    """One step of a funnel: derive stage ``name`` from stage ``of`` (the previous one by default).
+
+    ``op`` is ``divide_by`` (value per unit, e.g. average contract), ``rate`` (conversion rate into
+    the earlier stage: this stage = earlier / rate) or ``multiply_by`` (cost per unit, e.g. CAC).
+    """
+
+    name: str
+    op: str
+    value: float = attrs.field(converter=float, validator=_finite)
+    of: str | None = None
+    unit: str = ""
+    key_result: str | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if self.op not in ("divide_by", "rate", "multiply_by"):
+            raise ValueError(f"funnel step {self.name!r}: op must be divide_by, rate or multiply_by")
+        if self.value <= 0:
+            raise ValueError(f"funnel step {self.name!r}: {self.op} must be > 0, got {self.value:g}")
+        if self.op == "rate" and self.value > 1:
+            raise ValueError(f"funnel step {self.name!r}: a rate is a fraction in (0, 1]")
+
+
+@attrs.frozen
+class FunnelSplit:
+    """Split a stage over channels by share (shares sum to 1); each channel may bind a key result."""
+
+    of: str
+    shares: Mapping[str, float] = attrs.field(converter=_frozen_mapping)
+    key_results: Mapping[str, str] = attrs.field(factory=dict, converter=_frozen_mapping)
+
+    def __attrs_post_init__(self) -> None:
+        total = sum(self.shares.values())
+        if not math.isclose(total, 1.0, abs_tol=1e-9):
+            raise ValueError(f"split of {self.of!r}: shares sum to {total:g}, expected 1")
+
+
+@attrs.frozen
+class Funnel:
+    """A declared funnel from a company target down to marketing targets (design brief §7)."""
+
+    id: str
+    start: str
+    value: float = attrs.field(converter=float, validator=_finite)
+    unit: str = ""
+    key_result: str | None = None
+    steps: tuple[FunnelStep, ...] = attrs.field(default=(), converter=tuple)
+    splits: tuple[FunnelSplit, ...] = attrs.field(default=(), converter=tuple)
+
+
+@attrs.frozen
+class CheckIn:
+    """One recorded actual of a key result. History is append-only.
+
+    For a gauge the value is the level at ``as_of``; for a cumulative key result it is the amount of
+    the period that ends at ``as_of``.
+    """
+
+    kr_id: str
+    value: float = attrs.field(converter=float, validator=_finite)
+    as_of: dt.date
+    source: str = "manual"
+    recorded_at: dt.datetime = attrs.field(factory=lambda: dt.datetime.now(dt.timezone.utc))
+    author: str | None = None
+    note: str | None = None
+    confidence: float | None = attrs.field(default=None, converter=_opt_float)
+
+    def __attrs_post_init__(self) -> None:
+        if self.confidence is not None and not 0.0 <= self.confidence <= 1.0:
+            raise ValueError(f"confidence must be between 0 and 1, got {self.confidence:g}")
+
+
+@attrs.frozen
+class TargetChange:
+    """A recalibrated target (or floor, stretch, baseline): old and new value, when and why."""
+
+    kr_id: str
+    field: str
+    old: float | None
+    new: float | None
+    reason: str
+    changed_at: dt.datetime = attrs.field(factory=lambda: dt.datetime.now(dt.timezone.utc))
+    author: str | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if self.field not in ("target", "floor", "stretch", "baseline"):
+            raise ValueError(f"cannot retarget field {self.field!r}")
+        if not self.reason.strip():
+            raise ValueError("a target change needs a reason")
+
+
+@attrs.frozen
+class StrategyChange:
+    """A change of a strategy (status, budget, title...): old and new value, when and why."""
+
+    strategy_id: str
+    field: str
+    old: Any
+    new: Any
+    reason: str
+    changed_at: dt.datetime = attrs.field(factory=lambda: dt.datetime.now(dt.timezone.utc))
+    author: str | None = None
+
+
+@attrs.frozen
+class RunOutcome:
+    """What one refresh run did for one key result.
+
+    ``status`` is ``refreshed`` (new check-ins stored), ``unchanged`` (the readings were already
+    stored), ``failed``, ``skipped`` (not selected, or a manual key result) or ``manual``.
+    """
+
+    kr_id: str
+    status: str
+    connection: str | None = None
+    value: float | None = None
+    stored: int = 0
+    error: str | None = None
+    kind: str | None = None
+    warnings: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+
+
+@attrs.frozen
+class RunRecord:
+    """One refresh run: when it ran, for which as_of, and each key result's outcome."""
+
+    id: str
+    started_at: dt.datetime
+    finished_at: dt.datetime | None
+    as_of: dt.date
+    outcomes: tuple[RunOutcome, ...] = attrs.field(default=(), converter=tuple)
+    info: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_mapping)
+
+
+@attrs.frozen
+class Plan:
+    """A whole plan: cycles, goals, objectives (with their key results and strategies),
+    connections, funnels and check settings.
+
+    Construction checks the references (unknown cycle, goal or parent ids, duplicate ids, alignment
+    loops) and raises :class:`~okrcore.PlanError` listing every problem.
+    """
+
+    cycles: tuple[Cycle, ...] = attrs.field(default=(), converter=tuple)
+    goals: tuple[Goal, ...] = attrs.field(default=(), converter=tuple)
+    objectives: tuple[Objective, ...] = attrs.field(default=(), converter=tuple)
+    connections: Mapping[str, Connection] = attrs.field(factory=dict, converter=_frozen_mapping)
+    funnels: tuple[Funnel, ...] = attrs.field(default=(), converter=tuple)
+    checks: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_mapping)
+    policy: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_mapping)
+    notify: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_mapping)
+    plugins: tuple[str, ...] = attrs.field(default=(), converter=_ids)
+    title: str | None = None
+    source_path: str | None = attrs.field(default=None, eq=False)
+    # field path ("objectives[1].key_results[0].target") -> (line, column), filled by the loader
+    positions: Mapping[str, tuple[int, int]] = attrs.field(factory=dict, eq=False, repr=False)
+
+    # Indexes, derived once; excluded from eq/repr.
+    _cycles: dict[str, Cycle] = attrs.field(init=False, eq=False, repr=False)
+    _goals: dict[str, Goal] = attrs.field(init=False, eq=False, repr=False)
+    _objectives: dict[str, Objective] = attrs.field(init=False, eq=False, repr=False)
+    _krs: dict[str, tuple[KeyResult, Objective]] = attrs.field(init=False, eq=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        problems: list[Problem] = []
+
+        def index(items: tuple[Any, ...], what: str) -> dict[str, Any]:
+            out: dict[str, Any] = {}
+            for i, item in enumerate(items):
+                if item.id in out:
+                    problems.append(Problem(f"{what}[{i}].id", f"duplicate {what[:-1]} id {item.id!r}"))
+                out[item.id] = item
+            return out
+
+        cycles = index(self.cycles, "cycles")
+        goals = index(self.goals, "goals")
+        objectives = index(self.objectives, "objectives")
+        krs: dict[str, tuple[KeyResult, Objective]] = {}
+        for i, obj in enumerate(self.objectives):
+            at = f"objectives[{i}]"
+            if obj.cycle not in cycles:
+                problems.append(Problem(f"{at}.cycle", f"unknown cycle {obj.cycle!r}"))
+            if obj.goal is not None and obj.goal not in goals:
+                problems.append(Problem(f"{at}.goal", f"unknown goal {obj.goal!r}"))
+            if obj.parent is not None and obj.parent not in objectives:
+                problems.append(Problem(f"{at}.parent", f"unknown objective {obj.parent!r}"))
+            for j, kr in enumerate(obj.key_results):
+                if kr.id in krs or kr.id in objectives:
+                    problems.append(
+                        Problem(f"{at}.key_results[{j}].id", f"duplicate key result id {kr.id!r}")
+                    )
+                krs[kr.id] = (kr, obj)
+        if problems:
+            raise PlanError(problems, self.source_path)
+        object.__setattr__(self, "_cycles", cycles)
+        object.__setattr__(self, "_goals", goals)
+        object.__setattr__(self, "_objectives", objectives)
+        object.__setattr__(self, "_krs", krs)
+        loop = self._alignment_loop()
+        if loop:
+            raise AlignmentLoopError(loop, file=self.source_path)
+
+    def _alignment_loop(self) -> list[str] | None:
+        state: dict[str, int] = {}  # 1 = on the current path, 2 = done
+        for start in self._objectives:
+            path: list[str] = []
+            node: str | None = start
+            while node is not None and state.get(node) != 2:
+                if state.get(node) == 1:
+                    return path[path.index(node) :]
+                state[node] = 1
+                path.append(node)
+                node = self._objectives[node].parent
+            for n in path:
+                state[n] = 2
+        return None
+
+    # -- lookups ---------------------------------------------------------------------------
+    def cycle(self, cycle_id: str) -> Cycle:
+        """The cycle with this id (``KeyError`` when there is none)."""
+        return self._cycles[cycle_id]
+
+    def goal(self, goal_id: str) -> Goal:
+        """The goal with this id."""
+        return self._goals[goal_id]
+
+    def objective(self, objective_id: str) -> Objective:
+        """The objective with this id."""
+        return self._objectives[objective_id]
+
+    def key_result(self, kr_id: str) -> KeyResult:
+        """The key result with this id."""
+        return self._krs[kr_id][0]
+
+    def objective_of(self, kr_id: str) -> Objective:
+        """The objective a key result belongs to."""
+        return self._krs[kr_id][1]
+
+    def cycle_of(self, kr_id: str) -> Cycle:
+        """The cycle a key result belongs to (through its objective)."""
+        return self._cycles[self._krs[kr_id][1].cycle]
+
+    def deadline_of(self, kr_id: str) -> dt.date:
+        """A key result's deadline, defaulting to its cycle's end."""
+        kr, obj = self._krs[kr_id]
+        return kr.deadline or self._cycles[obj.cycle].end
+
+    def key_results(self) -> Iterator[KeyResult]:
+        """Every key result, in plan order."""
+        for kr, _obj in self._krs.values():
+            yield kr
+
+    def children(self, objective_id: str) -> list[Objective]:
+        """Objectives whose parent is this objective."""
+        return [o for o in self.objectives if o.parent == objective_id]
+
+    def locate(self, path: str) -> tuple[int, int] | None:
+        """Line and column of a field path in the plan file, or of its nearest located parent."""
+        while path:
+            if path in self.positions:
+                return self.positions[path]
+            cut = max(path.rfind("."), path.rfind("["))
+            path = path[:cut] if cut > 0 else ""
+        return None
+
+    def kr_path(self, kr_id: str) -> str:
+        """The field path of a key result (``objectives[1].key_results[0]``)."""
+        kr, obj = self._krs[kr_id]
+        i = self.objectives.index(obj)
+        return f"objectives[{i}].key_results[{obj.key_results.index(kr)}]"
+
+    def has_key_result(self, kr_id: str) -> bool:
+        """Whether the plan has a key result with this id."""
+        return kr_id in self._krs
+
+    # -- changes ---------------------------------------------------------------------------
+    def with_target_changes(self, changes: Iterable[TargetChange]) -> Plan:
+        """A new plan with the given target changes applied in order (the current targets)."""
+        by_kr: dict[str, dict[str, float | None]] = {}
+        for ch in changes:
+            by_kr.setdefault(ch.kr_id, {})[ch.field] = ch.new
+        if not by_kr:
+            return self
+        objectives = []
+        for obj in self.objectives:
+            krs = tuple(
+                attrs.evolve(kr, **by_kr[kr.id]) if kr.id in by_kr else kr for kr in obj.key_results
+            )
+            objectives.append(attrs.evolve(obj, key_results=krs))
+        return attrs.evolve(self, objectives=objectives)
+

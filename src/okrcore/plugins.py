@@ -1,0 +1,300 @@
+"""The plugin manager: discovery, registration and the registries built from the hooks.
+
+An application that embeds okrcore can make its own :class:`PluginManager` (two applications in one
+process then share no plugin state); the command line and the module-level helpers use
+:func:`default_manager`. Importing okrcore loads no entry point: discovery happens once, on first
+use of a registry.
+
+Environment:
+
+``OKRCORE_LOAD_PLUGINS``
+    Comma-separated distribution or entry-point names to load; empty loads none. Unset loads all.
+``OKRCORE_DISABLE_PLUGINS``
+    Comma-separated names never to load.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import os
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+import attrs
+import pluggy
+
+from . import hookspecs
+from .errors import PluginError
+
+__all__ = [
+    "DEFAULT_PLUGINS",
+    "PluginFailure",
+    "PluginInfo",
+    "PluginManager",
+    "default_manager",
+]
+
+ENTRY_POINT_GROUP = "okrcore"
+
+# Built-in behaviour, registered through the very same hooks as third-party plugins.
+DEFAULT_PLUGINS = (
+    "okrcore.default_plugins.stores",
+    "okrcore.default_plugins.sources",
+    "okrcore.default_plugins.checks",
+    "okrcore.default_plugins.policies",
+)
+
+
+@attrs.frozen
+class PluginFailure:
+    """A plugin that could not be loaded: its name and the error it raised."""
+
+    name: str
+    error: str
+
+
+@attrs.frozen
+class PluginInfo:
+    """What ``okr plugins`` shows for one plugin."""
+
+    name: str
+    hooks: tuple[str, ...]
+    distribution: str | None = None
+    version: str | None = None
+    builtin: bool = False
+
+
+@attrs.frozen
+class Registered:
+    """One registered object and the plugin that registered it."""
+
+    name: str
+    obj: Any
+    plugin: str
+
+
+class Registry:
+    """Named objects of one kind (sources, notifiers, stores...), each with its owner."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self._items: dict[str, Registered] = {}
+
+    def add(self, name: str, obj: Any, plugin: str) -> None:
+        if not name or not isinstance(name, str):
+            raise PluginError(f"plugin {plugin!r} registered a {self.kind} without a name: {obj!r}")
+        if name in self._items:
+            other = self._items[name].plugin
+            raise PluginError(
+                f"{self.kind} {name!r} is registered twice: by {other!r} and by {plugin!r}"
+            )
+        self._items[name] = Registered(name, obj, plugin)
+
+    def get(self, name: str) -> Any:
+        """The object registered under ``name``; the error lists the known names."""
+        try:
+            return self._items[name].obj
+        except KeyError:
+            known = ", ".join(sorted(self._items)) or "none"
+            raise PluginError(f"unknown {self.kind} {name!r} (known: {known})") from None
+
+    def owner(self, name: str) -> str:
+        return self._items[name].plugin
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._items
+
+    def __iter__(self) -> Any:
+        return iter(sorted(self._items))
+
+    def items(self) -> Mapping[str, Any]:
+        return {name: reg.obj for name, reg in sorted(self._items.items())}
+
+
+def _env_names(var: str) -> set[str] | None:
+    value = os.environ.get(var)
+    if value is None:
+        return None
+    return {n.strip() for n in value.split(",") if n.strip()}
+
+
+class PluginManager:
+    """Holds one set of plugins and the registries built from their hooks.
+
+    ``load_entry_points=False`` skips installed plugins (tests, and embedding applications that
+    register their plugins explicitly with :meth:`register`).
+    """
+
+    def __init__(self, *, load_entry_points: bool = True, builtins: bool = True) -> None:
+        self.pm = pluggy.PluginManager("okrcore")
+        self.pm.add_hookspecs(hookspecs)
+        self.failures: list[PluginFailure] = []
+        self._load_entry_points = load_entry_points
+        self._builtins = builtins
+        self._discovered = False
+        self._registries: dict[str, Registry] | None = None
+        self._lock = threading.RLock()
+        self._dists: dict[str, tuple[str, str]] = {}
+
+    # -- loading -----------------------------------------------------------------------------
+    def register(self, plugin: object, name: str | None = None) -> str:
+        """Register a plugin object (a module or an instance with ``@hookimpl`` methods).
+
+        Registries are rebuilt on next use. Raises :class:`PluginError` when the plugin implements
+        a hook okrcore does not know (usually a typo or a plugin for a newer okrcore).
+        """
+        with self._lock:
+            registered = self.pm.register(plugin, name)
+            if registered is None:
+                raise PluginError(f"plugin {name or plugin!r} is already registered")
+            try:
+                self.pm.check_pending()
+            except pluggy.PluginValidationError as exc:
+                self.pm.unregister(plugin)
+                raise PluginError(f"plugin {registered!r}: {exc}") from None
+            self._registries = None
+            return registered
+
+    def unregister(self, name: str) -> None:
+        """Remove a plugin by name; registries are rebuilt on next use."""
+        with self._lock:
+            self.pm.unregister(name=name)
+            self._registries = None
+
+    def load_module(self, dotted: str) -> None:
+        """Import and register a module by dotted name (a plan's ``plugins`` list uses this)."""
+        if self.pm.has_plugin(dotted):
+            return
+        try:
+            module = importlib.import_module(dotted)
+        except Exception as exc:  # a broken plugin must not take everything down with it
+            raise PluginError(f"cannot load plugin module {dotted!r}: {exc}") from exc
+        self.register(module, dotted)
+
+    def discover(self) -> None:
+        """Load built-ins and (unless disabled) installed entry points, once."""
+        with self._lock:
+            if self._discovered:
+                return
+            self._discovered = True
+            if self._builtins:
+                for dotted in DEFAULT_PLUGINS:
+                    self.register(importlib.import_module(dotted), dotted)
+            if self._load_entry_points:
+                self._load_installed()
+
+    def _load_installed(self) -> None:
+        allow = _env_names("OKRCORE_LOAD_PLUGINS")
+        deny = _env_names("OKRCORE_DISABLE_PLUGINS") or set()
+        for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+            dist = ep.dist.name if ep.dist is not None else None
+            names = {ep.name, dist} - {None}
+            if (allow is not None and not names & allow) or names & deny:
+                continue
+            if self.pm.has_plugin(ep.name):
+                continue
+            try:
+                plugin = ep.load()
+                self.register(plugin, ep.name)
+            except Exception as exc:  # report, and keep every other plugin working
+                self.failures.append(PluginFailure(ep.name, f"{type(exc).__name__}: {exc}"))
+                continue
+            if ep.dist is not None:
+                self._dists[ep.name] = (ep.dist.name, ep.dist.version)
+
+    # -- registries ----------------------------------------------------------------------------
+    def _build(self) -> dict[str, Registry]:
+        self.discover()
+        with self._lock:
+            if self._registries is not None:
+                return self._registries
+            regs = {k: Registry(k) for k in ("source", "notifier", "store", "check", "policy")}
+
+            def call(hook_name: str, kind: str, key: Callable[[tuple[Any, ...]], tuple[str, Any]]) -> None:
+                hook = getattr(self.pm.hook, hook_name)
+                for impl in hook.get_hookimpls():
+                    owner = impl.plugin_name
+
+                    def register(*args: Any, _owner: str = owner) -> None:
+                        name, obj = key(args)
+                        regs[kind].add(name, obj, _owner)
+
+                    impl.function(**({"register": register} if impl.argnames else {}))
+
+            call("okrcore_register_sources", "source", lambda a: (getattr(a[0], "name", ""), a[0]))
+            call("okrcore_register_notifiers", "notifier", lambda a: (getattr(a[0], "name", ""), a[0]))
+            call("okrcore_register_stores", "store", lambda a: (a[0], a[1]))
+            call("okrcore_register_checks", "check", lambda a: (getattr(a[0], "name", ""), a[0]))
+            call("okrcore_register_policies", "policy", _policy_key)
+            self._registries = regs
+            return regs
+
+    @property
+    def sources(self) -> Registry:
+        """Metric-source classes by name."""
+        return self._build()["source"]
+
+    @property
+    def notifiers(self) -> Registry:
+        """Notifier classes by name."""
+        return self._build()["notifier"]
+
+    @property
+    def stores(self) -> Registry:
+        """Store factories by URL scheme."""
+        return self._build()["store"]
+
+    @property
+    def checks(self) -> Registry:
+        """Quality-check rules by name."""
+        return self._build()["check"]
+
+    @property
+    def policies(self) -> Registry:
+        """Grading and status policies by ``"grading:NAME"`` / ``"status:NAME"``."""
+        return self._build()["policy"]
+
+    @property
+    def hook(self) -> Any:
+        """The pluggy hook relay, for event hooks such as ``okrcore_refresh_finished``."""
+        self.discover()
+        return self.pm.hook
+
+    def plugins(self, *, all: bool = False) -> list[PluginInfo]:
+        """Every loaded plugin with the hooks it implements; built-ins only with ``all``."""
+        self.discover()
+        out = []
+        for name, plugin in self.pm.list_name_plugin():
+            builtin = name in DEFAULT_PLUGINS
+            if builtin and not all:
+                continue
+            hooks = tuple(sorted(h.name for h in self.pm.get_hookcallers(plugin) or ()))
+            dist, version = self._dists.get(name, (None, None))
+            out.append(PluginInfo(name, hooks, dist, version, builtin))
+        return sorted(out, key=lambda p: p.name)
+
+
+def _policy_key(args: tuple[Any, ...]) -> tuple[str, Any]:
+    policy = args[0]
+    return f"{getattr(policy, 'role', '')}:{getattr(policy, 'name', '')}", policy
+
+
+_default: PluginManager | None = None
+_default_lock = threading.Lock()
+
+
+def default_manager() -> PluginManager:
+    """The process-wide manager used by the command line and the module-level helpers."""
+    global _default
+    with _default_lock:
+        if _default is None:
+            _default = PluginManager()
+        return _default
+
+
+def load_plugin_modules(manager: PluginManager, modules: Iterable[str]) -> None:
+    """Load the extra plugin modules a plan names (``plugins: [...]``)."""
+    for dotted in modules:
+        manager.load_module(dotted)

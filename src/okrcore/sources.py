@@ -1,0 +1,217 @@
+"""The metric-source contract: what a plugin implements to feed key-result actuals.
+
+A source is a class registered through the ``okrcore_register_sources`` hook. okrcore creates one
+instance per connection (``Source(connection)``), validates each key result's ``source`` mapping
+with :meth:`Source.validate_query` when a plan is linted, and during a refresh hands the instance
+batches of :class:`FetchRequest` to :meth:`Source.fetch`, which yields one :class:`Reading` or
+:class:`Failure` per request. The refresh engine does the rest: grouping by connection, batching
+within :attr:`Limits.max_batch`, concurrency and rate limits, retries with backoff, storing.
+
+This module is public and stable; plugins import from it (``from okrcore.sources import ...``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+import attrs
+
+from .errors import SourceError
+from .model import Connection, Cycle, KeyResult, Measure
+
+__all__ = [
+    "Failure",
+    "FailureKind",
+    "FetchRequest",
+    "Limits",
+    "QueryProblem",
+    "Reading",
+    "Source",
+    "resolve_secret",
+]
+
+
+class FailureKind(str, enum.Enum):
+    """Why a request failed, which decides what the engine does next."""
+
+    TRANSIENT = "transient"
+    """Worth retrying after a backoff (rate limit, 5xx, timeout, reset). ``retry_after`` may say when."""
+    AUTH = "auth"
+    """Credentials missing, expired or not allowed: the engine stops that connection's work at once."""
+    PERMANENT = "permanent"
+    """The request itself is wrong (unknown metric, malformed query, bad value): never retried."""
+    QUOTA = "quota"
+    """A quota that resets later (a daily limit): not retried in this run."""
+
+
+@attrs.frozen
+class Limits:
+    """What a source (per connection) allows the engine to do.
+
+    ``max_batch``: most requests handed to one :meth:`Source.fetch` call. ``concurrency``: most
+    ``fetch`` calls in flight at once on one connection. ``rate``: most ``fetch`` calls per second
+    on one connection (``None``: no limit).
+    """
+
+    max_batch: int = 1
+    concurrency: int = 4
+    rate: float | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if self.max_batch < 1 or self.concurrency < 1:
+            raise ValueError("max_batch and concurrency must be >= 1")
+        if self.rate is not None and self.rate <= 0:
+            raise ValueError("rate must be > 0 requests per second")
+
+
+@attrs.frozen
+class FetchRequest:
+    """One key result's value to fetch.
+
+    ``start``..``end`` is the date window (both inclusive; ``end`` is normally ``as_of``). With
+    ``series`` the source returns one point per day of the window; without, one total (for a
+    cumulative measure: the sum over the window; for a gauge: the level at ``end``).
+    ``query`` is the key result's ``source`` mapping without ``connection``.
+    """
+
+    kr: KeyResult
+    query: Mapping[str, Any]
+    connection: Connection
+    cycle: Cycle
+    start: dt.date
+    end: dt.date
+    as_of: dt.date
+    series: bool = False
+
+    @property
+    def measure(self) -> Measure:
+        """The key result's measure (gauge or cumulative)."""
+        return self.kr.measure
+
+    @property
+    def key(self) -> tuple[str, dt.date, dt.date, bool]:
+        """Identifies the request within a run."""
+        return (self.kr.id, self.start, self.end, self.series)
+
+
+@attrs.frozen
+class Reading:
+    """A successful answer: ``points`` are ``(day, value)`` pairs; a total has one, at ``end``.
+
+    ``warnings`` are shown in the run log and reports (sampled data, thresholding); ``info`` is
+    free-form detail for the run log (remaining quota, API usage).
+    """
+
+    request: FetchRequest
+    points: tuple[tuple[dt.date, float], ...] = attrs.field(converter=tuple)
+    unit: str | None = None
+    warnings: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    info: Mapping[str, Any] = attrs.field(factory=dict)
+
+    @classmethod
+    def total(cls, request: FetchRequest, value: float, **kw: Any) -> Reading:
+        """A single value for the request's window, dated at its end."""
+        return cls(request, ((request.end, value),), **kw)
+
+
+@attrs.frozen
+class Failure:
+    """A failed request: its kind, a message naming the remote error, and when to retry."""
+
+    request: FetchRequest
+    kind: FailureKind = attrs.field(converter=FailureKind)
+    message: str
+    retry_after: float | None = None
+
+
+@attrs.frozen
+class QueryProblem:
+    """A problem with a key result's ``source`` mapping, found by :meth:`Source.validate_query`.
+
+    ``field`` is the key inside the mapping (``"filter"``), or ``""`` for the mapping as a whole.
+    """
+
+    field: str
+    message: str
+
+
+class Source:
+    """Base class of metric sources. Subclass it, set :attr:`name`, implement :meth:`fetch`.
+
+    Sources are synchronous; the engine runs them in threads within :meth:`limits`.
+    """
+
+    name: ClassVar[str] = ""
+    """The name plans use in a connection's ``plugin`` key."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+
+    def limits(self) -> Limits:
+        """Limits for this connection; override to read them from settings."""
+        return Limits()
+
+    @classmethod
+    def validate_connection(cls, connection: Connection) -> list[QueryProblem]:
+        """Problems with a connection's settings, found without any I/O. Default: none."""
+        return []
+
+    @classmethod
+    def validate_query(cls, query: Mapping[str, Any], kr: KeyResult) -> list[QueryProblem]:
+        """Problems with a key result's ``source`` mapping, found without any I/O. Default: none."""
+        return []
+
+    def batches(self, requests: Sequence[FetchRequest]) -> list[list[FetchRequest]]:
+        """Split one connection's requests into batches for :meth:`fetch`.
+
+        The default cuts them in order into chunks of ``limits().max_batch``; override to group
+        requests that one remote call can answer together.
+        """
+        size = self.limits().max_batch
+        return [list(requests[i : i + size]) for i in range(0, len(requests), size)]
+
+    def fetch(self, requests: Sequence[FetchRequest]) -> Iterable[Reading | Failure]:
+        """Fetch a batch; yield exactly one Reading or Failure per request, in any order.
+
+        Never raise for a remote error: classify it as a :class:`Failure`. An exception that escapes
+        is reported as a permanent failure of every request of the batch.
+        """
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release sessions and pools. Called once when the refresh is done."""
+
+
+def resolve_secret(value: Any, *, what: str = "secret", base: Path | None = None) -> str | None:
+    """Read a secret that a connection references, never one written inline.
+
+    ``env:NAME`` reads the environment variable NAME; ``file:PATH`` reads a file (relative paths are
+    relative to ``base``, the plan's folder); ``None`` stays ``None``. Anything else is refused, so
+    that a pasted token never works by accident. The error names the reference, never its value.
+    """
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise SourceError(f"{what}: expected 'env:NAME' or 'file:PATH', got a {type(value).__name__}")
+    if value.startswith("env:"):
+        name = value[4:]
+        secret = os.environ.get(name)
+        if not secret:
+            raise SourceError(f"{what}: environment variable {name} is not set")
+        return secret
+    if value.startswith("file:"):
+        path = Path(value[5:]).expanduser()
+        if base is not None and not path.is_absolute():
+            path = base / path
+        try:
+            return path.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise SourceError(f"{what}: cannot read {path}: {exc.strerror}") from None
+    raise SourceError(
+        f"{what}: secrets are never written in the plan; use 'env:NAME' or 'file:PATH'"
+    )
