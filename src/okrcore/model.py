@@ -286,6 +286,8 @@ class Connection:
     plugin: str
     settings: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_mapping)
     endpoint: str | None = None
+    # folder of the plan file, for relative paths in settings and queries (set by the loader)
+    base_dir: str | None = attrs.field(default=None, eq=False)
 
     def __repr__(self) -> str:  # settings may reference secrets: keep them out of reprs and logs
         return f"Connection(name={self.name!r}, plugin={self.plugin!r}, endpoint={self.endpoint!r})"

@@ -44,6 +44,7 @@ DEFAULT_PLUGINS = (
     "okrcore.default_plugins.sources",
     "okrcore.default_plugins.checks",
     "okrcore.default_plugins.policies",
+    "okrcore.default_plugins.notify",
 )
 
 

@@ -166,6 +166,15 @@ class Source:
         """Problems with a key result's ``source`` mapping, found without any I/O. Default: none."""
         return []
 
+    def check_online(
+        self, queries: Sequence[tuple[KeyResult, Mapping[str, Any]]]
+    ) -> list[tuple[str, QueryProblem]]:
+        """Check queries against the live service (metric names, custom fields...).
+
+        Used by ``okr lint --online``; returns ``(kr_id, problem)`` pairs. Default: no online check.
+        """
+        return []
+
     def batches(self, requests: Sequence[FetchRequest]) -> list[list[FetchRequest]]:
         """Split one connection's requests into batches for :meth:`fetch`.
 

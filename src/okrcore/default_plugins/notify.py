@@ -1,0 +1,1 @@
+"""Built-in notification glue (report after refresh), registered through the okrcore hooks."""
