@@ -19,8 +19,8 @@ class OkrError(Exception):
 class Problem:
     """One problem found in a plan: where it is and what was expected there.
 
-    ``path`` is the field path (``objectives[1].key_results[0].target``); ``line`` and ``column`` are
-    1-based positions in the plan file when they are known.
+    ``path`` is the field path (``objectives[1].key_results[0].target``); ``line`` and
+    ``column`` are 1-based positions in the plan file when they are known.
     """
 
     path: str
@@ -52,7 +52,9 @@ class PlanError(OkrError):
 class AlignmentLoopError(PlanError):
     """Objectives (or dependencies) align to each other in a loop; the message names the loop."""
 
-    def __init__(self, loop: Sequence[str], what: str = "alignment", file: str | None = None) -> None:
+    def __init__(
+        self, loop: Sequence[str], what: str = "alignment", file: str | None = None
+    ) -> None:
         self.loop = tuple(loop)
         chain = " -> ".join([*self.loop, self.loop[0]]) if self.loop else "?"
         super().__init__([Problem("", f"{what} loop: {chain}")], file)
@@ -63,7 +65,7 @@ class StoreError(OkrError):
 
 
 class PluginError(OkrError):
-    """A plugin is misbehaving: a duplicate registration, a bad registered object, an unknown name."""
+    """A plugin misbehaves: a duplicate registration, a bad registered object, an unknown name."""
 
 
 class SourceError(OkrError):

@@ -15,7 +15,7 @@ import datetime as dt
 import enum
 import math
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
+from typing import Any, cast
 
 import attrs
 
@@ -56,7 +56,7 @@ class Kind(str, enum.Enum):
 
 
 class Measure(str, enum.Enum):
-    """``gauge``: a reading is the current level. ``cumulative``: a reading is one period's amount."""
+    """``gauge``: a reading is the current level; ``cumulative``: one period's amount."""
 
     GAUGE = "gauge"
     CUMULATIVE = "cumulative"
@@ -108,6 +108,10 @@ def _ids(value: Any) -> tuple[str, ...]:
 
 def _frozen_mapping(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
     return dict(value or {})
+
+
+def _tuple(value: Iterable[Any]) -> tuple[Any, ...]:
+    return tuple(value)
 
 
 @attrs.frozen
@@ -197,8 +201,8 @@ class KeyResult:
         if kind in (Kind.MAINTAIN_ABOVE, Kind.MAINTAIN_BELOW) and target is None:
             out.append(f"a {kind.value} key result needs a target (the bound)")
         if self.floor is not None and self.stretch is not None:
-            low, high = (self.stretch, self.floor) if self.lower_is_better else (self.floor, self.stretch)
-            if low > high:
+            sign = -1.0 if self.lower_is_better else 1.0
+            if sign * (self.floor - self.stretch) > 0:
                 out.append(f"floor ({self.floor:g}) is beyond the stretch ({self.stretch:g})")
         if target is not None:
             sign = -1.0 if self.lower_is_better else 1.0
@@ -269,8 +273,8 @@ class Objective:
     budget: float | None = attrs.field(
         default=None, converter=_opt_float, validator=[_finite, _non_negative]
     )
-    key_results: tuple[KeyResult, ...] = attrs.field(default=(), converter=tuple)
-    strategies: tuple[Strategy, ...] = attrs.field(default=(), converter=tuple)
+    key_results: tuple[KeyResult, ...] = attrs.field(default=(), converter=_tuple)
+    strategies: tuple[Strategy, ...] = attrs.field(default=(), converter=_tuple)
 
 
 @attrs.frozen
@@ -310,16 +314,16 @@ class FunnelStep:
 
     def __attrs_post_init__(self) -> None:
         if self.op not in ("divide_by", "rate", "multiply_by"):
-            raise ValueError(f"funnel step {self.name!r}: op must be divide_by, rate or multiply_by")
+            raise ValueError(f"funnel step {self.name!r}: op must be divide_by, rate, multiply_by")
         if self.value <= 0:
-            raise ValueError(f"funnel step {self.name!r}: {self.op} must be > 0, got {self.value:g}")
+            raise ValueError(f"funnel step {self.name!r}: {self.op} must be positive")
         if self.op == "rate" and self.value > 1:
             raise ValueError(f"funnel step {self.name!r}: a rate is a fraction in (0, 1]")
 
 
 @attrs.frozen
 class FunnelSplit:
-    """Split a stage over channels by share (shares sum to 1); each channel may bind a key result."""
+    """Split a stage over channels by share (summing to 1); a channel may bind a key result."""
 
     of: str
     shares: Mapping[str, float] = attrs.field(converter=_frozen_mapping)
@@ -340,8 +344,8 @@ class Funnel:
     value: float = attrs.field(converter=float, validator=_finite)
     unit: str = ""
     key_result: str | None = None
-    steps: tuple[FunnelStep, ...] = attrs.field(default=(), converter=tuple)
-    splits: tuple[FunnelSplit, ...] = attrs.field(default=(), converter=tuple)
+    steps: tuple[FunnelStep, ...] = attrs.field(default=(), converter=_tuple)
+    splits: tuple[FunnelSplit, ...] = attrs.field(default=(), converter=_tuple)
 
 
 @attrs.frozen
@@ -413,7 +417,7 @@ class RunOutcome:
     stored: int = 0
     error: str | None = None
     kind: str | None = None
-    warnings: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    warnings: tuple[str, ...] = attrs.field(default=(), converter=_tuple)
 
 
 @attrs.frozen
@@ -424,7 +428,7 @@ class RunRecord:
     started_at: dt.datetime
     finished_at: dt.datetime | None
     as_of: dt.date
-    outcomes: tuple[RunOutcome, ...] = attrs.field(default=(), converter=tuple)
+    outcomes: tuple[RunOutcome, ...] = attrs.field(default=(), converter=_tuple)
     info: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_mapping)
 
 
@@ -437,11 +441,11 @@ class Plan:
     loops) and raises :class:`~okrcore.PlanError` listing every problem.
     """
 
-    cycles: tuple[Cycle, ...] = attrs.field(default=(), converter=tuple)
-    goals: tuple[Goal, ...] = attrs.field(default=(), converter=tuple)
-    objectives: tuple[Objective, ...] = attrs.field(default=(), converter=tuple)
+    cycles: tuple[Cycle, ...] = attrs.field(default=(), converter=_tuple)
+    goals: tuple[Goal, ...] = attrs.field(default=(), converter=_tuple)
+    objectives: tuple[Objective, ...] = attrs.field(default=(), converter=_tuple)
     connections: Mapping[str, Connection] = attrs.field(factory=dict, converter=_frozen_mapping)
-    funnels: tuple[Funnel, ...] = attrs.field(default=(), converter=tuple)
+    funnels: tuple[Funnel, ...] = attrs.field(default=(), converter=_tuple)
     checks: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_mapping)
     policy: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_mapping)
     notify: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_mapping)
@@ -464,7 +468,8 @@ class Plan:
             out: dict[str, Any] = {}
             for i, item in enumerate(items):
                 if item.id in out:
-                    problems.append(Problem(f"{what}[{i}].id", f"duplicate {what[:-1]} id {item.id!r}"))
+                    message = f"duplicate {what[:-1]} id {item.id!r}"
+                    problems.append(Problem(f"{what}[{i}].id", message))
                 out[item.id] = item
             return out
 
@@ -580,7 +585,8 @@ class Plan:
         objectives = []
         for obj in self.objectives:
             krs = tuple(
-                attrs.evolve(kr, **by_kr[kr.id]) if kr.id in by_kr else kr for kr in obj.key_results
+                attrs.evolve(kr, **cast(dict[str, Any], by_kr[kr.id])) if kr.id in by_kr else kr
+                for kr in obj.key_results
             )
             objectives.append(attrs.evolve(obj, key_results=krs))
         return attrs.evolve(self, objectives=objectives)

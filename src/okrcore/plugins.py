@@ -213,7 +213,7 @@ class PluginManager:
                 return self._registries
             regs = {k: Registry(k) for k in ("source", "notifier", "store", "check", "policy")}
 
-            def call(hook_name: str, kind: str, key: Callable[[tuple[Any, ...]], tuple[str, Any]]) -> None:
+            def call(hook_name: str, kind: str, key: KeyFunc) -> None:
                 hook = getattr(self.pm.hook, hook_name)
                 for impl in hook.get_hookimpls():
                     owner = impl.plugin_name
@@ -224,10 +224,10 @@ class PluginManager:
 
                     impl.function(**({"register": register} if impl.argnames else {}))
 
-            call("okrcore_register_sources", "source", lambda a: (getattr(a[0], "name", ""), a[0]))
-            call("okrcore_register_notifiers", "notifier", lambda a: (getattr(a[0], "name", ""), a[0]))
+            call("okrcore_register_sources", "source", _named)
+            call("okrcore_register_notifiers", "notifier", _named)
             call("okrcore_register_stores", "store", lambda a: (a[0], a[1]))
-            call("okrcore_register_checks", "check", lambda a: (getattr(a[0], "name", ""), a[0]))
+            call("okrcore_register_checks", "check", _named)
             call("okrcore_register_policies", "policy", _policy_key)
             self._registries = regs
             return regs
@@ -275,6 +275,13 @@ class PluginManager:
             dist, version = self._dists.get(name, (None, None))
             out.append(PluginInfo(name, hooks, dist, version, builtin))
         return sorted(out, key=lambda p: p.name)
+
+
+KeyFunc = Callable[[tuple[Any, ...]], tuple[str, Any]]
+
+
+def _named(args: tuple[Any, ...]) -> tuple[str, Any]:
+    return getattr(args[0], "name", ""), args[0]
 
 
 def _policy_key(args: tuple[Any, ...]) -> tuple[str, Any]:

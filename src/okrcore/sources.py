@@ -40,9 +40,9 @@ class FailureKind(str, enum.Enum):
     """Why a request failed, which decides what the engine does next."""
 
     TRANSIENT = "transient"
-    """Worth retrying after a backoff (rate limit, 5xx, timeout, reset). ``retry_after`` may say when."""
+    """Worth retrying after a backoff (rate limit, 5xx, timeout, reset); see ``retry_after``."""
     AUTH = "auth"
-    """Credentials missing, expired or not allowed: the engine stops that connection's work at once."""
+    """Credentials missing, expired or refused: the engine stops that connection's work."""
     PERMANENT = "permanent"
     """The request itself is wrong (unknown metric, malformed query, bad value): never retried."""
     QUOTA = "quota"
@@ -99,6 +99,14 @@ class FetchRequest:
         return (self.kr.id, self.start, self.end, self.series)
 
 
+def _points(value: Iterable[tuple[dt.date, float]]) -> tuple[tuple[dt.date, float], ...]:
+    return tuple(value)
+
+
+def _strings(value: Iterable[str]) -> tuple[str, ...]:
+    return tuple(value)
+
+
 @attrs.frozen
 class Reading:
     """A successful answer: ``points`` are ``(day, value)`` pairs; a total has one, at ``end``.
@@ -108,9 +116,9 @@ class Reading:
     """
 
     request: FetchRequest
-    points: tuple[tuple[dt.date, float], ...] = attrs.field(converter=tuple)
+    points: tuple[tuple[dt.date, float], ...] = attrs.field(converter=_points)
     unit: str | None = None
-    warnings: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    warnings: tuple[str, ...] = attrs.field(default=(), converter=_strings)
     info: Mapping[str, Any] = attrs.field(factory=dict)
 
     @classmethod
@@ -206,7 +214,8 @@ def resolve_secret(value: Any, *, what: str = "secret", base: Path | None = None
     if value is None:
         return None
     if not isinstance(value, str):
-        raise SourceError(f"{what}: expected 'env:NAME' or 'file:PATH', got a {type(value).__name__}")
+        kind = type(value).__name__
+        raise SourceError(f"{what}: expected 'env:NAME' or 'file:PATH', got a {kind}")
     if value.startswith("env:"):
         name = value[4:]
         secret = os.environ.get(name)

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 import click
 
-from ..errors import OkrError, PlanError
+from okrcore.errors import OkrError, PlanError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -91,7 +91,8 @@ def handle_errors(func: F) -> F:
 
 def echo_json(data: Any) -> None:
     """Print stable JSON (sorted keys, ISO dates)."""
-    click.echo(json.dumps(data, indent=2, sort_keys=True, default=_json_default, ensure_ascii=False))
+    text = json.dumps(data, indent=2, sort_keys=True, default=_json_default, ensure_ascii=False)
+    click.echo(text)
 
 
 def _json_default(value: Any) -> Any:
