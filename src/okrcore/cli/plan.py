@@ -1,0 +1,973 @@
+"""Plan commands: ``okr lint``, ``score``, ``checkin``, ``history``, ``retarget``, ``decompose``
+and ``demo``.
+
+Each command loads the plan, does its work through the library's public functions, and renders the
+result as text (rich tables, coloured status), Markdown or JSON. The JSON shapes are documented in
+docs/cli.md and kept stable.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import importlib
+import importlib.resources
+import math
+import re
+import shlex
+import sys
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import attrs
+import click
+
+from okrcore.checks import Finding, Severity
+from okrcore.cli import (
+    UsageError,
+    at_option,
+    echo_json,
+    format_option,
+    handle_errors,
+    main,
+    parse_date,
+    store_option,
+)
+from okrcore.errors import OkrError, StoreError
+from okrcore.model import CheckIn, KeyResult, Plan, TargetChange
+from okrcore.plugins import default_manager, load_plugin_modules
+from okrcore.store import Store, open_store
+
+DEMO_DATE = dt.date(2026, 11, 20)  # the last day of the bundled history: deterministic output
+DEMO_FILES = ("marketing.yaml", "marketing-history.csv")
+TARGET_FIELDS = ("target", "floor", "stretch", "baseline")
+STATUS_STYLE = {"green": "green", "yellow": "yellow", "red": "red"}
+STATUS_ICON = {"green": "🟢", "yellow": "🟡", "red": "🔴"}
+SEVERITY_STYLE = {"error": "red", "warning": "yellow", "info": "cyan"}
+_RELATIVE = re.compile(r"^\s*([+-])\s*(\d+(?:\.\d+)?)\s*%\s*$")
+
+plan_argument = click.argument(
+    "plan_path", metavar="PLAN", type=click.Path(exists=True, dir_okay=False)
+)
+# Negative numbers and "-10%" are values here, not options.
+VALUE_ARGS = {"ignore_unknown_options": True}
+
+
+# -- helpers ---------------------------------------------------------------------------------
+def _module(name: str, what: str) -> Any:
+    """Import an okrcore module another part of the project provides, or fail clearly."""
+    try:
+        return importlib.import_module(f"okrcore.{name}")
+    except ModuleNotFoundError as exc:
+        if exc.name != f"okrcore.{name}":
+            raise
+        click.echo(f"Error: {what} needs okrcore.{name}, which this installation lacks.", err=True)
+        sys.exit(1)
+
+
+def load(plan_path: str) -> Plan:
+    """Load a plan file (a bad plan raises PlanError: exit 2 through handle_errors)."""
+    plan: Plan = _module("planfile", "loading a plan").load_plan(plan_path)
+    return plan
+
+
+@contextmanager
+def opened_store(url: str) -> Iterator[Store]:
+    """Open a store for one command; a store that cannot be opened is unusable input."""
+    try:
+        store = open_store(url)
+    except StoreError as exc:
+        raise UsageError(str(exc)) from None
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def key_result(plan: Plan, kr_id: str) -> KeyResult:
+    """The key result, or exit 2 naming the closest known ids."""
+    if plan.has_key_result(kr_id):
+        return plan.key_result(kr_id)
+    ids = [kr.id for kr in plan.key_results()]
+    close = difflib.get_close_matches(kr_id, ids, n=3, cutoff=0.5)
+    if close:
+        hint = "did you mean " + " or ".join(repr(i) for i in close) + "?"
+    else:
+        hint = "known: " + (", ".join(ids[:10]) + (", ..." if len(ids) > 10 else "") or "none")
+    raise UsageError(f"no key result {kr_id!r} in {plan.source_path or 'the plan'}; {hint}")
+
+
+def num(value: Any, unit: str = "") -> str:
+    """A number for people: thousands separators, 4 significant digits below 100, the unit."""
+    if value is None:
+        return "-"
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return str(value)
+    if not math.isfinite(value):
+        return str(value)
+    if abs(value) >= 100:
+        text = f"{value:,.0f}"
+    elif value == int(value):
+        text = f"{int(value)}"
+    else:
+        text = f"{value:.4g}"
+    if not unit:
+        return text
+    return f"{text}{unit}" if unit == "%" else f"{text} {unit}"
+
+
+def pct(value: Any) -> str:
+    """A fraction as a percentage (progress and pace)."""
+    if value is None or not isinstance(value, (int, float)):
+        return "-"
+    return f"{value * 100:.0f}%"
+
+
+def fixed(value: Any) -> str:
+    """A score: two decimals."""
+    if value is None or not isinstance(value, (int, float)):
+        return "-"
+    return f"{value:.2f}"
+
+
+def status_text(status: Any) -> str:
+    return "-" if status is None else str(getattr(status, "value", status))
+
+
+def console() -> Any:
+    """A rich console on the current stdout; wide when not a terminal (pipes, tests)."""
+    from rich.console import Console
+
+    out = Console(file=sys.stdout, highlight=False)
+    if not out.is_terminal:
+        out = Console(file=sys.stdout, highlight=False, width=160)
+    return out
+
+
+def md_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A Markdown table (pipes in cells escaped)."""
+
+    def cell(text: str) -> str:
+        return text.replace("|", "\\|").replace("\n", " ")
+
+    lines = [
+        "| " + " | ".join(headers) + " |",
+        "|" + "|".join("---" for _ in headers) + "|",
+        *("| " + " | ".join(cell(c) for c in row) + " |" for row in rows),
+    ]
+    return "\n".join(lines)
+
+
+# -- lint -----------------------------------------------------------------------------------
+def online_findings(plan: Plan) -> list[Finding]:
+    """Ask each connection's source to check its queries against the live service."""
+    manager = default_manager()
+    findings: list[Finding] = []
+    for name, conn in plan.connections.items():
+        queries = [
+            (kr, {k: v for k, v in kr.source.items() if k != "connection"})
+            for kr in plan.key_results()
+            if kr.source is not None and kr.source.get("connection") == name
+        ]
+        if not queries:
+            continue
+        where = f"connections.{name}"
+        line, column = plan.locate(where) or (None, None)
+        try:
+            source = manager.sources.get(conn.plugin)(conn)
+        except Exception as exc:  # unknown plugin, bad settings: report, check the others
+            findings.append(
+                Finding(
+                    "ONLINE-001", Severity.ERROR, f"connection {name!r}: {exc}", where, line, column
+                )
+            )
+            continue
+        try:
+            problems = source.check_online(queries)
+        except Exception as exc:  # a network or auth error is a finding, not a crash
+            message = f"connection {name!r}: cannot check online: {type(exc).__name__}: {exc}"
+            findings.append(Finding("ONLINE-001", Severity.ERROR, message, where, line, column))
+            continue
+        finally:
+            source.close()
+        for kr_id, problem in problems:
+            kr_where = f"{plan.kr_path(kr_id)}.source" if plan.has_key_result(kr_id) else where
+            if problem.field:
+                kr_where += f".{problem.field}"
+            kr_line, kr_column = plan.locate(kr_where) or (None, None)
+            message = f"key result {kr_id!r}, connection {name!r}: {problem.message}"
+            findings.append(
+                Finding("ONLINE-002", Severity.ERROR, message, kr_where, kr_line, kr_column)
+            )
+    return findings
+
+
+def finding_location(finding: Finding, file: str) -> str:
+    where = file
+    if finding.line is not None:
+        where += f":{finding.line}"
+        if finding.column is not None:
+            where += f":{finding.column}"
+    return where
+
+
+def counts(findings: Sequence[Finding]) -> dict[str, int]:
+    return {s.value: sum(1 for f in findings if f.severity is s) for s in Severity}
+
+
+def render_findings(findings: Sequence[Finding], file: str, fmt: str) -> None:
+    """Print findings as ``file:line:col: severity CODE message [where]``, Markdown or JSON."""
+    tally = counts(findings)
+    if fmt == "json":
+        echo_json({"plan": file, "findings": [f.to_dict() for f in findings], "counts": tally})
+        return
+    if fmt == "md":
+        rows = [
+            [f.severity.value, f"`{f.code}`", f.message, finding_location(f, file), f.where]
+            for f in findings
+        ]
+        click.echo(md_table(["severity", "code", "message", "location", "where"], rows))
+    else:
+        for f in findings:
+            severity = click.style(f.severity.value, fg=SEVERITY_STYLE[f.severity.value])
+            where = f" [{f.where}]" if f.where else ""
+            click.echo(f"{finding_location(f, file)}: {severity} {f.code} {f.message}{where}")
+    summary = ", ".join(
+        f"{n} {name}{'s' if n != 1 and name != 'info' else ''}" for name, n in tally.items()
+    )
+    click.echo(("\n" if fmt == "md" else "") + (summary if findings else "No findings."))
+
+
+def run_checks(plan: Plan, store_url: str | None, at: dt.date | None) -> list[Finding]:
+    checks = _module("checks", "linting")
+    manager = default_manager()
+    load_plugin_modules(manager, plan.plugins)
+    history: list[CheckIn] | None = None
+    if store_url is not None:
+        with opened_store(store_url) as store:
+            history = store.checkins()
+    findings: list[Finding] = checks.check(plan, history, at=at, manager=manager)
+    return findings
+
+
+@main.command()
+@plan_argument
+@click.option("--online", is_flag=True, help="Also check source queries against live services.")
+@click.option(
+    "--store",
+    "store_url",
+    default=None,
+    help="Check-in store whose history feeds the achievability checks (default: none).",
+)
+@at_option
+@format_option("text", "json", "md")
+@handle_errors
+def lint(plan_path: str, online: bool, store_url: str | None, at: dt.date | None, fmt: str) -> None:
+    """Check PLAN for SMART and OKR hygiene problems.
+
+    Exit 1 when any finding is an error, 2 when the plan cannot be loaded.
+    """
+    plan = load(plan_path)
+    findings = run_checks(plan, store_url, at)
+    if online:
+        findings.extend(online_findings(plan))
+    render_findings(findings, plan_path, fmt)
+    if any(f.severity is Severity.ERROR for f in findings):
+        sys.exit(1)
+
+
+# -- score ----------------------------------------------------------------------------------
+def scorecard(plan: Plan, store: Store, at: dt.date) -> dict[str, Any]:
+    """Score the plan's current targets on the stored check-ins; the documented JSON shape.
+
+    Every key result also gets ``target`` (current) and ``original_target`` (from the plan file)
+    so that reports show what was recalibrated.
+    """
+    scoring = _module("scoring", "scoring")
+    current = plan.with_target_changes(store.target_changes())
+    card = scoring.score(current, store.checkins(), at=at)
+    data: dict[str, Any] = card.to_dict()
+    for entry in data.get("key_results", []):
+        kr_id = entry.get("id")
+        if isinstance(kr_id, str) and plan.has_key_result(kr_id):
+            entry.setdefault("target", current.key_result(kr_id).effective_target)
+            entry.setdefault("original_target", plan.key_result(kr_id).effective_target)
+            entry.setdefault("unit", plan.key_result(kr_id).unit)
+    return data
+
+
+def _target_cell(entry: Mapping[str, Any]) -> str:
+    unit = entry.get("unit") or ""
+    target, original = entry.get("target"), entry.get("original_target")
+    if original is not None and target is not None and original != target:
+        return f"{num(original, unit)} → {num(target, unit)}"
+    return num(target, unit)
+
+
+def render_scorecard(data: Mapping[str, Any], fmt: str, title: str = "") -> None:
+    """Print a scorecard dict as rich tables, Markdown or JSON."""
+    if fmt == "json":
+        echo_json(data)
+        return
+    krs = data.get("key_results", [])
+    objectives = data.get("objectives", [])
+    goals = data.get("goals", [])
+    as_of = data.get("as_of")
+    if fmt == "md":
+        head = f"## Scorecard{' — ' + title if title else ''} (as of {as_of})"
+        rows = []
+        for e in krs:
+            status = status_text(e.get("status"))
+            stale = " (stale)" if e.get("stale") else ""
+            rows.append(
+                [
+                    f"`{e.get('id')}`",
+                    num(e.get("actual"), e.get("unit") or ""),
+                    _target_cell(e),
+                    pct(e.get("progress")),
+                    fixed(e.get("score")),
+                    pct(e.get("expected")),
+                    f"{STATUS_ICON.get(status, '⚪')} {status}{stale}",
+                    num(e.get("forecast"), e.get("unit") or ""),
+                    str(e.get("reason") or ""),
+                ]
+            )
+        headers = [
+            "key result",
+            "actual",
+            "target",
+            "progress",
+            "score",
+            "pace",
+            "status",
+            "forecast",
+            "why",
+        ]
+        parts = [head, "", md_table(headers, rows)]
+        if objectives:
+            rows = [
+                [
+                    f"`{o.get('id')}`",
+                    fixed(o.get("score")),
+                    f"{STATUS_ICON.get(status_text(o.get('status')), '⚪')} "
+                    f"{status_text(o.get('status'))}",
+                ]
+                for o in objectives
+            ]
+            parts += ["", "### Objectives", "", md_table(["objective", "score", "status"], rows)]
+        if goals:
+            rows = [[f"`{g.get('id')}`", fixed(g.get("score"))] for g in goals]
+            parts += ["", "### Goals", "", md_table(["goal", "score"], rows)]
+        click.echo("\n".join(parts))
+        return
+
+    from rich.table import Table
+
+    out = console()
+    table = Table(title=f"Scorecard{' — ' + title if title else ''} · as of {as_of}")
+    for name, justify in (
+        ("key result", "left"),
+        ("actual", "right"),
+        ("target", "right"),
+        ("progress", "right"),
+        ("score", "right"),
+        ("pace", "right"),
+        ("status", "left"),
+        ("forecast", "right"),
+        ("why", "left"),
+    ):
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for e in krs:
+        status = status_text(e.get("status"))
+        style = STATUS_STYLE.get(status, "bright_black")
+        stale = " (stale)" if e.get("stale") else ""
+        table.add_row(
+            str(e.get("id")),
+            num(e.get("actual"), e.get("unit") or ""),
+            _target_cell(e),
+            pct(e.get("progress")),
+            fixed(e.get("score")),
+            pct(e.get("expected")),
+            f"[{style}]● {status}{stale}[/]",
+            num(e.get("forecast"), e.get("unit") or ""),
+            str(e.get("reason") or ""),
+        )
+    out.print(table)
+    if objectives or goals:
+        roll = Table(title="Rollup")
+        for name in ("objective / goal", "score", "status"):
+            roll.add_column(name)
+        for o in objectives:
+            status = status_text(o.get("status"))
+            style = STATUS_STYLE.get(status, "bright_black")
+            roll.add_row(str(o.get("id")), fixed(o.get("score")), f"[{style}]● {status}[/]")
+        for g in goals:
+            roll.add_row(f"goal {g.get('id')}", fixed(g.get("score")), "")
+        out.print(roll)
+
+
+@main.command()
+@plan_argument
+@store_option
+@at_option
+@format_option("text", "json", "md")
+@handle_errors
+def score(plan_path: str, store_url: str, at: dt.date | None, fmt: str) -> None:
+    """Score PLAN's key results, objectives and goals on the stored check-ins."""
+    plan = load(plan_path)
+    with opened_store(store_url) as store:
+        data = scorecard(plan, store, at or dt.date.today())
+    render_scorecard(data, fmt, plan.title or "")
+
+
+# -- check-ins ------------------------------------------------------------------------------
+@main.command(context_settings=VALUE_ARGS)
+@plan_argument
+@click.argument("kr_id", metavar="KR")
+@click.argument("value", type=float)
+@store_option
+@click.option("--at", "at", callback=parse_date, help="as_of date, YYYY-MM-DD (default: today).")
+@click.option("--note", help="A note to keep with the check-in.")
+@click.option("--author", help="Who reports it.")
+@click.option("--confidence", type=click.FloatRange(0.0, 1.0), help="Confidence, 0 to 1.")
+@click.option("--source", default="manual", show_default=True, help="Where the value comes from.")
+@format_option("text", "json")
+@handle_errors
+def checkin(
+    plan_path: str,
+    kr_id: str,
+    value: float,
+    store_url: str,
+    at: dt.date | None,
+    note: str | None,
+    author: str | None,
+    confidence: float | None,
+    source: str,
+    fmt: str,
+) -> None:
+    """Record VALUE as KR's actual (as of --at, default today).
+
+    The same key result, date and source is stored once: a second check-in says so and changes
+    nothing.
+    """
+    plan = load(plan_path)
+    kr = key_result(plan, kr_id)
+    if not math.isfinite(value):
+        raise UsageError(f"VALUE must be a finite number, got {value!r}")
+    as_of = at or dt.date.today()
+    entry = CheckIn(
+        kr.id, value, as_of, source=source, author=author, note=note, confidence=confidence
+    )
+    with opened_store(store_url) as store:
+        new = store.add_checkins([entry]) == 1
+        existing = None
+        if not new:
+            existing = next(
+                (
+                    c
+                    for c in store.checkins([kr.id], since=as_of, until=as_of)
+                    if c.source == source
+                ),
+                None,
+            )
+    cycle = plan.cycle_of(kr.id)
+    warning = None
+    if as_of not in cycle:
+        warning = f"{as_of} is outside cycle {cycle.id!r} ({cycle.start} to {cycle.end})"
+    if fmt == "json":
+        echo_json(
+            {
+                "stored": new,
+                "checkin": checkin_dict(entry if existing is None else existing),
+                "warnings": [warning] if warning else [],
+            }
+        )
+        return
+    if warning:
+        click.echo(f"Warning: {warning}", err=True)
+    if new:
+        click.echo(f"Stored {kr.id} = {num(value, kr.unit)} as of {as_of} (source {source}).")
+    else:
+        kept = f" (stored value: {num(existing.value, kr.unit)})" if existing else ""
+        click.echo(
+            f"Already stored: {kr.id} has a check-in as of {as_of} from {source}{kept}; "
+            "nothing written."
+        )
+
+
+def checkin_dict(c: CheckIn) -> dict[str, Any]:
+    return {
+        "kr_id": c.kr_id,
+        "value": c.value,
+        "as_of": c.as_of,
+        "source": c.source,
+        "recorded_at": c.recorded_at,
+        "author": c.author,
+        "note": c.note,
+        "confidence": c.confidence,
+    }
+
+
+def change_dict(c: TargetChange) -> dict[str, Any]:
+    return {
+        "kr_id": c.kr_id,
+        "field": c.field,
+        "old": c.old,
+        "new": c.new,
+        "reason": c.reason,
+        "changed_at": c.changed_at,
+        "author": c.author,
+    }
+
+
+def _values(kr: KeyResult) -> dict[str, float | None]:
+    return {
+        "baseline": kr.effective_baseline,
+        "target": kr.effective_target,
+        "floor": kr.floor,
+        "stretch": kr.stretch,
+    }
+
+
+@main.command()
+@plan_argument
+@click.argument("kr_id", metavar="KR")
+@store_option
+@format_option("text", "json", "md")
+@handle_errors
+def history(plan_path: str, kr_id: str, store_url: str, fmt: str) -> None:
+    """Show KR's check-ins and target changes, and its original and current targets."""
+    plan = load(plan_path)
+    kr = key_result(plan, kr_id)
+    with opened_store(store_url) as store:
+        changes = store.target_changes(kr.id)
+        entries = store.checkins([kr.id])
+    current = plan.with_target_changes(changes).key_result(kr.id)
+    if fmt == "json":
+        echo_json(
+            {
+                "id": kr.id,
+                "title": kr.title,
+                "unit": kr.unit,
+                "original": _values(kr),
+                "current": _values(current),
+                "checkins": [checkin_dict(c) for c in entries],
+                "target_changes": [change_dict(c) for c in changes],
+            }
+        )
+        return
+    unit = kr.unit
+    targets = ", ".join(
+        f"{name} {num(value, unit)}"
+        + (f" (was {num(_values(kr)[name], unit)})" if _values(kr)[name] != value else "")
+        for name, value in _values(current).items()
+        if value is not None or _values(kr)[name] is not None
+    )
+    head = f"{kr.id}: {kr.title}"
+    ci_rows = [
+        [
+            str(c.as_of),
+            num(c.value, unit),
+            c.source,
+            c.author or "",
+            c.note or "",
+            "" if c.confidence is None else f"{c.confidence:.2f}",
+            c.recorded_at.strftime("%Y-%m-%d %H:%M UTC"),
+        ]
+        for c in entries
+    ]
+    ci_headers = ["as of", "value", "source", "author", "note", "confidence", "recorded"]
+    tc_rows = [
+        [
+            c.changed_at.strftime("%Y-%m-%d %H:%M UTC"),
+            c.field,
+            num(c.old, unit),
+            num(c.new, unit),
+            c.reason,
+            c.author or "",
+        ]
+        for c in changes
+    ]
+    tc_headers = ["changed", "field", "old", "new", "reason", "author"]
+    if fmt == "md":
+        parts = [f"## {head}", "", targets, "", "### Check-ins", ""]
+        parts.append(md_table(ci_headers, ci_rows) if ci_rows else "No check-ins yet.")
+        parts += ["", "### Target changes", ""]
+        parts.append(md_table(tc_headers, tc_rows) if tc_rows else "No target changes.")
+        click.echo("\n".join(parts))
+        return
+    from rich.table import Table
+
+    out = console()
+    out.print(f"[bold]{head}[/]")
+    out.print(targets)
+    for title, headers, rows, empty in (
+        ("Check-ins", ci_headers, ci_rows, "No check-ins yet."),
+        ("Target changes", tc_headers, tc_rows, "No target changes."),
+    ):
+        if not rows:
+            out.print(empty)
+            continue
+        table = Table(title=title)
+        for h in headers:
+            table.add_column(h)
+        for row in rows:
+            table.add_row(*row)
+        out.print(table)
+
+
+# -- targets --------------------------------------------------------------------------------
+def parse_target(text: str, baseline: float | None) -> float:
+    """A number, or ``+20%`` / ``-10%`` of the baseline."""
+    match = _RELATIVE.match(text)
+    if match:
+        if baseline is None:
+            raise UsageError(f"{text!r} is relative to the baseline, and this key result has none")
+        sign = 1.0 if match.group(1) == "+" else -1.0
+        return baseline * (1.0 + sign * float(match.group(2)) / 100.0)
+    try:
+        value = float(text)
+    except ValueError:
+        raise UsageError(
+            f"VALUE must be a number or a change relative to the baseline (+20%, -10%), "
+            f"got {text!r}"
+        ) from None
+    if not math.isfinite(value):
+        raise UsageError(f"VALUE must be a finite number, got {text!r}")
+    return value
+
+
+@main.command(context_settings=VALUE_ARGS)
+@plan_argument
+@click.argument("kr_id", metavar="KR")
+@click.argument("value")
+@click.option("--reason", required=True, help="Why the target changes (kept in the history).")
+@click.option(
+    "--field",
+    type=click.Choice(TARGET_FIELDS),
+    default="target",
+    show_default=True,
+    help="Which value to change.",
+)
+@click.option("--author", help="Who changes it.")
+@store_option
+@format_option("text", "json")
+@handle_errors
+def retarget(
+    plan_path: str,
+    kr_id: str,
+    value: str,
+    reason: str,
+    field: str,
+    author: str | None,
+    store_url: str,
+    fmt: str,
+) -> None:
+    """Change KR's target (or --field) to VALUE, keeping the old value and the reason.
+
+    VALUE is a number or relative to the baseline: "+20%" is baseline x 1.2.
+    """
+    if not reason.strip():
+        raise UsageError("--reason must say why the target changes")
+    plan = load(plan_path)
+    original = key_result(plan, kr_id)
+    with opened_store(store_url) as store:
+        current = plan.with_target_changes(store.target_changes(original.id)).key_result(
+            original.id
+        )
+        new = parse_target(value, current.effective_baseline)
+        old = _values(current)[field]
+        try:
+            changed: dict[str, Any] = {field: new}
+            attrs.evolve(current, **changed)
+        except ValueError as exc:
+            raise UsageError(
+                f"cannot set {field} of {original.id!r} to {num(new)}: {exc}"
+            ) from None
+        change = None
+        if old != new:
+            change = TargetChange(original.id, field, old, new, reason, author=author)
+            store.add_target_change(change)
+    unit = original.unit
+    first = _values(original)[field]
+    if fmt == "json":
+        echo_json(
+            {
+                "changed": change is not None,
+                "change": None if change is None else change_dict(change),
+                "original": first,
+                "current": new,
+            }
+        )
+        return
+    if change is None:
+        click.echo(f"{original.id}: {field} is already {num(new, unit)}; nothing recorded.")
+        return
+    was = f" (original {num(first, unit)})" if first != old else ""
+    click.echo(f"{original.id}: {field} {num(old, unit)} → {num(new, unit)}{was}. Reason: {reason}")
+
+
+# -- funnel ---------------------------------------------------------------------------------
+def parse_rates(pairs: Sequence[str]) -> dict[str, float]:
+    """``NAME=VALUE`` pairs; VALUE may be a fraction (0.08) or a percentage (8%)."""
+    rates: dict[str, float] = {}
+    for pair in pairs:
+        name, sep, text = pair.partition("=")
+        if not sep or not name.strip():
+            raise UsageError(f"--rate expects NAME=VALUE, got {pair!r}")
+        text = text.strip()
+        scale = 1.0
+        if text.endswith("%"):
+            text, scale = text[:-1], 0.01
+        try:
+            rates[name.strip()] = float(text) * scale
+        except ValueError:
+            raise UsageError(f"--rate {name.strip()}: expected a number, got {text!r}") from None
+    return rates
+
+
+def _as_rows(value: Any) -> list[tuple[str, Any]]:
+    """Name/value pairs from a mapping or a sequence of objects with name/value attributes."""
+    if isinstance(value, Mapping):
+        return [(str(k), v) for k, v in value.items()]
+    rows = []
+    for item in value or ():
+        if isinstance(item, tuple) and len(item) == 2:
+            rows.append((str(item[0]), item[1]))
+        else:
+            name = getattr(item, "name", None) or getattr(item, "id", None) or str(item)
+            rows.append((str(name), getattr(item, "value", item)))
+    return rows
+
+
+def funnel_dict(result: Any) -> dict[str, Any]:
+    """A FunnelResult as JSON-ready data (uses its ``to_dict`` when it has one)."""
+    if hasattr(result, "to_dict"):
+        data: dict[str, Any] = result.to_dict()
+        return data
+    return {
+        "stages": dict(_as_rows(result.stages)),
+        "splits": {
+            k: dict(_as_rows(v)) if isinstance(v, Mapping) else v
+            for k, v in _as_rows(result.splits)
+        },
+        "targets": dict(_as_rows(result.targets)),
+    }
+
+
+@main.command()
+@plan_argument
+@click.option("--funnel", "funnel_id", help="Which funnel (needed when the plan has several).")
+@click.option(
+    "--rate",
+    "rates",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Override a step's value (what-if), e.g. --rate leads=0.08 or leads=8%. Repeatable.",
+)
+@click.option(
+    "--apply", "apply_", is_flag=True, help="Store the derived targets as target changes."
+)
+@click.option("--reason", help="Why (required with --apply).")
+@click.option("--author", help="Who applies it.")
+@store_option
+@format_option("text", "json", "md")
+@handle_errors
+def decompose(
+    plan_path: str,
+    funnel_id: str | None,
+    rates: tuple[str, ...],
+    apply_: bool,
+    reason: str | None,
+    author: str | None,
+    store_url: str,
+    fmt: str,
+) -> None:
+    """Back-solve a funnel: from a company target down to stage and channel targets."""
+    if apply_ and not (reason and reason.strip()):
+        raise UsageError("--apply needs --reason: target changes keep why they were made")
+    plan = load(plan_path)
+    if not plan.funnels:
+        raise UsageError(f"{plan_path} declares no funnel")
+    ids = [f.id for f in plan.funnels]
+    if funnel_id is None:
+        if len(ids) > 1:
+            raise UsageError(
+                f"{plan_path} has several funnels; pick one with --funnel ({', '.join(ids)})"
+            )
+        funnel_id = ids[0]
+    if funnel_id not in ids:
+        raise UsageError(f"no funnel {funnel_id!r} in {plan_path} (known: {', '.join(ids)})")
+    funnel = next(f for f in plan.funnels if f.id == funnel_id)
+    overrides = parse_rates(rates)
+    steps = [s.name for s in funnel.steps]
+    unknown = [n for n in overrides if n not in steps]
+    if unknown:
+        raise UsageError(
+            f"--rate {unknown[0]!r}: funnel {funnel_id!r} has no such step "
+            f"(steps: {', '.join(steps)})"
+        )
+    funnels = _module("funnel", "decompose")
+    try:
+        result = funnels.derive_funnel(funnel, overrides)
+    except ValueError as exc:
+        raise UsageError(f"funnel {funnel_id!r}: {exc}") from None
+    changes: list[TargetChange] = []
+    if apply_:
+        with opened_store(store_url) as store:
+            current = plan.with_target_changes(store.target_changes())
+            _plan, changes = funnels.apply_funnel(current, funnel_id, overrides, reason=reason)
+            for change in changes:
+                if author is not None and change.author is None:
+                    change = attrs.evolve(change, author=author)
+                store.add_target_change(change)
+    data = funnel_dict(result)
+    data["funnel"] = funnel_id
+    data["rates"] = overrides
+    if apply_:
+        data["applied"] = [change_dict(c) for c in changes]
+    render_funnel(data, funnel.unit, fmt)
+
+
+def render_funnel(data: Mapping[str, Any], unit: str, fmt: str) -> None:
+    if fmt == "json":
+        echo_json(data)
+        return
+    stages = _as_rows(data.get("stages", {}))
+    splits = _as_rows(data.get("splits", {}))
+    targets = _as_rows(data.get("targets", {}))
+    applied = data.get("applied")
+    lines: list[str] = []
+    heading = "## " if fmt == "md" else ""
+    lines.append(f"{heading}Funnel {data.get('funnel')}")
+    if data.get("rates"):
+        lines.append("what-if: " + ", ".join(f"{k}={num(v)}" for k, v in data["rates"].items()))
+    lines.append("")
+    if fmt == "md":
+        lines.append(md_table(["stage", "value"], [[k, num(v)] for k, v in stages]))
+        for of, shares in splits:
+            rows = [[k, num(v)] for k, v in _as_rows(shares)]
+            lines += ["", f"Split of {of}:", "", md_table(["channel", "value"], rows)]
+        if targets:
+            rows = [[f"`{k}`", num(v)] for k, v in targets]
+            lines += ["", "Key-result targets:", "", md_table(["key result", "target"], rows)]
+    else:
+        width = max((len(k) for k, _ in [*stages, *targets]), default=10)
+        lines += [f"  {k:<{width}}  {num(v):>14}" for k, v in stages]
+        for of, shares in splits:
+            lines.append(f"split of {of}:")
+            lines += [f"  {k:<{width}}  {num(v):>14}" for k, v in _as_rows(shares)]
+        if targets:
+            lines.append("key-result targets:")
+            lines += [f"  {k:<{width}}  {num(v):>14}" for k, v in targets]
+    if applied is not None:
+        lines.append("")
+        if applied:
+            lines.append(f"Recorded {len(applied)} target change(s):")
+            lines += [
+                f"  {c['kr_id']}: {c['field']} {num(c['old'])} → {num(c['new'])}" for c in applied
+            ]
+        else:
+            lines.append("Targets already match the funnel; nothing recorded.")
+    click.echo("\n".join(lines))
+    del unit
+
+
+# -- demo -----------------------------------------------------------------------------------
+def copy_demo_files(folder: Path) -> list[tuple[Path, bool]]:
+    """Copy the bundled example plan and history into ``folder``; keep files already there."""
+    folder.mkdir(parents=True, exist_ok=True)
+    bundle = importlib.resources.files("okrcore.demo")
+    out = []
+    for name in DEMO_FILES:
+        target = folder / name
+        resource = bundle.joinpath(name)
+        if not resource.is_file():
+            raise OkrError(
+                f"the bundled demo file okrcore/demo/{name} is missing from this install"
+            )
+        if target.exists():
+            out.append((target, False))
+            continue
+        target.write_bytes(resource.read_bytes())
+        out.append((target, True))
+    return out
+
+
+def _run_summary(run: Any) -> str:
+    outcomes = list(getattr(run, "outcomes", ()) or ())
+    tally: dict[str, int] = {}
+    for o in outcomes:
+        tally[o.status] = tally.get(o.status, 0) + 1
+    stored = sum(getattr(o, "stored", 0) or 0 for o in outcomes)
+    parts = ", ".join(f"{n} {status}" for status, n in sorted(tally.items())) or "nothing to do"
+    return f"Refresh: {parts}; {stored} new check-in(s) stored."
+
+
+@main.command()
+@click.option(
+    "--dir",
+    "folder",
+    default="okr-demo",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Working folder for the demo's plan, history and store.",
+)
+@click.option(
+    "--at",
+    "at",
+    callback=parse_date,
+    help=f"Date to evaluate at (default: {DEMO_DATE}, the last day of the bundled history).",
+)
+@handle_errors
+def demo(folder: str, at: dt.date | None) -> None:
+    """Run the offline demo: copy an example plan and its history, refresh, score, report."""
+    at = at or DEMO_DATE
+    where = Path(folder).resolve()
+    files = copy_demo_files(where)
+    for path, copied in files:
+        click.echo(f"{'Copied' if copied else 'Kept existing'} {path}")
+    plan_path = str(where / DEMO_FILES[0])
+    plan = load(plan_path)
+    store_url = f"sqlite:///{where / 'okrcore.db'}"
+    refresh = _module("refresh", "the demo's refresh")
+    out = console()
+    with opened_store(store_url) as store:
+        run = refresh.refresh(plan, store, at=at)
+        click.echo(_run_summary(run))
+        for o in getattr(run, "outcomes", ()) or ():
+            if o.status == "failed":
+                click.echo(f"  {o.kr_id}: failed: {o.error}", err=True)
+        click.echo("")
+        render_scorecard(scorecard(plan, store, at), "text", plan.title or "")
+        click.echo("")
+        out.rule("Quality findings")
+        render_findings(run_checks(plan, store_url, at), plan_path, "text")
+        try:
+            reports = importlib.import_module("okrcore.reports")
+        except ModuleNotFoundError:
+            reports = None
+        if reports is not None:
+            click.echo("")
+            out.rule("Daily report")
+            daily = reports.report(plan, store, kind="daily", at=at)
+            click.echo(daily.render("text") if hasattr(daily, "render") else str(daily))
+    q = shlex.quote
+    plan_arg, store_arg = q(plan_path), q(store_url)
+    kr = next(iter(plan.key_results())).id if plan.objectives else "KR"
+    click.echo("")
+    click.echo(f"Demo files are in {where}:")
+    click.echo(f"  plan     {plan_path}")
+    click.echo(f"  history  {where / DEMO_FILES[1]}")
+    click.echo(f"  store    {where / 'okrcore.db'}")
+    click.echo("Next, try:")
+    for command in (
+        f"okr score {plan_arg} --store {store_arg} --at {at} --format md",
+        f"okr history {plan_arg} {q(kr)} --store {store_arg}",
+        f"okr checkin {plan_arg} {q(kr)} VALUE --store {store_arg} --at {at}",
+        f"okr retarget {plan_arg} {q(kr)} +20% --reason 'why' --store {store_arg}",
+        f"okr lint {plan_arg}",
+    ):
+        click.echo(f"  {command}")
