@@ -1,0 +1,450 @@
+"""The ``okr`` command: exit codes, stderr messages, JSON shapes, through the real entry point."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from okrcore.cli import main
+from okrcore.store import SQLiteStore
+
+PLAN = """\
+okrcore: 1
+title: CLI test plan
+cycles:
+  - id: q4
+    start: 2026-10-01
+    end: 2026-12-31
+goals:
+  - id: brand
+    title: Grow international brand awareness
+objectives:
+  - id: traffic
+    title: Bring many more people to the website
+    owner: growth
+    level: team
+    cycle: q4
+    goal: brand
+    key_results:
+      - id: visits
+        title: Organic visits reach 12,000 a month
+        kind: increase
+        measure: gauge
+        unit: visits
+        baseline: 10000
+        target: 12000
+        cadence: weekly
+      - id: bounce
+        title: Bounce rate from 50% down to 45%
+        kind: decrease
+        measure: gauge
+        unit: "%"
+        baseline: 50
+        target: 45
+        cadence: weekly
+  - id: sales
+    title: Win more customers from marketing
+    owner: growth
+    level: team
+    cycle: q4
+    goal: brand
+    key_results:
+      - id: leads
+        title: Marketing-qualified leads reach 1,000 in Q4
+        kind: increase
+        measure: cumulative
+        unit: leads
+        baseline: 0
+        target: 1000
+        floor: 800
+        stretch: 1200
+        cadence: daily
+      - id: cac
+        title: Customer acquisition cost stays at or below 200
+        kind: maintain_below
+        unit: USD
+        target: 200
+        cadence: weekly
+"""
+
+BAD_PLAN = """\
+okrcore: 1
+cycles:
+  - id: q4
+    start: 2026-10-01
+    end: 2026-12-31
+objectives:
+  - id: traffic
+    title: Traffic
+    cycle: q4
+    key_results:
+      - id: visits
+        title: Visits
+        kind: increase
+        baseline: 100
+        target: not-a-number
+"""
+
+AT = "2026-11-20"
+
+
+@pytest.fixture
+def plan(tmp_path: Path) -> Path:
+    path = tmp_path / "plan.yaml"
+    path.write_text(PLAN, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def bad_plan(tmp_path: Path) -> Path:
+    path = tmp_path / "bad.yaml"
+    path.write_text(BAD_PLAN, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def store_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    url = f"sqlite:///{tmp_path / 'okr.db'}"
+    monkeypatch.setenv("OKRCORE_STORE", url)
+    monkeypatch.setenv("OKRCORE_LOAD_PLUGINS", "")  # no installed plugins: only the built-ins
+    return url
+
+
+@pytest.fixture
+def store(tmp_path: Path, store_url: str) -> Iterator[SQLiteStore]:
+    with SQLiteStore(tmp_path / "okr.db") as opened:
+        yield opened
+
+
+def okr(*args: str) -> Result:
+    """Run a command in-process (fast); stderr is kept apart from stdout."""
+    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+
+def okr_process(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run a command through ``python -m okrcore.cli``, as a user's shell would."""
+    env = {**os.environ, "PYTHONIOENCODING": "utf-8"}
+    return subprocess.run(
+        [sys.executable, "-m", "okrcore.cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        env=env,
+        cwd=cwd,
+        timeout=120,
+        check=False,
+    )
+
+
+def no_traceback(text: str) -> bool:
+    return "Traceback" not in text
+
+
+# -- the entry point ----------------------------------------------------------------------------
+def test_module_entry_point_runs(store_url: str) -> None:
+    done = okr_process("--help")
+    assert done.returncode == 0, done.stderr
+    for command in ("lint", "score", "checkin", "history", "retarget", "decompose", "demo"):
+        assert command in done.stdout
+
+
+def test_bad_plan_exits_2_with_location_and_no_traceback(bad_plan: Path, store_url: str) -> None:
+    for command in ("lint", "score"):
+        done = okr_process(command, bad_plan)
+        assert done.returncode == 2, done.stdout + done.stderr
+        assert no_traceback(done.stderr)
+        assert "bad.yaml:15" in done.stderr  # file and line of the bad target
+        assert "objectives[0].key_results[0].target" in done.stderr
+        assert done.stdout == ""
+
+
+def test_missing_plan_file_exits_2(tmp_path: Path, store_url: str) -> None:
+    result = okr("score", tmp_path / "nope.yaml")
+    assert result.exit_code == 2
+    assert "nope.yaml" in result.stderr
+
+
+def test_unknown_store_scheme_exits_2(plan: Path, store_url: str) -> None:
+    result = okr("score", plan, "--store", "nosuch://x", "--at", AT)
+    assert result.exit_code == 2
+    assert "unknown store scheme 'nosuch'" in result.stderr
+
+
+def test_bad_date_exits_2(plan: Path, store_url: str) -> None:
+    result = okr("score", plan, "--at", "20-11-2026")
+    assert result.exit_code == 2
+    assert "YYYY-MM-DD" in result.stderr
+
+
+# -- lint ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize("fmt", ["text", "json", "md"])
+def test_lint_exit_code_follows_error_findings(plan: Path, store_url: str, fmt: str) -> None:
+    as_json = okr("lint", plan, "--format", "json")
+    data = json.loads(as_json.stdout)
+    assert set(data) == {"plan", "findings", "counts"}
+    has_errors = any(f["severity"] == "error" for f in data["findings"])
+    assert data["counts"]["error"] == sum(f["severity"] == "error" for f in data["findings"])
+    result = okr("lint", plan, "--format", fmt)
+    assert result.exit_code == (1 if has_errors else 0), result.output
+    for finding in data["findings"]:
+        assert set(finding) >= {"code", "severity", "message", "where", "line", "column"}
+        if fmt == "text" and finding["line"] is not None:
+            assert f"{plan}:{finding['line']}" in result.stdout
+
+
+def test_lint_plan_with_an_error_finding_exits_1(tmp_path: Path, store_url: str) -> None:
+    # a key result whose deadline falls after its cycle's end: a time-bound error
+    text = PLAN.replace(
+        "        cadence: daily\n", "        cadence: daily\n        deadline: 2027-03-01\n"
+    )
+    path = tmp_path / "late.yaml"
+    path.write_text(text, encoding="utf-8")
+    result = okr("lint", path, "--format", "json")
+    data = json.loads(result.stdout)
+    errors = [f for f in data["findings"] if f["severity"] == "error"]
+    assert errors, data
+    assert result.exit_code == 1
+    subprocess_result = okr_process("lint", path)
+    assert subprocess_result.returncode == 1
+    assert no_traceback(subprocess_result.stderr)
+
+
+# -- check-ins and scores -----------------------------------------------------------------------
+def test_checkin_then_score_json(plan: Path, store: SQLiteStore) -> None:
+    first = okr("checkin", plan, "visits", "11000", "--at", "2026-11-01", "--note", "from GA")
+    assert first.exit_code == 0, first.output
+    assert "Stored visits" in first.stdout
+    again = okr("checkin", plan, "visits", "11500", "--at", "2026-11-01")
+    assert again.exit_code == 0
+    assert "Already stored" in again.stdout
+    assert "11,000 visits" in again.stdout  # the value that stays
+    stored = store.checkins(["visits"])
+    assert [(c.value, c.note, c.source) for c in stored] == [(11000.0, "from GA", "manual")]
+
+    okr("checkin", plan, "visits", "11800", "--at", "2026-11-15")
+    result = okr("score", plan, "--at", AT, "--format", "json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["as_of"] == AT
+    krs = {k["id"]: k for k in data["key_results"]}
+    assert set(krs) == {"visits", "bounce", "leads", "cac"}
+    for entry in krs.values():
+        assert set(entry) >= {
+            "id",
+            "actual",
+            "progress",
+            "score",
+            "expected",
+            "status",
+            "reason",
+            "forecast",
+            "stale",
+            "unit",
+            "target",
+            "original_target",
+        }
+    visits = krs["visits"]
+    assert visits["actual"] == 11800.0  # a gauge's actual is its latest reading
+    assert visits["progress"] == pytest.approx((11800 - 10000) / (12000 - 10000))
+    assert visits["unit"] == "visits"
+    assert krs["bounce"]["unit"] == "%"
+    assert {o["id"] for o in data["objectives"]} == {"traffic", "sales"}
+    assert all(set(o) >= {"id", "score", "status"} for o in data["objectives"])
+    assert [g["id"] for g in data["goals"]] == ["brand"]
+    assert all(set(g) >= {"id", "score"} for g in data["goals"])
+
+
+@pytest.mark.parametrize("fmt", ["text", "md"])
+def test_score_text_and_markdown_carry_units(plan: Path, store_url: str, fmt: str) -> None:
+    okr("checkin", plan, "visits", "11800", "--at", "2026-11-15")
+    okr("checkin", plan, "bounce", "47", "--at", "2026-11-15")
+    result = okr("score", plan, "--at", AT, "--format", fmt)
+    assert result.exit_code == 0, result.output
+    assert "11,800 visits" in result.stdout
+    assert "47%" in result.stdout
+    for kr in ("visits", "bounce", "leads", "cac"):
+        assert kr in result.stdout
+    if fmt == "md":
+        assert "| key result |" in result.stdout
+
+
+def test_score_through_the_process(plan: Path, store_url: str) -> None:
+    okr("checkin", plan, "visits", "11000", "--at", "2026-11-01")
+    done = okr_process("score", plan, "--at", AT, "--format", "json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["as_of"] == AT
+
+
+def test_checkin_unknown_kr_names_the_closest(plan: Path, store: SQLiteStore) -> None:
+    result = okr("checkin", plan, "visit", "5")
+    assert result.exit_code == 2
+    assert "no key result 'visit'" in result.stderr
+    assert "'visits'" in result.stderr
+    assert store.checkins() == []
+    far = okr("checkin", plan, "zzzzzz", "5")
+    assert far.exit_code == 2
+    assert "known: visits, bounce, leads, cac" in far.stderr
+
+
+def test_checkin_negative_value_and_options(plan: Path, store: SQLiteStore) -> None:
+    result = okr(
+        "checkin",
+        plan,
+        "leads",
+        "-3",
+        "--at",
+        "2026-11-02",
+        "--author",
+        "ana",
+        "--confidence",
+        "0.5",
+        "--source",
+        "crm-export",
+        "--format",
+        "json",
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["stored"] is True
+    assert data["checkin"]["value"] == -3.0
+    assert data["warnings"] == []
+    (stored,) = store.checkins(["leads"])
+    assert (stored.author, stored.confidence, stored.source) == ("ana", 0.5, "crm-export")
+    assert stored.as_of == dt.date(2026, 11, 2)
+
+
+def test_checkin_rejects_bad_values(plan: Path, store: SQLiteStore) -> None:
+    assert okr("checkin", plan, "visits", "lots").exit_code == 2
+    assert okr("checkin", plan, "visits", "5", "--confidence", "2").exit_code == 2
+    assert store.checkins() == []
+
+
+def test_checkin_outside_the_cycle_warns(plan: Path, store: SQLiteStore) -> None:
+    result = okr("checkin", plan, "visits", "5", "--at", "2027-02-01")
+    assert result.exit_code == 0
+    assert "outside cycle 'q4'" in result.stderr
+
+
+# -- history and retargeting --------------------------------------------------------------------
+def test_retarget_relative_and_history(plan: Path, store: SQLiteStore) -> None:
+    result = okr("retarget", plan, "visits", "+30%", "--reason", "bigger budget", "--author", "bo")
+    assert result.exit_code == 0, result.output
+    assert "12,000 visits → 13,000 visits" in result.stdout
+    (change,) = store.target_changes("visits")
+    assert (change.field, change.old, change.new, change.reason, change.author) == (
+        "target",
+        12000.0,
+        13000.0,
+        "bigger budget",
+        "bo",
+    )
+    # the old value of a second change is the current one, and the original is still shown
+    second = okr("retarget", plan, "visits", "12500", "--reason", "too ambitious")
+    assert "13,000 visits → 12,500 visits (original 12,000 visits)" in second.stdout
+    assert [c.old for c in store.target_changes("visits")] == [12000.0, 13000.0]
+
+    history = okr("history", plan, "visits", "--format", "json")
+    data = json.loads(history.stdout)
+    assert data["original"]["target"] == 12000.0
+    assert data["current"]["target"] == 12500.0
+    assert [c["reason"] for c in data["target_changes"]] == ["bigger budget", "too ambitious"]
+
+    score = json.loads(okr("score", plan, "--at", AT, "--format", "json").stdout)
+    visits = next(k for k in score["key_results"] if k["id"] == "visits")
+    assert (visits["original_target"], visits["target"]) == (12000.0, 12500.0)
+    text = okr("score", plan, "--at", AT)
+    assert "12,000 visits → 12,500 visits" in text.stdout
+
+
+def test_retarget_negative_relative_value_and_other_fields(plan: Path, store: SQLiteStore) -> None:
+    result = okr("retarget", plan, "bounce", "-20%", "--reason", "stretch goal", "--format", "json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["changed"] is True
+    assert data["current"] == pytest.approx(40.0)
+    floor = okr("retarget", plan, "leads", "850", "--field", "floor", "--reason", "safer")
+    assert floor.exit_code == 0, floor.output
+    assert [c.field for c in store.target_changes("leads")] == ["floor"]
+
+
+def test_retarget_refuses_impossible_or_unexplained_values(plan: Path, store: SQLiteStore) -> None:
+    impossible = okr("retarget", plan, "bounce", "60", "--reason", "x")
+    assert impossible.exit_code == 2
+    assert "below the baseline" in impossible.stderr
+    assert okr("retarget", plan, "visits", "12500").exit_code == 2  # no --reason
+    assert okr("retarget", plan, "visits", "12500", "--reason", "  ").exit_code == 2
+    assert okr("retarget", plan, "visits", "lots", "--reason", "x").exit_code == 2
+    assert okr("retarget", plan, "nope", "1", "--reason", "x").exit_code == 2
+    assert store.target_changes() == []
+    same = okr("retarget", plan, "visits", "12000", "--reason", "x")
+    assert same.exit_code == 0
+    assert "nothing recorded" in same.stdout
+    assert store.target_changes() == []
+
+
+@pytest.mark.parametrize("fmt", ["text", "md"])
+def test_history_lists_checkins_in_order(plan: Path, store_url: str, fmt: str) -> None:
+    okr("checkin", plan, "leads", "20", "--at", "2026-11-03")
+    okr("checkin", plan, "leads", "10", "--at", "2026-11-01", "--note", "first day")
+    result = okr("history", plan, "leads", "--format", fmt)
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert out.index("2026-11-01") < out.index("2026-11-03")
+    assert "first day" in out
+    assert "No target changes." in out
+
+
+# -- demo ---------------------------------------------------------------------------------------
+def test_demo_runs_offline_and_twice(tmp_path: Path, store_url: str) -> None:
+    folder = tmp_path / "demo"
+    first = okr_process("demo", "--dir", folder)
+    assert first.returncode == 0, first.stderr
+    assert no_traceback(first.stderr)
+    for name in ("marketing.yaml", "marketing-history.csv", "okrcore.db"):
+        assert (folder / name).is_file()
+    assert str(folder) in first.stdout
+    assert "okr score" in first.stdout
+    with SQLiteStore(folder / "okrcore.db") as db:
+        count = len(db.checkins())
+    assert count > 0
+    second = okr_process("demo", "--dir", folder)
+    assert second.returncode == 0, second.stderr
+    with SQLiteStore(folder / "okrcore.db") as db:
+        assert len(db.checkins()) == count  # the same refresh stores nothing new
+    # the same date gives the same scorecard
+    assert _scorecard_part(first.stdout) == _scorecard_part(second.stdout)
+
+
+def _scorecard_part(text: str) -> str:
+    start = text.index("Scorecard")
+    return text[start : text.index("Quality findings", start)]
+
+
+def test_demo_json_scores_are_reproducible(tmp_path: Path, store_url: str) -> None:
+    folder = tmp_path / "demo"
+    assert okr("demo", "--dir", str(folder)).exit_code == 0
+    url = f"sqlite:///{folder / 'okrcore.db'}"
+    data: dict[str, Any] = json.loads(
+        okr(
+            "score",
+            str(folder / "marketing.yaml"),
+            "--store",
+            url,
+            "--at",
+            "2026-11-20",
+            "--format",
+            "json",
+        ).stdout
+    )
+    assert data["as_of"] == "2026-11-20"
+    assert data["key_results"]
+    assert any(k["actual"] is not None for k in data["key_results"])
