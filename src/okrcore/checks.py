@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +19,7 @@ from .model import CheckIn, Plan
 if TYPE_CHECKING:
     from .plugins import PluginManager
 
-__all__ = ["Check", "CheckContext", "Finding", "Severity", "check"]
+__all__ = ["Check", "CheckContext", "Finding", "Severity", "check", "sort_findings"]
 
 
 class Severity(str, enum.Enum):
@@ -79,3 +80,117 @@ class Check:
     func: Callable[[Plan, CheckContext], Iterable[Finding]]
     description: str = ""
     enabled_by_default: bool = True
+
+
+# -- running the checks ------------------------------------------------------------------------
+_SEVERITY_RANK = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.INFO: 2}
+
+# Codes of the findings the runner itself produces (the rules' codes are in their modules).
+CHECK_FAILED = "OKR-X001"  # a check raised an exception
+UNKNOWN_CHECK = "OKR-X002"  # the plan's checks section names a check nobody registered
+BAD_SETTING = "OKR-X003"  # a checks entry is neither true, false nor a mapping
+
+
+def check(
+    plan: Plan,
+    checkins: Sequence[CheckIn] | None = None,
+    *,
+    at: dt.date | None = None,
+    manager: PluginManager | None = None,
+) -> list[Finding]:
+    """Run every registered, enabled check over ``plan`` and return the findings.
+
+    The checks come from ``manager`` (default: :func:`okrcore.plugins.default_manager`). The plan's
+    ``checks`` section switches a check off (``checks: {achievable: false}``) or gives it settings
+    (``checks: {counts: {min_objectives: 2}}``, passed as :attr:`CheckContext.settings`). A check
+    that raises does not stop the others: its exception becomes an error finding (``OKR-X001``)
+    that names it. Findings get the line and column of their field path when the plan came from
+    a file, and are sorted errors first, then warnings, then info, then by location.
+    """
+    if manager is None:
+        from .plugins import default_manager
+
+        manager = default_manager()
+    registry = manager.checks
+    findings: list[Finding] = []
+    known = set(registry)
+    for name in sorted(plan.checks):
+        if name not in known:
+            findings.append(
+                Finding(
+                    UNKNOWN_CHECK,
+                    Severity.WARNING,
+                    f"the checks section names an unknown check {name!r} (known: "
+                    f"{', '.join(sorted(known)) or 'none'}); is its plugin installed?",
+                    f"checks.{name}",
+                )
+            )
+    history = tuple(checkins or ())
+    for name in registry:
+        rule: Check = registry.get(name)
+        settings, problem = _settings_for(rule, plan.checks.get(name))
+        if problem is not None:
+            findings.append(Finding(BAD_SETTING, Severity.ERROR, problem, f"checks.{name}"))
+            continue
+        if settings is None:  # switched off
+            continue
+        context = CheckContext(settings=settings, checkins=history, at=at, manager=manager)
+        try:
+            findings.extend(rule.func(plan, context))
+        except Exception as exc:  # one broken rule must not hide every other finding
+            findings.append(
+                Finding(
+                    CHECK_FAILED,
+                    Severity.ERROR,
+                    f"check {rule.name!r} ({rule.code}) failed: {type(exc).__name__}: {exc}",
+                    f"checks.{rule.name}",
+                )
+            )
+    return sort_findings(_locate(plan, f) for f in findings)
+
+
+def _settings_for(rule: Check, value: Any) -> tuple[Mapping[str, Any] | None, str | None]:
+    """(settings, None) for an enabled check, (None, None) for a disabled one, or a problem."""
+    if value is None:
+        return ({} if rule.enabled_by_default else None), None
+    if value is True:
+        return {}, None
+    if value is False:
+        return None, None
+    if isinstance(value, Mapping):
+        enabled = value.get("enabled", True)
+        if not isinstance(enabled, bool):
+            return None, f"checks.{rule.name}.enabled must be true or false, got {enabled!r}"
+        settings = {k: v for k, v in value.items() if k != "enabled"}
+        return (settings if enabled else None), None
+    return None, (f"checks.{rule.name} must be true, false or a mapping of settings, got {value!r}")
+
+
+def _locate(plan: Plan, finding: Finding) -> Finding:
+    if finding.line is not None or not finding.where:
+        return finding
+    position = plan.locate(finding.where)
+    if position is None:
+        return finding
+    return attrs.evolve(finding, line=position[0], column=position[1])
+
+
+def _natural(text: str) -> tuple[Any, ...]:
+    """Sort key that orders ``objectives[2]`` before ``objectives[10]``."""
+    return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text))
+
+
+def sort_findings(findings: Iterable[Finding]) -> list[Finding]:
+    """Errors first, then warnings, then info; within each, by line and column, then field path."""
+    big = 1 << 62
+    return sorted(
+        findings,
+        key=lambda f: (
+            _SEVERITY_RANK[f.severity],
+            f.line if f.line is not None else big,
+            f.column if f.column is not None else 0,
+            _natural(f.where),
+            f.code,
+            f.message,
+        ),
+    )
