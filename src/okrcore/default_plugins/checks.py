@@ -224,7 +224,8 @@ def measurable(plan: Plan, ctx: CheckContext) -> Iterator[Finding]:
 
 
 _RATIO_UNITS = {"%", "percent", "pct", "ratio", "rate"}
-_RATIO_WORDS = re.compile(r"rate|ratio|conversion|ctr|率", re.IGNORECASE)
+# whole words only ("generate" is no rate, "conversions" are a count); 转化率, 跳出率 are rates
+_RATIO_WORDS = re.compile(r"(?<![a-z])(rate|ratio|ctr|conversion)(?![a-z])|率", re.IGNORECASE)
 
 
 def _is_ratio(kr: KeyResult) -> bool:
@@ -386,22 +387,22 @@ def counts(plan: Plan, ctx: CheckContext) -> Iterator[Finding]:
         groups.setdefault((obj.cycle, obj.owner), []).append(i)
     for (cycle, owner), indexes in groups.items():
         n = len(indexes)
-        who = f"owner {owner!r}" if owner is not None else "objectives without an owner"
+        who = f"owner {owner!r}" if owner is not None else "the objectives without an owner"
         expected = f"expected {min_obj:g}-{max_obj:g}"
         where = f"objectives[{indexes[0]}]"
         if n < min_obj:
             yield Finding(
                 "OKR-C001",
                 WARNING,
-                f"{who} has {n} objective(s) in cycle {cycle!r} ({expected}): too few to focus "
-                "a cycle's work, or objectives are missing",
+                f"{who}: {n} objective(s) in cycle {cycle!r} ({expected}): too few to focus a "
+                "cycle's work on, or objectives are missing",
                 where,
             )
         elif n > max_obj:
             yield Finding(
                 "OKR-C002",
                 WARNING,
-                f"{who} has {n} objectives in cycle {cycle!r} ({expected}): too many to focus on",
+                f"{who}: {n} objectives in cycle {cycle!r} ({expected}): too many to focus on",
                 where,
             )
     for i, obj in enumerate(plan.objectives):
