@@ -937,9 +937,9 @@ def demo(folder: str, at: dt.date | None) -> None:
     with opened_store(store_url) as store:
         run = refresh.refresh(plan, store, at=at)
         click.echo(_run_summary(run))
-        for o in getattr(run, "outcomes", ()) or ():
-            if o.status == "failed":
-                click.echo(f"  {o.kr_id}: failed: {o.error}", err=True)
+        failed = [o for o in getattr(run, "outcomes", ()) or () if o.status == "failed"]
+        for o in failed:
+            click.echo(f"  {o.kr_id}: failed: {o.error}", err=True)
         click.echo("")
         render_scorecard(scorecard(plan, store, at), "text", plan.title or "")
         click.echo("")
@@ -971,3 +971,5 @@ def demo(folder: str, at: dt.date | None) -> None:
         f"okr lint {plan_arg}",
     ):
         click.echo(f"  {command}")
+    if failed:  # the demo is offline: a failed refresh is a real failure
+        sys.exit(1)
