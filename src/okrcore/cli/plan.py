@@ -728,33 +728,8 @@ def parse_rates(pairs: Sequence[str]) -> dict[str, float]:
     return rates
 
 
-def _as_rows(value: Any) -> list[tuple[str, Any]]:
-    """Name/value pairs from a mapping or a sequence of objects with name/value attributes."""
-    if isinstance(value, Mapping):
-        return [(str(k), v) for k, v in value.items()]
-    rows = []
-    for item in value or ():
-        if isinstance(item, tuple) and len(item) == 2:
-            rows.append((str(item[0]), item[1]))
-        else:
-            name = getattr(item, "name", None) or getattr(item, "id", None) or str(item)
-            rows.append((str(name), getattr(item, "value", item)))
-    return rows
-
-
-def funnel_dict(result: Any) -> dict[str, Any]:
-    """A FunnelResult as JSON-ready data (uses its ``to_dict`` when it has one)."""
-    if hasattr(result, "to_dict"):
-        data: dict[str, Any] = result.to_dict()
-        return data
-    return {
-        "stages": dict(_as_rows(result.stages)),
-        "splits": {
-            k: dict(_as_rows(v)) if isinstance(v, Mapping) else v
-            for k, v in _as_rows(result.splits)
-        },
-        "targets": dict(_as_rows(result.targets)),
-    }
+def _rows(value: Any) -> list[tuple[str, Any]]:
+    return [(str(k), v) for k, v in (value or {}).items()]
 
 
 @main.command()
@@ -765,7 +740,12 @@ def funnel_dict(result: Any) -> dict[str, Any]:
     "rates",
     multiple=True,
     metavar="NAME=VALUE",
-    help="Override a step's value (what-if), e.g. --rate leads=0.08 or leads=8%. Repeatable.",
+    help="What-if: override a stage's value, e.g. --rate leads=0.08 or leads=8%. Repeatable.",
+)
+@click.option(
+    "--measured",
+    is_flag=True,
+    help="What-if with the rates the stored actuals show (at --at); --rate still wins.",
 )
 @click.option(
     "--apply", "apply_", is_flag=True, help="Store the derived targets as target changes."
@@ -773,19 +753,22 @@ def funnel_dict(result: Any) -> dict[str, Any]:
 @click.option("--reason", help="Why (required with --apply).")
 @click.option("--author", help="Who applies it.")
 @store_option
+@at_option
 @format_option("text", "json", "md")
 @handle_errors
 def decompose(
     plan_path: str,
     funnel_id: str | None,
     rates: tuple[str, ...],
+    measured: bool,
     apply_: bool,
     reason: str | None,
     author: str | None,
     store_url: str,
+    at: dt.date | None,
     fmt: str,
 ) -> None:
-    """Back-solve a funnel: from a company target down to stage and channel targets."""
+    """Back-solve a funnel: from a company target down to stage, channel and key-result targets."""
     if apply_ and not (reason and reason.strip()):
         raise UsageError("--apply needs --reason: target changes keep why they were made")
     plan = load(plan_path)
@@ -801,67 +784,76 @@ def decompose(
     if funnel_id not in ids:
         raise UsageError(f"no funnel {funnel_id!r} in {plan_path} (known: {', '.join(ids)})")
     funnel = next(f for f in plan.funnels if f.id == funnel_id)
-    overrides = parse_rates(rates)
-    steps = [s.name for s in funnel.steps]
-    unknown = [n for n in overrides if n not in steps]
-    if unknown:
-        raise UsageError(
-            f"--rate {unknown[0]!r}: funnel {funnel_id!r} has no such step "
-            f"(steps: {', '.join(steps)})"
-        )
     funnels = _module("funnel", "decompose")
-    try:
-        result = funnels.derive_funnel(funnel, overrides)
-    except ValueError as exc:
-        raise UsageError(f"funnel {funnel_id!r}: {exc}") from None
+    overrides: dict[str, float] = {}
     changes: list[TargetChange] = []
-    if apply_:
+    if measured or apply_:
         with opened_store(store_url) as store:
-            current = plan.with_target_changes(store.target_changes())
-            _plan, changes = funnels.apply_funnel(current, funnel_id, overrides, reason=reason)
-            for change in changes:
-                if author is not None and change.author is None:
-                    change = attrs.evolve(change, author=author)
-                store.add_target_change(change)
-    data = funnel_dict(result)
+            if measured:
+                history = store.checkins()
+                overrides.update(funnels.rates_from_actuals(plan, funnel_id, history, at=at))
+            overrides.update(parse_rates(rates))
+            result = _derive(funnels, funnel, overrides)
+            if apply_:
+                current = plan.with_target_changes(store.target_changes())
+                _plan, made = funnels.apply_funnel(current, funnel_id, overrides, reason=reason)
+                for change in made:
+                    if author is not None and change.author is None:
+                        change = attrs.evolve(change, author=author)
+                    store.add_target_change(change)
+                    changes.append(change)
+    else:
+        overrides.update(parse_rates(rates))
+        result = _derive(funnels, funnel, overrides)
+    data: dict[str, Any] = result.to_dict()
     data["funnel"] = funnel_id
     data["rates"] = overrides
     if apply_:
         data["applied"] = [change_dict(c) for c in changes]
-    render_funnel(data, funnel.unit, fmt)
+    render_funnel(data, fmt)
 
 
-def render_funnel(data: Mapping[str, Any], unit: str, fmt: str) -> None:
+def _derive(funnels: Any, funnel: Any, overrides: Mapping[str, float]) -> Any:
+    try:
+        return funnels.derive_funnel(funnel, overrides)
+    except funnels.FunnelError as exc:  # an unknown stage name or an impossible what-if value
+        raise UsageError(str(exc)) from None
+
+
+def render_funnel(data: Mapping[str, Any], fmt: str) -> None:
+    """Print a derived funnel (``FunnelResult.to_dict()`` plus ``rates`` and ``applied``)."""
     if fmt == "json":
         echo_json(data)
         return
-    stages = _as_rows(data.get("stages", {}))
-    splits = _as_rows(data.get("splits", {}))
-    targets = _as_rows(data.get("targets", {}))
+    units: Mapping[str, str] = data.get("units") or {}
+    stages = _rows(data.get("stages"))
+    splits = _rows(data.get("splits"))
+    targets = _rows(data.get("targets"))
     applied = data.get("applied")
-    lines: list[str] = []
     heading = "## " if fmt == "md" else ""
-    lines.append(f"{heading}Funnel {data.get('funnel')}")
+    lines = [f"{heading}Funnel {data.get('funnel')}"]
     if data.get("rates"):
-        lines.append("what-if: " + ", ".join(f"{k}={num(v)}" for k, v in data["rates"].items()))
+        lines.append("what-if: " + ", ".join(f"{k}={v:g}" for k, v in data["rates"].items()))
     lines.append("")
     if fmt == "md":
-        lines.append(md_table(["stage", "value"], [[k, num(v)] for k, v in stages]))
-        for of, shares in splits:
-            rows = [[k, num(v)] for k, v in _as_rows(shares)]
+        rows = [[k, num(v, units.get(k, ""))] for k, v in stages]
+        lines.append(md_table(["stage", "value"], rows))
+        for of, channels in splits:
+            rows = [[k, num(v, units.get(of, ""))] for k, v in _rows(channels)]
             lines += ["", f"Split of {of}:", "", md_table(["channel", "value"], rows)]
         if targets:
             rows = [[f"`{k}`", num(v)] for k, v in targets]
             lines += ["", "Key-result targets:", "", md_table(["key result", "target"], rows)]
     else:
-        width = max((len(k) for k, _ in [*stages, *targets]), default=10)
-        lines += [f"  {k:<{width}}  {num(v):>14}" for k, v in stages]
-        for of, shares in splits:
+        names = [k for k, _ in stages] + [k for _, c in splits for k in c] + [k for k, _ in targets]
+        width = max((len(k) for k in names), default=10) + 2
+        lines += [f"  {k:<{width}}{num(v, units.get(k, '')):>20}" for k, v in stages]
+        for of, channels in splits:
             lines.append(f"split of {of}:")
-            lines += [f"  {k:<{width}}  {num(v):>14}" for k, v in _as_rows(shares)]
+            lines += [f"  {k:<{width}}{num(v, units.get(of, '')):>20}" for k, v in _rows(channels)]
         if targets:
             lines.append("key-result targets:")
-            lines += [f"  {k:<{width}}  {num(v):>14}" for k, v in targets]
+            lines += [f"  {k:<{width}}{num(v):>20}" for k, v in targets]
     if applied is not None:
         lines.append("")
         if applied:
@@ -872,7 +864,6 @@ def render_funnel(data: Mapping[str, Any], unit: str, fmt: str) -> None:
         else:
             lines.append("Targets already match the funnel; nothing recorded.")
     click.echo("\n".join(lines))
-    del unit
 
 
 # -- demo -----------------------------------------------------------------------------------
