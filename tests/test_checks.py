@@ -14,6 +14,8 @@ from typing import Any, ClassVar
 
 import attrs
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import okrcore.default_plugins.checks as builtin
 from okrcore.checks import Check, CheckContext, Finding, Severity, check, sort_findings
@@ -434,6 +436,32 @@ def test_activity_posing_as_a_result(title: str) -> None:
 
 
 # -- dependencies ----------------------------------------------------------------------------------
+@given(
+    st.dictionaries(
+        st.sampled_from("abcdef"), st.lists(st.sampled_from("abcdefg"), max_size=3), max_size=6
+    )
+)
+def test_find_loops_finds_real_loops_exactly_when_there_are_any(
+    graph: dict[str, list[str]],
+) -> None:
+    loops = find_loops(graph)
+    for loop in loops:  # each is a real loop: every node depends on the next
+        for node, nxt in zip(loop, [*loop[1:], loop[0]], strict=True):
+            assert nxt in graph[node]
+        assert loop[0] == min(loop)
+    # reference: a graph is loop-free exactly when Kahn's algorithm removes every node
+    needs = {n: {m for m in deps if m in graph} for n, deps in graph.items()}
+    while True:
+        free = [n for n, deps in needs.items() if not deps]
+        if not free:
+            break
+        for n in free:
+            del needs[n]
+        for deps in needs.values():
+            deps.difference_update(free)
+    assert bool(loops) == bool(needs)
+
+
 def test_find_loops_names_each_loop_once() -> None:
     graph = {"a": ["b"], "b": ["c"], "c": ["a"], "d": ["d"], "e": ["a", "zzz"]}
     assert find_loops(graph) == [["a", "b", "c"], ["d"]]
@@ -591,5 +619,6 @@ def test_plugin_checks_get_settings_and_a_crash_becomes_a_finding() -> None:
 def test_check_is_exported_from_the_package() -> None:
     import okrcore
 
-    assert okrcore.check is check
-    assert okrcore.Finding is Finding
+    # the lazy module __getattr__, as `okrcore.check` uses it (mypy cannot see the lazy names)
+    assert okrcore.__getattr__("check") is check
+    assert okrcore.__getattr__("Finding") is Finding
