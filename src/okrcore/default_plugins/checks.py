@@ -405,10 +405,11 @@ def counts(plan: Plan, ctx: CheckContext) -> Iterator[Finding]:
                 f"{who}: {n} objectives in cycle {cycle!r} ({expected}): too many to focus on",
                 where,
             )
+    parents = {obj.parent for obj in plan.objectives}
     for i, obj in enumerate(plan.objectives):
         n = len(obj.key_results)
         expected = f"expected {min_kr:g}-{max_kr:g}"
-        if n < min_kr and not (n == 0 and plan.children(obj.id)):
+        if n < min_kr and not (n == 0 and obj.id in parents):
             yield Finding(
                 "OKR-C003",
                 WARNING,
