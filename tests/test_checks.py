@@ -413,6 +413,8 @@ def test_bad_counts_setting() -> None:
         ("发布 12 篇文章", True),
         ("Organic sessions reach 120,000", False),
         ("Relaunch rate", False),
+        ("Run rate reaches 1,000,000", False),
+        ("组织满意度达到 80%", False),
         ("新官网访问量达到 5 万", False),
     ],
 )

@@ -69,14 +69,15 @@ def is_vague_title(title: str) -> bool:
     return bool(_VAGUE_EN.search(title)) or any(word in title for word in _VAGUE_ZH)
 
 
+# Verbs that name work to do. Ambiguous ones ("run", "design", 组织, 设计) are left out: they
+# also start outcome titles ("run rate", "design-system adoption", 组织满意度).
 _ACTIVITY_EN = re.compile(
     r"^\s*(launch|write|complete|publish|hold|finish|create|build|ship|release|deliver|implement|"
-    r"organi[sz]e|host|run|conduct|attend|send|develop|design|redesign|produce|set\s+up|start)\b",
+    r"organi[sz]e|host|conduct|attend|send|develop|redesign|produce|set\s+up)\b",
     re.IGNORECASE,
 )
 _ACTIVITY_ZH = (
-    "上线", "完成", "发布", "撰写", "编写", "举办", "推出", "开展", "组织", "召开", "制定",
-    "建立", "开发", "设计",
+    "上线", "完成", "发布", "撰写", "编写", "举办", "推出", "开展", "召开", "制定", "建立", "开发",
 )  # fmt: skip
 
 
