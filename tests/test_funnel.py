@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
+import attrs
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -192,18 +194,39 @@ def test_impossible_rate_is_refused(value: float) -> None:
     assert isinstance(info.value, OkrError)
 
 
+def test_apply_refuses_unknown_override() -> None:
+    with pytest.raises(FunnelError, match="funnel 'sales' has no step 'lead'"):
+        apply_funnel(brief_plan(), "sales", {"lead": 0.08})
+    two = attrs.evolve(brief_plan(), funnels=[brief_funnel(), Funnel("ads", "clicks", 1_000)])
+    with pytest.raises(FunnelError, match="no funnel has a step 'lead'"):
+        apply_funnel(two, None, {"lead": 0.08})
+    # each funnel takes the names it knows
+    assert apply_funnel(two, None, {"clicks": 5, "leads": 0.08})[1] == []
+
+
+@pytest.mark.parametrize("value", [-1, "many", float("nan")])
+def test_impossible_start_override_is_refused(value: Any) -> None:
+    with pytest.raises(FunnelError, match="what-if arr must be a number >= 0"):
+        derive_funnel(brief_funnel(), {"arr": value})
+
+
 def test_step_from_unknown_stage_is_a_plan_error() -> None:
     funnel = Funnel(
         "f",
         "arr",
         100,
         steps=[FunnelStep("customers", "divide_by", 10, of="revenue")],
-        splits=[FunnelSplit("visits", {"a": 1.0})],
+        splits=[
+            FunnelSplit("visits", {"a": 1.0}),
+            FunnelSplit("arr", {"a": 1.0}),
+            FunnelSplit("arr", {"b": 1.0}),
+        ],
     )
     with pytest.raises(PlanError) as info:
         derive_funnel(funnel)
     paths = [p.path for p in info.value.problems]
-    assert paths == ["steps[0].of", "splits[0].of"]
+    assert paths == ["steps[0].of", "splits[0].of", "splits[2].of"]
+    assert "split twice" in info.value.problems[2].message
     assert "'revenue'" in str(info.value)
 
 

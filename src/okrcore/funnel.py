@@ -129,9 +129,15 @@ def _derive(
             f"(stages: {', '.join(names)})"
         )
     problems: list[Problem] = []
-    start = float(rates.get(funnel.start, funnel.value))
+    try:
+        start = float(rates.get(funnel.start, funnel.value))
+    except (TypeError, ValueError):
+        start = math.nan
     if not math.isfinite(start) or start < 0:
-        raise FunnelError(f"funnel {funnel.id!r}: start value must be >= 0, got {start!r}")
+        raise FunnelError(
+            f"funnel {funnel.id!r}: what-if {funnel.start} must be a number >= 0, "
+            f"got {rates[funnel.start]!r}"
+        )
     stages: dict[str, float] = {funnel.start: start}
     units: dict[str, str] = {funnel.start: funnel.unit}
     values: dict[str, float] = {}
@@ -185,6 +191,9 @@ def _derive(
                 )
             )
             continue
+        if split.of in splits:
+            problems.append(Problem(f"{at}.of", f"stage {split.of!r} is split twice"))
+            continue
         total = stages[split.of]
         if split.of in counts:
             channels = _apportion(total, split.shares)
@@ -236,11 +245,13 @@ def apply_funnel(
             known = ", ".join(f.id for f in plan.funnels) or "none"
             problem = Problem("funnels", f"no funnel {funnel_id!r} (known: {known})")
             raise PlanError([_located(plan, problem)], plan.source_path)
-    if len(chosen) > 1:
-        known_names = {f.start for _, f in chosen} | {s.name for _, f in chosen for s in f.steps}
-        unknown = sorted(set(rates) - known_names)
-        if unknown:
-            raise FunnelError(f"no funnel has a step {unknown[0]!r} to override")
+    known_names = [f.start for _, f in chosen] + [s.name for _, f in chosen for s in f.steps]
+    unknown = sorted(set(rates) - set(known_names))
+    if unknown:
+        which = f"funnel {chosen[0][1].id!r} has no" if len(chosen) == 1 else "no funnel has a"
+        raise FunnelError(
+            f"{which} step {unknown[0]!r} to override (stages: {', '.join(known_names)})"
+        )
     problems: list[Problem] = []
     derived: dict[str, tuple[_Binding, Funnel]] = {}
     for i, funnel in chosen:
