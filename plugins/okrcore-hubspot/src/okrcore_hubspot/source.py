@@ -1,0 +1,415 @@
+"""The ``hubspot`` metric source: CRM search (``POST /crm/v3/objects/{object}/search``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from okrcore.errors import SourceError
+from okrcore.model import Connection, KeyResult, Measure
+from okrcore.sources import (
+    Failure,
+    FailureKind,
+    FetchRequest,
+    Limits,
+    QueryProblem,
+    Reading,
+    Source,
+    resolve_secret,
+)
+
+from ._version import __version__
+from .aggregate import Acc, parse_number, properties_of, record_day
+from .http import Throttle, make_session, parse_retry_after
+from .query import HubSpotQuery, Window, day_end_ms, day_start_ms, parse_query, validate_query
+
+__all__ = ["DEFAULT_ENDPOINT", "RESULT_CAP", "HubSpotSource"]
+
+DEFAULT_ENDPOINT = "https://api.hubapi.com"
+RESULT_CAP = 10_000  # search results reachable by paging one query
+PAGE_SIZE = 200  # the search API's largest page
+DEFAULT_RATE = 4.0  # the search endpoints' own limit, requests per second per token
+DEFAULT_TIMEOUT = 30.0
+_SETTINGS = {"token", "requests_per_second", "concurrency", "timeout"}
+
+
+class _Failed(Exception):
+    """A classified failure raised inside the source and turned into a Failure per request."""
+
+    def __init__(self, kind: FailureKind, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+        self.retry_after = retry_after
+
+
+class _Stats:
+    """What one request's calls cost, for the run log."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.ratelimit: dict[str, str] = {}
+
+    def info(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"requests": self.calls}
+        if self.ratelimit:
+            out["ratelimit"] = dict(self.ratelimit)
+        return out
+
+
+class HubSpotSource(Source):
+    """Counts and sums of HubSpot CRM records (deals, contacts, companies, tickets, custom objects).
+
+    Connection settings: ``token`` (``env:NAME`` or ``file:PATH`` of a private-app or OAuth access
+    token), optional ``requests_per_second`` (default 4, the search API's limit), ``concurrency``
+    (default 2) and ``timeout`` (seconds, default 30); ``endpoint`` overrides
+    ``https://api.hubapi.com``.
+    """
+
+    name = "hubspot"
+
+    def __init__(self, connection: Connection) -> None:
+        super().__init__(connection)
+        settings = connection.settings
+        self._endpoint = (connection.endpoint or DEFAULT_ENDPOINT).rstrip("/")
+        self._rate = float(settings.get("requests_per_second", DEFAULT_RATE))
+        self._concurrency = int(settings.get("concurrency", 2))
+        timeout = float(settings.get("timeout", DEFAULT_TIMEOUT))
+        self._timeout = (min(10.0, timeout), timeout)
+        self._throttle = Throttle(self._rate)
+        self._lock = threading.Lock()
+        self._session: requests.Session | None = None
+        self._token: str | None = None
+
+    # -- contract ---------------------------------------------------------------------------
+
+    def limits(self) -> Limits:
+        """One request per fetch; the search API's per-second limit declared as the rate."""
+        return Limits(max_batch=1, concurrency=self._concurrency, rate=self._rate)
+
+    @classmethod
+    def validate_connection(cls, connection: Connection) -> list[QueryProblem]:
+        """The token must be a secret reference; numbers must be positive."""
+        settings = connection.settings
+        problems = [
+            QueryProblem(key, f"unknown setting {key!r} (known: {', '.join(sorted(_SETTINGS))})")
+            for key in sorted(set(settings) - _SETTINGS)
+        ]
+        token = settings.get("token")
+        if not (isinstance(token, str) and token.startswith(("env:", "file:"))):
+            problems.append(
+                QueryProblem(
+                    "token", "set token to 'env:NAME' or 'file:PATH' holding a HubSpot access token"
+                )
+            )
+        for key in ("requests_per_second", "concurrency", "timeout"):
+            value = settings.get(key)
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0
+            ):
+                problems.append(QueryProblem(key, f"{key} must be a positive number"))
+        return problems
+
+    @classmethod
+    def validate_query(cls, query: Mapping[str, Any], kr: KeyResult) -> list[QueryProblem]:
+        """Object, aggregate, filters, operators, placeholders and HubSpot's filter limits."""
+        return validate_query(query)
+
+    def fetch(self, requests: Sequence[FetchRequest]) -> Iterable[Reading | Failure]:
+        """One reading or failure per request; remote errors are classified, never raised."""
+        for request in requests:
+            try:
+                yield self._fetch_one(request)
+            except _Failed as failed:
+                yield Failure(request, failed.kind, failed.message, failed.retry_after)
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        with self._lock:
+            if self._session is not None:
+                self._session.close()
+                self._session = None
+
+    # -- one request ------------------------------------------------------------------------
+
+    def _fetch_one(self, request: FetchRequest) -> Reading:
+        try:
+            query = parse_query(request.query)
+        except ValueError as exc:
+            raise _Failed(FailureKind.PERMANENT, f"invalid hubspot query: {exc}") from None
+        values = {
+            "start": day_start_ms(request.start),
+            "end": day_end_ms(request.end),
+            "as_of": day_end_ms(request.as_of),
+            "cycle_start": day_start_ms(request.cycle.start),
+            "cycle_end": day_end_ms(request.cycle.end),
+        }
+        stats = _Stats()
+        warnings: list[str] = []
+        gauge = request.measure is Measure.GAUGE
+        if request.series:
+            points = self._series(request, query, values, stats, warnings, gauge=gauge)
+            return Reading(request, points, warnings=warnings, info=stats.info())
+        window = None
+        if query.date_property:
+            low = 0 if gauge else day_start_ms(request.start)
+            window = Window(low, day_end_ms(request.end))
+        acc = self._acc(query, values, window, stats, warnings)
+        value = acc.value(query.aggregate)
+        if value is None:
+            raise _Failed(
+                FailureKind.PERMANENT,
+                f"no {query.object} with a value of {query.property!r} match the filters: "
+                f"the {query.aggregate} is undefined",
+            )
+        return Reading.total(request, value, warnings=warnings, info=stats.info())
+
+    def _series(
+        self,
+        request: FetchRequest,
+        query: HubSpotQuery,
+        values: Mapping[str, int],
+        stats: _Stats,
+        warnings: list[str],
+        *,
+        gauge: bool,
+    ) -> list[tuple[dt.date, float]]:
+        """Daily points: each day's records (cumulative) or the level at each day's end (gauge)."""
+        if not query.date_property:
+            raise _Failed(
+                FailureKind.PERMANENT,
+                "a daily series needs date_property (the property that dates each record)",
+            )
+        running = Acc()
+        if gauge and request.start > dt.date(1970, 1, 1):
+            before = Window(0, day_start_ms(request.start) - 1)
+            running = self._acc(query, values, before, stats, warnings)
+        window = Window(day_start_ms(request.start), day_end_ms(request.end))
+        days: dict[dt.date, Acc] = {}
+        for record in self._records(query, values, window, stats):
+            props = properties_of(record)
+            try:
+                day = record_day(props.get(query.date_property))
+            except ValueError:
+                raise _Failed(
+                    FailureKind.PERMANENT,
+                    f"{query.object} {record.get('id')}: {query.date_property!r} is "
+                    f"{props.get(query.date_property)!r}, not a date",
+                ) from None
+            if day is None:
+                continue
+            days[day] = days.get(day, Acc()).add(self._number(query, record))
+        points: list[tuple[dt.date, float]] = []
+        day = request.start
+        while day <= request.end:
+            today = days.get(day, Acc())
+            running = running.merge(today) if gauge else today
+            value = running.value(query.aggregate)
+            if value is not None:  # an average of no records is no point, not a zero
+                points.append((day, value))
+            day += dt.timedelta(days=1)
+        return points
+
+    def _acc(
+        self,
+        query: HubSpotQuery,
+        values: Mapping[str, int],
+        window: Window | None,
+        stats: _Stats,
+        warnings: list[str],
+    ) -> Acc:
+        """The summary of all matching records; a count needs only the search's ``total``."""
+        if query.aggregate == "count":
+            page = self._search(query, query.body(values, window, limit=1), stats)
+            return Acc(count=_total(page))
+        acc = Acc()
+        for record in self._records(query, values, window, stats):
+            acc = acc.add(self._number(query, record))
+        missing = acc.count - acc.n
+        if missing:
+            warnings.append(
+                f"{missing} of {acc.count} {query.object} have no {query.property!r}; "
+                f"left out of the {query.aggregate}"
+            )
+        return acc
+
+    def _number(self, query: HubSpotQuery, record: Mapping[str, Any]) -> float | None:
+        if query.aggregate == "count" or not query.property:
+            return None
+        raw = properties_of(record).get(query.property)
+        try:
+            return parse_number(raw)
+        except ValueError:
+            raise _Failed(
+                FailureKind.PERMANENT,
+                f"{query.object} {record.get('id')}: property {query.property!r} is {raw!r}, "
+                "not a number",
+            ) from None
+
+    def _records(
+        self,
+        query: HubSpotQuery,
+        values: Mapping[str, int],
+        window: Window | None,
+        stats: _Stats,
+    ) -> list[Mapping[str, Any]]:
+        """Every matching record, paging by ``after``; past the 10,000 cap, split the window."""
+        first = self._search(query, query.body(values, window, limit=PAGE_SIZE), stats)
+        total = _total(first)
+        if total > RESULT_CAP:
+            if window is None:
+                raise _Failed(
+                    FailureKind.PERMANENT,
+                    f"{total} {query.object} match, and HubSpot's search returns at most "
+                    f"{RESULT_CAP}: set date_property so that okrcore can split the date window",
+                )
+            if window.high <= window.low:
+                raise _Failed(
+                    FailureKind.PERMANENT,
+                    f"{total} {query.object} share one {query.date_property} timestamp; "
+                    "narrow the filters",
+                )
+            low, high = window.halves()
+            return self._records(query, values, low, stats) + self._records(
+                query, values, high, stats
+            )
+        records = list(_results(first))
+        after = _next_after(first)
+        while after is not None:
+            page = self._search(
+                query, query.body(values, window, limit=PAGE_SIZE, after=after), stats
+            )
+            records.extend(_results(page))
+            following = _next_after(page)
+            if following == after:  # a server that repeats itself must not loop us forever
+                raise _Failed(FailureKind.TRANSIENT, "HubSpot returned the same page cursor twice")
+            after = following
+        return records
+
+    # -- HTTP -------------------------------------------------------------------------------
+
+    def _client(self) -> tuple[requests.Session, str]:
+        with self._lock:
+            if self._token is None:
+                base = Path(self.connection.base_dir) if self.connection.base_dir else None
+                try:
+                    self._token = resolve_secret(
+                        self.connection.settings.get("token"),
+                        what=f"connection {self.connection.name!r} token",
+                        base=base,
+                    )
+                except SourceError as exc:
+                    raise _Failed(FailureKind.AUTH, str(exc)) from None
+                if not self._token:
+                    raise _Failed(
+                        FailureKind.AUTH,
+                        f"connection {self.connection.name!r} has no token "
+                        "(set token: env:NAME or file:PATH)",
+                    )
+            if self._session is None:
+                self._session = make_session(f"okrcore-hubspot/{__version__}", self._concurrency)
+            return self._session, self._token
+
+    def _search(
+        self, query: HubSpotQuery, body: Mapping[str, Any], stats: _Stats
+    ) -> Mapping[str, Any]:
+        session, token = self._client()
+        url = f"{self._endpoint}/crm/v3/objects/{query.object}/search"
+        self._throttle.wait()
+        try:
+            response = session.post(
+                url,
+                json=body,
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=self._timeout,
+            )
+        except requests.Timeout:
+            raise _Failed(
+                FailureKind.TRANSIENT, f"HubSpot did not answer within {self._timeout[1]:g} s"
+            ) from None
+        except requests.RequestException as exc:
+            raise _Failed(
+                FailureKind.TRANSIENT, f"cannot reach {self._endpoint}: {type(exc).__name__}"
+            ) from None
+        stats.calls += 1
+        for name, value in response.headers.items():
+            if name.lower().startswith("x-hubspot-ratelimit-"):
+                stats.ratelimit[name[len("x-hubspot-ratelimit-") :].lower()] = value
+        if response.status_code != 200:
+            raise _error(response, query)
+        try:
+            page = response.json()
+        except ValueError:
+            raise _Failed(
+                FailureKind.TRANSIENT, "HubSpot answered 200 with a body that is not JSON"
+            ) from None
+        if not isinstance(page, Mapping):
+            raise _Failed(FailureKind.TRANSIENT, "HubSpot answered 200 with an unexpected body")
+        return page
+
+
+def _error(response: requests.Response, query: HubSpotQuery) -> _Failed:
+    """Classify an error response by status and HubSpot's policy name."""
+    status = response.status_code
+    try:
+        body = response.json()
+    except ValueError:
+        body = {}
+    if not isinstance(body, Mapping):
+        body = {}
+    message = str(body.get("message") or response.reason or "no message")
+    category = body.get("category") or body.get("errorType") or ""
+    label = f"HubSpot {status}{' ' + str(category) if category else ''}: {message}"
+    retry_after = parse_retry_after(response.headers.get("Retry-After"))
+    if status == 401:
+        return _Failed(FailureKind.AUTH, f"{label} (check the access token)")
+    if status == 403:
+        return _Failed(
+            FailureKind.AUTH,
+            f"{label} (the app needs read scope for {query.object}, e.g. "
+            f"crm.objects.{query.object}.read)",
+        )
+    if status == 429:
+        policy = body.get("policyName")
+        if policy == "DAILY":
+            return _Failed(
+                FailureKind.QUOTA,
+                f"{label} (policy DAILY: the daily API limit resets at midnight in the "
+                "account's time zone)",
+                retry_after,
+            )
+        return _Failed(
+            FailureKind.TRANSIENT, f"{label} (policy {policy or 'unknown'})", retry_after
+        )
+    if status >= 500 or status == 408:
+        return _Failed(FailureKind.TRANSIENT, label, retry_after)
+    return _Failed(FailureKind.PERMANENT, label)
+
+
+def _total(page: Mapping[str, Any]) -> int:
+    total = page.get("total")
+    if isinstance(total, bool) or not isinstance(total, int) or total < 0:
+        raise _Failed(FailureKind.TRANSIENT, f"HubSpot search answer has no valid total: {total!r}")
+    return total
+
+
+def _results(page: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    results = page.get("results")
+    if not isinstance(results, list):
+        raise _Failed(FailureKind.TRANSIENT, "HubSpot search answer has no results list")
+    return [r for r in results if isinstance(r, Mapping)]
+
+
+def _next_after(page: Mapping[str, Any]) -> str | None:
+    paging = page.get("paging")
+    if not isinstance(paging, Mapping):
+        return None
+    following = paging.get("next")
+    if not isinstance(following, Mapping) or following.get("after") in (None, ""):
+        return None
+    return str(following["after"])
