@@ -20,11 +20,13 @@ from okrcore.plugins import PluginManager
 from okrcore.scoring import (
     DefaultGrading,
     DefaultStatus,
+    GradingPolicy,
     KRScore,
     Light,
     LinearGrading,
     LiveScore,
     StatusFacts,
+    StatusPolicy,
     expected_progress,
     grade_columns,
     least_squares,
@@ -388,7 +390,9 @@ def test_grey_without_data_or_before_the_cycle(manager: PluginManager) -> None:
     none = score_one(leads(), [], at=10, manager=manager)
     assert none.status is Light.GREY
     assert none.reason == "no check-in yet"
-    assert none.actual is None and none.score is None and none.forecast is None
+    assert none.actual is None
+    assert none.score is None
+    assert none.forecast is None
     early = score(
         plan_of(leads()), [CheckIn("leads", 5, dt.date(2025, 12, 20))], dt.date(2025, 12, 25),
         manager=manager,
@@ -420,7 +424,9 @@ def test_to_dict_is_stable_json(manager: PluginManager) -> None:
     (k,) = data["key_results"]
     required = {"id", "actual", "progress", "score", "expected", "status", "reason"}
     assert required | {"forecast", "stale", "unit"} <= set(k)
-    assert k["score"] == 0.6 and k["status"] == "green" and k["unit"] == "%"
+    assert k["score"] == 0.6
+    assert k["status"] == "green"
+    assert k["unit"] == "%"
     (o,) = data["objectives"]
     assert {"id", "score", "status"} <= set(o)
     assert o["score"] == 0.6
@@ -488,7 +494,8 @@ def test_a_plugin_replaces_the_policies() -> None:
     assert card.key_results["f"].reason == "red by policy (1 check-ins)"
     assert card.objectives["o"].status is Light.RED
     assert (card.grading, card.status_policy) == ("half", "always-red")
-    assert isinstance(HalfGrading(), __import__("okrcore.scoring").scoring.GradingPolicy)
+    assert isinstance(HalfGrading(), GradingPolicy)
+    assert isinstance(AlwaysRed(), StatusPolicy)
 
 
 def test_policies_passed_in_win_and_unknown_names_fail() -> None:
