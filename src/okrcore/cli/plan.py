@@ -287,7 +287,9 @@ def scorecard(plan: Plan, store: Store, at: dt.date) -> dict[str, Any]:
     """
     scoring = _module("scoring", "scoring")
     current = plan.with_target_changes(store.target_changes())
-    card = scoring.score(current, store.checkins(), at=at)
+    manager = default_manager()
+    load_plugin_modules(manager, plan.plugins)  # the plan may name its policies' plugins
+    card = scoring.score(current, store.checkins(), at=at, manager=manager)
     data: dict[str, Any] = card.to_dict()
     for entry in data.get("key_results", []):
         kr_id = entry.get("id")
