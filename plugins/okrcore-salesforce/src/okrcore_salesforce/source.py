@@ -1,0 +1,460 @@
+"""The ``salesforce`` metric source: SOQL over the REST API (``GET /services/data/vXX.X/query``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from okrcore.errors import SourceError
+from okrcore.model import Connection, KeyResult, Measure
+from okrcore.sources import (
+    Failure,
+    FailureKind,
+    FetchRequest,
+    Limits,
+    QueryProblem,
+    Reading,
+    Source,
+    resolve_secret,
+)
+
+from ._version import __version__
+from .auth import FLOWS, Credentials, TokenCache, token_form
+from .http import make_session, parse_retry_after
+from .soql import COUNT_ONLY, bind, builtin_values, null_is_zero, to_soql, validate_query
+
+__all__ = ["DEFAULT_API_VERSION", "SalesforceSource"]
+
+DEFAULT_API_VERSION = "62.0"
+DEFAULT_TIMEOUT = 60.0
+_SETTINGS = {
+    "instance_url", "api_version", "auth", "access_token", "client_id", "client_secret",
+    "refresh_token", "login_url", "timeout", "concurrency",
+}  # fmt: skip
+_SECRETS = ("access_token", "client_secret", "refresh_token")
+_VERSION = re.compile(r"^\d{2,3}\.0$")
+
+
+class _Failed(Exception):
+    """A classified failure raised inside the source and turned into a Failure per request."""
+
+    def __init__(self, kind: FailureKind, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+        self.retry_after = retry_after
+
+
+class _Stats:
+    """What one request's calls cost, for the run log."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.api_usage: str | None = None
+
+    def info(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"requests": self.calls}
+        if self.api_usage:
+            out["api_usage"] = self.api_usage
+            used, _, limit = self.api_usage.partition("/")
+            if used.isdigit() and limit.isdigit():
+                out["api_used"], out["api_limit"] = int(used), int(limit)
+        return out
+
+
+def _flow(settings: Mapping[str, Any]) -> str:
+    if "auth" in settings:
+        return str(settings["auth"])
+    if "access_token" in settings:
+        return "token"
+    if "refresh_token" in settings:
+        return "refresh_token"
+    return "client_credentials"
+
+
+class SalesforceSource(Source):
+    """Values of SOQL queries: aggregates (``SUM(Amount)``), ``COUNT()`` or combined rows.
+
+    Connection settings: ``instance_url`` (``https://acme.my.salesforce.com``), ``api_version``
+    (pinned, default 62.0), and either ``access_token`` (``env:``/``file:`` reference) or an
+    OAuth flow (``auth: client_credentials`` with ``client_id`` and ``client_secret``, or
+    ``auth: refresh_token`` with ``client_id``, ``refresh_token`` and optional
+    ``client_secret``) against ``{login_url or instance_url}/services/oauth2/token``. Optional
+    ``timeout`` (seconds, default 60) and ``concurrency`` (default 4). ``endpoint`` overrides
+    the instance URL.
+    """
+
+    name = "salesforce"
+
+    def __init__(self, connection: Connection) -> None:
+        super().__init__(connection)
+        settings = connection.settings
+        self._version = str(settings.get("api_version", DEFAULT_API_VERSION)).lstrip("v")
+        self._flow = _flow(settings)
+        self._concurrency = int(settings.get("concurrency", 4))
+        timeout = float(settings.get("timeout", DEFAULT_TIMEOUT))
+        self._timeout = (min(10.0, timeout), timeout)
+        instance = settings.get("instance_url")
+        self._instance = str(instance).rstrip("/") if instance else None
+        self._endpoint = connection.endpoint.rstrip("/") if connection.endpoint else None
+        login = settings.get("login_url") or self._endpoint or self._instance
+        self._token_url = f"{str(login).rstrip('/')}/services/oauth2/token" if login else None
+        self._lock = threading.Lock()
+        self._session: requests.Session | None = None
+        self._tokens = TokenCache(self._fetch_token, renewable=self._flow != "token")
+
+    # -- contract ---------------------------------------------------------------------------
+
+    def limits(self) -> Limits:
+        """One query per fetch; Salesforce limits calls per 24 h, not per second."""
+        return Limits(max_batch=1, concurrency=self._concurrency, rate=None)
+
+    @classmethod
+    def validate_connection(cls, connection: Connection) -> list[QueryProblem]:
+        """Instance URL, pinned version, one complete auth flow, secrets only by reference."""
+        settings = connection.settings
+        problems = [
+            QueryProblem(key, f"unknown setting {key!r} (known: {', '.join(sorted(_SETTINGS))})")
+            for key in sorted(set(settings) - _SETTINGS)
+        ]
+        if not settings.get("instance_url") and not connection.endpoint:
+            problems.append(
+                QueryProblem("instance_url", "set instance_url, e.g. https://acme.my.salesforce.com")
+            )
+        version = str(settings.get("api_version", DEFAULT_API_VERSION)).lstrip("v")
+        if not _VERSION.match(version):
+            problems.append(
+                QueryProblem("api_version", f"api_version {version!r} is not like 62.0")
+            )
+        flow = _flow(settings)
+        if flow not in FLOWS:
+            problems.append(QueryProblem("auth", f"auth must be one of {', '.join(FLOWS)}"))
+            return problems
+        needed = {
+            "token": ["access_token"],
+            "client_credentials": ["client_id", "client_secret"],
+            "refresh_token": ["client_id", "refresh_token"],
+        }[flow]
+        for key in needed:
+            if not settings.get(key):
+                problems.append(QueryProblem(key, f"auth {flow} needs {key}"))
+        for key in _SECRETS:
+            value = settings.get(key)
+            if value is not None and not (
+                isinstance(value, str) and value.startswith(("env:", "file:"))
+            ):
+                problems.append(
+                    QueryProblem(key, f"{key} must be a reference: 'env:NAME' or 'file:PATH'")
+                )
+        return problems
+
+    @classmethod
+    def validate_query(cls, query: Mapping[str, Any], kr: KeyResult) -> list[QueryProblem]:
+        """Either form, placeholders with values, parameters that bind as SOQL literals."""
+        return validate_query(query)
+
+    def fetch(self, requests: Sequence[FetchRequest]) -> Iterable[Reading | Failure]:
+        """One reading or failure per request; remote errors are classified, never raised."""
+        for request in requests:
+            try:
+                yield self._fetch_one(request)
+            except _Failed as failed:
+                yield Failure(request, failed.kind, failed.message, failed.retry_after)
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        with self._lock:
+            if self._session is not None:
+                self._session.close()
+                self._session = None
+
+    # -- one request ------------------------------------------------------------------------
+
+    def _fetch_one(self, request: FetchRequest) -> Reading:
+        query = request.query
+        problems = validate_query(query)
+        if problems:
+            text = "; ".join(f"{p.field or 'query'}: {p.message}" for p in problems)
+            raise _Failed(FailureKind.PERMANENT, f"invalid salesforce query: {text}")
+        gauge = request.measure is Measure.GAUGE
+        soql = to_soql(query, gauge=gauge)
+        params = dict(query.get("params") or {})
+        cycle = request.cycle
+        stats = _Stats()
+        if not request.series:
+            values = builtin_values(
+                request.start, request.end, request.as_of, cycle.start, cycle.end
+            )
+            value = self._value(query, bind_or_fail(soql, {**values, **params}), stats)
+            return Reading.total(request, value, info=stats.info())
+        # A daily series runs the query once per day: the window is that day (cumulative), or
+        # from the request's start to that day (gauge).
+        points: list[tuple[dt.date, float]] = []
+        day = request.start
+        while day <= request.end:
+            start = request.start if gauge else day
+            values = builtin_values(start, day, day, cycle.start, cycle.end)
+            value = self._value(query, bind_or_fail(soql, {**values, **params}), stats)
+            points.append((day, value))
+            day += dt.timedelta(days=1)
+        return Reading(request, points, info=stats.info())
+
+    def _value(self, query: Mapping[str, Any], soql: str, stats: _Stats) -> float:
+        """Run the bound SOQL (following nextRecordsUrl) and reduce the answer to one number."""
+        page = self._get(f"/services/data/v{self._version}/query", {"q": soql}, stats)
+        if COUNT_ONLY.match(soql):
+            return float(_total_size(page))
+        records = list(_records(page))
+        while page.get("done") is False and page.get("nextRecordsUrl"):
+            page = self._get(str(page["nextRecordsUrl"]), None, stats)
+            records.extend(_records(page))
+        structured = "soql" not in query
+        column = "value" if structured else query.get("value")
+        combine = None if structured else query.get("aggregate")
+        if not records:
+            if combine in ("sum", "count") or (combine is None and null_is_zero(soql)):
+                return 0.0
+            raise _Failed(FailureKind.PERMANENT, "the query returned no rows: no value")
+        if column is None:
+            columns = [k for k in records[0] if k != "attributes"]
+            if len(columns) != 1:
+                raise _Failed(
+                    FailureKind.PERMANENT,
+                    f"the query returns columns {', '.join(columns) or 'none'}: "
+                    "name the one to use with value:",
+                )
+            column = columns[0]
+        numbers = [_number(record, str(column)) for record in records]
+        if combine is None and len(records) == 1:
+            if numbers[0] is None:
+                if null_is_zero(soql):
+                    return 0.0
+                raise _Failed(FailureKind.PERMANENT, f"the query returned no value for {column}")
+            return numbers[0]
+        present = [n for n in numbers if n is not None]
+        combine = combine or "sum"
+        if combine == "count":
+            return float(len(records))
+        if combine == "sum":
+            return math.fsum(present)
+        if not present:
+            raise _Failed(FailureKind.PERMANENT, f"no row has a value for {column}")
+        if combine == "avg":
+            return math.fsum(present) / len(present)
+        return min(present) if combine == "min" else max(present)
+
+    # -- HTTP -------------------------------------------------------------------------------
+
+    def _http(self) -> requests.Session:
+        with self._lock:
+            if self._session is None:
+                self._session = make_session(
+                    f"okrcore-salesforce/{__version__}", self._concurrency
+                )
+            return self._session
+
+    def _secret(self, key: str) -> str | None:
+        value = self.connection.settings.get(key)
+        plain = isinstance(value, str) and not value.startswith(("env:", "file:"))
+        if key == "client_id" and plain:
+            return str(value)  # a consumer key is an identifier; a reference is accepted too
+        base = Path(self.connection.base_dir) if self.connection.base_dir else None
+        try:
+            return resolve_secret(
+                value, what=f"connection {self.connection.name!r} {key}", base=base
+            )
+        except SourceError as exc:
+            raise _Failed(FailureKind.AUTH, str(exc)) from None
+
+    def _fetch_token(self) -> Credentials:
+        if self._flow == "token":
+            token = self._secret("access_token")
+            if not token:
+                raise _Failed(
+                    FailureKind.AUTH, f"connection {self.connection.name!r} has no access_token"
+                )
+            return Credentials(token)
+        if self._flow not in FLOWS or self._token_url is None:
+            raise _Failed(
+                FailureKind.AUTH,
+                f"connection {self.connection.name!r}: auth {self._flow!r} is not usable "
+                "(see okr lint)",
+            )
+        secrets = {k: self._secret(k) for k in ("client_id", "client_secret", "refresh_token")}
+        try:
+            response = self._http().post(
+                self._token_url, data=token_form(self._flow, secrets), timeout=self._timeout
+            )
+        except requests.RequestException as exc:
+            raise _Failed(
+                FailureKind.TRANSIENT, f"cannot reach {self._token_url}: {type(exc).__name__}"
+            ) from None
+        try:
+            body = response.json()
+        except ValueError:
+            body = {}
+        body = body if isinstance(body, Mapping) else {}
+        if response.status_code != 200 or not body.get("access_token"):
+            error = body.get("error") or response.reason
+            detail = body.get("error_description") or "no description"
+            label = (
+                f"Salesforce token endpoint {response.status_code} {error}: {detail} "
+                f"(auth {self._flow})"
+            )
+            if response.status_code >= 500:
+                raise _Failed(FailureKind.TRANSIENT, label)
+            raise _Failed(FailureKind.AUTH, label)
+        instance = body.get("instance_url")
+        return Credentials(str(body["access_token"]), str(instance) if instance else None)
+
+    def _base(self, credentials: Credentials) -> str:
+        base = self._endpoint or credentials.instance_url or self._instance
+        if not base:
+            raise _Failed(FailureKind.PERMANENT, "the connection has no instance_url")
+        return base.rstrip("/")
+
+    def _get(
+        self, path: str, params: Mapping[str, str] | None, stats: _Stats
+    ) -> Mapping[str, Any]:
+        session = self._http()
+        credentials = self._tokens.get()
+        renewed = False
+        while True:
+            url = f"{self._base(credentials)}{path}"
+            try:
+                response = session.get(
+                    url,
+                    params=params,
+                    headers={"Authorization": f"Bearer {credentials.access_token}"},
+                    timeout=self._timeout,
+                )
+            except requests.Timeout:
+                raise _Failed(
+                    FailureKind.TRANSIENT,
+                    f"Salesforce did not answer within {self._timeout[1]:g} s",
+                ) from None
+            except requests.RequestException as exc:
+                raise _Failed(
+                    FailureKind.TRANSIENT,
+                    f"cannot reach {self._base(credentials)}: {type(exc).__name__}",
+                ) from None
+            stats.calls += 1
+            usage = response.headers.get("Sforce-Limit-Info", "")
+            if usage.startswith("api-usage="):
+                stats.api_usage = usage[len("api-usage=") :].strip()
+            if (
+                response.status_code == 401
+                and not renewed
+                and self._tokens.renewable
+                and _error_code(response) == "INVALID_SESSION_ID"
+            ):
+                credentials = self._tokens.renew(credentials)  # once; a second 401 is final
+                renewed = True
+                continue
+            break
+        if response.status_code != 200:
+            raise _error(response)
+        try:
+            page = response.json()
+        except ValueError:
+            raise _Failed(
+                FailureKind.TRANSIENT, "Salesforce answered 200 with a body that is not JSON"
+            ) from None
+        if not isinstance(page, Mapping):
+            raise _Failed(FailureKind.TRANSIENT, "Salesforce answered 200 with an unexpected body")
+        return page
+
+
+def bind_or_fail(soql: str, values: Mapping[str, Any]) -> str:
+    """Bind placeholders; a missing or unbindable value is a permanent failure."""
+    try:
+        return bind(soql, values)
+    except KeyError as exc:
+        raise _Failed(FailureKind.PERMANENT, f"placeholder :{exc.args[0]} has no value") from None
+    except ValueError as exc:
+        raise _Failed(FailureKind.PERMANENT, f"cannot bind a placeholder: {exc}") from None
+
+
+def _first_error(response: requests.Response) -> Mapping[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    if isinstance(body, list) and body and isinstance(body[0], Mapping):
+        return body[0]
+    return body if isinstance(body, Mapping) else {}
+
+
+def _error_code(response: requests.Response) -> str:
+    return str(_first_error(response).get("errorCode") or "")
+
+
+def _error(response: requests.Response) -> _Failed:
+    """Classify an error answer (a JSON array of {message, errorCode}) by status and code."""
+    status = response.status_code
+    first = _first_error(response)
+    code = first.get("errorCode") or response.reason or "error"
+    message = first.get("message") or "no message"
+    label = f"Salesforce {status} {code}: {message}"
+    retry_after = parse_retry_after(response.headers.get("Retry-After"))
+    if status == 401:
+        return _Failed(FailureKind.AUTH, f"{label} (the session is invalid or expired)")
+    if code == "REQUEST_LIMIT_EXCEEDED":
+        if "TotalRequests" in str(message):
+            # the org's 24-hour rolling API allowance: retrying in this run cannot help
+            return _Failed(FailureKind.QUOTA, f"{label} (24-hour rolling org limit)", retry_after)
+        return _Failed(FailureKind.TRANSIENT, label, retry_after)  # e.g. concurrent requests
+    if status == 403:
+        return _Failed(FailureKind.AUTH, f"{label} (the user lacks access or API is disabled)")
+    if status >= 500 or code in ("SERVER_UNAVAILABLE", "UNABLE_TO_LOCK_ROW"):
+        return _Failed(FailureKind.TRANSIENT, label, retry_after)
+    return _Failed(FailureKind.PERMANENT, label)
+
+
+def _total_size(page: Mapping[str, Any]) -> int:
+    total = page.get("totalSize")
+    if isinstance(total, bool) or not isinstance(total, int) or total < 0:
+        raise _Failed(FailureKind.TRANSIENT, f"Salesforce answer has no valid totalSize: {total!r}")
+    return total
+
+
+def _records(page: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    records = page.get("records")
+    if not isinstance(records, list):
+        raise _Failed(FailureKind.TRANSIENT, "Salesforce answer has no records list")
+    return [r for r in records if isinstance(r, Mapping)]
+
+
+def _number(record: Mapping[str, Any], column: str) -> float | None:
+    """A column's value (``Account.AnnualRevenue`` follows relationships) as a number."""
+    value: Any = record
+    for part in column.split("."):
+        if not isinstance(value, Mapping):
+            return None
+        if part in value:
+            value = value[part]
+            continue
+        lowered = {str(k).lower(): k for k in value}
+        if part.lower() not in lowered:
+            raise _Failed(FailureKind.PERMANENT, f"the query's rows have no column {column!r}")
+        value = value[lowered[part.lower()]]
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise _Failed(FailureKind.PERMANENT, f"column {column!r} is {value!r}, not a number")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise _Failed(
+            FailureKind.PERMANENT, f"column {column!r} is {value!r}, not a number"
+        ) from None
+    if not math.isfinite(number):
+        raise _Failed(FailureKind.PERMANENT, f"column {column!r} is {value!r}, not a number")
+    return number
