@@ -268,6 +268,9 @@ def test_growth_from_check_in_history() -> None:
     days = [dt.date(2025, 10, 2), dt.date(2025, 11, 1), dt.date(2025, 12, 1)]
     slow = [CheckIn("o1-kr1", v, d) for v, d in zip([800, 840, 882], days, strict=True)]
     assert codes(run(steep(clean_plan()), slow)) == ["SMART-A001"]
+    flat = [CheckIn("o1-kr1", v, d) for v, d in zip([900, 880, 900], days, strict=True)]
+    (finding,) = run(steep(clean_plan()), flat)
+    assert finding.message.endswith("no growth at all")
     fast = [CheckIn("o1-kr1", v, d) for v, d in zip([600, 720, 864], days, strict=True)]
     assert run(steep(clean_plan()), fast) == []
     # readings after `at` are not history yet: one reading is not enough to judge

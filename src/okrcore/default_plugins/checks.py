@@ -254,7 +254,7 @@ def achievable(plan: Plan, ctx: CheckContext) -> Iterator[Finding]:
     settings = ctx.settings
     factor = _setting(settings, "factor", 3.0, minimum=1.0)
     jump = _setting(settings, "ratio_jump", 5.0, minimum=1.0)
-    declared = settings.get("growth_rate", {})
+    declared = settings.get("growth_rate") or {}
     if not isinstance(declared, Mapping):
         raise ValueError("setting 'growth_rate' must map key-result ids to a rate per period")
     history: dict[str, list[tuple[dt.date, float]]] = {}
@@ -319,7 +319,8 @@ def _growth_finding(
             WARNING,
             f"key result {kr.id!r} needs {needed:.1%} {verb} per {period} ({base:g} -> "
             f"{target:g} over {periods:.3g} {period}s) but {origin} shows {past:.1%} per "
-            f"{period}: more than {factor:g}x the past rate",
+            f"{period}: "
+            + (f"more than {factor:g}x the past rate" if past > 0 else f"no {verb} at all"),
             f"{path}.target",
         )
 
