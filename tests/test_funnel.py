@@ -310,7 +310,19 @@ def test_rates_from_actuals_feed_the_what_if() -> None:
         CheckIn("kr-customers", 30, dt.date(2026, 2, 1)),
         CheckIn("kr-customers", 40, dt.date(2026, 2, 28)),  # gauge: the latest reading
         CheckIn("kr-leads", 300, dt.date(2026, 1, 31)),  # cumulative: the cycle's sum
-        CheckIn("kr-leads", 200, dt.date(2026, 2, 28)),
+        CheckIn(
+            "kr-leads",
+            150,
+            dt.date(2026, 2, 28),
+            recorded_at=dt.datetime(2026, 3, 1, tzinfo=dt.timezone.utc),
+        ),
+        # a correction of the same day, recorded later, replaces the first reading
+        CheckIn(
+            "kr-leads",
+            200,
+            dt.date(2026, 2, 28),
+            recorded_at=dt.datetime(2026, 3, 2, tzinfo=dt.timezone.utc),
+        ),
         CheckIn("kr-leads", 999, dt.date(2025, 12, 31)),  # before the cycle: not counted
         CheckIn("kr-budget", 50_000, dt.date(2026, 2, 28)),
     ]

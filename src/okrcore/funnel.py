@@ -316,16 +316,20 @@ def _located(plan: Plan, problem: Problem) -> Problem:
 def _actual(
     plan: Plan, kr_id: str, checkins: Iterable[CheckIn], at: dt.date | None
 ) -> float | None:
-    """A key result's actual: the latest reading of a gauge, the cycle's sum of a cumulative."""
+    """A key result's actual as scoring computes it: one value a day (a later-recorded check-in
+    corrects an earlier one); a gauge's latest day, or a cumulative key result's sum over its
+    cycle up to ``at`` and its deadline."""
     kr = plan.key_result(kr_id)
     cycle = plan.cycle_of(kr_id)
-    mine = [ci for ci in checkins if ci.kr_id == kr_id and (at is None or ci.as_of <= at)]
+    end = plan.deadline_of(kr_id) if at is None else min(at, plan.deadline_of(kr_id))
+    daily: dict[dt.date, float] = {}
+    for ci in sorted(checkins, key=lambda c: (c.as_of, c.recorded_at)):
+        if ci.kr_id == kr_id and ci.as_of <= end:
+            daily[ci.as_of] = ci.value
     if kr.measure is Measure.CUMULATIVE:
-        inside = [ci.value for ci in mine if ci.as_of in cycle]
+        inside = [value for day, value in daily.items() if day >= cycle.start]
         return sum(inside) if inside else None
-    if not mine:
-        return None
-    return max(mine, key=lambda ci: (ci.as_of, ci.recorded_at)).value
+    return daily[max(daily)] if daily else None
 
 
 def rates_from_actuals(
