@@ -519,3 +519,34 @@ def test_grade_columns_match_the_default_grading() -> None:
     assert prog == pytest.approx([1.1, 0.6, -0.3])
     assert scores == pytest.approx([0.85, 0.6, 0.0])
     assert grade_columns([0.0], [1.0], [None], [None]) == ([None], [None])
+
+
+def test_spend_cap_is_an_allowance_spread_over_the_cycle(manager: PluginManager) -> None:
+    # ad spend <= 9,000 for the quarter: 100 a day allowed, 1,000 by day 10
+    cap = KeyResult("spend", "Ad spend", kind="maintain_below", measure="cumulative",
+                    target=9000, unit="USD", cadence="daily")  # fmt: skip
+    under = score_one(cap, [(1, 200.0), (5, 300.0)], at=10, manager=manager)
+    assert under.actual == 500.0
+    assert under.plan_to_date == pytest.approx(1000.0)
+    assert under.completion == pytest.approx(2.0)  # plan / actual: under the allowance
+    assert under.status is Light.GREEN
+    assert under.reason == "C = 2.00 >= 1.00: 500 of 1,000 allowed USD to date"
+    over = score_one(cap, [(1, 1200.0), (10, 800.0)], at=10, manager=manager)
+    assert over.completion == pytest.approx(0.5)
+    assert over.status is Light.RED
+    assert over.score == 1.0  # 2,000 is still within the quarter's bound
+    nothing = score_one(cap, [(1, 0.0)], at=10, manager=manager)
+    assert nothing.status is Light.GREEN
+    assert nothing.to_dict()["completion"] is None  # infinite: nothing spent
+
+
+def test_period_rule_can_be_switched_off(manager: PluginManager) -> None:
+    cis = [(n, 12.0) for n in range(1, 8)] + [(8, 6.0), (9, 6.0), (10, 6.0)]
+    result = score_one(leads(), cis, at=10, manager=manager, policy={"red_periods": 0})
+    assert result.status is Light.GREEN
+    two = score_one(leads(), [*cis[:-1], (10, 12.0)], at=10, manager=manager,
+                    policy={"red_periods": 2})  # fmt: skip
+    assert two.status is Light.GREEN  # days 8 and 9 low, day 10 not
+    assert score_one(leads(), cis, at=10, manager=manager, policy={"red_periods": 2}).status is (
+        Light.RED
+    )
