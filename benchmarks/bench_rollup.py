@@ -32,6 +32,7 @@ whole okrcore path (generate, compile, one full pass) is read from a separate ch
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import gc
 import random
 import resource
@@ -43,8 +44,10 @@ import tracemalloc
 from collections.abc import Callable
 from typing import Any
 
+from okrcore.model import CheckIn, Cycle, KeyResult, Objective, Plan
+from okrcore.plugins import PluginManager
 from okrcore.rollup import Rollup, RollupTree
-from okrcore.scoring import grade_columns
+from okrcore.scoring import LiveScore, grade_columns, score
 
 TARGET_SCORE = 0.7
 
@@ -198,6 +201,33 @@ def max_rss_bytes() -> int:
     return rss if sys.platform == "darwin" else rss * 1024
 
 
+def api_plan(krs: int, checkins_each: int) -> tuple[Plan, list[CheckIn], dt.date]:
+    """A plan of ``krs`` real KeyResult objects (10 per objective, 10 objectives per parent) with
+    ``checkins_each`` daily check-ins each, for timing the public ``score()``."""
+    cycle = Cycle("q", dt.date(2026, 1, 1), dt.date(2026, 3, 31))
+    n_obj = max(1, krs // 10)
+    objectives = []
+    for i in range(n_obj):
+        key_results = []
+        for j in range(10):
+            measure = "cumulative" if j % 2 else "gauge"
+            key_results.append(
+                KeyResult(
+                    f"k{i}-{j}", "KR", baseline=0, target=900, cadence="daily", measure=measure
+                )
+            )
+        parent = f"o{(i - 1) // 10}" if i else None
+        objectives.append(Objective(f"o{i}", "O", "q", parent=parent, key_results=key_results))
+    plan = Plan(cycles=[cycle], objectives=objectives)
+    at = cycle.start + dt.timedelta(days=checkins_each - 1)
+    cis = [
+        CheckIn(kr.id, 8.0 + d % 5, cycle.start + dt.timedelta(days=d))
+        for kr in plan.key_results()
+        for d in range(checkins_each)
+    ]
+    return plan, cis, at
+
+
 def rss_of_a_plain_run(args: argparse.Namespace) -> int:
     """Max RSS of a separate process that only generates, compiles and runs one full pass
     (no tracemalloc, no baseline): the whole footprint of okrcore's path."""
@@ -220,6 +250,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--baseline-updates", type=int, default=3)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--api-krs", type=int, default=10_000, help="0 skips the score() timing")
+    ap.add_argument("--api-checkins", type=int, default=30)
     ap.add_argument("--rss-child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.rss_child:
@@ -304,6 +336,22 @@ def main(argv: list[str] | None = None) -> int:
           f"baseline {mib(theirs)}, ratio baseline/okrcore {ratio:.2f}x")  # fmt: skip
     print(f"incremental: okrcore {inc_us:.2f} us, baseline {base_inc_us:,.0f} us, "
           f"ratio {base_inc_us / inc_us:,.0f}x")  # fmt: skip
+    if args.api_krs:
+        plan, cis, at = api_plan(args.api_krs, args.api_checkins)
+        manager = PluginManager(load_entry_points=False)
+        api_s, card = timed(lambda: score(plan, cis, at, manager=manager), 1)
+        live = LiveScore(plan, cis, at, manager=manager)
+        ids = [kr.id for kr in plan.key_results()]
+        adds = [CheckIn(ids[i * 7919 % len(ids)], 9.0, at) for i in range(1000)]
+        add_s, _ = timed(lambda: [live.add(ci) for ci in adds], 1)
+        print()
+        per_kr = api_s / len(ids) * 1e6
+        print(f"public API on real objects: score() of {len(ids):,} key results x "
+              f"{args.api_checkins} check-ins = {len(cis):,}: {api_s:.2f} s "
+              f"({per_kr:.0f} us per key result: lights, forecasts, rollups)")  # fmt: skip
+        print(f"LiveScore.add of one check-in (re-score its history + rollups): "
+              f"{add_s / len(adds) * 1e6:.0f} us (mean of {len(adds):,})")  # fmt: skip
+        assert len(card.key_results) == len(ids)
     ok = full_s < 2.0 and max(rss, full_peak) < 2**30 and inc_us < 100
     print(f"targets (full < 2 s, < 1 GiB; incremental < 100 us): {'met' if ok else 'NOT met'}")
     return 0 if ok else 1
