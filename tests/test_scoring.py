@@ -359,7 +359,9 @@ def test_gauge_completion_is_progress_over_pace(manager: PluginManager) -> None:
     result = score_one(kr, [(45, 47.0)], at=45, manager=manager)
     assert result.completion == pytest.approx(1.2)
     assert result.status is Light.GREEN
-    assert "progress 0.60 against 0.50 expected by now" in result.reason
+    assert result.reason == (
+        "C = 1.20 >= 1.00: progress 0.60 against 0.50 expected by now (actual 47%)"
+    )
     # day 18: 0.2 expected; 49.5 is progress 0.1 -> C = 0.5
     behind = score_one(kr, [(18, 49.5)], at=18, manager=manager)
     assert behind.completion == pytest.approx(0.5)

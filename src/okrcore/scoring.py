@@ -322,14 +322,16 @@ def _detail(facts: StatusFacts) -> str:
     if kr.measure is Measure.CUMULATIVE and facts.plan_to_date is not None:
         verb = "allowed" if kr.lower_is_better else "planned"
         return f"{_num(facts.actual)} of {_num(facts.plan_to_date)} {verb}{unit} to date"
+    sep = "" if kr.unit == "%" else " "
+    actual = f"{_num(facts.actual)}{sep}{kr.unit}".rstrip()
     if kr.kind in _MAINTAIN:
         op = ">=" if kr.kind is Kind.MAINTAIN_ABOVE else "<="
-        bound = kr.effective_target or 0.0
+        bound = f"{_num(kr.effective_target or 0.0)}{sep}{kr.unit}".rstrip()
         holds = "holds" if (facts.progress or 0.0) >= 1 else "broken"
-        return f"{_num(facts.actual)}{unit} against {op} {_num(bound)}{unit} ({holds})"
+        return f"{actual} against {op} {bound} ({holds})"
     return (
         f"progress {facts.progress or 0.0:.2f} against {facts.expected:.2f} expected by now "
-        f"(actual {_num(facts.actual)}{unit})"
+        f"(actual {actual})"
     )
 
 
