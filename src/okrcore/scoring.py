@@ -194,8 +194,15 @@ class GradingPolicy(Protocol):
     the plan's ``policy`` section; it should raise :class:`~okrcore.PlanError` for bad values.
     """
 
-    role: ClassVar[str]  # always "grading"
-    name: str
+    @property
+    def role(self) -> str:
+        """Always ``"grading"``."""
+        ...
+
+    @property
+    def name(self) -> str:
+        """The name a plan selects it by."""
+        ...
 
     def grade(self, kr: KeyResult, progress: float, actual: float) -> float:
         """The grade, between 0.0 and 1.0, of ``actual`` (whose progress is ``progress``)."""
@@ -234,8 +241,15 @@ class StatusPolicy(Protocol):
     Optionally ``configure(settings) -> StatusPolicy`` as for :class:`GradingPolicy`.
     """
 
-    role: ClassVar[str]  # always "status"
-    name: str
+    @property
+    def role(self) -> str:
+        """Always ``"status"``."""
+        ...
+
+    @property
+    def name(self) -> str:
+        """The name a plan selects it by."""
+        ...
 
     def status(
         self,
