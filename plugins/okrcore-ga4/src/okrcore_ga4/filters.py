@@ -24,6 +24,7 @@ Errors carry the 1-based column of the offending token.
 from __future__ import annotations
 
 import re
+
 import attrs
 from google.analytics.data_v1beta.types import (
     Filter,

@@ -642,11 +642,11 @@ class GA4Source(Source):
                             f"{wait / 3600:.1f} h", retry_after=wait)
                 self._set_stop(fail)
                 return fail
-            hint = _retry_hint(exc)
-            if hint is None:
-                hint = 1.0 if "concurrent" in lowered else 60.0
+            wait_s = _retry_hint(exc)
+            if wait_s is None:
+                wait_s = 1.0 if "concurrent" in lowered else 60.0
             return Fail(FailureKind.TRANSIENT, f"{where}: rate limited (429 RESOURCE_EXHAUSTED: "
-                                               f"{remote})", retry_after=hint)
+                                               f"{remote})", retry_after=wait_s)
         if isinstance(exc, gexc.Unauthorized):  # Unauthenticated (gRPC)
             fail = Fail(FailureKind.AUTH, f"{where}: 401 UNAUTHENTICATED: {remote}. Hint: the "
                         "credentials are invalid or expired; check the service-account key")
