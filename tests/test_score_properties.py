@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from okrcore.model import KeyResult
+from okrcore.model import CheckIn, Cycle, Goal, KeyResult, Objective, Plan
+from okrcore.plugins import PluginManager
 from okrcore.rollup import Rollup, RollupTree
-from okrcore.scoring import DefaultGrading, grade_columns, progress
+from okrcore.scoring import DefaultGrading, Light, LiveScore, grade_columns, progress, score
 
 finite = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False, allow_infinity=False)
 positive = st.floats(min_value=1e-3, max_value=1e5, allow_nan=False, allow_infinity=False)
@@ -126,3 +128,54 @@ def test_grade_columns_equal_the_default_grading(rows: list[tuple[KeyResult, flo
     for (k, a), p, s in zip(rows, prog, scores, strict=True):
         assert p == pytest.approx(progress(k, a))
         assert s == pytest.approx(DefaultGrading().grade(k, progress(k, a), a))
+
+
+Q1 = Cycle("q1", dt.date(2026, 1, 1), dt.date(2026, 3, 31))
+PLAN = Plan(
+    cycles=[Q1],
+    goals=[Goal("g", "G")],
+    objectives=[
+        Objective("a", "A", "q1", goal="g", key_results=[
+            KeyResult("lead", "Leads", measure="cumulative", baseline=0, target=900,
+                      cadence="daily"),
+            KeyResult("cac", "CAC", kind="maintain_below", target=200, tolerance=50, weight=2),
+        ]),
+        Objective("b", "B", "q1", parent="a", weight=3, key_results=[
+            KeyResult("bounce", "Bounce", kind="decrease", baseline=50, target=45, stretch=40),
+        ]),
+    ],
+)  # fmt: skip
+MANAGER = PluginManager(load_entry_points=False)
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["lead", "cac", "bounce", "unknown"]),
+            st.floats(min_value=0, max_value=300, allow_nan=False),
+            st.integers(min_value=-5, max_value=100),
+        ),
+        max_size=25,
+    ),
+    st.integers(min_value=1, max_value=95),
+)
+def test_live_score_equals_a_full_score(rows: list[tuple[str, float, int]], at_day: int) -> None:
+    at = Q1.start + dt.timedelta(days=at_day - 1)
+    cis = [CheckIn(k, v, Q1.start + dt.timedelta(days=d)) for k, v, d in rows]
+    full = score(PLAN, cis, at, manager=MANAGER)
+    live = LiveScore(PLAN, [], at, manager=MANAGER)
+    for ci in cis:
+        live.add(ci)
+    card = live.scorecard()
+    assert card.key_results == full.key_results
+    for oid, node in full.objectives.items():
+        assert card.objectives[oid].status is node.status
+        if node.score is None:
+            assert card.objectives[oid].score is None
+        else:
+            assert card.objectives[oid].score == pytest.approx(node.score)
+    for kr in full.key_results.values():
+        if kr.score is not None:
+            assert 0.0 <= kr.score <= 1.0
+            assert kr.status is not Light.GREY

@@ -555,3 +555,11 @@ def test_period_rule_can_be_switched_off(manager: PluginManager) -> None:
     assert score_one(leads(), cis, at=10, manager=manager, policy={"red_periods": 2}).status is (
         Light.RED
     )
+
+
+def test_builtin_policies_are_registered_through_the_hook(manager: PluginManager) -> None:
+    policies = manager.policies
+    assert isinstance(policies.get("grading:default"), DefaultGrading)
+    assert isinstance(policies.get("grading:linear"), LinearGrading)
+    assert isinstance(policies.get("status:default"), DefaultStatus)
+    assert policies.owner("status:default") == "okrcore.default_plugins.policies"
