@@ -1,0 +1,561 @@
+"""Meta Graph API sources: Facebook Page and Instagram professional-account numbers.
+
+Two kinds of query: a ``field`` of the account object (``followers_count``: the level now) or an
+Insights ``metric`` over the request's window (daily values; summed for a cumulative key result,
+the last one for a gauge). Requests for the same account and window share one call.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import json
+import math
+import re
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+import requests
+
+from okrcore.errors import SourceError
+from okrcore.model import Connection, KeyResult, Measure
+from okrcore.sources import (
+    Failure,
+    FailureKind,
+    FetchRequest,
+    Limits,
+    QueryProblem,
+    Reading,
+    Source,
+    resolve_secret,
+)
+
+from ._version import __version__
+from .http import make_session
+from .removed import facebook_replacement, instagram_replacement
+
+__all__ = ["DEFAULT_GRAPH_VERSION", "FacebookSource", "GraphSource", "InstagramSource"]
+
+DEFAULT_GRAPH_VERSION = "v25.0"
+DEFAULT_ENDPOINT = "https://graph.facebook.com"
+DEFAULT_TIMEOUT = 30.0
+THROTTLE_CODES = frozenset({4, 17, 32, 613, *range(80000, 80015)})
+_SETTINGS = {"access_token", "app_secret", "graph_version", "page_id", "ig_user_id", "timeout",
+             "concurrency", "max_batch", "requests_per_second"}  # fmt: skip
+_VERSION = re.compile(r"^v\d+\.\d+$")
+_METRIC = re.compile(r"^[a-z0-9_]+$")
+_PERIODS = ("day", "week", "days_28", "month", "lifetime", "total_over_range")
+_USAGE_HEADERS = ("X-App-Usage", "X-Page-Usage", "X-Business-Use-Case-Usage")
+
+
+class Failed(Exception):
+    """A classified failure raised inside a source and turned into a Failure per request."""
+
+    def __init__(self, kind: FailureKind, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+        self.retry_after = retry_after
+
+
+def today() -> dt.date:
+    """The current date (UTC); current-only values cannot stand for a day before yesterday."""
+    return dt.datetime.now(dt.timezone.utc).date()
+
+
+def current_only_problem(request: FetchRequest, what: str, history_hint: str) -> str | None:
+    """Why a value that exists only as of now cannot answer ``request``, or ``None``."""
+    if request.series:
+        return f"{what} is a current value with no history, so no daily series; {history_hint}"
+    if request.end < today() - dt.timedelta(days=1):
+        return (
+            f"{what} is a current value and cannot stand for {request.end.isoformat()}; "
+            f"{history_hint}"
+        )
+    return None
+
+
+def number(value: Any, what: str) -> float:
+    """A count from a JSON answer (a number, a numeric string, or a breakdown summed)."""
+    if isinstance(value, Mapping):  # a breakdown such as {"US": 10, "FR": 5}
+        return math.fsum(number(v, what) for v in value.values())
+    if isinstance(value, bool) or value is None:
+        raise Failed(FailureKind.PERMANENT, f"{what} is {value!r}, not a number")
+    try:
+        result = float(value)
+    except (TypeError, ValueError):
+        raise Failed(FailureKind.PERMANENT, f"{what} is {value!r}, not a number") from None
+    if not math.isfinite(result):
+        raise Failed(FailureKind.PERMANENT, f"{what} is {value!r}, not a number")
+    return result
+
+
+class GraphSource(Source):
+    """Shared machinery of the Graph API sources (not registered itself).
+
+    Connection settings: ``access_token`` (``env:``/``file:`` reference to a Page or user
+    token), optional ``app_secret`` (reference; adds ``appsecret_proof``), ``graph_version``
+    (pinned, default v25.0), the default account id (``page_id`` or ``ig_user_id``),
+    ``timeout``, ``concurrency``, ``max_batch`` and ``requests_per_second``. ``endpoint``
+    overrides ``https://graph.facebook.com``.
+    """
+
+    account_key: ClassVar[str] = ""
+    account_setting: ClassVar[str] = ""
+    fields: ClassVar[frozenset[str]] = frozenset()
+    window_days: ClassVar[int] = 90
+    service: ClassVar[str] = ""
+    history_hint: ClassVar[str] = ""
+    query_keys: ClassVar[frozenset[str]] = frozenset({"field", "metric", "period", "combine"})
+
+    @classmethod
+    def replacement(cls, metric: str) -> str | None:
+        """The metric that replaces a removed one; ``None`` when ``metric`` is not removed."""
+        return None
+
+    def __init__(self, connection: Connection) -> None:
+        super().__init__(connection)
+        settings = connection.settings
+        self._endpoint = (connection.endpoint or DEFAULT_ENDPOINT).rstrip("/")
+        self._version = str(settings.get("graph_version", DEFAULT_GRAPH_VERSION))
+        timeout = float(settings.get("timeout", DEFAULT_TIMEOUT))
+        self._timeout = (min(10.0, timeout), timeout)
+        self._concurrency = int(settings.get("concurrency", 4))
+        self._max_batch = int(settings.get("max_batch", 10))
+        rate = settings.get("requests_per_second")
+        self._rate = float(rate) if rate else None
+        self._lock = threading.Lock()
+        self._session: requests.Session | None = None
+        self._secrets: tuple[str, str | None] | None = None
+
+    # -- contract ---------------------------------------------------------------------------
+
+    def limits(self) -> Limits:
+        """Batches of requests for one account answered by one call."""
+        return Limits(max_batch=self._max_batch, concurrency=self._concurrency, rate=self._rate)
+
+    @classmethod
+    def validate_connection(cls, connection: Connection) -> list[QueryProblem]:
+        """Token and app secret by reference; a pinned Graph version like v25.0."""
+        settings = connection.settings
+        problems = [
+            QueryProblem(key, f"unknown setting {key!r} (known: {', '.join(sorted(_SETTINGS))})")
+            for key in sorted(set(settings) - _SETTINGS)
+        ]
+        for key in ("access_token", "app_secret"):
+            value = settings.get(key)
+            if (value is not None or key == "access_token") and not (
+                isinstance(value, str) and value.startswith(("env:", "file:"))
+            ):
+                problems.append(
+                    QueryProblem(key, f"set {key} to 'env:NAME' or 'file:PATH' (never inline)")
+                )
+        version = settings.get("graph_version", DEFAULT_GRAPH_VERSION)
+        if not (isinstance(version, str) and _VERSION.match(version)):
+            problems.append(QueryProblem("graph_version", f"{version!r} is not like v25.0"))
+        return problems
+
+    @classmethod
+    def validate_query(cls, query: Mapping[str, Any], kr: KeyResult) -> list[QueryProblem]:
+        """One of field or metric; removed metrics are refused with their replacement named."""
+        known = cls.query_keys | {cls.account_key}
+        problems = [
+            QueryProblem(key, f"unknown key {key!r} (known: {', '.join(sorted(known))})")
+            for key in sorted(set(query) - known)
+        ]
+        account = query.get(cls.account_key)
+        if account is not None and not (isinstance(account, (str, int)) and str(account)):
+            problems.append(QueryProblem(cls.account_key, "expected an id"))
+        field, metric = query.get("field"), query.get("metric")
+        if (field is None) == (metric is None):
+            problems.append(
+                QueryProblem("", f"give either field ({', '.join(sorted(cls.fields))}) or metric")
+            )
+        if field is not None and field not in cls.fields:
+            problems.append(
+                QueryProblem(
+                    "field",
+                    f"{field!r} is not a {cls.service} field okrcore reads "
+                    f"(known: {', '.join(sorted(cls.fields))})",
+                )
+            )
+        if metric is not None:
+            if not (isinstance(metric, str) and _METRIC.match(metric)):
+                problems.append(QueryProblem("metric", f"{metric!r} is not a metric name"))
+            else:
+                instead = cls.replacement(metric)
+                if instead:
+                    problems.append(
+                        QueryProblem(
+                            "metric", f"Meta has removed {metric!r}; use {instead!r} instead"
+                        )
+                    )
+        if query.get("period", "day") not in _PERIODS:
+            problems.append(QueryProblem("period", f"period must be one of {', '.join(_PERIODS)}"))
+        if query.get("combine", "sum") not in ("sum", "last"):
+            problems.append(QueryProblem("combine", "combine is sum or last"))
+        return problems
+
+    def batches(self, requests: Sequence[FetchRequest]) -> list[list[FetchRequest]]:
+        """Group requests one call can answer (same account, same window), then chunk them."""
+        groups: dict[tuple[Any, ...], list[FetchRequest]] = {}
+        for request in requests:
+            groups.setdefault(self._group_key(request), []).append(request)
+        out: list[list[FetchRequest]] = []
+        for group in groups.values():
+            size = self._max_batch
+            out.extend(group[i : i + size] for i in range(0, len(group), size))
+        return out
+
+    def fetch(self, requests: Sequence[FetchRequest]) -> Iterable[Reading | Failure]:
+        """One reading or failure per request; remote errors are classified, never raised."""
+        for group in self.batches(requests):
+            account = self._account(group[0])
+            if not account:
+                for request in group:
+                    yield Failure(
+                        request,
+                        FailureKind.PERMANENT,
+                        f"no {self.account_key} id: set {self.account_key} in the query or "
+                        f"{self.account_setting} in connection {self.connection.name!r}",
+                    )
+            elif "field" in group[0].query:
+                yield from self._fields(account, group)
+            else:
+                yield from self._insights(account, group)
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        with self._lock:
+            if self._session is not None:
+                self._session.close()
+                self._session = None
+
+    # -- fields -----------------------------------------------------------------------------
+
+    def _group_key(self, request: FetchRequest) -> tuple[Any, ...]:
+        query = request.query
+        if "field" in query:
+            return (self._account(request), "field")
+        return (
+            self._account(request),
+            "metric",
+            query.get("period", "day"),
+            query.get("metric_type", "time_series"),
+            request.start,
+            request.end,
+        )
+
+    def _account(self, request: FetchRequest) -> str:
+        value = request.query.get(self.account_key) or self.connection.settings.get(
+            self.account_setting
+        )
+        return str(value) if value else ""
+
+    def _fields(self, account: str, group: list[FetchRequest]) -> Iterable[Reading | Failure]:
+        ready = []
+        for request in group:
+            why = current_only_problem(request, str(request.query["field"]), self.history_hint)
+            if why:
+                yield Failure(request, FailureKind.PERMANENT, why)
+            else:
+                ready.append(request)
+        if not ready:
+            return
+        names = list(dict.fromkeys(str(r.query["field"]) for r in ready))
+        try:
+            body, info = self._get(f"/{account}", {"fields": ",".join(names)})
+        except Failed as failed:
+            for request in ready:
+                yield Failure(request, failed.kind, failed.message, failed.retry_after)
+            return
+        for request in ready:
+            name = str(request.query["field"])
+            try:
+                if body.get(name) is None:
+                    raise Failed(
+                        FailureKind.PERMANENT,
+                        f"{self.service} {account} returned no {name} (not available for this "
+                        "account, or the token lacks the permission)",
+                    )
+                value = number(body[name], name)
+            except Failed as failed:
+                yield Failure(request, failed.kind, failed.message)
+                continue
+            yield Reading.total(request, value, info=info)
+
+    # -- insights ---------------------------------------------------------------------------
+
+    def _insights(self, account: str, group: list[FetchRequest]) -> Iterable[Reading | Failure]:
+        first = group[0]
+        metrics = list(dict.fromkeys(str(r.query["metric"]) for r in group))
+        period = str(first.query.get("period", "day"))
+        metric_type = str(first.query.get("metric_type", "time_series"))
+        try:
+            data, info = self._insights_data(account, metrics, period, metric_type, first)
+        except Failed as failed:
+            if failed.kind is FailureKind.PERMANENT and len(metrics) > 1:
+                # one bad metric fails the whole call: ask for each alone to isolate it
+                for metric in metrics:
+                    yield from self._insights(
+                        account, [r for r in group if r.query["metric"] == metric]
+                    )
+                return
+            message = failed.message
+            instead = self.replacement(metrics[0]) if len(metrics) == 1 else None
+            if instead:
+                message += f" ({metrics[0]!r} was removed by Meta; use {instead!r})"
+            for request in group:
+                yield Failure(request, failed.kind, message, failed.retry_after)
+            return
+        for request in group:
+            try:
+                yield self._reading(request, data, metric_type, info)
+            except Failed as failed:
+                yield Failure(request, failed.kind, failed.message)
+
+    def _reading(
+        self,
+        request: FetchRequest,
+        data: Mapping[str, list[tuple[dt.date | None, float]]],
+        metric_type: str,
+        info: Mapping[str, Any],
+    ) -> Reading:
+        metric = str(request.query["metric"])
+        points = [
+            (day, value)
+            for day, value in data.get(metric, [])
+            if day is None or request.start <= day <= request.end
+        ]
+        if not points:
+            raise Failed(
+                FailureKind.PERMANENT,
+                f"{metric} returned no values for {request.start}..{request.end}",
+            )
+        if request.series:
+            if metric_type == "total_value":
+                raise Failed(
+                    FailureKind.PERMANENT,
+                    f"{metric} with metric_type total_value has no daily series",
+                )
+            return Reading(request, [(d, v) for d, v in points if d is not None], info=info)
+        default = "last" if request.measure is Measure.GAUGE else "sum"
+        combine = request.query.get("combine", default)
+        value = points[-1][1] if combine == "last" else math.fsum(v for _, v in points)
+        return Reading.total(request, value, info=info)
+
+    def _insights_data(
+        self,
+        account: str,
+        metrics: list[str],
+        period: str,
+        metric_type: str,
+        request: FetchRequest,
+    ) -> tuple[dict[str, list[tuple[dt.date | None, float]]], dict[str, Any]]:
+        """Values per metric over the window, asked in chunks of at most ``window_days``."""
+        data: dict[str, list[tuple[dt.date | None, float]]] = {m: [] for m in metrics}
+        info: dict[str, Any] = {}
+        calls = 0
+        low = request.start
+        while low <= request.end:
+            high = min(request.end, low + dt.timedelta(days=self.window_days - 1))
+            params = {
+                "metric": ",".join(metrics),
+                "period": period,
+                "since": low.isoformat(),
+                "until": (high + dt.timedelta(days=1)).isoformat(),
+            }
+            if metric_type != "time_series":
+                params["metric_type"] = metric_type
+            body, info = self._get(f"/{account}/insights", params)
+            calls += 1
+            for item in body.get("data") or []:
+                if not isinstance(item, Mapping) or item.get("name") not in data:
+                    continue
+                name = str(item["name"])
+                if metric_type == "total_value":
+                    total = item.get("total_value")
+                    value = total.get("value") if isinstance(total, Mapping) else None
+                    data[name].append((None, number(value, name)))
+                    continue
+                for entry in item.get("values") or []:
+                    if isinstance(entry, Mapping) and "value" in entry:
+                        day = _day_of(entry.get("end_time"))
+                        data[name].append((day, number(entry["value"], name)))
+            low = high + dt.timedelta(days=1)
+        info = {**info, "requests": calls}
+        return data, info
+
+    # -- HTTP -------------------------------------------------------------------------------
+
+    def _credentials(self) -> tuple[requests.Session, str, str | None]:
+        with self._lock:
+            if self._secrets is None:
+                base = Path(self.connection.base_dir) if self.connection.base_dir else None
+                name = self.connection.name
+                try:
+                    token = resolve_secret(
+                        self.connection.settings.get("access_token"),
+                        what=f"connection {name!r} access_token",
+                        base=base,
+                    )
+                    app_secret = resolve_secret(
+                        self.connection.settings.get("app_secret"),
+                        what=f"connection {name!r} app_secret",
+                        base=base,
+                    )
+                except SourceError as exc:
+                    raise Failed(FailureKind.AUTH, str(exc)) from None
+                if not token:
+                    raise Failed(FailureKind.AUTH, f"connection {name!r} has no access_token")
+                self._secrets = (token, app_secret)
+            if self._session is None:
+                self._session = make_session(f"okrcore-social/{__version__}", self._concurrency)
+            return self._session, self._secrets[0], self._secrets[1]
+
+    def _get(
+        self, path: str, params: Mapping[str, str]
+    ) -> tuple[Mapping[str, Any], dict[str, Any]]:
+        session, token, app_secret = self._credentials()
+        query = dict(params)
+        query["access_token"] = token  # the Graph API takes the token in the query string
+        if app_secret:
+            query["appsecret_proof"] = hmac.new(
+                app_secret.encode(), token.encode(), hashlib.sha256
+            ).hexdigest()
+        url = f"{self._endpoint}/{self._version}{path}"
+        try:
+            response = session.get(url, params=query, timeout=self._timeout)
+        except requests.Timeout:
+            raise Failed(
+                FailureKind.TRANSIENT,
+                f"{self.service} did not answer within {self._timeout[1]:g} s",
+            ) from None
+        except requests.RequestException as exc:  # never show the URL: it holds the token
+            raise Failed(
+                FailureKind.TRANSIENT, f"cannot reach {self._endpoint}: {type(exc).__name__}"
+            ) from None
+        usage = _usage(response)
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if response.status_code != 200 or (isinstance(body, Mapping) and "error" in body):
+            raise graph_error(response.status_code, body, usage)
+        if not isinstance(body, Mapping):
+            raise Failed(
+                FailureKind.TRANSIENT, f"{self.service} answered with a body that is not JSON"
+            )
+        return body, {"usage": usage} if usage else {}
+
+
+def _day_of(end_time: Any) -> dt.date | None:
+    """The day a daily value covers: its ``end_time`` (the next Pacific midnight) minus a day."""
+    if not isinstance(end_time, str):
+        return None
+    try:
+        stamp = dt.datetime.strptime(end_time, "%Y-%m-%dT%H:%M:%S%z")
+    except ValueError:
+        return None
+    return stamp.astimezone(dt.timezone.utc).date() - dt.timedelta(days=1)
+
+
+def _usage(response: requests.Response) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name in _USAGE_HEADERS:
+        raw = response.headers.get(name)
+        if raw:
+            try:
+                out[name.lower()] = json.loads(raw)
+            except ValueError:
+                out[name.lower()] = raw
+    return out
+
+
+def _regain_seconds(usage: Mapping[str, Any]) -> float | None:
+    """Seconds until access returns, from X-Business-Use-Case-Usage (given in minutes)."""
+    buc = usage.get("x-business-use-case-usage")
+    minutes = []
+    if isinstance(buc, Mapping):
+        for entries in buc.values():
+            for entry in entries if isinstance(entries, list) else []:
+                if not isinstance(entry, Mapping):
+                    continue
+                value = entry.get("estimated_time_to_regain_access")
+                if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
+                    minutes.append(float(value))
+    return max(minutes) * 60.0 if minutes else None
+
+
+def graph_error(status: int, body: Any, usage: Mapping[str, Any]) -> Failed:
+    """Classify a Graph API error by ``error.code`` (the HTTP status is usually just 400)."""
+    error = body.get("error") if isinstance(body, Mapping) else None
+    if not isinstance(error, Mapping):
+        kind = FailureKind.TRANSIENT if status >= 500 or status == 429 else FailureKind.PERMANENT
+        return Failed(kind, f"Graph API answered {status} without an error body")
+    code = error.get("code")
+    code = code if isinstance(code, int) and not isinstance(code, bool) else -1
+    subcode = error.get("error_subcode")
+    label = (
+        f"Graph API error {code}{f'/{subcode}' if subcode else ''} "
+        f"({error.get('type', 'error')}): {error.get('message', 'no message')}"
+    )
+    if code in THROTTLE_CODES:
+        return Failed(FailureKind.TRANSIENT, f"{label} (rate limited)", _regain_seconds(usage))
+    if code == 190:
+        return Failed(FailureKind.AUTH, f"{label} (the access token is expired or invalid)")
+    if code == 10 or 200 <= code <= 299:
+        return Failed(FailureKind.AUTH, f"{label} (the token lacks a permission)")
+    if code in (1, 2) or error.get("is_transient") is True or status >= 500:
+        return Failed(FailureKind.TRANSIENT, label)
+    return Failed(FailureKind.PERMANENT, label)
+
+
+class FacebookSource(GraphSource):
+    """Facebook Page fields (followers_count, fan_count...) and Page Insights metrics."""
+
+    name = "facebook"
+    account_key = "page"
+    account_setting = "page_id"
+    fields = frozenset({
+        "followers_count", "fan_count", "talking_about_count", "were_here_count", "checkins",
+        "rating_count", "new_like_count",
+    })  # fmt: skip
+    window_days = 90
+    service = "Facebook Page"
+    history_hint = "use the Insights metric page_follows for a history"
+    @classmethod
+    def replacement(cls, metric: str) -> str | None:
+        """The replacement of a removed Page Insights metric."""
+        return facebook_replacement(metric)
+
+
+class InstagramSource(GraphSource):
+    """Instagram professional-account fields and insights (``metric_type`` time_series or
+    total_value)."""
+
+    name = "instagram"
+    account_key = "account"
+    account_setting = "ig_user_id"
+    fields = frozenset({"followers_count", "follows_count", "media_count"})
+    window_days = 30
+    service = "Instagram account"
+    history_hint = "use an insights metric such as follower_count or reach for a history"
+    @classmethod
+    def replacement(cls, metric: str) -> str | None:
+        """The replacement of a removed Instagram metric."""
+        return instagram_replacement(metric)
+    query_keys = GraphSource.query_keys | {"metric_type"}
+
+    @classmethod
+    def validate_query(cls, query: Mapping[str, Any], kr: KeyResult) -> list[QueryProblem]:
+        """As for Graph sources, plus ``metric_type``."""
+        problems = super().validate_query(query, kr)
+        if query.get("metric_type", "time_series") not in ("time_series", "total_value"):
+            problems.append(
+                QueryProblem("metric_type", "metric_type is time_series or total_value")
+            )
+        return problems

@@ -1,0 +1,276 @@
+"""The ``youtube`` source: channel statistics from the YouTube Data API v3 by API key."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from okrcore.errors import SourceError
+from okrcore.model import Connection, KeyResult
+from okrcore.sources import (
+    Failure,
+    FailureKind,
+    FetchRequest,
+    Limits,
+    QueryProblem,
+    Reading,
+    Source,
+    resolve_secret,
+)
+
+from ._version import __version__
+from .graph import Failed, current_only_problem, number
+from .http import make_session, parse_retry_after
+
+__all__ = ["METRICS", "YouTubeSource"]
+
+DEFAULT_ENDPOINT = "https://www.googleapis.com"
+METRICS = ("subscriberCount", "viewCount", "videoCount")
+MAX_IDS = 50  # channels.list takes up to 50 ids a call, for 1 quota unit
+_SETTINGS = {"api_key", "timeout", "concurrency", "channel"}
+_CHANNEL = re.compile(r"^UC[A-Za-z0-9_-]{22}$")
+_QUOTA_REASONS = ("quotaExceeded", "dailyLimitExceeded")
+_RATE_REASONS = ("rateLimitExceeded", "userRateLimitExceeded")
+_AUTH_REASONS = ("keyInvalid", "keyExpired", "forbidden", "accessNotConfigured",
+                 "ipRefererBlocked", "authError")  # fmt: skip
+HISTORY_HINT = "YouTube Analytics reports are needed for history; check in daily instead"
+
+
+def seconds_to_pacific_midnight(now: dt.datetime | None = None) -> float | None:
+    """Seconds until the daily quota resets (midnight Pacific time); ``None`` without tz data."""
+    try:
+        from zoneinfo import ZoneInfo
+
+        pacific = ZoneInfo("America/Los_Angeles")
+    except Exception:  # no tz database (e.g. Windows without tzdata)
+        return None
+    local = (now or dt.datetime.now(dt.timezone.utc)).astimezone(pacific)
+    midnight = dt.datetime.combine(local.date() + dt.timedelta(days=1), dt.time(), tzinfo=pacific)
+    return (midnight - local).total_seconds()
+
+
+class YouTubeSource(Source):
+    """A channel's ``subscriberCount``, ``viewCount`` or ``videoCount`` (current values).
+
+    Connection settings: ``api_key`` (``env:``/``file:`` reference), optional default
+    ``channel``, ``timeout`` and ``concurrency``. ``endpoint`` overrides
+    ``https://www.googleapis.com``. Query: ``channel`` (a UC... id) or ``handle`` (@name) and
+    ``metric``.
+    """
+
+    name = "youtube"
+
+    def __init__(self, connection: Connection) -> None:
+        super().__init__(connection)
+        settings = connection.settings
+        self._endpoint = (connection.endpoint or DEFAULT_ENDPOINT).rstrip("/")
+        timeout = float(settings.get("timeout", 30.0))
+        self._timeout = (min(10.0, timeout), timeout)
+        self._concurrency = int(settings.get("concurrency", 2))
+        self._lock = threading.Lock()
+        self._session: requests.Session | None = None
+        self._key: str | None = None
+
+    def limits(self) -> Limits:
+        """Up to 50 channels a call (1 quota unit)."""
+        return Limits(max_batch=MAX_IDS, concurrency=self._concurrency, rate=None)
+
+    @classmethod
+    def validate_connection(cls, connection: Connection) -> list[QueryProblem]:
+        """The API key must be a reference."""
+        settings = connection.settings
+        problems = [
+            QueryProblem(key, f"unknown setting {key!r} (known: {', '.join(sorted(_SETTINGS))})")
+            for key in sorted(set(settings) - _SETTINGS)
+        ]
+        key = settings.get("api_key")
+        if not (isinstance(key, str) and key.startswith(("env:", "file:"))):
+            problems.append(
+                QueryProblem("api_key", "set api_key to 'env:NAME' or 'file:PATH' (never inline)")
+            )
+        return problems
+
+    @classmethod
+    def validate_query(cls, query: Mapping[str, Any], kr: KeyResult) -> list[QueryProblem]:
+        """A metric of the statistics part, and a channel id or a handle."""
+        known = {"channel", "handle", "metric"}
+        problems = [
+            QueryProblem(key, f"unknown key {key!r} (known: {', '.join(sorted(known))})")
+            for key in sorted(set(query) - known)
+        ]
+        if query.get("metric") not in METRICS:
+            problems.append(QueryProblem("metric", f"metric is one of {', '.join(METRICS)}"))
+        if "channel" in query and "handle" in query:
+            problems.append(QueryProblem("", "give channel or handle, not both"))
+        channel = query.get("channel")
+        if channel is not None and not (isinstance(channel, str) and _CHANNEL.match(channel)):
+            problems.append(QueryProblem("channel", f"{channel!r} is not a channel id (UC...)"))
+        handle = query.get("handle")
+        if handle is not None and not (isinstance(handle, str) and handle.startswith("@")):
+            problems.append(QueryProblem("handle", "a handle starts with @"))
+        return problems
+
+    def batches(self, requests: Sequence[FetchRequest]) -> list[list[FetchRequest]]:
+        """Channels by id share calls (50 ids each); each handle needs a call of its own."""
+        by_id = [r for r in requests if "handle" not in r.query]
+        out: list[list[FetchRequest]] = []
+        ids: dict[str, list[FetchRequest]] = {}
+        for request in by_id:
+            ids.setdefault(self._channel(request), []).append(request)
+        chunk: list[FetchRequest] = []
+        count = 0
+        for group in ids.values():
+            if count == MAX_IDS:
+                out.append(chunk)
+                chunk, count = [], 0
+            chunk.extend(group)
+            count += 1
+        if chunk:
+            out.append(chunk)
+        handles: dict[str, list[FetchRequest]] = {}
+        for request in requests:
+            if "handle" in request.query:
+                handles.setdefault(str(request.query["handle"]), []).append(request)
+        out.extend(handles.values())
+        return out
+
+    def fetch(self, requests: Sequence[FetchRequest]) -> Iterable[Reading | Failure]:
+        """One reading or failure per request; remote errors are classified, never raised."""
+        for batch in self.batches(requests):
+            ready = []
+            for request in batch:
+                why = current_only_problem(request, str(request.query.get("metric")), HISTORY_HINT)
+                if why:
+                    yield Failure(request, FailureKind.PERMANENT, why)
+                elif "handle" not in request.query and not self._channel(request):
+                    yield Failure(request, FailureKind.PERMANENT, "no channel: set channel")
+                else:
+                    ready.append(request)
+            if ready:
+                yield from self._fetch_batch(ready)
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        with self._lock:
+            if self._session is not None:
+                self._session.close()
+                self._session = None
+
+    def _channel(self, request: FetchRequest) -> str:
+        value = request.query.get("channel") or self.connection.settings.get("channel")
+        return str(value) if value else ""
+
+    def _fetch_batch(self, batch: list[FetchRequest]) -> Iterable[Reading | Failure]:
+        params: dict[str, str] = {"part": "statistics"}
+        if "handle" in batch[0].query:
+            params["forHandle"] = str(batch[0].query["handle"])
+        else:
+            ids = list(dict.fromkeys(self._channel(r) for r in batch))
+            params["id"] = ",".join(ids)
+            params["maxResults"] = str(MAX_IDS)
+        try:
+            body = self._get(params)
+        except Failed as failed:
+            for request in batch:
+                yield Failure(request, failed.kind, failed.message, failed.retry_after)
+            return
+        items = [i for i in body.get("items") or [] if isinstance(i, Mapping)]
+        by_id = {str(i.get("id")): i for i in items}
+        info = {"quota_units": 1}
+        for request in batch:
+            if "handle" in request.query:
+                item = items[0] if items else None
+                who = str(request.query["handle"])
+            else:
+                who = self._channel(request)
+                item = by_id.get(who)
+            metric = str(request.query["metric"])
+            try:
+                if item is None:
+                    raise Failed(FailureKind.PERMANENT, f"YouTube has no channel {who}")
+                stats = item.get("statistics")
+                stats = stats if isinstance(stats, Mapping) else {}
+                if metric == "subscriberCount" and stats.get("hiddenSubscriberCount") is True:
+                    raise Failed(
+                        FailureKind.PERMANENT, f"channel {who} hides its subscriber count"
+                    )
+                if stats.get(metric) is None:
+                    raise Failed(FailureKind.PERMANENT, f"channel {who} reports no {metric}")
+                value = number(stats[metric], metric)  # counts arrive as strings
+            except Failed as failed:
+                yield Failure(request, failed.kind, failed.message)
+                continue
+            yield Reading.total(request, value, info=info)
+
+    def _get(self, params: Mapping[str, str]) -> Mapping[str, Any]:
+        with self._lock:
+            if self._key is None:
+                base = Path(self.connection.base_dir) if self.connection.base_dir else None
+                try:
+                    self._key = resolve_secret(
+                        self.connection.settings.get("api_key"),
+                        what=f"connection {self.connection.name!r} api_key",
+                        base=base,
+                    )
+                except SourceError as exc:
+                    raise Failed(FailureKind.AUTH, str(exc)) from None
+                if not self._key:
+                    raise Failed(FailureKind.AUTH, "the connection has no api_key")
+            if self._session is None:
+                self._session = make_session(f"okrcore-social/{__version__}", self._concurrency)
+            session, key = self._session, self._key
+        try:
+            response = session.get(
+                f"{self._endpoint}/youtube/v3/channels",
+                params={**params, "key": key},
+                timeout=self._timeout,
+            )
+        except requests.Timeout:
+            raise Failed(
+                FailureKind.TRANSIENT, f"YouTube did not answer within {self._timeout[1]:g} s"
+            ) from None
+        except requests.RequestException as exc:  # never show the URL: it holds the key
+            raise Failed(
+                FailureKind.TRANSIENT, f"cannot reach {self._endpoint}: {type(exc).__name__}"
+            ) from None
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if response.status_code != 200:
+            raise youtube_error(response.status_code, body, response.headers.get("Retry-After"))
+        if not isinstance(body, Mapping):
+            raise Failed(FailureKind.TRANSIENT, "YouTube answered with a body that is not JSON")
+        return body
+
+
+def youtube_error(status: int, body: Any, retry_after: str | None) -> Failed:
+    """Classify a Google API error by its first ``errors[].reason``."""
+    error = body.get("error") if isinstance(body, Mapping) else None
+    error = error if isinstance(error, Mapping) else {}
+    details = error.get("errors")
+    first = details[0] if isinstance(details, list) and details else {}
+    reason = str(first.get("reason", "")) if isinstance(first, Mapping) else ""
+    label = (
+        f"YouTube {status}{f' {reason}' if reason else ''}: "
+        f"{error.get('message', 'no message')}"
+    )
+    if reason in _QUOTA_REASONS:
+        return Failed(
+            FailureKind.QUOTA,
+            f"{label} (the daily quota resets at midnight Pacific time)",
+            seconds_to_pacific_midnight(),
+        )
+    if reason in _RATE_REASONS or status == 429:
+        return Failed(FailureKind.TRANSIENT, label, parse_retry_after(retry_after))
+    if status in (401, 403) or reason in _AUTH_REASONS or "API key not valid" in label:
+        return Failed(FailureKind.AUTH, label)
+    if status >= 500:
+        return Failed(FailureKind.TRANSIENT, label, parse_retry_after(retry_after))
+    return Failed(FailureKind.PERMANENT, label)

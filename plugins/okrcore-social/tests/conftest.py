@@ -1,0 +1,31 @@
+"""Fixtures: a local fake Graph API + YouTube per test, and the secrets they expect."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from http.server import ThreadingHTTPServer
+
+import pytest
+from social_fake import GRAPH_TOKEN, YT_KEY, FakeSocial, Handler
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeSocial]:
+    state = FakeSocial()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), type("H", (Handler,), {"fake": state}))
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    state.url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        yield state
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture(autouse=True)
+def _secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FB_TEST_TOKEN", GRAPH_TOKEN)
+    monkeypatch.setenv("FB_TEST_APP_SECRET", "app-secret")
+    monkeypatch.setenv("YT_TEST_KEY", YT_KEY)
