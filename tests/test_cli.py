@@ -448,3 +448,101 @@ def test_demo_json_scores_are_reproducible(tmp_path: Path, store_url: str) -> No
     assert data["as_of"] == "2026-11-20"
     assert data["key_results"]
     assert any(k["actual"] is not None for k in data["key_results"])
+
+
+# -- lint --online --------------------------------------------------------------------------------
+ONLINE_PLUGIN = """
+from okrcore.hookspecs import hookimpl
+from okrcore.sources import QueryProblem, Source
+
+
+class FakeOnline(Source):
+    name = "fake-online"
+
+    def check_online(self, queries):
+        return [
+            (kr.id, QueryProblem("metric", f"unknown metric {query.get('metric')!r}"))
+            for kr, query in queries
+            if query.get("metric") != "sessions"
+        ]
+
+    def fetch(self, requests):
+        return []
+
+
+class Unreachable(FakeOnline):
+    name = "fake-unreachable"
+
+    def check_online(self, queries):
+        raise ConnectionError("connection refused by 127.0.0.1:9")
+
+
+@hookimpl
+def okrcore_register_sources(register):
+    register(FakeOnline)
+    register(Unreachable)
+"""
+
+ONLINE_PLAN = (
+    PLAN.replace(
+        "goals:\n",
+        """plugins: [okr_fake_online_plugin]
+connections:
+  web:
+    plugin: fake-online
+  down:
+    plugin: fake-unreachable
+goals:
+""",
+    )
+    .replace(
+        "        target: 12000\n",
+        """        target: 12000
+        source:
+          connection: web
+          metric: sessionz
+""",
+    )
+    .replace(
+        "        target: 45\n",
+        """        target: 45
+        source:
+          connection: web
+          metric: sessions
+""",
+    )
+    .replace(
+        "        target: 200\n",
+        """        target: 200
+        source:
+          connection: down
+          metric: cac
+""",
+    )
+)
+
+
+def test_lint_online_reports_live_problems(
+    tmp_path: Path, store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "okr_fake_online_plugin.py").write_text(ONLINE_PLUGIN, encoding="utf-8")
+    path = tmp_path / "online.yaml"
+    path.write_text(ONLINE_PLAN, encoding="utf-8")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(tmp_path), *sys.path]))
+    offline = okr_process("lint", path, "--format", "json")
+    online = okr_process("lint", path, "--online", "--format", "json")
+    assert offline.returncode in (0, 1), offline.stderr
+    assert not [f for f in json.loads(offline.stdout)["findings"] if f["code"].startswith("ONLINE")]
+    assert online.returncode == 1, online.stderr
+    found = [f for f in json.loads(online.stdout)["findings"] if f["code"].startswith("ONLINE")]
+    by_code = {f["code"]: f for f in found}
+    assert len(found) == 2
+    metric = by_code["ONLINE-002"]
+    assert "visits" in metric["message"]
+    assert "'sessionz'" in metric["message"]
+    assert metric["where"] == "objectives[0].key_results[0].source.metric"
+    assert metric["line"] is not None
+    down = by_code["ONLINE-001"]
+    assert "'down'" in down["message"]
+    assert "connection refused" in down["message"]
+    assert no_traceback(online.stderr)
