@@ -1,0 +1,146 @@
+"""Email over SMTP: the report as plain text, subject = the report's title, link at the end.
+
+Settings: ``host``, ``port`` (587 with ``starttls``, 465 with ``ssl``, else 25), ``from``, ``to``
+(an address or a list), ``username`` and ``password`` (``env:``/``file:`` references), ``starttls``
+(false), ``ssl`` (false), ``timeout`` (30), ``retries`` (3), ``retry_backoff`` (1.0).
+Temporary SMTP failures (4xx replies, dropped connections) are retried; 5xx replies are not.
+"""
+
+from __future__ import annotations
+
+import smtplib
+import ssl
+import time
+from collections.abc import Callable
+from email.message import EmailMessage
+from typing import ClassVar
+
+from okrcore.errors import SourceError
+from okrcore.notifiers import Channel, Message, Notifier, NotifyError
+from okrcore.sources import QueryProblem, resolve_secret
+
+__all__ = ["EmailNotifier", "build_email"]
+
+
+def _recipients(value: object) -> list[str]:
+    if isinstance(value, str):
+        return [a.strip() for a in value.split(",") if a.strip()]
+    if isinstance(value, (list, tuple)):
+        return [str(a) for a in value]
+    return []
+
+
+def build_email(message: Message, sender: str, recipients: list[str]) -> EmailMessage:
+    """The email for a report: subject = title, text body, the link at the end."""
+    mail = EmailMessage()
+    mail["Subject"] = message.title
+    mail["From"] = sender
+    mail["To"] = ", ".join(recipients)
+    body = message.text
+    if message.link:
+        body += f"\n\nFull report: {message.link}\n"
+    mail.set_content(body)
+    return mail
+
+
+class EmailNotifier(Notifier):
+    """Sends a report by email over SMTP (optionally STARTTLS or implicit TLS)."""
+
+    name: ClassVar[str] = "email"
+
+    def __init__(self, channel: Channel) -> None:
+        super().__init__(channel)
+        self.sleep: Callable[[float], None] = time.sleep
+
+    @classmethod
+    def validate_channel(cls, channel: Channel) -> list[QueryProblem]:
+        s = channel.settings
+        problems = []
+        if not isinstance(s.get("host"), str) or not s.get("host"):
+            problems.append(QueryProblem("host", "an email channel needs the SMTP 'host'"))
+        if not isinstance(s.get("from"), str) or "@" not in str(s.get("from")):
+            problems.append(QueryProblem("from", "expected the sender's address"))
+        if not _recipients(s.get("to")):
+            problems.append(QueryProblem("to", "expected an address or a list of addresses"))
+        password = s.get("password")
+        if password is not None and not str(password).startswith(("env:", "file:")):
+            problems.append(
+                QueryProblem("password", "never write a password in the plan: use 'env:NAME'")
+            )
+        if s.get("ssl") and s.get("starttls"):
+            problems.append(QueryProblem("ssl", "choose either 'ssl' or 'starttls', not both"))
+        return problems
+
+    def _secret(self, key: str) -> str | None:
+        try:
+            return resolve_secret(
+                self.channel.settings.get(key), what=f"channel {self.channel.name!r} {key}"
+            )
+        except SourceError as exc:
+            raise NotifyError(str(exc)) from None
+
+    def send(self, message: Message) -> None:
+        problems = self.validate_channel(self.channel)
+        if problems:
+            raise NotifyError(
+                f"channel {self.channel.name!r} (email): "
+                + "; ".join(f"{p.field}: {p.message}" for p in problems)
+            )
+        s = self.channel.settings
+        recipients = _recipients(s.get("to"))
+        mail = build_email(message, str(s["from"]), recipients)
+        attempts = int(s.get("retries", 3))
+        backoff = float(s.get("retry_backoff", 1.0))
+        for attempt in range(attempts):
+            try:
+                self._deliver(mail, recipients)
+                return
+            except NotifyError as exc:
+                if not exc.transient or attempt == attempts - 1:
+                    raise
+                self.sleep(backoff * (2**attempt))
+
+    def _deliver(self, mail: EmailMessage, recipients: list[str]) -> None:
+        s = self.channel.settings
+        host = str(s["host"])
+        use_ssl, starttls = bool(s.get("ssl")), bool(s.get("starttls"))
+        port = int(s.get("port") or (465 if use_ssl else 587 if starttls else 25))
+        timeout = float(s.get("timeout", 30))
+        where = f"channel {self.channel.name!r} (email via {host}:{port})"
+        username, password = self._secret("username") or s.get("username"), self._secret("password")
+        try:
+            smtp: smtplib.SMTP
+            if use_ssl:
+                smtp = smtplib.SMTP_SSL(
+                    host, port, timeout=timeout, context=ssl.create_default_context()
+                )
+            else:
+                smtp = smtplib.SMTP(host, port, timeout=timeout)
+            with smtp:
+                if starttls:
+                    smtp.starttls(context=ssl.create_default_context())
+                if username and password:
+                    smtp.login(str(username), password)
+                refused = smtp.send_message(mail, to_addrs=recipients)
+        except smtplib.SMTPResponseException as exc:
+            text = (
+                exc.smtp_error.decode("utf-8", "replace")
+                if isinstance(exc.smtp_error, bytes)
+                else str(exc.smtp_error)
+            )
+            raise NotifyError(
+                f"{where}: SMTP {exc.smtp_code} {text}", transient=400 <= exc.smtp_code < 500
+            ) from None
+        except smtplib.SMTPRecipientsRefused as exc:
+            raise NotifyError(
+                f"{where}: every recipient refused: {sorted(exc.recipients)}"
+            ) from None
+        except (
+            TimeoutError,
+            smtplib.SMTPServerDisconnected,
+            smtplib.SMTPConnectError,
+            OSError,
+        ) as exc:
+            raise NotifyError(f"{where}: {type(exc).__name__}: {exc}", transient=True) from None
+        if refused:
+            raise NotifyError(f"{where}: refused recipients: {sorted(refused)}")

@@ -1,0 +1,473 @@
+"""Each notifier against a local HTTP server (and a local SMTP server for email).
+
+The servers answer with the platforms' documented success and error bodies; signatures are
+recomputed here from the documented algorithms, independently of the code under test.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import socket
+import urllib.parse
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from okrcore_notify import (
+    DingTalkNotifier,
+    EmailNotifier,
+    FeishuNotifier,
+    SlackNotifier,
+    TeamsNotifier,
+    WebhookNotifier,
+)
+from okrcore_notify import plugin as notify_plugin
+from pytest_httpserver import HTTPServer
+
+from okrcore.notifiers import Channel, Message, NotifyError
+from okrcore.plugins import PluginManager
+
+SECRET = "SEC-test-secret-0123456789"
+TOKEN = "tok-SECRET-in-url"
+
+REPORT = {"kind": "daily", "summary": {"lights": {"green": 2, "yellow": 1, "red": 1, "grey": 0}}}
+
+
+def message(lines: int = 5, link: str | None = "https://reports.example/daily.html") -> Message:
+    body = [
+        "## Objective <O1> & more",
+        *[f"- 🔴 **KR {i}** leads: 40 of 70 (57%)" for i in range(lines)],
+    ]
+    md = "\n".join(body)
+    return Message(
+        title="Daily OKR status 2026-02-10", markdown=md, text=md, report=REPORT, link=link
+    )
+
+
+def channel(
+    plugin: str, url_env: str, monkeypatch: pytest.MonkeyPatch, url: str, **settings: Any
+) -> Channel:
+    monkeypatch.setenv(url_env, url)
+    return Channel(
+        name="team",
+        plugin=plugin,
+        settings={"url": f"env:{url_env}", "retry_backoff": 0, **settings},
+    )
+
+
+def no_sleep(notifier: Any) -> list[float]:
+    sleeps: list[float] = []
+    notifier.sleep = sleeps.append
+    return sleeps
+
+
+def test_plugin_registers_every_notifier() -> None:
+    pm = PluginManager(load_entry_points=False)
+    pm.register(notify_plugin, "okrcore-notify")
+    assert {"slack", "teams", "feishu", "lark", "dingtalk", "webhook", "email"} <= set(pm.notifiers)
+
+
+# -- Slack ----------------------------------------------------------------------------------------
+def test_slack_block_kit_payload(httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    httpserver.expect_request("/services/T/B/x", method="POST").respond_with_data("ok")
+    ch = channel("slack", "SLACK_URL", monkeypatch, httpserver.url_for("/services/T/B/x"))
+    SlackNotifier(ch).send(message())
+    ((request, _),) = httpserver.log
+    body = request.get_json()
+    assert body["text"] == "Daily OKR status 2026-02-10"
+    blocks = body["blocks"]
+    assert blocks[0] == {
+        "type": "header",
+        "text": {"type": "plain_text", "text": "Daily OKR status 2026-02-10", "emoji": True},
+    }
+    section = blocks[1]["text"]
+    assert section["type"] == "mrkdwn"
+    # Slack mrkdwn: escaped <>&, single-asterisk bold, heading turned bold
+    assert "*Objective &lt;O1&gt; &amp; more*" in section["text"]
+    assert "*KR 0*" in section["text"]
+    assert "**" not in section["text"]
+    assert blocks[-1]["type"] == "context"
+    assert "<https://reports.example/daily.html|" in json.dumps(blocks[-1])
+
+
+def test_slack_long_report_is_trimmed_within_limits(
+    httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    httpserver.expect_request("/hook").respond_with_data("ok")
+    ch = channel("slack", "SLACK_URL", monkeypatch, httpserver.url_for("/hook"))
+    SlackNotifier(ch).send(message(lines=5000))
+    body = httpserver.log[0][0].get_json()
+    assert len(body["blocks"]) <= 50
+    assert all(len(b["text"]["text"]) <= 3000 for b in body["blocks"] if b["type"] == "section")
+    assert sum(len(b["text"]["text"]) for b in body["blocks"] if b["type"] == "section") <= 40000
+    assert "Report trimmed" in body["blocks"][-2]["text"]["text"]
+
+
+def test_slack_error_names_the_platform_error_and_hides_the_url(
+    httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    httpserver.expect_request(f"/{TOKEN}").respond_with_data("invalid_blocks", status=400)
+    ch = channel("slack", "SLACK_URL", monkeypatch, httpserver.url_for(f"/{TOKEN}"))
+    with pytest.raises(NotifyError, match="HTTP 400: invalid_blocks") as info:
+        SlackNotifier(ch).send(message())
+    assert TOKEN not in str(info.value)
+    assert not info.value.transient
+    assert len(httpserver.log) == 1  # a 400 is not retried
+
+
+def test_rate_limit_is_retried_with_retry_after(
+    httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    httpserver.expect_ordered_request("/hook").respond_with_data(
+        "rate_limited", status=429, headers={"Retry-After": "7"}
+    )
+    httpserver.expect_ordered_request("/hook").respond_with_data("ok")
+    ch = channel("slack", "SLACK_URL", monkeypatch, httpserver.url_for("/hook"))
+    notifier = SlackNotifier(ch)
+    sleeps = no_sleep(notifier)
+    notifier.send(message())
+    assert len(httpserver.log) == 2
+    assert sleeps == [7.0]
+
+
+def test_server_errors_give_up_after_the_bounded_attempts(
+    httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    httpserver.expect_request("/hook").respond_with_data("boom", status=503)
+    ch = channel("slack", "SLACK_URL", monkeypatch, httpserver.url_for("/hook"), retries=3)
+    notifier = SlackNotifier(ch)
+    no_sleep(notifier)
+    with pytest.raises(NotifyError, match="HTTP 503.*gave up after 3 attempts"):
+        notifier.send(message())
+    assert len(httpserver.log) == 3
+
+
+def test_literal_webhook_url_is_refused() -> None:
+    ch = Channel("team", "slack", {"url": "https://hooks.slack.com/services/T/B/secret"})
+    problems = SlackNotifier.validate_channel(ch)
+    assert [p.field for p in problems] == ["url"]
+    with pytest.raises(NotifyError, match="env:NAME"):
+        SlackNotifier(ch).send(message())
+
+
+def test_missing_env_secret_is_named_without_value(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NOPE_URL", raising=False)
+    ch = Channel("team", "slack", {"url": "env:NOPE_URL"})
+    with pytest.raises(NotifyError, match="NOPE_URL is not set"):
+        SlackNotifier(ch).send(message())
+
+
+# -- Teams ----------------------------------------------------------------------------------------
+def test_teams_adaptive_card(httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    httpserver.expect_request("/workflows/x").respond_with_data("", status=202)
+    ch = channel("teams", "TEAMS_URL", monkeypatch, httpserver.url_for("/workflows/x"))
+    TeamsNotifier(ch).send(message())
+    body = httpserver.log[0][0].get_json()
+    assert body["type"] == "message"
+    (attachment,) = body["attachments"]
+    assert attachment["contentType"] == "application/vnd.microsoft.card.adaptive"
+    card = attachment["content"]
+    assert card["type"] == "AdaptiveCard"
+    assert card["version"] == "1.4"
+    assert card["body"][0]["text"] == "Daily OKR status 2026-02-10"
+    assert card["body"][1]["text"].startswith("**Objective <O1> & more**")
+    assert card["actions"][0] == {
+        "type": "Action.OpenUrl",
+        "title": "Full report",
+        "url": "https://reports.example/daily.html",
+    }
+
+
+def test_teams_payload_stays_under_the_size_limit(
+    httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    httpserver.expect_request("/wf").respond_with_data("", status=202)
+    ch = channel("teams", "TEAMS_URL", monkeypatch, httpserver.url_for("/wf"))
+    TeamsNotifier(ch).send(message(lines=3000))
+    raw = httpserver.log[0][0].get_data()
+    assert len(raw) <= 28 * 1024
+    assert "Report trimmed" in raw.decode("utf-8")
+
+
+def test_teams_error_status(httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    httpserver.expect_request("/wf").respond_with_json(
+        {"error": {"code": "TriggerInputSchemaMismatch", "message": "bad"}}, status=400
+    )
+    ch = channel("teams", "TEAMS_URL", monkeypatch, httpserver.url_for("/wf"))
+    with pytest.raises(NotifyError, match="TriggerInputSchemaMismatch"):
+        TeamsNotifier(ch).send(message())
+
+
+# -- Feishu ---------------------------------------------------------------------------------------
+def expected_feishu_sign(timestamp: str, secret: str) -> str:
+    # documented: key = timestamp + "\n" + secret, HMAC-SHA256 over an empty message, base64
+    mac = hmac.new(f"{timestamp}\n{secret}".encode(), b"", digestmod=hashlib.sha256)
+    return base64.b64encode(mac.digest()).decode()
+
+
+def test_feishu_signed_card(httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    httpserver.expect_request("/open-apis/bot/v2/hook/abc").respond_with_json(
+        {"code": 0, "data": {}, "msg": "success"}
+    )
+    monkeypatch.setenv("FEISHU_SECRET", SECRET)
+    ch = channel(
+        "feishu",
+        "FEISHU_URL",
+        monkeypatch,
+        httpserver.url_for("/open-apis/bot/v2/hook/abc"),
+        secret="env:FEISHU_SECRET",
+    )
+    FeishuNotifier(ch).send(message())
+    body = httpserver.log[0][0].get_json()
+    assert body["sign"] == expected_feishu_sign(body["timestamp"], SECRET)
+    assert body["timestamp"].isdigit()
+    assert body["msg_type"] == "interactive"
+    card = body["card"]
+    assert card["header"]["title"] == {
+        "tag": "plain_text",
+        "content": "Daily OKR status 2026-02-10",
+    }
+    assert card["header"]["template"] == "red"  # the report has a red key result
+    assert card["elements"][0]["tag"] == "markdown"
+    assert "**KR 0**" in card["elements"][0]["content"]
+    assert card["elements"][1]["actions"][0]["url"] == "https://reports.example/daily.html"
+
+
+def test_feishu_without_secret_is_unsigned(
+    httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    httpserver.expect_request("/h").respond_with_json({"StatusCode": 0, "StatusMessage": "success"})
+    ch = channel("feishu", "FEISHU_URL", monkeypatch, httpserver.url_for("/h"))
+    FeishuNotifier(ch).send(message())
+    body = httpserver.log[0][0].get_json()
+    assert "sign" not in body
+    assert "timestamp" not in body
+
+
+def test_feishu_http_200_with_error_code_is_a_failure(
+    httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    httpserver.expect_request("/h").respond_with_json(
+        {
+            "code": 19021,
+            "data": {},
+            "msg": "sign match fail or timestamp is not within one hour from current time",
+        }
+    )
+    monkeypatch.setenv("FEISHU_SECRET", SECRET)
+    ch = channel(
+        "feishu", "FEISHU_URL", monkeypatch, httpserver.url_for("/h"), secret="env:FEISHU_SECRET"
+    )
+    with pytest.raises(NotifyError, match="error code 19021: sign match fail") as info:
+        FeishuNotifier(ch).send(message())
+    assert SECRET not in str(info.value)
+    assert len(httpserver.log) == 1
+
+
+def test_feishu_rate_limit_code_is_retried(
+    httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    httpserver.expect_ordered_request("/h").respond_with_json(
+        {"code": 11232, "msg": "frequency limited"}
+    )
+    httpserver.expect_ordered_request("/h").respond_with_json({"code": 0, "msg": "success"})
+    ch = channel("feishu", "FEISHU_URL", monkeypatch, httpserver.url_for("/h"))
+    notifier = FeishuNotifier(ch)
+    no_sleep(notifier)
+    notifier.send(message())
+    assert len(httpserver.log) == 2
+
+
+def test_feishu_body_under_20kb(httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    httpserver.expect_request("/h").respond_with_json({"code": 0, "msg": "success"})
+    ch = channel("feishu", "FEISHU_URL", monkeypatch, httpserver.url_for("/h"))
+    FeishuNotifier(ch).send(message(lines=2000))
+    assert len(httpserver.log[0][0].get_data()) <= 20_000
+
+
+# -- DingTalk -------------------------------------------------------------------------------------
+def test_dingtalk_signed_markdown(httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    httpserver.expect_request("/robot/send").respond_with_json({"errcode": 0, "errmsg": "ok"})
+    monkeypatch.setenv("DT_SECRET", SECRET)
+    url = httpserver.url_for("/robot/send") + f"?access_token={TOKEN}"
+    ch = channel("dingtalk", "DT_URL", monkeypatch, url, secret="env:DT_SECRET")
+    DingTalkNotifier(ch).send(message())
+    request = httpserver.log[0][0]
+    query = urllib.parse.parse_qs(urllib.parse.urlsplit(request.url).query)
+    assert query["access_token"] == [TOKEN]
+    timestamp = query["timestamp"][0]
+    # documented: HMAC-SHA256(key=secret, msg=timestamp + "\n" + secret), base64, URL-encoded
+    digest = hmac.new(SECRET.encode(), f"{timestamp}\n{SECRET}".encode(), hashlib.sha256).digest()
+    assert query["sign"] == [base64.b64encode(digest).decode()]
+    raw_query = urllib.parse.urlsplit(request.url).query
+    assert "sign=" + urllib.parse.quote_plus(base64.b64encode(digest).decode()) in raw_query
+    body = request.get_json()
+    assert body["msgtype"] == "markdown"
+    assert body["markdown"]["title"] == "Daily OKR status 2026-02-10"
+    assert body["markdown"]["text"].startswith("### Daily OKR status 2026-02-10")
+    assert "[Full report](https://reports.example/daily.html)" in body["markdown"]["text"]
+
+
+def test_dingtalk_errcode_is_a_failure(
+    httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    httpserver.expect_request("/robot/send").respond_with_json(
+        {"errcode": 310000, "errmsg": "keywords not in content"}
+    )
+    ch = channel(
+        "dingtalk", "DT_URL", monkeypatch, httpserver.url_for("/robot/send") + "?access_token=t"
+    )
+    with pytest.raises(NotifyError, match="errcode 310000: keywords not in content"):
+        DingTalkNotifier(ch).send(message())
+
+
+def test_dingtalk_too_fast_is_retried_then_reported(
+    httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    httpserver.expect_request("/robot/send").respond_with_json(
+        {"errcode": 130101, "errmsg": "send too fast, exceed 20 times per minute"}
+    )
+    ch = channel(
+        "dingtalk",
+        "DT_URL",
+        monkeypatch,
+        httpserver.url_for("/robot/send") + "?access_token=t",
+        retries=2,
+    )
+    notifier = DingTalkNotifier(ch)
+    sleeps = no_sleep(notifier)
+    with pytest.raises(NotifyError, match="errcode 130101") as info:
+        notifier.send(message())
+    assert info.value.transient
+    assert len(httpserver.log) == 2
+    assert len(sleeps) == 1
+
+
+def test_dingtalk_body_under_limit(httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    httpserver.expect_request("/robot/send").respond_with_json({"errcode": 0, "errmsg": "ok"})
+    ch = channel(
+        "dingtalk", "DT_URL", monkeypatch, httpserver.url_for("/robot/send") + "?access_token=t"
+    )
+    DingTalkNotifier(ch).send(message(lines=3000))
+    assert len(httpserver.log[0][0].get_data()) <= 20_000
+
+
+# -- generic webhook ------------------------------------------------------------------------------
+def test_webhook_posts_report_with_resolved_headers(
+    httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOOK_AUTH", "Bearer abc")
+    httpserver.expect_request(
+        "/in", method="POST", headers={"Authorization": "Bearer abc"}
+    ).respond_with_json({"accepted": True})
+    ch = Channel(
+        "ops",
+        "webhook",
+        {"url": httpserver.url_for("/in"), "headers": {"Authorization": "env:HOOK_AUTH"}},
+    )
+    WebhookNotifier(ch).send(message())
+    body = httpserver.log[0][0].get_json()
+    assert set(body) == {"title", "text", "markdown", "report", "link"}
+    assert body["report"] == REPORT
+    assert httpserver.log[0][1].status_code == 200
+
+
+def test_webhook_connection_refused_is_transient_and_hides_url(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    port = free_port()
+    ch = Channel(
+        "ops",
+        "webhook",
+        {"url": f"http://127.0.0.1:{port}/{TOKEN}", "retries": 2, "retry_backoff": 0},
+    )
+    notifier = WebhookNotifier(ch)
+    sleeps = no_sleep(notifier)
+    with pytest.raises(NotifyError, match="cannot reach") as info:
+        notifier.send(message())
+    assert TOKEN not in str(info.value)
+    assert len(sleeps) == 1
+
+
+# -- email ----------------------------------------------------------------------------------------
+class Sink:
+    def __init__(self) -> None:
+        self.envelopes: list[Any] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.envelopes.append(envelope)
+        return "250 OK"
+
+
+class Refuse:
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, options: Any
+    ) -> str:
+        return "550 5.1.1 mailbox unavailable"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def smtp() -> Any:
+    sink = Sink()
+    controller = Controller(sink, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        yield sink, controller.port
+    finally:
+        controller.stop()
+
+
+def test_email_is_delivered(smtp: Any) -> None:
+    sink, port = smtp
+    ch = Channel(
+        "mail",
+        "email",
+        {
+            "host": "127.0.0.1",
+            "port": port,
+            "from": "okr@example.com",
+            "to": ["a@example.com", "b@example.com"],
+        },
+    )
+    EmailNotifier(ch).send(message())
+    (envelope,) = sink.envelopes
+    assert envelope.mail_from == "okr@example.com"
+    assert envelope.rcpt_tos == ["a@example.com", "b@example.com"]
+    content = envelope.content.decode("utf-8")
+    assert "Subject: Daily OKR status 2026-02-10" in content
+    assert "Full report: https://reports.example/daily.html" in content
+
+
+def test_email_refused_recipient_is_reported() -> None:
+    controller = Controller(Refuse(), hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        ch = Channel(
+            "mail",
+            "email",
+            {"host": "127.0.0.1", "port": controller.port, "from": "o@x.org", "to": "a@x.org"},
+        )
+        with pytest.raises(NotifyError, match="refused"):
+            EmailNotifier(ch).send(message())
+    finally:
+        controller.stop()
+
+
+def test_email_password_must_be_a_reference() -> None:
+    ch = Channel(
+        "mail", "email", {"host": "h", "from": "o@x.org", "to": "a@x.org", "password": "hunter2"}
+    )
+    problems = EmailNotifier.validate_channel(ch)
+    assert [p.field for p in problems] == ["password"]
+    with pytest.raises(NotifyError) as info:
+        EmailNotifier(ch).send(message())
+    assert "hunter2" not in str(info.value)
