@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Iterator
 from http.server import ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
+
+# the fake lives next to this file; make it importable however pytest is started (nox runs
+# every plugin's tests in one session from the repository root)
+sys.path.insert(0, str(Path(__file__).parent))
 from social_fake import GRAPH_TOKEN, YT_KEY, FakeSocial, Handler
 
 
