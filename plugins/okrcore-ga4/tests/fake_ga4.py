@@ -187,6 +187,8 @@ class FakeGA4:
         self.thresholded: set[str] = set()
         self.sampled: dict[str, tuple[int, int]] = {}
         self.require_token: str | None = None
+        self.issue_token = "test-token"
+        self.token_requests = 0
         self.faults: list[Fault] = []
         self.calls: list[Call] = []
         self.record = record
@@ -386,7 +388,18 @@ class FakeGA4:
 
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", 0))
-                body = json.loads(self.rfile.read(length) or b"{}")
+                raw = self.rfile.read(length)
+                if urlsplit(self.path).path == "/token":  # OAuth token endpoint for credentials
+                    fake.token_requests += 1
+                    data = json.dumps({"access_token": fake.issue_token, "expires_in": 3600,
+                                       "token_type": "Bearer"}).encode()
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                    return
+                body = json.loads(raw or b"{}")
                 m = re.fullmatch(r"/v1beta/properties/(\d+):(runReport|batchRunReports)",
                                  urlsplit(self.path).path)
                 if not m:
@@ -403,7 +416,7 @@ class FakeGA4:
 
         server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         server.daemon_threads = True
-        threading.Thread(target=server.serve_forever, daemon=True).start()
+        threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
         self._http = server
         self.url = f"http://127.0.0.1:{server.server_address[1]}"
         return self.url

@@ -152,30 +152,47 @@ def _credentials(settings: GA4Settings) -> Any:
     ref = settings.credentials
     if ref is None:
         return None
-    import google.auth
-
     base = Path(settings.base_dir) if settings.base_dir else None
     if ref.startswith(("env:", "file:")):
         # env:NAME may hold the key's JSON or its path; file:PATH reads the key file itself.
         value = resolve_secret(ref, what="ga4 credentials", base=base) or ""
+        origin = ref
     else:
-        value = ref  # a plain path: not a secret itself
-    if value.lstrip().startswith("{"):
-        try:
-            info = json.loads(value)
-        except ValueError:
-            raise SourceError(f"ga4 credentials ({ref.split(':')[0]}): not valid JSON") from None
-        load_dict: Any = google.auth.load_credentials_from_dict
-        creds, _ = load_dict(info, scopes=[SCOPE])
-        return creds
-    path = Path(value).expanduser()
-    if base is not None and not path.is_absolute():
-        path = base / path
-    if not path.is_file():
-        raise SourceError(f"ga4 credentials: no service-account key file at {path}")
-    load_file: Any = google.auth.load_credentials_from_file
-    creds, _ = load_file(str(path), scopes=[SCOPE])
-    return creds
+        value, origin = ref, ref  # a plain path: not a secret itself
+    if not value.lstrip().startswith("{"):
+        path = Path(value).expanduser()
+        if base is not None and not path.is_absolute():
+            path = base / path
+        if not path.is_file():
+            raise SourceError(f"ga4 credentials: no service-account key file at {path}")
+        value, origin = path.read_text(encoding="utf-8"), str(path)
+    try:
+        info = json.loads(value)
+    except ValueError:
+        raise SourceError(f"ga4 credentials ({origin}): not valid JSON") from None
+    return _load(info, origin)
+
+
+def _load(info: Any, origin: str) -> Any:
+    """Only the two key types a GA4 reader needs are accepted (no arbitrary external configs)."""
+    kind = info.get("type") if isinstance(info, dict) else None
+    try:
+        if kind == "service_account":
+            from google.oauth2 import service_account
+
+            sa: Any = service_account.Credentials
+            return sa.from_service_account_info(info, scopes=[SCOPE])
+        if kind == "authorized_user":
+            from google.oauth2 import credentials as user_credentials
+
+            user: Any = user_credentials.Credentials
+            return user.from_authorized_user_info(info, scopes=[SCOPE])
+    except (ValueError, KeyError) as exc:
+        raise SourceError(f"ga4 credentials ({origin}): unusable {kind} key: {exc}") from None
+    raise SourceError(
+        f"ga4 credentials ({origin}): type {kind!r} is not supported; use a service_account "
+        "or authorized_user key, or omit credentials for Application Default Credentials"
+    )
 
 
 def make_client(settings: GA4Settings) -> BetaAnalyticsDataClient:
