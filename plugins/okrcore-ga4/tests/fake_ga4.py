@@ -324,8 +324,8 @@ class FakeGA4:
                 values.append({"value": _fmt(v if v is not None else 0.0)})
             out_rows.append({"dimensionValues": [{"value": k} for k in key],
                              "metricValues": values})
-        offset = int(req.get("offset", 0) or 0)
-        limit = int(req.get("limit", 10_000) or 10_000)
+        offset = int(req.get("offset") or 0)
+        limit = int(req.get("limit") or 0) or 10_000  # 0 / absent: the API default
         page = out_rows[offset : offset + limit]
         meta: dict[str, Any] = {"currencyCode": "USD", "timeZone": self.time_zone}
         if prop in self.thresholded:
