@@ -28,6 +28,7 @@ class Call:
 class FakeHubSpot:
     def __init__(self) -> None:
         self.records: dict[str, list[dict[str, Any]]] = {"deals": []}
+        self.property_types: dict[str, dict[str, str]] = {"deals": {}}
         self.calls: list[Call] = []
         self.canned: list[tuple[int, Any, dict[str, str]]] = []
         self.headers: dict[str, str] = {}
@@ -50,6 +51,8 @@ class FakeHubSpot:
             return 401, {"status": "error", "message": "Authentication credentials not found.",
                          "category": "INVALID_AUTHENTICATION"}, {}
         parts = call.path.split("/")
+        if call.method == "GET" and len(parts) == 6 and parts[3] == "properties":
+            return self._property(parts[4], parts[5])
         if call.method != "POST" or len(parts) != 6 or parts[5] != "search":
             return 404, {"status": "error", "message": "not found"}, {}
         obj = parts[4]
@@ -77,6 +80,18 @@ class FakeHubSpot:
             answer["paging"] = {"next": {"after": str(offset + limit),
                                          "link": f"?after={offset + limit}"}}
         return 200, answer, dict(self.headers)
+
+
+    def _property(self, obj: str, name: str) -> tuple[int, Any, dict[str, str]]:
+        if obj not in self.property_types:
+            return 400, {"status": "error", "message": f"Unable to infer object type from: {obj}",
+                         "category": "VALIDATION_ERROR"}, {}
+        if name not in self.property_types[obj] and name != "hs_object_id":
+            return 404, {"status": "error", "category": "OBJECT_NOT_FOUND",
+                         "message": f"Unable to find property {name}"}, {}
+        kind = self.property_types[obj].get(name, "number")
+        return 200, {"name": name, "label": name, "type": kind,
+                     "fieldType": "number" if kind == "number" else "text"}, {}
 
 
 def _num(text: Any) -> Any:

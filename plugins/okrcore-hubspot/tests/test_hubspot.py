@@ -12,6 +12,7 @@ from hubspot_fake import TOKEN, FakeHubSpot
 from okrcore_hubspot import HubSpotSource, __version__
 from okrcore_hubspot.query import day_end_ms, day_start_ms
 
+from okrcore.errors import SourceError
 from okrcore.model import Connection, Cycle, KeyResult
 from okrcore.plugins import PluginManager
 from okrcore.sources import Failure, FailureKind, FetchRequest, Reading
@@ -353,6 +354,38 @@ def test_filter_limits_are_checked_at_lint_time():
         {"object": "deals", "filter_groups": [[f] * 9] * 3}, kr())
     assert [p.message for p in problems] == [
         "27 filters in all (including date windows) exceed HubSpot's limit of 25"]
+
+
+def test_check_online_finds_missing_and_mistyped_properties(fake):
+    fake.property_types["deals"] = {"dealstage": "enumeration", "amount": "number",
+                                    "closedate": "datetime", "dealname": "string"}
+    good = {**DEALS, "aggregate": "sum", "property": "amount", "date_property": "closedate"}
+    queries = [
+        (KeyResult("good", "t", baseline=0, target=1), good),
+        (KeyResult("typo", "t", baseline=0, target=1), {**good, "property": "amout"}),
+        (KeyResult("text", "t", baseline=0, target=1),
+         {**good, "property": "dealname", "date_property": "dealstage"}),
+        (KeyResult("object", "t", baseline=0, target=1), {"object": "dealz"}),
+    ]
+    problems = [(kr, p.field, p.message) for kr, p in source(fake).check_online(queries)]
+    assert problems == [
+        ("typo", "property", "HubSpot deals have no property 'amout'"),
+        ("text", "property", "property 'dealname' of deals has type string, not number"),
+        ("text", "date_property",
+         "property 'dealstage' of deals has type enumeration, not date or datetime"),
+        ("object", "object",
+         "HubSpot 400 VALIDATION_ERROR: Unable to infer object type from: dealz"),
+    ]
+    # each property is asked once (the object's hs_object_id shows that the object exists)
+    paths = [c.path for c in fake.calls]
+    assert len(paths) == len(set(paths)) == 7
+
+
+def test_check_online_with_a_bad_token_raises(fake, monkeypatch):
+    monkeypatch.setenv("HUBSPOT_TEST_TOKEN", "pat-wrong")
+    with pytest.raises(SourceError, match="HubSpot 401"):
+        source(fake).check_online([(KeyResult("k", "t", baseline=0, target=1),
+                                    {**DEALS, "aggregate": "sum", "property": "amount"})])
 
 
 def test_plugin_registers_through_its_entry_point():

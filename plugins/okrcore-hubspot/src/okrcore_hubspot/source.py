@@ -318,12 +318,22 @@ class HubSpotSource(Source):
     def _search(
         self, query: HubSpotQuery, body: Mapping[str, Any], stats: _Stats
     ) -> Mapping[str, Any]:
+        path = f"/crm/v3/objects/{query.object}/search"
+        response = self._request("POST", path, body, stats)
+        if response.status_code != 200:
+            raise _error(response, query.object)
+        return _json(response)
+
+    def _request(
+        self, method: str, path: str, body: Mapping[str, Any] | None, stats: _Stats
+    ) -> requests.Response:
+        """One throttled call; network trouble is transient."""
         session, token = self._client()
-        url = f"{self._endpoint}/crm/v3/objects/{query.object}/search"
         self._throttle.wait()
         try:
-            response = session.post(
-                url,
+            response = session.request(
+                method,
+                f"{self._endpoint}{path}",
                 json=body,
                 headers={"Authorization": f"Bearer {token}"},
                 timeout=self._timeout,
@@ -340,20 +350,85 @@ class HubSpotSource(Source):
         for name, value in response.headers.items():
             if name.lower().startswith("x-hubspot-ratelimit-"):
                 stats.ratelimit[name[len("x-hubspot-ratelimit-") :].lower()] = value
+        return response
+
+    # -- online check -----------------------------------------------------------------------
+
+    def check_online(
+        self, queries: Sequence[tuple[KeyResult, Mapping[str, Any]]]
+    ) -> list[tuple[str, QueryProblem]]:
+        """Check that every property a query names exists, with a fitting type.
+
+        Reads ``GET /crm/v3/properties/{object}/{name}`` once per property. Authentication and
+        network errors raise :class:`okrcore.errors.SourceError`.
+        """
+        found: list[tuple[str, QueryProblem]] = []
+        cache: dict[tuple[str, str], Mapping[str, Any] | None] = {}
+        for kr, raw in queries:
+            if validate_query(raw):
+                continue  # the offline lint reports these
+            query = parse_query(raw)
+            wanted: list[tuple[str, str, str | None]] = [("object", "hs_object_id", None)]
+            if query.aggregate != "count" and query.property:
+                wanted.append(("property", query.property, "number"))
+            if query.date_property:
+                wanted.append(("date_property", query.date_property, "date"))
+            field = "filter_groups" if "filter_groups" in raw else "filters"
+            for g, group in enumerate(query.groups):
+                for i, spec in enumerate(group):
+                    where = f"{field}[{g}][{i}]" if field == "filter_groups" else f"{field}[{i}]"
+                    wanted.append((where, str(spec["property"]), None))
+            for where, name, kind in wanted:
+                key = (query.object, name)
+                try:
+                    if key not in cache:
+                        cache[key] = self._property(query.object, name)
+                except _Failed as failed:
+                    if failed.kind is FailureKind.PERMANENT:
+                        found.append((kr.id, QueryProblem("object", failed.message)))
+                        break
+                    raise SourceError(failed.message) from None
+                prop = cache[key]
+                problem = _property_problem(query.object, name, prop, kind)
+                if problem:
+                    found.append((kr.id, QueryProblem(where, problem)))
+        return found
+
+    def _property(self, obj: str, name: str) -> Mapping[str, Any] | None:
+        response = self._request("GET", f"/crm/v3/properties/{obj}/{name}", None, _Stats())
+        if response.status_code == 404:
+            return None
         if response.status_code != 200:
-            raise _error(response, query)
-        try:
-            page = response.json()
-        except ValueError:
-            raise _Failed(
-                FailureKind.TRANSIENT, "HubSpot answered 200 with a body that is not JSON"
-            ) from None
-        if not isinstance(page, Mapping):
-            raise _Failed(FailureKind.TRANSIENT, "HubSpot answered 200 with an unexpected body")
-        return page
+            raise _error(response, obj)
+        return _json(response)
 
 
-def _error(response: requests.Response, query: HubSpotQuery) -> _Failed:
+def _property_problem(
+    obj: str, name: str, prop: Mapping[str, Any] | None, kind: str | None
+) -> str | None:
+    if prop is None:
+        return f"HubSpot {obj} have no property {name!r}"
+    have = prop.get("type")
+    if kind == "number" and have != "number":
+        return f"property {name!r} of {obj} has type {have}, not number"
+    if kind == "date" and have not in ("date", "datetime"):
+        return f"property {name!r} of {obj} has type {have}, not date or datetime"
+    return None
+
+
+def _json(response: requests.Response) -> Mapping[str, Any]:
+    try:
+        page = response.json()
+    except ValueError:
+        raise _Failed(
+            FailureKind.TRANSIENT, "HubSpot answered 200 with a body that is not JSON"
+        ) from None
+    if not isinstance(page, Mapping):
+        raise _Failed(FailureKind.TRANSIENT, "HubSpot answered 200 with an unexpected body")
+    return page
+
+
+def _error(response: requests.Response, obj: str) -> _Failed:
     """Classify an error response by status and HubSpot's policy name."""
     status = response.status_code
     try:
@@ -371,8 +446,7 @@ def _error(response: requests.Response, query: HubSpotQuery) -> _Failed:
     if status == 403:
         return _Failed(
             FailureKind.AUTH,
-            f"{label} (the app needs read scope for {query.object}, e.g. "
-            f"crm.objects.{query.object}.read)",
+            f"{label} (the app needs read scope for {obj}, e.g. crm.objects.{obj}.read)",
         )
     if status == 429:
         policy = body.get("policyName")
