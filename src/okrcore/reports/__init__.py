@@ -31,13 +31,13 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from ..errors import OkrError
-from ..model import CheckIn, KeyResult, Measure, Plan, RunRecord, StrategyChange, TargetChange
-from ..scoring import KRScore, Light, NodeScore, Scorecard, score
+from okrcore.errors import OkrError
+from okrcore.model import CheckIn, KeyResult, Measure, Plan, RunRecord, StrategyChange, TargetChange
+from okrcore.scoring import KRScore, Light, NodeScore, Scorecard, score
 
 if TYPE_CHECKING:
-    from ..plugins import PluginManager
-    from ..store import Store
+    from okrcore.plugins import PluginManager
+    from okrcore.store import Store
 
 __all__ = [
     "KINDS",
