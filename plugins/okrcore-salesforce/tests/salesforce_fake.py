@@ -88,6 +88,14 @@ class FakeSalesforce:
                 return 401, [{"message": "Session expired or invalid",
                               "errorCode": "INVALID_SESSION_ID"}], headers
             base = f"/services/data/v{VERSION}/query"
+            if call.path == base and "explain" in call.query:
+                soql = call.query["explain"][0]
+                if soql not in self.answers:
+                    return 400, [{"message": "No such column 'Amout' on entity 'Opportunity'",
+                                  "errorCode": "INVALID_FIELD"}], headers
+                plan = {"cardinality": 1, "leadingOperationType": "TableScan",
+                        "relativeCost": 1.0, "sobjectType": "Opportunity"}
+                return 200, {"plans": [plan]}, headers
             if call.path == base:
                 soql = call.soql
                 if soql not in self.answers:

@@ -11,6 +11,7 @@ from okrcore_salesforce import SalesforceSource, __version__
 from okrcore_salesforce.soql import bind, literal, placeholders
 from salesforce_fake import CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN, VERSION, FakeSalesforce
 
+from okrcore.errors import SourceError
 from okrcore.model import Connection, Cycle, KeyResult
 from okrcore.plugins import PluginManager
 from okrcore.sources import Failure, FailureKind, FetchRequest, Reading
@@ -350,6 +351,25 @@ def test_connection_validation():
     assert SalesforceSource.validate_connection(Connection("sf", "salesforce", {
         "instance_url": "https://x", "auth": "refresh_token", "client_id": "a"}))[0].field == (
         "refresh_token")
+
+
+def test_check_online_explains_each_query_without_running_it(fake):
+    fake.count("SELECT COUNT() FROM Lead", 1)
+    queries = [(kr(), {"soql": "SELECT COUNT() FROM Lead"}),
+               (KeyResult("bad", "t", baseline=0, target=1),
+                {"soql": "SELECT SUM(Amout) FROM Opportunity"})]
+    problems = source(fake).check_online(queries)
+    assert [(k, p.field, p.message) for k, p in problems] == [
+        ("bad", "soql", "Salesforce 400 INVALID_FIELD: No such column 'Amout' on entity "
+         "'Opportunity'")]
+    assert [c.query["explain"] for c in fake.calls] == [
+        ["SELECT COUNT() FROM Lead"], ["SELECT SUM(Amout) FROM Opportunity"]]
+
+
+def test_check_online_with_a_refused_token_raises(fake, monkeypatch):
+    monkeypatch.setenv("SF_TEST_TOKEN", "00Dexpired")
+    with pytest.raises(SourceError, match="INVALID_SESSION_ID"):
+        source(fake).check_online([(kr(), {"soql": "SELECT COUNT() FROM Lead"})])
 
 
 def test_plugin_registers_through_its_entry_point():

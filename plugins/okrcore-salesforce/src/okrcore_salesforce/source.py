@@ -160,6 +160,30 @@ class SalesforceSource(Source):
         """Either form, placeholders with values, parameters that bind as SOQL literals."""
         return validate_query(query)
 
+    def check_online(
+        self, queries: Sequence[tuple[KeyResult, Mapping[str, Any]]]
+    ) -> list[tuple[str, QueryProblem]]:
+        """Ask Salesforce to plan each query (``?explain=``) without running it.
+
+        Unknown objects and fields, and malformed SOQL, come back as problems; authentication
+        and network errors raise :class:`okrcore.errors.SourceError`.
+        """
+        found: list[tuple[str, QueryProblem]] = []
+        day = dt.date.today()
+        for kr, query in queries:
+            if validate_query(query):
+                continue  # the offline lint reports these
+            values = builtin_values(day, day, day, day, day)
+            soql = bind(to_soql(query, gauge=False), {**values, **(query.get("params") or {})})
+            try:
+                self._get(f"/services/data/v{self._version}/query", {"explain": soql}, _Stats())
+            except _Failed as failed:
+                if failed.kind is not FailureKind.PERMANENT:
+                    raise SourceError(failed.message) from None
+                field = "soql" if "soql" in query else ""
+                found.append((kr.id, QueryProblem(field, failed.message)))
+        return found
+
     def fetch(self, requests: Sequence[FetchRequest]) -> Iterable[Reading | Failure]:
         """One reading or failure per request; remote errors are classified, never raised."""
         for request in requests:
