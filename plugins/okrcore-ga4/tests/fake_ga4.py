@@ -438,7 +438,7 @@ class FakeGA4:
                 body = json.loads(req_type.to_json(request, use_integers_for_enums=True))
                 name = body.pop("property", "") or body.pop("name", "")
                 prop = re.sub(r"\D", "", name.split("/")[1]) if "/" in name else ""
-                headers = {k: v for k, v in context.invocation_metadata()}
+                headers = dict(context.invocation_metadata())
                 try:
                     payload = fake.handle("grpc", method, prop, method, {}, headers, body)
                 except ApiError as err:

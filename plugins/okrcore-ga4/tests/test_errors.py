@@ -7,7 +7,7 @@ import json
 import pytest
 from okrcore.sources import Failure, FailureKind, Reading
 
-from conftest import NOW, PROPERTY, request, run, source
+from ga4_helpers import NOW, PROPERTY, request, run, source
 
 NOT_ON_PROPERTY = "User does not have sufficient permissions for this property."
 
@@ -58,7 +58,7 @@ def test_unattributable_400_in_a_batch_is_isolated_report_by_report(fake):
 
 def test_403_is_auth_with_hint_and_stops_the_connection(fake):
     src = source(fake, property="999")  # a property the service account cannot see
-    first = list(src.fetch(single_days(src, 1)))[0]
+    first = next(iter(src.fetch(single_days(src, 1))))
     assert first.kind is FailureKind.AUTH
     assert NOT_ON_PROPERTY in first.message
     assert "Property access management" in first.message
@@ -136,6 +136,7 @@ def test_credentials_from_env_json_and_relative_path(fake, tmp_path, monkeypatch
     assert isinstance(next(iter(src.fetch(single_days(src, 1)))), Reading)
     assert jwt_claims(fake.calls[-1].headers["authorization"])["sub"].startswith("okr-reader@")
     from okrcore.model import Connection
+
     from okrcore_ga4 import GA4Source
     conn = Connection("ga", "ga4", settings={"property": PROPERTY, "credentials": "key.json",
                                              "transport": "rest"},

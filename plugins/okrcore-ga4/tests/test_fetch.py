@@ -6,7 +6,7 @@ import datetime as dt
 
 from okrcore.sources import Failure, FailureKind, Reading
 
-from conftest import CYCLE, PROPERTY, request, run, source, total
+from ga4_helpers import CYCLE, PROPERTY, request, run, source, total
 
 D = dt.date
 ORGANIC = 'sessionDefaultChannelGroup == "Organic Search"'

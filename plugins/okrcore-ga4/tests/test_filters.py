@@ -7,9 +7,9 @@ import json
 import pytest
 from google.analytics.data_v1beta.types import FilterExpression
 
+from ga4_helpers import key_result
 from okrcore_ga4 import FilterError, GA4Source, compile_filter
 from okrcore_ga4.filters import filter_fields, parse_filter
-from conftest import key_result
 
 
 def as_json(text: str) -> dict:

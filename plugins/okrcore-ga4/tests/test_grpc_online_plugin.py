@@ -9,7 +9,7 @@ import pytest
 from okrcore.plugins import PluginManager
 from okrcore.sources import Failure, FailureKind, Reading
 
-from conftest import CYCLE, PROPERTY, connection, key_result, request, run, source, total
+from ga4_helpers import CYCLE, PROPERTY, connection, key_result, request, run, source, total
 from okrcore_ga4 import GA4Source
 
 
