@@ -12,6 +12,7 @@ import pytest
 from okrcore_social import FacebookSource, InstagramSource, YouTubeSource, __version__
 from social_fake import GRAPH_TOKEN, YT_KEY, FakeSocial, graph_error
 
+from okrcore.errors import SourceError
 from okrcore.model import Connection, Cycle, KeyResult
 from okrcore.plugins import PluginManager
 from okrcore.sources import Failure, FailureKind, FetchRequest, Reading, Source
@@ -350,6 +351,31 @@ def test_youtube_validation():
         {"channel": "acme", "metric": "likes"}, kr)] == ["metric", "channel"]
     assert [p.field for p in YouTubeSource.validate_connection(
         Connection("yt", "youtube", {"api_key": "AIza-inline"}))] == ["api_key"]
+
+
+def test_check_online(fake, monkeypatch):
+    kr = KeyResult("k", "t", target=1, baseline=0)
+    fake.objects[PAGE] = {"followers_count": 1}
+    daily(fake, PAGE, "page_follows", TODAY - dt.timedelta(days=5), 10)
+    problems = facebook(fake).check_online([
+        (kr, {"field": "followers_count"}),
+        (kr, {"metric": "page_follows"}),
+        (KeyResult("bad", "t", target=1, baseline=0), {"metric": "page_nonsense"}),
+        (KeyResult("removed", "t", target=1, baseline=0), {"metric": "page_fans"}),  # lint's job
+    ])
+    assert [(k, p.field) for k, p in problems] == [("bad", "metric")]
+    assert "error 100" in problems[0][1].message
+    assert len(fake.calls) == 3
+    fake.channels[UC[0]] = {"viewCount": "1"}
+    problems = youtube(fake).check_online([
+        (kr, {"channel": UC[0], "metric": "viewCount"}),
+        (KeyResult("gone", "t", target=1, baseline=0), {"channel": UC[1], "metric": "viewCount"}),
+    ])
+    assert [(k, p.field, p.message) for k, p in problems] == [
+        ("gone", "channel", f"YouTube has no channel {UC[1]}")]
+    monkeypatch.setenv("FB_TEST_TOKEN", "EAAB-revoked")
+    with pytest.raises(SourceError, match="error 190"):
+        facebook(fake).check_online([(kr, {"field": "followers_count"})])
 
 
 def test_plugin_registers_three_sources():

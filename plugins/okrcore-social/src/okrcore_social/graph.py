@@ -199,6 +199,43 @@ class GraphSource(Source):
             problems.append(QueryProblem("combine", "combine is sum or last"))
         return problems
 
+    def check_online(
+        self, queries: Sequence[tuple[KeyResult, Mapping[str, Any]]]
+    ) -> list[tuple[str, QueryProblem]]:
+        """Ask for each field, and for each metric over yesterday, to see that the API knows it.
+
+        Authentication, permission and network errors raise :class:`okrcore.errors.SourceError`.
+        """
+        found: list[tuple[str, QueryProblem]] = []
+        yesterday = today() - dt.timedelta(days=1)
+        for kr, query in queries:
+            if self.validate_query(query, kr):
+                continue  # the offline lint reports these
+            account = str(query.get(self.account_key) or self.connection.settings.get(
+                self.account_setting) or "")
+            if not account:
+                found.append((kr.id, QueryProblem(self.account_key, f"no {self.account_key} id")))
+                continue
+            try:
+                if "field" in query:
+                    self._get(f"/{account}", {"fields": str(query["field"])})
+                else:
+                    params = {
+                        "metric": str(query["metric"]),
+                        "period": str(query.get("period", "day")),
+                        "since": yesterday.isoformat(),
+                        "until": today().isoformat(),
+                    }
+                    if query.get("metric_type", "time_series") != "time_series":
+                        params["metric_type"] = str(query["metric_type"])
+                    self._get(f"/{account}/insights", params)
+            except Failed as failed:
+                if failed.kind is not FailureKind.PERMANENT:
+                    raise SourceError(failed.message) from None
+                field = "field" if "field" in query else "metric"
+                found.append((kr.id, QueryProblem(field, failed.message)))
+        return found
+
     def batches(self, requests: Sequence[FetchRequest]) -> list[list[FetchRequest]]:
         """Group requests one call can answer (same account, same window), then chunk them."""
         groups: dict[tuple[Any, ...], list[FetchRequest]] = {}

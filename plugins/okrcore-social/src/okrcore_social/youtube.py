@@ -116,6 +116,30 @@ class YouTubeSource(Source):
             problems.append(QueryProblem("handle", "a handle starts with @"))
         return problems
 
+    def check_online(
+        self, queries: Sequence[tuple[KeyResult, Mapping[str, Any]]]
+    ) -> list[tuple[str, QueryProblem]]:
+        """Check that each channel (or handle) exists; a key or quota error raises SourceError."""
+        found: list[tuple[str, QueryProblem]] = []
+        for kr, query in queries:
+            if self.validate_query(query, kr):
+                continue  # the offline lint reports these
+            if "handle" in query:
+                params, field, who = {"forHandle": str(query["handle"])}, "handle", query["handle"]
+            else:
+                who = query.get("channel") or self.connection.settings.get("channel")
+                params, field = {"id": str(who or "")}, "channel"
+            try:
+                body = self._get({"part": "id", **params})
+            except Failed as failed:
+                if failed.kind is not FailureKind.PERMANENT:
+                    raise SourceError(failed.message) from None
+                found.append((kr.id, QueryProblem(field, failed.message)))
+                continue
+            if not body.get("items"):
+                found.append((kr.id, QueryProblem(field, f"YouTube has no channel {who}")))
+        return found
+
     def batches(self, requests: Sequence[FetchRequest]) -> list[list[FetchRequest]]:
         """Channels by id share calls (50 ids each); each handle needs a call of its own."""
         by_id = [r for r in requests if "handle" not in r.query]
