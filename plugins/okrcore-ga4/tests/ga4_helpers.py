@@ -8,11 +8,11 @@ import itertools
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from okrcore.model import Connection, Cycle, KeyResult
-from okrcore.sources import FetchRequest
-
 from fake_ga4 import FakeGA4, row
 from okrcore_ga4 import GA4Source
+
+from okrcore.model import Connection, Cycle, KeyResult
+from okrcore.sources import FetchRequest
 
 PROPERTY = "1001"
 CYCLE = Cycle("2026-Q1", dt.date(2026, 1, 1), dt.date(2026, 3, 31))

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from okrcore.sources import Failure, FailureKind, Reading
-
 from ga4_helpers import NOW, PROPERTY, request, run, source
+
+from okrcore.sources import Failure, FailureKind, Reading
 
 NOT_ON_PROPERTY = "User does not have sufficient permissions for this property."
 
@@ -135,9 +135,9 @@ def test_credentials_from_env_json_and_relative_path(fake, tmp_path, monkeypatch
     src = source(fake, anonymous=False, credentials="env:GA4_KEY_JSON")
     assert isinstance(next(iter(src.fetch(single_days(src, 1)))), Reading)
     assert jwt_claims(fake.calls[-1].headers["authorization"])["sub"].startswith("okr-reader@")
-    from okrcore.model import Connection
-
     from okrcore_ga4 import GA4Source
+
+    from okrcore.model import Connection
     conn = Connection("ga", "ga4", settings={"property": PROPERTY, "credentials": "key.json",
                                              "transport": "rest"},
                       endpoint=fake.url, base_dir=str(tmp_path))

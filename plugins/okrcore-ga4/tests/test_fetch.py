@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from okrcore.sources import Failure, FailureKind, Reading
-
 from ga4_helpers import CYCLE, PROPERTY, request, run, source, total
+
+from okrcore.sources import Failure, FailureKind, Reading
 
 D = dt.date
 ORGANIC = 'sessionDefaultChannelGroup == "Organic Search"'

@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from google.analytics.data_v1beta.types import FilterExpression
-
 from ga4_helpers import key_result
+from google.analytics.data_v1beta.types import FilterExpression
 from okrcore_ga4 import FilterError, GA4Source, compile_filter
 from okrcore_ga4.filters import filter_fields, parse_filter
 

@@ -6,11 +6,11 @@ import datetime as dt
 import importlib.metadata
 
 import pytest
-from okrcore.plugins import PluginManager
-from okrcore.sources import Failure, FailureKind, Reading
-
 from ga4_helpers import CYCLE, PROPERTY, connection, key_result, request, run, source, total
 from okrcore_ga4 import GA4Source
+
+from okrcore.plugins import PluginManager
+from okrcore.sources import Failure, FailureKind, Reading
 
 
 @pytest.fixture

@@ -5,11 +5,11 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from okrcore.model import Connection, Cycle, Measure
-
 from ga4_helpers import key_result
 from okrcore_ga4 import GA4Source, additive, parse_query
 from okrcore_ga4.query import cells_for, total_window
+
+from okrcore.model import Connection, Cycle, Measure
 
 CYCLE = Cycle("q", dt.date(2026, 1, 1), dt.date(2026, 3, 31))
 AS_OF = dt.date(2026, 2, 10)

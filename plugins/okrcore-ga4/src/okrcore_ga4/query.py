@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import attrs
+
 from okrcore.model import Cycle, KeyResult, Measure
 from okrcore.sources import QueryProblem
 

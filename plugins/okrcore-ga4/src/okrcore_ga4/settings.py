@@ -14,6 +14,7 @@ from google.analytics.data_v1beta import BetaAnalyticsDataClient
 from google.analytics.data_v1beta.services.beta_analytics_data.transports import (
     BetaAnalyticsDataGrpcTransport,
 )
+
 from okrcore.errors import SourceError
 from okrcore.model import Connection
 from okrcore.sources import QueryProblem, resolve_secret

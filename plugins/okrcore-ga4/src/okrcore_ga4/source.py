@@ -33,6 +33,7 @@ from google.analytics.data_v1beta.types import (
 )
 from google.api_core import exceptions as gexc
 from google.auth import exceptions as auth_exc
+
 from okrcore.errors import SourceError
 from okrcore.model import KeyResult
 from okrcore.sources import (
