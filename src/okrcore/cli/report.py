@@ -1,0 +1,96 @@
+"""Report commands: ``okr report PLAN --kind daily|weekly|monthly --format text|md|json|html``.
+
+The report is built from the store (``--store``) as of ``--at`` (today), written to standard
+output or ``-o FILE``, and with ``--notify CHANNEL`` (repeatable) sent to channels of the plan's
+``notify`` section. Exit code 1 when any channel failed (the others are still sent).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from pathlib import Path
+
+import click
+
+from okrcore.cli import at_option, format_option, handle_errors, main, store_option
+from okrcore.errors import OkrError, StoreError
+from okrcore.model import Plan
+from okrcore.reports import KINDS, render, report
+
+
+def _load(plan_path: str) -> Plan:
+    try:
+        from okrcore.planfile import load_plan
+    except ModuleNotFoundError as exc:  # pragma: no cover - only in a broken installation
+        raise OkrError(f"loading a plan needs okrcore.planfile: {exc}") from None
+    plan: Plan = load_plan(plan_path)
+    return plan
+
+
+@main.command("report")
+@click.argument("plan_path", metavar="PLAN", type=click.Path(exists=True, dir_okay=False))
+@click.option(
+    "--kind",
+    type=click.Choice(KINDS),
+    default="daily",
+    show_default=True,
+    help="daily status, weekly gap analysis or monthly review.",
+)
+@format_option("text", "md", "json", "html")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, writable=True),
+    help="Write the report to this file instead of standard output.",
+)
+@store_option
+@at_option
+@click.option(
+    "--notify",
+    "channels",
+    multiple=True,
+    metavar="CHANNEL",
+    help="Send the report to this channel of the plan's notify section (repeatable).",
+)
+@handle_errors
+def report_command(
+    plan_path: str,
+    kind: str,
+    fmt: str,
+    output: str | None,
+    store_url: str,
+    at: dt.date | None,
+    channels: tuple[str, ...],
+) -> None:
+    """Render the daily, weekly or monthly report of PLAN, and optionally send it."""
+    from okrcore.store import open_store
+
+    plan = _load(plan_path)
+    try:
+        store = open_store(store_url)
+    except StoreError as exc:
+        raise click.UsageError(str(exc)) from None
+    try:
+        rep = report(plan, store, kind, at or dt.date.today())
+        color = output is None and sys.stdout.isatty()
+        text = render(rep, fmt, color=color)
+        if output:
+            Path(output).write_text(text, encoding="utf-8")
+            click.echo(f"Wrote the {kind} report ({fmt}) to {output}", err=True)
+        else:
+            click.echo(text, nl=not text.endswith("\n"))
+        if channels:
+            from okrcore.notify import send_report
+
+            failed = 0
+            for result in send_report(plan, rep, channels):
+                if result.ok:
+                    click.echo(f"Sent the {kind} report to {result.channel}", err=True)
+                else:
+                    failed += 1
+                    click.echo(f"Error: {result.error}", err=True)
+            if failed:
+                sys.exit(1)
+    finally:
+        store.close()

@@ -1,0 +1,159 @@
+"""Sending reports to notification channels (the plan's ``notify`` section).
+
+The section maps a channel name to its settings: ``plugin`` (a registered notifier's name) and
+that notifier's settings, secrets only as ``env:NAME`` / ``file:PATH`` references. Two keys are
+okrcore's own and are not passed to the notifier:
+
+``after_refresh``
+    send a report when a refresh finishes: ``true`` (the daily report) or a report kind
+    (``daily``, ``weekly``, ``monthly``).
+``link``
+    the URL where the full report is published; chat messages that must be trimmed point there.
+
+Example::
+
+    notify:
+      team-chat: {plugin: slack, url: env:SLACK_WEBHOOK_URL, after_refresh: daily,
+                  link: https://okr.example.com/dashboard.html}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from .errors import OkrError
+from .model import Plan
+from .notifiers import Channel, Message, Notifier, NotifyError
+from .reports import KINDS, Report
+
+if TYPE_CHECKING:
+    from .plugins import PluginManager
+
+__all__ = [
+    "SendResult",
+    "after_refresh_channels",
+    "channels",
+    "message_for",
+    "send_report",
+]
+
+OWN_KEYS = ("plugin", "after_refresh", "link")
+
+
+@attrs.frozen
+class SendResult:
+    """What happened on one channel: ``error`` is ``None`` when the message was delivered."""
+
+    channel: str
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def channels(plan: Plan) -> dict[str, Channel]:
+    """The plan's channels by name; a malformed entry raises :class:`NotifyError` naming it."""
+    out: dict[str, Channel] = {}
+    for name, entry in plan.notify.items():
+        if not isinstance(entry, Mapping):
+            raise NotifyError(f"notify.{name}: expected a mapping with 'plugin' and settings")
+        plugin = entry.get("plugin")
+        if not isinstance(plugin, str) or not plugin:
+            raise NotifyError(f"notify.{name}: a channel needs 'plugin' (e.g. slack, dingtalk)")
+        settings = {k: v for k, v in entry.items() if k not in OWN_KEYS}
+        out[str(name)] = Channel(str(name), plugin, settings)
+    return out
+
+
+def _entry(plan: Plan, name: str) -> Mapping[str, Any]:
+    entry = plan.notify.get(name)
+    return entry if isinstance(entry, Mapping) else {}
+
+
+def after_refresh_channels(plan: Plan) -> list[tuple[str, str]]:
+    """``(channel, report kind)`` for every channel that wants a report after a refresh."""
+    out = []
+    for name in plan.notify:
+        value = _entry(plan, name).get("after_refresh")
+        if value is True:
+            out.append((str(name), "daily"))
+        elif isinstance(value, str) and value in KINDS:
+            out.append((str(name), value))
+        elif value not in (None, False):
+            raise NotifyError(
+                f"notify.{name}.after_refresh: expected true or one of {', '.join(KINDS)}"
+            )
+    return out
+
+
+def message_for(report: Report, *, link: str | None = None) -> Message:
+    """The message a notifier sends for a report: Markdown, plain text and the JSON form."""
+    from .reports.markdown import render_markdown
+
+    markdown = render_markdown(report)
+    try:
+        from .reports.text import render_text
+
+        text = render_text(report, color=False, width=100)
+    except OkrError:  # rich is not installed: the Markdown reads well enough as text
+        text = markdown
+    return Message(
+        title=report.title, markdown=markdown, text=text, report=report.to_dict(), link=link
+    )
+
+
+def _notifier(manager: PluginManager, channel: Channel) -> Notifier:
+    registry = manager.notifiers
+    if channel.plugin not in registry:
+        known = ", ".join(registry) or "none (install okrcore-notify)"
+        raise NotifyError(
+            f"channel {channel.name!r}: unknown notifier {channel.plugin!r} (known: {known})"
+        )
+    cls = registry.get(channel.plugin)
+    problems = cls.validate_channel(channel)
+    if problems:
+        detail = "; ".join(f"{p.field}: {p.message}" if p.field else p.message for p in problems)
+        raise NotifyError(f"channel {channel.name!r} ({channel.plugin}): {detail}")
+    notifier: Notifier = cls(channel)
+    return notifier
+
+
+def send_report(
+    plan: Plan,
+    report: Report,
+    names: Sequence[str] | Iterable[str],
+    *,
+    manager: PluginManager | None = None,
+) -> list[SendResult]:
+    """Send a report to the named channels, each on its own: one failing channel does not stop
+    the others. Returns one :class:`SendResult` per channel; an unknown channel name is an error
+    listing the plan's channels.
+    """
+    from .plugins import default_manager, load_plugin_modules
+
+    manager = manager or default_manager()
+    if plan.plugins:
+        load_plugin_modules(manager, plan.plugins)
+    known = channels(plan)
+    names = list(names)
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        listed = ", ".join(sorted(known)) or "none: add a 'notify' section to the plan"
+        raise NotifyError(f"unknown channel(s) {', '.join(unknown)} (the plan has: {listed})")
+    results = []
+    for name in names:
+        link = _entry(plan, name).get("link")
+        message = message_for(report, link=link if isinstance(link, str) else None)
+        try:
+            _notifier(manager, known[name]).send(message)
+        except NotifyError as exc:
+            results.append(SendResult(name, str(exc)))
+        except Exception as exc:  # a notifier bug must not hide the other channels' results
+            results.append(SendResult(name, f"channel {name!r}: {type(exc).__name__}: {exc}"))
+        else:
+            results.append(SendResult(name))
+    return results
