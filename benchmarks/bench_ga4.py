@@ -133,8 +133,8 @@ def naive(url: str, krs: list[tuple[str, str, dict]]) -> float:
         q, _ = parse_query(query)
         assert q is not None
         measure = "gauge" if "window" in query else "cumulative"
-        start, end = total_window(q, KeyResult("x", "x", baseline=1, target=2,
-                                               measure=measure).measure, CYCLE, AS_OF)
+        kind = KeyResult("x", "x", baseline=1, target=2, measure=measure).measure
+        start, end = total_window(q, kind, CYCLE, AS_OF, CYCLE.start)
         req = RunReportRequest(property=f"properties/{prop}",
                                date_ranges=[DateRange(start_date=start.isoformat(),
                                                       end_date=end.isoformat())],
@@ -158,8 +158,8 @@ def lower_bound(krs: list[tuple[str, str, dict]], properties: list[str], concurr
             assert q is not None
             measure = KeyResult("x", "x", baseline=1, target=2,
                                 measure="gauge" if "window" in query else "cumulative").measure
-            groups.setdefault((total_window(q, measure, CYCLE, AS_OF), q.filter_key),
-                              set()).add(q.metric)
+            key = (total_window(q, measure, CYCLE, AS_OF, CYCLE.start), q.filter_key)
+            groups.setdefault(key, set()).add(q.metric)
         reports = sum(math.ceil(len(m) / 10) for m in groups.values())
         calls = math.ceil(reports / 5)
         calls_total += calls

@@ -244,3 +244,12 @@ def test_bad_query_fails_without_a_call(fake):
     assert out["k"].kind is FailureKind.PERMANENT
     assert "column 11" in out["k"].message
     assert fake.calls == []
+
+
+def test_cumulative_reads_only_the_window_the_refresh_asks_for(fake, data):
+    src = source(fake)
+    out = run(src, [request(src, "k", {"metric": "sessions"}, start=D(2026, 3, 25))])
+    assert fake.calls[0].body["dateRanges"] == [{"startDate": "2026-03-25",
+                                                 "endDate": "2026-03-31"}]
+    assert out["k"].points == ((D(2026, 3, 31),
+                                total(data, "sessions", D(2026, 3, 25), D(2026, 3, 31))),)

@@ -49,6 +49,19 @@ def test_cycle_window_is_clamped_to_the_cycle_end():
     assert window({"metric": "sessions"}, as_of=D(2026, 4, 20)) == (D(2026, 1, 1), D(2026, 3, 31))
 
 
+def test_cumulative_reads_the_refresh_window_so_amounts_add_up():
+    q, _ = parse_query({"metric": "sessions"})
+    # the refresh asks for the days since the previous check-in: only those are read
+    assert total_window(q, Measure.CUMULATIVE, CYCLE, AS_OF, D(2026, 2, 8)) == (D(2026, 2, 8),
+                                                                                AS_OF)
+    # a window starting before the cycle is cut at the cycle start
+    assert total_window(q, Measure.CUMULATIVE, CYCLE, AS_OF, D(2025, 12, 1)) == (D(2026, 1, 1),
+                                                                                 AS_OF)
+    # a gauge's cycle range is the cycle to date whatever the refresh window
+    q, _ = parse_query({"metric": "bounceRate", "date_range": "cycle"})
+    assert total_window(q, Measure.GAUGE, CYCLE, AS_OF, AS_OF) == (D(2026, 1, 1), AS_OF)
+
+
 def test_series_cells_cumulative_days_and_windowed_gauge():
     q, _ = parse_query({"metric": "sessions"})
     cells = cells_for(q, Measure.CUMULATIVE, CYCLE, D(2026, 1, 5), D(2026, 1, 7), True)

@@ -4,9 +4,10 @@ All functions here are pure (no I/O), so ``okr lint`` can run them before anythi
 
 Date windows are computed from ``as_of`` and are read by GA4 in the property's time zone. The named
 ranges follow GA4's own convention of complete days before "today" (here: before ``as_of``):
-``yesterday`` is ``as_of - 1``, ``last_7_days`` is ``as_of - 7 .. as_of - 1``. ``cycle`` runs from
-the cycle start to ``as_of`` (clamped to the cycle end) and ``window: N`` is the trailing N days
-ending at ``as_of`` (both inclusive).
+``yesterday`` is ``as_of - 1``, ``last_7_days`` is ``as_of - 7 .. as_of - 1``. ``cycle`` (the
+default for cumulative key results) is the refresh's own window inside the cycle for a cumulative
+key result and the cycle to date for a gauge; ``window: N`` is the trailing N days ending at
+``as_of`` (both inclusive, the default for gauges is 28).
 """
 
 from __future__ import annotations
@@ -176,9 +177,19 @@ def parse_query(query: Mapping[str, Any]) -> tuple[GA4Query | None, list[QueryPr
 
 
 def total_window(
-    q: GA4Query, measure: Measure, cycle: Cycle, as_of: dt.date
+    q: GA4Query,
+    measure: Measure,
+    cycle: Cycle,
+    as_of: dt.date,
+    start: dt.date | None = None,
 ) -> tuple[dt.date, dt.date]:
-    """The days (both inclusive) whose data gives the key result's value at ``as_of``."""
+    """The days (both inclusive) whose data gives the key result's value at ``as_of``.
+
+    ``start`` is the start of the window the refresh asks for. A cumulative key result's check-ins
+    are amounts that okrcore adds up, so by default (``cycle``) it reads exactly the refresh's
+    window, kept inside the cycle: no day is counted twice. A gauge's ``cycle`` is the cycle to
+    date.
+    """
     rng = q.date_range
     if isinstance(rng, tuple):
         return rng
@@ -190,7 +201,10 @@ def total_window(
         return as_of - dt.timedelta(days=n), as_of - dt.timedelta(days=1)
     if rng == "cycle" or (rng is None and q.window is None and measure is Measure.CUMULATIVE):
         end = min(as_of, cycle.end)
-        return min(cycle.start, end), end
+        first = cycle.start
+        if measure is Measure.CUMULATIVE and start is not None:
+            first = max(start, cycle.start)
+        return min(first, end), end
     days = q.window or GAUGE_DEFAULT_WINDOW
     return as_of - dt.timedelta(days=days - 1), as_of
 
@@ -226,7 +240,7 @@ def cells_for(
     cumulative ``cycle`` measure gives each day's own amount (the engine sums them).
     """
     if not series:
-        w_start, w_end = total_window(q, measure, cycle, end)
+        w_start, w_end = total_window(q, measure, cycle, end, start)
         return [Cell(end, w_start, w_end)]
     out: list[Cell] = []
     day = start
