@@ -109,7 +109,8 @@ def test_valid_query_has_no_problems_and_connection_key_is_ignored():
     [("sessions", True), ("activeUsers", True), ("totalRevenue", True), ("keyEvents", True),
      ("customEvent:signup_value", True), ("screenPageViews", True),
      ("bounceRate", False), ("engagementRate", False), ("sessionKeyEventRate", False),
-     ("averageSessionDuration", False), ("sessionsPerUser", False), ("calcMetric:roas", False)],
+     ("averageSessionDuration", False), ("sessionsPerUser", False), ("calcMetric:roas", False),
+     ("keyEvents:sign_up", True), ("sessionKeyEventRate:sign_up", False)],
 )
 def test_which_metrics_are_zero_when_empty(metric, zero):
     assert additive(metric) is zero

@@ -55,12 +55,12 @@ def additive(metric: str) -> bool:
     averageSessionDuration, sessionsPerUser...) and calculated metrics have no value without
     traffic.
     """
-    prefix, _, _ = metric.partition(":")
-    if metric in _NON_ADDITIVE or (":" in metric and prefix in _NON_ADDITIVE_PREFIXES):
+    base, _, _ = metric.partition(":")  # keyEvents:sign_up is judged as keyEvents
+    if base in _NON_ADDITIVE or (":" in metric and base in _NON_ADDITIVE_PREFIXES):
         return False
-    if ":" in metric:
-        return True  # customEvent:* metrics are event-scoped sums
-    words = [w.lower() for w in re.findall(r"[A-Z]?[a-z0-9]+", metric)]
+    if base == "customEvent":
+        return True  # custom metrics are event-scoped sums
+    words = [w.lower() for w in re.findall(r"[A-Z]?[a-z0-9]+", base)]
     return not (words[-1:] == ["rate"] or "average" in words or "per" in words)
 
 
