@@ -106,8 +106,7 @@ def chart_svg(line: KRLine, chart_id: str) -> str:
             else {"width": 2.5},
         )
     svg: str = chart.render(is_unicode=True)
-    svg = _COMMENT.sub("", _SCRIPT.sub("", svg))
-    return svg
+    return _COMMENT.sub("", _SCRIPT.sub("", svg))
 
 
 def _chart_id(index: int, kr_id: str) -> str:

@@ -1,0 +1,497 @@
+"""Reports as data and their renderers (text, Markdown, JSON, HTML), notify glue and ``okr report``.
+
+Most tests use a small plan built here with a generated history (so each expectation can be
+computed independently from the scoring functions); the last ones run on the bundled example
+plan and its history.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, ClassVar
+
+import jsonschema
+import pytest
+
+from okrcore.hookspecs import hookimpl
+from okrcore.model import (
+    CheckIn,
+    Cycle,
+    Goal,
+    KeyResult,
+    Objective,
+    Plan,
+    RunOutcome,
+    RunRecord,
+    Strategy,
+    StrategyChange,
+    TargetChange,
+)
+from okrcore.notifiers import Message, Notifier, NotifyError
+from okrcore.plugins import PluginManager
+from okrcore.reports import Report, render, report
+from okrcore.scoring import score
+from okrcore.store import Store, open_store
+
+ROOT = Path(__file__).resolve().parents[1]
+AT = dt.date(2026, 11, 20)
+UTC = dt.timezone.utc
+CYCLE = Cycle("2026-Q4", dt.date(2026, 10, 1), dt.date(2026, 12, 31))
+
+
+def make_plan(title: str = "Marketing & growth") -> Plan:
+    return Plan(
+        title=title,
+        cycles=[CYCLE],
+        goals=[Goal("brand", "Grow international brand awareness")],
+        objectives=[
+            Objective(
+                "traffic",
+                "Grow qualified traffic",
+                "2026-Q4",
+                owner="ann",
+                goal="brand",
+                key_results=[
+                    KeyResult(
+                        "sessions",
+                        "Organic sessions per week",
+                        unit="sessions",
+                        baseline=1000,
+                        target=1200,
+                        floor=1100,
+                        stretch=1300,
+                        cadence="weekly",
+                    ),
+                    KeyResult(
+                        "leads",
+                        "Marketing-qualified leads",
+                        measure="cumulative",
+                        unit="leads",
+                        baseline=0,
+                        target=2000,
+                        cadence="daily",
+                    ),
+                    KeyResult(
+                        "mentions", "Press mentions", kind="count", target=3, cadence="monthly"
+                    ),
+                ],
+            ),
+            Objective(
+                "sales",
+                "Sell profitably",
+                "2026-Q4",
+                owner="bob",
+                level="company",
+                key_results=[
+                    KeyResult(
+                        "cac",
+                        "Customer acquisition cost",
+                        kind="maintain_below",
+                        unit="USD",
+                        target=200,
+                        cadence="weekly",
+                    )
+                ],
+                strategies=[Strategy("seo", "SEO push"), Strategy("paid", "Paid search")],
+            ),
+        ],
+    )
+
+
+def history() -> list[CheckIn]:
+    out = []
+    day, i = CYCLE.start, 0
+    while day <= AT:
+        out.append(CheckIn("leads", 14 + i % 5, day, source="csv"))
+        if i % 7 == 0:
+            out.append(CheckIn("sessions", 1000 + 1.5 * i, day, source="csv"))
+            out.append(CheckIn("cac", 188 + i % 17, day, source="csv"))
+        day += dt.timedelta(days=1)
+        i += 1
+    out.append(CheckIn("mentions", 1, dt.date(2026, 10, 2), source="manual"))  # then silence: stale
+    return out
+
+
+@pytest.fixture
+def store() -> Iterator[Store]:
+    s = open_store("memory://")
+    s.add_checkins(history())
+    s.add_target_change(
+        TargetChange(
+            "sessions",
+            "target",
+            1200,
+            1250,
+            "strong October",
+            dt.datetime(2026, 11, 5, 9, tzinfo=UTC),
+            "ann",
+        )
+    )
+    s.add_target_change(  # before the month: applied, but not listed in November's review
+        TargetChange(
+            "leads", "target", 1800, 2000, "bigger budget", dt.datetime(2026, 10, 20, tzinfo=UTC)
+        )
+    )
+    s.add_target_change(  # after the report date: neither applied nor listed
+        TargetChange(
+            "cac", "target", 200, 180, "cheaper channel", dt.datetime(2026, 11, 25, tzinfo=UTC)
+        )
+    )
+    s.add_strategy_change(
+        StrategyChange(
+            "seo",
+            "status",
+            "active",
+            "paused",
+            "budget moved to paid",
+            dt.datetime(2026, 11, 10, tzinfo=UTC),
+        )
+    )
+    try:
+        yield s
+    finally:
+        s.close()
+
+
+@pytest.fixture
+def plan() -> Plan:
+    return make_plan()
+
+
+def current_plan(plan: Plan) -> Plan:
+    return plan.with_target_changes(
+        [
+            TargetChange("sessions", "target", 1200, 1250, "x"),
+            TargetChange("leads", "target", 1800, 2000, "x"),
+        ]
+    )
+
+
+# -- the data ------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("kind", "start"),
+    [
+        ("daily", dt.date(2026, 11, 19)),
+        ("weekly", dt.date(2026, 11, 14)),
+        ("monthly", dt.date(2026, 11, 1)),
+    ],
+)
+def test_period_of_each_kind(plan: Plan, store: Store, kind: str, start: dt.date) -> None:
+    rep = report(plan, store, kind, AT)
+    assert (rep.kind, rep.at, rep.period_start) == (kind, AT, start)
+
+
+def test_unknown_kind_is_refused(plan: Plan, store: Store) -> None:
+    with pytest.raises(Exception, match="unknown report kind 'hourly'"):
+        report(plan, store, "hourly", AT)
+
+
+def test_scores_use_current_targets_up_to_the_report_date(plan: Plan, store: Store) -> None:
+    rep = report(plan, store, "daily", AT)
+    expected = score(current_plan(plan), history(), AT)
+    for line in rep.key_results:
+        assert line.score == expected.key_results[line.id]
+    assert rep.key_result("sessions").score.target == 1250
+    assert rep.key_result("sessions").original["target"] == 1200
+    assert rep.key_result("cac").score.target == 200  # the change of Nov 25 is in the future
+
+
+def test_lights_summary_counts_every_key_result(plan: Plan, store: Store) -> None:
+    rep = report(plan, store, "daily", AT)
+    counted: dict[str, int] = {}
+    for line in rep.key_results:
+        counted[line.score.status.value] = counted.get(line.score.status.value, 0) + 1
+    assert {k: v for k, v in rep.lights.items() if v} == counted
+    assert sum(rep.lights.values()) == 4
+
+
+def test_daily_change_since_previous_checkin_and_yesterdays_light(plan: Plan, store: Store) -> None:
+    rep = report(plan, store, "daily", AT)
+    leads = rep.key_result("leads")  # cumulative: the change is the last day's amount
+    assert leads.previous_checkin == AT - dt.timedelta(days=1)
+    assert leads.change == pytest.approx(14 + (AT - CYCLE.start).days % 5)
+    sessions = rep.key_result("sessions")  # gauge: difference of the last two readings
+    assert sessions.previous_checkin == dt.date(2026, 11, 12)
+    assert sessions.change == pytest.approx(1.5 * 7)
+    yesterday = score(current_plan(plan), history(), AT - dt.timedelta(days=1))
+    for line in rep.key_results:
+        assert line.previous_status == yesterday.key_results[line.id].status
+
+
+def test_stale_key_results(plan: Plan, store: Store) -> None:
+    rep = report(plan, store, "daily", AT)
+    assert rep.stale == ("mentions",)
+
+
+def test_weekly_gaps_largest_first_with_trend_and_forecast(plan: Plan, store: Store) -> None:
+    rep = report(plan, store, "weekly", AT)
+    now = score(current_plan(plan), history(), AT)
+    week_ago = score(current_plan(plan), history(), AT - dt.timedelta(days=7))
+    gaps = {
+        k: s.progress - s.expected for k, s in now.key_results.items() if s.progress is not None
+    }
+    assert list(rep.gaps) == sorted(gaps, key=lambda k: gaps[k])
+    assert rep.key_result(rep.gaps[0]).gap == min(gaps.values())
+    for kr_id, line in ((k, rep.key_result(k)) for k in rep.gaps):
+        s, then = now.key_results[kr_id], week_ago.key_results[kr_id]
+        assert line.gap == pytest.approx(gaps[kr_id])
+        assert line.gap_value == pytest.approx(s.actual - s.plan_to_date)
+        assert line.trend == pytest.approx(s.actual - then.actual)
+        assert line.score.forecast == s.forecast
+
+
+def test_monthly_changes_of_the_month_with_original_and_current(plan: Plan, store: Store) -> None:
+    rep = report(plan, store, "monthly", AT)
+    (change,) = rep.target_changes
+    assert change.change.kr_id == "sessions"
+    assert (change.original, change.current) == (1200, 1250)
+    assert change.to_dict()["reason"] == "strong October"
+    (sc,) = rep.strategy_changes
+    assert (sc.title, sc.objective, sc.change.new) == ("SEO push", "sales", "paused")
+    owners = {n.id: n for n in rep.rollups["owner"]}
+    card = score(current_plan(plan), history(), AT)
+    assert owners["ann"].score == card.by_owner["ann"].score
+    assert {n.id for n in rep.rollups["level"]} == {"team", "company"}
+    assert [g.id for g in rep.goals] == ["brand"]
+
+
+def test_failed_sources_of_the_last_run_up_to_the_date(plan: Plan, store: Store) -> None:
+    started = dt.datetime(2026, 11, 20, 6, tzinfo=UTC)
+    store.record_run(
+        RunRecord(
+            "run-1",
+            started,
+            started,
+            AT,
+            [
+                RunOutcome(
+                    "sessions",
+                    "failed",
+                    "ga4",
+                    error="403 PERMISSION_DENIED on property 1",
+                    kind="auth",
+                ),
+                RunOutcome("leads", "refreshed", "crm", value=15, stored=1),
+            ],
+        )
+    )
+    later = started + dt.timedelta(days=1)
+    store.record_run(
+        RunRecord(
+            "run-2",
+            later,
+            later,
+            AT + dt.timedelta(days=1),
+            [RunOutcome("leads", "failed", "crm", error="boom")],
+        )
+    )
+    rep = report(plan, store, "daily", AT)
+    (failed,) = rep.failed_sources
+    assert (failed.kr_id, failed.connection, failed.kind) == ("sessions", "ga4", "auth")
+    assert "PERMISSION_DENIED" in (failed.error or "")
+    assert rep.last_run is not None
+    assert rep.last_run.id == "run-1"
+    assert dict(rep.last_run.counts) == {"failed": 1, "refreshed": 1}
+
+
+def test_series_and_pace_for_charts(plan: Plan, store: Store) -> None:
+    rep = report(plan, store, "daily", AT)
+    leads = rep.key_result("leads")
+    running = [p.value for p in leads.series]
+    assert running == sorted(running)  # a running total of positive amounts
+    assert running[-1] == pytest.approx(leads.score.actual)
+    assert leads.series[0].date == CYCLE.start
+    assert leads.pace[0].date == CYCLE.start
+    assert leads.pace[-1] == type(leads.pace[-1])(CYCLE.end, 2000.0)
+    first = score(current_plan(plan), history(), CYCLE.start).key_results["leads"].plan_to_date
+    assert leads.pace[0].value == pytest.approx(first)
+    sessions = rep.key_result("sessions")
+    assert sessions.series[-1].value == sessions.score.actual
+    assert [p.date for p in sessions.series] == [
+        CYCLE.start + dt.timedelta(days=7 * k) for k in range(8)
+    ]
+
+
+def load_schema() -> dict[str, Any]:
+    return json.loads((ROOT / "docs" / "report.schema.json").read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("kind", ["daily", "weekly", "monthly"])
+def test_json_is_stable_and_matches_the_documented_schema(
+    plan: Plan, store: Store, kind: str
+) -> None:
+    rep = report(plan, store, kind, AT)
+    text = render(rep, "json")
+    data = json.loads(text)
+    jsonschema.validate(data, load_schema())
+    assert data == json.loads(json.dumps(rep.to_dict()))
+    assert text == render(report(plan, store, kind, AT), "json")  # same input, same bytes
+    assert data["schema"] == "okrcore.report/1"
+    assert data["summary"]["lights"] == rep.lights
+
+
+# -- renderers -----------------------------------------------------------------------------------
+def every_title(rep: Report) -> list[str]:
+    return [o.node.title for o in rep.objectives] + [line.score.title for line in rep.key_results]
+
+
+@pytest.mark.parametrize("kind", ["daily", "weekly", "monthly"])
+def test_markdown(plan: Plan, store: Store, kind: str) -> None:
+    rep = report(plan, store, kind, AT)
+    md = render(rep, "md")
+    assert md.startswith(f"## {rep.title}")
+    for title in [line.score.title for line in rep.key_results]:
+        assert title in md
+    assert "|" not in md.replace("\\|", "")  # lists, not tables: chat robots do not render tables
+    if kind == "daily":
+        assert "🔴" in md or "🟡" in md
+        assert "**Stale** (no recent check-in): Press mentions" in md
+    if kind == "weekly":
+        positions = [md.index(rep.key_result(k).score.title) for k in rep.gaps]
+        assert positions == sorted(positions)
+    if kind == "monthly":
+        assert "target: 1,200 → 1,250 (original 1,200, current 1,250) — strong October" in md
+        assert "**SEO push** status: active → paused" in md
+        assert "### By owner" in md
+
+
+def test_markdown_escapes_plan_text(store: Store) -> None:
+    rep = report(make_plan("Q4 *launch* [x](http://evil)"), store, "daily", AT)
+    assert "\\*launch\\* \\[x\\](http://evil)" in render(rep, "md")
+
+
+@pytest.mark.parametrize("kind", ["daily", "weekly", "monthly"])
+def test_text(plan: Plan, store: Store, kind: str) -> None:
+    rep = report(plan, store, kind, AT)
+    plain = render(rep, "text", width=200)
+    assert "\x1b[" not in plain
+    for title in (
+        every_title(rep) if kind != "weekly" else [ln.score.title for ln in rep.key_results]
+    ):
+        assert title in plain
+    coloured = render(rep, "text", color=True, width=200)
+    assert "\x1b[" in coloured
+    assert re.sub(r"\x1b\[[0-9;]*m", "", coloured) == plain
+
+
+@pytest.mark.parametrize("kind", ["daily", "weekly", "monthly"])
+def test_html_is_self_contained_and_escaped(store: Store, kind: str) -> None:
+    plan = make_plan('Q4 <script>alert(1)</script> "quoted" & more')
+    rep = report(plan, store, kind, AT)
+    html = render(rep, "html")
+    assert "<script" not in html.lower()
+    assert "Q4 &lt;script&gt;alert(1)&lt;/script&gt; &#34;quoted&#34; &amp; more" in html
+    # nothing fetched from anywhere: no external resources of any kind
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html, re.IGNORECASE)
+    assert not re.search(r"url\(\s*['\"]?(https?:)?//|@import", html, re.IGNORECASE)
+    assert html.count("<svg") == len(rep.key_results)
+    for obj in rep.objectives:
+        assert f'data-objective="{obj.node.id}"' in html
+    assert html == render(report(plan, store, kind, AT), "html")  # deterministic
+
+
+def test_unknown_format(plan: Plan, store: Store) -> None:
+    with pytest.raises(Exception, match="unknown report format 'pdf'"):
+        render(report(plan, store, "daily", AT), "pdf")
+
+
+# -- notify --------------------------------------------------------------------------------------
+class Recorder(Notifier):
+    name: ClassVar[str] = "recorder"
+    sent: ClassVar[list[tuple[str, Message]]] = []
+
+    def send(self, message: Message) -> None:
+        if self.channel.settings.get("fail"):
+            raise NotifyError(
+                f"channel {self.channel.name!r}: errcode 310000: keywords not in content"
+            )
+        self.sent.append((self.channel.name, message))
+
+
+class RecorderPlugin:
+    @hookimpl
+    def okrcore_register_notifiers(self, register: Callable[[type[Any]], None]) -> None:
+        register(Recorder)
+
+
+@pytest.fixture
+def manager(monkeypatch: pytest.MonkeyPatch) -> PluginManager:
+    import okrcore.plugins
+
+    pm = PluginManager(load_entry_points=False)
+    pm.register(RecorderPlugin(), "recorder")
+    monkeypatch.setattr(okrcore.plugins, "_default", pm)  # the after-refresh hook uses the default
+    Recorder.sent = []
+    return pm
+
+
+def notify_plan(**channels: Any) -> Plan:
+    import attrs
+
+    return attrs.evolve(make_plan(), notify=channels)
+
+
+def test_send_report_to_channels(store: Store, manager: PluginManager) -> None:
+    from okrcore.notify import send_report
+
+    plan = notify_plan(
+        chat={"plugin": "recorder", "link": "https://okr.example/d.html"},
+        broken={"plugin": "recorder", "fail": True},
+    )
+    rep = report(plan, store, "daily", AT)
+    results = send_report(plan, rep, ["chat", "broken"], manager=manager)
+    assert [(r.channel, r.ok) for r in results] == [("chat", True), ("broken", False)]
+    assert "errcode 310000" in (results[1].error or "")
+    ((name, message),) = Recorder.sent
+    assert name == "chat"
+    assert message.title == rep.title
+    assert message.markdown == render(rep, "md")
+    assert message.report == rep.to_dict()
+    assert message.link == "https://okr.example/d.html"
+
+
+def test_unknown_channel_lists_the_plans_channels(store: Store, manager: PluginManager) -> None:
+    from okrcore.notify import send_report
+
+    plan = notify_plan(chat={"plugin": "recorder"})
+    with pytest.raises(NotifyError, match=r"unknown channel\(s\) team \(the plan has: chat\)"):
+        send_report(plan, report(plan, store, "daily", AT), ["team"], manager=manager)
+
+
+def test_refresh_finished_sends_the_reports_asked_for(store: Store, manager: PluginManager) -> None:
+    from okrcore.default_plugins.notify import okrcore_refresh_finished
+
+    plan = notify_plan(
+        chat={"plugin": "recorder", "after_refresh": True},
+        review={"plugin": "recorder", "after_refresh": "weekly"},
+        quiet={"plugin": "recorder"},
+    )
+    run = RunRecord("r", dt.datetime(2026, 11, 20, 6, tzinfo=UTC), None, AT)
+    okrcore_refresh_finished(run=run, plan=plan, store=store)
+    sent = {name: m.report["kind"] for name, m in Recorder.sent}
+    assert sent == {"chat": "daily", "review": "weekly"}
+    assert all(m.report["as_of"] == AT.isoformat() for _, m in Recorder.sent)
+
+
+def test_refresh_finished_reports_failures_together(store: Store, manager: PluginManager) -> None:
+    from okrcore.default_plugins.notify import okrcore_refresh_finished
+
+    plan = notify_plan(
+        bad={"plugin": "recorder", "after_refresh": True, "fail": True},
+        good={"plugin": "recorder", "after_refresh": True},
+    )
+    run = RunRecord("r", dt.datetime(2026, 11, 20, 6, tzinfo=UTC), None, AT)
+    with pytest.raises(NotifyError, match="not delivered: channel 'bad'"):
+        okrcore_refresh_finished(run=run, plan=plan, store=store)
+    assert [name for name, _ in Recorder.sent] == ["good"]
+
+
+def test_bad_after_refresh_value_is_named() -> None:
+    from okrcore.notify import after_refresh_channels
+
+    with pytest.raises(NotifyError, match="notify.chat.after_refresh"):
+        after_refresh_channels(notify_plan(chat={"plugin": "recorder", "after_refresh": "hourly"}))
