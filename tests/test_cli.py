@@ -358,11 +358,16 @@ def test_retarget_relative_and_history(plan: Path, store: SQLiteStore) -> None:
     assert data["current"]["target"] == 12500.0
     assert [c["reason"] for c in data["target_changes"]] == ["bigger budget", "too ambitious"]
 
-    score = json.loads(okr("score", plan, "--at", AT, "--format", "json").stdout)
+    today = dt.datetime.now(dt.timezone.utc).date().isoformat()  # changes are dated now
+    score = json.loads(okr("score", plan, "--at", today, "--format", "json").stdout)
     visits = next(k for k in score["key_results"] if k["id"] == "visits")
     assert (visits["original_target"], visits["target"]) == (12000.0, 12500.0)
-    text = okr("score", plan, "--at", AT)
+    text = okr("score", plan, "--at", today)
     assert "12,000 visits → 12,500 visits" in text.stdout
+    # scored at a day before the changes, the plan's own target applies
+    before = json.loads(okr("score", plan, "--at", "2026-10-15", "--format", "json").stdout)
+    visits = next(k for k in before["key_results"] if k["id"] == "visits")
+    assert (visits["original_target"], visits["target"]) == (12000.0, 12000.0)
 
 
 def test_retarget_negative_relative_value_and_other_fields(plan: Path, store: SQLiteStore) -> None:

@@ -279,14 +279,20 @@ def lint(plan_path: str, online: bool, store_url: str | None, at: dt.date | None
 
 
 # -- score ----------------------------------------------------------------------------------
+def changes_until(store: Store, at: dt.date, kr_id: str | None = None) -> list[TargetChange]:
+    """The target changes made on or before ``at`` (UTC day), as the reports apply them."""
+    return [c for c in store.target_changes(kr_id) if c.changed_at.date() <= at]
+
+
 def scorecard(plan: Plan, store: Store, at: dt.date) -> dict[str, Any]:
     """Score the plan's current targets on the stored check-ins; the documented JSON shape.
 
-    Every key result also gets ``target`` (current) and ``original_target`` (from the plan file)
-    so that reports show what was recalibrated.
+    Target changes recorded up to ``at`` apply (a past date shows the targets of that day). Every
+    key result carries ``target`` (current) and ``original_target`` (from the plan file) so that
+    reports show what was recalibrated.
     """
     scoring = _module("scoring", "scoring")
-    current = plan.with_target_changes(store.target_changes())
+    current = plan.with_target_changes(changes_until(store, at))
     manager = default_manager()
     load_plugin_modules(manager, plan.plugins)  # the plan may name its policies' plugins
     card = scoring.score(current, store.checkins(), at=at, manager=manager)
@@ -945,8 +951,8 @@ def demo(folder: str, at: dt.date | None) -> None:
         if reports is not None:
             click.echo("")
             out.rule("Daily report")
-            daily = reports.report(plan, store, kind="daily", at=at)
-            click.echo(daily.render("text") if hasattr(daily, "render") else str(daily))
+            daily = reports.report(plan, store, kind="daily", at=at, manager=default_manager())
+            click.echo(reports.render(daily, "text", color=out.is_terminal, width=out.width))
     q = shlex.quote
     plan_arg, store_arg = q(plan_path), q(store_url)
     kr = next(iter(plan.key_results())).id if plan.objectives else "KR"
