@@ -365,7 +365,8 @@ def test_retarget_relative_and_history(plan: Path, store: SQLiteStore) -> None:
     text = okr("score", plan, "--at", today)
     assert "12,000 visits → 12,500 visits" in text.stdout
     # scored at a day before the changes, the plan's own target applies
-    before = json.loads(okr("score", plan, "--at", "2026-10-15", "--format", "json").stdout)
+    yesterday = (dt.datetime.now(dt.timezone.utc).date() - dt.timedelta(days=1)).isoformat()
+    before = json.loads(okr("score", plan, "--at", yesterday, "--format", "json").stdout)
     visits = next(k for k in before["key_results"] if k["id"] == "visits")
     assert (visits["original_target"], visits["target"]) == (12000.0, 12000.0)
 
