@@ -156,5 +156,5 @@ def test_good_connection_and_limits():
     src = GA4Source(c)
     assert src.settings.property_name == "properties/123"
     assert src.limits().concurrency == 3
-    assert src.limits().max_batch == 50
+    assert src.limits().max_batch >= 50
     assert GA4Source(conn(property=5)).limits().concurrency == 4

@@ -132,7 +132,7 @@ def parse_settings(connection: Connection) -> tuple[GA4Settings | None, list[Que
     return GA4Settings(
         property_id=prop,
         credentials=creds,
-        endpoint=endpoint,
+        endpoint=endpoint.rstrip("/") if endpoint else None,
         anonymous=bool(anonymous),
         transport=str(transport),
         concurrency=concurrency,

@@ -54,6 +54,7 @@ __all__ = ["GA4Source"]
 
 MAX_METRICS_PER_REPORT = 10
 MAX_REPORTS_PER_BATCH = 5
+MAX_BATCH_REQUESTS = 1000
 PACIFIC = zoneinfo.ZoneInfo("America/Los_Angeles")
 QUOTA_BUCKETS = (
     "tokens_per_day",
@@ -281,10 +282,13 @@ class GA4Source(Source):
 
     # -- contract ------------------------------------------------------------------------
     def limits(self) -> Limits:
-        """Up to 50 requests (5 reports x 10 metrics) per call; the connection's concurrency."""
+        """The connection's concurrency; batch size is bounded by reports, not requests.
+
+        :meth:`batches` packs requests into at most 5 reports of up to 10 distinct metrics each;
+        any number of key results can share a metric slot, hence the generous ``max_batch``.
+        """
         concurrency = self.settings.concurrency if self.settings else 4
-        return Limits(max_batch=MAX_REPORTS_PER_BATCH * MAX_METRICS_PER_REPORT,
-                      concurrency=concurrency)
+        return Limits(max_batch=MAX_BATCH_REQUESTS, concurrency=concurrency)
 
     @classmethod
     def validate_connection(cls, connection: Any) -> list[QueryProblem]:
