@@ -19,7 +19,7 @@ import importlib
 import importlib.metadata
 import os
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 import attrs
@@ -50,10 +50,24 @@ DEFAULT_PLUGINS = (
 
 @attrs.frozen
 class PluginFailure:
-    """A plugin that could not be loaded: its name and the error it raised."""
+    """A plugin that could not be loaded, or a hook implementation that raised.
+
+    ``name`` is the plugin (entry-point or module) name; ``error`` says what went wrong.
+    """
 
     name: str
     error: str
+    distribution: str | None = None
+    version: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (``okr plugins --format json``)."""
+        return {
+            "name": self.name,
+            "error": self.error,
+            "distribution": self.distribution,
+            "version": self.version,
+        }
 
 
 @attrs.frozen
@@ -65,6 +79,16 @@ class PluginInfo:
     distribution: str | None = None
     version: str | None = None
     builtin: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (``okr plugins --format json``)."""
+        return {
+            "name": self.name,
+            "hooks": list(self.hooks),
+            "distribution": self.distribution,
+            "version": self.version,
+            "builtin": self.builtin,
+        }
 
 
 @attrs.frozen
@@ -84,6 +108,7 @@ class Registry:
         self._items: dict[str, Registered] = {}
 
     def add(self, name: str, obj: Any, plugin: str) -> None:
+        """Add ``obj`` under ``name`` for ``plugin``; a name already taken is refused."""
         if not name or not isinstance(name, str):
             raise PluginError(f"plugin {plugin!r} registered a {self.kind} without a name: {obj!r}")
         if name in self._items:
@@ -102,15 +127,20 @@ class Registry:
             raise PluginError(f"unknown {self.kind} {name!r} (known: {known})") from None
 
     def owner(self, name: str) -> str:
+        """The plugin that registered ``name``."""
         return self._items[name].plugin
 
     def __contains__(self, name: object) -> bool:
         return name in self._items
 
-    def __iter__(self) -> Any:
+    def __iter__(self) -> Iterator[str]:
         return iter(sorted(self._items))
 
+    def __len__(self) -> int:
+        return len(self._items)
+
     def items(self) -> Mapping[str, Any]:
+        """Name -> object, sorted by name."""
         return {name: reg.obj for name, reg in sorted(self._items.items())}
 
 
@@ -138,6 +168,7 @@ class PluginManager:
         self._registries: dict[str, Registry] | None = None
         self._lock = threading.RLock()
         self._dists: dict[str, tuple[str, str]] = {}
+        self.hook_failures: list[PluginFailure] = []
 
     # -- loading -----------------------------------------------------------------------------
     def register(self, plugin: object, name: str | None = None) -> str:
@@ -147,7 +178,12 @@ class PluginManager:
         a hook okrcore does not know (usually a typo or a plugin for a newer okrcore).
         """
         with self._lock:
-            registered = self.pm.register(plugin, name)
+            try:
+                registered = self.pm.register(plugin, name)
+            except pluggy.PluginValidationError as exc:
+                raise PluginError(f"plugin {name or plugin!r}: {exc}") from None
+            except ValueError as exc:  # pluggy: the name or the object is already registered
+                raise PluginError(f"plugin {name or plugin!r}: {exc}") from None
             if registered is None:
                 raise PluginError(f"plugin {name or plugin!r} is already registered")
             try:
@@ -196,14 +232,16 @@ class PluginManager:
                 continue
             if self.pm.has_plugin(ep.name):
                 continue
+            version = ep.dist.version if ep.dist is not None else None
             try:
                 plugin = ep.load()
                 self.register(plugin, ep.name)
             except Exception as exc:  # report, and keep every other plugin working
-                self.failures.append(PluginFailure(ep.name, f"{type(exc).__name__}: {exc}"))
+                error = str(exc) if isinstance(exc, PluginError) else f"{type(exc).__name__}: {exc}"
+                self.failures.append(PluginFailure(ep.name, error, dist, version))
                 continue
-            if ep.dist is not None:
-                self._dists[ep.name] = (ep.dist.name, ep.dist.version)
+            if dist is not None and version is not None:
+                self._dists[ep.name] = (dist, version)
 
     # -- registries ----------------------------------------------------------------------------
     def _build(self) -> dict[str, Registry]:
@@ -213,8 +251,12 @@ class PluginManager:
                 return self._registries
             regs = {k: Registry(k) for k in ("source", "notifier", "store", "check", "policy")}
 
+            failures: list[PluginFailure] = []
+
             def call(hook_name: str, kind: str, key: KeyFunc) -> None:
                 hook = getattr(self.pm.hook, hook_name)
+                # Built-ins first, then plugins in registration order, so a plugin that reuses a
+                # built-in name is the one refused.
                 for impl in hook.get_hookimpls():
                     owner = impl.plugin_name
 
@@ -222,7 +264,14 @@ class PluginManager:
                         name, obj = key(args)
                         regs[kind].add(name, obj, _owner)
 
-                    impl.function(**({"register": register} if impl.argnames else {}))
+                    try:
+                        impl.function(**({"register": register} if impl.argnames else {}))
+                    except Exception as exc:  # one bad plugin must not hide every other one
+                        text = str(exc) if isinstance(exc, PluginError) else _exc_text(exc)
+                        dist, version = self._dists.get(owner, (None, None))
+                        failures.append(
+                            PluginFailure(owner, f"{hook_name}: {text}", dist, version)
+                        )
 
             call("okrcore_register_sources", "source", _named)
             call("okrcore_register_notifiers", "notifier", _named)
@@ -230,7 +279,32 @@ class PluginManager:
             call("okrcore_register_checks", "check", _named)
             call("okrcore_register_policies", "policy", _policy_key)
             self._registries = regs
+            self.hook_failures = failures
             return regs
+
+    @property
+    def all_failures(self) -> list[PluginFailure]:
+        """Plugins that failed to load, and registration hooks that raised (or were refused)."""
+        self._build()
+        return [*self.failures, *self.hook_failures]
+
+    def call_event(self, hook_name: str, **kwargs: Any) -> list[PluginFailure]:
+        """Call an event hook (``okrcore_refresh_finished``) on every plugin implementing it.
+
+        Each implementation gets only the arguments it names. One that raises does not stop the
+        others; its error is returned (and not raised).
+        """
+        self.discover()
+        failures: list[PluginFailure] = []
+        for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
+            try:
+                impl.function(**{name: kwargs[name] for name in impl.argnames})
+            except Exception as exc:  # reported by the caller; an event never undoes work
+                dist, version = self._dists.get(impl.plugin_name, (None, None))
+                failures.append(
+                    PluginFailure(impl.plugin_name, f"{hook_name}: {_exc_text(exc)}", dist, version)
+                )
+        return failures
 
     @property
     def sources(self) -> Registry:
@@ -278,6 +352,10 @@ class PluginManager:
 
 
 KeyFunc = Callable[[tuple[Any, ...]], tuple[str, Any]]
+
+
+def _exc_text(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
 
 
 def _named(args: tuple[Any, ...]) -> tuple[str, Any]:

@@ -157,6 +157,10 @@ class Source:
     name: ClassVar[str] = ""
     """The name plans use in a connection's ``plugin`` key."""
 
+    timeout: float | None = None
+    """Seconds one remote call may take. The refresh engine sets it on the instance before the
+    first :meth:`fetch` (``refresh(timeout=...)``); ``None`` means the source's own default."""
+
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
 

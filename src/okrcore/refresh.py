@@ -1,0 +1,653 @@
+"""The refresh engine: fetch key-result actuals from live systems and store them as check-ins.
+
+:func:`refresh` turns every key result with a ``source`` binding into a
+:class:`~okrcore.sources.FetchRequest`, groups the requests by connection, lets each connection's
+:class:`~okrcore.sources.Source` batch them, and runs the connections concurrently, each within its
+own :class:`~okrcore.sources.Limits` (concurrent calls, calls per second). Transient failures are
+retried with exponential backoff and jitter (a ``retry_after`` from the source is honoured); the
+first authentication failure of a connection stops that connection; quota failures are never
+retried in the run. Every reading is validated before it is stored; a failure is never written as
+a value. Each run is recorded in the store's run log and announced to the
+``okrcore_refresh_finished`` hook.
+
+What is fetched (design brief §8):
+
+- a **cumulative** key result gets a daily series from its cycle's start (or the backfill start) to
+  ``as_of``: one check-in per day, each the amount of that day;
+- a **gauge** gets one total, its level at ``as_of``; when backfilling, a daily series of levels.
+
+The store ignores a check-in whose ``(kr_id, as_of, source)`` it already holds, so running the same
+refresh again for the same ``as_of`` stores nothing new.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import math
+import random
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from .errors import OkrError
+from .model import CheckIn, Connection, KeyResult, Kind, Measure, Plan, RunOutcome, RunRecord
+from .sources import Failure, FailureKind, FetchRequest, Reading, Source
+
+if TYPE_CHECKING:
+    from .plugins import PluginFailure, PluginManager
+    from .store import Store
+
+__all__ = ["RefreshResult", "describe_request", "refresh"]
+
+DEFAULT_TIMEOUT = 30.0
+DEFAULT_RETRIES = 4
+DEFAULT_BACKOFF = 0.5
+MAX_BACKOFF = 60.0
+
+Sleep = Callable[[float], None]
+Clock = Callable[[], float]
+
+
+# -- result ------------------------------------------------------------------------------------
+@attrs.frozen
+class RefreshResult:
+    """What a refresh did: the recorded :class:`~okrcore.model.RunRecord` and, for a dry run,
+    the requests it would have sent.
+
+    ``hook_errors`` lists ``okrcore_refresh_finished`` implementations that raised (the refresh
+    itself stands). :meth:`to_dict` is the documented JSON summary of ``okr refresh --format json``.
+    """
+
+    run: RunRecord
+    requests: tuple[FetchRequest, ...] = ()
+    dry_run: bool = False
+    hook_errors: tuple[PluginFailure, ...] = ()
+    _plugins: Mapping[str, str] = attrs.field(factory=dict, repr=False)
+
+    @property
+    def outcomes(self) -> tuple[RunOutcome, ...]:
+        """Each key result's outcome, in plan order (same as ``run.outcomes``)."""
+        return self.run.outcomes
+
+    @property
+    def as_of(self) -> dt.date:
+        """The date the run refreshed for."""
+        return self.run.as_of
+
+    @property
+    def ok(self) -> bool:
+        """True when no key result failed."""
+        return not any(o.status == "failed" for o in self.run.outcomes)
+
+    def by_status(self, *statuses: str) -> list[RunOutcome]:
+        """Outcomes with one of the given statuses."""
+        return [o for o in self.run.outcomes if o.status in statuses]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON summary.
+
+        ``refreshed`` holds every key result fetched successfully (``stored`` counts the new
+        check-ins; 0 when the readings were already stored); ``failed`` each failure with its
+        connection, message and kind; ``skipped`` key results not fetched, with the reason
+        (``manual``, ``not selected``, ``cycle not started``). A dry run adds ``requests``.
+        """
+        out: dict[str, Any] = {
+            "run": self.run.id,
+            "as_of": self.run.as_of.isoformat(),
+            "refreshed": [
+                {"id": o.kr_id, "value": o.value, "stored": o.stored, "connection": o.connection}
+                for o in self.by_status("refreshed", "unchanged")
+            ],
+            "failed": [
+                {"id": o.kr_id, "connection": o.connection, "error": o.error, "kind": o.kind}
+                for o in self.by_status("failed")
+            ],
+            "skipped": [
+                {"id": o.kr_id, "reason": o.error or o.status}
+                for o in self.by_status("skipped", "manual")
+            ],
+        }
+        if self.dry_run:
+            out["dry_run"] = True
+            out["requests"] = [
+                describe_request(r, self._plugins.get(r.connection.name, r.connection.plugin))
+                for r in self.requests
+            ]
+        if self.hook_errors:
+            out["hook_errors"] = [{"plugin": f.name, "error": f.error} for f in self.hook_errors]
+        return out
+
+
+def describe_request(request: FetchRequest, plugin: str | None = None) -> dict[str, Any]:
+    """A JSON-ready description of a request (what ``--dry-run`` prints). Holds no secret."""
+    return {
+        "id": request.kr.id,
+        "connection": request.connection.name,
+        "plugin": plugin or request.connection.plugin,
+        "query": dict(request.query),
+        "start": request.start.isoformat(),
+        "end": request.end.isoformat(),
+        "as_of": request.as_of.isoformat(),
+        "series": request.series,
+        "measure": request.kr.measure.value,
+    }
+
+
+# -- planning ----------------------------------------------------------------------------------
+@attrs.frozen
+class _Planned:
+    """The plan's key results sorted into requests and outcomes decided without any I/O."""
+
+    requests: list[FetchRequest]
+    decided: dict[str, RunOutcome]
+
+
+def _query_of(source: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in source.items() if k != "connection"}
+
+
+def _plan_requests(
+    plan: Plan,
+    as_of: dt.date,
+    only: set[str] | None,
+    backfill: tuple[dt.date, dt.date] | None,
+    manager: PluginManager,
+) -> _Planned:
+    requests: list[FetchRequest] = []
+    decided: dict[str, RunOutcome] = {}
+    for kr in plan.key_results():
+        if only is not None and kr.id not in only:
+            decided[kr.id] = RunOutcome(kr.id, "skipped", error="not selected")
+            continue
+        conn_name = kr.source.get("connection") if kr.source else None
+        conn = plan.connections.get(conn_name) if isinstance(conn_name, str) else None
+        if kr.source is None or (conn is not None and conn.plugin == "manual"):
+            decided[kr.id] = RunOutcome(kr.id, "manual", conn_name, error="manual")
+            continue
+
+        def fail(message: str, name: Any = conn_name, kr: KeyResult = kr) -> None:
+            connection = name if isinstance(name, str) else None
+            decided[kr.id] = RunOutcome(
+                kr.id, "failed", connection, error=message, kind=FailureKind.PERMANENT.value
+            )
+
+        if conn is None:
+            known = ", ".join(sorted(plan.connections)) or "none"
+            fail(f"the source names an unknown connection {conn_name!r} (known: {known})")
+            continue
+        if conn.plugin not in manager.sources:
+            known = ", ".join(manager.sources) or "none"
+            fail(
+                f"connection {conn.name!r} uses plugin {conn.plugin!r}, which no installed "
+                f"plugin provides (known: {known})"
+            )
+            continue
+        source_cls: type[Source] = manager.sources.get(conn.plugin)
+        query = _query_of(kr.source)
+        problems = source_cls.validate_query(query, kr)
+        if problems:
+            fail("; ".join(f"{p.field or 'source'}: {p.message}" for p in problems))
+            continue
+        cycle = plan.cycle_of(kr.id)
+        if backfill is not None:
+            start, end, series = backfill[0], backfill[1], True
+        else:
+            end = min(as_of, cycle.end)
+            if end < cycle.start:
+                decided[kr.id] = RunOutcome(
+                    kr.id, "skipped", conn.name, error=f"cycle starts on {cycle.start}"
+                )
+                continue
+            start, series = cycle.start, kr.measure is Measure.CUMULATIVE
+        requests.append(FetchRequest(kr, query, conn, cycle, start, end, end, series))
+    return _Planned(requests, decided)
+
+
+# -- running -----------------------------------------------------------------------------------
+class _Pacer:
+    """Spaces the start of fetch calls on one connection to at most ``rate`` per second."""
+
+    def __init__(self, rate: float | None, clock: Clock, sleep: Sleep) -> None:
+        self._interval = 1.0 / rate if rate else 0.0
+        self._clock, self._sleep = clock, sleep
+        self._next = 0.0
+        self._lock = threading.Lock()
+
+    def wait(self) -> None:
+        if not self._interval:
+            return
+        with self._lock:
+            now = self._clock()
+            start = max(now, self._next)
+            self._next = start + self._interval
+        if start > now:
+            self._sleep(start - now)
+
+
+@attrs.define
+class _ConnectionRun:
+    """The state of one connection during a run (touched by its worker threads under a lock)."""
+
+    connection: Connection
+    source: Source | None
+    requests: list[FetchRequest]
+    setup_error: str | None = None
+    auth_failure: str | None = None
+    fetch_calls: int = 0
+    retries: int = 0
+    info: dict[str, Any] = attrs.field(factory=dict)
+    lock: threading.Lock = attrs.field(factory=threading.Lock)
+
+
+class _Engine:
+    """One run's worker machinery; results land in ``self.results`` keyed by request key."""
+
+    def __init__(
+        self,
+        *,
+        retries: int,
+        backoff: float,
+        deadline_at: float | None,
+        sleep: Sleep,
+        clock: Clock,
+        jitter: Callable[[], float],
+        on_result: Callable[[FetchRequest, Reading | Failure], None] | None,
+    ) -> None:
+        self.retries, self.backoff = retries, backoff
+        self.deadline_at = deadline_at
+        self.sleep, self.clock, self.jitter = sleep, clock, jitter
+        self.on_result = on_result
+        self.results: dict[tuple[Any, ...], Reading | Failure] = {}
+        self.attempts: dict[tuple[Any, ...], int] = {}
+        self.closed = False
+        self.lock = threading.Lock()
+
+    def remaining(self) -> float | None:
+        return None if self.deadline_at is None else self.deadline_at - self.clock()
+
+    def _settle(self, answer: Reading | Failure, attempts: int) -> None:
+        key = answer.request.key
+        with self.lock:
+            if self.closed or key in self.results:
+                return
+            self.results[key] = answer
+            self.attempts[key] = attempts
+        if self.on_result is not None:
+            self.on_result(answer.request, answer)
+
+    def run_connection(self, job: _ConnectionRun) -> None:
+        source = job.source
+        try:
+            if source is None:
+                for r in job.requests:
+                    self._settle(Failure(r, FailureKind.PERMANENT, job.setup_error or "?"), 0)
+                return
+            try:
+                limits = source.limits()
+                batches = [list(b) for b in source.batches(job.requests)]
+            except Exception as exc:  # a broken plugin fails its own requests only
+                message = f"source {source.name!r} cannot plan its calls: {_exc_text(exc)}"
+                for r in job.requests:
+                    self._settle(Failure(r, FailureKind.PERMANENT, message), 0)
+                return
+            pacer = _Pacer(limits.rate, self.clock, self.sleep)
+            with ThreadPoolExecutor(
+                max_workers=limits.concurrency, thread_name_prefix=f"okr-{job.connection.name}"
+            ) as pool:
+                for batch in batches:
+                    pool.submit(self._run_batch, job, batch, pacer)
+        finally:
+            if source is not None:
+                # closing must not turn a good run into a failed one
+                with contextlib.suppress(Exception):
+                    source.close()
+
+    def _run_batch(self, job: _ConnectionRun, batch: list[FetchRequest], pacer: _Pacer) -> None:
+        assert job.source is not None
+        pending = batch
+        attempt = 0
+        while pending:
+            with job.lock:
+                auth = job.auth_failure
+            if auth is not None:
+                for r in pending:
+                    message = f"not sent: connection {job.connection.name!r} failed "
+                    message += f"authentication earlier in this run ({auth})"
+                    self._settle(Failure(r, FailureKind.AUTH, message), attempt)
+                return
+            left = self.remaining()
+            if left is not None and left <= 0:
+                for r in pending:
+                    self._settle(Failure(r, FailureKind.TRANSIENT, _DEADLINE_NOT_SENT), attempt)
+                return
+            pacer.wait()
+            with job.lock:
+                job.fetch_calls += 1
+            answers = self._fetch(job.source, pending)
+            attempt += 1
+            retry: list[FetchRequest] = []
+            delay = 0.0
+            for request in pending:
+                answer = answers.get(request.key)
+                if answer is None:
+                    answer = Failure(
+                        request,
+                        FailureKind.PERMANENT,
+                        f"source {job.source.name!r} gave no answer for this request",
+                    )
+                if isinstance(answer, Reading):
+                    if answer.info:
+                        with job.lock:
+                            job.info.update(answer.info)
+                    self._settle(answer, attempt)
+                    continue
+                if answer.kind is FailureKind.AUTH:
+                    with job.lock:
+                        job.auth_failure = job.auth_failure or answer.message
+                elif answer.kind is FailureKind.TRANSIENT and attempt <= self.retries:
+                    wanted = self._backoff(attempt, answer.retry_after)
+                    left = self.remaining()
+                    if left is None or wanted < left:
+                        retry.append(request)
+                        delay = max(delay, wanted)
+                        continue
+                    answer = attrs.evolve(
+                        answer,
+                        message=f"{answer.message} (a retry in {wanted:.3g} s would pass the "
+                        "deadline)",
+                    )
+                elif answer.kind is FailureKind.TRANSIENT:
+                    answer = attrs.evolve(
+                        answer, message=f"{answer.message} (gave up after {attempt} attempts)"
+                    )
+                self._settle(answer, attempt)
+            if retry:
+                with job.lock:
+                    job.retries += len(retry)
+                self.sleep(delay)
+            pending = retry
+
+    def _backoff(self, attempt: int, retry_after: float | None) -> float:
+        # Exponential backoff with full jitter on its upper half; Retry-After is a floor.
+        base = min(MAX_BACKOFF, self.backoff * 2.0 ** (attempt - 1))
+        wanted = base * (0.5 + 0.5 * self.jitter())
+        if retry_after is not None and retry_after > wanted:
+            wanted = retry_after
+        return wanted
+
+    def _fetch(
+        self, source: Source, batch: list[FetchRequest]
+    ) -> dict[tuple[Any, ...], Reading | Failure]:
+        keys = {r.key for r in batch}
+        answers: dict[tuple[Any, ...], Reading | Failure] = {}
+        try:
+            for answer in source.fetch(batch):
+                key = answer.request.key
+                if key in keys and key not in answers:
+                    answers[key] = answer
+        except Exception as exc:  # the contract says never raise; contain a plugin that does
+            message = f"source {source.name!r} raised {_exc_text(exc)}"
+            for r in batch:
+                answers.setdefault(r.key, Failure(r, FailureKind.PERMANENT, message))
+        return answers
+
+
+_DEADLINE_NOT_SENT = "not sent: the refresh deadline passed"
+_DEADLINE_IN_FLIGHT = "no answer before the refresh deadline"
+
+
+def _exc_text(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+# -- validation ----------------------------------------------------------------------------------
+def _check_reading(reading: Reading, kr: KeyResult) -> str | None:
+    """Why a reading cannot be stored, or ``None`` when it is healthy."""
+    request = reading.request
+    if reading.unit is not None and kr.unit and _unit(reading.unit) != _unit(kr.unit):
+        return f"the source reports unit {reading.unit!r}, the key result expects {kr.unit!r}"
+    if not request.series and not reading.points:
+        return "the source returned no value"
+    days: set[dt.date] = set()
+    non_negative = kr.measure is Measure.CUMULATIVE or kr.kind is Kind.COUNT
+    for day, value in reading.points:
+        if not isinstance(day, dt.date) or isinstance(day, dt.datetime):
+            return f"a point is dated {day!r}, not a date"
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return f"the value for {day} is {value!r}, not a number"
+        if not math.isfinite(value):
+            return f"the value for {day} is {value!r}, not a finite number"
+        if non_negative and value < 0:
+            what = "an amount" if kr.measure is Measure.CUMULATIVE else "a count"
+            return f"the value for {day} is {value:g}: {what} cannot be negative"
+        if not request.start <= day <= request.end:
+            return f"a point is dated {day}, outside the requested {request.start}..{request.end}"
+        if day in days:
+            return f"two values for {day}"
+        days.add(day)
+    return None
+
+
+def _unit(unit: str) -> str:
+    return unit.strip().lower()
+
+
+# -- the public function ---------------------------------------------------------------------
+def refresh(
+    plan: Plan,
+    store: Store,
+    at: dt.date | None = None,
+    *,
+    only: Iterable[str] | None = None,
+    backfill: tuple[dt.date, dt.date] | None = None,
+    dry_run: bool = False,
+    manager: PluginManager | None = None,
+    deadline: float | None = None,
+    timeout: float | None = DEFAULT_TIMEOUT,
+    retries: int = DEFAULT_RETRIES,
+    backoff: float = DEFAULT_BACKOFF,
+    sleep: Sleep = time.sleep,
+    clock: Clock = time.monotonic,
+    jitter: Callable[[], float] = random.random,
+    on_result: Callable[[FetchRequest, Reading | Failure], None] | None = None,
+) -> RefreshResult:
+    """Fetch the actual values of the plan's key results and store them as check-ins.
+
+    ``at`` is the as_of date (default: today). ``only`` limits the run to these key-result ids
+    (an unknown id raises :class:`~okrcore.OkrError`). ``backfill=(start, end)`` fetches a daily
+    series over that range for every selected key result and stores each day (as_of = ``end``).
+    ``dry_run`` plans the requests and returns them (``result.requests``) without sending or
+    storing anything. ``manager`` supplies the sources (default: the process-wide one); the plan's
+    ``plugins`` modules are loaded into it.
+
+    ``timeout`` is set on each source as :attr:`~okrcore.sources.Source.timeout` (seconds per
+    remote call); ``deadline`` bounds the whole run (seconds): requests not answered by then fail
+    as transient. A transient failure is retried up to ``retries`` times after
+    ``backoff * 2**(attempt-1)`` seconds (with jitter; at least the source's ``retry_after``).
+    ``sleep``, ``clock`` and ``jitter`` are injectable for tests. ``on_result`` is called (from
+    worker threads) as each request settles, e.g. to drive a progress bar.
+
+    Returns a :class:`RefreshResult`; the run is recorded with ``store.record_run`` (except for a
+    dry run) and then the ``okrcore_refresh_finished`` hook is called; a hook that raises is
+    reported in ``result.hook_errors``, never raised.
+    """
+    from .plugins import default_manager, load_plugin_modules
+
+    manager = manager or default_manager()
+    load_plugin_modules(manager, plan.plugins)
+    started_at = dt.datetime.now(dt.timezone.utc)
+    started = clock()
+    if backfill is not None:
+        b_start, b_end = backfill
+        if b_end < b_start:
+            raise OkrError(f"backfill range ends ({b_end}) before it starts ({b_start})")
+        as_of = b_end
+    else:
+        as_of = at or dt.date.today()
+    selected: set[str] | None = None
+    if only is not None:
+        selected = set(only)
+        unknown = sorted(k for k in selected if not plan.has_key_result(k))
+        if unknown:
+            known = ", ".join(kr.id for kr in plan.key_results())
+            raise OkrError(f"unknown key result(s) {', '.join(unknown)} (known: {known})")
+    if retries < 0:
+        raise ValueError("retries must be >= 0")
+
+    planned = _plan_requests(plan, as_of, selected, backfill, manager)
+    run_id = f"{started_at:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
+    plugins = {name: conn.plugin for name, conn in plan.connections.items()}
+    if dry_run:
+        outcomes = [
+            planned.decided.get(kr.id) or RunOutcome(kr.id, "planned", _conn_of(kr))
+            for kr in plan.key_results()
+        ]
+        run = RunRecord(run_id, started_at, dt.datetime.now(dt.timezone.utc), as_of, outcomes)
+        return RefreshResult(run, tuple(planned.requests), True, (), plugins)
+
+    jobs = _connection_jobs(planned.requests, manager, timeout)
+    engine = _Engine(
+        retries=retries,
+        backoff=backoff,
+        deadline_at=None if deadline is None else started + deadline,
+        sleep=sleep,
+        clock=clock,
+        jitter=jitter,
+        on_result=on_result,
+    )
+    deadline_hit = _run_all(engine, jobs)
+    results = dict(engine.results)
+    for r in planned.requests:  # whatever is still open when the deadline passed
+        results.setdefault(r.key, Failure(r, FailureKind.TRANSIENT, _DEADLINE_IN_FLIGHT))
+
+    outcomes = []
+    by_kr = {r.kr.id: r for r in planned.requests}
+    for kr in plan.key_results():
+        if kr.id in planned.decided:
+            outcomes.append(planned.decided[kr.id])
+            continue
+        request = by_kr[kr.id]
+        outcomes.append(_store_answer(store, results[request.key], engine.attempts))
+    finished_at = dt.datetime.now(dt.timezone.utc)
+    info: dict[str, Any] = {
+        "connections": {
+            job.connection.name: {
+                "plugin": job.connection.plugin,
+                "requests": len(job.requests),
+                "fetch_calls": job.fetch_calls,
+                "retries": job.retries,
+                "failed": sum(
+                    1 for r in job.requests if isinstance(results[r.key], Failure)
+                ),
+                **({"info": dict(job.info)} if job.info else {}),
+                **({"auth_failure": job.auth_failure} if job.auth_failure else {}),
+            }
+            for job in jobs
+        },
+        "seconds": round(clock() - started, 3),
+    }
+    if backfill is not None:
+        info["backfill"] = [backfill[0].isoformat(), backfill[1].isoformat()]
+    if selected is not None:
+        info["only"] = sorted(selected)
+    if deadline_hit:
+        info["deadline"] = deadline
+    run = RunRecord(run_id, started_at, finished_at, as_of, outcomes, info)
+    store.record_run(run)
+    hook_errors = tuple(
+        manager.call_event("okrcore_refresh_finished", run=run, plan=plan, store=store)
+    )
+    if hook_errors:
+        info["hook_errors"] = [{"plugin": f.name, "error": f.error} for f in hook_errors]
+        run = attrs.evolve(run, info=info)
+        store.record_run(run)
+    return RefreshResult(run, (), False, hook_errors, plugins)
+
+
+def _conn_of(kr: KeyResult) -> str | None:
+    name = kr.source.get("connection") if kr.source else None
+    return name if isinstance(name, str) else None
+
+
+def _connection_jobs(
+    requests: Sequence[FetchRequest], manager: PluginManager, timeout: float | None
+) -> list[_ConnectionRun]:
+    grouped: dict[str, list[FetchRequest]] = {}
+    for r in requests:
+        grouped.setdefault(r.connection.name, []).append(r)
+    jobs = []
+    for reqs in grouped.values():
+        conn = reqs[0].connection
+        source: Source | None = None
+        error = None
+        try:
+            source = manager.sources.get(conn.plugin)(conn)
+            if timeout is not None:
+                source.timeout = timeout
+            for problem in type(source).validate_connection(conn):
+                field = problem.field or "settings"
+                error = f"connection {conn.name!r}: {field}: {problem.message}"
+                source = None
+                break
+        except Exception as exc:  # bad settings, a missing secret: fail this connection only
+            error = f"connection {conn.name!r}: {exc}" if isinstance(exc, OkrError) else (
+                f"connection {conn.name!r}: cannot set up plugin {conn.plugin!r}: {_exc_text(exc)}"
+            )
+        jobs.append(_ConnectionRun(conn, source, reqs, setup_error=error))
+    return jobs
+
+
+def _run_all(engine: _Engine, jobs: list[_ConnectionRun]) -> bool:
+    """Run every connection concurrently; True when the deadline cut the run short."""
+    if not jobs:
+        return False
+    pool = ThreadPoolExecutor(max_workers=len(jobs), thread_name_prefix="okr-refresh")
+    futures: list[Future[None]] = [pool.submit(engine.run_connection, job) for job in jobs]
+    _, not_done = wait(futures, timeout=engine.remaining())
+    with engine.lock:
+        engine.closed = True  # late answers (after the deadline) are ignored
+    # Threads stuck on a hung call end at their per-request timeout; do not wait for them.
+    pool.shutdown(wait=not not_done, cancel_futures=True)
+    for f in futures:
+        if f.done() and f.exception() is not None:  # an engine bug: surface it
+            raise f.exception()  # type: ignore[misc]
+    return bool(not_done)
+
+
+def _store_answer(
+    store: Store, answer: Reading | Failure, attempts: Mapping[tuple[Any, ...], int]
+) -> RunOutcome:
+    request = answer.request
+    kr, conn = request.kr, request.connection
+    if isinstance(answer, Failure):
+        return RunOutcome(kr.id, "failed", conn.name, error=answer.message, kind=answer.kind.value)
+    problem = _check_reading(answer, kr)
+    if problem is not None:
+        return RunOutcome(
+            kr.id, "failed", conn.name, error=problem, kind=FailureKind.PERMANENT.value,
+            warnings=answer.warnings,
+        )
+    source = f"{conn.plugin}:{conn.name}"
+    checkins = [CheckIn(kr.id, float(v), day, source=source) for day, v in answer.points]
+    stored = store.add_checkins(checkins)
+    points = sorted(answer.points)
+    if not points:
+        value = None
+    elif kr.measure is Measure.CUMULATIVE:
+        value = float(sum(v for _, v in points))
+    else:
+        value = float(points[-1][1])
+    warnings = list(answer.warnings)
+    if request.series and not points:
+        warnings.append(f"no data between {request.start} and {request.end}")
+    n = attempts.get(request.key, 1)
+    if n > 1:
+        warnings.append(f"answered after {n} attempts")
+    status = "refreshed" if stored else "unchanged"
+    return RunOutcome(kr.id, status, conn.name, value=value, stored=stored, warnings=warnings)
