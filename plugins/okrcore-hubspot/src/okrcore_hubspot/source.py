@@ -79,12 +79,18 @@ class HubSpotSource(Source):
         self._endpoint = (connection.endpoint or DEFAULT_ENDPOINT).rstrip("/")
         self._rate = float(settings.get("requests_per_second", DEFAULT_RATE))
         self._concurrency = int(settings.get("concurrency", 2))
-        timeout = float(settings.get("timeout", DEFAULT_TIMEOUT))
-        self._timeout = (min(10.0, timeout), timeout)
+        configured = settings.get("timeout")
+        self._configured_timeout = float(configured) if configured is not None else None
         self._throttle = Throttle(self._rate)
         self._lock = threading.Lock()
         self._session: requests.Session | None = None
         self._token: str | None = None
+
+    @property
+    def _timeout(self) -> tuple[float, float]:
+        """(connect, read) seconds: the connection's ``timeout``, else the engine's, else ours."""
+        total = self._configured_timeout or getattr(self, "timeout", None) or DEFAULT_TIMEOUT
+        return (min(10.0, total), total)
 
     # -- contract ---------------------------------------------------------------------------
 

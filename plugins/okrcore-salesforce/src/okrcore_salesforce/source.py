@@ -99,8 +99,8 @@ class SalesforceSource(Source):
         self._version = str(settings.get("api_version", DEFAULT_API_VERSION)).lstrip("v")
         self._flow = _flow(settings)
         self._concurrency = int(settings.get("concurrency", 4))
-        timeout = float(settings.get("timeout", DEFAULT_TIMEOUT))
-        self._timeout = (min(10.0, timeout), timeout)
+        configured = settings.get("timeout")
+        self._configured_timeout = float(configured) if configured is not None else None
         instance = settings.get("instance_url")
         self._instance = str(instance).rstrip("/") if instance else None
         self._endpoint = connection.endpoint.rstrip("/") if connection.endpoint else None
@@ -109,6 +109,12 @@ class SalesforceSource(Source):
         self._lock = threading.Lock()
         self._session: requests.Session | None = None
         self._tokens = TokenCache(self._fetch_token, renewable=self._flow != "token")
+
+    @property
+    def _timeout(self) -> tuple[float, float]:
+        """(connect, read) seconds: the connection's ``timeout``, else the engine's, else ours."""
+        total = self._configured_timeout or getattr(self, "timeout", None) or DEFAULT_TIMEOUT
+        return (min(10.0, total), total)
 
     # -- contract ---------------------------------------------------------------------------
 

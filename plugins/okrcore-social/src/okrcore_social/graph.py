@@ -121,8 +121,8 @@ class GraphSource(Source):
         settings = connection.settings
         self._endpoint = (connection.endpoint or DEFAULT_ENDPOINT).rstrip("/")
         self._version = str(settings.get("graph_version", DEFAULT_GRAPH_VERSION))
-        timeout = float(settings.get("timeout", DEFAULT_TIMEOUT))
-        self._timeout = (min(10.0, timeout), timeout)
+        configured = settings.get("timeout")
+        self._configured_timeout = float(configured) if configured is not None else None
         self._concurrency = int(settings.get("concurrency", 4))
         self._max_batch = int(settings.get("max_batch", 10))
         rate = settings.get("requests_per_second")
@@ -130,6 +130,12 @@ class GraphSource(Source):
         self._lock = threading.Lock()
         self._session: requests.Session | None = None
         self._secrets: tuple[str, str | None] | None = None
+
+    @property
+    def _timeout(self) -> tuple[float, float]:
+        """(connect, read) seconds: the connection's ``timeout``, else the engine's, else ours."""
+        total = self._configured_timeout or getattr(self, "timeout", None) or DEFAULT_TIMEOUT
+        return (min(10.0, total), total)
 
     # -- contract ---------------------------------------------------------------------------
 

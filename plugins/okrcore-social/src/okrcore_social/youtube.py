@@ -70,12 +70,18 @@ class YouTubeSource(Source):
         super().__init__(connection)
         settings = connection.settings
         self._endpoint = (connection.endpoint or DEFAULT_ENDPOINT).rstrip("/")
-        timeout = float(settings.get("timeout", 30.0))
-        self._timeout = (min(10.0, timeout), timeout)
+        configured = settings.get("timeout")
+        self._configured_timeout = float(configured) if configured is not None else None
         self._concurrency = int(settings.get("concurrency", 2))
         self._lock = threading.Lock()
         self._session: requests.Session | None = None
         self._key: str | None = None
+
+    @property
+    def _timeout(self) -> tuple[float, float]:
+        """(connect, read) seconds: the connection's ``timeout``, else the engine's, else 30.0."""
+        total = self._configured_timeout or getattr(self, "timeout", None) or 30.0
+        return (min(10.0, total), total)
 
     def limits(self) -> Limits:
         """Up to 50 channels a call (1 quota unit)."""
