@@ -253,3 +253,31 @@ def test_cumulative_reads_only_the_window_the_refresh_asks_for(fake, data):
                                                  "endDate": "2026-03-31"}]
     assert out["k"].points == ((D(2026, 3, 31),
                                 total(data, "sessions", D(2026, 3, 25), D(2026, 3, 31))),)
+
+
+def test_series_leaves_unfinished_days_for_a_later_refresh(fake, data):
+    # 2026-03-31 19:00 UTC is noon in Los Angeles: the 31st is not over there.
+    noon_la = dt.datetime(2026, 3, 31, 19, 0, tzinfo=dt.timezone.utc)
+    expected = {d: total(data, "sessions", d, d) for d in (D(2026, 3, 29), D(2026, 3, 30))}
+    for settle, last_day in ((1, D(2026, 3, 30)), (2, D(2026, 3, 29))):
+        src = source(fake, clock=noon_la, settle_days=settle)
+        out = run(src, [request(src, "k", {"metric": "sessions"}, start=D(2026, 3, 25),
+                                series=True)])
+        points = dict(out["k"].points)
+        assert max(points) == last_day
+        assert points[last_day] == expected[last_day]
+        assert any("not read yet" in w and "America/Los_Angeles" in w
+                   for w in out["k"].warnings)
+    src = source(fake, clock=noon_la, settle_days=0)  # read as GA4's UI shows it, partial day too
+    out = run(src, [request(src, "k", {"metric": "sessions"}, start=D(2026, 3, 25), series=True)])
+    assert max(dict(out["k"].points)) == D(2026, 3, 31)
+    assert any("partial data" in w for w in out["k"].warnings)
+
+
+def test_series_with_only_unfinished_days_is_an_empty_reading_not_a_failure(fake):
+    src = source(fake, clock=dt.datetime(2026, 3, 31, 19, 0, tzinfo=dt.timezone.utc))
+    out = run(src, [request(src, "k", {"metric": "bounceRate", "window": 1}, measure="gauge",
+                            start=D(2026, 3, 31), series=True)])
+    assert isinstance(out["k"], Reading)
+    assert out["k"].points == ()
+    assert any("not read yet" in w for w in out["k"].warnings)

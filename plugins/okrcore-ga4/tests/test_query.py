@@ -101,7 +101,20 @@ def test_query_problems(query, field, fragment):
 def test_valid_query_has_no_problems_and_connection_key_is_ignored():
     query = {"connection": "ga", "metric": "customEvent:signup_value", "window": 7,
              "filter": 'pagePath =~ "^/blog/"', "empty": "zero", "scale": 100}
-    assert GA4Source.validate_query(query, key_result("k")) == []
+    assert GA4Source.validate_query(query, key_result("k", "gauge")) == []
+
+
+@pytest.mark.parametrize("extra", [{"window": 7}, {"date_range": "last_7_days"},
+                                   {"date_range": "yesterday"},
+                                   {"date_range": {"start": "2026-01-01", "end": "2026-01-31"}}])
+def test_cumulative_key_results_take_no_trailing_or_fixed_range(extra):
+    query = {"metric": "sessions", **extra}
+    [problem] = GA4Source.validate_query(query, key_result("k", "cumulative"))
+    assert problem.field in ("window", "date_range")
+    assert "measure: gauge" in problem.message
+    assert GA4Source.validate_query(query, key_result("k", "gauge")) == []
+    assert GA4Source.validate_query({"metric": "sessions", "date_range": "cycle"},
+                                    key_result("k", "cumulative")) == []
 
 
 @pytest.mark.parametrize(
@@ -142,6 +155,7 @@ def conn(endpoint=None, **settings):
         ({"property": "1", "quota_reserve": {"weekly": 3}}, None, "quota_reserve", "{hourly"),
         ({"property": "1", "token": "abc"}, None, "token", "unknown ga4 setting"),
         ({"property": "1", "credentials": 5}, None, "credentials", "env:NAME"),
+        ({"property": "1", "settle_days": 9}, None, "settle_days", "0 to 7"),
     ],
 )
 def test_connection_problems(settings, endpoint, field, fragment):

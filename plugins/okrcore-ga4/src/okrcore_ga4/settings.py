@@ -32,6 +32,7 @@ SETTING_KEYS = (
     "page_size",
     "quota_reserve",
     "timeout",
+    "settle_days",
 )
 IGNORED_KEYS = ("plugin", "name")
 DEFAULT_CONCURRENCY = 4  # GA4 allows 10 concurrent requests per property; leave room for others
@@ -53,6 +54,7 @@ class GA4Settings:
     reserve_hourly: int = DEFAULT_RESERVE["hourly"]
     reserve_daily: int = DEFAULT_RESERVE["daily"]
     timeout: float = 60.0
+    settle_days: int = 1
     base_dir: str | None = None
 
     @property
@@ -123,8 +125,12 @@ def parse_settings(connection: Connection) -> tuple[GA4Settings | None, list[Que
     timeout = s.get("timeout", 60.0)
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
         bad("timeout", "timeout is a number of seconds > 0")
+    settle = _int(s.get("settle_days", 1), 0, 7)
+    if settle is None:
+        bad("settle_days", "settle_days is a whole number of days from 0 to 7")
     if problems:
         return None, problems
+    assert settle is not None
     assert concurrency is not None
     assert page_size is not None
     assert hourly is not None
@@ -140,6 +146,7 @@ def parse_settings(connection: Connection) -> tuple[GA4Settings | None, list[Que
         reserve_hourly=hourly,
         reserve_daily=daily,
         timeout=float(timeout),
+        settle_days=settle,
         base_dir=connection.base_dir,
     ), []
 

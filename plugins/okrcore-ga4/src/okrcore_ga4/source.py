@@ -35,7 +35,7 @@ from google.api_core import exceptions as gexc
 from google.auth import exceptions as auth_exc
 
 from okrcore.errors import SourceError
-from okrcore.model import KeyResult
+from okrcore.model import KeyResult, Measure
 from okrcore.sources import (
     Failure,
     FailureKind,
@@ -297,8 +297,19 @@ class GA4Source(Source):
 
     @classmethod
     def validate_query(cls, query: Mapping[str, Any], kr: KeyResult) -> list[QueryProblem]:
-        """Problems with a key result's GA4 query (no I/O); filter errors carry the column."""
-        return parse_query(query)[1]
+        """Problems with a key result's GA4 query (no I/O); filter errors carry the column.
+
+        A cumulative key result is stored as daily amounts that okrcore adds up, so it takes no
+        trailing window: ``last_7_days`` summed day after day would count each day seven times.
+        """
+        q, problems = parse_query(query)
+        ranged = q is not None and (q.window is not None or q.date_range not in (None, "cycle"))
+        if q is not None and ranged and kr.measure is Measure.CUMULATIVE:
+            field = "window" if q.window is not None else "date_range"
+            problems.append(QueryProblem(
+                field, "a cumulative key result adds up each day's amount over the cycle; "
+                       "a trailing or fixed range belongs to a gauge (measure: gauge)"))
+        return problems
 
     def batches(self, requests: Sequence[FetchRequest]) -> list[list[FetchRequest]]:
         """Pack requests so that each batch is at most 5 reports of up to 10 metrics."""
@@ -721,6 +732,7 @@ class GA4Source(Source):
         points: list[tuple[dt.date, float]] = []
         warnings: list[str] = []
         missing: list[str] = []
+        unsettled: list[dt.date] = []
         last: Answer | None = None
         for cell in need.cells:
             spec_index = where.get((need.key_of(cell), q.metric))
@@ -735,15 +747,22 @@ class GA4Source(Source):
                 if w not in warnings:
                     warnings.append(w)
             today = self._today(got.time_zone)
+            zone = got.time_zone or "UTC"
             day_key = cell.start.strftime("%Y%m%d") if need.by_date else ""
             raw = got.value(q.metric, day_key)
+            if req.series and self.settings is not None and (
+                    cell.end > today - dt.timedelta(days=self.settings.settle_days)):
+                # okrcore keeps the first value stored for a day: an unfinished day is left for
+                # a later refresh rather than frozen half-counted.
+                unsettled.append(cell.point)
+                continue
             if cell.start > today:
                 missing.append(f"{describe_window(cell.start, cell.end)} is after today "
-                               f"({today}) in the property's time zone ({got.time_zone or 'UTC'})")
+                               f"({today}) in the property's time zone ({zone})")
                 continue
             if cell.end >= today:
                 msg = (f"the window ends {cell.end}, which is not over yet in the property's time "
-                       f"zone ({got.time_zone or 'UTC'}): partial data, the value will change")
+                       f"zone ({zone}): partial data, the value will change")
                 if msg not in warnings:
                     warnings.append(msg)
             if raw is None:
@@ -764,7 +783,14 @@ class GA4Source(Source):
                 return Failure(req, FailureKind.PERMANENT,
                                f"key result {req.kr.id!r}: GA4 returned {raw!r} for {q.metric}")
             points.append((cell.point, value))
-        if not points:
+        if unsettled:
+            first_day = min(unsettled)
+            warnings.append(
+                f"{len(unsettled)} day(s) from {first_day} not read yet: not over (or not "
+                f"{self.settings.settle_days if self.settings else 1} day(s) old) in the "
+                f"property's time zone ({(last.time_zone if last else None) or 'UTC'}); a later "
+                "refresh stores them (settle_days)")
+        if not points and missing:
             return Failure(req, FailureKind.PERMANENT,
                            f"key result {req.kr.id!r}: {self._where()}: {missing[0]}")
         if missing:
