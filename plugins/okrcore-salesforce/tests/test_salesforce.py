@@ -207,17 +207,53 @@ def test_structured_gauge_count_on_a_datetime_field(fake):
     assert got.points == ((END, 1200.0),)
 
 
-def test_daily_series_runs_one_query_per_day(fake):
-    template = ("SELECT SUM(Amount) value FROM Opportunity WHERE (IsWon = true) "
-                "AND CloseDate >= {d} AND CloseDate <= {d}")
-    for day, amount in ((1, 10.0), (2, 20.0), (3, None)):
-        fake.aggregate(template.format(d=f"2026-01-0{day}"), {"value": amount})
+def test_structured_cumulative_series_is_one_query_grouped_by_day(fake):
+    soql = ("SELECT CloseDate day, SUM(Amount) value FROM Opportunity WHERE (IsWon = true) "
+            "AND CloseDate >= 2026-01-01 AND CloseDate <= 2026-01-04 GROUP BY CloseDate")
+    fake.rows(soql, [{"day": "2026-01-01", "value": 10.0}, {"day": "2026-01-03", "value": 30.5}],
+              sobject="AggregateResult")
     query = {"object": "Opportunity", "where": "IsWon = true", "aggregate": "sum",
              "field": "Amount", "date_field": "CloseDate"}
+    got = reading(one(source(fake), request(query, series=True, end=dt.date(2026, 1, 4))))
+    assert got.points == ((dt.date(2026, 1, 1), 10.0), (dt.date(2026, 1, 2), 0.0),
+                          (dt.date(2026, 1, 3), 30.5), (dt.date(2026, 1, 4), 0.0))
+    assert [c.soql for c in fake.calls] == [soql]
+
+
+def test_grouped_series_on_a_datetime_field_skips_days_without_an_average(fake):
+    soql = ("SELECT DAY_ONLY(CreatedDate) day, AVG(Amount) value FROM Opportunity "
+            "WHERE CreatedDate >= 2026-01-01T00:00:00Z AND CreatedDate < 2026-01-03T00:00:00Z "
+            "GROUP BY DAY_ONLY(CreatedDate)")
+    fake.rows(soql, [{"day": "2026-01-02", "value": 250.0}], sobject="AggregateResult")
+    query = {"object": "Opportunity", "aggregate": "avg", "field": "Amount",
+             "date_field": "CreatedDate", "date_field_type": "datetime"}
+    got = reading(one(source(fake), request(query, series=True, end=dt.date(2026, 1, 2))))
+    assert got.points == ((dt.date(2026, 1, 2), 250.0),)
+
+
+def test_soql_series_runs_one_query_per_day(fake):
+    template = ("SELECT AVG(Amount) FROM Opportunity WHERE IsWon = true "
+                "AND CloseDate >= {d} AND CloseDate <= {d}")
+    for day, amount in ((1, 10.0), (2, None), (3, 30.0)):
+        fake.aggregate(template.format(d=f"2026-01-0{day}"), {"expr0": amount})
+    query = {"soql": "SELECT AVG(Amount) FROM Opportunity WHERE IsWon = true "
+                     "AND CloseDate >= :start AND CloseDate <= :end"}
     got = reading(one(source(fake), request(query, series=True, end=dt.date(2026, 1, 3))))
-    assert got.points == ((dt.date(2026, 1, 1), 10.0), (dt.date(2026, 1, 2), 20.0),
-                          (dt.date(2026, 1, 3), 0.0))
+    # the day with no deals has no average: no point rather than a zero
+    assert got.points == ((dt.date(2026, 1, 1), 10.0), (dt.date(2026, 1, 3), 30.0))
     assert got.info["requests"] == 3
+
+
+def test_gauge_series_ends_each_window_on_its_day(fake):
+    template = ("SELECT COUNT() FROM Account WHERE (Type = 'Customer') "
+                "AND CreatedDate < 2026-01-0{d}T00:00:00Z")
+    fake.count(template.format(d=2), 100)
+    fake.count(template.format(d=3), 104)
+    query = {"object": "Account", "where": "Type = 'Customer'", "date_field": "CreatedDate",
+             "date_field_type": "datetime"}
+    got = reading(one(source(fake), request(query, measure="gauge", series=True,
+                                            end=dt.date(2026, 1, 2))))
+    assert got.points == ((dt.date(2026, 1, 1), 100.0), (dt.date(2026, 1, 2), 104.0))
 
 
 # -- errors --------------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ __all__ = [
     "builtin_values",
     "literal",
     "placeholders",
+    "to_series_soql",
     "to_soql",
     "validate_query",
 ]
@@ -153,6 +154,27 @@ def to_soql(query: Mapping[str, Any], *, gauge: bool) -> str:
             low, high = f"{date_field} >= :start", f"{date_field} <= :end"
         conditions.extend([high] if gauge else [low, high])
     return select + (" WHERE " + " AND ".join(conditions) if conditions else "")
+
+
+def to_series_soql(query: Mapping[str, Any]) -> str:
+    """The structured form as one query grouped by day (columns ``day`` and ``value``).
+
+    Used for a cumulative daily series: one call instead of one per day.
+    """
+    aggregate = query.get("aggregate", "count")
+    date_field = query["date_field"]
+    datetime = query.get("date_field_type", "date") == "datetime"
+    day = f"DAY_ONLY({date_field})" if datetime else date_field
+    value = "COUNT(Id)" if aggregate == "count" else f"{aggregate.upper()}({query['field']})"
+    conditions = [f"({query['where']})"] if query.get("where") else []
+    if datetime:
+        conditions += [f"{date_field} >= :start_time", f"{date_field} < :end_time"]
+    else:
+        conditions += [f"{date_field} >= :start", f"{date_field} <= :end"]
+    return (
+        f"SELECT {day} day, {value} value FROM {query['object']} "
+        f"WHERE {' AND '.join(conditions)} GROUP BY {day}"
+    )
 
 
 def null_is_zero(soql: str) -> bool:

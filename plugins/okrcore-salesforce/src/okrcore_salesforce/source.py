@@ -28,7 +28,15 @@ from okrcore.sources import (
 from ._version import __version__
 from .auth import FLOWS, Credentials, TokenCache, token_form
 from .http import make_session, parse_retry_after
-from .soql import COUNT_ONLY, bind, builtin_values, null_is_zero, to_soql, validate_query
+from .soql import (
+    COUNT_ONLY,
+    bind,
+    builtin_values,
+    null_is_zero,
+    to_series_soql,
+    to_soql,
+    validate_query,
+)
 
 __all__ = ["DEFAULT_API_VERSION", "SalesforceSource"]
 
@@ -50,6 +58,10 @@ class _Failed(Exception):
         self.kind = kind
         self.message = message
         self.retry_after = retry_after
+
+
+class _NoValue(_Failed):
+    """The query matched nothing, and its aggregate (an average, a minimum) is undefined."""
 
 
 class _Stats:
@@ -224,15 +236,58 @@ class SalesforceSource(Source):
             )
             value = self._value(query, bind_or_fail(soql, {**values, **params}), stats)
             return Reading.total(request, value, info=stats.info())
-        # A daily series runs the query once per day: the window is that day (cumulative), or
-        # from the request's start to that day (gauge).
+        if not gauge and "soql" not in query and query.get("date_field"):
+            return self._grouped_series(request, query, params, stats)
+        # Otherwise a daily series runs the query once per day: the window is that day
+        # (cumulative), or from the request's start to that day (gauge).
         points: list[tuple[dt.date, float]] = []
         day = request.start
         while day <= request.end:
             start = request.start if gauge else day
             values = builtin_values(start, day, day, cycle.start, cycle.end)
-            value = self._value(query, bind_or_fail(soql, {**values, **params}), stats)
-            points.append((day, value))
+            try:
+                value = self._value(query, bind_or_fail(soql, {**values, **params}), stats)
+            except _NoValue:
+                pass  # an average of nothing that day is no point, not a zero
+            else:
+                points.append((day, value))
+            day += dt.timedelta(days=1)
+        return Reading(request, points, info=stats.info())
+
+    def _grouped_series(
+        self,
+        request: FetchRequest,
+        query: Mapping[str, Any],
+        params: Mapping[str, Any],
+        stats: _Stats,
+    ) -> Reading:
+        """A cumulative daily series of the structured form in one query, grouped by day."""
+        cycle = request.cycle
+        values = builtin_values(request.start, request.end, request.as_of, cycle.start, cycle.end)
+        soql = bind_or_fail(to_series_soql(query), {**values, **params})
+        page = self._get(f"/services/data/v{self._version}/query", {"q": soql}, stats)
+        records = list(_records(page))
+        while page.get("done") is False and page.get("nextRecordsUrl"):
+            page = self._get(str(page["nextRecordsUrl"]), None, stats)
+            records.extend(_records(page))
+        by_day: dict[dt.date, float] = {}
+        for record in records:
+            raw = record.get("day")
+            try:
+                day = dt.date.fromisoformat(str(raw)[:10])
+            except ValueError:
+                raise _Failed(FailureKind.PERMANENT, f"a grouped row has day {raw!r}") from None
+            number = _number(record, "value")
+            if number is not None:
+                by_day[day] = number
+        additive = query.get("aggregate", "count") in ("count", "sum")
+        points: list[tuple[dt.date, float]] = []
+        day = request.start
+        while day <= request.end:
+            if day in by_day:
+                points.append((day, by_day[day]))
+            elif additive:  # no rows that day: nothing was sold, a true zero
+                points.append((day, 0.0))
             day += dt.timedelta(days=1)
         return Reading(request, points, info=stats.info())
 
@@ -251,7 +306,7 @@ class SalesforceSource(Source):
         if not records:
             if combine in ("sum", "count") or (combine is None and null_is_zero(soql)):
                 return 0.0
-            raise _Failed(FailureKind.PERMANENT, "the query returned no rows: no value")
+            raise _NoValue(FailureKind.PERMANENT, "the query returned no rows: no value")
         if column is None:
             columns = [k for k in records[0] if k != "attributes"]
             if len(columns) != 1:
@@ -266,7 +321,7 @@ class SalesforceSource(Source):
             if numbers[0] is None:
                 if null_is_zero(soql):
                     return 0.0
-                raise _Failed(FailureKind.PERMANENT, f"the query returned no value for {column}")
+                raise _NoValue(FailureKind.PERMANENT, f"the query returned no value for {column}")
             return numbers[0]
         present = [n for n in numbers if n is not None]
         combine = combine or "sum"
@@ -275,7 +330,7 @@ class SalesforceSource(Source):
         if combine == "sum":
             return math.fsum(present)
         if not present:
-            raise _Failed(FailureKind.PERMANENT, f"no row has a value for {column}")
+            raise _NoValue(FailureKind.PERMANENT, f"no row has a value for {column}")
         if combine == "avg":
             return math.fsum(present) / len(present)
         return min(present) if combine == "min" else max(present)
