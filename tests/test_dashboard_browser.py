@@ -236,11 +236,10 @@ class Page:
         return result["result"].get("value")
 
     def screenshot(self, path: Path, width: int = 1280) -> None:
+        metrics = {"width": width, "height": 800, "deviceScaleFactor": 1, "mobile": False}
+        self.call("Emulation.setDeviceMetricsOverride", metrics)  # lay out at this width first
         height = int(self.evaluate("document.documentElement.scrollHeight"))
-        self.call(
-            "Emulation.setDeviceMetricsOverride",
-            {"width": width, "height": min(height, 2400), "deviceScaleFactor": 1, "mobile": False},
-        )
+        self.call("Emulation.setDeviceMetricsOverride", {**metrics, "height": min(height, 2400)})
         data = self.call("Page.captureScreenshot", {"format": "png"})["data"]
         path.write_bytes(base64.b64decode(data))
 
