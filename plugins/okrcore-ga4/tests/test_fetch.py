@@ -44,7 +44,7 @@ def test_single_report_wire_payload(fake, data):
     assert reading.points == ((D(2026, 3, 31), expected),)
     assert reading.warnings == ()
     assert reading.info["time_zone"] == "America/Los_Angeles"
-    assert reading.info["window"] == "2026-01-01..2026-03-31"
+    assert reading.info["api_calls"] == {"runReport": 1, "batchRunReports": 0, "getMetadata": 0}
     assert reading.info["quota_remaining"]["tokens_per_day"] == 200_000 - 5
     assert reading.info["quota_remaining"]["tokens_per_hour"] == 40_000 - 5
 

@@ -53,7 +53,7 @@ class GA4Settings:
     page_size: int = DEFAULT_PAGE_SIZE
     reserve_hourly: int = DEFAULT_RESERVE["hourly"]
     reserve_daily: int = DEFAULT_RESERVE["daily"]
-    timeout: float = 60.0
+    timeout: float | None = None  # None: the refresh's timeout, else 60 s
     settle_days: int = 1
     base_dir: str | None = None
 
@@ -122,8 +122,9 @@ def parse_settings(connection: Connection) -> tuple[GA4Settings | None, list[Que
         daily = _int(reserve.get("daily", DEFAULT_RESERVE["daily"]), 0, 10**9)
         if hourly is None or daily is None:
             bad("quota_reserve", "reserved tokens are whole numbers >= 0")
-    timeout = s.get("timeout", 60.0)
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
+    timeout = s.get("timeout")
+    if timeout is not None and (
+            isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0):
         bad("timeout", "timeout is a number of seconds > 0")
     settle = _int(s.get("settle_days", 1), 0, 7)
     if settle is None:
@@ -145,7 +146,7 @@ def parse_settings(connection: Connection) -> tuple[GA4Settings | None, list[Que
         page_size=page_size,
         reserve_hourly=hourly,
         reserve_daily=daily,
-        timeout=float(timeout),
+        timeout=None if timeout is None else float(timeout),
         settle_days=settle,
         base_dir=connection.base_dir,
     ), []

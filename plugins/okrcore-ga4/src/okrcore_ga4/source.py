@@ -377,7 +377,7 @@ class GA4Source(Source):
             self._count("getMetadata")
             meta = client.get_metadata(
                 GetMetadataRequest(name=f"{self.settings.property_name}/metadata"),
-                timeout=self.settings.timeout,
+                timeout=self._timeout(),
             )
         except Exception as exc:
             fail = self._classify(exc)
@@ -430,6 +430,12 @@ class GA4Source(Source):
             if self._client is None:
                 self._client = make_client(self.settings)
             return self._client
+
+    def _timeout(self) -> float:
+        """The connection's own timeout, else the refresh's (``Source.timeout``), else 60 s."""
+        if self.settings is not None and self.settings.timeout is not None:
+            return self.settings.timeout
+        return self.timeout if self.timeout is not None else 60.0
 
     def _count(self, method: str) -> None:
         with self._lock:
@@ -537,7 +543,7 @@ class GA4Source(Source):
                 property=st.property_name, requests=[s.request(st.page_size) for s in specs]
             )
             assert self._client is not None
-            responses = list(self._client.batch_run_reports(batch, timeout=st.timeout).reports)
+            responses = list(self._client.batch_run_reports(batch, timeout=self._timeout()).reports)
         out: list[Answer | Fail] = []
         for spec, resp in zip(specs, responses, strict=False):
             out.append(self._pages(spec, self._answer(spec, resp)))
@@ -572,7 +578,7 @@ class GA4Source(Source):
     def _client_run(self, req: RunReportRequest) -> RunReportResponse:
         assert self._client is not None
         assert self.settings is not None
-        return self._client.run_report(req, timeout=self.settings.timeout)
+        return self._client.run_report(req, timeout=self._timeout())
 
     def _answer(self, spec: Spec, resp: RunReportResponse) -> Answer:
         names = [h.name for h in resp.metric_headers] or list(spec.metrics)
@@ -796,19 +802,16 @@ class GA4Source(Source):
         if missing:
             warnings.append(f"no value on {len(missing)} of {len(need.cells)} days "
                             f"(first: {missing[0]})")
-        assert last is not None
-        first, final = need.cells[0], need.cells[-1]
+        # Connection-level facts: the engine merges readings' info into the run log per connection.
+        with self._lock:
+            calls = dict(self.calls)
         info: dict[str, Any] = {
             "property": self.settings.property_id if self.settings else None,
-            "metric": q.metric,
-            "time_zone": last.time_zone,
-            "window": describe_window(first.start, final.end) if req.series
-            else describe_window(final.start, final.end),
-            "quota_remaining": dict(last.quota),
+            "time_zone": last.time_zone if last else None,
+            "quota_remaining": dict(last.quota) if last else {},
+            "api_calls": calls,
         }
-        if q.filter_text:
-            info["filter"] = q.filter_text
-        if last.currency:
+        if last is not None and last.currency:
             info["currency"] = last.currency
         return Reading(req, points, warnings=warnings, info=info)
 
