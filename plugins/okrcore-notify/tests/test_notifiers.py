@@ -302,7 +302,7 @@ def test_dingtalk_signed_markdown(httpserver: HTTPServer, monkeypatch: pytest.Mo
     # documented: HMAC-SHA256(key=secret, msg=timestamp + "\n" + secret), base64, URL-encoded
     digest = hmac.new(SECRET.encode(), f"{timestamp}\n{SECRET}".encode(), hashlib.sha256).digest()
     assert query["sign"] == [base64.b64encode(digest).decode()]
-    raw_query = urllib.parse.urlsplit(request.url).query
+    raw_query = request.query_string.decode("ascii")  # as sent, not re-encoded
     assert "sign=" + urllib.parse.quote_plus(base64.b64encode(digest).decode()) in raw_query
     body = request.get_json()
     assert body["msgtype"] == "markdown"
@@ -471,3 +471,28 @@ def test_email_password_must_be_a_reference() -> None:
     with pytest.raises(NotifyError) as info:
         EmailNotifier(ch).send(message())
     assert "hunter2" not in str(info.value)
+
+
+def test_slack_mrkdwn_from_escaped_markdown() -> None:
+    from okrcore_notify.slack import to_mrkdwn
+
+    md = "## Q4 \\*launch\\* \\[x\\](y) a\\<b\\> & **bold** [report](https://r.example/d)"
+    assert (
+        to_mrkdwn(md) == "*Q4 ∗launch∗ [x](y) a&lt;b&gt; &amp; *bold* <https://r.example/d|report>*"
+    )
+
+
+def test_dingtalk_signature_is_url_encoded() -> None:
+    from okrcore_notify.dingtalk import signed_url
+
+    # at this timestamp the base64 signature holds "+", "/" and "=": all must be encoded
+    url = signed_url(
+        "https://robot.example/send?access_token=t", SECRET, now=lambda: 1700000000.002
+    )
+    digest = hmac.new(SECRET.encode(), f"1700000000002\n{SECRET}".encode(), hashlib.sha256).digest()
+    sign = base64.b64encode(digest).decode()
+    assert set("+/=") <= set(sign)
+    assert url == (
+        "https://robot.example/send?access_token=t&timestamp=1700000000002&sign="
+        + sign.replace("+", "%2B").replace("/", "%2F").replace("=", "%3D")
+    )

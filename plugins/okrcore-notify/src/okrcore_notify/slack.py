@@ -22,18 +22,44 @@ MAX_BLOCKS = 50
 MAX_SECTION = 3000
 MAX_HEADER = 150
 MAX_TEXT = 40000
+_SAFE = {
+    "*": "∗",
+    "_": "ˍ",
+    "`": "ˋ",
+    "<": "&lt;",
+    ">": "&gt;",
+    "&": "&amp;",
+}  # look-alikes that Slack does not read as markup
 
 _LINK = re.compile(r"\[([^\]]+)\]\(([^)\s]+)\)")
 _BOLD = re.compile(r"\*\*(.+?)\*\*")
 _HEADING = re.compile(r"^#{1,6}\s+(.*)$", re.MULTILINE)
+_ESCAPED = re.compile(r"\\([\\*_`\[\]<>|])")
 
 
 def to_mrkdwn(markdown: str) -> str:
-    """Markdown to Slack mrkdwn: escape &, <, >; bold; links; headings as bold lines."""
-    text = markdown.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """Markdown to Slack mrkdwn: escape &, <, >; bold; links; headings as bold lines.
+
+    Markdown backslash escapes (Slack has none) become the plain character; an escaped ``*``,
+    ``_`` or backtick becomes a look-alike so that it cannot start Slack formatting.
+    """
+    escaped: list[str] = []
+
+    def hold(m: re.Match[str]) -> str:  # keep escaped characters out of the conversions below
+        escaped.append(m.group(1))
+        return f"\ue000{len(escaped) - 1}\ue001"
+
+    text = _ESCAPED.sub(hold, markdown)
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     text = _HEADING.sub(lambda m: f"**{m.group(1).strip()}**", text)
     text = _BOLD.sub(r"*\1*", text)
-    return _LINK.sub(lambda m: f"<{m.group(2)}|{m.group(1)}>", text)
+    text = _LINK.sub(lambda m: f"<{m.group(2)}|{m.group(1)}>", text)
+
+    def release(m: re.Match[str]) -> str:
+        ch = escaped[int(m.group(1))]
+        return _SAFE.get(ch, ch)
+
+    return re.sub("\ue000([0-9]+)\ue001", release, text)
 
 
 def _sections(mrkdwn: str) -> list[str]:
