@@ -342,6 +342,14 @@ def test_query_validation_names_each_problem():
     assert "unknown placeholder {today}" in problems[0].message
 
 
+def test_a_cumulative_key_result_needs_date_property():
+    cumulative = KeyResult("k", "t", measure="cumulative", baseline=0, target=1)
+    (problem,) = HubSpotSource.validate_query(DEALS, cumulative)
+    assert problem.field == "date_property"
+    assert "daily series" in problem.message
+    assert HubSpotSource.validate_query({**DEALS, "date_property": "closedate"}, cumulative) == []
+
+
 def test_filter_limits_are_checked_at_lint_time():
     f = {"property": "a", "operator": "EQ", "value": "1"}
     ten = {"object": "deals", "filters": [f] * 10}

@@ -379,6 +379,21 @@ def test_query_validation():
         ": give soql, or the structured form with object (e.g. Opportunity)"]
 
 
+def test_a_cumulative_key_result_must_be_bounded_by_day():
+    cumulative = KeyResult("k", "t", measure="cumulative", baseline=0, target=1)
+
+    def fields(query: dict[str, Any]) -> list[str]:
+        return [p.field for p in SalesforceSource.validate_query(query, cumulative)]
+
+    assert fields({"soql": WON_SUM, "params": {"stage": "x"}}) == []
+    assert fields({"soql": "SELECT SUM(Amount) FROM Opportunity WHERE CloseDate = THIS_QUARTER"}
+                  ) == ["soql"]
+    assert fields({"soql": "SELECT COUNT() FROM Lead WHERE CreatedDate >= :start_time "
+                           "AND CreatedDate < :end_time"}) == []
+    assert fields({"object": "Opportunity"}) == ["date_field"]
+    assert fields({"object": "Opportunity", "date_field": "CloseDate"}) == []
+
+
 def test_connection_validation():
     problems = SalesforceSource.validate_connection(Connection("sf", "salesforce", {
         "instance_url": "https://acme.my.salesforce.com", "api_version": "62",

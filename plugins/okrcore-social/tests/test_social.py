@@ -378,6 +378,27 @@ def test_check_online(fake, monkeypatch):
         facebook(fake).check_online([(kr, {"field": "followers_count"})])
 
 
+def test_current_values_cannot_be_cumulative():
+    cumulative = KeyResult("k", "t", measure="cumulative", baseline=0, target=1)
+    assert [p.field for p in FacebookSource.validate_query({"field": "followers_count"},
+                                                            cumulative)] == ["field"]
+    assert FacebookSource.validate_query({"metric": "page_post_engagements"}, cumulative) == []
+    assert [p.field for p in YouTubeSource.validate_query(
+        {"channel": UC[0], "metric": "viewCount"}, cumulative)] == ["metric"]
+
+
+def test_instagram_total_value_series_asks_one_day_at_a_time(fake):
+    fake.objects[IG] = {}
+    values = daily(fake, IG, "views", dt.date(2025, 11, 1), 10)
+    got = run(instagram(fake), request({"metric": "views", "metric_type": "total_value"},
+                                       measure="cumulative", series=True,
+                                       start=dt.date(2025, 11, 2), end=dt.date(2025, 11, 4)))
+    assert reading(got["kr"]).points == tuple(
+        (dt.date(2025, 11, d), float(values[dt.date(2025, 11, d)])) for d in (2, 3, 4))
+    assert [(c.query["since"], c.query["until"]) for c in fake.calls] == [
+        ("2025-11-02", "2025-11-03"), ("2025-11-03", "2025-11-04"), ("2025-11-04", "2025-11-05")]
+
+
 def test_plugin_registers_three_sources():
     sources = PluginManager().sources
     assert sources.get("facebook") is FacebookSource

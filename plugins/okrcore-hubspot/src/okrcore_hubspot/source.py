@@ -124,7 +124,16 @@ class HubSpotSource(Source):
     @classmethod
     def validate_query(cls, query: Mapping[str, Any], kr: KeyResult) -> list[QueryProblem]:
         """Object, aggregate, filters, operators, placeholders and HubSpot's filter limits."""
-        return validate_query(query)
+        problems = validate_query(query)
+        if kr.measure is Measure.CUMULATIVE and not query.get("date_property"):
+            problems.append(
+                QueryProblem(
+                    "date_property",
+                    "a cumulative key result is refreshed as a daily series: set date_property "
+                    "(the property that dates each record, e.g. closedate)",
+                )
+            )
+        return problems
 
     def fetch(self, requests: Sequence[FetchRequest]) -> Iterable[Reading | Failure]:
         """One reading or failure per request; remote errors are classified, never raised."""

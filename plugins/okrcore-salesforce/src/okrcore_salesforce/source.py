@@ -33,6 +33,7 @@ from .soql import (
     bind,
     builtin_values,
     null_is_zero,
+    placeholders,
     to_series_soql,
     to_soql,
     validate_query,
@@ -176,7 +177,27 @@ class SalesforceSource(Source):
     @classmethod
     def validate_query(cls, query: Mapping[str, Any], kr: KeyResult) -> list[QueryProblem]:
         """Either form, placeholders with values, parameters that bind as SOQL literals."""
-        return validate_query(query)
+        problems = validate_query(query)
+        if kr.measure is Measure.CUMULATIVE and not problems:
+            if "soql" in query:
+                names = set(placeholders(str(query["soql"])))
+                if not (names & {"start", "start_time"} and names & {"end", "end_time"}):
+                    problems.append(
+                        QueryProblem(
+                            "soql",
+                            "a cumulative key result is refreshed day by day: bound the query's "
+                            "dates with :start (or :start_time) and :end (or :end_time)",
+                        )
+                    )
+            elif not query.get("date_field"):
+                problems.append(
+                    QueryProblem(
+                        "date_field",
+                        "a cumulative key result is refreshed as a daily series: set date_field "
+                        "(e.g. CloseDate)",
+                    )
+                )
+        return problems
 
     def check_online(
         self, queries: Sequence[tuple[KeyResult, Mapping[str, Any]]]

@@ -201,6 +201,14 @@ class GraphSource(Source):
                     )
         if query.get("period", "day") not in _PERIODS:
             problems.append(QueryProblem("period", f"period must be one of {', '.join(_PERIODS)}"))
+        if field is not None and kr.measure is Measure.CUMULATIVE:
+            problems.append(
+                QueryProblem(
+                    "field",
+                    f"{field} is a level with no daily history: use measure gauge, or an "
+                    "insights metric for a cumulative key result",
+                )
+            )
         if query.get("combine", "sum") not in ("sum", "last"):
             problems.append(QueryProblem("combine", "combine is sum or last"))
         return problems
@@ -290,6 +298,7 @@ class GraphSource(Source):
             query.get("metric_type", "time_series"),
             request.start,
             request.end,
+            request.series,
         )
 
     def _account(self, request: FetchRequest) -> str:
@@ -379,11 +388,6 @@ class GraphSource(Source):
                 f"{metric} returned no values for {request.start}..{request.end}",
             )
         if request.series:
-            if metric_type == "total_value":
-                raise Failed(
-                    FailureKind.PERMANENT,
-                    f"{metric} with metric_type total_value has no daily series",
-                )
             return Reading(request, [(d, v) for d, v in points if d is not None], info=info)
         default = "last" if request.measure is Measure.GAUGE else "sum"
         combine = request.query.get("combine", default)
@@ -402,9 +406,11 @@ class GraphSource(Source):
         data: dict[str, list[tuple[dt.date | None, float]]] = {m: [] for m in metrics}
         info: dict[str, Any] = {}
         calls = 0
+        # a total_value metric has no daily values: a daily series asks one day at a time
+        span = 1 if request.series and metric_type == "total_value" else self.window_days
         low = request.start
         while low <= request.end:
-            high = min(request.end, low + dt.timedelta(days=self.window_days - 1))
+            high = min(request.end, low + dt.timedelta(days=span - 1))
             params = {
                 "metric": ",".join(metrics),
                 "period": period,
@@ -422,7 +428,7 @@ class GraphSource(Source):
                 if metric_type == "total_value":
                     total = item.get("total_value")
                     value = total.get("value") if isinstance(total, Mapping) else None
-                    data[name].append((None, number(value, name)))
+                    data[name].append((low if span == 1 else None, number(value, name)))
                     continue
                 for entry in item.get("values") or []:
                     if isinstance(entry, Mapping) and "value" in entry:

@@ -12,7 +12,7 @@ from typing import Any
 import requests
 
 from okrcore.errors import SourceError
-from okrcore.model import Connection, KeyResult
+from okrcore.model import Connection, KeyResult, Measure
 from okrcore.sources import (
     Failure,
     FailureKind,
@@ -110,6 +110,12 @@ class YouTubeSource(Source):
             QueryProblem(key, f"unknown key {key!r} (known: {', '.join(sorted(known))})")
             for key in sorted(set(query) - known)
         ]
+        if kr.measure is Measure.CUMULATIVE:
+            problems.append(
+                QueryProblem(
+                    "metric", "channel statistics are current totals: use measure gauge"
+                )
+            )
         if query.get("metric") not in METRICS:
             problems.append(QueryProblem("metric", f"metric is one of {', '.join(METRICS)}"))
         if "channel" in query and "handle" in query:
