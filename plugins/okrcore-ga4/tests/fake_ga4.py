@@ -255,16 +255,19 @@ class FakeGA4:
                 requests = body.get("requests", [])
                 if len(requests) > 5:
                     raise ApiError(400, "Requests must have at most 5 reports.")
-                self._charge(prop, len(requests))
-                reports = [self.report(prop, r) for r in requests]
+                self._check_quota(prop)
+                reports = [self.report(prop, r) for r in requests]  # a 400 costs no tokens
+                self._charge(prop, reports, requests)
                 return {"reports": reports, "kind": "analyticsData#batchRunReports"}
-            self._charge(prop, 1)
-            return self.report(prop, body)
+            self._check_quota(prop)
+            report = self.report(prop, body)
+            self._charge(prop, [report], [body])
+            return report
         finally:
             with self._lock:
                 self.in_flight[prop] -= 1
 
-    def _charge(self, prop: str, reports: int) -> None:
+    def _check_quota(self, prop: str) -> None:
         with self._lock:
             q = self._q(prop)
             if q["day"] <= 0:
@@ -272,9 +275,29 @@ class FakeGA4:
                                     "return in under 24 hours.")
             if q["hour"] <= 0:
                 raise ApiError(429, "Exhausted property tokens per hour.")
-            cost = self.tokens_per_report * reports
+
+    def _charge(self, prop: str, reports: list[dict[str, Any]],
+                requests: list[Mapping[str, Any]]) -> None:
+        """Take the tokens, then tell each report what is left (when it asked)."""
+        with self._lock:
+            q = self._q(prop)
+            cost = self.tokens_per_report * len(reports)
             q["day"] = max(0, q["day"] - cost)
             q["hour"] = max(0, q["hour"] - cost)
+            for report, req in zip(reports, requests, strict=True):
+                if req.get("returnPropertyQuota"):
+                    report["propertyQuota"] = self._quota_json(q)
+
+    def _quota_json(self, q: Mapping[str, int]) -> dict[str, Any]:
+        return {
+            "tokensPerDay": {"consumed": self.tokens_per_report, "remaining": q["day"]},
+            "tokensPerHour": {"consumed": self.tokens_per_report, "remaining": q["hour"]},
+            "concurrentRequests": {"consumed": 0, "remaining": 10},
+            "serverErrorsPerProjectPerHour": {"consumed": 0, "remaining": 10},
+            "potentiallyThresholdedRequestsPerHour": {"consumed": 0, "remaining": 120},
+            "tokensPerProjectPerHour": {"consumed": self.tokens_per_report,
+                                        "remaining": int(q["hour"] * 0.35)},
+        }
 
     def metadata(self, prop: str) -> dict[str, Any]:
         metrics = [*COUNTS, *RATIOS]
@@ -344,17 +367,6 @@ class FakeGA4:
             resp["rows"] = page
         if out_rows:
             resp["rowCount"] = len(out_rows)
-        if req.get("returnPropertyQuota"):
-            q = self._q(prop)
-            resp["propertyQuota"] = {
-                "tokensPerDay": {"consumed": self.tokens_per_report, "remaining": q["day"]},
-                "tokensPerHour": {"consumed": self.tokens_per_report, "remaining": q["hour"]},
-                "concurrentRequests": {"consumed": 0, "remaining": 10},
-                "serverErrorsPerProjectPerHour": {"consumed": 0, "remaining": 10},
-                "potentiallyThresholdedRequestsPerHour": {"consumed": 0, "remaining": 120},
-                "tokensPerProjectPerHour": {"consumed": self.tokens_per_report,
-                                            "remaining": int(q["hour"] * 0.35)},
-            }
         return resp
 
     # -- REST server ---------------------------------------------------------------------
