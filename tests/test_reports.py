@@ -495,3 +495,160 @@ def test_bad_after_refresh_value_is_named() -> None:
 
     with pytest.raises(NotifyError, match="notify.chat.after_refresh"):
         after_refresh_channels(notify_plan(chat={"plugin": "recorder", "after_refresh": "hourly"}))
+
+
+# -- okr report ----------------------------------------------------------------------------------
+PLAN_DOC: dict[str, Any] = {
+    "okrcore": 1,
+    "title": "Marketing & growth",
+    "cycles": [{"id": "2026-Q4", "start": "2026-10-01", "end": "2026-12-31"}],
+    "objectives": [
+        {
+            "id": "traffic",
+            "title": "Grow qualified traffic",
+            "owner": "ann",
+            "cycle": "2026-Q4",
+            "key_results": [
+                {
+                    "id": "sessions",
+                    "title": "Organic sessions per week",
+                    "unit": "sessions",
+                    "baseline": 1000,
+                    "target": 1200,
+                    "cadence": "weekly",
+                },
+                {
+                    "id": "leads",
+                    "title": "Marketing-qualified leads",
+                    "measure": "cumulative",
+                    "unit": "leads",
+                    "baseline": 0,
+                    "target": 2000,
+                    "cadence": "daily",
+                },
+            ],
+        }
+    ],
+    "notify": {
+        "chat": {"plugin": "recorder", "link": "https://okr.example/d.html"},
+        "broken": {"plugin": "recorder", "fail": True},
+    },
+}
+
+
+@pytest.fixture
+def cli_setup(tmp_path: Path, manager: PluginManager) -> tuple[Path, str]:
+    pytest.importorskip("okrcore.planfile")
+    import yaml
+
+    plan_file = tmp_path / "okrs.yaml"
+    plan_file.write_text(yaml.safe_dump(PLAN_DOC, sort_keys=False), encoding="utf-8")
+    url = f"sqlite:///{tmp_path / 'okr.db'}"
+    s = open_store(url)
+    s.add_checkins(c for c in history() if c.kr_id in ("sessions", "leads"))
+    s.close()
+    return plan_file, url
+
+
+def run_cli(*args: str) -> Any:
+    from click.testing import CliRunner
+
+    from okrcore.cli import main
+
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def test_cli_report_json(cli_setup: tuple[Path, str]) -> None:
+    plan_file, url = cli_setup
+    result = run_cli(
+        "report",
+        str(plan_file),
+        "--kind",
+        "weekly",
+        "--format",
+        "json",
+        "--store",
+        url,
+        "--at",
+        "2026-11-20",
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    jsonschema.validate(data, load_schema())
+    assert (data["kind"], data["as_of"]) == ("weekly", "2026-11-20")
+    assert sorted(data["gaps"]) == ["leads", "sessions"]
+
+
+def test_cli_report_html_to_file(cli_setup: tuple[Path, str], tmp_path: Path) -> None:
+    plan_file, url = cli_setup
+    out = tmp_path / "dashboard.html"
+    result = run_cli(
+        "report",
+        str(plan_file),
+        "--format",
+        "html",
+        "-o",
+        str(out),
+        "--store",
+        url,
+        "--at",
+        "2026-11-20",
+    )
+    assert result.exit_code == 0, result.output
+    assert "Wrote the daily report (html)" in result.stderr
+    html = out.read_text(encoding="utf-8")
+    assert html.count("<svg") == 2
+    assert "Marketing &amp; growth" in html
+
+
+def test_cli_report_notify(cli_setup: tuple[Path, str]) -> None:
+    plan_file, url = cli_setup
+    result = run_cli(
+        "report",
+        str(plan_file),
+        "--format",
+        "md",
+        "--store",
+        url,
+        "--at",
+        "2026-11-20",
+        "--notify",
+        "chat",
+    )
+    assert result.exit_code == 0, result.output
+    assert "Sent the daily report to chat" in result.stderr
+    ((name, message),) = Recorder.sent
+    assert name == "chat"
+    assert message.markdown == result.stdout
+    assert message.link == "https://okr.example/d.html"
+
+
+def test_cli_report_notify_failure_exits_1_after_trying_every_channel(
+    cli_setup: tuple[Path, str],
+) -> None:
+    plan_file, url = cli_setup
+    result = run_cli(
+        "report",
+        str(plan_file),
+        "--format",
+        "md",
+        "--store",
+        url,
+        "--at",
+        "2026-11-20",
+        "--notify",
+        "broken",
+        "--notify",
+        "chat",
+    )
+    assert result.exit_code == 1
+    assert "errcode 310000" in result.stderr
+    assert [name for name, _ in Recorder.sent] == ["chat"]
+
+
+def test_cli_report_bad_input(cli_setup: tuple[Path, str]) -> None:
+    plan_file, url = cli_setup
+    assert run_cli("report", str(plan_file), "--kind", "hourly", "--store", url).exit_code == 2
+    unknown = run_cli("report", str(plan_file), "--store", url, "--notify", "nowhere")
+    assert unknown.exit_code == 1
+    assert "unknown channel(s) nowhere (the plan has: broken, chat)" in unknown.stderr
