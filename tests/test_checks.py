@@ -627,3 +627,46 @@ def test_check_is_exported_from_the_package() -> None:
     # the lazy module __getattr__, as `okrcore.check` uses it (mypy cannot see the lazy names)
     assert okrcore.__getattr__("check") is check
     assert okrcore.__getattr__("Finding") is Finding
+
+
+# -- from a plan file ------------------------------------------------------------------------------
+LINT_PLAN = """\
+okrcore: 1
+cycles:
+  - {id: q4, start: 2026-10-01, end: 2026-12-31}
+checks:
+  counts: false
+  achievable:
+    growth_rate: {sessions: 0.05}
+objectives:
+  - id: brand
+    title: 让更多人认识我们
+    cycle: q4
+    level: company
+    key_results:
+      - id: awareness
+        title: 提升品牌知名度
+        kind: milestone
+        cadence: monthly
+      - id: sessions
+        title: Organic sessions reach 1,728
+        unit: sessions
+        baseline: 1000
+        target: 1728
+        cadence: monthly
+        deadline: 2027-01-15
+"""
+
+
+def test_findings_from_a_yaml_plan_carry_lines_and_honour_its_checks_section() -> None:
+    planfile = pytest.importorskip("okrcore.planfile")
+    plan = planfile.loads_plan(LINT_PLAN, name="lint.yaml")
+    found = run(plan)
+    assert [(f.code, f.line) for f in found] == [
+        ("SMART-T001", 24),  # errors first: the deadline line
+        ("SMART-S002", 15),  # then warnings by line: 提升品牌知名度, a milestone with no number
+        ("SMART-A001", 22),  # the target: 16.6% a month needed to the deadline, 5% declared
+    ]
+    assert all(f.column is not None for f in found)
+    # counts is off in the plan: one objective with two key results is not flagged
+    assert "OKR-C001" not in codes(found)

@@ -340,3 +340,40 @@ def test_result_to_dict_is_json_ready() -> None:
     assert data["splits"]["leads"]["sem"] == 600
     assert data["targets"]["kr-budget"] == 400_000
     assert isinstance(derive_funnel(brief_funnel()), FunnelResult)
+
+
+FUNNEL_PLAN = """\
+okrcore: 1
+cycles:
+  - {id: fy, start: 2026-01-01, end: 2026-12-31}
+objectives:
+  - id: sales
+    title: Win the market
+    cycle: fy
+    key_results:
+      - {id: leads, title: Leads, kind: count, target: 1500}
+      - {id: content-leads, title: Content leads, kind: count, target: 900}
+funnels:
+  - id: sales
+    start: arr
+    value: 10000000
+    steps:
+      - {name: customers, divide_by: 50000}
+      - {name: leads, rate: 0.10, key_result: leads}
+      - {name: budget, multiply_by: 200, of: leads}
+    splits:
+      - of: leads
+        shares: {content: 0.6, sem: 0.3, other: 0.1}
+        key_results: {content: content-leads}
+"""
+
+
+def test_funnel_from_a_yaml_plan() -> None:
+    planfile = pytest.importorskip("okrcore.planfile")
+    plan = planfile.loads_plan(FUNNEL_PLAN, name="funnel.yaml")
+    result = derive_funnel(plan.funnels[0])
+    assert result.stages == {"arr": 10_000_000, "customers": 200, "leads": 2_000, "budget": 400_000}
+    assert result.splits == {"leads": {"content": 1_200, "sem": 600, "other": 200}}
+    new_plan, changes = apply_funnel(plan, rates={"leads": 0.08})
+    assert {c.kr_id: c.new for c in changes} == {"leads": 2_500, "content-leads": 1_500}
+    assert new_plan.key_result("leads").target == 2_500
