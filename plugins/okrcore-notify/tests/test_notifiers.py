@@ -496,3 +496,9 @@ def test_dingtalk_signature_is_url_encoded() -> None:
         "https://robot.example/send?access_token=t&timestamp=1700000000002&sign="
         + sign.replace("+", "%2B").replace("/", "%2F").replace("=", "%3D")
     )
+
+
+def test_installed_entry_point_is_discovered() -> None:
+    pm = PluginManager()  # discovers installed plugins through the "okrcore" entry-point group
+    assert pm.notifiers.get("dingtalk") is DingTalkNotifier
+    assert pm.notifiers.owner("slack") == "notify"
