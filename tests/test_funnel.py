@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -377,3 +379,26 @@ def test_funnel_from_a_yaml_plan() -> None:
     new_plan, changes = apply_funnel(plan, rates={"leads": 0.08})
     assert {c.kr_id: c.new for c in changes} == {"leads": 2_500, "content-leads": 1_500}
     assert new_plan.key_result("leads").target == 2_500
+
+
+def test_the_documented_funnel_loads_and_gives_the_documented_targets() -> None:
+    planfile = pytest.importorskip("okrcore.planfile")
+    docs = Path(__file__).resolve().parents[1] / "docs" / "funnel.md"
+    (block,) = re.findall(r"```yaml\n(.*?)```", docs.read_text(encoding="utf-8"), re.S)
+    krs = "".join(
+        f"      - {{id: {kr}, title: {kr}, kind: count, target: 1}}\n"
+        for kr in ("new-arr", "new-customers", "leads", "spend", "content-leads", "sem-leads")
+    )
+    head = (
+        "okrcore: 1\ncycles:\n  - {id: fy, start: 2026-01-01, end: 2026-12-31}\n"
+        "objectives:\n  - id: sales\n    title: Win\n    cycle: fy\n    key_results:\n"
+    )
+    plan = planfile.loads_plan(head + krs + block)
+    assert derive_funnel(plan.funnels[0]).targets == {
+        "new-arr": 10_000_000,
+        "new-customers": 200,
+        "leads": 2_000,
+        "spend": 400_000,
+        "content-leads": 1_200,
+        "sem-leads": 600,
+    }
