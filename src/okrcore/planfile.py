@@ -726,14 +726,16 @@ def plan_schema() -> dict[str, Any]:
 _KR_FIELDS = ("target", "floor", "stretch", "baseline", "tolerance", "weight")
 
 
-def _model_problem(ctx: _Ctx, path: str, exc: ValueError, fields: Iterable[str] = ()) -> None:
+def _model_problem(
+    ctx: _Ctx, path: str, exc: ValueError, fields: Iterable[str] = (), default: str = ""
+) -> None:
     """Turn a model validator's ValueError into problems placed at the field it names."""
     text = str(exc)
-    text = re.sub(r"^(key result|cycle|funnel step|split of) '[^']*'?:?\s*", "", text)
+    text = re.sub(r"^(key result|funnel step|split of) '[^']*'?:?\s*", "", text)
     for part in text.split("; "):
         named = [(part.find(f), f) for f in fields if re.search(rf"\b{f}\b", part)]
-        where = _join(path, min(named)[1]) if named else path
-        ctx.add(where, part)
+        field = min(named)[1] if named else default
+        ctx.add(_join(path, field) if field else path, part)
 
 
 def _build_key_result(raw: dict[str, Any], path: str, ctx: _Ctx) -> KeyResult | None:
@@ -986,7 +988,7 @@ def _build(data: Any, ctx: _Ctx, source_path: str | None, base_dir: str | None) 
         try:
             cycles.append(Cycle(**c))
         except ValueError as exc:
-            _model_problem(ctx, f"cycles[{i}]", exc, ("end",))
+            _model_problem(ctx, f"cycles[{i}]", exc, default="end")
     goals = [Goal(**g) for _i, g in _clean_items(doc.get("goals"))]
     objectives = []
     for i, raw in enumerate(doc.get("objectives") or []):
@@ -1275,7 +1277,7 @@ def _plain(value: Any) -> Any:
 
 
 def _put(out: dict[str, Any], key: str, value: Any) -> None:
-    if value is None or value == () or value == {}:
+    if value is None or (isinstance(value, (tuple, list, Mapping)) and not value):
         return
     if isinstance(value, float):
         value = _num(value)

@@ -1,0 +1,31 @@
+"""Shared fixtures: the bundled example plan (the marketing OKRs of the design brief)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import okrcore.demo
+from okrcore.model import Plan
+from okrcore.planfile import load_plan
+
+DEMO_DIR = Path(okrcore.demo.__file__).parent
+
+
+@pytest.fixture(scope="session")
+def example_plan_path() -> Path:
+    """Path of the example plan (src/okrcore/demo/marketing.yaml; examples/ links to it)."""
+    return DEMO_DIR / "marketing.yaml"
+
+
+@pytest.fixture(scope="session")
+def example_history_path() -> Path:
+    """Path of the example plan's metric history CSV (columns date, metric, value)."""
+    return DEMO_DIR / "marketing-history.csv"
+
+
+@pytest.fixture(scope="session")
+def example_plan(example_plan_path: Path) -> Plan:
+    """The example plan, loaded (plans are immutable, so one per session)."""
+    return load_plan(example_plan_path)
