@@ -652,3 +652,93 @@ def test_cli_report_bad_input(cli_setup: tuple[Path, str]) -> None:
     unknown = run_cli("report", str(plan_file), "--store", url, "--notify", "nowhere")
     assert unknown.exit_code == 1
     assert "unknown channel(s) nowhere (the plan has: broken, chat)" in unknown.stderr
+
+
+# -- the bundled example plan and its history ----------------------------------------------------
+DEMO_AT = dt.date(2026, 11, 20)  # the last day of the bundled history
+
+
+def demo_history_rows() -> list[tuple[dt.date, str, float]]:
+    import csv
+    import importlib.resources
+
+    text = (importlib.resources.files("okrcore.demo") / "marketing-history.csv").read_text("utf-8")
+    return [
+        (dt.date.fromisoformat(r["date"]), r["metric"], float(r["value"]))
+        for r in csv.DictReader(text.splitlines())
+    ]
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Plan, Store]]:
+    """The example plan with its whole history refreshed (backfilled) into a memory store."""
+    import importlib.resources
+    import shutil
+
+    planfile = pytest.importorskip("okrcore.planfile")
+    refresh = pytest.importorskip("okrcore.refresh")
+    folder = tmp_path_factory.mktemp("demo")
+    for name in ("marketing.yaml", "marketing-history.csv"):
+        with importlib.resources.as_file(importlib.resources.files("okrcore.demo") / name) as src:
+            shutil.copy(src, folder / name)
+    plan = planfile.load_plan(folder / "marketing.yaml")
+    s = open_store("memory://")
+    result = refresh.refresh(plan, s, backfill=(plan.cycles[0].start, DEMO_AT))
+    assert not [o for o in result.run.outcomes if o.status == "failed"]
+    try:
+        yield plan, s
+    finally:
+        s.close()
+
+
+@pytest.mark.parametrize("kind", ["daily", "weekly", "monthly"])
+def test_example_plan_renders_every_format(demo: tuple[Plan, Store], kind: str) -> None:
+    plan, s = demo
+    rep = report(plan, s, kind, DEMO_AT)
+    data = json.loads(render(rep, "json"))
+    jsonschema.validate(data, load_schema())
+    md, text, html = render(rep, "md"), render(rep, "text", width=400), render(rep, "html")
+    for kr in plan.key_results():
+        assert kr.title in md
+        assert kr.title in text
+        assert kr.title in html
+    for obj in plan.objectives:
+        assert f'data-objective="{obj.id}"' in html
+    assert html.count("<svg") == len(list(plan.key_results()))
+
+
+def test_example_plan_series_follow_the_bundled_history(demo: tuple[Plan, Store]) -> None:
+    plan, s = demo
+    rep = report(plan, s, "weekly", DEMO_AT)
+    rows = demo_history_rows()
+    for kr in plan.key_results():
+        if kr.source is None or kr.metric is None:
+            continue
+        mine = sorted((d, v) for d, m, v in rows if m == kr.metric and d <= DEMO_AT)
+        line = rep.key_result(kr.id)
+        assert [p.date for p in line.series] == [d for d, _ in mine], kr.id
+        if kr.measure.value == "cumulative":
+            assert line.series[-1].value == pytest.approx(sum(v for _, v in mine))
+        else:
+            assert line.series[-1].value == pytest.approx(mine[-1][1])
+    manual = {kr.id for kr in plan.key_results() if kr.source is None}
+    assert manual <= set(rep.stale)
+
+
+def test_refresh_sends_the_daily_report_when_asked(
+    demo: tuple[Plan, Store], manager: PluginManager
+) -> None:
+    import attrs
+
+    from okrcore.refresh import refresh
+
+    plan, _ = demo
+    plan = attrs.evolve(plan, notify={"chat": {"plugin": "recorder", "after_refresh": True}})
+    s = open_store("memory://")
+    result = refresh(plan, s, at=DEMO_AT, manager=manager)
+    assert result.hook_errors == ()
+    ((name, message),) = Recorder.sent
+    assert name == "chat"
+    assert message.report["kind"] == "daily"
+    assert message.report["as_of"] == DEMO_AT.isoformat()
+    assert message.report["last_run"]["id"] == result.run.id

@@ -8,6 +8,7 @@ output or ``-o FILE``, and with ``--notify CHANNEL`` (repeatable) sent to channe
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 import sys
 from pathlib import Path
 
@@ -74,7 +75,8 @@ def report_command(
     try:
         rep = report(plan, store, kind, at or dt.date.today())
         color = output is None and sys.stdout.isatty()
-        text = render(rep, fmt, color=color)
+        width = shutil.get_terminal_size((140, 24)).columns if color else None
+        text = render(rep, fmt, color=color, width=width)
         if output:
             Path(output).write_text(text, encoding="utf-8")
             click.echo(f"Wrote the {kind} report ({fmt}) to {output}", err=True)

@@ -33,36 +33,41 @@ def _kr_row(rich: Any, line: KRLine, kind: str) -> list[Any]:
     row: list[Any] = [
         _light(rich, s.status.value),
         rich.text.Text(s.title),
-        num(s.actual, s.unit),
-        num(s.plan_to_date, s.unit),
-        num(s.target, s.unit),
+        num(s.actual, s.unit),  # the unit once per row keeps the numeric columns narrow
+        num(s.plan_to_date),
+        num(s.target),
     ]
     if kind == "daily":
         was = line.previous_status.value if line.previous_status else "—"
-        row += [signed(line.change, s.unit), was, rich.text.Text(s.reason)]
+        row += [signed(line.change), was, rich.text.Text(s.reason)]
     elif kind == "weekly":
         row += [
             pts(line.gap),
-            signed(line.trend, s.unit),
-            num(s.forecast, s.unit),
+            signed(line.trend),
+            num(s.forecast),
             rich.text.Text(s.reason),
         ]
     else:
-        row += [fixed(s.score), num(s.forecast, s.unit), fixed(s.forecast_score)]
+        row += [fixed(s.score), num(s.forecast), fixed(s.forecast_score)]
     return row
 
 
 def _kr_table(rich: Any, title: str, lines: list[KRLine], kind: str) -> Any:
-    table = rich.table.Table(title=title, title_justify="left", expand=False)
-    for head in ("Light", "Key result", "Actual", "Plan to date", "Target"):
-        table.add_column(head, no_wrap=head != "Key result")
+    table = rich.table.Table(title=title, title_justify="left", expand=True)
+    table.add_column("Light", no_wrap=True)
+    table.add_column("Key result", min_width=20, ratio=2)
+    for head in ("Actual", "Plan to date", "Target"):
+        table.add_column(head, no_wrap=True, justify="right")
     extra = {
         "daily": ("Change", "Yesterday", "Why"),
         "weekly": ("Gap", "7 days", "Forecast", "Why"),
         "monthly": ("Score", "Forecast", "Fc. score"),
     }[kind]
     for head in extra:
-        table.add_column(head, overflow="fold")
+        if head == "Why":
+            table.add_column(head, min_width=30, ratio=3)
+        else:
+            table.add_column(head, no_wrap=True, justify="right" if head != "Yesterday" else "left")
     for line in lines:
         table.add_row(*_kr_row(rich, line, kind))
     return table
