@@ -7,7 +7,7 @@ import sys
 import textwrap
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -16,7 +16,7 @@ from okrcore.hookspecs import hookimpl
 from okrcore.model import Connection, Cycle, KeyResult, Objective, Plan
 from okrcore.plugins import PluginManager
 from okrcore.refresh import refresh
-from okrcore.sources import Failure, FailureKind, FetchRequest, Limits, Reading, Source
+from okrcore.sources import Failure, FetchRequest, Limits, Reading, Source
 from okrcore.store import MemoryStore
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -252,11 +252,13 @@ def test_runs_are_recorded_with_outcomes_and_connection_info(
     (run,) = store.runs()
     assert run.id == result.run.id
     assert run.as_of == AT
-    assert run.finished_at is not None and run.finished_at >= run.started_at
+    assert run.finished_at is not None
+    assert run.finished_at >= run.started_at
     assert [(o.kr_id, o.status) for o in run.outcomes] == [
         ("good", "refreshed"), ("bad", "failed"), ("hand", "manual")]
     api_info = run.info["connections"]["api"]
-    assert api_info["requests"] == 2 and api_info["failed"] == 1
+    assert api_info["requests"] == 2
+    assert api_info["failed"] == 1
     assert api_info["fetch_calls"] == 2
     assert result.to_dict()["skipped"] == [{"id": "hand", "reason": "manual"}]
 
@@ -272,7 +274,8 @@ def test_dry_run_sends_and_stores_nothing(
     )
     result = refresh(plan, store, AT, manager=manager, dry_run=True)
     assert server.calls == []
-    assert store.checkins() == [] and store.runs() == []
+    assert store.checkins() == []
+    assert store.runs() == []
     requests = result.to_dict()["requests"]
     assert [(r["id"], r["start"], r["end"], r["series"]) for r in requests] == [
         ("g", "2026-03-01", "2026-03-10", False), ("c", "2026-03-01", "2026-03-10", True)]
@@ -378,8 +381,8 @@ class Scripted(Source):
     """Answers from ``SCRIPT[kr_id]``: a list of answers (callables of the request) in order."""
 
     name = "scripted"
-    script: dict[str, list[Any]] = {}
-    calls: list[list[str]] = []
+    script: ClassVar[dict[str, list[Any]]] = {}
+    calls: ClassVar[list[list[str]]] = []
     limit = Limits(max_batch=3, concurrency=2)
 
     def limits(self) -> Limits:
@@ -405,7 +408,7 @@ class ScriptedPlugin:
 def scripted(manager: PluginManager) -> Iterator[PluginManager]:
     Scripted.script, Scripted.calls = {}, []
     manager.register(ScriptedPlugin(), "scripted-test")
-    yield manager
+    return manager
 
 
 def total(value: float, **kw: Any) -> Any:
@@ -430,7 +433,8 @@ def test_quota_is_never_retried_and_batches_follow_the_limits(
     result = refresh(plan, store, AT, manager=scripted, sleep=sleeps)
     assert sorted(len(b) for b in Scripted.calls) == [1, 3, 3]
     outcomes = {o.kr_id: o for o in result.outcomes}
-    assert outcomes["k3"].kind == "quota" and outcomes["k3"].error == "daily quota used up"
+    assert outcomes["k3"].kind == "quota"
+    assert outcomes["k3"].error == "daily quota used up"
     assert sleeps.delays == []
     assert sorted(values(store)) == ["k0", "k1", "k2", "k4", "k5", "k6"]
 
