@@ -2,16 +2,21 @@
 
 Runs against the local fake GA4 Data API (plugins/okrcore-ga4/tests/fake_ga4.py) answering every
 HTTP request after 150 ms, through the real google-analytics-data client (REST transport). The fake
-runs in its own process so that its report arithmetic does not compete with the client for the GIL.
+runs in separate processes, one per property, so that its report arithmetic does not compete with
+the client (or with other properties) for a GIL.
+
+Key results: half cumulative (a daily series from the cycle start, as the refresh engine asks for
+them), half gauges (rates and counts over yesterday, the last 7 or 28 days, a trailing window or
+the cycle to date), each with one of five filters.
 
 Three figures:
 
-* batched: the plugin's ``batches()`` + ``fetch()``, connections in parallel and each within its
-  ``limits().concurrency`` (the way the refresh engine drives a source; with ``--engine`` the real
-  ``okrcore.refresh`` is used instead when it is available);
-* naive: one ``runReport`` per key result in a plain loop with the same client. Sending 1,000
-  requests at 150 ms takes 2.5 minutes, so by default the loop runs on a subset (``--naive N``,
-  default 60) and the total is extrapolated linearly; the output says so;
+* okrcore: ``okrcore.refresh`` (the real engine: connections in parallel, each within the source's
+  ``limits().concurrency``, the plugin's ``batches()`` and ``fetch()``), stored in ``memory://``;
+* naive: one ``runReport`` per key result in a plain loop with the same client (a ``date``
+  dimension for the cumulative ones). Sending 1,000 requests at 150 ms takes minutes, so by
+  default the loop runs on a subset (``--naive N``, default 60) and the total is extrapolated
+  linearly; the output says so;
 * lower bound: the fewest calls that can answer the key results (distinct metrics per
   window+filter, 10 per report, 5 reports per call) and, per property, that many calls in waves of
   ``concurrency`` x 150 ms.
@@ -28,7 +33,6 @@ import multiprocessing
 import random
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -37,25 +41,32 @@ sys.path.insert(0, str(ROOT / "plugins" / "okrcore-ga4" / "tests"))
 
 from fake_ga4 import FakeGA4, row  # noqa: E402
 from google.analytics.data_v1beta import BetaAnalyticsDataClient  # noqa: E402
-from google.analytics.data_v1beta.types import DateRange, Metric, RunReportRequest  # noqa: E402
+from google.analytics.data_v1beta.types import (  # noqa: E402
+    DateRange,
+    Dimension,
+    Metric,
+    RunReportRequest,
+)
 from google.auth.credentials import AnonymousCredentials  # noqa: E402
-from okrcore_ga4 import GA4Source  # noqa: E402
-from okrcore_ga4.filters import parse_filter, to_expression  # noqa: E402
-from okrcore_ga4.query import parse_query, total_window  # noqa: E402
+from okrcore_ga4.filters import to_expression  # noqa: E402
+from okrcore_ga4.query import GA4Query, parse_query, total_window  # noqa: E402
 
-from okrcore.model import Connection, Cycle, KeyResult  # noqa: E402
-from okrcore.sources import FetchRequest, Reading  # noqa: E402
+from okrcore import open_store  # noqa: E402
+from okrcore.model import Connection, Cycle, KeyResult, Measure, Objective, Plan  # noqa: E402
+from okrcore.plugins import PluginManager  # noqa: E402
+from okrcore.refresh import refresh  # noqa: E402
 
 CYCLE = Cycle("2026-Q1", dt.date(2026, 1, 1), dt.date(2026, 3, 31))
 AS_OF = dt.date(2026, 3, 20)
-METRICS = ["sessions", "activeUsers", "totalUsers", "newUsers", "keyEvents", "screenPageViews",
-           "eventCount", "totalRevenue", "engagedSessions", "customEvent:signup_value"]
-GAUGES = ["bounceRate", "engagementRate", "sessionKeyEventRate"]
+COUNTS = ["sessions", "activeUsers", "totalUsers", "newUsers", "keyEvents", "screenPageViews",
+          "eventCount", "totalRevenue", "engagedSessions", "customEvent:signup_value"]
+RATES = ["bounceRate", "engagementRate", "sessionKeyEventRate"]
 FILTERS = [None, 'sessionDefaultChannelGroup == "Organic Search"', 'country in ["FR", "DE"]',
            'pagePath =~ "^/blog/"', 'sessionDefaultChannelGroup == "Paid Search" and not '
            'country == "US"']
-RANGES: list[dict[str, Any]] = [{}, {"date_range": "last_7_days"},
-                                {"date_range": "last_28_days"}, {"date_range": "yesterday"}]
+GAUGE_RANGES: list[dict[str, Any]] = [{"date_range": "yesterday"}, {"date_range": "last_7_days"},
+                                      {"date_range": "last_28_days"}, {"window": 7},
+                                      {"date_range": "cycle"}]
 
 
 def data() -> list[dict[str, Any]]:
@@ -74,92 +85,95 @@ def data() -> list[dict[str, Any]]:
     return rows
 
 
-def key_results(n: int, properties: list[str], rnd: random.Random) -> list[tuple[str, str, dict]]:
-    """(kr_id, property, query): a mix of metrics, filters and date ranges."""
+def key_results(n: int, properties: list[str], rnd: random.Random) -> list[KeyResult]:
+    """A mix of cumulative counts and gauges over several windows, with filters."""
     out = []
     for i in range(n):
         prop = properties[i % len(properties)]
-        if rnd.random() < 0.2:
-            query: dict[str, Any] = {"metric": rnd.choice(GAUGES),
-                                     "window": rnd.choice([7, 28])}
+        source: dict[str, Any] = {"connection": f"ga-{prop}"}
+        if rnd.random() < 0.5:
+            measure = "cumulative"
+            source["metric"] = rnd.choice(COUNTS)
         else:
-            query = {"metric": rnd.choice(METRICS), **rnd.choice(RANGES)}
+            measure = "gauge"
+            source["metric"] = rnd.choice(RATES + COUNTS[:3])
+            source.update(rnd.choice(GAUGE_RANGES))
         flt = rnd.choice(FILTERS)
         if flt:
-            query["filter"] = flt
-        out.append((f"kr{i:04d}", prop, query))
+            source["filter"] = flt
+        out.append(KeyResult(f"kr{i:04d}", f"KR {i}", baseline=1, target=2, measure=measure,
+                             source=source))
     return out
 
 
-def fetch_request(src: GA4Source, kr_id: str, query: dict) -> FetchRequest:
-    measure = "gauge" if "window" in query else "cumulative"
-    kr = KeyResult(kr_id, kr_id, baseline=1, target=2, measure=measure)
-    return FetchRequest(kr=kr, query=query, connection=src.connection, cycle=CYCLE,
-                        start=CYCLE.start, end=AS_OF, as_of=AS_OF)
-
-
-def batched(url: str, krs: list[tuple[str, str, dict]], properties: list[str],
-            concurrency: int) -> tuple[float, int, int]:
-    """The plugin as the engine drives it; returns (seconds, readings, failures)."""
-    sources = {p: GA4Source(Connection(f"ga-{p}", "ga4", settings={
+def make_plan(urls: dict[str, str], krs: list[KeyResult], properties: list[str],
+              concurrency: int) -> Plan:
+    connections = {f"ga-{p}": Connection(f"ga-{p}", "ga4", settings={
         "property": p, "anonymous": True, "transport": "rest", "concurrency": concurrency},
-        endpoint=url)) for p in properties}
-    by_prop: dict[str, list[FetchRequest]] = {p: [] for p in properties}
-    for kr_id, prop, query in krs:
-        by_prop[prop].append(fetch_request(sources[prop], kr_id, query))
+        endpoint=urls[p]) for p in properties}
+    objective = Objective("o", "Grow", cycle=CYCLE.id, key_results=krs)
+    return Plan(cycles=[CYCLE], objectives=[objective], connections=connections)
+
+
+def with_okrcore(plan: Plan) -> tuple[float, float, int, int, int]:
+    """The real refresh engine; returns (seconds, fetch seconds, refreshed, failed, check-ins)."""
+    manager = PluginManager(load_entry_points=False)
+    manager.load_module("okrcore_ga4.plugin")
+    settled: list[float] = []
     t0 = time.perf_counter()
-
-    def run_connection(prop: str) -> list[Any]:
-        src = sources[prop]
-        with ThreadPoolExecutor(src.limits().concurrency) as pool:
-            chunks = pool.map(lambda b: list(src.fetch(b)), src.batches(by_prop[prop]))
-            return [r for chunk in chunks for r in chunk]
-
-    with ThreadPoolExecutor(len(properties)) as pool:
-        results = [r for rs in pool.map(run_connection, properties) for r in rs]
+    result = refresh(plan, open_store("memory://"), at=AS_OF, manager=manager,
+                     on_result=lambda _req, _answer: settled.append(time.perf_counter()))
     seconds = time.perf_counter() - t0
-    ok = sum(isinstance(r, Reading) for r in results)
-    for src in sources.values():
-        src.close()
-    return seconds, ok, len(results) - ok
+    ok = sum(o.status == "refreshed" for o in result.run.outcomes)
+    stored = sum(o.stored for o in result.run.outcomes)
+    return seconds, max(settled) - t0, ok, len(result.run.outcomes) - ok, stored
 
 
-def naive(url: str, krs: list[tuple[str, str, dict]]) -> float:
+def window_of(kr: KeyResult) -> tuple[GA4Query, dt.date, dt.date, bool]:
+    """What the engine asks for: a daily series for cumulative, a total for gauges."""
+    assert kr.source is not None
+    q, _ = parse_query(kr.source)
+    assert q is not None
+    if kr.measure is Measure.CUMULATIVE:
+        return q, CYCLE.start, AS_OF, True
+    start, end = total_window(q, kr.measure, CYCLE, AS_OF, CYCLE.start)
+    return q, start, end, False
+
+
+def naive(urls: dict[str, str], krs: list[KeyResult]) -> float:
     """One runReport per key result, one after the other."""
-    client = BetaAnalyticsDataClient(transport="rest", credentials=AnonymousCredentials(),
-                                     client_options={"api_endpoint": url})
+    clients = {p: BetaAnalyticsDataClient(transport="rest", credentials=AnonymousCredentials(),
+                                          client_options={"api_endpoint": url})
+               for p, url in urls.items()}
     t0 = time.perf_counter()
-    for _kr_id, prop, query in krs:
-        q, _ = parse_query(query)
-        assert q is not None
-        measure = "gauge" if "window" in query else "cumulative"
-        kind = KeyResult("x", "x", baseline=1, target=2, measure=measure).measure
-        start, end = total_window(q, kind, CYCLE, AS_OF, CYCLE.start)
-        req = RunReportRequest(property=f"properties/{prop}",
+    for kr in krs:
+        assert kr.source is not None
+        client = clients[kr.source["connection"][3:]]
+        q, start, end, series = window_of(kr)
+        req = RunReportRequest(property=f"properties/{kr.source['connection'][3:]}",
                                date_ranges=[DateRange(start_date=start.isoformat(),
                                                       end_date=end.isoformat())],
                                metrics=[Metric(name=q.metric)])
-        if q.filter_text:
-            req.dimension_filter = to_expression(parse_filter(q.filter_text))
+        if series:
+            req.dimensions = [Dimension(name="date")]
+        if q.filter is not None:
+            req.dimension_filter = to_expression(q.filter)
         client.run_report(req)
     return time.perf_counter() - t0
 
 
-def lower_bound(krs: list[tuple[str, str, dict]], properties: list[str], concurrency: int,
+def lower_bound(krs: list[KeyResult], properties: list[str], concurrency: int,
                 latency: float) -> tuple[int, float]:
     """Fewest calls (10 metrics a report, 5 reports a call) and their time in parallel waves."""
     calls_total, waves = 0, 0
     for prop in properties:
-        groups: dict[tuple, set[str]] = {}
-        for _kr_id, p, query in krs:
-            if p != prop:
+        groups: dict[tuple[Any, ...], set[str]] = {}
+        for kr in krs:
+            assert kr.source is not None
+            if kr.source["connection"] != f"ga-{prop}":
                 continue
-            q, _ = parse_query(query)
-            assert q is not None
-            measure = KeyResult("x", "x", baseline=1, target=2,
-                                measure="gauge" if "window" in query else "cumulative").measure
-            key = (total_window(q, measure, CYCLE, AS_OF, CYCLE.start), q.filter_key)
-            groups.setdefault(key, set()).add(q.metric)
+            q, start, end, series = window_of(kr)
+            groups.setdefault((start, end, series, q.filter_key), set()).add(q.metric)
         reports = sum(math.ceil(len(m) / 10) for m in groups.values())
         calls = math.ceil(reports / 5)
         calls_total += calls
@@ -215,34 +229,42 @@ def main() -> None:
     args = parser.parse_args()
 
     properties = [str(100001 + i) for i in range(args.properties)]
-    server = Server(properties, args.latency)
+    servers = {p: Server([p], args.latency) for p in properties}
+    urls = {p: srv.url for p, srv in servers.items()}
     krs = key_results(args.krs, properties, random.Random(7))
+    plan = make_plan(urls, krs, properties, args.concurrency)
     try:
-        seconds, ok, failed = batched(server.url, krs, properties, args.concurrency)
-        sent, reports, max_flight = server.ask("stats")
-        server.ask("reset")
+        seconds, fetching, ok, failed, stored = with_okrcore(plan)
+        stats = [srv.ask("stats") for srv in servers.values()]
+        sent, reports = sum(s[0] for s in stats), sum(s[1] for s in stats)
+        max_flight = max(s[2] for s in stats)
+        for srv in servers.values():
+            srv.ask("reset")
         subset = krs[: min(args.naive, len(krs))]
-        naive_seconds = naive(server.url, subset)
-        naive_calls = server.ask("stats")[0]
+        naive_seconds = naive(urls, subset)
+        naive_calls = sum(srv.ask("stats")[0] for srv in servers.values())
     finally:
-        server.stop()
+        for srv in servers.values():
+            srv.stop()
     extrapolated = naive_seconds * len(krs) / len(subset)
     lb_calls, lb_seconds = lower_bound(krs, properties, args.concurrency, args.latency)
 
     print(f"ga4 benchmark: {len(krs)} key results over {len(properties)} properties, "
           f"{args.latency * 1000:.0f} ms per request, concurrency {args.concurrency} per property")
-    print(f"  batched : {sent:5d} requests ({reports} reports), {seconds:7.2f} s wall, "
-          f"{ok} readings, {failed} failures, max {max_flight} in flight per property")
+    print(f"  okrcore : {sent:5d} requests ({reports} reports), {seconds:7.2f} s wall, "
+          f"{ok} refreshed, {failed} failed, max {max_flight} in flight per property")
+    print(f"            (all answers in after {fetching:.2f} s; the rest is storing {stored} "
+          "daily check-ins in memory://)")
     scope = "measured" if len(subset) == len(krs) else (
         f"measured on {len(subset)} KRs ({naive_calls} requests, {naive_seconds:.2f} s) "
         "and extrapolated linearly")
     print(f"  naive   : {len(krs):5d} requests, {extrapolated:7.2f} s wall ({scope})")
     print(f"  bound   : {lb_calls:5d} requests, {lb_seconds:7.2f} s wall "
           "(fewest calls; per property in waves of concurrency x latency)")
-    print(f"  ratios  : requests naive/batched = {len(krs) / sent:.1f}x, "
-          f"time naive/batched = {extrapolated / seconds:.1f}x, "
-          f"batched/bound time = {seconds / lb_seconds:.2f}x, "
-          f"requests batched/bound = {sent / lb_calls:.2f}x")
+    print(f"  ratios  : requests naive/okrcore = {len(krs) / sent:.1f}x, "
+          f"time naive/okrcore = {extrapolated / seconds:.1f}x, "
+          f"okrcore/bound time = {seconds / lb_seconds:.2f}x, "
+          f"requests okrcore/bound = {sent / lb_calls:.2f}x")
 
 
 if __name__ == "__main__":

@@ -85,33 +85,37 @@ class ReportKey:
 
 @attrs.frozen
 class Need:
-    """One request, parsed: its query and the report cells it needs."""
+    """One request, parsed: its query, the report cells it needs and the reports they come from.
+
+    Build it with :meth:`of`. A series of single days (``by_date``) comes from one report with
+    the ``date`` dimension; other cells each need the report of their own window.
+    """
 
     request: FetchRequest
     query: GA4Query
     cells: tuple[Cell, ...]
+    by_date: bool
+    keys: tuple[ReportKey, ...]
 
-    @property
-    def by_date(self) -> bool:
-        """A series of single days comes from one report with the ``date`` dimension."""
-        return self.request.series and all(c.single_day for c in self.cells)
+    @classmethod
+    def of(cls, request: FetchRequest, query: GA4Query, cells: Sequence[Cell]) -> Need:
+        """Work out the reports once (requests can have hundreds of cells)."""
+        fk = query.filter_key
+        by_date = request.series and all(c.single_day for c in cells)
+        if by_date:
+            keys: tuple[ReportKey, ...] = (ReportKey(cells[0].start, cells[-1].end, True, fk),)
+        else:
+            keys = tuple(dict.fromkeys(ReportKey(c.start, c.end, False, fk) for c in cells))
+        return cls(request, query, tuple(cells), by_date, keys)
 
     def report_keys(self) -> list[ReportKey]:
         """The reports this request needs, in order, without repeats."""
-        fk = self.query.filter_key
-        if self.by_date:
-            return [ReportKey(self.cells[0].start, self.cells[-1].end, True, fk)]
-        out: list[ReportKey] = []
-        for c in self.cells:
-            key = ReportKey(c.start, c.end, False, fk)
-            if key not in out:
-                out.append(key)
-        return out
+        return list(self.keys)
 
     def key_of(self, cell: Cell) -> ReportKey:
         """The report a cell is read from."""
         if self.by_date:
-            return self.report_keys()[0]
+            return self.keys[0]
         return ReportKey(cell.start, cell.end, False, self.query.filter_key)
 
     def uses(self, field: str) -> bool:
@@ -458,7 +462,7 @@ class GA4Source(Source):
         cells = cells_for(q, req.measure, req.cycle, req.start, req.end, req.series)
         if not cells:
             return Failure(req, FailureKind.PERMANENT, f"key result {req.kr.id!r}: empty window")
-        return Need(req, q, tuple(cells))
+        return Need.of(req, q, cells)
 
     def _failure(self, need: Need, fail: Fail) -> Failure:
         message = f"key result {need.request.kr.id!r}: {fail.message}"
@@ -739,6 +743,7 @@ class GA4Source(Source):
         warnings: list[str] = []
         missing: list[str] = []
         unsettled: list[dt.date] = []
+        todays: dict[str | None, dt.date] = {}
         last: Answer | None = None
         for cell in need.cells:
             spec_index = where.get((need.key_of(cell), q.metric))
@@ -752,7 +757,9 @@ class GA4Source(Source):
             for w in got.warnings:
                 if w not in warnings:
                     warnings.append(w)
-            today = self._today(got.time_zone)
+            if got.time_zone not in todays:
+                todays[got.time_zone] = self._today(got.time_zone)
+            today = todays[got.time_zone]
             zone = got.time_zone or "UTC"
             day_key = cell.start.strftime("%Y%m%d") if need.by_date else ""
             raw = got.value(q.metric, day_key)
