@@ -90,6 +90,7 @@ def chart_svg(line: KRLine, chart_id: str) -> str:
         show_x_guides=False,
         dots_size=2.5,
         x_value_formatter=lambda d: d.strftime("%b %d"),
+        value_formatter=num,
         x_label_rotation=0,
         truncate_legend=-1,
         print_values=False,
