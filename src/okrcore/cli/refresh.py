@@ -1,0 +1,254 @@
+"""Refresh commands: ``okr refresh``, ``okr runs`` and ``okr plugins``.
+
+``okr refresh`` is what a scheduled job runs: it prints one line per key result (or the JSON
+summary of :meth:`okrcore.refresh.RefreshResult.to_dict`), shows a progress bar only when stderr
+is a terminal, and exits 0 when every fetched key result was refreshed, 1 when any failed, 2 when
+the plan or the arguments are unusable.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import click
+
+from okrcore.cli import (
+    EXIT_FAILED,
+    UsageError,
+    at_option,
+    echo_json,
+    format_option,
+    handle_errors,
+    main,
+    store_option,
+)
+from okrcore.errors import OkrError, PluginError
+from okrcore.model import RunRecord
+from okrcore.plugins import default_manager
+from okrcore.refresh import RefreshResult, describe_request, refresh
+
+STATUS_MARK = {"refreshed": "ok", "unchanged": "ok", "failed": "FAILED", "skipped": "skip",
+               "manual": "manual"}
+
+
+def parse_range(_ctx: Any, _param: Any, value: str | None) -> tuple[dt.date, dt.date] | None:
+    """Click callback for ``--backfill START..END`` (ISO dates, both inclusive)."""
+    if value is None:
+        return None
+    start, sep, end = value.partition("..")
+    try:
+        if not sep:
+            raise ValueError
+        first, last = dt.date.fromisoformat(start.strip()), dt.date.fromisoformat(end.strip())
+    except ValueError:
+        raise click.BadParameter(
+            f"expected START..END as YYYY-MM-DD..YYYY-MM-DD, got {value!r}"
+        ) from None
+    if last < first:
+        raise click.BadParameter(f"the range ends ({last}) before it starts ({first})")
+    return first, last
+
+
+@contextmanager
+def _progress(total: int, enabled: bool) -> Iterator[Callable[[Any, Any], None] | None]:
+    """A rich progress bar on stderr when it is a terminal; nothing in cron or CI."""
+    if not enabled or total == 0 or not sys.stderr.isatty():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import Progress
+
+    with Progress(console=Console(file=sys.stderr), transient=True) as bar:
+        task = bar.add_task("Refreshing", total=total)
+        yield lambda _request, _answer: bar.advance(task)
+
+
+@main.command("refresh")
+@click.argument("plan_path", metavar="PLAN", type=click.Path(exists=True, dir_okay=False))
+@store_option
+@at_option
+@click.option("--only", "only", multiple=True, metavar="KR",
+              help="Refresh only this key result (repeat for several).")
+@click.option("--backfill", "backfill", callback=parse_range, metavar="START..END",
+              help="Fetch daily series over this date range (fills history).")
+@click.option("--dry-run", is_flag=True, help="Print the requests it would send; send nothing.")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=30.0,
+              show_default=True, help="Seconds each remote call may take.")
+@click.option("--deadline", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Seconds the whole refresh may take.")
+@click.option("--retries", type=click.IntRange(min=0), default=4, show_default=True,
+              help="Retries of a transient failure.")
+@format_option("text", "json")
+@handle_errors
+def refresh_command(
+    plan_path: str,
+    store_url: str,
+    at: dt.date | None,
+    only: tuple[str, ...],
+    backfill: tuple[dt.date, dt.date] | None,
+    dry_run: bool,
+    timeout: float,
+    deadline: float | None,
+    retries: int,
+    fmt: str,
+) -> None:
+    """Fetch key-result actuals from live systems and store them as check-ins.
+
+    Exit 0 when every fetched key result was refreshed, 1 when any failed, 2 when the plan or
+    the arguments are unusable.
+    """
+    from okrcore.cli.plan import load, opened_store
+
+    if backfill is not None and at is not None:
+        raise UsageError("--at and --backfill exclude each other (the backfill end is the as_of)")
+    plan = load(plan_path)
+    selected = list(only) or None
+    if selected is not None:
+        unknown = [k for k in selected if not plan.has_key_result(k)]
+        if unknown:
+            known = ", ".join(kr.id for kr in plan.key_results()) or "none"
+            raise UsageError(f"--only: no key result {', '.join(map(repr, unknown))} in "
+                             f"{plan_path} (known: {known})")
+    with opened_store(store_url) as store:
+        total = sum(1 for kr in plan.key_results() if kr.source is not None)
+        with _progress(total, fmt == "text" and not dry_run) as on_result:
+            try:
+                result = refresh(plan, store, at, only=selected, backfill=backfill,
+                                 dry_run=dry_run, deadline=deadline, timeout=timeout,
+                                 retries=retries, on_result=on_result)
+            except PluginError as exc:  # a plugin module the plan names cannot be loaded
+                raise UsageError(f"{plan_path}: {exc}") from None
+    if fmt == "json":
+        echo_json(result.to_dict())
+    elif dry_run:
+        _print_requests(result)
+    else:
+        _print_result(result)
+    if not dry_run and not result.ok:
+        sys.exit(EXIT_FAILED)
+
+
+def _print_requests(result: RefreshResult) -> None:
+    click.echo(f"Dry run for {result.as_of}: {len(result.requests)} request(s) would be sent.")
+    for r in result.requests:
+        d = describe_request(r)
+        what = "daily series" if d["series"] else "total"
+        query = json.dumps(d["query"], sort_keys=True, ensure_ascii=False, default=str)
+        click.echo(f"  {d['id']}: {d['connection']} ({d['plugin']}) {what} "
+                   f"{d['start']}..{d['end']} {query}")
+    for o in result.outcomes:
+        if o.status in ("failed", "skipped", "manual") and o.error != "not selected":
+            detail = f": {o.error}" if o.error and o.error != o.status else ""
+            click.echo(f"  {o.kr_id}: {o.status}{detail}")
+
+
+def _print_result(result: RefreshResult) -> None:
+    for o in result.outcomes:
+        mark = STATUS_MARK.get(o.status, o.status)
+        if o.status in ("refreshed", "unchanged"):
+            value = _number(o.value)
+            line = f"{mark:7} {o.kr_id} = {value} ({o.stored} new) [{o.connection}]"
+        elif o.status == "failed":
+            line = f"{mark:7} {o.kr_id} [{o.connection}] {o.kind}: {o.error}"
+        elif o.error == "not selected":
+            continue
+        else:
+            line = f"{mark:7} {o.kr_id}" + (f": {o.error}" if o.error != o.status else "")
+        click.echo(line)
+        for warning in o.warnings:
+            click.echo(f"        warning: {warning}")
+    for failure in result.hook_errors:
+        click.echo(f"Warning: plugin {failure.name!r}: {failure.error}", err=True)
+    click.echo(_summary(result.run))
+
+
+def _number(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:,.0f}" if abs(value) >= 10_000 else f"{value:g}"
+
+
+def _summary(run: RunRecord) -> str:
+    tally: dict[str, int] = {}
+    for o in run.outcomes:
+        tally[o.status] = tally.get(o.status, 0) + 1
+    stored = sum(o.stored for o in run.outcomes)
+    parts = ", ".join(f"{n} {status}" for status, n in sorted(tally.items())) or "nothing to do"
+    return f"Run {run.id} for {run.as_of}: {parts}; {stored} new check-in(s)."
+
+
+def run_to_dict(run: RunRecord) -> dict[str, Any]:
+    """A run log entry as JSON-ready data (``okr runs --format json``)."""
+    return {
+        "id": run.id,
+        "started_at": run.started_at.isoformat(),
+        "finished_at": None if run.finished_at is None else run.finished_at.isoformat(),
+        "as_of": run.as_of.isoformat(),
+        "outcomes": [
+            {"id": o.kr_id, "status": o.status, "connection": o.connection, "value": o.value,
+             "stored": o.stored, "error": o.error, "kind": o.kind, "warnings": list(o.warnings)}
+            for o in run.outcomes
+        ],
+        "info": dict(run.info),
+    }
+
+
+@main.command("runs")
+@store_option
+@click.option("--limit", type=click.IntRange(min=1), default=10, show_default=True,
+              help="How many recent runs to show.")
+@format_option("text", "json")
+@handle_errors
+def runs_command(store_url: str, limit: int, fmt: str) -> None:
+    """Show what the last refresh runs did (newest first)."""
+    from okrcore.cli.plan import opened_store
+
+    with opened_store(store_url) as store:
+        runs = store.runs(limit)
+    if fmt == "json":
+        echo_json({"runs": [run_to_dict(r) for r in runs]})
+        return
+    if not runs:
+        click.echo("No refresh runs recorded in this store.")
+        return
+    for run in runs:
+        took = ""
+        if run.finished_at is not None:
+            took = f" in {(run.finished_at - run.started_at).total_seconds():.1f} s"
+        started = run.started_at.strftime("%Y-%m-%d %H:%M:%S %Z")
+        click.echo(f"{started}{took}: {_summary(run)}")
+        for o in run.outcomes:
+            if o.status == "failed":
+                click.echo(f"  FAILED {o.kr_id} [{o.connection}] {o.kind}: {o.error}")
+
+
+@main.command("plugins")
+@click.option("--all", "show_all", is_flag=True, help="Include the built-in default plugins.")
+@format_option("text", "json")
+@handle_errors
+def plugins_command(show_all: bool, fmt: str) -> None:
+    """List installed plugins: distribution, version, hooks; and those that failed to load."""
+    manager = default_manager()
+    try:
+        infos = manager.plugins(all=show_all)
+        failures = manager.all_failures
+    except OkrError as exc:
+        raise UsageError(str(exc)) from None
+    if fmt == "json":
+        echo_json({"plugins": [p.to_dict() for p in infos],
+                   "failures": [f.to_dict() for f in failures]})
+        return
+    if not infos:
+        click.echo("No plugins installed." + ("" if show_all else " (--all shows the built-ins)"))
+    for p in infos:
+        dist = f"{p.distribution} {p.version}" if p.distribution else (
+            "built-in" if p.builtin else "module")
+        click.echo(f"{p.name} ({dist})")
+        click.echo(f"  hooks: {', '.join(p.hooks) or 'none'}")
+    for f in failures:
+        click.echo(f"FAILED {f.name}: {f.error}", err=True)
