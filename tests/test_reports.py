@@ -244,6 +244,25 @@ def test_weekly_gaps_largest_first_with_trend_and_forecast(plan: Plan, store: St
         assert line.score.forecast == s.forecast
 
 
+def test_weekly_movers_moved_most_first(plan: Plan, store: Store) -> None:
+    rep = report(plan, store, "weekly", AT)
+    now = score(current_plan(plan), history(), AT)
+    week_ago = score(current_plan(plan), history(), AT - dt.timedelta(days=7))
+    moved = {
+        k: s.progress - week_ago.key_results[k].progress
+        for k, s in now.key_results.items()
+        if s.progress is not None and week_ago.key_results[k].progress is not None
+    }
+    moved = {k: v for k, v in moved.items() if v}
+    assert list(rep.movers) == sorted(moved, key=lambda k: -abs(moved[k]))
+    assert rep.movers  # the generated history moves every week
+    md = render(rep, "md")
+    assert "### Moved most in 7 days" in md
+    assert md.index("### Moved most in 7 days") < md.rindex(
+        rep.key_result(rep.movers[0]).score.title
+    )
+
+
 def test_monthly_changes_of_the_month_with_original_and_current(plan: Plan, store: Store) -> None:
     rep = report(plan, store, "monthly", AT)
     (change,) = rep.target_changes

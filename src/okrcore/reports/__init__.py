@@ -12,7 +12,7 @@ Every report holds every section; the kind decides the period and what the rende
     day before, stale key results, failed sources of the last refresh run.
 ``weekly``
     the gap analysis: actual vs plan to date per key result, largest gaps first, the trend over
-    the last 7 days and the forecast at the deadline.
+    the last 7 days and the forecast at the deadline; the key results that moved most.
 ``monthly``
     scores and rollups per objective, goal, owner and level; forecasts; every target and strategy
     change since the first of the month, with its reason and the original vs current target.
@@ -233,7 +233,8 @@ class StrategyChangeLine:
 
 @attrs.frozen
 class Report:
-    """A report as data. Sequences keep plan order except ``gaps`` (largest gap first)."""
+    """A report as data. Sequences keep plan order except ``gaps`` (largest gap first) and
+    ``movers`` (the key results whose progress moved most over the last 7 days, either way)."""
 
     kind: str
     title: str
@@ -246,6 +247,7 @@ class Report:
     goals: tuple[NodeScore, ...]
     rollups: Mapping[str, tuple[NodeScore, ...]]
     gaps: tuple[str, ...]
+    movers: tuple[str, ...]
     stale: tuple[str, ...]
     failed_sources: tuple[FailedSource, ...]
     last_run: RunSummary | None
@@ -291,6 +293,7 @@ class Report:
             "rollups": {k: [n.to_dict() for n in v] for k, v in self.rollups.items()},
             "key_results": [k.to_dict() for k in self.key_results],
             "gaps": list(self.gaps),
+            "movers": list(self.movers),
             "stale": list(self.stale),
             "failed_sources": [f.to_dict() for f in self.failed_sources],
             "last_run": self.last_run.to_dict() if self.last_run else None,
@@ -429,6 +432,10 @@ def report(
             (ln for ln in lines if ln.gap is not None), key=lambda ln: (ln.gap or 0.0, ln.id)
         )
     )
+    moved = [ln for ln in lines if ln.trend_progress]  # not None and not 0
+    movers = tuple(
+        ln.id for ln in sorted(moved, key=lambda ln: (-abs(ln.trend_progress or 0.0), ln.id))
+    )
     objectives = tuple(
         ObjectiveLine(card.objectives[o.id], tuple(kr.id for kr in o.key_results))
         for o in current.objectives
@@ -449,6 +456,7 @@ def report(
             "cycle": tuple(card.by_cycle.values()),
         },
         gaps=gaps,
+        movers=movers,
         stale=tuple(line.id for line in lines if line.score.stale),
         failed_sources=_failed(current, store, at),
         last_run=_last_run(store, at),

@@ -11,6 +11,8 @@ from okrcore.reports._format import LIGHT_ICON, fixed, num, pct, pts, signed
 
 __all__ = ["render_markdown"]
 
+MOVERS_SHOWN = 5
+
 
 def _inline(text: str) -> str:
     """Plan text on one line, with the characters that would start Markdown markup escaped."""
@@ -67,6 +69,15 @@ def _weekly(rep: Report, out: list[str]) -> None:
             f"7 days: {signed(line.trend, s.unit)}; forecast at {s.deadline.isoformat()}: "
             f"{num(s.forecast, s.unit)} (score {fixed(s.forecast_score)})"
         )
+    if rep.movers:
+        out += ["", "### Moved most in 7 days", ""]
+        for kr_id in rep.movers[:MOVERS_SHOWN]:
+            line = rep.key_result(kr_id)
+            s = line.score
+            out.append(
+                f"- {LIGHT_ICON[s.status.value]} {_inline(s.title)}: {pts(line.trend_progress)} "
+                f"of the way ({signed(line.trend, s.unit)})"
+            )
     waiting = [line for line in rep.key_results if line.gap is None]
     if waiting:
         names = ", ".join(_inline(line.score.title) for line in waiting)

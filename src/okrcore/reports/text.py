@@ -111,6 +111,19 @@ def render_text(rep: Report, *, color: bool = False, width: int | None = None) -
         gaps = [rep.key_result(k) for k in rep.gaps]
         gaps += [line for line in rep.key_results if line.gap is None]
         console.print(_kr_table(rich, "Gap analysis, largest gaps first", gaps, "weekly"))
+        if rep.movers:
+            table = rich.table.Table(title="Moved most in 7 days", title_justify="left")
+            for head in ("Light", "Key result", "Progress", "Actual"):
+                table.add_column(head)
+            for kr_id in rep.movers[:5]:
+                line = rep.key_result(kr_id)
+                table.add_row(
+                    _light(rich, line.score.status.value),
+                    rich.text.Text(line.score.title),
+                    pts(line.trend_progress),
+                    signed(line.trend, line.score.unit),
+                )
+            console.print(table)
     else:
         for obj in rep.objectives:
             n = obj.node
