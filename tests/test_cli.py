@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import shlex
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -552,3 +553,43 @@ def test_lint_online_reports_live_problems(
     assert "'down'" in down["message"]
     assert "connection refused" in down["message"]
     assert no_traceback(online.stderr)
+
+
+def test_retarget_at_a_date_applies_from_that_day(plan: Path, store: SQLiteStore) -> None:
+    result = okr("retarget", plan, "visits", "13000", "--reason", "q4 push", "--at", "2026-11-10")
+    assert result.exit_code == 0, result.output
+    (change,) = store.target_changes()
+    assert change.changed_at.date() == dt.date(2026, 11, 10)
+
+    def target_at(day: str) -> float:
+        data = json.loads(okr("score", plan, "--at", day, "--format", "json").stdout)
+        return float(next(k["target"] for k in data["key_results"] if k["id"] == "visits"))
+
+    assert target_at("2026-11-09") == 12000.0
+    assert target_at("2026-11-10") == 13000.0
+    assert target_at(AT) == 13000.0
+
+
+def test_demo_next_commands_all_work(
+    tmp_path: Path, store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = okr("demo", "--dir", "my-demo")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    commands = [line.strip() for line in lines[lines.index("Next, try:") + 1 :]]
+    assert len(commands) >= 5
+    for command in commands:
+        args = shlex.split(command)
+        assert args[0] == "okr"
+        done = okr(*args[1:])
+        expected = (0, 1) if args[1] == "lint" else (0,)
+        assert done.exit_code in expected, (command, done.output)
+    # the retarget it suggests shows in the score it suggests
+    retarget = next(shlex.split(c) for c in commands if c.startswith("okr retarget"))
+    kr = retarget[3]
+    score = next(shlex.split(c) for c in commands if c.startswith("okr score"))
+    data = json.loads(okr(*score[1:-2], "--format", "json").stdout)
+    entry = next(k for k in data["key_results"] if k["id"] == kr)
+    assert entry["target"] != entry["original_target"]
+    assert entry["target"] == float(retarget[4])

@@ -36,7 +36,7 @@ from okrcore.cli import (
     store_option,
 )
 from okrcore.errors import OkrError, StoreError
-from okrcore.model import CheckIn, KeyResult, Plan, TargetChange
+from okrcore.model import CheckIn, KeyResult, Plan, RunRecord, TargetChange
 from okrcore.plugins import default_manager, load_plugin_modules
 from okrcore.store import Store, open_store
 
@@ -660,6 +660,12 @@ def parse_target(text: str, baseline: float | None) -> float:
     help="Which value to change.",
 )
 @click.option("--author", help="Who changes it.")
+@click.option(
+    "--at",
+    "at",
+    callback=parse_date,
+    help="The day the change takes effect (default: today); scores before it keep the old value.",
+)
 @store_option
 @format_option("text", "json")
 @handle_errors
@@ -670,6 +676,7 @@ def retarget(
     reason: str,
     field: str,
     author: str | None,
+    at: dt.date | None,
     store_url: str,
     fmt: str,
 ) -> None:
@@ -681,10 +688,10 @@ def retarget(
         raise UsageError("--reason must say why the target changes")
     plan = load(plan_path)
     original = key_result(plan, kr_id)
+    when = changed_at(at)
     with opened_store(store_url) as store:
-        current = plan.with_target_changes(store.target_changes(original.id)).key_result(
-            original.id
-        )
+        in_force = changes_until(store, when.date(), original.id)
+        current = plan.with_target_changes(in_force).key_result(original.id)
         new = parse_target(value, current.effective_baseline)
         old = _values(current)[field]
         try:
@@ -696,7 +703,9 @@ def retarget(
             ) from None
         change = None
         if old != new:
-            change = TargetChange(original.id, field, old, new, reason, author=author)
+            change = TargetChange(
+                original.id, field, old, new, reason, changed_at=when, author=author
+            )
             store.add_target_change(change)
     unit = original.unit
     first = _values(original)[field]
@@ -715,6 +724,12 @@ def retarget(
         return
     was = f" (original {num(first, unit)})" if first != old else ""
     click.echo(f"{original.id}: {field} {num(old, unit)} → {num(new, unit)}{was}. Reason: {reason}")
+
+
+def changed_at(at: dt.date | None) -> dt.datetime:
+    """Now, or the same time of day on the day ``--at`` names (keeps same-day changes ordered)."""
+    now = dt.datetime.now(dt.timezone.utc)
+    return now if at is None else dt.datetime.combine(at, now.timetz())
 
 
 # -- funnel ---------------------------------------------------------------------------------
@@ -755,6 +770,7 @@ def _rows(value: Any) -> list[tuple[str, Any]]:
     is_flag=True,
     help="What-if with the rates the stored actuals show (at --at); --rate still wins.",
 )
+# --at also dates the changes --apply records (default: today)
 @click.option(
     "--apply", "apply_", is_flag=True, help="Store the derived targets as target changes."
 )
@@ -803,11 +819,11 @@ def decompose(
             overrides.update(parse_rates(rates))
             result = _derive(funnels, funnel, overrides)
             if apply_:
-                current = plan.with_target_changes(store.target_changes())
+                current = plan.with_target_changes(changes_until(store, changed_at(at).date()))
                 _plan, made = funnels.apply_funnel(current, funnel_id, overrides, reason=reason)
+                when = changed_at(at)
                 for change in made:
-                    if author is not None and change.author is None:
-                        change = attrs.evolve(change, author=author)
+                    change = attrs.evolve(change, changed_at=when, author=change.author or author)
                     store.add_target_change(change)
                     changes.append(change)
     else:
@@ -895,14 +911,43 @@ def copy_demo_files(folder: Path) -> list[tuple[Path, bool]]:
     return out
 
 
-def _run_summary(run: Any) -> str:
-    outcomes = list(getattr(run, "outcomes", ()) or ())
+def _run_summary(run: RunRecord) -> str:
     tally: dict[str, int] = {}
-    for o in outcomes:
+    for o in run.outcomes:
         tally[o.status] = tally.get(o.status, 0) + 1
-    stored = sum(getattr(o, "stored", 0) or 0 for o in outcomes)
+    stored = sum(o.stored for o in run.outcomes)
     parts = ", ".join(f"{n} {status}" for status, n in sorted(tally.items())) or "nothing to do"
-    return f"Refresh: {parts}; {stored} new check-in(s) stored."
+    return f"Refresh as of {run.as_of}: {parts}; {stored} new check-in(s) stored."
+
+
+def next_commands(plan: Plan, plan_arg: str, store_arg: str, at: dt.date) -> list[str]:
+    """Commands worth trying on the demo's files, with ids and values from its plan."""
+    krs = list(plan.key_results())
+    opts = f"--store {store_arg}"
+    out = [f"okr score {plan_arg} {opts} --at {at} --format md"]
+    fetched = next((kr for kr in krs if kr.source is not None), None)
+    manual = next((kr for kr in krs if kr.source is None), None)
+    growing = next((kr for kr in krs if kr.kind.value == "increase" and kr.target), None)
+    if fetched is not None:
+        out.append(f"okr history {plan_arg} {shlex.quote(fetched.id)} {opts}")
+    if manual is not None:
+        out.append(f"okr checkin {plan_arg} {shlex.quote(manual.id)} 1 {opts} --at {at}")
+    if growing is not None and growing.target is not None:
+        value = num(growing.target * 1.1).replace(",", "")
+        out.append(
+            f"okr retarget {plan_arg} {shlex.quote(growing.id)} {value} "
+            f"--reason 'new channel' {opts} --at {at}"
+        )
+    for funnel in plan.funnels:
+        rate = next((step for step in funnel.steps if step.op == "rate"), None)
+        if rate is not None:
+            what_if = f"{rate.name}={rate.value * 80:g}%"
+            out.append(f"okr decompose {plan_arg} --funnel {funnel.id} --rate {what_if}")
+            break
+    if "report" in main.commands:
+        out.append(f"okr report {plan_arg} {opts} --at {at} --kind weekly")
+    out.append(f"okr lint {plan_arg}")
+    return out
 
 
 @main.command()
@@ -925,25 +970,26 @@ def demo(folder: str, at: dt.date | None) -> None:
     """Run the offline demo: copy an example plan and its history, refresh, score, report."""
     at = at or DEMO_DATE
     where = Path(folder).resolve()
+    shown = Path(folder)  # paths as the user gave them, for the messages and next commands
     files = copy_demo_files(where)
     for path, copied in files:
-        click.echo(f"{'Copied' if copied else 'Kept existing'} {path}")
+        click.echo(f"{'Copied' if copied else 'Kept existing'} {shown / path.name}")
     plan_path = str(where / DEMO_FILES[0])
     plan = load(plan_path)
     store_url = f"sqlite:///{where / 'okrcore.db'}"
     refresh = _module("refresh", "the demo's refresh")
     out = console()
     with opened_store(store_url) as store:
-        run = refresh.refresh(plan, store, at=at)
+        run: RunRecord = refresh.refresh(plan, store, at=at).run
         click.echo(_run_summary(run))
-        failed = [o for o in getattr(run, "outcomes", ()) or () if o.status == "failed"]
+        failed = [o for o in run.outcomes if o.status == "failed"]
         for o in failed:
             click.echo(f"  {o.kr_id}: failed: {o.error}", err=True)
         click.echo("")
         render_scorecard(scorecard(plan, store, at), "text", plan.title or "")
         click.echo("")
         out.rule("Quality findings")
-        render_findings(run_checks(plan, store_url, at), plan_path, "text")
+        render_findings(run_checks(plan, store_url, at), str(shown / DEMO_FILES[0]), "text")
         try:
             reports = importlib.import_module("okrcore.reports")
         except ModuleNotFoundError:
@@ -953,22 +999,15 @@ def demo(folder: str, at: dt.date | None) -> None:
             out.rule("Daily report")
             daily = reports.report(plan, store, kind="daily", at=at, manager=default_manager())
             click.echo(reports.render(daily, "text", color=out.is_terminal, width=out.width))
-    q = shlex.quote
-    plan_arg, store_arg = q(plan_path), q(store_url)
-    kr = next(iter(plan.key_results())).id if plan.objectives else "KR"
     click.echo("")
     click.echo(f"Demo files are in {where}:")
-    click.echo(f"  plan     {plan_path}")
-    click.echo(f"  history  {where / DEMO_FILES[1]}")
-    click.echo(f"  store    {where / 'okrcore.db'}")
+    click.echo(f"  plan     {shown / DEMO_FILES[0]}   (edit it and run okr demo again)")
+    click.echo(f"  history  {shown / DEMO_FILES[1]}   (read by the plan's file source)")
+    click.echo(f"  store    {shown / 'okrcore.db'}")
     click.echo("Next, try:")
-    for command in (
-        f"okr score {plan_arg} --store {store_arg} --at {at} --format md",
-        f"okr history {plan_arg} {q(kr)} --store {store_arg}",
-        f"okr checkin {plan_arg} {q(kr)} VALUE --store {store_arg} --at {at}",
-        f"okr retarget {plan_arg} {q(kr)} +20% --reason 'why' --store {store_arg}",
-        f"okr lint {plan_arg}",
-    ):
+    plan_arg = shlex.quote(str(shown / DEMO_FILES[0]))
+    store_arg = shlex.quote(f"sqlite:///{shown / 'okrcore.db'}")
+    for command in next_commands(plan, plan_arg, store_arg, at):
         click.echo(f"  {command}")
     if failed:  # the demo is offline: a failed refresh is a real failure
         sys.exit(1)
