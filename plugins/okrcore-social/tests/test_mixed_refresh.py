@@ -32,6 +32,9 @@ DEALS = [(0, 5000.0), (1, 1250.0), (1, 750.0), (12, 20000.0), (29, 300.0), (40, 
 class _Services(BaseHTTPRequestHandler):
     calls: list[str]
 
+    def log_message(self, format: str, *args: Any) -> None:  # keep the CLI's output clean
+        pass
+
     def do_GET(self) -> None:
         self._serve()
 
@@ -178,3 +181,66 @@ def test_one_refresh_stores_the_healthy_and_reports_the_failed(services):
     again = refresh(mixed_plan(url), store, at=TODAY)
     assert len(store.checkins()) == count
     assert {o.kr_id for o in again.outcomes if o.stored} == set()
+
+
+PLAN_YAML = """\
+okrcore: 1
+cycles:
+  - {{id: now, start: {start}, end: {end}}}
+connections:
+  crm: {{plugin: hubspot, endpoint: "{url}", token: env:E2E_HUBSPOT}}
+  sf: {{plugin: salesforce, endpoint: "{url}", access_token: env:E2E_SF, api_version: "62.0"}}
+  fb: {{plugin: facebook, endpoint: "{url}", access_token: env:E2E_FB, page_id: "{page}"}}
+  yt: {{plugin: youtube, endpoint: "{url}", api_key: env:E2E_YT}}
+objectives:
+  - id: grow
+    title: Grow sales and audience
+    cycle: now
+    key_results:
+      - id: mrr
+        title: MRR +15%
+        baseline: 5000
+        target: +15%
+        source: {{connection: crm, object: companies, aggregate: sum, property: mrr}}
+      - id: customers
+        title: Customers +15%
+        baseline: 40
+        target: +15%
+        source:
+          connection: sf
+          soql: "SELECT COUNT() FROM Account WHERE Type = :type"
+          params: {{type: Customer}}
+      - id: followers
+        title: Facebook followers +15%
+        baseline: 15000
+        target: +15%
+        source: {{connection: fb, field: followers_count}}
+      - id: subscribers
+        title: YouTube subscribers +15%
+        baseline: 8900
+        target: +15%
+        source: {{connection: yt, channel: {channel}, metric: subscriberCount}}
+"""
+
+
+def test_okr_refresh_on_a_plan_file(services, tmp_path):
+    from click.testing import CliRunner
+
+    from okrcore.cli import main
+
+    url, _calls = services
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(PLAN_YAML.format(url=url, page=PAGE, channel=CHANNEL,
+                                     start=TODAY - dt.timedelta(days=30),
+                                     end=TODAY + dt.timedelta(days=60)), encoding="utf-8")
+    store = f"sqlite:///{tmp_path / 'okr.db'}"
+    args = ["refresh", str(plan), "--store", store, "--at", TODAY.isoformat(), "--format", "json"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 1, result.output  # one key result failed
+    summary = json.loads(result.output)
+    assert {r["id"]: r["value"] for r in summary["refreshed"]} == {
+        "mrr": pytest.approx(sum(MRR)), "customers": 42, "followers": 15321}
+    assert [(f["id"], f["connection"], f["kind"]) for f in summary["failed"]] == [
+        ("subscribers", "yt", "quota")]
+    for secret in ("pat-e2e", "00De2e!token", "EAAB-e2e", "AIza-e2e"):
+        assert secret not in result.output
