@@ -78,7 +78,10 @@ def parse_settings(connection: Connection) -> tuple[GA4Settings | None, list[Que
         problems.append(QueryProblem(field, message))
 
     for key in s:
-        if key not in SETTING_KEYS and key not in IGNORED_KEYS:
+        if key == "settings":
+            bad("settings", "ga4 settings sit next to 'plugin' in the connection, not under "
+                            "'settings:'")
+        elif key not in SETTING_KEYS and key not in IGNORED_KEYS:
             bad(str(key), f"unknown ga4 setting (allowed: {', '.join(SETTING_KEYS)})")
     raw = s.get("property")
     prop = str(raw).strip() if isinstance(raw, (str, int)) and not isinstance(raw, bool) else ""
