@@ -138,6 +138,12 @@ def _suggest(word: str, choices: Iterable[str]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
+def _exponent_hint(value: Any) -> str:
+    if isinstance(value, str) and re.match(r"^[+-]?\d+(\.\d*)?[eE][+-]?\d+$", value.strip()):
+        return " (YAML reads 1e6 as text: write 1.0e+6 or the digits)"
+    return ""
+
+
 def _has_bad(value: Any) -> bool:
     if value is BAD:
         return True
@@ -205,10 +211,7 @@ class Number(Spec):
 
     def check(self, value: Any, path: str, ctx: _Ctx) -> Any:
         if not _is_number(value) or not math.isfinite(value):
-            hint = ""
-            if isinstance(value, str) and re.match(r"^[+-]?\d+(\.\d*)?[eE][+-]?\d+$", value):
-                hint = " (YAML reads 1e6 as text: write 1.0e+6 or the digits)"
-            ctx.add(path, f"expected a number, got {_show(value)}{hint}")
+            ctx.add(path, f"expected a number, got {_show(value)}{_exponent_hint(value)}")
             return BAD
         if self.minimum is not None and value < self.minimum:
             ctx.add(path, f"expected a number >= {self.minimum:g}, got {value!r}")
@@ -309,7 +312,8 @@ class Target(Spec):
             if m:
                 percent = float(m.group(2)) * (-1.0 if m.group(1) == "-" else 1.0)
                 return Relative(percent, value.strip())
-        ctx.add(path, f"expected a number or a relative target such as '+20%', got {_show(value)}")
+        expected = "expected a number or a relative target such as '+20%'"
+        ctx.add(path, f"{expected}, got {_show(value)}{_exponent_hint(value)}")
         return BAD
 
     def schema(self, defs: dict[str, Any]) -> dict[str, Any]:
@@ -471,16 +475,19 @@ class Obj(Spec):
             else:
                 hint = _suggest(key, known) or "; allowed: " + ", ".join(known)
                 ctx.add(where, f"unknown key {key!r} in a {what}{hint}")
-        for f in self.fields:
+        for f in self.fields:  # a missing key leaves BAD, so the object is not built
             if f.required and f.name not in value:
                 ctx.add(_join(path, f.name), f"missing: a {what} needs {f.name!r}")
+                out[f.name] = BAD
         if self.one_of:
             given = [k for k in self.one_of if k in value]
             names = ", ".join(self.one_of)
             if not given:
                 ctx.add(path, f"a {what} needs one of {names}")
+                out[self.one_of[0]] = BAD
             elif len(given) > 1:
                 ctx.add(_join(path, given[1]), f"a {what} takes only one of {names}")
+                out[given[1]] = BAD
         for f in self.fields:  # relative targets need their reference value
             relative = isinstance(out.get(f.name), Relative)
             if relative and isinstance(f.spec, Target) and f.spec.relative_to not in value:
@@ -1063,8 +1070,33 @@ def _yaml_walk(
             _yaml_walk(item, where, positions, ctx, stack)
 
 
+class _Loader(yaml.SafeLoader):
+    """Safe loading, but an impossible date (2026-13-01) stays text for the checker to report."""
+
+    def construct_yaml_timestamp(self, node: yaml.Node) -> Any:
+        try:
+            return super().construct_yaml_timestamp(node)  # type: ignore[arg-type]
+        except ValueError:
+            return self.construct_scalar(node)  # type: ignore[arg-type]
+
+
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _Loader.construct_yaml_timestamp)
+
+
+class _Dumper(yaml.SafeDumper):
+    """Safe dumping; text holding YAML line breaks (NEL, LS, PS) is written double-quoted."""
+
+    def represent_str(self, data: str) -> yaml.ScalarNode:
+        if any(ch in data for ch in "\x85\u2028\u2029"):
+            return self.represent_scalar("tag:yaml.org,2002:str", data, style='"')
+        return super().represent_str(data)
+
+
+_Dumper.add_representer(str, _Dumper.represent_str)
+
+
 def _parse_yaml(text: str, file: str | None, ctx: _Ctx, positions: Positions) -> Any:
-    loader = yaml.SafeLoader(text)
+    loader = _Loader(text)
     try:
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None
@@ -1479,7 +1511,7 @@ def dumps_plan(plan: Plan, format: str = "yaml") -> str:
     equal plan. Relative targets are written as the absolute values they resolved to."""
     data = plan_data(plan)
     if format == "yaml":
-        return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
+        return yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
     if format == "json":
         return (
             json.dumps(data, indent=2, ensure_ascii=False, default=lambda v: v.isoformat()) + "\n"
