@@ -126,12 +126,12 @@ def store(tmp_path: Path, store_url: str) -> Iterator[SQLiteStore]:
         yield opened
 
 
-def okr(*args: str) -> Result:
+def okr(*args: str | Path) -> Result:
     """Run a command in-process (fast); stderr is kept apart from stdout."""
     return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
 
 
-def okr_process(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+def okr_process(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     """Run a command through ``python -m okrcore.cli``, as a user's shell would."""
     env = {**os.environ, "PYTHONIOENCODING": "utf-8"}
     return subprocess.run(
