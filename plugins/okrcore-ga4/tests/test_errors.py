@@ -272,3 +272,22 @@ def test_misconfigured_connection_fails_every_request_permanently(fake):
     assert res.kind is FailureKind.PERMANENT
     assert "measurement/tracking id" in res.message
     assert fake.calls == []
+
+
+def test_404_is_permanent_with_a_property_hint(fake):
+    fake.fail(404, "Requested entity was not found.")
+    src = source(fake)
+    [res] = src.fetch(single_days(src, 1))
+    assert res.kind is FailureKind.PERMANENT
+    assert "404 NOT_FOUND" in res.message
+    assert "check the property id" in res.message
+
+
+def test_nested_settings_mapping_gets_a_hint():
+    from okrcore_ga4 import GA4Source
+
+    from okrcore.model import Connection
+
+    conn = Connection("ga", "ga4", settings={"settings": {"property": "1"}})
+    fields = {p.field: p.message for p in GA4Source.validate_connection(conn)}
+    assert "next to 'plugin'" in fields["settings"]
