@@ -502,3 +502,91 @@ def test_installed_entry_point_is_discovered() -> None:
     pm = PluginManager()  # discovers installed plugins through the "okrcore" entry-point group
     assert pm.notifiers.get("dingtalk") is DingTalkNotifier
     assert pm.notifiers.owner("slack") == "notify"
+
+
+@pytest.fixture
+def tls_files(tmp_path: Any) -> tuple[str, str]:
+    import shutil
+    import subprocess
+
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("openssl is needed to make a test certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [
+            openssl,
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return str(cert), str(key)
+
+
+def test_email_starttls_and_login(
+    tls_files: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ssl
+
+    from aiosmtpd.smtp import AuthResult
+
+    cert, key = tls_files
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_tls.load_cert_chain(cert, key)
+    logins: list[tuple[str, bytes, bytes]] = []
+
+    def authenticator(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> Any:
+        logins.append((mechanism, data.login, data.password))
+        return AuthResult(success=data.password == b"s3cret")
+
+    sink = Sink()
+    controller = Controller(
+        sink,
+        hostname="127.0.0.1",
+        port=free_port(),
+        tls_context=server_tls,
+        require_starttls=True,
+        authenticator=authenticator,
+        auth_required=True,
+    )
+    controller.start()
+    monkeypatch.setenv("SMTP_PASSWORD", "s3cret")
+    settings = {
+        "host": "127.0.0.1",
+        "port": controller.port,
+        "from": "okr@example.com",
+        "to": "team@example.com",
+        "starttls": True,
+        "ca_file": cert,
+        "username": "okr",
+        "password": "env:SMTP_PASSWORD",
+    }
+    try:
+        EmailNotifier(Channel("mail", "email", settings)).send(message())
+        assert len(sink.envelopes) == 1
+        assert logins[0][1:] == (b"okr", b"s3cret")
+        # without the private CA the server's certificate is not trusted: a permanent failure
+        untrusted = EmailNotifier(Channel("mail", "email", {**settings, "ca_file": None}))
+        sleeps = no_sleep(untrusted)
+        with pytest.raises(NotifyError, match="TLS") as info:
+            untrusted.send(message())
+        assert not info.value.transient
+        assert sleeps == []
+        assert "s3cret" not in str(info.value)
+    finally:
+        controller.stop()

@@ -2,7 +2,8 @@
 
 Settings: ``host``, ``port`` (587 with ``starttls``, 465 with ``ssl``, else 25), ``from``, ``to``
 (an address or a list), ``username`` and ``password`` (``env:``/``file:`` references), ``starttls``
-(false), ``ssl`` (false), ``timeout`` (30), ``retries`` (3), ``retry_backoff`` (1.0).
+(false), ``ssl`` (false), ``ca_file`` (a CA bundle for a relay with a private CA; the system's
+trust store otherwise), ``timeout`` (30), ``retries`` (3), ``retry_backoff`` (1.0).
 Temporary SMTP failures (4xx replies, dropped connections) are retried; 5xx replies are not.
 """
 
@@ -107,20 +108,26 @@ class EmailNotifier(Notifier):
         port = int(s.get("port") or (465 if use_ssl else 587 if starttls else 25))
         timeout = float(s.get("timeout", 30))
         where = f"channel {self.channel.name!r} (email via {host}:{port})"
-        username, password = self._secret("username") or s.get("username"), self._secret("password")
+        user = s.get("username")
+        if isinstance(user, str) and user.startswith(("env:", "file:")):
+            user = self._secret("username")
+        password = self._secret("password")
+        ca_file = s.get("ca_file")
+        try:
+            context = ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
+        except (OSError, ssl.SSLError) as exc:
+            raise NotifyError(f"{where}: cannot read ca_file {ca_file}: {exc}") from None
         try:
             smtp: smtplib.SMTP
             if use_ssl:
-                smtp = smtplib.SMTP_SSL(
-                    host, port, timeout=timeout, context=ssl.create_default_context()
-                )
+                smtp = smtplib.SMTP_SSL(host, port, timeout=timeout, context=context)
             else:
                 smtp = smtplib.SMTP(host, port, timeout=timeout)
             with smtp:
                 if starttls:
-                    smtp.starttls(context=ssl.create_default_context())
-                if username and password:
-                    smtp.login(str(username), password)
+                    smtp.starttls(context=context)
+                if user and password:
+                    smtp.login(str(user), password)
                 refused = smtp.send_message(mail, to_addrs=recipients)
         except smtplib.SMTPResponseException as exc:
             text = (
@@ -135,6 +142,10 @@ class EmailNotifier(Notifier):
             raise NotifyError(
                 f"{where}: every recipient refused: {sorted(exc.recipients)}"
             ) from None
+        except ssl.SSLError as exc:  # a certificate or TLS problem: retrying will not help
+            raise NotifyError(f"{where}: TLS: {exc}") from None
+        except smtplib.SMTPNotSupportedError as exc:
+            raise NotifyError(f"{where}: {exc}") from None
         except (
             TimeoutError,
             smtplib.SMTPServerDisconnected,
