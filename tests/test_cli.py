@@ -16,6 +16,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from okrcore.cli import main
+from okrcore.model import CheckIn
 from okrcore.store import SQLiteStore
 
 PLAN = """\
@@ -593,3 +594,153 @@ def test_demo_next_commands_all_work(
     entry = next(k for k in data["key_results"] if k["id"] == kr)
     assert entry["target"] != entry["original_target"]
     assert entry["target"] == float(retarget[4])
+
+
+# -- decompose ----------------------------------------------------------------------------------
+FUNNEL_PLAN = """\
+okrcore: 1
+cycles:
+  - id: q4
+    start: 2026-10-01
+    end: 2026-12-31
+objectives:
+  - id: growth
+    title: Win customers through marketing
+    cycle: q4
+    key_results:
+      - id: customers
+        title: Win 150 new customers
+        kind: increase
+        measure: cumulative
+        unit: customers
+        baseline: 0
+        target: 150
+        cadence: weekly
+      - id: leads
+        title: Generate 1,500 leads
+        kind: increase
+        measure: cumulative
+        unit: leads
+        baseline: 0
+        target: 1500
+        cadence: daily
+      - id: sem-leads
+        title: Search ads bring 450 leads
+        kind: increase
+        measure: cumulative
+        unit: leads
+        baseline: 0
+        target: 450
+        cadence: daily
+funnels:
+  - id: arr
+    start: new_arr
+    value: 10000000
+    unit: USD
+    steps:
+      - name: customers
+        divide_by: 50000
+        unit: customers
+        key_result: customers
+      - name: leads
+        rate: 0.10
+        unit: leads
+        key_result: leads
+      - name: budget
+        of: leads
+        multiply_by: 200
+        unit: USD
+    splits:
+      - of: leads
+        shares: {content: 0.6, sem: 0.3, other: 0.1}
+        key_results: {sem: sem-leads}
+"""
+
+
+@pytest.fixture
+def funnel_plan(tmp_path: Path) -> Path:
+    path = tmp_path / "funnel.yaml"
+    path.write_text(FUNNEL_PLAN, encoding="utf-8")
+    return path
+
+
+def test_decompose_reproduces_the_brief(funnel_plan: Path, store: SQLiteStore) -> None:
+    result = okr("decompose", funnel_plan, "--format", "json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["stages"] == {
+        "new_arr": 10_000_000,
+        "customers": 200,
+        "leads": 2000,
+        "budget": 400_000,
+    }
+    assert data["splits"] == {"leads": {"content": 1200, "sem": 600, "other": 200}}
+    assert data["targets"] == {"customers": 200, "leads": 2000, "sem-leads": 600}
+    assert "applied" not in data
+    assert store.target_changes() == []  # without --apply nothing is written
+    what_if = json.loads(
+        okr("decompose", funnel_plan, "--rate", "leads=8%", "--format", "json").stdout
+    )
+    assert what_if["rates"] == {"leads": 0.08}
+    assert what_if["stages"]["leads"] == 2500
+    for fmt in ("text", "md"):
+        shown = okr("decompose", funnel_plan, "--rate", "leads=0.08", "--format", fmt)
+        assert shown.exit_code == 0
+        assert "2,500 leads" in shown.stdout
+        assert "500,000 USD" in shown.stdout
+
+
+def test_decompose_apply_records_target_changes_once(funnel_plan: Path, store: SQLiteStore) -> None:
+    assert okr("decompose", funnel_plan, "--apply").exit_code == 2  # --reason is required
+    first = okr("decompose", funnel_plan, "--apply", "--reason", "board plan", "--format", "json")
+    assert first.exit_code == 0, first.output
+    applied = json.loads(first.stdout)["applied"]
+    assert {(c["kr_id"], c["old"], c["new"]) for c in applied} == {
+        ("customers", 150, 200),
+        ("leads", 1500, 2000),
+        ("sem-leads", 450, 600),
+    }
+    assert {c.reason for c in store.target_changes()} == {"board plan"}
+    again = okr("decompose", funnel_plan, "--apply", "--reason", "board plan")
+    assert again.exit_code == 0
+    assert "nothing recorded" in again.stdout
+    assert len(store.target_changes()) == 3
+
+
+def test_decompose_measured_rates_from_actuals(funnel_plan: Path, store: SQLiteStore) -> None:
+    # 40 customers from 500 leads: a measured 8% conversion, so 2,500 leads are needed
+    store.add_checkins(
+        [
+            CheckIn("customers", 40, dt.date(2026, 11, 1)),
+            CheckIn("leads", 500, dt.date(2026, 11, 1)),
+        ]
+    )
+    result = okr("decompose", funnel_plan, "--measured", "--at", AT, "--format", "json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["rates"] == {"leads": pytest.approx(0.08)}
+    assert data["stages"]["leads"] == 2500
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--rate", "lead=0.08"], "no step 'lead'"),
+        (["--rate", "leads=1.5"], "rate"),
+        (["--rate", "leads"], "NAME=VALUE"),
+        (["--rate", "leads=many"], "expected a number"),
+        (["--funnel", "nope"], "no funnel 'nope'"),
+    ],
+)
+def test_decompose_bad_arguments_exit_2(
+    funnel_plan: Path, store_url: str, args: list[str], message: str
+) -> None:
+    result = okr("decompose", funnel_plan, *args)
+    assert result.exit_code == 2
+    assert message in result.stderr
+
+
+def test_decompose_without_funnel_exits_2(plan: Path, store_url: str) -> None:
+    result = okr("decompose", plan)
+    assert result.exit_code == 2
+    assert "declares no funnel" in result.stderr
