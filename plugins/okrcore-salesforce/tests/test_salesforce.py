@@ -425,3 +425,27 @@ def test_check_online_with_a_refused_token_raises(fake, monkeypatch):
 
 def test_plugin_registers_through_its_entry_point():
     assert PluginManager().sources.get("salesforce") is SalesforceSource
+
+
+def test_token_cache_renews_once_for_many_threads_with_the_same_stale_token():
+    import threading
+
+    from okrcore_salesforce.auth import Credentials, TokenCache
+
+    issued: list[int] = []
+
+    def fetch() -> Credentials:
+        issued.append(1)
+        return Credentials(f"tok-{len(issued)}")
+
+    cache = TokenCache(fetch, renewable=True)
+    stale = cache.get()
+    renewed: list[Credentials] = []
+    threads = [threading.Thread(target=lambda: renewed.append(cache.renew(stale)))
+               for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert {c.access_token for c in renewed} == {"tok-2"}
+    assert len(issued) == 2

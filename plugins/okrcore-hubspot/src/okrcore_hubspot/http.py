@@ -5,6 +5,7 @@ from __future__ import annotations
 import email.utils
 import threading
 import time
+from collections.abc import Callable
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -33,19 +34,27 @@ class Throttle:
     so the search endpoint's own per-second limit is enforced here as well.
     """
 
-    def __init__(self, rate: float) -> None:
+    def __init__(
+        self,
+        rate: float,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self._interval = 1.0 / rate
         self._next = 0.0
+        self._clock = clock
+        self._sleep = sleep
         self._lock = threading.Lock()
 
     def wait(self) -> None:
         """Block until the next call is allowed."""
         with self._lock:
-            now = time.monotonic()
+            now = self._clock()
             at = max(now, self._next)
             self._next = at + self._interval
         if at > now:
-            time.sleep(at - now)
+            self._sleep(at - now)
 
 
 def parse_retry_after(value: str | None) -> float | None:

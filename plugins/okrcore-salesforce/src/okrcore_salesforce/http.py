@@ -1,15 +1,14 @@
-"""The HTTP edge: one pooled requests session per connection, a request throttle, header parsing."""
+"""The HTTP edge: one pooled requests session per connection, and header parsing."""
 
 from __future__ import annotations
 
 import email.utils
-import threading
 import time
 
 import requests
 from requests.adapters import HTTPAdapter
 
-__all__ = ["Throttle", "make_session", "parse_retry_after"]
+__all__ = ["make_session", "parse_retry_after"]
 
 
 def make_session(user_agent: str, pool_size: int) -> requests.Session:
@@ -24,28 +23,6 @@ def make_session(user_agent: str, pool_size: int) -> requests.Session:
     session.headers["User-Agent"] = user_agent
     session.headers["Accept"] = "application/json"
     return session
-
-
-class Throttle:
-    """Spaces calls at least ``1/rate`` seconds apart, across threads (a paced token stream).
-
-    The engine's rate limit counts ``fetch`` calls; one fetch may page through many search calls,
-    so the search endpoint's own per-second limit is enforced here as well.
-    """
-
-    def __init__(self, rate: float) -> None:
-        self._interval = 1.0 / rate
-        self._next = 0.0
-        self._lock = threading.Lock()
-
-    def wait(self) -> None:
-        """Block until the next call is allowed."""
-        with self._lock:
-            now = time.monotonic()
-            at = max(now, self._next)
-            self._next = at + self._interval
-        if at > now:
-            time.sleep(at - now)
 
 
 def parse_retry_after(value: str | None) -> float | None:
