@@ -3,7 +3,10 @@
 Plugins implement these with ``@okrcore.hookimpl`` and are discovered through the ``okrcore``
 entry-point group. Registration hooks receive a ``register`` callable; call it once per object.
 pluggy passes an implementation only the arguments it names, so new arguments can be added to a
-hook later without breaking existing plugins.
+hook later without breaking existing plugins. A plugin implementing a hook not listed here is
+refused (usually a typo, or a plugin written for a newer okrcore).
+
+docs/hooks.md is generated from this module (``okrcore.plugins.hook_reference()``).
 """
 
 from __future__ import annotations
@@ -25,9 +28,11 @@ hookimpl = pluggy.HookimplMarker("okrcore")
 def okrcore_register_sources(register: Callable[[type[Any]], None]) -> None:
     """Register metric-source classes.
 
-    Call ``register(SourceClass)`` for each :class:`okrcore.sources.Source` subclass. The class's
-    ``name`` is what plans put in a connection's ``plugin`` key; a name registered twice is refused
-    with both owners named. Runs once, when the registry is first used.
+    Receives ``register``; call ``register(SourceClass)`` once for each
+    :class:`okrcore.sources.Source` subclass. The class's ``name`` is what plans put in a
+    connection's ``plugin`` key. A name registered twice is refused (the first registration stays)
+    and reported by ``okr plugins`` with both owners named. Returns nothing. Runs once per plugin
+    manager, the first time its ``sources`` registry is used (``okr refresh``, ``okr lint``).
     """
 
 
@@ -35,8 +40,10 @@ def okrcore_register_sources(register: Callable[[type[Any]], None]) -> None:
 def okrcore_register_notifiers(register: Callable[[type[Any]], None]) -> None:
     """Register notifier classes.
 
-    Call ``register(NotifierClass)`` for each :class:`okrcore.notifiers.Notifier` subclass; its
-    ``name`` is what a plan's ``notify`` channel puts in ``plugin``. Runs once, on first use.
+    Receives ``register``; call ``register(NotifierClass)`` for each
+    :class:`okrcore.notifiers.Notifier` subclass. Its ``name`` is what a plan's ``notify`` channel
+    puts in ``plugin``; duplicates are refused as for sources. Returns nothing. Runs once per
+    plugin manager, the first time its ``notifiers`` registry is used.
     """
 
 
@@ -44,9 +51,11 @@ def okrcore_register_notifiers(register: Callable[[type[Any]], None]) -> None:
 def okrcore_register_stores(register: Callable[[str, Callable[[str], Any]], None]) -> None:
     """Register check-in store backends by URL scheme.
 
-    Call ``register(scheme, factory)``; ``factory(url)`` returns an object implementing
-    :class:`okrcore.store.Store`. ``okrcore.open_store("scheme://...")`` picks the factory by the
-    URL's scheme. The built-in ``sqlite`` and ``memory`` schemes are registered this way.
+    Receives ``register``; call ``register(scheme, factory)``, where ``factory(url)`` returns an
+    object implementing :class:`okrcore.store.Store`. ``okrcore.open_store("scheme://...")``
+    picks the factory by the URL's scheme. The built-in ``sqlite`` and ``memory`` schemes are
+    registered this way. Returns nothing. Runs once per plugin manager, on the first
+    ``open_store``.
     """
 
 
@@ -54,8 +63,10 @@ def okrcore_register_stores(register: Callable[[str, Callable[[str], Any]], None
 def okrcore_register_checks(register: Callable[[Any], None]) -> None:
     """Register quality-check rules.
 
-    Call ``register(check)`` with an :class:`okrcore.checks.Check`: a stable code prefix, a name
-    the plan's ``checks`` section can switch off, and a function ``(plan, context) -> findings``.
+    Receives ``register``; call ``register(check)`` with an :class:`okrcore.checks.Check`: a name
+    the plan's ``checks`` section can switch off or configure, a stable code prefix, and a
+    function ``(plan, context) -> findings``. Returns nothing. Runs once per plugin manager, the
+    first time ``okrcore.check`` (``okr lint``) runs.
     """
 
 
@@ -63,9 +74,11 @@ def okrcore_register_checks(register: Callable[[Any], None]) -> None:
 def okrcore_register_policies(register: Callable[[Any], None]) -> None:
     """Register grading and status policies.
 
-    Call ``register(policy)`` with an :class:`okrcore.scoring.GradingPolicy` or
-    :class:`okrcore.scoring.StatusPolicy`; a plan chooses one by name in its ``policy`` section
-    (``policy: {grading: NAME, status: NAME}``). The built-in ones are named ``default``.
+    Receives ``register``; call ``register(policy)`` with an
+    :class:`okrcore.scoring.GradingPolicy` or :class:`okrcore.scoring.StatusPolicy` (its ``role``
+    and ``name`` key it as ``"grading:NAME"`` or ``"status:NAME"``). A plan chooses one by name in
+    its ``policy`` section (``policy: {grading: NAME, status: NAME}``); the built-in ones are named
+    ``default``. Returns nothing. Runs once per plugin manager, on first scoring.
     """
 
 
@@ -73,6 +86,9 @@ def okrcore_register_policies(register: Callable[[Any], None]) -> None:
 def okrcore_refresh_finished(run: RunRecord, plan: Plan, store: Any) -> None:
     """Called after a refresh run has been recorded in the store.
 
-    ``run`` has each key result's outcome. Use it to notify, export or alert. Exceptions raised
-    here are reported and do not undo the refresh.
+    Receives the :class:`okrcore.model.RunRecord` (each key result's outcome, per-connection
+    info), the :class:`okrcore.model.Plan` and the store the check-ins went to; name only the
+    arguments you need. Return value ignored. Runs at the end of every ``okrcore.refresh`` that is
+    not a dry run. An exception raised here is reported in ``RefreshResult.hook_errors`` and the
+    run log; it neither undoes the refresh nor stops other implementations.
     """

@@ -18,6 +18,7 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 import os
+import re
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
@@ -384,3 +385,62 @@ def load_plugin_modules(manager: PluginManager, modules: Iterable[str]) -> None:
     """Load the extra plugin modules a plan names (``plugins: [...]``)."""
     for dotted in modules:
         manager.load_module(dotted)
+
+
+# -- hook reference ------------------------------------------------------------------------------
+HOOK_REFERENCE_INTRO = """\
+# Hook reference
+
+<!-- Generated from src/okrcore/hookspecs.py by okrcore.plugins.hook_reference(); do not edit.
+     Regenerate: python -c "from okrcore.plugins import hook_reference as h; print(h(), end='')" \
+> docs/hooks.md -->
+
+Every hook okrcore calls, with its exact signature. Implement one with `@okrcore.hookimpl` on a
+function (or method) of the same name in your plugin module, and name only the arguments you
+need: pluggy passes an implementation just those, so hooks can gain arguments without breaking
+plugins. A plugin that implements a hook not listed here is refused and reported by
+`okr plugins`. See [Writing plugins](plugins.md) for a complete example.
+"""
+
+
+def hook_signature(name: str) -> str:
+    """A hook's signature as written in hookspecs.py: ``name(arg: type, ...) -> type``."""
+    import inspect
+
+    sig = inspect.signature(getattr(hookspecs, name))
+
+    def text(annotation: Any) -> str:  # annotations are strings (postponed evaluation)
+        return annotation if isinstance(annotation, str) else inspect.formatannotation(annotation)
+
+    args = ", ".join(f"{p.name}: {text(p.annotation)}" for p in sig.parameters.values())
+    return f"{name}({args}) -> {text(sig.return_annotation)}"
+
+
+def hook_names() -> list[str]:
+    """The names of every okrcore hook, in the order hookspecs.py declares them."""
+    import inspect
+
+    return [
+        name
+        for name, func in inspect.getmembers(hookspecs, inspect.isfunction)
+        if name.startswith("okrcore_")
+        and getattr(func, "okrcore_spec", None) is not None
+    ]
+
+
+def hook_reference() -> str:
+    """docs/hooks.md: one heading per hook with its arguments, its signature and its docstring."""
+    import inspect
+
+    parts = [HOOK_REFERENCE_INTRO]
+    order = {name: inspect.getsourcelines(getattr(hookspecs, name))[1] for name in hook_names()}
+    for name in sorted(order, key=order.__getitem__):
+        func = getattr(hookspecs, name)
+        args = ", ".join(inspect.signature(func).parameters)
+        doc = inspect.cleandoc(func.__doc__ or "")
+        doc = re.sub(r":(?:class|func|meth|attr):`([^`]+)`", r"`\1`", doc).replace("``", "`")
+        parts.append(
+            f"\n## {name}({args})\n\n```python\n@hookimpl\ndef {hook_signature(name)}: ...\n```\n"
+            f"\n{doc}\n"
+        )
+    return "".join(parts)
