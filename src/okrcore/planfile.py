@@ -1256,7 +1256,7 @@ def loads_plan(
     relative paths in connection settings and queries are read from (default: the folder of
     ``name`` when given). Raises :class:`~okrcore.PlanError` listing every problem.
     """
-    parser = _PARSERS.get(format)
+    parser = _PARSERS.get("yaml" if format == "yml" else format)
     if parser is None:
         raise ValueError(f"unknown plan format {format!r}; expected yaml, toml or json")
     if base_dir is None and name is not None:
