@@ -402,6 +402,12 @@ def test_connection_validation():
     assert SalesforceSource.validate_connection(Connection("sf", "salesforce", {
         "instance_url": "https://x", "auth": "refresh_token", "client_id": "a"}))[0].field == (
         "refresh_token")
+    # an OAuth flow may learn the instance from the token endpoint; a bare token may not
+    assert SalesforceSource.validate_connection(Connection("sf", "salesforce", {
+        "login_url": "https://login.salesforce.com", "auth": "refresh_token", "client_id": "a",
+        "refresh_token": "env:R"})) == []
+    assert [p.field for p in SalesforceSource.validate_connection(Connection(
+        "sf", "salesforce", {"access_token": "env:T"}))] == ["instance_url"]
 
 
 def test_check_online_explains_each_query_without_running_it(fake):

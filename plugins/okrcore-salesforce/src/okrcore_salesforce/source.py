@@ -143,7 +143,12 @@ class SalesforceSource(Source):
             QueryProblem(key, f"unknown setting {key!r} (known: {', '.join(sorted(_SETTINGS))})")
             for key in sorted(set(settings) - _SETTINGS)
         ]
-        if not settings.get("instance_url") and not connection.endpoint:
+        flow = _flow(settings)
+        # an OAuth answer names the instance itself; a bare token needs to be told where to go
+        where = [settings.get("instance_url"), connection.endpoint]
+        if flow != "token":
+            where.append(settings.get("login_url"))
+        if not any(where):
             problems.append(
                 QueryProblem("instance_url", "set instance_url, e.g. https://acme.my.salesforce.com")
             )
@@ -152,7 +157,6 @@ class SalesforceSource(Source):
             problems.append(
                 QueryProblem("api_version", f"api_version {version!r} is not like 62.0")
             )
-        flow = _flow(settings)
         if flow not in FLOWS:
             problems.append(QueryProblem("auth", f"auth must be one of {', '.join(FLOWS)}"))
             return problems
