@@ -744,3 +744,12 @@ def test_decompose_without_funnel_exits_2(plan: Path, store_url: str) -> None:
     result = okr("decompose", plan)
     assert result.exit_code == 2
     assert "declares no funnel" in result.stderr
+
+
+def test_unreadable_store_exits_2_without_traceback(plan: Path, tmp_path: Path) -> None:
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"not a database " * 200)
+    done = okr_process("score", plan, "--store", f"sqlite:///{junk}", "--at", AT)
+    assert done.returncode == 2
+    assert "junk.db" in done.stderr
+    assert no_traceback(done.stderr)
