@@ -590,3 +590,17 @@ def test_email_starttls_and_login(
         assert "s3cret" not in str(info.value)
     finally:
         controller.stop()
+
+
+def test_webhook_max_bytes_drops_report_then_trims(
+    httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    httpserver.expect_request("/in").respond_with_data("", status=204)
+    ch = Channel("ops", "webhook", {"url": httpserver.url_for("/in"), "max_bytes": 4000})
+    WebhookNotifier(ch).send(message(lines=400))
+    raw = httpserver.log[0][0].get_data()
+    assert len(raw) <= 4000
+    body = json.loads(raw)
+    assert "report" not in body
+    assert "Report trimmed" in body["markdown"]
+    assert body["markdown"].startswith("## Objective")

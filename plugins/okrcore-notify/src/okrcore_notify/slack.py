@@ -86,9 +86,8 @@ def _sections(mrkdwn: str) -> list[str]:
 
 def slack_payload(message: Message) -> dict[str, Any]:
     """The Block Kit payload for a message, within Slack's limits."""
-    title = (
-        message.title if len(message.title) <= MAX_HEADER else message.title[: MAX_HEADER - 1] + "…"
-    )
+    title = message.title.strip() or "okrcore report"  # a header's text must not be empty
+    title = title if len(title) <= MAX_HEADER else title[: MAX_HEADER - 1] + "…"
     note = trim_note(message.link)
     tail = 1 if message.link else 0
     room = MAX_BLOCKS - 1 - tail  # the header, and the link context at the end

@@ -9,11 +9,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+import attrs
+
 from okrcore.errors import SourceError
 from okrcore.notifiers import Channel, Message, NotifyError
 from okrcore.sources import QueryProblem, resolve_secret
 
-from ._base import HttpNotifier, json_size
+from ._base import HttpNotifier, fit_lines, json_size, trim_note
 
 __all__ = ["WebhookNotifier", "webhook_payload"]
 
@@ -31,13 +33,33 @@ def webhook_payload(message: Message, *, include_report: bool = True) -> dict[st
     return body
 
 
+def fit_payload(message: Message, limit: int) -> dict[str, Any]:
+    """The body within ``limit`` bytes: without the report data, then with the text and the
+    Markdown trimmed at whole lines (each with a note); :class:`NotifyError` if even that
+    cannot fit."""
+    note = trim_note(message.link)
+
+    def body(text: str, markdown: str) -> dict[str, Any]:
+        return webhook_payload(
+            attrs.evolve(message, text=text, markdown=markdown), include_report=False
+        )
+
+    markdown = fit_lines(message.markdown, lambda md: json_size(body("", md)) <= limit // 2, note)
+    text = fit_lines(message.text, lambda t: json_size(body(t, markdown)) <= limit, note)
+    payload = body(text, markdown)
+    if json_size(payload) > limit:
+        raise NotifyError(f"the report does not fit in max_bytes={limit}, even trimmed")
+    return payload
+
+
 class WebhookNotifier(HttpNotifier):
     """POSTs the report as JSON to any URL.
 
     Settings: ``url`` (a literal http(s) URL or an ``env:``/``file:`` reference), ``headers``
     (name -> value; values that are ``env:``/``file:`` references are resolved, e.g.
     ``Authorization: env:HOOK_AUTH``), ``include_report`` (true), ``max_bytes`` (none: a limit
-    on the body; the report data is left out first, then the text is trimmed), plus the common
+    on the body; the report data is left out first, then the text and Markdown are trimmed),
+    plus the common
     ``timeout``, ``retries``, ``retry_backoff``.
     """
 
@@ -66,7 +88,7 @@ class WebhookNotifier(HttpNotifier):
         payload = webhook_payload(message, include_report=include)
         limit = self.channel.settings.get("max_bytes")
         if limit and json_size(payload) > int(limit):
-            payload = webhook_payload(message, include_report=False)
+            payload = fit_payload(message, int(limit))
         self.post(self.webhook_url(), payload, headers=headers)
 
     def _resolve_header(self, key: str, ref: str) -> str:
