@@ -761,3 +761,11 @@ def test_refresh_sends_the_daily_report_when_asked(
     assert message.report["kind"] == "daily"
     assert message.report["as_of"] == DEMO_AT.isoformat()
     assert message.report["last_run"]["id"] == result.run.id
+    # a backfill loads history: nobody is notified
+    refresh(
+        plan,
+        open_store("memory://"),
+        backfill=(DEMO_AT - dt.timedelta(days=3), DEMO_AT),
+        manager=manager,
+    )
+    assert len(Recorder.sent) == 1

@@ -1,7 +1,8 @@
 """Built-in notification glue: send a report when a refresh finishes.
 
 Channels of the plan's ``notify`` section with ``after_refresh: true`` (the daily report) or
-``after_refresh: KIND`` get that report, as of the run's date, once the run is recorded. A channel
+``after_refresh: KIND`` get that report, as of the run's date, once the run is recorded (not
+after a backfill, which loads history rather than news). A channel
 that fails does not stop the others; the failures are raised together as one
 :class:`~okrcore.notifiers.NotifyError`, which the refresh reports without undoing anything.
 """
@@ -22,7 +23,7 @@ def okrcore_refresh_finished(run: RunRecord, plan: Plan, store: Any) -> None:
     from okrcore.reports import report
 
     wanted = after_refresh_channels(plan)
-    if not wanted:
+    if not wanted or "backfill" in run.info:  # loading history is not news for the team
         return
     by_kind: dict[str, list[str]] = {}
     for name, kind in wanted:
