@@ -1,0 +1,140 @@
+"""Tests of the tutorial plugin against a fake Counter API on 127.0.0.1."""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.metadata
+import json
+import threading
+import urllib.parse
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import okrcore_counter
+import pytest
+
+import okrcore
+from okrcore.model import Connection, Cycle, KeyResult, Objective, Plan
+from okrcore.plugins import PluginManager
+
+TOKEN = "test-token"
+AT = dt.date(2026, 3, 3)
+
+
+class FakeCounterApi(BaseHTTPRequestHandler):
+    """Answers like the Counter API: daily counts of the 'signups' counter, 10 + day of month."""
+
+    calls: list[str]
+    replies: list[tuple[int, Any]]  # scripted replies to use first, e.g. (429, {...})
+
+    def do_GET(self) -> None:
+        url = urllib.parse.urlsplit(self.path)
+        query = dict(urllib.parse.parse_qsl(url.query))
+        self.calls.append(url.path)
+        if self.replies:
+            status, body = self.replies.pop(0)
+        elif self.headers.get("Authorization") != f"Bearer {TOKEN}":
+            status, body = 401, {"error": "bad token"}
+        elif url.path != "/v1/counters/signups/daily":
+            status, body = 404, {"error": "no such counter"}
+        else:
+            start = dt.date.fromisoformat(query["from"])
+            end = dt.date.fromisoformat(query["to"])
+            days = [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
+            status = 200
+            body = {"counter": "signups",
+                    "days": [{"date": d.isoformat(), "count": 10 + d.day} for d in days]}
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        if status == 429:
+            self.send_header("Retry-After", "3")
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[type[FakeCounterApi]]:
+    handler = type("Handler", (FakeCounterApi,), {"calls": [], "replies": []})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    handler.url = f"http://127.0.0.1:{server.server_address[1]}"  # type: ignore[attr-defined]
+    monkeypatch.setenv("COUNTER_TOKEN", TOKEN)
+    yield handler
+    server.shutdown()
+    server.server_close()
+
+
+def make_plan(url: str, measure: str = "cumulative", counter: str = "signups") -> Plan:
+    kr = KeyResult("signups", "Reach 1,000 sign-ups", measure=measure, baseline=0, target=1000,
+                   source={"connection": "counter", "counter": counter})
+    return Plan(
+        cycles=[Cycle("q1", dt.date(2026, 3, 1), dt.date(2026, 3, 31))],
+        objectives=[Objective("grow", "Grow", "q1", key_results=[kr])],
+        connections={"counter": Connection("counter", "counter", {"token": "env:COUNTER_TOKEN"},
+                                           endpoint=url)},
+    )
+
+
+@pytest.fixture
+def manager() -> PluginManager:
+    manager = PluginManager(load_entry_points=False)
+    manager.register(okrcore_counter, "counter")
+    return manager
+
+
+def test_plugin_is_installed() -> None:
+    names = {ep.name for ep in importlib.metadata.entry_points(group="okrcore")}
+    assert "counter" in names
+
+
+def test_refresh_stores_a_daily_series(api: Any, manager: PluginManager) -> None:
+    store = okrcore.open_store("memory://")
+    result = okrcore.refresh(make_plan(api.url), store, AT, manager=manager)
+    assert result.ok
+    assert [(c.as_of.day, c.value) for c in store.checkins()] == [(1, 11), (2, 12), (3, 13)]
+    assert {c.source for c in store.checkins()} == {"counter:counter"}
+
+
+def test_a_gauge_is_the_latest_count(api: Any, manager: PluginManager) -> None:
+    store = okrcore.open_store("memory://")
+    okrcore.refresh(make_plan(api.url, measure="gauge"), store, AT, manager=manager)
+    assert [(c.as_of, c.value) for c in store.checkins()] == [(AT, 13)]
+
+
+def test_rate_limit_is_retried_after_the_servers_wait(api: Any, manager: PluginManager) -> None:
+    api.replies.append((429, {"error": "slow down"}))
+    waits: list[float] = []
+    store = okrcore.open_store("memory://")
+    result = okrcore.refresh(make_plan(api.url), store, AT, manager=manager, sleep=waits.append)
+    assert result.ok
+    assert waits[0] == 3.0  # then the rate limit may space the retry a little
+    assert len(api.calls) == 2
+
+
+def test_a_bad_token_is_an_auth_failure(
+    api: Any, manager: PluginManager, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COUNTER_TOKEN", "wrong")
+    store = okrcore.open_store("memory://")
+    result = okrcore.refresh(make_plan(api.url), store, AT, manager=manager)
+    assert [(o.status, o.kind) for o in result.outcomes] == [("failed", "auth")]
+    assert store.checkins() == []
+
+
+def test_an_unknown_counter_is_a_permanent_failure(api: Any, manager: PluginManager) -> None:
+    store = okrcore.open_store("memory://")
+    result = okrcore.refresh(make_plan(api.url, counter="nope"), store, AT, manager=manager)
+    assert [(o.status, o.kind) for o in result.outcomes] == [("failed", "permanent")]
+    assert "HTTP 404" in (result.outcomes[0].error or "")
+
+
+def test_lint_reports_a_missing_counter(manager: PluginManager) -> None:
+    plan = make_plan("http://127.0.0.1:9", counter="")
+    findings = okrcore.check(plan, manager=manager)
+    assert any("name the counter" in f.message for f in findings)
