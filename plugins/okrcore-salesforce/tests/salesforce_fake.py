@@ -151,7 +151,8 @@ class Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length).decode() if length else ""
         headers = {k.lower(): v for k, v in self.headers.items()}
-        call = Call(self.command, parsed.path, urllib.parse.parse_qs(parsed.query), headers, body)
+        path = parsed.path.rstrip("/") or "/"  # Salesforce takes /query and /query/ alike
+        call = Call(self.command, path, urllib.parse.parse_qs(parsed.query), headers, body)
         status, answer, extra = self.fake.handle(call)
         data = answer.encode() if isinstance(answer, str) else json.dumps(answer).encode()
         self.send_response(status)
