@@ -744,3 +744,28 @@ def plans(draw: st.DrawFn) -> Plan:
 @given(plan=plans(), format=st.sampled_from(["yaml", "toml", "json"]))
 def test_dumped_plans_load_back_equal(plan: Plan, format: str) -> None:
     assert loads_plan(dumps_plan(plan, format), format) == plan
+
+
+def test_recursive_yaml_alias_is_refused() -> None:
+    text = "okrcore: 1\npolicy: &a\n  x: *a\n"
+    assert_at(only(text), "policy.x", (3, 3), "recursive YAML alias")
+
+
+def test_yaml_anchors_and_merge_keys_work() -> None:
+    krs = """\
+      - &kr
+        id: k1
+        title: Sessions up
+        baseline: 100
+        target: 120
+      - <<: *kr
+        id: k2
+"""
+    plan = loads_plan(plan_text(krs))
+    assert plan.key_result("k2").target == 120
+    assert plan.positions["objectives[0].key_results[1].id"] == where(plan_text(krs), "id: k2")
+
+
+def test_json_duplicate_key_is_reported() -> None:
+    problem = only('{"okrcore": 1, "title": "a",\n "title": "b"}', "json")
+    assert_at(problem, "title", (2, 2), "duplicate key 'title' \\(first on line 1\\)")

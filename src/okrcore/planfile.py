@@ -107,6 +107,7 @@ def _locate(positions: Mapping[str, tuple[int, int]], path: str) -> tuple[int | 
 class _Ctx:
     positions: Mapping[str, tuple[int, int]]
     problems: list[Problem] = attrs.field(factory=list)
+    file: str | None = None
 
     def add(self, path: str, message: str) -> None:
         self.problems.append(Problem(path, message, *_locate(self.positions, path)))
@@ -1046,8 +1047,9 @@ def _build(data: Any, ctx: _Ctx, source_path: str | None, base_dir: str | None) 
 def _yaml_walk(
     node: yaml.Node, path: str, positions: Positions, ctx: _Ctx, stack: set[int]
 ) -> None:
-    if id(node) in stack:  # a recursive alias: already walked
-        return
+    if id(node) in stack:  # an alias to its own ancestor: the data would be infinite
+        message = "recursive YAML alias: a value cannot contain itself"
+        raise PlanError([Problem(path, message, *_locate(positions, path))], ctx.file)
     stack = stack | {id(node)}
     if isinstance(node, yaml.MappingNode):
         seen: dict[str, int] = {}
@@ -1055,12 +1057,14 @@ def _yaml_walk(
             key = str(key_node.value) if isinstance(key_node, yaml.ScalarNode) else "?"
             where = _join(path, key)
             mark = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
-            if key in seen:
-                ctx.problems.append(
-                    Problem(where, f"duplicate key {key!r} (first on line {seen[key]})", *mark)
-                )
-            else:
-                seen[key] = mark[0]
+            # keys merged in with "<<: *anchor" lie outside this mapping; its own keys override
+            own = node.start_mark.index <= key_node.start_mark.index <= node.end_mark.index
+            if own and key in seen:
+                message = f"duplicate key {key!r} (first on line {seen[key]})"
+                ctx.problems.append(Problem(where, message, *mark))
+            elif own or where not in positions:
+                if own:
+                    seen[key] = mark[0]
                 positions[where] = mark
             _yaml_walk(value_node, where, positions, ctx, stack)
     elif isinstance(node, yaml.SequenceNode):
@@ -1262,7 +1266,7 @@ def loads_plan(
     if base_dir is None and name is not None:
         base_dir = os.path.dirname(os.path.abspath(name))
     positions: Positions = {}
-    ctx = _Ctx(positions)
+    ctx = _Ctx(positions, file=name)
     data = parser(text, name, ctx, positions)
     return _build(data, ctx, name, base_dir)
 
