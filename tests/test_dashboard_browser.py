@@ -390,6 +390,8 @@ def test_dashboard_in_headless_chromium(browser: Browser, tmp_path: Path, kind: 
         assert chart["lines"] >= (3 if line.series else 2), chart
     sessions = by_kr["sessions"]
     assert {"Actual", "Expected pace", "Target", "Floor", "Stretch"} <= set(sessions["legend"])
+    assert "Original target" in sessions["legend"]  # its target was changed from 1,200 to 1,250
+    assert "Original target" not in by_kr["leads"]["legend"]
 
 
 def demo_report(kind: str) -> Report:

@@ -2,7 +2,7 @@
 
 Jinja2 renders the page with autoescaping on, so every text from the plan is escaped; pygal draws
 each key result's chart as inline SVG (actual to date, the expected pace, the target and, where
-set, the floor and the stretch). No script, stylesheet, font or image is loaded from anywhere:
+set, the floor, the stretch and the original target when it was changed). No script, stylesheet, font or image is loaded from anywhere:
 pygal's inline configuration script is removed (its interactive JavaScript is not used) and
 chart ids are derived from the key results, so the same report renders to the same bytes.
 """
@@ -21,6 +21,7 @@ __all__ = ["chart_svg", "render_html"]
 
 # series name -> colour; the order is the drawing order (the actual last, on top)
 SERIES_COLOURS = {
+    "Original target": "#86efac",
     "Target": "#15803d",
     "Stretch": "#7c3aed",
     "Floor": "#ea580c",
@@ -53,6 +54,9 @@ def chart_svg(line: KRLine, chart_id: str) -> str:
     s = line.score
     deadline = s.deadline
     series: dict[str, list[tuple[dt.date, float]]] = {}
+    original = line.original.get("target")
+    if original is not None and original != s.target:  # the target was changed: show both
+        series["Original target"] = [(line.cycle_start, original), (deadline, original)]
     for name, value in (("Target", s.target), ("Stretch", s.stretch), ("Floor", s.floor)):
         if value is not None:
             series[name] = [(line.cycle_start, value), (deadline, value)]
