@@ -769,3 +769,38 @@ def test_yaml_anchors_and_merge_keys_work() -> None:
 def test_json_duplicate_key_is_reported() -> None:
     problem = only('{"okrcore": 1, "title": "a",\n "title": "b"}', "json")
     assert_at(problem, "title", (2, 2), "duplicate key 'title' \\(first on line 1\\)")
+
+
+def test_funnel_step_of_a_later_stage_and_unknown_split_stage() -> None:
+    funnel = """\
+funnels:
+  - id: f
+    start: arr
+    value: 1000
+    steps:
+      - {name: customers, of: leads, divide_by: 10}
+      - {name: leads, rate: 0.5}
+    splits:
+      - {of: lead, shares: {a: 1}}
+"""
+    text = plan_text(extra=funnel)
+    found = problems(text)
+    assert [(p.path, p.line, p.column) for p in found] == [
+        ("funnels[0].steps[0].of", *where(text, "of: leads")),
+        ("funnels[0].splits[0].of", *where(text, "of: lead,")),
+    ]
+    assert found[0].message == "unknown or later stage 'leads'; earlier stages: arr"
+    assert found[1].message == "unknown stage 'lead' (did you mean 'leads'?)"
+
+
+def test_strategy_dependencies_and_self_parent() -> None:
+    text = plan_text(
+        KR_OK
+        + "    parent: o1\n    strategies:\n      - {id: s1, title: Push, depends_on: [k1, s9]}\n"
+    )
+    found = problems(text)
+    assert [(p.path, p.message) for p in found] == [
+        ("objectives[0].parent", "alignment loop: o1 -> o1"),
+        ("objectives[0].strategies[0].depends_on[1]", "unknown strategy or key result 's9'"),
+    ]
+    assert (found[1].line, found[1].column) == where(text, "s9")

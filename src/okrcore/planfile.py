@@ -1512,7 +1512,11 @@ def _toml_table(table: Mapping[str, Any], prefix: str, lines: list[str]) -> None
 
 def dumps_plan(plan: Plan, format: str = "yaml") -> str:
     """The plan as text in ``format`` (``yaml``, ``toml`` or ``json``); loading it gives an
-    equal plan. Relative targets are written as the absolute values they resolved to."""
+    equal plan. Relative targets are written as the absolute values they resolved to.
+
+    TOML has no null: a null inside free-form settings (policy, connection settings) is left
+    out of a TOML dump.
+    """
     data = plan_data(plan)
     if format == "yaml":
         return yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
