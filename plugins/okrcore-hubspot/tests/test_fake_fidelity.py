@@ -1,7 +1,6 @@
-"""The fake speaks HubSpot's wire format: the official client (when installed) reads its answers.
+"""The fake speaks HubSpot's wire format: the official client reads its answers.
 
-hubspot-api-client is not a dependency of this plugin; the check runs where it is installed (the
-okrcore development environment has it).
+hubspot-api-client is in this plugin's `test` extra; without it the check is skipped.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
-"""The fake speaks Salesforce's wire format: simple-salesforce (when installed) reads its answers.
+"""The fake speaks Salesforce's wire format: simple-salesforce reads its answers.
 
-simple-salesforce is not a dependency of this plugin; the check runs where it is installed (the
-okrcore development environment has it). It forces https, so an adapter downgrades loopback calls.
+simple-salesforce is in this plugin's `test` extra; without it the check is skipped. It forces
+https, so an adapter downgrades loopback calls.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
-"""The fakes speak the real wire formats: the official clients (when installed) read them.
+"""The fakes speak the real wire formats: the official clients read them.
 
-facebook-business and google-api-python-client are not dependencies of this plugin; the checks
-run where they are installed (the okrcore development environment has them).
+facebook-business and google-api-python-client are in this plugin's `test` extra; without
+them the checks are skipped.
 """
 
 from __future__ import annotations
