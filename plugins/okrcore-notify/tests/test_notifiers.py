@@ -604,3 +604,40 @@ def test_webhook_max_bytes_drops_report_then_trims(
     assert "report" not in body
     assert "Report trimmed" in body["markdown"]
     assert body["markdown"].startswith("## Objective")
+
+
+def test_payloads_of_a_real_report_fit_every_platform(tmp_path: Any) -> None:
+    """The example plan's monthly review, built by okrcore, through every payload builder."""
+    import datetime as dt
+    import importlib.resources
+    import shutil
+
+    from okrcore_notify._base import json_size
+    from okrcore_notify.dingtalk import dingtalk_payload
+    from okrcore_notify.feishu import feishu_payload
+    from okrcore_notify.slack import slack_payload
+    from okrcore_notify.teams import teams_payload
+
+    from okrcore.notify import message_for
+    from okrcore.planfile import load_plan
+    from okrcore.refresh import refresh
+    from okrcore.reports import report
+    from okrcore.store import open_store
+
+    for name in ("marketing.yaml", "marketing-history.csv"):
+        with importlib.resources.as_file(importlib.resources.files("okrcore.demo") / name) as f:
+            shutil.copy(f, tmp_path / name)
+    plan = load_plan(tmp_path / "marketing.yaml")
+    store = open_store("memory://")
+    at = dt.date(2026, 11, 20)
+    refresh(plan, store, backfill=(plan.cycles[0].start, at))
+    msg = message_for(report(plan, store, "monthly", at), link="https://okr.example/m.html")
+    slack = slack_payload(msg)
+    assert len(slack["blocks"]) <= 50
+    assert all(len(b["text"]["text"]) <= 3000 for b in slack["blocks"] if b["type"] == "section")
+    assert json_size(teams_payload(msg)) <= 28 * 1024
+    assert json_size(feishu_payload(msg, secret="s")) <= 20_000
+    assert json_size(dingtalk_payload(msg)) <= 20_000
+    for kr in plan.key_results():  # the monthly review fits whole on every platform
+        assert kr.title in json.dumps(slack, ensure_ascii=False)
+        assert kr.title in dingtalk_payload(msg)["markdown"]["text"]
