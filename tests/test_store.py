@@ -9,6 +9,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from okrcore.errors import StoreError
 from okrcore.model import CheckIn, RunOutcome, RunRecord, StrategyChange, TargetChange
@@ -331,3 +333,48 @@ def test_memory_stores_are_private() -> None:
     with MemoryStore() as a, MemoryStore() as b:
         a.add_checkins([ci("a", 1, 1)])
         assert b.checkins() == []
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["a", "b", "c"]),
+            st.integers(min_value=1, max_value=10),
+            st.sampled_from(["manual", "ga4"]),
+            st.floats(min_value=-1e9, max_value=1e9, allow_nan=False),
+            st.integers(min_value=0, max_value=10**6),
+        ),
+        max_size=40,
+    ),
+    st.integers(min_value=1, max_value=10),
+    st.integers(min_value=1, max_value=10),
+)
+def test_property_dedupe_order_and_window(
+    rows: list[tuple[str, int, str, float, int]], lo: int, hi: int
+) -> None:
+    base = dt.datetime(2026, 1, 1, tzinfo=UTC)
+    checkins = [
+        CheckIn(
+            kr,
+            value,
+            D(2026, 1, day),
+            source=source,
+            recorded_at=base + dt.timedelta(microseconds=us),
+        )
+        for kr, day, source, value, us in rows
+    ]
+    with MemoryStore() as store:
+        assert store.add_checkins(checkins) == len({(c.kr_id, c.as_of, c.source) for c in checkins})
+        assert store.add_checkins(checkins) == 0
+        stored = store.checkins()
+        # the first of each key wins
+        first: dict[tuple[str, dt.date, str], CheckIn] = {}
+        for c in checkins:
+            first.setdefault((c.kr_id, c.as_of, c.source), c)
+        assert sorted(stored, key=repr) == sorted(first.values(), key=repr)
+        keys = [(c.as_of, c.recorded_at) for c in stored]
+        assert keys == sorted(keys)
+        window = store.checkins(["a"], since=D(2026, 1, lo), until=D(2026, 1, hi))
+        expected = [c for c in stored if c.kr_id == "a" and lo <= c.as_of.day <= hi]
+        assert window == expected
