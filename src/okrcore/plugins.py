@@ -258,7 +258,10 @@ class PluginManager:
                 hook = getattr(self.pm.hook, hook_name)
                 # Built-ins first, then plugins in registration order, so a plugin that reuses a
                 # built-in name is the one refused.
-                for impl in hook.get_hookimpls():
+                impls = sorted(
+                    hook.get_hookimpls(), key=lambda i: i.plugin_name not in DEFAULT_PLUGINS
+                )
+                for impl in impls:
                     owner = impl.plugin_name
 
                     def register(*args: Any, _owner: str = owner) -> None:

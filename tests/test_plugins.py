@@ -1,0 +1,393 @@
+"""The plugin system: hooks, registries, discovery through entry points, failure isolation.
+
+Every hook in okrcore.hookspecs has a test here named ``test_hook_<hook name>``
+(tests/test_hooks_docs.py fails when one is missing).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.metadata
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import okrcore
+from okrcore.checks import Check, Finding, Severity
+from okrcore.errors import PluginError
+from okrcore.hookspecs import hookimpl
+from okrcore.model import Connection, Cycle, KeyResult, Objective, Plan
+from okrcore.plugins import DEFAULT_PLUGINS, PluginManager
+from okrcore.sources import Reading, Source
+from okrcore.store import MemoryStore
+
+sys.path.insert(0, str(Path(__file__).parent))
+from fakes import FakeServer, Reply
+
+ROOT = Path(__file__).resolve().parent.parent
+TUTORIAL = ROOT / "examples" / "plugin-tutorial"
+
+
+class Constant(Source):
+    name = "constant"
+
+    def fetch(self, requests: Any) -> Iterator[Reading]:
+        for r in requests:
+            yield Reading.total(r, 7.0)
+
+
+def plugin_registering(hook: str, *objects: Any) -> object:
+    """A plugin object whose ``hook`` registers ``objects``."""
+
+    def impl(self: Any, register: Callable[..., None]) -> None:
+        for obj in objects:
+            register(*obj) if isinstance(obj, tuple) else register(obj)
+
+    impl.__name__ = hook
+    cls = type("Plugin", (), {hook: hookimpl(impl)})
+    return cls()
+
+
+@pytest.fixture
+def manager() -> PluginManager:
+    return PluginManager(load_entry_points=False)
+
+
+def make_dist(root: Path, dist: str, code: str, version: str = "1.0") -> str:
+    """Write an importable module and a ``.dist-info`` with an ``okrcore`` entry point into
+    ``root`` (a folder on sys.path): what pip leaves behind, read by importlib.metadata."""
+    module = f"okr_test_{dist.replace('-', '_')}_{uuid.uuid4().hex[:6]}"
+    (root / f"{module}.py").write_text(textwrap.dedent(code))
+    info = root / f"{dist.replace('-', '_')}-{version}.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n")
+    (info / "entry_points.txt").write_text(f"[okrcore]\n{dist} = {module}\n")
+    return module
+
+
+GOOD_PLUGIN = """
+    from okrcore.hookspecs import hookimpl
+    from okrcore.sources import Reading, Source
+
+    class Good(Source):
+        name = "good"
+
+    @hookimpl
+    def okrcore_register_sources(register):
+        register(Good)
+"""
+
+
+@pytest.fixture
+def dists(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A site folder on sys.path holding a good and a broken distribution."""
+    make_dist(tmp_path, "okr-good", GOOD_PLUGIN, "2.5")
+    make_dist(tmp_path, "okr-broken", "raise RuntimeError('missing dependency xyz')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("OKRCORE_LOAD_PLUGINS", "okr-good,okr-broken")
+    monkeypatch.delenv("OKRCORE_DISABLE_PLUGINS", raising=False)
+    return tmp_path
+
+
+# -- each hook ---------------------------------------------------------------------------------
+def test_hook_okrcore_register_sources(manager: PluginManager) -> None:
+    manager.register(plugin_registering("okrcore_register_sources", Constant), "constant-plugin")
+    assert manager.sources.get("constant") is Constant
+    assert manager.sources.owner("constant") == "constant-plugin"
+    assert {"manual", "file", "http_json", "sql", "constant"} <= set(manager.sources)
+
+
+def test_hook_okrcore_register_notifiers(manager: PluginManager) -> None:
+    from okrcore.notifiers import Notifier
+
+    class Pager(Notifier):
+        name = "pager"
+
+    manager.register(plugin_registering("okrcore_register_notifiers", Pager), "pager-plugin")
+    assert manager.notifiers.get("pager") is Pager
+    assert "pager" in manager.notifiers
+
+
+def test_hook_okrcore_register_stores(manager: PluginManager) -> None:
+    opened: list[str] = []
+
+    def factory(url: str) -> MemoryStore:
+        opened.append(url)
+        return MemoryStore()
+
+    manager.register(plugin_registering("okrcore_register_stores", ("mystore", factory)), "s")
+    store = okrcore.open_store("mystore://db/okr", manager=manager)
+    assert isinstance(store, MemoryStore)
+    assert opened == ["mystore://db/okr"]
+    assert {"sqlite", "memory", "mystore"} <= set(manager.stores)
+
+
+def test_hook_okrcore_register_checks(manager: PluginManager) -> None:
+    def no_owner(plan: Plan, context: Any) -> Iterator[Finding]:
+        for kr in plan.key_results():
+            if kr.owner is None:
+                yield Finding("TEAM-001", Severity.WARNING, f"{kr.id} has no owner", kr.id)
+
+    check = Check("owners", "TEAM", no_owner)
+    manager.register(plugin_registering("okrcore_register_checks", check), "team-rules")
+    assert manager.checks.get("owners") is check
+    findings = okrcore.check(small_plan(), manager=manager)
+    assert [f.code for f in findings if f.code.startswith("TEAM")] == ["TEAM-001"]
+
+
+def test_hook_okrcore_register_policies(manager: PluginManager) -> None:
+    class Strict:
+        role = "grading"
+        name = "strict"
+
+    manager.register(plugin_registering("okrcore_register_policies", Strict()), "strict")
+    assert isinstance(manager.policies.get("grading:strict"), Strict)
+
+
+def test_hook_okrcore_refresh_finished(manager: PluginManager) -> None:
+    seen: list[tuple[str, str]] = []
+
+    class Listener:
+        @hookimpl
+        def okrcore_refresh_finished(self, run: Any, plan: Any, store: Any) -> None:
+            seen.append((run.as_of.isoformat(), plan.title))
+
+    manager.register(plugin_registering("okrcore_register_sources", Constant), "constant")
+    manager.register(Listener(), "listener")
+    okrcore.refresh(small_plan(), MemoryStore(), dt.date(2026, 1, 5), manager=manager)
+    assert seen == [("2026-01-05", "small")]
+
+
+def small_plan() -> Plan:
+    kr = KeyResult("k", "Reach 10", baseline=0, target=10, source={"connection": "c"})
+    return Plan(cycles=[Cycle("c1", dt.date(2026, 1, 1), dt.date(2026, 3, 31))],
+                objectives=[Objective("o", "O", "c1", key_results=[kr])],
+                connections={"c": Connection("c", "constant")}, title="small")
+
+
+# -- registries and managers -------------------------------------------------------------------
+def test_builtins_come_through_the_same_hooks(manager: PluginManager) -> None:
+    infos = {p.name: p for p in manager.plugins(all=True)}
+    assert set(DEFAULT_PLUGINS) <= set(infos)
+    assert "okrcore_register_sources" in infos["okrcore.default_plugins.sources"].hooks
+    assert all(infos[name].builtin for name in DEFAULT_PLUGINS)
+    assert manager.plugins() == []  # built-ins are hidden unless asked for
+    assert manager.sources.owner("http_json") == "okrcore.default_plugins.sources"
+
+
+def test_two_managers_share_no_state() -> None:
+    one, two = PluginManager(load_entry_points=False), PluginManager(load_entry_points=False)
+    one.register(plugin_registering("okrcore_register_sources", Constant), "constant")
+    assert "constant" in one.sources
+    assert "constant" not in two.sources
+
+
+def test_unknown_name_lists_the_known_ones(manager: PluginManager) -> None:
+    with pytest.raises(PluginError, match=r"unknown source 'nope' \(known: file, http_json"):
+        manager.sources.get("nope")
+
+
+def test_duplicate_names_are_refused_naming_both_owners(manager: PluginManager) -> None:
+    class Other(Constant):
+        pass
+
+    manager.register(plugin_registering("okrcore_register_sources", Constant), "first")
+    manager.register(plugin_registering("okrcore_register_sources", Other), "second")
+    assert manager.sources.get("constant") is Constant  # the first registration stays
+    (failure,) = manager.all_failures
+    assert failure.name == "second"
+    assert "'first'" in failure.error
+    assert "'second'" in failure.error
+
+
+def test_a_plugin_cannot_take_a_builtin_name(manager: PluginManager) -> None:
+    class FakeFile(Constant):
+        name = "file"
+
+    manager.register(plugin_registering("okrcore_register_sources", FakeFile), "squatter")
+    assert manager.sources.get("file") is not FakeFile
+    assert "okrcore.default_plugins.sources" in manager.all_failures[0].error
+
+
+def test_a_registration_hook_that_raises_is_reported_and_others_work(
+    manager: PluginManager,
+) -> None:
+    class Broken:
+        @hookimpl
+        def okrcore_register_sources(self, register: Any) -> None:
+            raise ImportError("needs libfoo")
+
+    manager.register(Broken(), "broken")
+    manager.register(plugin_registering("okrcore_register_sources", Constant), "constant")
+    assert "constant" in manager.sources
+    assert [(f.name, f.error) for f in manager.all_failures] == [
+        ("broken", "okrcore_register_sources: ImportError: needs libfoo")]
+
+
+def test_an_unknown_hook_is_refused(manager: PluginManager) -> None:
+    class Typo:
+        @hookimpl
+        def okrcore_register_source(self, register: Any) -> None:  # missing "s"
+            pass
+
+    with pytest.raises(PluginError, match="okrcore_register_source"):
+        manager.register(Typo(), "typo")
+    assert "typo" not in {p.name for p in manager.plugins(all=True)}
+
+
+def test_a_hook_with_an_unknown_argument_is_refused(manager: PluginManager) -> None:
+    class Wrong:
+        @hookimpl
+        def okrcore_register_sources(self, registry: Any) -> None:
+            pass
+
+    with pytest.raises(PluginError, match="registry"):
+        manager.register(Wrong(), "wrong")
+
+
+def test_plan_plugin_module_that_fails_names_it(manager: PluginManager) -> None:
+    with pytest.raises(PluginError, match="cannot load plugin module 'no_such_module_xyz'"):
+        manager.load_module("no_such_module_xyz")
+
+
+# -- discovery -----------------------------------------------------------------------------------
+def test_importing_okrcore_loads_no_plugin() -> None:
+    code = (
+        "import sys, okrcore; okrcore.Plan; okrcore.KeyResult;"
+        "print(sorted(m for m in sys.modules if m.startswith(('okrcore.default_plugins',"
+        "'okrcore_', 'okrcore.plugins'))))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_entry_points_load_once_with_dist_and_version(dists: Path) -> None:
+    manager = PluginManager()
+    assert "good" in manager.sources
+    info = {p.name: p for p in manager.plugins()}["okr-good"]
+    assert (info.distribution, info.version) == ("okr-good", "2.5")
+    assert info.hooks == ("okrcore_register_sources",)
+    manager.discover()  # a second discovery loads nothing twice
+    assert [p.name for p in manager.plugins()].count("okr-good") == 1
+
+
+def test_a_plugin_that_raises_on_import_is_reported_and_others_load(dists: Path) -> None:
+    manager = PluginManager()
+    assert "good" in manager.sources
+    (failure,) = manager.failures
+    assert failure.name == "okr-broken"
+    assert failure.error == "RuntimeError: missing dependency xyz"
+    assert (failure.distribution, failure.version) == ("okr-broken", "1.0")
+
+
+def test_load_plugins_variable_limits_what_loads(
+    dists: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OKRCORE_LOAD_PLUGINS", "okr-good")
+    manager = PluginManager()
+    assert "good" in manager.sources
+    assert manager.failures == []  # the broken one was not even imported
+    monkeypatch.setenv("OKRCORE_LOAD_PLUGINS", "")
+    nothing = PluginManager()
+    assert nothing.plugins() == []
+    assert "good" not in nothing.sources
+
+
+def test_disable_plugins_variable_blocks_by_name(
+    dists: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OKRCORE_DISABLE_PLUGINS", "okr-broken")
+    manager = PluginManager()
+    assert "good" in manager.sources
+    assert manager.failures == []
+
+
+def test_entry_point_with_an_unknown_hook_is_reported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_dist(tmp_path, "okr-typo", """
+        from okrcore.hookspecs import hookimpl
+
+        @hookimpl
+        def okrcore_register_widgets(register):
+            pass
+    """)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("OKRCORE_LOAD_PLUGINS", "okr-typo")
+    manager = PluginManager()
+    assert "file" in manager.sources
+    (failure,) = manager.failures
+    assert failure.name == "okr-typo"
+    assert "okrcore_register_widgets" in failure.error
+
+
+def test_okr_plugins_lists_plugins_and_failures_as_json(dists: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(dists), *sys.path])}
+    done = subprocess.run([sys.executable, "-m", "okrcore.cli", "plugins", "--format", "json"],
+                          capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    assert data["plugins"] == [{"name": "okr-good", "distribution": "okr-good", "version": "2.5",
+                                "hooks": ["okrcore_register_sources"], "builtin": False}]
+    assert data["failures"][0]["name"] == "okr-broken"
+    assert "missing dependency xyz" in data["failures"][0]["error"]
+    text = subprocess.run([sys.executable, "-m", "okrcore.cli", "plugins", "--all"],
+                          capture_output=True, text=True, env=env)
+    assert "okrcore.default_plugins.sources (built-in)" in text.stdout
+    assert "okr-good (okr-good 2.5)" in text.stdout
+    assert "FAILED okr-broken: RuntimeError: missing dependency xyz" in text.stderr
+
+
+# -- a real distribution, built and installed by pip ---------------------------------------------
+@pytest.fixture(scope="module")
+def installed_tutorial(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """examples/plugin-tutorial built by its own backend and pip-installed into a target folder."""
+    pytest.importorskip("hatchling", reason="building the tutorial plugin needs hatchling")
+    target = tmp_path_factory.mktemp("site")
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+         "--no-index", "--disable-pip-version-check", "--target", str(target), str(TUTORIAL)],
+        check=True, capture_output=True,
+    )
+    return target
+
+
+def test_a_pip_installed_plugin_is_discovered_and_refreshes(
+    installed_tutorial: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.syspath_prepend(str(installed_tutorial))
+    monkeypatch.setenv("OKRCORE_LOAD_PLUGINS", "okrcore-counter")
+    monkeypatch.setenv("COUNTER_TOKEN", "t0ken")
+    dist = importlib.metadata.distribution("okrcore-counter")
+    assert [ep.name for ep in dist.entry_points if ep.group == "okrcore"] == ["counter"]
+
+    manager = PluginManager()
+    (info,) = manager.plugins()
+    assert (info.name, info.distribution, info.version) == ("counter", "okrcore-counter", "0.1.0")
+    assert manager.sources.get("counter").__module__ == "okrcore_counter"
+
+    with FakeServer() as server:
+        server.route("/v1/counters/signups/daily", Reply(json={"counter": "signups", "days": [
+            {"date": "2026-01-01", "count": 3}, {"date": "2026-01-02", "count": 4}]}))
+        kr = KeyResult("k", "Sign-ups", measure="cumulative", baseline=0, target=100,
+                       source={"connection": "c", "counter": "signups"})
+        plan = Plan(cycles=[Cycle("c1", dt.date(2026, 1, 1), dt.date(2026, 3, 31))],
+                    objectives=[Objective("o", "O", "c1", key_results=[kr])],
+                    connections={"c": Connection("c", "counter", {"token": "env:COUNTER_TOKEN"},
+                                                 endpoint=server.url)})
+        store = MemoryStore()
+        result = okrcore.refresh(plan, store, dt.date(2026, 1, 2), manager=manager)
+        assert result.ok
+        assert [c.value for c in store.checkins()] == [3.0, 4.0]
+        (call,) = server.calls
+        assert call.headers["Authorization"] == "Bearer t0ken"
+        assert call.query == {"from": "2026-01-01", "to": "2026-01-02"}
