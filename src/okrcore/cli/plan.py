@@ -354,20 +354,22 @@ def render_scorecard(data: Mapping[str, Any], fmt: str, title: str = "") -> None
             "why",
         ]
         parts = [head, "", md_table(headers, rows)]
-        if objectives:
+        for heading, nodes in (("Objectives", objectives), ("Goals", goals)):
+            if not nodes:
+                continue
             rows = [
                 [
-                    f"`{o.get('id')}`",
-                    fixed(o.get("score")),
-                    f"{STATUS_ICON.get(status_text(o.get('status')), '⚪')} "
-                    f"{status_text(o.get('status'))}",
+                    f"`{n.get('id')}`",
+                    str(n.get("title") or ""),
+                    fixed(n.get("score")),
+                    pct(n.get("expected")),
+                    f"{STATUS_ICON.get(status_text(n.get('status')), '⚪')} "
+                    f"{status_text(n.get('status'))}",
                 ]
-                for o in objectives
+                for n in nodes
             ]
-            parts += ["", "### Objectives", "", md_table(["objective", "score", "status"], rows)]
-        if goals:
-            rows = [[f"`{g.get('id')}`", fixed(g.get("score"))] for g in goals]
-            parts += ["", "### Goals", "", md_table(["goal", "score"], rows)]
+            headers = [heading[:-1].lower(), "title", "score", "pace", "status"]
+            parts += ["", f"### {heading}", "", md_table(headers, rows)]
         click.echo("\n".join(parts))
         return
 
@@ -405,14 +407,26 @@ def render_scorecard(data: Mapping[str, Any], fmt: str, title: str = "") -> None
     out.print(table)
     if objectives or goals:
         roll = Table(title="Rollup")
-        for name in ("objective / goal", "score", "status"):
-            roll.add_column(name)
-        for o in objectives:
-            status = status_text(o.get("status"))
+        for name, justify in (
+            ("objective / goal", "left"),
+            ("title", "left"),
+            ("score", "right"),
+            ("pace", "right"),
+            ("status", "left"),
+        ):
+            roll.add_column(name, justify=justify)  # type: ignore[arg-type]
+        for node, label in [(o, str(o.get("id"))) for o in objectives] + [
+            (g, f"goal {g.get('id')}") for g in goals
+        ]:
+            status = status_text(node.get("status"))
             style = STATUS_STYLE.get(status, "bright_black")
-            roll.add_row(str(o.get("id")), fixed(o.get("score")), f"[{style}]● {status}[/]")
-        for g in goals:
-            roll.add_row(f"goal {g.get('id')}", fixed(g.get("score")), "")
+            roll.add_row(
+                label,
+                str(node.get("title") or ""),
+                fixed(node.get("score")),
+                pct(node.get("expected")),
+                f"[{style}]● {status}[/]" if node.get("status") is not None else "",
+            )
         out.print(roll)
 
 
