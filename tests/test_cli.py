@@ -753,3 +753,19 @@ def test_unreadable_store_exits_2_without_traceback(plan: Path, tmp_path: Path) 
     assert done.returncode == 2
     assert "junk.db" in done.stderr
     assert no_traceback(done.stderr)
+
+
+def test_lint_reads_a_store_only_when_given(
+    plan: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("OKRCORE_STORE", raising=False)
+    assert okr("lint", plan).exit_code in (0, 1)
+    assert not (tmp_path / "okrcore.db").exists()
+    url = f"sqlite:///{tmp_path / 'history.db'}"
+    assert (
+        okr("checkin", plan, "visits", "10100", "--at", "2026-10-05", "--store", url).exit_code == 0
+    )
+    with_history = okr("lint", plan, "--store", url, "--at", AT, "--format", "json")
+    assert with_history.exit_code in (0, 1)
+    assert "findings" in json.loads(with_history.stdout)
