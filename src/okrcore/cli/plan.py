@@ -100,17 +100,17 @@ def key_result(plan: Plan, kr_id: str) -> KeyResult:
 
 
 def num(value: Any, unit: str = "") -> str:
-    """A number for people: thousands separators, 4 significant digits below 100, the unit."""
+    """A number for people: thousands separators, 4 significant digits below 1,000, the unit."""
     if value is None:
         return "-"
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return str(value)
     if not math.isfinite(value):
         return str(value)
-    if abs(value) >= 100:
+    if value == int(value):
+        text = f"{int(value):,}"
+    elif abs(value) >= 1000:
         text = f"{value:,.0f}"
-    elif value == int(value):
-        text = f"{int(value)}"
     else:
         text = f"{value:.4g}"
     if not unit:
