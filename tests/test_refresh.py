@@ -559,3 +559,16 @@ def test_the_plan_plugins_are_loaded(
     result = refresh(plan, store, AT, manager=manager)
     assert result.ok
     assert values(store) == {"k": [42.0]}
+
+
+def test_okrcore_refresh_stays_callable_after_its_module_is_imported(
+    server: FakeServer, store: MemoryStore, manager: PluginManager
+) -> None:
+    import okrcore
+    import okrcore.refresh as module
+
+    assert okrcore.refresh is module or okrcore.refresh is refresh
+    plan = make_plan([kr("k", {"connection": "api", "url": "/ok", "value": "$.data.total"})],
+                     [api(server.url)])
+    result = okrcore.refresh(plan, store, AT, manager=manager)
+    assert result.ok
