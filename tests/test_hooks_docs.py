@@ -51,3 +51,15 @@ def test_every_hook_says_what_it_receives_returns_and_when(hook: str) -> None:
     assert "receives" in doc
     assert "return" in doc
     assert "runs" in doc or "called" in doc
+
+
+DOC_BLOCK = re.compile(r"<!-- file: (?P<path>[^ ]+) -->\n```\w*\n(?P<code>.*?)```", re.S)
+
+
+def test_the_tutorial_code_in_the_docs_is_the_tested_code() -> None:
+    text = (ROOT / "docs" / "plugins.md").read_text(encoding="utf-8")
+    blocks = list(DOC_BLOCK.finditer(text))
+    assert len(blocks) >= 6
+    for block in blocks:
+        source = (ROOT / block["path"]).read_text(encoding="utf-8")
+        assert block["code"] in source, f"docs/plugins.md block differs from {block['path']}"
