@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import sys
 import textwrap
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -572,3 +573,111 @@ def test_okrcore_refresh_stays_callable_after_its_module_is_imported(
                      [api(server.url)])
     result = okrcore.refresh(plan, store, AT, manager=manager)
     assert result.ok
+
+
+# -- the command line ----------------------------------------------------------------------------
+CLI_PLAN = """\
+okrcore: 1
+cycles:
+  - {{id: q1, start: 2026-03-01, end: 2026-03-31}}
+objectives:
+  - id: grow
+    title: Grow
+    cycle: q1
+    key_results:
+      - {{id: good, title: Reach 100, baseline: 0, target: 100,
+         source: {{connection: api, url: /ok, value: $.data.total}}}}
+      - {{id: bad, title: Reach 200, baseline: 0, target: 200,
+         source: {{connection: api, url: {bad_url}, value: $.data.total}}}}
+      - {{id: hand, title: Hold 3 events, kind: count, target: 3, cadence: weekly}}
+connections:
+  api: {{plugin: http_json, endpoint: "{url}"}}
+"""
+
+
+@pytest.fixture
+def cli_plan(tmp_path: Path, server: FakeServer) -> Callable[[str], tuple[Path, str]]:
+    def write(bad_url: str) -> tuple[Path, str]:
+        path = tmp_path / "okrs.yaml"
+        path.write_text(CLI_PLAN.format(url=server.url, bad_url=bad_url))
+        return path, f"sqlite:///{tmp_path / 'okr.db'}"
+
+    return write
+
+
+def invoke(*args: str) -> Any:
+    from click.testing import CliRunner
+
+    from okrcore.cli import main
+
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def test_cli_refresh_exit_codes_text_and_json(
+    cli_plan: Callable[[str], tuple[Path, str]], server: FakeServer
+) -> None:
+    server.route("/bad", Reply(status=404, json={"error": "gone"}))
+    plan, store = cli_plan("/ok")
+    done = invoke("refresh", str(plan), "--store", store, "--at", "2026-03-05")
+    assert done.exit_code == 0, done.output
+    assert "good = 5 (1 new) [api]" in done.output
+    assert "manual  hand" in done.output
+    assert "2 refreshed" in done.output
+
+    plan, store = cli_plan("/bad")
+    done = invoke("refresh", str(plan), "--store", store, "--at", "2026-03-06",
+                  "--format", "json", "--retries", "0")
+    assert done.exit_code == 1
+    data = json.loads(done.stdout)
+    assert data["as_of"] == "2026-03-06"
+    assert [r["id"] for r in data["refreshed"]] == ["good"]
+    assert [(f["id"], f["connection"], f["kind"]) for f in data["failed"]] == [
+        ("bad", "api", "permanent")]
+    assert "HTTP 404" in data["failed"][0]["error"]
+    assert data["skipped"] == [{"id": "hand", "reason": "manual"}]
+
+    runs = invoke("runs", "--store", store, "--format", "json")
+    assert runs.exit_code == 0
+    recorded = json.loads(runs.stdout)["runs"]
+    assert [r["as_of"] for r in recorded] == ["2026-03-06", "2026-03-05"]
+    text = invoke("runs", "--store", store, "--limit", "1")
+    assert "FAILED bad [api] permanent: GET" in text.output
+    assert "2026-03-05" not in text.output
+
+
+def test_cli_refresh_dry_run_only_and_backfill(
+    cli_plan: Callable[[str], tuple[Path, str]], server: FakeServer
+) -> None:
+    plan, store = cli_plan("/ok")
+    done = invoke("refresh", str(plan), "--store", store, "--dry-run", "--only", "bad",
+                  "--backfill", "2026-03-01..2026-03-03")
+    assert done.exit_code == 0, done.output
+    assert "1 request(s) would be sent" in done.output
+    assert "bad: api (http_json) daily series 2026-03-01..2026-03-03" in done.output
+    assert server.calls == []
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--only", "nope"], "no key result 'nope'"),
+        (["--backfill", "2026-03-05"], "START..END"),
+        (["--backfill", "2026-03-05..2026-03-01"], "before it starts"),
+        (["--backfill", "2026-03-01..2026-03-02", "--at", "2026-03-02"], "exclude each other"),
+        (["--store", "nosuch://x"], "unknown store scheme"),
+    ],
+)
+def test_cli_refresh_unusable_arguments_exit_2(
+    cli_plan: Callable[[str], tuple[Path, str]], args: list[str], message: str
+) -> None:
+    plan, store = cli_plan("/ok")
+    done = invoke("refresh", str(plan), "--store", store, *args)
+    assert done.exit_code == 2
+    assert message in done.output
+
+
+def test_cli_refresh_bad_plan_exits_2(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("okrcore: 1\ncycles: 3\n")
+    done = invoke("refresh", str(path), "--store", f"sqlite:///{tmp_path / 'x.db'}")
+    assert done.exit_code == 2
