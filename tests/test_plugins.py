@@ -391,3 +391,18 @@ def test_a_pip_installed_plugin_is_discovered_and_refreshes(
         (call,) = server.calls
         assert call.headers["Authorization"] == "Bearer t0ken"
         assert call.query == {"from": "2026-01-01", "to": "2026-01-02"}
+
+
+def test_default_manager_is_shared_and_follows_the_environment(
+    dists: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from okrcore.plugins import default_manager
+
+    monkeypatch.setenv("OKRCORE_LOAD_PLUGINS", "")
+    first = default_manager()
+    assert default_manager() is first
+    assert "good" not in first.sources
+    monkeypatch.setenv("OKRCORE_LOAD_PLUGINS", "okr-good")
+    second = default_manager()
+    assert second is not first
+    assert "good" in second.sources

@@ -372,15 +372,23 @@ def _policy_key(args: tuple[Any, ...]) -> tuple[str, Any]:
 
 
 _default: PluginManager | None = None
+_made: tuple[tuple[str | None, str | None], PluginManager] | None = None  # env it was made for
 _default_lock = threading.Lock()
 
 
 def default_manager() -> PluginManager:
-    """The process-wide manager used by the command line and the module-level helpers."""
-    global _default
+    """The process-wide manager used by the command line and the module-level helpers.
+
+    It is made on first use. If ``OKRCORE_LOAD_PLUGINS`` or ``OKRCORE_DISABLE_PLUGINS`` changed
+    since, a fresh one is made, so the environment always decides which plugins load.
+    """
+    global _default, _made
+    key = (os.environ.get("OKRCORE_LOAD_PLUGINS"), os.environ.get("OKRCORE_DISABLE_PLUGINS"))
     with _default_lock:
-        if _default is None:
+        ours = _made is not None and _made[1] is _default
+        if _default is None or (ours and _made is not None and _made[0] != key):
             _default = PluginManager()
+            _made = (key, _default)
         return _default
 
 
