@@ -406,3 +406,14 @@ def test_default_manager_is_shared_and_follows_the_environment(
     second = default_manager()
     assert second is not first
     assert "good" in second.sources
+
+
+def test_the_tutorial_plugins_own_tests_pass_once_installed(installed_tutorial: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(installed_tutorial), *sys.path])}
+    env.pop("OKRCORE_LOAD_PLUGINS", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(TUTORIAL / "tests")],
+        capture_output=True, text=True, env=env, cwd=TUTORIAL,
+    )
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert " passed" in done.stdout
