@@ -324,6 +324,10 @@ def _file_number(value: Any) -> float | None:
 
 
 # -- http_json ---------------------------------------------------------------------------------
+class MissingExtra(SourceError):
+    """An optional dependency of a built-in source is not installed."""
+
+
 SECRET_HEADER = re.compile(r"auth|token|key|secret|cookie|session|password", re.IGNORECASE)
 
 
@@ -364,6 +368,10 @@ class HttpJsonSource(Source):
                         f"headers.{name}",
                         "credentials are never written in the plan; use 'env:NAME' or 'file:PATH'",
                     ))
+        timeout = s.get("timeout")
+        if timeout is not None and (isinstance(timeout, bool)
+                                    or not isinstance(timeout, (int, float)) or timeout <= 0):
+            problems.append(QueryProblem("timeout", f"expected seconds > 0, got {timeout!r}"))
         if connection.endpoint is not None and not _is_http(connection.endpoint):
             problems.append(QueryProblem("endpoint", "expected an http:// or https:// URL"))
         return problems + _limit_problems(s)
@@ -408,7 +416,7 @@ class HttpJsonSource(Source):
             import requests
             import requests.adapters
         except ImportError:  # pragma: no cover - depends on the installation
-            raise SourceError(
+            raise MissingExtra(
                 "the http_json source needs the 'http' extra: pip install 'okrcore[http]'"
             ) from None
         from okrcore import __version__
@@ -449,10 +457,10 @@ class HttpJsonSource(Source):
     def fetch(self, requests: Sequence[FetchRequest]) -> Iterable[Reading | Failure]:
         try:
             session = self._open()
-        except SourceError as exc:
+        except SourceError as exc:  # a missing extra, or a credential that cannot be read
+            kind = FailureKind.PERMANENT if isinstance(exc, MissingExtra) else FailureKind.AUTH
             for r in requests:
-                yield Failure(r, FailureKind.AUTH if "secret" in str(exc) or "environment" in
-                              str(exc) else FailureKind.PERMANENT, str(exc))
+                yield Failure(r, kind, str(exc))
             return
         for r in requests:
             yield self._one(session, r)
