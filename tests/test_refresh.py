@@ -681,3 +681,13 @@ def test_cli_refresh_bad_plan_exits_2(tmp_path: Path) -> None:
     path.write_text("okrcore: 1\ncycles: 3\n")
     done = invoke("refresh", str(path), "--store", f"sqlite:///{tmp_path / 'x.db'}")
     assert done.exit_code == 2
+
+
+def test_cli_refresh_plan_plugin_that_cannot_load_exits_2(
+    cli_plan: Callable[[str], tuple[Path, str]]
+) -> None:
+    plan, store = cli_plan("/ok")
+    plan.write_text(plan.read_text() + "plugins: [okr_no_such_plugin_module]\n")
+    done = invoke("refresh", str(plan), "--store", store)
+    assert done.exit_code == 2
+    assert "okr_no_such_plugin_module" in done.output
