@@ -691,3 +691,21 @@ def test_cli_refresh_plan_plugin_that_cannot_load_exits_2(
     done = invoke("refresh", str(plan), "--store", store)
     assert done.exit_code == 2
     assert "okr_no_such_plugin_module" in done.output
+
+
+def test_the_rate_limit_spaces_fetch_calls(scripted: PluginManager, store: MemoryStore) -> None:
+    now = [1000.0]
+
+    def sleep(seconds: float) -> None:  # a fake clock that moves only when the engine sleeps
+        now[0] += seconds
+
+    Scripted.limit = Limits(max_batch=1, concurrency=1, rate=4)
+    try:
+        Scripted.script = {f"k{i}": [total(i)] for i in range(4)}
+        plan = scripted_plan(*(kr(f"k{i}", {"connection": "s"}) for i in range(4)))
+        result = refresh(plan, store, AT, manager=scripted, sleep=sleep, clock=lambda: now[0])
+    finally:
+        Scripted.limit = Limits(max_batch=3, concurrency=2)
+    assert result.ok
+    assert len(Scripted.calls) == 4
+    assert now[0] == pytest.approx(1000.75)  # 4 calls at 4 per second: 3 gaps of 0.25 s
