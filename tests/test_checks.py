@@ -14,8 +14,7 @@ from typing import Any, ClassVar
 
 import attrs
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
+from hypothesis import given, strategies as st
 
 import okrcore.default_plugins.checks as builtin
 from okrcore.checks import Check, CheckContext, Finding, Severity, check, sort_findings

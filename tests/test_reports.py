@@ -490,7 +490,7 @@ def test_refresh_finished_sends_the_reports_asked_for(store: Store, manager: Plu
         quiet={"plugin": "recorder"},
     )
     run = RunRecord("r", dt.datetime(2026, 11, 20, 6, tzinfo=UTC), None, AT)
-    okrcore_refresh_finished(run=run, plan=plan, store=store)
+    okrcore_refresh_finished(run=run, plan=plan, store=store, manager=manager)
     sent = {name: m.report["kind"] for name, m in Recorder.sent}
     assert sent == {"chat": "daily", "review": "weekly"}
     assert all(m.report["as_of"] == AT.isoformat() for _, m in Recorder.sent)
@@ -505,7 +505,7 @@ def test_refresh_finished_reports_failures_together(store: Store, manager: Plugi
     )
     run = RunRecord("r", dt.datetime(2026, 11, 20, 6, tzinfo=UTC), None, AT)
     with pytest.raises(NotifyError, match="not delivered: channel 'bad'"):
-        okrcore_refresh_finished(run=run, plan=plan, store=store)
+        okrcore_refresh_finished(run=run, plan=plan, store=store, manager=manager)
     assert [name for name, _ in Recorder.sent] == ["good"]
 
 

@@ -6,8 +6,7 @@ import datetime as dt
 import math
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from okrcore.model import CheckIn, Cycle, Goal, KeyResult, Objective, Plan
 from okrcore.plugins import PluginManager

@@ -9,8 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from okrcore.errors import StoreError
 from okrcore.model import CheckIn, RunOutcome, RunRecord, StrategyChange, TargetChange

@@ -68,6 +68,22 @@ _EXPORTS = {
     # plugins
     "hookimpl": "hookspecs",
     "PluginManager": "plugins",
+    # more of the public API, by module
+    "Light": "scoring",
+    "KRScore": "scoring",
+    "NodeScore": "scoring",
+    "LiveScore": "scoring",
+    "Rollup": "rollup",
+    "RollupTree": "rollup",
+    "Severity": "checks",
+    "Check": "checks",
+    "FunnelResult": "funnel",
+    "FunnelError": "funnel",
+    "rates_from_actuals": "funnel",
+    "SQLiteStore": "store",
+    "MemoryStore": "store",
+    "RefreshResult": "refresh",
+    "Report": "reports",
 }
 
 __all__ = sorted([*_EXPORTS, "__version__"])
@@ -86,43 +102,85 @@ def __dir__() -> list[str]:
     return __all__
 
 
-if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
-    from .checks import Finding, check
+if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs (X as X: re-exported)
+    from .checks import (
+        Check as Check,
+        Finding as Finding,
+        Severity as Severity,
+        check as check,
+    )
     from .errors import (
-        AlignmentLoopError,
-        OkrError,
-        PlanError,
-        PluginError,
-        Problem,
-        SourceError,
-        StoreError,
+        AlignmentLoopError as AlignmentLoopError,
+        OkrError as OkrError,
+        PlanError as PlanError,
+        PluginError as PluginError,
+        Problem as Problem,
+        SourceError as SourceError,
+        StoreError as StoreError,
     )
-    from .funnel import apply_funnel, derive_funnel
-    from .hookspecs import hookimpl
+    from .funnel import (
+        FunnelError as FunnelError,
+        FunnelResult as FunnelResult,
+        apply_funnel as apply_funnel,
+        derive_funnel as derive_funnel,
+        rates_from_actuals as rates_from_actuals,
+    )
+    from .hookspecs import (
+        hookimpl as hookimpl,
+    )
     from .model import (
-        Cadence,
-        CheckIn,
-        Connection,
-        Cycle,
-        Funnel,
-        FunnelSplit,
-        FunnelStep,
-        Goal,
-        KeyResult,
-        Kind,
-        Level,
-        Measure,
-        Objective,
-        Plan,
-        RunOutcome,
-        RunRecord,
-        Strategy,
-        StrategyChange,
-        TargetChange,
+        Cadence as Cadence,
+        CheckIn as CheckIn,
+        Connection as Connection,
+        Cycle as Cycle,
+        Funnel as Funnel,
+        FunnelSplit as FunnelSplit,
+        FunnelStep as FunnelStep,
+        Goal as Goal,
+        KeyResult as KeyResult,
+        Kind as Kind,
+        Level as Level,
+        Measure as Measure,
+        Objective as Objective,
+        Plan as Plan,
+        RunOutcome as RunOutcome,
+        RunRecord as RunRecord,
+        Strategy as Strategy,
+        StrategyChange as StrategyChange,
+        TargetChange as TargetChange,
     )
-    from .planfile import dump_plan, dumps_plan, load_plan, loads_plan
-    from .plugins import PluginManager
-    from .refresh import refresh
-    from .reports import report
-    from .scoring import Scorecard, score
-    from .store import Store, open_store
+    from .planfile import (
+        dump_plan as dump_plan,
+        dumps_plan as dumps_plan,
+        load_plan as load_plan,
+        loads_plan as loads_plan,
+    )
+    from .plugins import (
+        PluginManager as PluginManager,
+    )
+    from .refresh import (
+        RefreshResult as RefreshResult,
+        refresh as refresh,
+    )
+    from .reports import (
+        Report as Report,
+        report as report,
+    )
+    from .rollup import (
+        Rollup as Rollup,
+        RollupTree as RollupTree,
+    )
+    from .scoring import (
+        KRScore as KRScore,
+        Light as Light,
+        LiveScore as LiveScore,
+        NodeScore as NodeScore,
+        Scorecard as Scorecard,
+        score as score,
+    )
+    from .store import (
+        MemoryStore as MemoryStore,
+        SQLiteStore as SQLiteStore,
+        Store as Store,
+        open_store as open_store,
+    )

@@ -83,12 +83,14 @@ def okrcore_register_policies(register: Callable[[Any], None]) -> None:
 
 
 @hookspec
-def okrcore_refresh_finished(run: RunRecord, plan: Plan, store: Any) -> None:
+def okrcore_refresh_finished(run: RunRecord, plan: Plan, store: Any, manager: Any) -> None:
     """Called after a refresh run has been recorded in the store.
 
-    Receives the :class:`okrcore.model.RunRecord` (each key result's outcome, per-connection
-    info), the :class:`okrcore.model.Plan` and the store the check-ins went to; name only the
-    arguments you need. Return value ignored. Runs at the end of every ``okrcore.refresh`` that is
-    not a dry run. An exception raised here is reported in ``RefreshResult.hook_errors`` and the
-    run log; it neither undoes the refresh nor stops other implementations.
+    Receives the :class:`okrcore.model.RunRecord` (each key result's outcome, per-connection info),
+    the :class:`okrcore.model.Plan`, the store the check-ins went to and the
+    :class:`okrcore.plugins.PluginManager` that ran the refresh (use it, not the default manager, to
+    look up notifiers or policies); name only the arguments you need. Return value ignored. Runs at
+    the end of every ``okrcore.refresh`` that is not a dry run. An exception raised here is reported
+    in ``RefreshResult.hook_errors`` and the run log; it neither undoes the refresh nor stops other
+    implementations.
     """

@@ -563,7 +563,9 @@ def refresh(
     run = RunRecord(run_id, started_at, finished_at, as_of, outcomes, info)
     store.record_run(run)
     hook_errors = tuple(
-        manager.call_event("okrcore_refresh_finished", run=run, plan=plan, store=store)
+        manager.call_event(
+            "okrcore_refresh_finished", run=run, plan=plan, store=store, manager=manager
+        )
     )
     if hook_errors:
         info["hook_errors"] = [{"plugin": f.name, "error": f.error} for f in hook_errors]

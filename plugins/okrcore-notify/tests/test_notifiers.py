@@ -23,8 +23,8 @@ from okrcore_notify import (
     SlackNotifier,
     TeamsNotifier,
     WebhookNotifier,
+    plugin as notify_plugin,
 )
-from okrcore_notify import plugin as notify_plugin
 from pytest_httpserver import HTTPServer
 
 from okrcore.notifiers import Channel, Message, NotifyError

@@ -14,10 +14,13 @@ from typing import Any
 from okrcore.hookspecs import hookimpl
 from okrcore.model import Plan, RunRecord
 from okrcore.notifiers import NotifyError
+from okrcore.plugins import PluginManager
 
 
 @hookimpl
-def okrcore_refresh_finished(run: RunRecord, plan: Plan, store: Any) -> None:
+def okrcore_refresh_finished(
+    run: RunRecord, plan: Plan, store: Any, manager: PluginManager
+) -> None:
     """Send the reports the plan asks for after a refresh."""
     from okrcore.notify import after_refresh_channels, send_report
     from okrcore.reports import report
@@ -30,7 +33,7 @@ def okrcore_refresh_finished(run: RunRecord, plan: Plan, store: Any) -> None:
         by_kind.setdefault(kind, []).append(name)
     errors: list[str] = []
     for kind, names in by_kind.items():
-        rep = report(plan, store, kind, at=run.as_of)
-        errors += [r.error for r in send_report(plan, rep, names) if r.error]
+        rep = report(plan, store, kind, at=run.as_of, manager=manager)
+        errors += [r.error for r in send_report(plan, rep, names, manager=manager) if r.error]
     if errors:
         raise NotifyError("report after refresh not delivered: " + "; ".join(errors))

@@ -1,10 +1,11 @@
 """The HTML dashboard: one self-contained file that works offline (needs the ``html`` extra).
 
 Jinja2 renders the page with autoescaping on, so every text from the plan is escaped; pygal draws
-each key result's chart as inline SVG (actual to date, the expected pace, the target and, where
-set, the floor, the stretch and the original target when it was changed). No script, stylesheet, font or image is loaded from anywhere:
-pygal's inline configuration script is removed (its interactive JavaScript is not used) and
-chart ids are derived from the key results, so the same report renders to the same bytes.
+each key result's chart as inline SVG (actual to date, the expected pace, the target and, where set,
+the floor, the stretch and the original target when it was changed). No script, stylesheet, font or
+image is loaded from anywhere: pygal's inline configuration script is removed (its interactive
+JavaScript is not used) and chart ids are derived from the key results, so the same report renders
+to the same bytes.
 """
 
 from __future__ import annotations
