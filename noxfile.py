@@ -11,7 +11,11 @@ nox.options.sessions = ["tests", "lint", "typecheck"]
 nox.options.reuse_existing_virtualenvs = True
 
 ROOT = Path(__file__).parent
-PLUGINS = sorted(p for p in (ROOT / "plugins").iterdir() if (p / "pyproject.toml").exists())
+# every plugin distribution, and the tutorial plugin of docs/plugins.md (tested like the others)
+PLUGINS = [
+    *sorted(p for p in (ROOT / "plugins").iterdir() if (p / "pyproject.toml").exists()),
+    ROOT / "examples" / "plugin-tutorial",
+]
 
 
 def install_all(session: nox.Session) -> None:
