@@ -13,16 +13,20 @@ This module is public and stable; plugins import from it (``from okrcore.sources
 from __future__ import annotations
 
 import datetime as dt
+import email.utils
 import enum
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import attrs
 
 from .errors import SourceError
 from .model import Connection, Cycle, KeyResult, Measure
+
+if TYPE_CHECKING:
+    import requests
 
 __all__ = [
     "Failure",
@@ -32,6 +36,8 @@ __all__ = [
     "QueryProblem",
     "Reading",
     "Source",
+    "http_session",
+    "parse_retry_after",
     "resolve_secret",
 ]
 
@@ -237,3 +243,45 @@ def resolve_secret(value: Any, *, what: str = "secret", base: Path | None = None
     raise SourceError(
         f"{what}: secrets are never written in the plan; use 'env:NAME' or 'file:PATH'"
     )
+
+
+# -- helpers for sources that speak HTTP --------------------------------------------------------
+
+
+def http_session(user_agent: str, pool_size: int) -> requests.Session:
+    """A requests session for one connection: a pool of ``pool_size``, our User-Agent, JSON.
+
+    urllib3 adds no retries of its own: retrying is the refresh engine's job (it backs off and
+    honours Retry-After). Needs requests (the core's ``http`` extra, or the plugin's own
+    dependency).
+    """
+    import requests
+    import requests.adapters
+
+    session = requests.Session()
+    adapter = requests.adapters.HTTPAdapter(
+        pool_connections=1, pool_maxsize=max(1, pool_size), max_retries=0
+    )
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    session.headers["User-Agent"] = user_agent
+    session.headers["Accept"] = "application/json"
+    return session
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a Retry-After header: delta seconds or an HTTP date (UTC when the
+    date carries no zone). ``None`` when absent or unreadable; never negative."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.timezone.utc)
+    return max(0.0, (when - dt.datetime.now(dt.timezone.utc)).total_seconds())

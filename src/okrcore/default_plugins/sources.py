@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import email.utils
 import functools
 import glob
 import json
@@ -32,6 +31,8 @@ from okrcore.sources import (
     QueryProblem,
     Reading,
     Source,
+    http_session,
+    parse_retry_after,
     resolve_secret,
 )
 
@@ -413,8 +414,7 @@ class HttpJsonSource(Source):
         if self._session is not None:
             return self._session
         try:
-            import requests
-            import requests.adapters
+            import requests  # noqa: F401  (the extra is there)
         except ImportError:  # pragma: no cover - depends on the installation
             raise MissingExtra(
                 "the http_json source needs the 'http' extra: pip install 'okrcore[http]'"
@@ -422,9 +422,8 @@ class HttpJsonSource(Source):
         from okrcore import __version__
 
         base = Path(self.connection.base_dir) if self.connection.base_dir else None
-        session = requests.Session()
-        session.headers["User-Agent"] = f"okrcore/{__version__} (+http_json)"
-        session.headers["Accept"] = "application/json"
+        agent = f"okrcore/{__version__} (+http_json)"
+        session = http_session(agent, self.limits().concurrency)
         for name, value in (self.connection.settings.get("headers") or {}).items():
             if isinstance(value, str) and value.startswith(("env:", "file:")):
                 value = resolve_secret(value, what=f"header {name}", base=base)
@@ -435,11 +434,6 @@ class HttpJsonSource(Source):
             session.headers["Authorization"] = f"Bearer {token}"
         if "verify" in self.connection.settings:
             session.verify = self.connection.settings["verify"]
-        size = self.limits().concurrency
-        adapter = requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=size,
-                                                max_retries=0)  # retries are the engine's job
-        session.mount("http://", adapter)
-        session.mount("https://", adapter)
         self._session = session
         return session
 
@@ -560,7 +554,7 @@ class HttpJsonSource(Source):
         if status >= 400:
             detail = f"{where}: HTTP {status} {response.reason}: {_short(response.text)}"
             if status in (429, 503) or status >= 500 or status == 408:
-                retry_after = _retry_after(response.headers.get("Retry-After"))
+                retry_after = parse_retry_after(response.headers.get("Retry-After"))
                 return Failure(r, FailureKind.TRANSIENT, detail, retry_after=retry_after)
             if status in (401, 403):
                 return Failure(r, FailureKind.AUTH, detail)
@@ -632,23 +626,6 @@ def _safe_url(url: str) -> str:
 def _short(text: str, size: int = 200) -> str:
     text = " ".join(text.split())
     return text if len(text) <= size else text[: size - 3] + "..."
-
-
-def _retry_after(value: str | None) -> float | None:
-    """Seconds from a Retry-After header (delta seconds or an HTTP date)."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.timezone.utc)
-    return max(0.0, (when - dt.datetime.now(dt.timezone.utc)).total_seconds())
 
 
 # -- sql -------------------------------------------------------------------------------------------

@@ -20,12 +20,14 @@ from okrcore.sources import (
     QueryProblem,
     Reading,
     Source,
+    http_session,
+    parse_retry_after,
     resolve_secret,
 )
 
 from ._version import __version__
 from .aggregate import Acc, parse_number, properties_of, record_day
-from .http import Throttle, make_session, parse_retry_after
+from .http import Throttle
 from .query import HubSpotQuery, Window, day_end_ms, day_start_ms, parse_query, validate_query
 
 __all__ = ["DEFAULT_ENDPOINT", "RESULT_CAP", "HubSpotSource"]
@@ -327,7 +329,7 @@ class HubSpotSource(Source):
                         "(set token: env:NAME or file:PATH)",
                     )
             if self._session is None:
-                self._session = make_session(f"okrcore-hubspot/{__version__}", self._concurrency)
+                self._session = http_session(f"okrcore-hubspot/{__version__}", self._concurrency)
             return self._session, self._token
 
     def _search(

@@ -22,12 +22,13 @@ from okrcore.sources import (
     QueryProblem,
     Reading,
     Source,
+    http_session,
+    parse_retry_after,
     resolve_secret,
 )
 
 from ._version import __version__
 from .auth import FLOWS, Credentials, TokenCache, token_form
-from .http import make_session, parse_retry_after
 from .soql import (
     COUNT_ONLY,
     bind,
@@ -365,7 +366,7 @@ class SalesforceSource(Source):
     def _http(self) -> requests.Session:
         with self._lock:
             if self._session is None:
-                self._session = make_session(
+                self._session = http_session(
                     f"okrcore-salesforce/{__version__}", self._concurrency
                 )
             return self._session

@@ -30,11 +30,11 @@ from okrcore.sources import (
     QueryProblem,
     Reading,
     Source,
+    http_session,
     resolve_secret,
 )
 
 from ._version import __version__
-from .http import make_session
 from .removed import facebook_replacement, instagram_replacement
 
 __all__ = ["DEFAULT_GRAPH_VERSION", "FacebookSource", "GraphSource", "InstagramSource"]
@@ -462,7 +462,7 @@ class GraphSource(Source):
                     raise Failed(FailureKind.AUTH, f"connection {name!r} has no access_token")
                 self._secrets = (token, app_secret)
             if self._session is None:
-                self._session = make_session(f"okrcore-social/{__version__}", self._concurrency)
+                self._session = http_session(f"okrcore-social/{__version__}", self._concurrency)
             return self._session, self._secrets[0], self._secrets[1]
 
     def _get(

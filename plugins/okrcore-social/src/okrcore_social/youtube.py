@@ -21,12 +21,13 @@ from okrcore.sources import (
     QueryProblem,
     Reading,
     Source,
+    http_session,
+    parse_retry_after,
     resolve_secret,
 )
 
 from ._version import __version__
 from .graph import Failed, current_only_problem, number
-from .http import make_session, parse_retry_after
 
 __all__ = ["METRICS", "YouTubeSource"]
 
@@ -259,7 +260,7 @@ class YouTubeSource(Source):
                 if not self._key:
                     raise Failed(FailureKind.AUTH, "the connection has no api_key")
             if self._session is None:
-                self._session = make_session(f"okrcore-social/{__version__}", self._concurrency)
+                self._session = http_session(f"okrcore-social/{__version__}", self._concurrency)
             session, key = self._session, self._key
         try:
             response = session.get(
