@@ -17,6 +17,7 @@ from okrcore.hookspecs import hookimpl
 from okrcore.model import Connection, Cycle, KeyResult, Objective, Plan
 from okrcore.plugins import PluginManager
 from okrcore.refresh import refresh
+from okrcore.scoring import score
 from okrcore.sources import Failure, FetchRequest, Limits, Reading, Source
 from okrcore.store import MemoryStore
 
@@ -323,6 +324,20 @@ def test_gauge_backfill_from_a_file(tmp_path: Path, store: MemoryStore,
     refresh(plan, store, manager=manager, backfill=(dt.date(2026, 3, 1), dt.date(2026, 3, 5)))
     assert [(c.as_of.day, c.value) for c in store.checkins()] == [(1, 100), (2, 110), (4, 130)]
     assert {c.source for c in store.checkins()} == {"file:exports"}
+
+
+def test_an_old_gauge_reading_is_stored_at_its_own_date_and_stays_stale(
+        tmp_path: Path, store: MemoryStore, manager: PluginManager) -> None:
+    (tmp_path / "export.csv").write_text("date,value\n2026-03-01,100\n2026-03-02,110\n")
+    conn = Connection("exports", "file", base_dir=str(tmp_path))
+    followers = KeyResult("followers", "Followers", baseline=0, target=1000, cadence="daily",
+                          source={"connection": "exports", "path": "export.csv"})
+    plan = make_plan([followers], [conn])
+    refresh(plan, store, at=AT, manager=manager)
+    assert [(c.as_of, c.value) for c in store.checkins()] == [(dt.date(2026, 3, 2), 110)]
+    assert score(plan, store.checkins(), at=AT).key_results["followers"].stale
+    refresh(plan, store, at=AT, manager=manager)  # nothing new: the same reading is not repeated
+    assert len(store.checkins()) == 1
 
 
 def test_backfill_range_must_be_ordered(store: MemoryStore, manager: PluginManager) -> None:

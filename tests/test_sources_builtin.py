@@ -87,12 +87,16 @@ def test_file_totals_sum_or_take_the_latest(exports: Connection) -> None:
     total = fetch_one(source, request(LEADS, exports, measure="cumulative"))
     assert points(total) == [(5, 1025)]
     gauge = fetch_one(source, request(LEADS, exports, end=dt.date(2026, 3, 3)))
-    assert points(gauge) == [(3, 3)]  # the last row of the latest day on or before the end
+    # The last row of the latest day in the window, dated the day it was measured.
+    assert points(gauge) == [(2, 3)]
+    early = fetch_one(source, request(LEADS, exports, start=dt.date(2026, 3, 3),
+                                      end=dt.date(2026, 3, 3)))
+    assert failure(early) == ("permanent", "no data between 2026-03-03 and 2026-03-03")
 
 
 def test_file_json_with_custom_columns_and_datetimes(exports: Connection) -> None:
     query = {"path": "social.json", "date": "day", "value": "n", "where": {"kind": "followers"}}
-    assert points(fetch_one(FileSource(exports), request(query, exports))) == [(5, 120)]
+    assert points(fetch_one(FileSource(exports), request(query, exports))) == [(3, 120)]
 
 
 def test_file_glob_of_json_lines(exports: Connection) -> None:
@@ -120,7 +124,7 @@ def test_file_where_accepts_a_list_and_base_setting(exports: Connection, tmp_pat
         ("date,value\nyesterday,1\n", {}, "not a date"),
         ("day,value\n2026-03-01,1\n", {}, "no column 'date'"),
         ("date,metric,value\n2026-03-01,a,1\n", {"where": {"metric": "b"}}, "no row of"),
-        ("date,value\n2026-03-09,1\n", {}, "no data on or before 2026-03-05"),
+        ("date,value\n2026-03-09,1\n", {}, "no data between 2026-03-01 and 2026-03-05"),
     ],
 )
 def test_file_problems_are_permanent_and_name_the_place(
@@ -203,7 +207,7 @@ def test_http_json_series_mapping(server: FakeServer) -> None:
     series = fetch_one(source, request(query, conn, measure="cumulative", series=True))
     assert points(series) == [(1, 1), (3, 3)]  # days outside the window are left out
     assert points(fetch_one(source, request(query, conn, measure="cumulative"))) == [(5, 4)]
-    assert points(fetch_one(source, request(query, conn))) == [(5, 3)]  # gauge: the latest
+    assert points(fetch_one(source, request(query, conn))) == [(3, 3)]  # gauge: the latest
 
 
 def test_http_json_without_series_answers_a_series_with_the_last_day(server: FakeServer) -> None:
@@ -296,7 +300,7 @@ def test_sql_rows_of_date_and_value(db: Connection) -> None:
     source = SqlSource(db)
     series = fetch_one(source, request(query, db, measure="cumulative", series=True))
     assert points(series) == [(1, 3), (2, 9)]
-    assert points(fetch_one(source, request(query, db))) == [(5, 9)]  # gauge: the latest row
+    assert points(fetch_one(source, request(query, db))) == [(2, 9)]  # gauge: the latest row
 
 
 def test_sql_placeholders_are_parameters_not_text(db: Connection) -> None:

@@ -81,7 +81,9 @@ class FetchRequest:
 
     ``start``..``end`` is the date window (both inclusive; ``end`` is normally ``as_of``). With
     ``series`` the source returns one point per day of the window; without, one total (for a
-    cumulative measure: the sum over the window; for a gauge: the level at ``end``).
+    cumulative measure: the sum over the window; for a gauge: the current level, dated ``end``,
+    or, from sources that keep history, the latest reading in the window dated the day it was
+    measured, so that an old reading is never stored as a fresh one).
     ``query`` is the key result's ``source`` mapping without ``connection``.
     """
 

@@ -83,13 +83,14 @@ def _reduce(
 
     A series gets one point per day of the window (several values of one day are summed for a
     cumulative key result; the last one counts for a gauge). A total is the sum over the window
-    (cumulative) or the latest value on or before the window's end (gauge).
+    (cumulative) or the latest value in the window (gauge), dated the day it was measured: an old
+    reading is never passed off as one of the window's end, so staleness stays visible.
     """
     cumulative = request.measure is Measure.CUMULATIVE
     days: dict[dt.date, float] = {}
     latest: tuple[dt.date, float] | None = None
     for day, value in rows:
-        if day <= request.end and (latest is None or day >= latest[0]):
+        if request.start <= day <= request.end and (latest is None or day >= latest[0]):
             latest = (day, value)
         if request.start <= day <= request.end:
             days[day] = days.get(day, 0.0) + value if cumulative else value
@@ -100,8 +101,8 @@ def _reduce(
             return f"no data between {request.start} and {request.end}"
         return Reading.total(request, sum(days.values()))
     if latest is None:
-        return f"no data on or before {request.end}"
-    return Reading.total(request, latest[1])
+        return f"no data between {request.start} and {request.end}"
+    return Reading(request, (latest,))
 
 
 def _fill_dates(value: Any, request: FetchRequest) -> Any:
