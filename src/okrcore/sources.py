@@ -172,6 +172,17 @@ class Source:
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
 
+    def secret(self, setting: str) -> str | None:
+        """The secret a connection setting references, or ``None`` when the setting is absent.
+
+        Reads ``env:NAME`` or ``file:PATH`` (relative to the plan's folder) with
+        :func:`resolve_secret`; a :class:`~okrcore.SourceError` names the connection and the
+        setting, never the secret.
+        """
+        base = Path(self.connection.base_dir) if self.connection.base_dir else None
+        return resolve_secret(self.connection.settings.get(setting), base=base,
+                              what=f"connection {self.connection.name!r} {setting}")
+
     def limits(self) -> Limits:
         """Limits for this connection; override to read them from settings."""
         return Limits()

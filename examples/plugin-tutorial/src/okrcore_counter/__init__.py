@@ -23,7 +23,6 @@ from okrcore.sources import (
     QueryProblem,
     Reading,
     Source,
-    resolve_secret,
 )
 
 DEFAULT_ENDPOINT = "https://api.counter.example"
@@ -57,7 +56,7 @@ class CounterSource(Source):
 
     def fetch(self, requests: Sequence[FetchRequest]) -> Iterator[Reading | Failure]:
         try:
-            token = resolve_secret(self.connection.settings.get("token"), what="token")
+            token = self.secret("token")
         except SourceError as exc:  # a missing secret is an authentication problem
             for r in requests:
                 yield Failure(r, FailureKind.AUTH, str(exc))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from collections.abc import Iterable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import requests
@@ -22,7 +21,6 @@ from okrcore.sources import (
     Source,
     http_session,
     parse_retry_after,
-    resolve_secret,
 )
 
 from ._version import __version__
@@ -313,13 +311,8 @@ class HubSpotSource(Source):
     def _client(self) -> tuple[requests.Session, str]:
         with self._lock:
             if self._token is None:
-                base = Path(self.connection.base_dir) if self.connection.base_dir else None
                 try:
-                    self._token = resolve_secret(
-                        self.connection.settings.get("token"),
-                        what=f"connection {self.connection.name!r} token",
-                        base=base,
-                    )
+                    self._token = self.secret("token")
                 except SourceError as exc:
                     raise _Failed(FailureKind.AUTH, str(exc)) from None
                 if not self._token:

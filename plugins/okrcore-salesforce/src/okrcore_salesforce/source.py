@@ -7,7 +7,6 @@ import math
 import re
 import threading
 from collections.abc import Iterable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import requests
@@ -24,7 +23,6 @@ from okrcore.sources import (
     Source,
     http_session,
     parse_retry_after,
-    resolve_secret,
 )
 
 from ._version import __version__
@@ -376,11 +374,8 @@ class SalesforceSource(Source):
         plain = isinstance(value, str) and not value.startswith(("env:", "file:"))
         if key == "client_id" and plain:
             return str(value)  # a consumer key is an identifier; a reference is accepted too
-        base = Path(self.connection.base_dir) if self.connection.base_dir else None
         try:
-            return resolve_secret(
-                value, what=f"connection {self.connection.name!r} {key}", base=base
-            )
+            return self.secret(key)
         except SourceError as exc:
             raise _Failed(FailureKind.AUTH, str(exc)) from None
 

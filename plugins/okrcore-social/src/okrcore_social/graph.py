@@ -15,7 +15,6 @@ import math
 import re
 import threading
 from collections.abc import Iterable, Mapping, Sequence
-from pathlib import Path
 from typing import Any, ClassVar
 
 import requests
@@ -31,7 +30,6 @@ from okrcore.sources import (
     Reading,
     Source,
     http_session,
-    resolve_secret,
 )
 
 from ._version import __version__
@@ -443,19 +441,10 @@ class GraphSource(Source):
     def _credentials(self) -> tuple[requests.Session, str, str | None]:
         with self._lock:
             if self._secrets is None:
-                base = Path(self.connection.base_dir) if self.connection.base_dir else None
                 name = self.connection.name
                 try:
-                    token = resolve_secret(
-                        self.connection.settings.get("access_token"),
-                        what=f"connection {name!r} access_token",
-                        base=base,
-                    )
-                    app_secret = resolve_secret(
-                        self.connection.settings.get("app_secret"),
-                        what=f"connection {name!r} app_secret",
-                        base=base,
-                    )
+                    token = self.secret("access_token")
+                    app_secret = self.secret("app_secret")
                 except SourceError as exc:
                     raise Failed(FailureKind.AUTH, str(exc)) from None
                 if not token:

@@ -6,7 +6,6 @@ import datetime as dt
 import re
 import threading
 from collections.abc import Iterable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import requests
@@ -23,7 +22,6 @@ from okrcore.sources import (
     Source,
     http_session,
     parse_retry_after,
-    resolve_secret,
 )
 
 from ._version import __version__
@@ -248,13 +246,8 @@ class YouTubeSource(Source):
     def _get(self, params: Mapping[str, str]) -> Mapping[str, Any]:
         with self._lock:
             if self._key is None:
-                base = Path(self.connection.base_dir) if self.connection.base_dir else None
                 try:
-                    self._key = resolve_secret(
-                        self.connection.settings.get("api_key"),
-                        what=f"connection {self.connection.name!r} api_key",
-                        base=base,
-                    )
+                    self._key = self.secret("api_key")
                 except SourceError as exc:
                     raise Failed(FailureKind.AUTH, str(exc)) from None
                 if not self._key:
