@@ -52,9 +52,9 @@ from okrcore_ga4.filters import to_expression  # noqa: E402
 from okrcore_ga4.query import GA4Query, parse_query, total_window  # noqa: E402
 
 from okrcore import open_store  # noqa: E402
+from okrcore.engine import refresh  # noqa: E402
 from okrcore.model import Connection, Cycle, KeyResult, Measure, Objective, Plan  # noqa: E402
 from okrcore.plugins import PluginManager  # noqa: E402
-from okrcore.refresh import refresh  # noqa: E402
 
 CYCLE = Cycle("2026-Q1", dt.date(2026, 1, 1), dt.date(2026, 3, 31))
 AS_OF = dt.date(2026, 3, 20)

@@ -400,7 +400,7 @@ def demo_report(kind: str) -> Report:
     import shutil as sh
 
     planfile = pytest.importorskip("okrcore.planfile")
-    refresh = pytest.importorskip("okrcore.refresh")
+    refresh = pytest.importorskip("okrcore.engine")
     with tempfile.TemporaryDirectory() as folder:
         for name in ("marketing.yaml", "marketing-history.csv"):
             with importlib.resources.as_file(importlib.resources.files("okrcore.demo") / name) as f:

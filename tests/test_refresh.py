@@ -12,11 +12,11 @@ from typing import Any, ClassVar
 
 import pytest
 
+from okrcore.engine import refresh
 from okrcore.errors import OkrError
 from okrcore.hookspecs import hookimpl
 from okrcore.model import Connection, Cycle, KeyResult, Objective, Plan
 from okrcore.plugins import PluginManager
-from okrcore.refresh import refresh
 from okrcore.scoring import score
 from okrcore.sources import Failure, FetchRequest, Limits, Reading, Source
 from okrcore.store import MemoryStore
@@ -577,13 +577,13 @@ def test_the_plan_plugins_are_loaded(
     assert values(store) == {"k": [42.0]}
 
 
-def test_okrcore_refresh_stays_callable_after_its_module_is_imported(
+def test_okrcore_refresh_is_the_function_once_the_engine_is_imported(
     server: FakeServer, store: MemoryStore, manager: PluginManager
 ) -> None:
     import okrcore
-    import okrcore.refresh as module
+    import okrcore.engine
 
-    assert okrcore.refresh is module or okrcore.refresh is refresh
+    assert okrcore.refresh is okrcore.engine.refresh is refresh
     plan = make_plan([kr("k", {"connection": "api", "url": "/ok", "value": "$.data.total"})],
                      [api(server.url)])
     result = okrcore.refresh(plan, store, AT, manager=manager)

@@ -695,7 +695,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Plan, Store
     import shutil
 
     planfile = pytest.importorskip("okrcore.planfile")
-    refresh = pytest.importorskip("okrcore.refresh")
+    refresh = pytest.importorskip("okrcore.engine")
     folder = tmp_path_factory.mktemp("demo")
     for name in ("marketing.yaml", "marketing-history.csv"):
         with importlib.resources.as_file(importlib.resources.files("okrcore.demo") / name) as src:
@@ -749,7 +749,7 @@ def test_refresh_sends_the_daily_report_when_asked(
 ) -> None:
     import attrs
 
-    from okrcore.refresh import refresh
+    from okrcore.engine import refresh
 
     plan, _ = demo
     plan = attrs.evolve(plan, notify={"chat": {"plugin": "recorder", "after_refresh": True}})

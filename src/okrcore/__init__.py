@@ -63,7 +63,7 @@ _EXPORTS = {
     # I/O at the edges
     "open_store": "store",
     "Store": "store",
-    "refresh": "refresh",
+    "refresh": "engine",
     "report": "reports",
     # plugins
     "hookimpl": "hookspecs",
@@ -82,7 +82,7 @@ _EXPORTS = {
     "rates_from_actuals": "funnel",
     "SQLiteStore": "store",
     "MemoryStore": "store",
-    "RefreshResult": "refresh",
+    "RefreshResult": "engine",
     "Report": "reports",
 }
 
@@ -108,6 +108,10 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs (X as X: re-e
         Finding as Finding,
         Severity as Severity,
         check as check,
+    )
+    from .engine import (
+        RefreshResult as RefreshResult,
+        refresh as refresh,
     )
     from .errors import (
         AlignmentLoopError as AlignmentLoopError,
@@ -157,10 +161,6 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs (X as X: re-e
     )
     from .plugins import (
         PluginManager as PluginManager,
-    )
-    from .refresh import (
-        RefreshResult as RefreshResult,
-        refresh as refresh,
     )
     from .reports import (
         Report as Report,

@@ -7,10 +7,9 @@ import datetime as dt
 import pytest
 from ga4_helpers import CYCLE, PROPERTY, total
 
-from okrcore import open_store
+from okrcore import open_store, refresh
 from okrcore.model import Connection, KeyResult, Objective, Plan
 from okrcore.plugins import PluginManager
-from okrcore.refresh import refresh
 
 D = dt.date
 ORGANIC = 'sessionDefaultChannelGroup == "Organic Search"'

@@ -618,9 +618,9 @@ def test_payloads_of_a_real_report_fit_every_platform(tmp_path: Any) -> None:
     from okrcore_notify.slack import slack_payload
     from okrcore_notify.teams import teams_payload
 
+    from okrcore import refresh
     from okrcore.notify import message_for
     from okrcore.planfile import load_plan
-    from okrcore.refresh import refresh
     from okrcore.reports import report
     from okrcore.store import open_store
 

@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 
 import okrcore
+from okrcore import refresh
 from okrcore.model import Connection, Cycle, KeyResult, Objective, Plan
-from okrcore.refresh import refresh
 
 PAGE = "1234567890"
 CHANNEL = "UC" + "a" * 22

@@ -15,12 +15,14 @@ import functools
 import json
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import click
 
-from okrcore.errors import OkrError, PlanError
+from okrcore.errors import OkrError, PlanError, StoreError
+from okrcore.store import Store, open_store
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -89,6 +91,19 @@ def handle_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+@contextmanager
+def opened_store(url: str) -> Iterator[Store]:
+    """Open a store for one command; a store that cannot be opened is unusable input."""
+    try:
+        store = open_store(url)
+    except StoreError as exc:
+        raise UsageError(str(exc)) from None
+    try:
+        yield store
+    finally:
+        store.close()
+
+
 def echo_json(data: Any) -> None:
     """Print stable JSON (sorted keys, ISO dates)."""
     text = json.dumps(data, indent=2, sort_keys=True, default=_json_default, ensure_ascii=False)
@@ -109,17 +124,5 @@ def main() -> None:
     """okr: OKRs and SMART goals from plan files: lint, score, refresh, report."""
 
 
-def _load_commands() -> None:
-    # Import for their side effect of adding commands to `main`; a module that is not there yet
-    # (an optional part) simply adds nothing.
-    import importlib
-
-    for name in ("plan", "refresh", "report"):
-        try:
-            importlib.import_module(f"{__name__}.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"{__name__}.{name}":
-                raise
-
-
-_load_commands()
+# The command modules add their commands to `main` when imported; they import the helpers above.
+from okrcore.cli import plan, refresh, report  # noqa: E402, F401

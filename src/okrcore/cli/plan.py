@@ -16,15 +16,14 @@ import math
 import re
 import shlex
 import sys
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import attrs
 import click
 
-from okrcore.checks import Finding, Severity
+from okrcore.checks import Finding, Severity, check
 from okrcore.cli import (
     UsageError,
     at_option,
@@ -32,13 +31,25 @@ from okrcore.cli import (
     format_option,
     handle_errors,
     main,
+    opened_store,
     parse_date,
     store_option,
 )
-from okrcore.errors import OkrError, StoreError
-from okrcore.model import CheckIn, KeyResult, Plan, RunRecord, TargetChange
+from okrcore.engine import refresh
+from okrcore.errors import OkrError
+from okrcore.funnel import (
+    FunnelError,
+    FunnelResult,
+    apply_funnel,
+    derive_funnel,
+    rates_from_actuals,
+)
+from okrcore.model import CheckIn, Funnel, KeyResult, Plan, RunRecord, TargetChange
+from okrcore.planfile import load_plan
 from okrcore.plugins import default_manager, load_plugin_modules
-from okrcore.store import Store, open_store
+from okrcore.reports import render, report
+from okrcore.scoring import score as score_plan
+from okrcore.store import Store
 
 DEMO_DATE = dt.date(2026, 11, 20)  # the last day of the bundled history: deterministic output
 DEMO_FILES = ("marketing.yaml", "marketing-history.csv")
@@ -56,36 +67,6 @@ VALUE_ARGS = {"ignore_unknown_options": True}
 
 
 # -- helpers ---------------------------------------------------------------------------------
-def _module(name: str, what: str) -> Any:
-    """Import an okrcore module another part of the project provides, or fail clearly."""
-    try:
-        return importlib.import_module(f"okrcore.{name}")
-    except ModuleNotFoundError as exc:
-        if exc.name != f"okrcore.{name}":
-            raise
-        click.echo(f"Error: {what} needs okrcore.{name}, which this installation lacks.", err=True)
-        sys.exit(1)
-
-
-def load(plan_path: str) -> Plan:
-    """Load a plan file (a bad plan raises PlanError: exit 2 through handle_errors)."""
-    plan: Plan = _module("planfile", "loading a plan").load_plan(plan_path)
-    return plan
-
-
-@contextmanager
-def opened_store(url: str) -> Iterator[Store]:
-    """Open a store for one command; a store that cannot be opened is unusable input."""
-    try:
-        store = open_store(url)
-    except StoreError as exc:
-        raise UsageError(str(exc)) from None
-    try:
-        yield store
-    finally:
-        store.close()
-
-
 def key_result(plan: Plan, kr_id: str) -> KeyResult:
     """The key result, or exit 2 naming the closest known ids."""
     if plan.has_key_result(kr_id):
@@ -241,14 +222,13 @@ def render_findings(findings: Sequence[Finding], file: str, fmt: str) -> None:
 
 
 def run_checks(plan: Plan, store_url: str | None, at: dt.date | None) -> list[Finding]:
-    checks = _module("checks", "linting")
     manager = default_manager()
     load_plugin_modules(manager, plan.plugins)
     history: list[CheckIn] | None = None
     if store_url is not None:
         with opened_store(store_url) as store:
             history = store.checkins()
-    findings: list[Finding] = checks.check(plan, history, at=at, manager=manager)
+    findings: list[Finding] = check(plan, history, at=at, manager=manager)
     return findings
 
 
@@ -269,7 +249,7 @@ def lint(plan_path: str, online: bool, store_url: str | None, at: dt.date | None
 
     Exit 1 when any finding is an error, 2 when the plan cannot be loaded.
     """
-    plan = load(plan_path)
+    plan = load_plan(plan_path)
     findings = run_checks(plan, store_url, at)
     if online:
         findings.extend(online_findings(plan))
@@ -291,11 +271,10 @@ def scorecard(plan: Plan, store: Store, at: dt.date) -> dict[str, Any]:
     key result carries ``target`` (current) and ``original_target`` (from the plan file) so that
     reports show what was recalibrated.
     """
-    scoring = _module("scoring", "scoring")
     current = plan.with_target_changes(changes_until(store, at))
     manager = default_manager()
     load_plugin_modules(manager, plan.plugins)  # the plan may name its policies' plugins
-    card = scoring.score(current, store.checkins(), at=at, manager=manager)
+    card = score_plan(current, store.checkins(), at=at, manager=manager)
     data: dict[str, Any] = card.to_dict()
     for entry in data.get("key_results", []):
         kr_id = entry.get("id")
@@ -438,7 +417,7 @@ def render_scorecard(data: Mapping[str, Any], fmt: str, title: str = "") -> None
 @handle_errors
 def score(plan_path: str, store_url: str, at: dt.date | None, fmt: str) -> None:
     """Score PLAN's key results, objectives and goals on the stored check-ins."""
-    plan = load(plan_path)
+    plan = load_plan(plan_path)
     with opened_store(store_url) as store:
         data = scorecard(plan, store, at or dt.date.today())
     render_scorecard(data, fmt, plan.title or "")
@@ -474,7 +453,7 @@ def checkin(
     The same key result, date and source is stored once: a second check-in says so and changes
     nothing.
     """
-    plan = load(plan_path)
+    plan = load_plan(plan_path)
     kr = key_result(plan, kr_id)
     if not math.isfinite(value):
         raise UsageError(f"VALUE must be a finite number, got {value!r}")
@@ -561,7 +540,7 @@ def _values(kr: KeyResult) -> dict[str, float | None]:
 @handle_errors
 def history(plan_path: str, kr_id: str, store_url: str, fmt: str) -> None:
     """Show KR's check-ins and target changes, and its original and current targets."""
-    plan = load(plan_path)
+    plan = load_plan(plan_path)
     kr = key_result(plan, kr_id)
     with opened_store(store_url) as store:
         changes = store.target_changes(kr.id)
@@ -700,7 +679,7 @@ def retarget(
     """
     if not reason.strip():
         raise UsageError("--reason must say why the target changes")
-    plan = load(plan_path)
+    plan = load_plan(plan_path)
     original = key_result(plan, kr_id)
     when = changed_at(at)
     with opened_store(store_url) as store:
@@ -809,7 +788,7 @@ def decompose(
     """Back-solve a funnel: from a company target down to stage, channel and key-result targets."""
     if apply_ and not (reason and reason.strip()):
         raise UsageError("--apply needs --reason: target changes keep why they were made")
-    plan = load(plan_path)
+    plan = load_plan(plan_path)
     if not plan.funnels:
         raise UsageError(f"{plan_path} declares no funnel")
     ids = [f.id for f in plan.funnels]
@@ -822,19 +801,18 @@ def decompose(
     if funnel_id not in ids:
         raise UsageError(f"no funnel {funnel_id!r} in {plan_path} (known: {', '.join(ids)})")
     funnel = next(f for f in plan.funnels if f.id == funnel_id)
-    funnels = _module("funnel", "decompose")
     overrides: dict[str, float] = {}
     changes: list[TargetChange] = []
     if measured or apply_:
         with opened_store(store_url) as store:
             if measured:
                 history = store.checkins()
-                overrides.update(funnels.rates_from_actuals(plan, funnel_id, history, at=at))
+                overrides.update(rates_from_actuals(plan, funnel_id, history, at=at))
             overrides.update(parse_rates(rates))
-            result = _derive(funnels, funnel, overrides)
+            result = _derive(funnel, overrides)
             if apply_:
                 current = plan.with_target_changes(changes_until(store, changed_at(at).date()))
-                _plan, made = funnels.apply_funnel(current, funnel_id, overrides, reason=reason)
+                _plan, made = apply_funnel(current, funnel_id, overrides, reason=reason)
                 when = changed_at(at)
                 for change in made:
                     change = attrs.evolve(change, changed_at=when, author=change.author or author)
@@ -842,7 +820,7 @@ def decompose(
                     changes.append(change)
     else:
         overrides.update(parse_rates(rates))
-        result = _derive(funnels, funnel, overrides)
+        result = _derive(funnel, overrides)
     data: dict[str, Any] = result.to_dict()
     data["funnel"] = funnel_id
     data["rates"] = overrides
@@ -851,10 +829,10 @@ def decompose(
     render_funnel(data, fmt)
 
 
-def _derive(funnels: Any, funnel: Any, overrides: Mapping[str, float]) -> Any:
+def _derive(funnel: Funnel, overrides: Mapping[str, float]) -> FunnelResult:
     try:
-        return funnels.derive_funnel(funnel, overrides)
-    except funnels.FunnelError as exc:  # an unknown stage name or an impossible what-if value
+        return derive_funnel(funnel, overrides)
+    except FunnelError as exc:  # an unknown stage name or an impossible what-if value
         raise UsageError(str(exc)) from None
 
 
@@ -989,12 +967,11 @@ def demo(folder: str, at: dt.date | None) -> None:
     for path, copied in files:
         click.echo(f"{'Copied' if copied else 'Kept existing'} {shown / path.name}")
     plan_path = str(where / DEMO_FILES[0])
-    plan = load(plan_path)
+    plan = load_plan(plan_path)
     store_url = f"sqlite:///{where / 'okrcore.db'}"
-    refresh = _module("refresh", "the demo's refresh")
     out = console()
     with opened_store(store_url) as store:
-        run: RunRecord = refresh.refresh(plan, store, at=at).run
+        run: RunRecord = refresh(plan, store, at=at).run
         click.echo(_run_summary(run))
         failed = [o for o in run.outcomes if o.status == "failed"]
         for o in failed:
@@ -1004,15 +981,10 @@ def demo(folder: str, at: dt.date | None) -> None:
         click.echo("")
         out.rule("Quality findings")
         render_findings(run_checks(plan, store_url, at), str(shown / DEMO_FILES[0]), "text")
-        try:
-            reports = importlib.import_module("okrcore.reports")
-        except ModuleNotFoundError:
-            reports = None
-        if reports is not None:
-            click.echo("")
-            out.rule("Daily report")
-            daily = reports.report(plan, store, kind="daily", at=at, manager=default_manager())
-            click.echo(reports.render(daily, "text", color=out.is_terminal, width=out.width))
+        click.echo("")
+        out.rule("Daily report")
+        daily = report(plan, store, kind="daily", at=at, manager=default_manager())
+        click.echo(render(daily, "text", color=out.is_terminal, width=out.width))
     click.echo("")
     click.echo(f"Demo files are in {where}:")
     click.echo(f"  plan     {shown / DEMO_FILES[0]}   (edit it and run okr demo again)")

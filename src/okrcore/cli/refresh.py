@@ -1,7 +1,7 @@
 """Refresh commands: ``okr refresh``, ``okr runs`` and ``okr plugins``.
 
 ``okr refresh`` is what a scheduled job runs: it prints one line per key result (or the JSON
-summary of :meth:`okrcore.refresh.RefreshResult.to_dict`), shows a progress bar only when stderr
+summary of :meth:`okrcore.RefreshResult.to_dict`), shows a progress bar only when stderr
 is a terminal, and exits 0 when every fetched key result was refreshed, 1 when any failed, 2 when
 the plan or the arguments are unusable.
 """
@@ -25,12 +25,14 @@ from okrcore.cli import (
     format_option,
     handle_errors,
     main,
+    opened_store,
     store_option,
 )
+from okrcore.engine import RefreshResult, describe_request, refresh
 from okrcore.errors import OkrError, PluginError
 from okrcore.model import RunRecord
+from okrcore.planfile import load_plan
 from okrcore.plugins import default_manager
-from okrcore.refresh import RefreshResult, describe_request, refresh
 
 STATUS_MARK = {"refreshed": "ok", "unchanged": "ok", "failed": "FAILED", "skipped": "skip",
                "manual": "manual"}
@@ -102,11 +104,9 @@ def refresh_command(
     Exit 0 when every fetched key result was refreshed, 1 when any failed, 2 when the plan or
     the arguments are unusable.
     """
-    from okrcore.cli.plan import load, opened_store
-
     if backfill is not None and at is not None:
         raise UsageError("--at and --backfill exclude each other (the backfill end is the as_of)")
-    plan = load(plan_path)
+    plan = load_plan(plan_path)
     selected = list(only) or None
     if selected is not None:
         unknown = [k for k in selected if not plan.has_key_result(k)]
@@ -206,8 +206,6 @@ def run_to_dict(run: RunRecord) -> dict[str, Any]:
 @handle_errors
 def runs_command(store_url: str, limit: int, fmt: str) -> None:
     """Show what the last refresh runs did (newest first)."""
-    from okrcore.cli.plan import opened_store
-
     with opened_store(store_url) as store:
         runs = store.runs(limit)
     if fmt == "json":

@@ -14,19 +14,9 @@ from pathlib import Path
 
 import click
 
-from okrcore.cli import at_option, format_option, handle_errors, main, store_option
-from okrcore.errors import OkrError, StoreError
-from okrcore.model import Plan
+from okrcore.cli import at_option, format_option, handle_errors, main, opened_store, store_option
+from okrcore.planfile import load_plan
 from okrcore.reports import KINDS, render, report
-
-
-def _load(plan_path: str) -> Plan:
-    try:
-        from okrcore.planfile import load_plan
-    except ModuleNotFoundError as exc:  # pragma: no cover - only in a broken installation
-        raise OkrError(f"loading a plan needs okrcore.planfile: {exc}") from None
-    plan: Plan = load_plan(plan_path)
-    return plan
 
 
 @main.command("report")
@@ -65,14 +55,8 @@ def report_command(
     channels: tuple[str, ...],
 ) -> None:
     """Render the daily, weekly or monthly report of PLAN, and optionally send it."""
-    from okrcore.store import open_store
-
-    plan = _load(plan_path)
-    try:
-        store = open_store(store_url)
-    except StoreError as exc:
-        raise click.UsageError(str(exc)) from None
-    try:
+    plan = load_plan(plan_path)
+    with opened_store(store_url) as store:
         rep = report(plan, store, kind, at or dt.date.today())
         color = output is None and sys.stdout.isatty()
         width = shutil.get_terminal_size((140, 24)).columns if color else None
@@ -94,5 +78,3 @@ def report_command(
                     click.echo(f"Error: {result.error}", err=True)
             if failed:
                 sys.exit(1)
-    finally:
-        store.close()

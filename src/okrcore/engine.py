@@ -26,10 +26,8 @@ import contextlib
 import datetime as dt
 import math
 import random
-import sys
 import threading
 import time
-import types
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
@@ -655,14 +653,3 @@ def _store_answer(
         warnings.append(f"answered after {n} attempts")
     status = "refreshed" if stored else "unchanged"
     return RunOutcome(kr.id, status, conn.name, value=value, stored=stored, warnings=warnings)
-
-
-class _CallableModule(types.ModuleType):
-    """Importing ``okrcore.refresh`` (the module) makes the package attribute ``okrcore.refresh``
-    point at the module instead of the function of the same name; calling it still refreshes."""
-
-    def __call__(self, *args: Any, **kwargs: Any) -> RefreshResult:
-        return refresh(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
