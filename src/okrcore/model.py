@@ -187,19 +187,20 @@ class KeyResult:
         """What is impossible about this key result's numbers (empty when it is consistent)."""
         out: list[str] = []
         kind, base, target = self.kind, self.effective_baseline, self.effective_target
+        a_kind = f"{'an' if kind.value[0] in 'aeiou' else 'a'} {kind.value} key result"
         if kind in (Kind.INCREASE, Kind.DECREASE, Kind.COUNT):
             if target is None:
-                out.append(f"a {kind.value} key result needs a target")
+                out.append(f"{a_kind} needs a target")
             elif base is None:
-                out.append(f"a {kind.value} key result needs a baseline")
+                out.append(f"{a_kind} needs a baseline")
             elif target == base:
-                out.append(f"target ({target:g}) must differ from the baseline for a {kind.value}")
+                out.append(f"target ({target:g}) must differ from the baseline for {a_kind}")
             elif kind in (Kind.INCREASE, Kind.COUNT) and target < base:
                 out.append(f"target ({target:g}) must be above the baseline ({base:g}) to increase")
             elif kind is Kind.DECREASE and target > base:
                 out.append(f"target ({target:g}) must be below the baseline ({base:g}) to decrease")
         if kind in (Kind.MAINTAIN_ABOVE, Kind.MAINTAIN_BELOW) and target is None:
-            out.append(f"a {kind.value} key result needs a target (the bound)")
+            out.append(f"{a_kind} needs a target (the bound)")
         if self.floor is not None and self.stretch is not None:
             sign = -1.0 if self.lower_is_better else 1.0
             if sign * (self.floor - self.stretch) > 0:
