@@ -399,15 +399,15 @@ def demo_report(kind: str) -> Report:
     import importlib.resources
     import shutil as sh
 
-    planfile = pytest.importorskip("okrcore.planfile")
-    refresh = pytest.importorskip("okrcore.engine")
+    from okrcore import planfile
+    from okrcore.engine import refresh
     with tempfile.TemporaryDirectory() as folder:
         for name in ("marketing.yaml", "marketing-history.csv"):
             with importlib.resources.as_file(importlib.resources.files("okrcore.demo") / name) as f:
                 sh.copy(f, Path(folder) / name)
         plan = planfile.load_plan(Path(folder) / "marketing.yaml")
         store = open_store("memory://")
-        refresh.refresh(plan, store, backfill=(plan.cycles[0].start, AT))
+        refresh(plan, store, backfill=(plan.cycles[0].start, AT))
     return report(plan, store, kind, AT)
 
 

@@ -557,7 +557,6 @@ PLAN_DOC: dict[str, Any] = {
 
 @pytest.fixture
 def cli_setup(tmp_path: Path, manager: PluginManager) -> tuple[Path, str]:
-    pytest.importorskip("okrcore.planfile")
     import yaml
 
     plan_file = tmp_path / "okrs.yaml"
@@ -694,15 +693,15 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Plan, Store
     import importlib.resources
     import shutil
 
-    planfile = pytest.importorskip("okrcore.planfile")
-    refresh = pytest.importorskip("okrcore.engine")
+    from okrcore import planfile
+    from okrcore.engine import refresh
     folder = tmp_path_factory.mktemp("demo")
     for name in ("marketing.yaml", "marketing-history.csv"):
         with importlib.resources.as_file(importlib.resources.files("okrcore.demo") / name) as src:
             shutil.copy(src, folder / name)
     plan = planfile.load_plan(folder / "marketing.yaml")
     s = open_store("memory://")
-    result = refresh.refresh(plan, s, backfill=(plan.cycles[0].start, DEMO_AT))
+    result = refresh(plan, s, backfill=(plan.cycles[0].start, DEMO_AT))
     assert not [o for o in result.run.outcomes if o.status == "failed"]
     try:
         yield plan, s
