@@ -21,7 +21,8 @@ API_MD = (ROOT / "docs" / "api.md").read_text(encoding="utf-8")
 EXAMPLES = re.findall(r"```python\n(.*?)```\n(?:\n```text\n(.*?)```)?", API_MD, re.S)
 # Table rows such as: | `score` | `score(plan, checkins, at=None, *, manager=None) -> Scorecard` |
 SIGNATURES = re.findall(r"^\| `([\w.]+)` \| `(\w+)\((.*?)\)(?: -> [^`]*)?` \|", API_MD, re.M)
-MODULES = ("okrcore", "okrcore.sources", "okrcore.notifiers", "okrcore.reports", "okrcore.notify")
+MODULES = ("okrcore", "okrcore.sources", "okrcore.notifiers", "okrcore.reports", "okrcore.notify",
+           "okrcore.testing")
 
 
 def run(code: str, name: str) -> str:

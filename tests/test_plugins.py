@@ -28,9 +28,7 @@ from okrcore.model import Connection, Cycle, KeyResult, Objective, Plan
 from okrcore.plugins import DEFAULT_PLUGINS, PluginManager
 from okrcore.sources import Reading, Source
 from okrcore.store import MemoryStore
-
-sys.path.insert(0, str(Path(__file__).parent))
-from fakes import FakeServer, Reply
+from okrcore.testing import FakeServer, Reply
 
 ROOT = Path(__file__).resolve().parent.parent
 TUTORIAL = ROOT / "examples" / "plugin-tutorial"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import sys
 import textwrap
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
@@ -20,9 +19,7 @@ from okrcore.plugins import PluginManager
 from okrcore.scoring import score
 from okrcore.sources import Failure, FetchRequest, Limits, Reading, Source
 from okrcore.store import MemoryStore
-
-sys.path.insert(0, str(Path(__file__).parent))
-from fakes import FakeServer, Reply
+from okrcore.testing import FakeServer, Reply
 
 AT = dt.date(2026, 3, 10)
 CYCLE = Cycle("q1", dt.date(2026, 3, 1), dt.date(2026, 3, 31))

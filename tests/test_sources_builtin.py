@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sqlite3
-import sys
 import textwrap
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -18,9 +17,7 @@ from okrcore.default_plugins.sources import FileSource, HttpJsonSource, SqlSourc
 from okrcore.model import Connection, Cycle, KeyResult, Objective, Plan
 from okrcore.plugins import PluginManager
 from okrcore.sources import Failure, FetchRequest, Reading, Source
-
-sys.path.insert(0, str(Path(__file__).parent))
-from fakes import FakeServer, Reply
+from okrcore.testing import FakeServer, Reply
 
 CYCLE = Cycle("q1", dt.date(2026, 3, 1), dt.date(2026, 3, 31))
 AT = dt.date(2026, 3, 5)

@@ -5,10 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import importlib.metadata
 import json
-import threading
 import urllib.parse
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import okrcore_counter
@@ -17,6 +16,7 @@ import pytest
 import okrcore
 from okrcore.model import Connection, Cycle, KeyResult, Objective, Plan
 from okrcore.plugins import PluginManager
+from okrcore.testing import serve
 
 TOKEN = "test-token"
 AT = dt.date(2026, 3, 3)
@@ -61,13 +61,9 @@ class FakeCounterApi(BaseHTTPRequestHandler):
 @pytest.fixture
 def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[type[FakeCounterApi]]:
     handler = type("Handler", (FakeCounterApi,), {"calls": [], "replies": []})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
-    handler.url = f"http://127.0.0.1:{server.server_address[1]}"  # type: ignore[attr-defined]
     monkeypatch.setenv("COUNTER_TOKEN", TOKEN)
-    yield handler
-    server.shutdown()
-    server.server_close()
+    with serve(handler) as handler.url:
+        yield handler
 
 
 def make_plan(url: str, measure: str = "cumulative", counter: str = "signups") -> Plan:

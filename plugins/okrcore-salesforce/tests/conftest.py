@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import sys
-import threading
 from collections.abc import Iterator
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+
+from okrcore.testing import serve
 
 # the fake lives next to this file; make it importable however pytest is started (nox runs
 # every plugin's tests in one session from the repository root)
@@ -19,15 +19,8 @@ from salesforce_fake import CLIENT_SECRET, REFRESH_TOKEN, FakeSalesforce, Handle
 @pytest.fixture
 def fake() -> Iterator[FakeSalesforce]:
     state = FakeSalesforce()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), type("H", (Handler,), {"fake": state}))
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    state.url = f"http://127.0.0.1:{server.server_address[1]}"
-    try:
+    with serve(type("Handler", (Handler,), {"fake": state})) as state.url:
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @pytest.fixture(autouse=True)

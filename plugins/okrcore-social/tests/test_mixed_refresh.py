@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import threading
 import urllib.parse
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
@@ -20,6 +19,7 @@ import pytest
 import okrcore
 from okrcore import refresh
 from okrcore.model import Connection, Cycle, KeyResult, Objective, Plan
+from okrcore.testing import serve
 
 PAGE = "1234567890"
 CHANNEL = "UC" + "a" * 22
@@ -100,17 +100,11 @@ class _Services(BaseHTTPRequestHandler):
 @pytest.fixture
 def services(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, list[str]]]:
     calls: list[str] = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), type("H", (_Services,), {"calls": calls}))
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
     for name, value in {"E2E_HUBSPOT": "pat-e2e", "E2E_SF": "00De2e!token",
                         "E2E_FB": "EAAB-e2e", "E2E_YT": "AIza-e2e"}.items():
         monkeypatch.setenv(name, value)
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", calls
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve(type("H", (_Services,), {"calls": calls})) as url:
+        yield url, calls
 
 
 def kr(id: str, source: dict[str, Any]) -> KeyResult:

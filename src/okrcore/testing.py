@@ -1,6 +1,12 @@
-"""A fault-injecting HTTP server on 127.0.0.1 for testing sources and the refresh engine.
+"""Local fake services on 127.0.0.1 for testing metric sources and notifiers.
 
-Usage::
+A plugin is tested with its real client library against a fake of the service, never the service
+itself. Two tools:
+
+:func:`serve` runs your own :class:`~http.server.BaseHTTPRequestHandler` subclass (a stateful fake
+that follows the service's documented wire format) on a free port and gives its URL.
+
+:class:`FakeServer` answers scripted replies per path and injects faults::
 
     with FakeServer() as server:
         server.route("/leads", Reply(json={"total": 5}))
@@ -11,23 +17,45 @@ Each route answers with its replies in order; the last one repeats. A reply can 
 bytes (malformed JSON), a status with headers (429 + Retry-After), a delay, a hang (no answer until
 the server stops) or a reset (the connection is closed with a TCP RST). ``server.calls`` records
 every request (method, path, query, headers, JSON body).
+
+Point the connection's ``endpoint`` at the URL, register your plugin on a private
+``PluginManager(load_entry_points=False)``, and run the real ``okrcore.refresh``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import struct
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import attrs
 
-__all__ = ["Call", "FakeServer", "Reply"]
+__all__ = ["Call", "FakeServer", "Reply", "serve"]
+
+
+@contextlib.contextmanager
+def serve(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """Serve ``handler`` on 127.0.0.1 (a free port) in a background thread for the ``with`` block.
+
+    Yields the base URL, ``http://127.0.0.1:PORT`` without a trailing slash; the server stops and
+    its port is released when the block ends.
+    """
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 @attrs.frozen
@@ -55,7 +83,7 @@ class Call:
 
 
 class FakeServer:
-    """A threaded HTTP server with scripted replies per path; use as a context manager."""
+    """A threaded HTTP server with scripted replies per path; use it as a context manager."""
 
     def __init__(self) -> None:
         self.calls: list[Call] = []
@@ -63,16 +91,15 @@ class FakeServer:
         self._handlers: dict[str, Callable[[Call], Reply]] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
-                                        daemon=True)
+        self._running = contextlib.ExitStack()
+        self._url: str | None = None
 
     @property
     def url(self) -> str:
-        """``http://127.0.0.1:PORT`` (no trailing slash)."""
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        """``http://127.0.0.1:PORT`` (no trailing slash), once the server runs."""
+        if self._url is None:
+            raise RuntimeError("the FakeServer is not running: use it in a with block")
+        return self._url
 
     def route(self, path: str, *replies: Reply) -> None:
         """Answer requests for ``path`` (without query) with ``replies`` in order."""
@@ -90,7 +117,7 @@ class FakeServer:
             return [c for c in self.calls if c.path == path]
 
     def __enter__(self) -> FakeServer:
-        self._thread.start()
+        self._url = self._running.enter_context(serve(self._handler_class()))
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -99,8 +126,8 @@ class FakeServer:
     def close(self) -> None:
         """Stop serving; hung replies are released."""
         self._stop.set()
-        self._server.shutdown()
-        self._server.server_close()
+        self._running.close()
+        self._url = None
 
     def _next_reply(self, call: Call) -> Reply:
         with self._lock:

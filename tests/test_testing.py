@@ -1,0 +1,48 @@
+"""okrcore.testing: the local fakes that plugin tests run against."""
+
+from __future__ import annotations
+
+from http.server import BaseHTTPRequestHandler
+from typing import Any
+
+import pytest
+import requests
+
+from okrcore.testing import FakeServer, Reply, serve
+
+
+class Hello(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        body = f"hello {self.path}".encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def test_serve_runs_a_handler_for_the_block_only() -> None:
+    with serve(Hello) as url:
+        assert url.startswith("http://127.0.0.1:")
+        assert not url.endswith("/")
+        assert requests.get(f"{url}/x", timeout=5).text == "hello /x"
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"{url}/x", timeout=5)
+
+
+def test_fake_server_replies_in_order_repeats_the_last_and_records_calls() -> None:
+    server = FakeServer()
+    with pytest.raises(RuntimeError, match="not running"):
+        server.url  # noqa: B018
+    with server:
+        server.route("/n", Reply(status=429, headers={"Retry-After": "2"}), Reply(json={"n": 1}))
+        first = requests.get(f"{server.url}/n?page=2", timeout=5)
+        assert (first.status_code, first.headers["Retry-After"]) == (429, "2")
+        assert [requests.post(f"{server.url}/n", json={"a": 1}, timeout=5).json()
+                for _ in range(2)] == [{"n": 1}, {"n": 1}]
+        assert requests.get(f"{server.url}/other", timeout=5).status_code == 404
+        calls = server.calls_to("/n")
+        assert [(c.method, c.query, c.body) for c in calls] == [
+            ("GET", {"page": "2"}, None), ("POST", {}, {"a": 1}), ("POST", {}, {"a": 1})]
