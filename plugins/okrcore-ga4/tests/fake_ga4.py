@@ -122,14 +122,15 @@ def _match(expr: Mapping[str, Any], r: Mapping[str, Any]) -> bool:
         want, kind = sf.get("value", ""), _name(sf.get("matchType", 1), MATCH)
         if not sf.get("caseSensitive", False):
             want, value = want.lower(), value.lower()
-        return {
+        checks: dict[str, Callable[[], bool]] = {
             "EXACT": lambda: value == want,
             "BEGINS_WITH": lambda: value.startswith(want),
             "ENDS_WITH": lambda: value.endswith(want),
             "CONTAINS": lambda: want in value,
             "FULL_REGEXP": lambda: re.fullmatch(want, value) is not None,
             "PARTIAL_REGEXP": lambda: re.search(want, value) is not None,
-        }[kind]()
+        }
+        return checks[kind]()
     if "inListFilter" in f:
         lf = f["inListFilter"]
         values = lf.get("values", [])
@@ -436,7 +437,7 @@ class FakeGA4:
     # -- gRPC server ---------------------------------------------------------------------
     def start_grpc(self) -> str:
         """Serve gRPC on 127.0.0.1 (free port); returns ``host:port``."""
-        import grpc
+        import grpc  # type: ignore[import-untyped]  # grpcio ships no stubs
         from google.analytics.data_v1beta import types as t
 
         fake = self

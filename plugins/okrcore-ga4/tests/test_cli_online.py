@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
 from click.testing import CliRunner
+from fake_ga4 import FakeGA4
 
 from okrcore.cli import main
 
@@ -43,7 +47,9 @@ objectives:
 """
 
 
-def test_lint_online_reports_unknown_names_at_their_place(fake, tmp_path, monkeypatch):
+def test_lint_online_reports_unknown_names_at_their_place(
+    fake: FakeGA4, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("OKRCORE_LOAD_PLUGINS", raising=False)
     path = tmp_path / "plan.yaml"
     path.write_text(PLAN.format(url=fake.url))

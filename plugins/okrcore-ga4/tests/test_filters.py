@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from ga4_helpers import key_result
@@ -11,16 +12,18 @@ from okrcore_ga4 import FilterError, GA4Source, compile_filter
 from okrcore_ga4.filters import filter_fields, parse_filter
 
 
-def as_json(text: str) -> dict:
-    return json.loads(FilterExpression.to_json(compile_filter(text), use_integers_for_enums=True))
+def as_json(text: str) -> dict[str, Any]:
+    expr = FilterExpression.to_json(compile_filter(text), use_integers_for_enums=True)
+    got: dict[str, Any] = json.loads(expr)
+    return got
 
 
-def exact(field: str, value: str) -> dict:
+def exact(field: str, value: str) -> dict[str, Any]:
     return {"filter": {"fieldName": field, "stringFilter": {
         "matchType": 1, "value": value, "caseSensitive": True}}}
 
 
-def test_and_with_in_list():
+def test_and_with_in_list() -> None:
     got = as_json('sessionDefaultChannelGroup == "Organic Search" and country in ["FR", "DE"]')
     assert got == {"andGroup": {"expressions": [
         exact("sessionDefaultChannelGroup", "Organic Search"),
@@ -29,13 +32,13 @@ def test_and_with_in_list():
     ]}}
 
 
-def test_regex_is_partial_match():
+def test_regex_is_partial_match() -> None:
     got = as_json('pagePath =~ "^/blog/"')
     assert got["filter"]["stringFilter"] == {"matchType": 6, "value": "^/blog/",
                                              "caseSensitive": True}
 
 
-def test_negations_or_and_parentheses():
+def test_negations_or_and_parentheses() -> None:
     got = as_json('not (country == "FR" or deviceCategory != "mobile") and pagePath !~ "x$"')
     assert got == {"andGroup": {"expressions": [
         {"notExpression": {"orGroup": {"expressions": [
@@ -47,14 +50,14 @@ def test_negations_or_and_parentheses():
     ]}}
 
 
-def test_and_binds_tighter_than_or():
+def test_and_binds_tighter_than_or() -> None:
     got = as_json('country == "FR" or country == "DE" and deviceCategory == "mobile"')
     assert list(got) == ["orGroup"]
     second = got["orGroup"]["expressions"][1]
     assert list(second) == ["andGroup"]
 
 
-def test_word_operators_not_in_numbers_and_custom_dimensions():
+def test_word_operators_not_in_numbers_and_custom_dimensions() -> None:
     got = as_json('pagePath starts_with "/blog" and pagePath ends_with "/" and '
                   'pagePath contains "okr" and country not in [\'US\'] and '
                   'customEvent:plan_tier == "pro" and customEvent:seats >= 10 and x < 2.5')
@@ -67,14 +70,14 @@ def test_word_operators_not_in_numbers_and_custom_dimensions():
     assert exprs[6]["filter"]["numericFilter"] == {"operation": 2, "value": {"doubleValue": 2.5}}
 
 
-def test_keywords_are_case_insensitive_and_strings_take_escapes():
+def test_keywords_are_case_insensitive_and_strings_take_escapes() -> None:
     got = as_json('country == "F\\"R" AND NOT country == \'D\\\\E\'')
     assert got["andGroup"]["expressions"][0]["filter"]["stringFilter"]["value"] == 'F"R'
     inner = got["andGroup"]["expressions"][1]["notExpression"]
     assert inner["filter"]["stringFilter"]["value"] == "D\\E"
 
 
-def test_filter_fields_in_order_without_repeats():
+def test_filter_fields_in_order_without_repeats() -> None:
     node = parse_filter('a == "1" and (b == "2" or a == "3") and not c in ["x"]')
     assert filter_fields(node) == ["a", "b", "c"]
 
@@ -98,7 +101,7 @@ def test_filter_fields_in_order_without_repeats():
         ('country not "FR"', 13, "expected 'in' after 'not'"),
     ],
 )
-def test_errors_point_at_the_bad_token(text, column, fragment):
+def test_errors_point_at_the_bad_token(text: str, column: int, fragment: str) -> None:
     with pytest.raises(FilterError) as info:
         parse_filter(text)
     assert info.value.column == column
@@ -106,7 +109,7 @@ def test_errors_point_at_the_bad_token(text, column, fragment):
     assert info.value.pointer().splitlines()[1] == " " * (column - 1) + "^"
 
 
-def test_validate_query_reports_the_column():
+def test_validate_query_reports_the_column() -> None:
     problems = GA4Source.validate_query(
         {"metric": "sessions", "filter": 'country == "FR" and or'}, key_result("k"))
     assert len(problems) == 1
