@@ -9,11 +9,11 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from social_fake import GRAPH_TOKEN, YT_KEY
+from social_fake import GRAPH_TOKEN, YT_KEY, FakeSocial
 
 
 @pytest.mark.filterwarnings("ignore:value of metric might not be compatible:UserWarning")
-def test_facebook_business_reads_the_graph_fake(fake):
+def test_facebook_business_reads_the_graph_fake(fake: FakeSocial) -> None:
     api_module = pytest.importorskip("facebook_business.api")
     page_module = pytest.importorskip("facebook_business.adobjects.page")
     fake.objects["1234567890"] = {"followers_count": 15321, "fan_count": 14990}
@@ -28,7 +28,7 @@ def test_facebook_business_reads_the_graph_fake(fake):
     assert [v["value"] for v in insights[0]["values"]] == [7, 9]
 
 
-def test_google_api_client_reads_the_youtube_fake(fake):
+def test_google_api_client_reads_the_youtube_fake(fake: FakeSocial) -> None:
     discovery = pytest.importorskip("googleapiclient.discovery")
     uc = "UC" + "a" * 22
     fake.channels[uc] = {"viewCount": "1234567", "subscriberCount": "8900",

@@ -12,6 +12,7 @@ import json
 import urllib.parse
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -141,7 +142,8 @@ def mixed_plan(url: str) -> Plan:
     return Plan(cycles=[cycle], objectives=[objective], connections=connections)
 
 
-def test_one_refresh_stores_the_healthy_and_reports_the_failed(services):
+def test_one_refresh_stores_the_healthy_and_reports_the_failed(
+        services: tuple[str, list[str]]) -> None:
     url, calls = services
     store = okrcore.open_store("memory://")
     result = refresh(mixed_plan(url), store, at=TODAY)
@@ -217,7 +219,7 @@ objectives:
 """
 
 
-def test_okr_refresh_on_a_plan_file(services, tmp_path):
+def test_okr_refresh_on_a_plan_file(services: tuple[str, list[str]], tmp_path: Path) -> None:
     from click.testing import CliRunner
 
     from okrcore.cli import main

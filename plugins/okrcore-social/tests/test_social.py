@@ -61,7 +61,7 @@ def failure(result: Reading | Failure) -> Failure:
     return result
 
 
-def daily(fake: FakeSocial, obj: str, metric: str, start: dt.date, days: int) -> dict:
+def daily(fake: FakeSocial, obj: str, metric: str, start: dt.date, days: int) -> dict[dt.date, int]:
     values = {start + dt.timedelta(days=i): 100 + i for i in range(days)}
     fake.daily[(obj, metric)] = values
     return values
@@ -70,7 +70,7 @@ def daily(fake: FakeSocial, obj: str, metric: str, start: dt.date, days: int) ->
 # -- Facebook ------------------------------------------------------------------------------------
 
 
-def test_page_fields_share_one_call_with_the_token_in_the_query_string(fake):
+def test_page_fields_share_one_call_with_the_token_in_the_query_string(fake: FakeSocial) -> None:
     fake.objects[PAGE] = {"followers_count": 15321, "fan_count": 14990}
     fake.headers = {"X-App-Usage": '{"call_count":3,"total_cputime":1,"total_time":2}'}
     got = run(facebook(fake), request({"field": "followers_count"}, kr="followers"),
@@ -82,18 +82,18 @@ def test_page_fields_share_one_call_with_the_token_in_the_query_string(fake):
     assert call.query == {"fields": "followers_count,fan_count", "access_token": GRAPH_TOKEN}
     assert "authorization" not in call.headers
     assert call.headers["user-agent"] == f"okrcore-social/{__version__}"
-    assert got["followers"].info["usage"] == {
+    assert reading(got["followers"]).info["usage"] == {
         "x-app-usage": {"call_count": 3, "total_cputime": 1, "total_time": 2}}
 
 
-def test_app_secret_proof(fake):
+def test_app_secret_proof(fake: FakeSocial) -> None:
     fake.objects[PAGE] = {"followers_count": 1}
     run(facebook(fake, app_secret="env:FB_TEST_APP_SECRET"), request({"field": "followers_count"}))
     want = hmac.new(b"app-secret", GRAPH_TOKEN.encode(), hashlib.sha256).hexdigest()
     assert fake.calls[0].query["appsecret_proof"] == want
 
 
-def test_insights_sum_for_cumulative_and_last_for_gauge(fake):
+def test_insights_sum_for_cumulative_and_last_for_gauge(fake: FakeSocial) -> None:
     fake.objects[PAGE] = {}
     values = daily(fake, PAGE, "page_post_engagements", dt.date(2025, 11, 1), 30)
     start, end = dt.date(2025, 11, 5), dt.date(2025, 11, 20)
@@ -111,7 +111,7 @@ def test_insights_sum_for_cumulative_and_last_for_gauge(fake):
     assert reading(got["last"]).points == ((end, float(values[end])),)
 
 
-def test_insights_daily_series_dates_each_value_by_the_day_it_covers(fake):
+def test_insights_daily_series_dates_each_value_by_the_day_it_covers(fake: FakeSocial) -> None:
     fake.objects[PAGE] = {}
     values = daily(fake, PAGE, "page_follows", dt.date(2025, 12, 1), 10)
     got = run(facebook(fake), request({"metric": "page_follows"}, start=dt.date(2025, 12, 1),
@@ -120,7 +120,7 @@ def test_insights_daily_series_dates_each_value_by_the_day_it_covers(fake):
         (dt.date(2025, 12, d), float(values[dt.date(2025, 12, d)])) for d in range(1, 5))
 
 
-def test_windows_longer_than_90_days_are_asked_in_chunks(fake):
+def test_windows_longer_than_90_days_are_asked_in_chunks(fake: FakeSocial) -> None:
     fake.objects[PAGE] = {}
     values = daily(fake, PAGE, "page_media_view", dt.date(2025, 1, 1), 365)
     start, end = dt.date(2025, 2, 1), dt.date(2025, 8, 31)  # 212 days
@@ -133,7 +133,7 @@ def test_windows_longer_than_90_days_are_asked_in_chunks(fake):
                      ("2025-07-31", "2025-09-01")]
 
 
-def test_metrics_of_one_window_share_a_call_and_a_bad_one_is_isolated(fake):
+def test_metrics_of_one_window_share_a_call_and_a_bad_one_is_isolated(fake: FakeSocial) -> None:
     fake.objects[PAGE] = {}
     daily(fake, PAGE, "page_media_view", dt.date(2025, 11, 1), 10)
     daily(fake, PAGE, "page_follows", dt.date(2025, 11, 1), 10)
@@ -157,7 +157,7 @@ def test_metrics_of_one_window_share_a_call_and_a_bad_one_is_isolated(fake):
     assert len(fake.calls) == 3  # the shared call, then each metric alone
 
 
-def test_removed_metric_at_fetch_names_its_replacement(fake):
+def test_removed_metric_at_fetch_names_its_replacement(fake: FakeSocial) -> None:
     fake.objects[PAGE] = {}
     got = failure(run(facebook(fake), request({"metric": "page_impressions"},
                                               end=dt.date(2025, 12, 1)))["kr"])
@@ -174,14 +174,14 @@ def test_removed_metric_at_fetch_names_its_replacement(fake):
      ("page_fans_country", "page_follows"),
      ("page_fan_adds", "page_daily_follows_unique")],
 )
-def test_removed_facebook_metrics_are_refused_at_lint_time(metric, replacement):
+def test_removed_facebook_metrics_are_refused_at_lint_time(metric: str, replacement: str) -> None:
     (problem,) = FacebookSource.validate_query({"metric": metric}, KeyResult("k", "t", target=1,
                                                                              baseline=0))
     assert problem.field == "metric"
     assert problem.message == f"Meta has removed {metric!r}; use {replacement!r} instead"
 
 
-def test_query_and_connection_validation():
+def test_query_and_connection_validation() -> None:
     kr = KeyResult("k", "t", target=1, baseline=0)
     assert FacebookSource.validate_query({"metric": "page_media_view"}, kr) == []
     assert [p.field for p in FacebookSource.validate_query(
@@ -218,7 +218,9 @@ def test_query_and_connection_validation():
         (500, "", {}, FailureKind.TRANSIENT, None),
     ],
 )
-def test_graph_errors_are_classified_by_code(fake, status, body, headers, kind, retry_after):
+def test_graph_errors_are_classified_by_code(
+        fake: FakeSocial, status: int, body: dict[str, Any] | str, headers: dict[str, str],
+        kind: FailureKind, retry_after: float | None) -> None:
     fake.objects[PAGE] = {"followers_count": 1}
     fake.answer(status, body, headers)
     got = failure(run(facebook(fake), request({"field": "followers_count"}))["kr"])
@@ -229,7 +231,7 @@ def test_graph_errors_are_classified_by_code(fake, status, body, headers, kind, 
         assert f"error {body['error']['code']}" in got.message
 
 
-def test_wrong_token_is_auth(fake, monkeypatch):
+def test_wrong_token_is_auth(fake: FakeSocial, monkeypatch: pytest.MonkeyPatch) -> None:
     fake.objects[PAGE] = {"followers_count": 1}
     monkeypatch.setenv("FB_TEST_TOKEN", "EAAB-revoked")
     got = failure(run(facebook(fake), request({"field": "followers_count"}))["kr"])
@@ -237,7 +239,7 @@ def test_wrong_token_is_auth(fake, monkeypatch):
     assert "error 190/463" in got.message
 
 
-def test_a_current_value_never_stands_for_a_past_day_or_a_series(fake):
+def test_a_current_value_never_stands_for_a_past_day_or_a_series(fake: FakeSocial) -> None:
     fake.objects[PAGE] = {"followers_count": 1}
     src = facebook(fake)
     old = failure(run(src, request({"field": "followers_count"}, end=dt.date(2025, 1, 1)))["kr"])
@@ -248,7 +250,7 @@ def test_a_current_value_never_stands_for_a_past_day_or_a_series(fake):
     assert fake.calls == []
 
 
-def test_no_page_and_missing_secret(fake, monkeypatch):
+def test_no_page_and_missing_secret(fake: FakeSocial, monkeypatch: pytest.MonkeyPatch) -> None:
     src = FacebookSource(Connection("fb", "facebook", {"access_token": "env:FB_TEST_TOKEN"},
                                     endpoint=fake.url))
     got = failure(run(src, request({"field": "followers_count"}))["kr"])
@@ -263,7 +265,7 @@ def test_no_page_and_missing_secret(fake, monkeypatch):
 # -- Instagram -----------------------------------------------------------------------------------
 
 
-def test_instagram_fields_and_30_day_insight_chunks(fake):
+def test_instagram_fields_and_30_day_insight_chunks(fake: FakeSocial) -> None:
     fake.objects[IG] = {"followers_count": 5120, "media_count": 88}
     fake.max_days[IG] = 30
     values = daily(fake, IG, "reach", dt.date(2025, 10, 1), 92)
@@ -277,7 +279,7 @@ def test_instagram_fields_and_30_day_insight_chunks(fake):
     assert len(insight_calls) == 4  # 92 days in 30-day windows
 
 
-def test_instagram_total_value_metric(fake):
+def test_instagram_total_value_metric(fake: FakeSocial) -> None:
     fake.objects[IG] = {}
     values = daily(fake, IG, "total_interactions", dt.date(2025, 11, 1), 10)
     got = run(instagram(fake), request({"metric": "total_interactions",
@@ -290,7 +292,7 @@ def test_instagram_total_value_metric(fake):
 # -- YouTube -------------------------------------------------------------------------------------
 
 
-def test_youtube_batches_channels_and_parses_string_counts(fake):
+def test_youtube_batches_channels_and_parses_string_counts(fake: FakeSocial) -> None:
     for i, uc in enumerate(UC):
         fake.channels[uc] = {"viewCount": str(1_234_567 * (i + 1)),
                              "subscriberCount": str(8900 + i), "hiddenSubscriberCount": False,
@@ -306,7 +308,7 @@ def test_youtube_batches_channels_and_parses_string_counts(fake):
                           "key": YT_KEY}
 
 
-def test_youtube_handle_hidden_and_unknown_channels(fake):
+def test_youtube_handle_hidden_and_unknown_channels(fake: FakeSocial) -> None:
     fake.channels[UC[0]] = {"viewCount": "10", "hiddenSubscriberCount": True, "videoCount": "1"}
     fake.handles["@acme"] = UC[0]
     got = run(youtube(fake), request({"handle": "@acme", "metric": "viewCount"}, kr="handle"),
@@ -326,7 +328,7 @@ def test_youtube_handle_hidden_and_unknown_channels(fake):
      (400, "invalidFilters", FailureKind.PERMANENT),
      (503, "backendError", FailureKind.TRANSIENT)],
 )
-def test_youtube_errors(fake, status, reason, kind):
+def test_youtube_errors(fake: FakeSocial, status: int, reason: str, kind: FailureKind) -> None:
     fake.answer(status, {"error": {"code": status, "message": f"{reason} happened",
                                    "errors": [{"domain": "youtube.quota", "reason": reason}]}})
     got = failure(run(youtube(fake), request({"channel": UC[0], "metric": "viewCount"}))["kr"])
@@ -337,14 +339,15 @@ def test_youtube_errors(fake, status, reason, kind):
         assert 0 < got.retry_after <= 25 * 3600
 
 
-def test_youtube_bad_key_is_auth_and_not_echoed(fake, monkeypatch):
+def test_youtube_bad_key_is_auth_and_not_echoed(fake: FakeSocial,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("YT_TEST_KEY", "AIza-wrong")
     got = failure(run(youtube(fake), request({"channel": UC[0], "metric": "viewCount"}))["kr"])
     assert got.kind is FailureKind.AUTH
     assert "AIza-wrong" not in got.message
 
 
-def test_youtube_validation():
+def test_youtube_validation() -> None:
     kr = KeyResult("k", "t", target=1, baseline=0)
     assert YouTubeSource.validate_query({"channel": UC[0], "metric": "viewCount"}, kr) == []
     assert [p.field for p in YouTubeSource.validate_query(
@@ -353,7 +356,7 @@ def test_youtube_validation():
         Connection("yt", "youtube", {"api_key": "AIza-inline"}))] == ["api_key"]
 
 
-def test_check_online(fake, monkeypatch):
+def test_check_online(fake: FakeSocial, monkeypatch: pytest.MonkeyPatch) -> None:
     kr = KeyResult("k", "t", target=1, baseline=0)
     fake.objects[PAGE] = {"followers_count": 1}
     daily(fake, PAGE, "page_follows", TODAY - dt.timedelta(days=5), 10)
@@ -378,7 +381,7 @@ def test_check_online(fake, monkeypatch):
         facebook(fake).check_online([(kr, {"field": "followers_count"})])
 
 
-def test_current_values_cannot_be_cumulative():
+def test_current_values_cannot_be_cumulative() -> None:
     cumulative = KeyResult("k", "t", measure="cumulative", baseline=0, target=1)
     assert [p.field for p in FacebookSource.validate_query({"field": "followers_count"},
                                                             cumulative)] == ["field"]
@@ -387,7 +390,7 @@ def test_current_values_cannot_be_cumulative():
         {"channel": UC[0], "metric": "viewCount"}, cumulative)] == ["metric"]
 
 
-def test_instagram_total_value_series_asks_one_day_at_a_time(fake):
+def test_instagram_total_value_series_asks_one_day_at_a_time(fake: FakeSocial) -> None:
     fake.objects[IG] = {}
     values = daily(fake, IG, "views", dt.date(2025, 11, 1), 10)
     got = run(instagram(fake), request({"metric": "views", "metric_type": "total_value"},
@@ -399,7 +402,7 @@ def test_instagram_total_value_series_asks_one_day_at_a_time(fake):
         ("2025-11-02", "2025-11-03"), ("2025-11-03", "2025-11-04"), ("2025-11-04", "2025-11-05")]
 
 
-def test_plugin_registers_three_sources():
+def test_plugin_registers_three_sources() -> None:
     sources = PluginManager().sources
     assert sources.get("facebook") is FacebookSource
     assert sources.get("instagram") is InstagramSource
