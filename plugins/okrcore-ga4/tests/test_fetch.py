@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
+from typing import Any
 
+from fake_ga4 import FakeGA4
 from ga4_helpers import CYCLE, PROPERTY, request, run, source, total
 
 from okrcore.sources import Failure, FailureKind, Reading
@@ -12,11 +15,11 @@ D = dt.date
 ORGANIC = 'sessionDefaultChannelGroup == "Organic Search"'
 
 
-def is_organic(r):
-    return r["sessionDefaultChannelGroup"] == "Organic Search"
+def is_organic(r: Mapping[str, Any]) -> bool:
+    return bool(r["sessionDefaultChannelGroup"] == "Organic Search")
 
 
-def test_single_report_wire_payload(fake, data):
+def test_single_report_wire_payload(fake: FakeGA4, data: list[dict[str, Any]]) -> None:
     src = source(fake)
     out = run(src, [request(src, "organic", {
         "metric": "sessions", "filter": ORGANIC + ' and country in ["FR", "DE"]'})])
@@ -49,7 +52,9 @@ def test_single_report_wire_payload(fake, data):
     assert reading.info["quota_remaining"]["tokens_per_hour"] == 40_000 - 5
 
 
-def test_shared_window_and_filter_become_one_report(fake, data):
+def test_shared_window_and_filter_become_one_report(
+    fake: FakeGA4, data: list[dict[str, Any]]
+) -> None:
     src = source(fake)
     reqs = [request(src, m, {"metric": m, "filter": ORGANIC})
             for m in ("sessions", "keyEvents", "totalRevenue", "screenPageViews")]
@@ -65,7 +70,7 @@ def test_shared_window_and_filter_become_one_report(fake, data):
     assert out["totalRevenue"].info["currency"] == "USD"
 
 
-def test_eleven_metrics_make_two_reports_in_one_batch_call(fake):
+def test_eleven_metrics_make_two_reports_in_one_batch_call(fake: FakeGA4) -> None:
     src = source(fake)
     metrics = ["sessions", "engagedSessions", "keyEventSessions", "activeUsers", "totalUsers",
                "newUsers", "keyEvents", "screenPageViews", "eventCount", "totalRevenue",
@@ -81,7 +86,9 @@ def test_eleven_metrics_make_two_reports_in_one_batch_call(fake):
     assert all(isinstance(r, Reading) for r in out.values())
 
 
-def test_reports_go_five_per_call_and_batches_respect_it(fake, data):
+def test_reports_go_five_per_call_and_batches_respect_it(
+    fake: FakeGA4, data: list[dict[str, Any]]
+) -> None:
     src = source(fake)
     # 7 distinct (window, filter) groups -> 7 reports -> 2 calls (5 + 2)
     filters = [f'country == "{c}"' for c in ("FR", "DE", "US")] + [ORGANIC, None]
@@ -102,7 +109,7 @@ def test_reports_go_five_per_call_and_batches_respect_it(fake, data):
                                            lambda r: r["country"] == "US")
 
 
-def test_fetch_with_more_than_five_reports_splits_calls_itself(fake):
+def test_fetch_with_more_than_five_reports_splits_calls_itself(fake: FakeGA4) -> None:
     # The engine may hand fetch any batch (e.g. retries); fetch never sends over 5 reports.
     src = source(fake)
     reqs = [request(src, f"k{d}", {"metric": "sessions", "date_range": {
@@ -113,7 +120,7 @@ def test_fetch_with_more_than_five_reports_splits_calls_itself(fake):
     assert src.calls == {"runReport": 0, "batchRunReports": 3, "getMetadata": 0}
 
 
-def test_gauge_window_and_scale(fake, data):
+def test_gauge_window_and_scale(fake: FakeGA4, data: list[dict[str, Any]]) -> None:
     src = source(fake)
     out = run(src, [request(src, "bounce", {"metric": "bounceRate", "window": 7, "scale": 100},
                             measure="gauge")])
@@ -125,7 +132,9 @@ def test_gauge_window_and_scale(fake, data):
                                                  "endDate": "2026-03-31"}]
 
 
-def test_series_uses_the_date_dimension_and_pages(fake, data):
+def test_series_uses_the_date_dimension_and_pages(
+    fake: FakeGA4, data: list[dict[str, Any]]
+) -> None:
     src = source(fake, page_size=30)
     req = request(src, "daily", {"metric": "sessions", "filter": ORGANIC},
                   start=D(2026, 1, 1), as_of=D(2026, 3, 31), series=True)
@@ -143,7 +152,9 @@ def test_series_uses_the_date_dimension_and_pages(fake, data):
     assert points[D(2026, 2, 14)] == 0.0  # no rows that day: a count of 0
 
 
-def test_series_of_a_ratio_skips_days_without_data(fake, data):
+def test_series_of_a_ratio_skips_days_without_data(
+    fake: FakeGA4, data: list[dict[str, Any]]
+) -> None:
     src = source(fake)
     req = request(src, "bounce", {"metric": "bounceRate", "window": 1}, measure="gauge",
                   start=D(2026, 2, 13), as_of=D(2026, 2, 15), series=True)
@@ -154,7 +165,9 @@ def test_series_of_a_ratio_skips_days_without_data(fake, data):
     assert len(fake.calls) == 1
 
 
-def test_windowed_gauge_series_asks_one_report_per_day(fake, data):
+def test_windowed_gauge_series_asks_one_report_per_day(
+    fake: FakeGA4, data: list[dict[str, Any]]
+) -> None:
     src = source(fake)
     req = request(src, "bounce", {"metric": "bounceRate", "window": 7}, measure="gauge",
                   start=D(2026, 3, 1), as_of=D(2026, 3, 7), series=True)
@@ -168,7 +181,7 @@ def test_windowed_gauge_series_asks_one_report_per_day(fake, data):
                ) < 1e-12
 
 
-def test_empty_report_count_is_zero_ratio_is_no_data(fake):
+def test_empty_report_count_is_zero_ratio_is_no_data(fake: FakeGA4) -> None:
     src = source(fake)
     valentine = {"start": "2026-02-14", "end": "2026-02-14"}
     out = run(src, [
@@ -190,7 +203,7 @@ def test_empty_report_count_is_zero_ratio_is_no_data(fake):
     assert len(fake.calls) == 1
 
 
-def test_thresholding_and_sampling_become_warnings(fake):
+def test_thresholding_and_sampling_become_warnings(fake: FakeGA4) -> None:
     fake.thresholded.add(PROPERTY)
     fake.sampled[PROPERTY] = (250_000, 1_000_000)
     src = source(fake)
@@ -200,7 +213,7 @@ def test_thresholding_and_sampling_become_warnings(fake):
     assert any("250000 of 1000000 events read (25.0%)" in w for w in warnings)
 
 
-def test_property_time_zone_decides_partial_and_future_days(fake):
+def test_property_time_zone_decides_partial_and_future_days(fake: FakeGA4) -> None:
     # 2026-03-31 07:00 UTC is still 2026-03-31 00:00 in Los Angeles: that day has just begun.
     src = source(fake, clock=dt.datetime(2026, 3, 31, 7, 0, tzinfo=dt.timezone.utc))
     out = run(src, [request(src, "cum", {"metric": "sessions"}),
@@ -223,7 +236,9 @@ def test_property_time_zone_decides_partial_and_future_days(fake):
     assert "after today (2026-03-30)" in out["cum"].message
 
 
-def test_custom_metric_and_custom_dimension_filter(fake, data):
+def test_custom_metric_and_custom_dimension_filter(
+    fake: FakeGA4, data: list[dict[str, Any]]
+) -> None:
     for r in data:
         r["customEvent:plan_tier"] = "pro" if r["country"] == "DE" else "free"
         r["customEvent:signup_value"] = 3
@@ -237,7 +252,7 @@ def test_custom_metric_and_custom_dimension_filter(fake, data):
                                           CYCLE.end, lambda r: r["country"] == "DE")
 
 
-def test_bad_query_fails_without_a_call(fake):
+def test_bad_query_fails_without_a_call(fake: FakeGA4) -> None:
     src = source(fake)
     out = run(src, [request(src, "k", {"metric": "sessions", "filter": "country =="})])
     assert isinstance(out["k"], Failure)
@@ -246,7 +261,9 @@ def test_bad_query_fails_without_a_call(fake):
     assert fake.calls == []
 
 
-def test_cumulative_reads_only_the_window_the_refresh_asks_for(fake, data):
+def test_cumulative_reads_only_the_window_the_refresh_asks_for(
+    fake: FakeGA4, data: list[dict[str, Any]]
+) -> None:
     src = source(fake)
     out = run(src, [request(src, "k", {"metric": "sessions"}, start=D(2026, 3, 25))])
     assert fake.calls[0].body["dateRanges"] == [{"startDate": "2026-03-25",
@@ -255,7 +272,9 @@ def test_cumulative_reads_only_the_window_the_refresh_asks_for(fake, data):
                                 total(data, "sessions", D(2026, 3, 25), D(2026, 3, 31))),)
 
 
-def test_series_leaves_unfinished_days_for_a_later_refresh(fake, data):
+def test_series_leaves_unfinished_days_for_a_later_refresh(
+    fake: FakeGA4, data: list[dict[str, Any]]
+) -> None:
     # 2026-03-31 19:00 UTC is noon in Los Angeles: the 31st is not over there.
     noon_la = dt.datetime(2026, 3, 31, 19, 0, tzinfo=dt.timezone.utc)
     expected = {d: total(data, "sessions", d, d) for d in (D(2026, 3, 29), D(2026, 3, 30))}
@@ -274,7 +293,7 @@ def test_series_leaves_unfinished_days_for_a_later_refresh(fake, data):
     assert any("partial data" in w for w in out["k"].warnings)
 
 
-def test_series_with_only_unfinished_days_is_an_empty_reading_not_a_failure(fake):
+def test_series_with_only_unfinished_days_is_an_empty_reading_not_a_failure(fake: FakeGA4) -> None:
     src = source(fake, clock=dt.datetime(2026, 3, 31, 19, 0, tzinfo=dt.timezone.utc))
     out = run(src, [request(src, "k", {"metric": "bounceRate", "window": 1}, measure="gauge",
                             start=D(2026, 3, 31), series=True)])

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib.metadata
+from typing import Any
 
 import pytest
+from fake_ga4 import FakeGA4
 from ga4_helpers import CYCLE, PROPERTY, connection, key_result, request, run, source, total
 from okrcore_ga4 import GA4Source
 
@@ -14,19 +16,19 @@ from okrcore.sources import Failure, FailureKind, Reading
 
 
 @pytest.fixture
-def grpc_fake(fake):
+def grpc_fake(fake: FakeGA4) -> FakeGA4:
     fake.start_grpc()
     return fake
 
 
-def grpc_source(fake, **settings):
+def grpc_source(fake: FakeGA4, **settings: Any) -> GA4Source:
     conn = connection(fake, transport="grpc", **settings)
     conn = type(conn)(conn.name, conn.plugin, settings=conn.settings,
                       endpoint=f"http://{fake.grpc_target}")
     return GA4Source(conn, clock=lambda: dt.datetime(2026, 4, 15, tzinfo=dt.timezone.utc))
 
 
-def test_grpc_batch_happy_path(grpc_fake, data):
+def test_grpc_batch_happy_path(grpc_fake: FakeGA4, data: list[dict[str, Any]]) -> None:
     src = grpc_source(grpc_fake)
     reqs = [request(src, "organic", {"metric": "sessions",
                                      "filter": 'sessionDefaultChannelGroup == "Organic Search"'}),
@@ -49,7 +51,7 @@ def test_grpc_batch_happy_path(grpc_fake, data):
     src.close()
 
 
-def test_grpc_errors_are_classified_like_rest(grpc_fake):
+def test_grpc_errors_are_classified_like_rest(grpc_fake: FakeGA4) -> None:
     src = grpc_source(grpc_fake)
     grpc_fake.fail(429, "Exhausted concurrent requests quota.")
     [res] = src.fetch([request(src, "a", {"metric": "sessions"})])
@@ -62,11 +64,12 @@ def test_grpc_errors_are_classified_like_rest(grpc_fake):
     assert isinstance(out["ok"], Reading)
     src2 = grpc_source(grpc_fake, property="31337")
     [res] = src2.fetch([request(src2, "a", {"metric": "sessions"})])
+    assert isinstance(res, Failure)
     assert res.kind is FailureKind.AUTH
     assert "Property access management" in res.message
 
 
-def test_check_online_finds_unknown_names_and_suggests(fake):
+def test_check_online_finds_unknown_names_and_suggests(fake: FakeGA4) -> None:
     src = source(fake)
     queries = [
         (key_result("ok"), {"metric": "customEvent:signup_value",
@@ -91,7 +94,7 @@ def test_check_online_finds_unknown_names_and_suggests(fake):
     assert src.calls["getMetadata"] == 1
 
 
-def test_check_online_reports_access_problems_per_kr(fake):
+def test_check_online_reports_access_problems_per_kr(fake: FakeGA4) -> None:
     src = source(fake, property="424242")
     problems = src.check_online([(key_result("a"), {"metric": "sessions"})])
     assert len(problems) == 1
@@ -100,7 +103,7 @@ def test_check_online_reports_access_problems_per_kr(fake):
     assert "Property access management" in problems[0][1].message
 
 
-def test_entry_point_and_registry():
+def test_entry_point_and_registry() -> None:
     eps = importlib.metadata.entry_points(group="okrcore")
     assert any(ep.name == "ga4" and ep.value == "okrcore_ga4.plugin" for ep in eps)
     manager = PluginManager(load_entry_points=False)
