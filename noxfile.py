@@ -43,10 +43,11 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def typecheck(session: nox.Session) -> None:
-    """mypy (strict) over the core and the plugins."""
+    """mypy (strict) over the core, the plugins and their tests."""
     install_all(session)
-    session.install("mypy", "types-requests", "types-PyYAML")
+    session.install("mypy", "types-requests", "types-PyYAML", "types-jsonschema")
     session.run("mypy")
+    session.run("mypy", "tests")
     for plugin in PLUGINS:
         src = plugin / "src"
         if src.is_dir():

@@ -418,7 +418,7 @@ class ScriptedPlugin:
 
 
 @pytest.fixture
-def scripted(manager: PluginManager) -> Iterator[PluginManager]:
+def scripted(manager: PluginManager) -> PluginManager:
     Scripted.script, Scripted.calls = {}, []
     manager.register(ScriptedPlugin(), "scripted-test")
     return manager

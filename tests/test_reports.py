@@ -238,6 +238,9 @@ def test_weekly_gaps_largest_first_with_trend_and_forecast(plan: Plan, store: St
     assert rep.key_result(rep.gaps[0]).gap == min(gaps.values())
     for kr_id, line in ((k, rep.key_result(k)) for k in rep.gaps):
         s, then = now.key_results[kr_id], week_ago.key_results[kr_id]
+        assert s.actual is not None
+        assert s.plan_to_date is not None
+        assert then.actual is not None
         assert line.gap == pytest.approx(gaps[kr_id])
         assert line.gap_value == pytest.approx(s.actual - s.plan_to_date)
         assert line.trend == pytest.approx(s.actual - then.actual)
@@ -248,12 +251,11 @@ def test_weekly_movers_moved_most_first(plan: Plan, store: Store) -> None:
     rep = report(plan, store, "weekly", AT)
     now = score(current_plan(plan), history(), AT)
     week_ago = score(current_plan(plan), history(), AT - dt.timedelta(days=7))
-    moved = {
-        k: s.progress - week_ago.key_results[k].progress
-        for k, s in now.key_results.items()
-        if s.progress is not None and week_ago.key_results[k].progress is not None
-    }
-    moved = {k: v for k, v in moved.items() if v}
+    moved: dict[str, float] = {}
+    for k, s in now.key_results.items():
+        before = week_ago.key_results[k].progress
+        if s.progress is not None and before is not None and s.progress != before:
+            moved[k] = s.progress - before
     assert list(rep.movers) == sorted(moved, key=lambda k: -abs(moved[k]))
     assert rep.movers  # the generated history moves every week
     md = render(rep, "md")
@@ -336,7 +338,9 @@ def test_series_and_pace_for_charts(plan: Plan, store: Store) -> None:
 
 
 def load_schema() -> dict[str, Any]:
-    return json.loads((ROOT / "docs" / "report.schema.json").read_text(encoding="utf-8"))
+    text = (ROOT / "docs" / "report.schema.json").read_text(encoding="utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    return schema
 
 
 @pytest.mark.parametrize("kind", ["daily", "weekly", "monthly"])

@@ -6,7 +6,7 @@ import datetime as dt
 import json
 import sqlite3
 import textwrap
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,7 @@ import okrcore
 from okrcore.default_plugins.sources import FileSource, HttpJsonSource, SqlSource
 from okrcore.model import Connection, Cycle, KeyResult, Objective, Plan
 from okrcore.plugins import PluginManager
-from okrcore.sources import Failure, FetchRequest, Reading, Source
+from okrcore.sources import Failure, FetchRequest, QueryProblem, Reading, Source
 from okrcore.testing import FakeServer, Reply
 
 CYCLE = Cycle("q1", dt.date(2026, 3, 1), dt.date(2026, 3, 31))
@@ -425,7 +425,7 @@ def test_sources_check_reports_a_validator_that_raises() -> None:
         name = "fragile"
 
         @classmethod
-        def validate_query(cls, query: Any, kr: Any) -> Sequence[Any]:
+        def validate_query(cls, query: Any, kr: Any) -> list[QueryProblem]:
             raise KeyError("metric")
 
     class Plugin:
