@@ -146,7 +146,8 @@ def test_server_errors_give_up_after_the_bounded_attempts(
 
 
 def test_literal_webhook_url_is_refused() -> None:
-    ch = Channel("team", "slack", {"url": "https://hooks.slack.com/services/T/B/secret"})
+    settings: dict[str, Any] = {"url": "https://hooks.slack.com/services/T/B/secret"}
+    ch = Channel("team", "slack", settings)
     problems = SlackNotifier.validate_channel(ch)
     assert [p.field for p in problems] == ["url"]
     with pytest.raises(NotifyError, match="env:NAME"):
@@ -155,7 +156,8 @@ def test_literal_webhook_url_is_refused() -> None:
 
 def test_missing_env_secret_is_named_without_value(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("NOPE_URL", raising=False)
-    ch = Channel("team", "slack", {"url": "env:NOPE_URL"})
+    settings: dict[str, Any] = {"url": "env:NOPE_URL"}
+    ch = Channel("team", "slack", settings)
     with pytest.raises(NotifyError, match="NOPE_URL is not set"):
         SlackNotifier(ch).send(message())
 
@@ -363,11 +365,11 @@ def test_webhook_posts_report_with_resolved_headers(
     httpserver.expect_request(
         "/in", method="POST", headers={"Authorization": "Bearer abc"}
     ).respond_with_json({"accepted": True})
-    ch = Channel(
-        "ops",
-        "webhook",
-        {"url": httpserver.url_for("/in"), "headers": {"Authorization": "env:HOOK_AUTH"}},
-    )
+    settings: dict[str, Any] = {
+        "url": httpserver.url_for("/in"),
+        "headers": {"Authorization": "env:HOOK_AUTH"},
+    }
+    ch = Channel("ops", "webhook", settings)
     WebhookNotifier(ch).send(message())
     body = httpserver.log[0][0].get_json()
     assert set(body) == {"title", "text", "markdown", "report", "link"}
@@ -379,11 +381,12 @@ def test_webhook_connection_refused_is_transient_and_hides_url(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     port = free_port()
-    ch = Channel(
-        "ops",
-        "webhook",
-        {"url": f"http://127.0.0.1:{port}/{TOKEN}", "retries": 2, "retry_backoff": 0},
-    )
+    settings: dict[str, Any] = {
+        "url": f"http://127.0.0.1:{port}/{TOKEN}",
+        "retries": 2,
+        "retry_backoff": 0,
+    }
+    ch = Channel("ops", "webhook", settings)
     notifier = WebhookNotifier(ch)
     sleeps = no_sleep(notifier)
     with pytest.raises(NotifyError, match="cannot reach") as info:
@@ -451,11 +454,13 @@ def test_email_refused_recipient_is_reported() -> None:
     controller = Controller(Refuse(), hostname="127.0.0.1", port=free_port())
     controller.start()
     try:
-        ch = Channel(
-            "mail",
-            "email",
-            {"host": "127.0.0.1", "port": controller.port, "from": "o@x.org", "to": "a@x.org"},
-        )
+        settings: dict[str, Any] = {
+            "host": "127.0.0.1",
+            "port": controller.port,
+            "from": "o@x.org",
+            "to": "a@x.org",
+        }
+        ch = Channel("mail", "email", settings)
         with pytest.raises(NotifyError, match="refused"):
             EmailNotifier(ch).send(message())
     finally:
@@ -463,9 +468,13 @@ def test_email_refused_recipient_is_reported() -> None:
 
 
 def test_email_password_must_be_a_reference() -> None:
-    ch = Channel(
-        "mail", "email", {"host": "h", "from": "o@x.org", "to": "a@x.org", "password": "hunter2"}
-    )
+    settings: dict[str, Any] = {
+        "host": "h",
+        "from": "o@x.org",
+        "to": "a@x.org",
+        "password": "hunter2",
+    }
+    ch = Channel("mail", "email", settings)
     problems = EmailNotifier.validate_channel(ch)
     assert [p.field for p in problems] == ["password"]
     with pytest.raises(NotifyError) as info:
@@ -566,7 +575,7 @@ def test_email_starttls_and_login(
     )
     controller.start()
     monkeypatch.setenv("SMTP_PASSWORD", "s3cret")
-    settings = {
+    settings: dict[str, Any] = {
         "host": "127.0.0.1",
         "port": controller.port,
         "from": "okr@example.com",
@@ -596,7 +605,8 @@ def test_webhook_max_bytes_drops_report_then_trims(
     httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     httpserver.expect_request("/in").respond_with_data("", status=204)
-    ch = Channel("ops", "webhook", {"url": httpserver.url_for("/in"), "max_bytes": 4000})
+    settings: dict[str, Any] = {"url": httpserver.url_for("/in"), "max_bytes": 4000}
+    ch = Channel("ops", "webhook", settings)
     WebhookNotifier(ch).send(message(lines=400))
     raw = httpserver.log[0][0].get_data()
     assert len(raw) <= 4000
