@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
+from fake_ga4 import FakeGA4
 from ga4_helpers import CYCLE, PROPERTY, total
 
 from okrcore import open_store, refresh
@@ -16,13 +18,13 @@ ORGANIC = 'sessionDefaultChannelGroup == "Organic Search"'
 
 
 @pytest.fixture
-def manager():
+def manager() -> PluginManager:
     m = PluginManager(load_entry_points=False)
     m.load_module("okrcore_ga4.plugin")
     return m
 
 
-def make_plan(fake, krs, **settings):
+def make_plan(fake: FakeGA4, krs: list[KeyResult], **settings: Any) -> Plan:
     conn_settings = {"property": PROPERTY, "anonymous": True, "transport": "rest"} | settings
     return Plan(
         cycles=[CYCLE],
@@ -31,17 +33,17 @@ def make_plan(fake, krs, **settings):
     )
 
 
-def kr(kr_id, query, **kw):
+def kr(kr_id: str, query: dict[str, Any], **kw: Any) -> KeyResult:
     kw.setdefault("baseline", 100)
     kw.setdefault("target", 120)
     return KeyResult(kr_id, kr_id, source={"connection": "ga", **query}, **kw)
 
 
-def no_sleep(_seconds):
+def no_sleep(_seconds: float) -> None:
     return None
 
 
-def marketing_krs():
+def marketing_krs() -> list[KeyResult]:
     return [
         kr("organic", {"metric": "sessions", "filter": ORGANIC}, measure="cumulative",
            baseline=10000, target=12000),
@@ -55,7 +57,9 @@ def marketing_krs():
     ]
 
 
-def test_refresh_stores_readings_and_fails_only_the_bad_kr(fake, data, manager):
+def test_refresh_stores_readings_and_fails_only_the_bad_kr(
+    fake: FakeGA4, data: list[dict[str, Any]], manager: PluginManager
+) -> None:
     plan = make_plan(fake, marketing_krs())
     store = open_store("memory://")
     result = refresh(plan, store, at=D(2026, 3, 31), manager=manager, sleep=no_sleep)
@@ -84,6 +88,7 @@ def test_refresh_stores_readings_and_fails_only_the_bad_kr(fake, data, manager):
 
     assert out["typo"].status == "failed"
     assert out["typo"].kind == "permanent"
+    assert out["typo"].error is not None
     assert "'sesions'" in out["typo"].error
     assert store.checkins(["typo"]) == []
 
@@ -105,18 +110,21 @@ def test_refresh_stores_readings_and_fails_only_the_bad_kr(fake, data, manager):
     assert len(store.checkins(["organic"])) == 90
 
 
-def test_lint_rejects_a_bad_filter_before_anything_is_sent(fake, manager):
+def test_lint_rejects_a_bad_filter_before_anything_is_sent(
+    fake: FakeGA4, manager: PluginManager
+) -> None:
     plan = make_plan(fake, [kr("k", {"metric": "sessions", "filter": 'country == "FR" and'},
                                measure="cumulative")])
     result = refresh(plan, open_store("memory://"), at=D(2026, 3, 31), manager=manager,
                      sleep=no_sleep)
     [outcome] = result.run.outcomes
     assert outcome.status == "failed"
+    assert outcome.error is not None
     assert "column 20" in outcome.error
     assert fake.calls == []
 
 
-def test_per_property_concurrency_is_respected(fake, manager):
+def test_per_property_concurrency_is_respected(fake: FakeGA4, manager: PluginManager) -> None:
     fake.delay = 0.05
     krs = [kr(f"g{n}", {"metric": "bounceRate", "window": n}) for n in range(1, 31)]
     plan = make_plan(fake, krs, concurrency=2)
@@ -128,7 +136,7 @@ def test_per_property_concurrency_is_respected(fake, manager):
     assert fake.max_in_flight[PROPERTY] <= 2
 
 
-def test_daily_quota_running_low_mid_refresh(fake, manager):
+def test_daily_quota_running_low_mid_refresh(fake: FakeGA4, manager: PluginManager) -> None:
     fake.set_quota(PROPERTY, day=5_030)  # 25 tokens a call: the second call leaves 4980
     krs = [kr(f"g{n}", {"metric": "bounceRate", "window": n}) for n in range(1, 21)]
     plan = make_plan(fake, krs, concurrency=1)
@@ -139,24 +147,26 @@ def test_daily_quota_running_low_mid_refresh(fake, manager):
     failed = [o for o in result.run.outcomes if o.status == "failed"]
     assert len(failed) == 10
     assert {o.kind for o in failed} == {"quota"}
+    assert failed[0].error is not None
     assert "below the reserve of 5000" in failed[0].error
     assert len(fake.calls) == 2  # the other 2 calls were never sent, and not retried
 
 
-def test_auth_failure_ends_the_connection(fake, manager):
+def test_auth_failure_ends_the_connection(fake: FakeGA4, manager: PluginManager) -> None:
     krs = [kr(f"g{n}", {"metric": "bounceRate", "window": n}) for n in range(1, 21)]
     plan = make_plan(fake, krs, property="777", concurrency=1)
     result = refresh(plan, open_store("memory://"), at=D(2026, 3, 31), manager=manager,
                      sleep=no_sleep)
     assert {o.kind for o in result.run.outcomes} == {"auth"}
     assert len(fake.calls) == 1
+    assert result.run.outcomes[0].error is not None
     assert "Property access management" in result.run.outcomes[0].error
 
 
-def test_transient_429_is_retried_by_the_engine(fake, manager):
+def test_transient_429_is_retried_by_the_engine(fake: FakeGA4, manager: PluginManager) -> None:
     fake.fail(429, "Exhausted concurrent requests quota.")
     plan = make_plan(fake, [kr("b", {"metric": "bounceRate", "window": 7})])
-    slept = []
+    slept: list[float] = []
     result = refresh(plan, open_store("memory://"), at=D(2026, 3, 31), manager=manager,
                      sleep=slept.append)
     [outcome] = result.run.outcomes
@@ -166,7 +176,9 @@ def test_transient_429_is_retried_by_the_engine(fake, manager):
     assert max(slept, default=0.0) >= 1.0  # the source's retry hint is honoured
 
 
-def test_backfill_of_a_windowed_gauge_and_a_cumulative(fake, data, manager):
+def test_backfill_of_a_windowed_gauge_and_a_cumulative(
+    fake: FakeGA4, data: list[dict[str, Any]], manager: PluginManager
+) -> None:
     plan = make_plan(fake, [
         kr("bounce", {"metric": "bounceRate", "window": 7}),
         kr("sessions", {"metric": "sessions"}, measure="cumulative"),
