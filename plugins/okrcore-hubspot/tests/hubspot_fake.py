@@ -122,15 +122,15 @@ def _ok(record: dict[str, Any], f: dict[str, Any]) -> bool:
     if op == "IN":
         return str(raw) in [str(v) for v in f["values"]]
     if op == "GTE":
-        return have >= value
+        return bool(have >= value)
     if op == "LTE":
-        return have <= value
+        return bool(have <= value)
     if op == "GT":
-        return have > value
+        return bool(have > value)
     if op == "LT":
-        return have < value
+        return bool(have < value)
     if op == "BETWEEN":
-        return value <= have <= _num(f["highValue"])
+        return bool(value <= have <= _num(f["highValue"]))
     raise AssertionError(f"fake does not know operator {op}")
 
 

@@ -6,10 +6,10 @@ hubspot-api-client is in this plugin's `test` extra; without it the check is ski
 from __future__ import annotations
 
 import pytest
-from hubspot_fake import TOKEN
+from hubspot_fake import TOKEN, FakeHubSpot
 
 
-def test_the_official_client_pages_through_the_fake(fake):
+def test_the_official_client_pages_through_the_fake(fake: FakeHubSpot) -> None:
     hubspot = pytest.importorskip("hubspot")
     deals = pytest.importorskip("hubspot.crm.deals")
     for i in range(5):

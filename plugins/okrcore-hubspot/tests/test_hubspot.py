@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import random
 import statistics
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, cast
 
 import pytest
 from hubspot_fake import TOKEN, FakeHubSpot
@@ -20,6 +21,7 @@ from okrcore.sources import Failure, FailureKind, FetchRequest, Reading
 CYCLE = Cycle("2026-Q1", dt.date(2026, 1, 1), dt.date(2026, 3, 31))
 DEALS = {"object": "deals", "filters": [{"property": "dealstage", "operator": "EQ",
                                          "value": "closedwon"}]}
+Deals = list[tuple[dt.date, str, float | None]]
 
 
 def ms(day: dt.date, hour: int = 12) -> str:
@@ -54,7 +56,7 @@ def failure(result: Reading | Failure) -> Failure:
 
 
 @pytest.fixture
-def deals(fake: FakeHubSpot) -> list[tuple[dt.date, str, float | None]]:
+def deals(fake: FakeHubSpot) -> Deals:
     """2,400 deals over Dec..Mar, mixed stages, some without amount: (day, stage, amount)."""
     rng = random.Random(7)
     rows = []
@@ -70,16 +72,18 @@ def deals(fake: FakeHubSpot) -> list[tuple[dt.date, str, float | None]]:
     return rows
 
 
-def expected(rows: list[tuple[dt.date, str, float | None]], low: dt.date, high: dt.date) -> list:
+def expected(rows: Deals, low: dt.date, high: dt.date) -> list[float | None]:
     return [a for d, s, a in rows if s == "closedwon" and low <= d <= high]
 
 
-def test_sum_pages_through_results_and_sends_the_documented_body(fake, deals):
+def test_sum_pages_through_results_and_sends_the_documented_body(
+    fake: FakeHubSpot, deals: Deals
+) -> None:
     req = request({**DEALS, "aggregate": "sum", "property": "amount",
                    "date_property": "closedate"})
     got = reading(fetch_one(source(fake), req))
     amounts = [a for a in expected(deals, CYCLE.start, req.end) if a is not None]
-    assert got.points == ((req.end, pytest.approx(sum(amounts))),)
+    assert got.points == ((req.end, cast(Any, pytest.approx(sum(amounts)))),)
     first = fake.calls[0]
     assert first.method == "POST"
     assert first.path == "/crm/v3/objects/deals/search"
@@ -108,7 +112,9 @@ def test_sum_pages_through_results_and_sends_the_documented_body(fake, deals):
     ("aggregate", "combine"),
     [("avg", statistics.fmean), ("min", min), ("max", max)],
 )
-def test_avg_min_max_over_several_pages(fake, deals, aggregate, combine):
+def test_avg_min_max_over_several_pages(
+    fake: FakeHubSpot, deals: Deals, aggregate: str, combine: Callable[[list[float]], float]
+) -> None:
     req = request({**DEALS, "aggregate": aggregate, "property": "amount",
                    "date_property": "closedate"})
     got = reading(fetch_one(source(fake), req))
@@ -116,7 +122,7 @@ def test_avg_min_max_over_several_pages(fake, deals, aggregate, combine):
     assert got.points[0][1] == pytest.approx(combine(amounts))
 
 
-def test_count_uses_total_in_one_call(fake, deals):
+def test_count_uses_total_in_one_call(fake: FakeHubSpot, deals: Deals) -> None:
     req = request({**DEALS, "date_property": "closedate"})
     got = reading(fetch_one(source(fake), req))
     assert got.points == ((req.end, float(len(expected(deals, CYCLE.start, req.end)))),)
@@ -124,7 +130,7 @@ def test_count_uses_total_in_one_call(fake, deals):
     assert fake.calls[0].body["limit"] == 1
 
 
-def test_gauge_counts_everything_dated_up_to_the_end(fake, deals):
+def test_gauge_counts_everything_dated_up_to_the_end(fake: FakeHubSpot, deals: Deals) -> None:
     req = request({**DEALS, "date_property": "closedate"}, measure="gauge")
     got = reading(fetch_one(source(fake), req))
     assert got.points[0][1] == len(expected(deals, dt.date(1970, 1, 1), req.end))
@@ -132,7 +138,7 @@ def test_gauge_counts_everything_dated_up_to_the_end(fake, deals):
     assert between["value"] == "0"
 
 
-def test_cumulative_daily_series_buckets_by_day(fake, deals):
+def test_cumulative_daily_series_buckets_by_day(fake: FakeHubSpot, deals: Deals) -> None:
     start, end = dt.date(2026, 1, 1), dt.date(2026, 1, 31)
     req = request({**DEALS, "aggregate": "sum", "property": "amount",
                    "date_property": "closedate"}, series=True, start=start, end=end)
@@ -142,7 +148,9 @@ def test_cumulative_daily_series_buckets_by_day(fake, deals):
         assert value == pytest.approx(sum(a for a in expected(deals, day, day) if a))
 
 
-def test_gauge_daily_series_starts_from_the_level_before_the_window(fake, deals):
+def test_gauge_daily_series_starts_from_the_level_before_the_window(
+    fake: FakeHubSpot, deals: Deals
+) -> None:
     start, end = dt.date(2026, 1, 10), dt.date(2026, 1, 20)
     req = request({**DEALS, "date_property": "closedate"}, measure="gauge", series=True,
                   start=start, end=end)
@@ -154,13 +162,13 @@ def test_gauge_daily_series_starts_from_the_level_before_the_window(fake, deals)
     )
 
 
-def test_series_without_date_property_is_permanent(fake):
+def test_series_without_date_property_is_permanent(fake: FakeHubSpot) -> None:
     got = failure(fetch_one(source(fake), request(DEALS, series=True)))
     assert got.kind is FailureKind.PERMANENT
     assert "date_property" in got.message
 
 
-def test_totals_past_the_10000_cap_split_the_window(fake):
+def test_totals_past_the_10000_cap_split_the_window(fake: FakeHubSpot) -> None:
     # 12,500 won deals in January: one search can reach only 10,000 of them
     base = day_start_ms(dt.date(2026, 1, 1))
     for i in range(12_500):
@@ -175,7 +183,7 @@ def test_totals_past_the_10000_cap_split_the_window(fake):
     assert len(windows) > 1
 
 
-def test_cap_without_date_property_is_a_named_permanent_failure(fake):
+def test_cap_without_date_property_is_a_named_permanent_failure(fake: FakeHubSpot) -> None:
     for i in range(10_001):
         fake.add("deals", i, dealstage="closedwon", amount="1")
     got = failure(fetch_one(source(fake), request({**DEALS, "aggregate": "sum",
@@ -185,14 +193,14 @@ def test_cap_without_date_property_is_a_named_permanent_failure(fake):
     assert "date_property" in got.message
 
 
-def test_count_past_the_cap_is_the_reported_total(fake):
+def test_count_past_the_cap_is_the_reported_total(fake: FakeHubSpot) -> None:
     for i in range(10_500):
         fake.add("deals", i, dealstage="closedwon")
     got = reading(fetch_one(source(fake), request(DEALS)))
     assert got.points[0][1] == 10_500
 
 
-def test_placeholders_become_epoch_milliseconds(fake, deals):
+def test_placeholders_become_epoch_milliseconds(fake: FakeHubSpot, deals: Deals) -> None:
     query = {"object": "deals", "filters": [
         {"property": "closedate", "operator": "GTE", "value": "{cycle_start}"},
         {"property": "closedate", "operator": "LTE", "value": "{as_of}"},
@@ -207,7 +215,7 @@ def test_placeholders_become_epoch_milliseconds(fake, deals):
     ]}]
 
 
-def test_or_groups_each_get_the_date_window(fake, deals):
+def test_or_groups_each_get_the_date_window(fake: FakeHubSpot, deals: Deals) -> None:
     query = {"object": "deals", "date_property": "closedate", "filter_groups": [
         [{"property": "dealstage", "operator": "EQ", "value": "closedwon"}],
         [{"property": "dealstage", "operator": "EQ", "value": "closedlost"}],
@@ -221,7 +229,7 @@ def test_or_groups_each_get_the_date_window(fake, deals):
     assert [g["filters"][1]["propertyName"] for g in groups] == ["closedate", "closedate"]
 
 
-def test_non_numeric_property_is_permanent_and_named(fake):
+def test_non_numeric_property_is_permanent_and_named(fake: FakeHubSpot) -> None:
     fake.add("deals", 1, dealstage="closedwon", amount="12,5 EUR", closedate=ms(CYCLE.start))
     got = failure(fetch_one(source(fake), request({**DEALS, "aggregate": "sum",
                                                    "property": "amount"})))
@@ -231,20 +239,20 @@ def test_non_numeric_property_is_permanent_and_named(fake):
     assert "deals 1" in got.message
 
 
-def test_avg_of_nothing_is_a_failure_not_a_zero(fake):
+def test_avg_of_nothing_is_a_failure_not_a_zero(fake: FakeHubSpot) -> None:
     got = failure(fetch_one(source(fake), request({**DEALS, "aggregate": "avg",
                                                    "property": "amount"})))
     assert got.kind is FailureKind.PERMANENT
     assert "undefined" in got.message
 
 
-def test_sum_of_nothing_is_zero(fake):
+def test_sum_of_nothing_is_zero(fake: FakeHubSpot) -> None:
     got = reading(fetch_one(source(fake), request({**DEALS, "aggregate": "sum",
                                                    "property": "amount"})))
     assert got.points[0][1] == 0.0
 
 
-def test_rate_limit_headers_are_recorded(fake, deals):
+def test_rate_limit_headers_are_recorded(fake: FakeHubSpot, deals: Deals) -> None:
     fake.headers = {"X-HubSpot-RateLimit-Daily": "500000",
                     "X-HubSpot-RateLimit-Daily-Remaining": "499000"}
     got = reading(fetch_one(source(fake), request(DEALS)))
@@ -271,7 +279,10 @@ def test_rate_limit_headers_are_recorded(fake, deals):
         (200, "not json", {}, FailureKind.TRANSIENT, None, "not JSON"),
     ],
 )
-def test_errors_are_classified(fake, status, body, headers, kind, retry_after, words):
+def test_errors_are_classified(
+    fake: FakeHubSpot, status: int, body: Any, headers: dict[str, str], kind: FailureKind,
+    retry_after: float | None, words: str,
+) -> None:
     fake.answer(status, body, headers)
     got = failure(fetch_one(source(fake), request(DEALS)))
     assert got.kind is kind
@@ -280,13 +291,15 @@ def test_errors_are_classified(fake, status, body, headers, kind, retry_after, w
     assert TOKEN not in got.message
 
 
-def test_wrong_token_is_auth(fake, monkeypatch):
+def test_wrong_token_is_auth(fake: FakeHubSpot, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HUBSPOT_TEST_TOKEN", "pat-wrong")
     got = failure(fetch_one(source(fake), request(DEALS)))
     assert got.kind is FailureKind.AUTH
 
 
-def test_missing_secret_is_auth_without_a_call(fake, monkeypatch):
+def test_missing_secret_is_auth_without_a_call(
+    fake: FakeHubSpot, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("HUBSPOT_TEST_TOKEN")
     got = failure(fetch_one(source(fake), request(DEALS)))
     assert got.kind is FailureKind.AUTH
@@ -294,19 +307,19 @@ def test_missing_secret_is_auth_without_a_call(fake, monkeypatch):
     assert fake.calls == []
 
 
-def test_unreachable_endpoint_is_transient():
+def test_unreachable_endpoint_is_transient() -> None:
     src = HubSpotSource(Connection("crm", "hubspot", {"token": "env:HUBSPOT_TEST_TOKEN"},
                                    endpoint="http://127.0.0.1:9"))
     got = failure(fetch_one(src, request(DEALS)))
     assert got.kind is FailureKind.TRANSIENT
 
 
-def test_limits_declare_the_search_rate():
+def test_limits_declare_the_search_rate() -> None:
     src = HubSpotSource(Connection("crm", "hubspot", {"token": "env:X"}))
     assert (src.limits().max_batch, src.limits().rate) == (1, 4.0)
 
 
-def test_connection_validation_refuses_inline_tokens():
+def test_connection_validation_refuses_inline_tokens() -> None:
     problems = HubSpotSource.validate_connection(
         Connection("crm", "hubspot", {"token": "pat-na1-123", "timeout": -1, "colour": "x"})
     )
@@ -321,12 +334,12 @@ def fields(query: dict[str, Any]) -> list[str]:
     return [p.field for p in HubSpotSource.validate_query(query, kr())]
 
 
-def test_query_validation_accepts_a_good_query():
+def test_query_validation_accepts_a_good_query() -> None:
     assert fields({**DEALS, "aggregate": "sum", "property": "amount",
                    "date_property": "closedate"}) == []
 
 
-def test_query_validation_names_each_problem():
+def test_query_validation_names_each_problem() -> None:
     assert fields({"object": "deals/x", "aggregate": "median", "unknown": 1}) == [
         "unknown", "object", "aggregate"]
     assert fields({"object": "deals", "aggregate": "sum"}) == ["property"]
@@ -342,7 +355,7 @@ def test_query_validation_names_each_problem():
     assert "unknown placeholder {today}" in problems[0].message
 
 
-def test_a_cumulative_key_result_needs_date_property():
+def test_a_cumulative_key_result_needs_date_property() -> None:
     cumulative = KeyResult("k", "t", measure="cumulative", baseline=0, target=1)
     (problem,) = HubSpotSource.validate_query(DEALS, cumulative)
     assert problem.field == "date_property"
@@ -350,7 +363,7 @@ def test_a_cumulative_key_result_needs_date_property():
     assert HubSpotSource.validate_query({**DEALS, "date_property": "closedate"}, cumulative) == []
 
 
-def test_filter_limits_are_checked_at_lint_time():
+def test_filter_limits_are_checked_at_lint_time() -> None:
     f = {"property": "a", "operator": "EQ", "value": "1"}
     ten = {"object": "deals", "filters": [f] * 10}
     assert fields(ten) == []
@@ -364,11 +377,11 @@ def test_filter_limits_are_checked_at_lint_time():
         "27 filters in all (including date windows) exceed HubSpot's limit of 25"]
 
 
-def test_check_online_finds_missing_and_mistyped_properties(fake):
+def test_check_online_finds_missing_and_mistyped_properties(fake: FakeHubSpot) -> None:
     fake.property_types["deals"] = {"dealstage": "enumeration", "amount": "number",
                                     "closedate": "datetime", "dealname": "string"}
     good = {**DEALS, "aggregate": "sum", "property": "amount", "date_property": "closedate"}
-    queries = [
+    queries: list[tuple[KeyResult, Mapping[str, Any]]] = [
         (KeyResult("good", "t", baseline=0, target=1), good),
         (KeyResult("typo", "t", baseline=0, target=1), {**good, "property": "amout"}),
         (KeyResult("text", "t", baseline=0, target=1),
@@ -389,13 +402,15 @@ def test_check_online_finds_missing_and_mistyped_properties(fake):
     assert len(paths) == len(set(paths)) == 7
 
 
-def test_check_online_with_a_bad_token_raises(fake, monkeypatch):
+def test_check_online_with_a_bad_token_raises(
+    fake: FakeHubSpot, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("HUBSPOT_TEST_TOKEN", "pat-wrong")
     with pytest.raises(SourceError, match="HubSpot 401"):
         source(fake).check_online([(KeyResult("k", "t", baseline=0, target=1),
                                     {**DEALS, "aggregate": "sum", "property": "amount"})])
 
 
-def test_plugin_registers_through_its_entry_point():
+def test_plugin_registers_through_its_entry_point() -> None:
     manager = PluginManager()
     assert manager.sources.get("hubspot") is HubSpotSource

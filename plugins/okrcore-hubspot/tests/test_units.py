@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import email.utils
 import time
+from typing import Any
 
 import pytest
 from okrcore_hubspot.aggregate import Acc, parse_number, record_day, summarize
@@ -27,7 +28,7 @@ class FakeClock:
         self.now += seconds
 
 
-def test_throttle_spaces_calls_at_the_declared_rate():
+def test_throttle_spaces_calls_at_the_declared_rate() -> None:
     clock = FakeClock()
     throttle = Throttle(4.0, clock=clock, sleep=clock.sleep)
     for _ in range(5):
@@ -38,7 +39,7 @@ def test_throttle_spaces_calls_at_the_declared_rate():
     assert len(clock.slept) == 4
 
 
-def test_retry_after_seconds_and_http_dates():
+def test_retry_after_seconds_and_http_dates() -> None:
     assert parse_retry_after("3") == 3.0
     assert parse_retry_after(None) is None
     assert parse_retry_after("soon") is None
@@ -46,7 +47,7 @@ def test_retry_after_seconds_and_http_dates():
     assert 100 < (parse_retry_after(later) or 0) <= 120
 
 
-def test_acc_merges_like_one_pass():
+def test_acc_merges_like_one_pass() -> None:
     values = [3.0, None, 1.5, 10.0, None, 4.0]
     left, right = summarize(values[:3]), summarize(values[3:])
     whole = summarize(values)
@@ -59,12 +60,12 @@ def test_acc_merges_like_one_pass():
 
 @pytest.mark.parametrize(("raw", "want"), [("1000", 1000.0), ("12.5", 12.5), ("", None),
                                            (None, None), (7, 7.0)])
-def test_property_values(raw, want):
+def test_property_values(raw: Any, want: float | None) -> None:
     assert parse_number(raw) == want
 
 
 @pytest.mark.parametrize("raw", ["abc", "NaN", "inf", True])
-def test_non_numbers_are_refused(raw):
+def test_non_numbers_are_refused(raw: Any) -> None:
     with pytest.raises(ValueError):
         parse_number(raw)
 
@@ -76,11 +77,11 @@ def test_non_numbers_are_refused(raw):
     ("2026-01-01", dt.date(2026, 1, 1)),
     ("", None),
 ])
-def test_record_days_are_utc_days(raw, want):
+def test_record_days_are_utc_days(raw: str, want: dt.date | None) -> None:
     assert record_day(raw) == want
 
 
-def test_window_halves_cover_the_window_without_overlap():
+def test_window_halves_cover_the_window_without_overlap() -> None:
     window = Window(day_start_ms(dt.date(2026, 1, 1)), day_end_ms(dt.date(2026, 1, 31)))
     low, high = window.halves()
     assert (low.low, high.high) == (window.low, window.high)

@@ -6,18 +6,22 @@ https, so an adapter downgrades loopback calls.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 import requests
-from salesforce_fake import VERSION
+from salesforce_fake import VERSION, FakeSalesforce
 
 
 class _HttpsToHttp(requests.adapters.HTTPAdapter):
-    def send(self, request, **kw):  # type: ignore[no-untyped-def]
+    def send(self, request: requests.PreparedRequest, *args: Any,
+             **kw: Any) -> requests.Response:
+        assert request.url is not None
         request.url = request.url.replace("https://", "http://", 1)
-        return super().send(request, **kw)
+        return super().send(request, *args, **kw)
 
 
-def test_simple_salesforce_reads_the_fake(fake):
+def test_simple_salesforce_reads_the_fake(fake: FakeSalesforce) -> None:
     simple = pytest.importorskip("simple_salesforce")
     soql = "SELECT Id, Amount FROM Opportunity"
     fake.rows(soql, [{"Id": str(i), "Amount": float(i)} for i in range(5)])

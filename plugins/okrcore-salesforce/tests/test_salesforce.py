@@ -84,17 +84,17 @@ def failure(result: Reading | Failure) -> Failure:
         (["a", "b'c"], r"('a', 'b\'c')"),
     ],
 )
-def test_literals_are_quoted_and_escaped(value, text):
+def test_literals_are_quoted_and_escaped(value: Any, text: str) -> None:
     assert literal(value) == text
 
 
 @pytest.mark.parametrize("value", [math.nan, math.inf, [], {"a": 1}])
-def test_unbindable_values_are_refused(value):
+def test_unbindable_values_are_refused(value: Any) -> None:
     with pytest.raises(ValueError):
         literal(value)
 
 
-def test_placeholders_outside_strings_only():
+def test_placeholders_outside_strings_only() -> None:
     soql = ("SELECT COUNT() FROM Lead WHERE Note__c = 'at :start' AND CreatedDate > "
             "2026-01-01T00:00:00Z AND CreatedDate = LAST_N_DAYS:30 AND Status IN :states")
     assert placeholders(soql) == ["states"]
@@ -102,7 +102,7 @@ def test_placeholders_outside_strings_only():
     assert "'at :start'" in bind(soql, {"states": ["x"]})
 
 
-def test_an_injection_attempt_stays_a_string():
+def test_an_injection_attempt_stays_a_string() -> None:
     bound = bind("SELECT COUNT() FROM Account WHERE Name = :name", {"name": "x' OR Id != '"})
     assert bound == r"SELECT COUNT() FROM Account WHERE Name = 'x\' OR Id != \''"
 
@@ -110,7 +110,7 @@ def test_an_injection_attempt_stays_a_string():
 # -- queries on the wire -------------------------------------------------------------------------
 
 
-def test_aggregate_expr0_with_exact_wire_request(fake):
+def test_aggregate_expr0_with_exact_wire_request(fake: FakeSalesforce) -> None:
     fake.aggregate(WON_SUM_BOUND, {"expr0": 123456.5})
     got = reading(one(source(fake), request({"soql": WON_SUM, "params": {"stage": "Closed Won"}})))
     assert got.points == ((END, 123456.5),)
@@ -123,13 +123,13 @@ def test_aggregate_expr0_with_exact_wire_request(fake):
     assert got.info == {"requests": 1, "api_usage": "1/15000", "api_used": 1, "api_limit": 15000}
 
 
-def test_alias_column_is_found(fake):
+def test_alias_column_is_found(fake: FakeSalesforce) -> None:
     soql = "SELECT AVG(Amount) aov FROM Opportunity WHERE IsWon = true"
     fake.aggregate(soql, {"aov": 812.25})
     assert reading(one(source(fake), request({"soql": soql}))).points[0][1] == 812.25
 
 
-def test_sum_of_nothing_is_zero_but_avg_of_nothing_fails(fake):
+def test_sum_of_nothing_is_zero_but_avg_of_nothing_fails(fake: FakeSalesforce) -> None:
     fake.aggregate("SELECT SUM(Amount) FROM Opportunity", {"expr0": None})
     fake.aggregate("SELECT AVG(Amount) FROM Opportunity", {"expr0": None})
     src = source(fake)
@@ -140,7 +140,7 @@ def test_sum_of_nothing_is_zero_but_avg_of_nothing_fails(fake):
     assert "no value for expr0" in got.message
 
 
-def test_count_uses_total_size(fake):
+def test_count_uses_total_size(fake: FakeSalesforce) -> None:
     soql = "SELECT COUNT() FROM Account WHERE Type = 'Customer' AND CreatedDate >= :start_time"
     fake.count("SELECT COUNT() FROM Account WHERE Type = 'Customer' AND CreatedDate >= "
                "2026-01-01T00:00:00Z", 4321)
@@ -151,7 +151,9 @@ def test_count_uses_total_size(fake):
     ("sum", sum(range(1, 8)) * 100.0), ("avg", 400.0), ("max", 700.0), ("min", 100.0),
     ("count", 8.0),
 ])
-def test_rows_over_several_pages_are_combined(fake, aggregate, want):
+def test_rows_over_several_pages_are_combined(
+    fake: FakeSalesforce, aggregate: str, want: float
+) -> None:
     soql = "SELECT Id, Amount FROM Opportunity WHERE IsWon = true"
     fake.rows(soql, [{"Id": f"006{i}", "Amount": i * 100.0} for i in range(1, 8)]
               + [{"Id": "006x", "Amount": None}])
@@ -166,7 +168,7 @@ def test_rows_over_several_pages_are_combined(fake, aggregate, want):
     assert paths[2].endswith("-6")
 
 
-def test_relationship_columns(fake):
+def test_relationship_columns(fake: FakeSalesforce) -> None:
     soql = "SELECT Account.AnnualRevenue FROM Opportunity"
     fake.rows(soql, [{"Account": {"attributes": {"type": "Account"}, "AnnualRevenue": 10.0}},
                      {"Account": {"attributes": {"type": "Account"}, "AnnualRevenue": 5.5}}])
@@ -174,7 +176,7 @@ def test_relationship_columns(fake):
     assert reading(got).points[0][1] == 15.5
 
 
-def test_ambiguous_columns_ask_for_value(fake):
+def test_ambiguous_columns_ask_for_value(fake: FakeSalesforce) -> None:
     soql = "SELECT Id, Amount FROM Opportunity"
     fake.rows(soql, [{"Id": "1", "Amount": 1.0}, {"Id": "2", "Amount": 2.0}])
     got = failure(one(source(fake), request({"soql": soql})))
@@ -182,7 +184,7 @@ def test_ambiguous_columns_ask_for_value(fake):
     assert "columns Id, Amount" in got.message
 
 
-def test_non_numeric_column_is_permanent(fake):
+def test_non_numeric_column_is_permanent(fake: FakeSalesforce) -> None:
     soql = "SELECT MAX(StageName) FROM Opportunity"
     fake.aggregate(soql, {"expr0": "Prospecting"})
     got = failure(one(source(fake), request({"soql": soql})))
@@ -190,7 +192,7 @@ def test_non_numeric_column_is_permanent(fake):
     assert "'expr0' is 'Prospecting', not a number" in got.message
 
 
-def test_structured_cumulative_sum(fake):
+def test_structured_cumulative_sum(fake: FakeSalesforce) -> None:
     fake.aggregate("SELECT SUM(Amount) value FROM Opportunity WHERE (IsWon = true) "
                    "AND CloseDate >= 2026-01-01 AND CloseDate <= 2026-02-15", {"value": 99.0})
     query = {"object": "Opportunity", "where": "IsWon = true", "aggregate": "sum",
@@ -198,7 +200,7 @@ def test_structured_cumulative_sum(fake):
     assert reading(one(source(fake), request(query))).points == ((END, 99.0),)
 
 
-def test_structured_gauge_count_on_a_datetime_field(fake):
+def test_structured_gauge_count_on_a_datetime_field(fake: FakeSalesforce) -> None:
     fake.count("SELECT COUNT() FROM Account WHERE (Type = 'Customer') "
                "AND CreatedDate < 2026-02-16T00:00:00Z", 1200)
     query = {"object": "Account", "where": "Type = :type", "params": {"type": "Customer"},
@@ -207,7 +209,7 @@ def test_structured_gauge_count_on_a_datetime_field(fake):
     assert got.points == ((END, 1200.0),)
 
 
-def test_structured_cumulative_series_is_one_query_grouped_by_day(fake):
+def test_structured_cumulative_series_is_one_query_grouped_by_day(fake: FakeSalesforce) -> None:
     soql = ("SELECT CloseDate day, SUM(Amount) value FROM Opportunity WHERE (IsWon = true) "
             "AND CloseDate >= 2026-01-01 AND CloseDate <= 2026-01-04 GROUP BY CloseDate")
     fake.rows(soql, [{"day": "2026-01-01", "value": 10.0}, {"day": "2026-01-03", "value": 30.5}],
@@ -220,7 +222,9 @@ def test_structured_cumulative_series_is_one_query_grouped_by_day(fake):
     assert [c.soql for c in fake.calls] == [soql]
 
 
-def test_grouped_series_on_a_datetime_field_skips_days_without_an_average(fake):
+def test_grouped_series_on_a_datetime_field_skips_days_without_an_average(
+    fake: FakeSalesforce
+) -> None:
     soql = ("SELECT DAY_ONLY(CreatedDate) day, AVG(Amount) value FROM Opportunity "
             "WHERE CreatedDate >= 2026-01-01T00:00:00Z AND CreatedDate < 2026-01-03T00:00:00Z "
             "GROUP BY DAY_ONLY(CreatedDate)")
@@ -231,7 +235,7 @@ def test_grouped_series_on_a_datetime_field_skips_days_without_an_average(fake):
     assert got.points == ((dt.date(2026, 1, 2), 250.0),)
 
 
-def test_soql_series_runs_one_query_per_day(fake):
+def test_soql_series_runs_one_query_per_day(fake: FakeSalesforce) -> None:
     template = ("SELECT AVG(Amount) FROM Opportunity WHERE IsWon = true "
                 "AND CloseDate >= {d} AND CloseDate <= {d}")
     for day, amount in ((1, 10.0), (2, None), (3, 30.0)):
@@ -244,7 +248,7 @@ def test_soql_series_runs_one_query_per_day(fake):
     assert got.info["requests"] == 3
 
 
-def test_gauge_series_ends_each_window_on_its_day(fake):
+def test_gauge_series_ends_each_window_on_its_day(fake: FakeSalesforce) -> None:
     template = ("SELECT COUNT() FROM Account WHERE (Type = 'Customer') "
                 "AND CreatedDate < 2026-01-0{d}T00:00:00Z")
     fake.count(template.format(d=2), 100)
@@ -280,14 +284,18 @@ def test_gauge_series_ends_each_window_on_its_day(fake):
         (200, "<html>maintenance</html>", FailureKind.TRANSIENT, "not JSON"),
     ],
 )
-def test_errors_are_classified(fake, status, body, kind, words):
+def test_errors_are_classified(
+    fake: FakeSalesforce, status: int, body: Any, kind: FailureKind, words: str
+) -> None:
     fake.answer(status, body)
     got = failure(one(source(fake), request({"soql": "SELECT COUNT() FROM Lead"})))
     assert got.kind is kind
     assert words in got.message
 
 
-def test_static_token_refused_is_auth_without_refresh(fake, monkeypatch):
+def test_static_token_refused_is_auth_without_refresh(
+    fake: FakeSalesforce, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("SF_TEST_TOKEN", "00Dexpired")
     got = failure(one(source(fake), request({"soql": "SELECT COUNT() FROM Lead"})))
     assert got.kind is FailureKind.AUTH
@@ -296,7 +304,7 @@ def test_static_token_refused_is_auth_without_refresh(fake, monkeypatch):
     assert "00Dexpired" not in got.message
 
 
-def test_unreachable_instance_is_transient():
+def test_unreachable_instance_is_transient() -> None:
     src = SalesforceSource(Connection("sf", "salesforce", {"access_token": "env:SF_TEST_TOKEN"},
                                       endpoint="http://127.0.0.1:9"))
     assert failure(one(src, request({"soql": "SELECT COUNT() FROM Lead"}))).kind is (
@@ -306,7 +314,7 @@ def test_unreachable_instance_is_transient():
 # -- OAuth ---------------------------------------------------------------------------------------
 
 
-def test_client_credentials_token_is_fetched_once_and_cached(fake):
+def test_client_credentials_token_is_fetched_once_and_cached(fake: FakeSalesforce) -> None:
     fake.count("SELECT COUNT() FROM Lead", 7)
     src = oauth(fake, "client_credentials")
     for _ in range(2):
@@ -318,7 +326,7 @@ def test_client_credentials_token_is_fetched_once_and_cached(fake):
     assert [c.headers["authorization"] for c in fake.queries()] == ["Bearer 00Dissued!1"] * 2
 
 
-def test_expired_session_is_refreshed_once(fake):
+def test_expired_session_is_refreshed_once(fake: FakeSalesforce) -> None:
     fake.count("SELECT COUNT() FROM Lead", 7)
     src = oauth(fake, "refresh_token")
     assert reading(one(src, request({"soql": "SELECT COUNT() FROM Lead"}))).points[0][1] == 7
@@ -330,7 +338,7 @@ def test_expired_session_is_refreshed_once(fake):
         "Bearer 00Dissued!1", "Bearer 00Dissued!1", "Bearer 00Dissued!2"]
 
 
-def test_a_refreshed_session_refused_again_is_auth(fake):
+def test_a_refreshed_session_refused_again_is_auth(fake: FakeSalesforce) -> None:
     fake.count("SELECT COUNT() FROM Lead", 7)
     src = oauth(fake, "refresh_token")
     expired = [{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}]
@@ -342,7 +350,9 @@ def test_a_refreshed_session_refused_again_is_auth(fake):
     assert len(fake.queries()) == 2
 
 
-def test_token_endpoint_refusal_is_auth(fake, monkeypatch):
+def test_token_endpoint_refusal_is_auth(
+    fake: FakeSalesforce, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("SF_TEST_REFRESH", "5Aep-revoked")
     got = failure(one(oauth(fake, "refresh_token"), request({"soql": "SELECT COUNT() FROM Lead"})))
     assert got.kind is FailureKind.AUTH
@@ -362,7 +372,7 @@ def messages(query: dict[str, Any]) -> list[str]:
     return [f"{p.field}: {p.message}" for p in SalesforceSource.validate_query(query, kr())]
 
 
-def test_query_validation():
+def test_query_validation() -> None:
     assert messages({"soql": WON_SUM, "params": {"stage": "Closed Won"}}) == []
     assert messages({"soql": WON_SUM}) == [
         "soql: placeholder :stage has no value (built-ins: :start, :end, :as_of, :cycle_start, "
@@ -379,7 +389,7 @@ def test_query_validation():
         ": give soql, or the structured form with object (e.g. Opportunity)"]
 
 
-def test_a_cumulative_key_result_must_be_bounded_by_day():
+def test_a_cumulative_key_result_must_be_bounded_by_day() -> None:
     cumulative = KeyResult("k", "t", measure="cumulative", baseline=0, target=1)
 
     def fields(query: dict[str, Any]) -> list[str]:
@@ -394,7 +404,7 @@ def test_a_cumulative_key_result_must_be_bounded_by_day():
     assert fields({"object": "Opportunity", "date_field": "CloseDate"}) == []
 
 
-def test_connection_validation():
+def test_connection_validation() -> None:
     problems = SalesforceSource.validate_connection(Connection("sf", "salesforce", {
         "instance_url": "https://acme.my.salesforce.com", "api_version": "62",
         "auth": "client_credentials", "client_id": "abc", "client_secret": "inline-secret"}))
@@ -410,7 +420,7 @@ def test_connection_validation():
         "sf", "salesforce", {"access_token": "env:T"}))] == ["instance_url"]
 
 
-def test_check_online_explains_each_query_without_running_it(fake):
+def test_check_online_explains_each_query_without_running_it(fake: FakeSalesforce) -> None:
     fake.count("SELECT COUNT() FROM Lead", 1)
     queries = [(kr(), {"soql": "SELECT COUNT() FROM Lead"}),
                (KeyResult("bad", "t", baseline=0, target=1),
@@ -423,17 +433,19 @@ def test_check_online_explains_each_query_without_running_it(fake):
         ["SELECT COUNT() FROM Lead"], ["SELECT SUM(Amout) FROM Opportunity"]]
 
 
-def test_check_online_with_a_refused_token_raises(fake, monkeypatch):
+def test_check_online_with_a_refused_token_raises(
+    fake: FakeSalesforce, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("SF_TEST_TOKEN", "00Dexpired")
     with pytest.raises(SourceError, match="INVALID_SESSION_ID"):
         source(fake).check_online([(kr(), {"soql": "SELECT COUNT() FROM Lead"})])
 
 
-def test_plugin_registers_through_its_entry_point():
+def test_plugin_registers_through_its_entry_point() -> None:
     assert PluginManager().sources.get("salesforce") is SalesforceSource
 
 
-def test_token_cache_renews_once_for_many_threads_with_the_same_stale_token():
+def test_token_cache_renews_once_for_many_threads_with_the_same_stale_token() -> None:
     import threading
 
     from okrcore_salesforce.auth import Credentials, TokenCache
