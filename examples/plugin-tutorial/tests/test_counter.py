@@ -27,6 +27,7 @@ class FakeCounterApi(BaseHTTPRequestHandler):
 
     calls: list[str]
     replies: list[tuple[int, Any]]  # scripted replies to use first, e.g. (429, {...})
+    url: str  # set by the fixture: where the fake listens
 
     def do_GET(self) -> None:
         url = urllib.parse.urlsplit(self.path)
@@ -60,7 +61,7 @@ class FakeCounterApi(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[type[FakeCounterApi]]:
-    handler = type("Handler", (FakeCounterApi,), {"calls": [], "replies": []})
+    handler: type[FakeCounterApi] = type("Handler", (FakeCounterApi,), {"calls": [], "replies": []})
     monkeypatch.setenv("COUNTER_TOKEN", TOKEN)
     with serve(handler) as handler.url:
         yield handler
