@@ -49,9 +49,9 @@ def typecheck(session: nox.Session) -> None:
     session.run("mypy")
     session.run("mypy", "tests")
     for plugin in PLUGINS:
-        src = plugin / "src"
-        if src.is_dir():
-            session.run("mypy", "--config-file", str(ROOT / "pyproject.toml"), str(src))
+        for folder in (plugin / "src", plugin / "tests"):  # separately: each has its own roots
+            if folder.is_dir():
+                session.run("mypy", "--config-file", str(ROOT / "pyproject.toml"), str(folder))
 
 
 @nox.session
