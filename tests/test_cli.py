@@ -769,3 +769,14 @@ def test_lint_reads_a_store_only_when_given(
     with_history = okr("lint", plan, "--store", url, "--at", AT, "--format", "json")
     assert with_history.exit_code in (0, 1)
     assert "findings" in json.loads(with_history.stdout)
+
+
+def test_okr_without_the_cli_extra_says_what_to_install() -> None:
+    # sys.modules[name] = None makes the import fail as if the package were not installed
+    code = "import sys; sys.modules['click'] = None; import okrcore.cli"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        "okr needs click, part of the command-line extra: pip install 'okrcore[cli]'"
+    )

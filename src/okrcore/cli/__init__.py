@@ -19,7 +19,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-import click
+try:
+    import click
+    import rich  # noqa: F401 - the text output; checked here so that `okr` fails in one clear way
+except ModuleNotFoundError as exc:  # the `okr` script is installed without the cli extra
+    raise SystemExit(
+        f"okr needs {exc.name}, part of the command-line extra: pip install 'okrcore[cli]'"
+    ) from None
 
 from okrcore.errors import OkrError, PlanError, StoreError
 from okrcore.store import Store, open_store
