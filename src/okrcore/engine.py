@@ -37,7 +37,7 @@ import attrs
 
 from .errors import OkrError
 from .model import CheckIn, Connection, KeyResult, Kind, Measure, Plan, RunOutcome, RunRecord
-from .sources import Failure, FailureKind, FetchRequest, Reading, Source
+from .sources import Failure, FailureKind, FetchRequest, Reading, Source, Throttle
 
 if TYPE_CHECKING:
     from .plugins import PluginFailure, PluginManager
@@ -210,26 +210,6 @@ def _plan_requests(
 
 
 # -- running -----------------------------------------------------------------------------------
-class _Pacer:
-    """Spaces the start of fetch calls on one connection to at most ``rate`` per second."""
-
-    def __init__(self, rate: float | None, clock: Clock, sleep: Sleep) -> None:
-        self._interval = 1.0 / rate if rate else 0.0
-        self._clock, self._sleep = clock, sleep
-        self._next = 0.0
-        self._lock = threading.Lock()
-
-    def wait(self) -> None:
-        if not self._interval:
-            return
-        with self._lock:
-            now = self._clock()
-            start = max(now, self._next)
-            self._next = start + self._interval
-        if start > now:
-            self._sleep(start - now)
-
-
 @attrs.define
 class _ConnectionRun:
     """The state of one connection during a run (touched by its worker threads under a lock)."""
@@ -296,7 +276,7 @@ class _Engine:
                 for r in job.requests:
                     self._settle(Failure(r, FailureKind.PERMANENT, message), 0)
                 return
-            pacer = _Pacer(limits.rate, self.clock, self.sleep)
+            pacer = Throttle(limits.rate, clock=self.clock, sleep=self.sleep)
             with ThreadPoolExecutor(
                 max_workers=limits.concurrency, thread_name_prefix=f"okr-{job.connection.name}"
             ) as pool:
@@ -308,7 +288,7 @@ class _Engine:
                 with contextlib.suppress(Exception):
                     source.close()
 
-    def _run_batch(self, job: _ConnectionRun, batch: list[FetchRequest], pacer: _Pacer) -> None:
+    def _run_batch(self, job: _ConnectionRun, batch: list[FetchRequest], pacer: Throttle) -> None:
         assert job.source is not None
         pending = batch
         attempt = 0

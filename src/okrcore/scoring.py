@@ -41,6 +41,7 @@ __all__ = [
     "Scorecard",
     "StatusFacts",
     "StatusPolicy",
+    "daily_values",
     "expected_progress",
     "grade_columns",
     "least_squares",
@@ -593,7 +594,7 @@ class Scorecard:
 # -- scoring one key result ------------------------------------------------------------------
 
 
-def _daily_values(history: Sequence[CheckIn], end: dt.date) -> dict[dt.date, float]:
+def daily_values(history: Iterable[CheckIn], end: dt.date) -> dict[dt.date, float]:
     """One value per day up to ``end``; a later-recorded check-in for a day corrects an earlier."""
     out: dict[dt.date, float] = {}
     for ci in sorted(history, key=lambda c: (c.as_of, c.recorded_at)):
@@ -632,7 +633,7 @@ def _score_kr(
     target = kr.effective_target
     assert target is not None  # the model refuses key results without one
 
-    daily = _daily_values(history, end)
+    daily = daily_values(history, end)
     if cumulative:
         daily = {d: v for d, v in daily.items() if d >= start}
     days = sorted(daily)

@@ -16,7 +16,9 @@ import datetime as dt
 import email.utils
 import enum
 import os
-from collections.abc import Iterable, Mapping, Sequence
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -145,6 +147,26 @@ class Failure:
     retry_after: float | None = None
 
 
+class FetchError(Exception):
+    """A classified failure raised inside a source, for the request being fetched.
+
+    Raise it from :meth:`Source.fetch_one` (or any helper it calls); the default
+    :meth:`Source.fetch` turns it into that request's :class:`Failure`.
+    """
+
+    def __init__(
+        self, kind: FailureKind | str, message: str, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message)
+        self.kind = FailureKind(kind)
+        self.message = message
+        self.retry_after = retry_after
+
+    def failure(self, request: FetchRequest) -> Failure:
+        """This error as the failure of ``request``."""
+        return Failure(request, self.kind, self.message, self.retry_after)
+
+
 @attrs.frozen
 class QueryProblem:
     """A problem with a key result's ``source`` mapping, found by :meth:`Source.validate_query`.
@@ -220,11 +242,39 @@ class Source:
 
         Never raise for a remote error: classify it as a :class:`Failure`. An exception that escapes
         is reported as a permanent failure of every request of the batch.
+
+        The default calls :meth:`fetch_one` for each request, turning a :class:`FetchError` into
+        that request's failure; override ``fetch`` instead when one remote call answers a batch.
         """
-        raise NotImplementedError
+        for request in requests:
+            try:
+                yield self.fetch_one(request)
+            except FetchError as error:
+                yield error.failure(request)
+
+    def fetch_one(self, request: FetchRequest) -> Reading:
+        """Fetch one request (used by the default :meth:`fetch`); raise :class:`FetchError`."""
+        raise NotImplementedError(f"{type(self).__name__} implements neither fetch nor fetch_one")
 
     def close(self) -> None:
         """Release sessions and pools. Called once when the refresh is done."""
+
+
+def is_secret_reference(value: Any) -> bool:
+    """True for ``env:NAME`` or ``file:PATH``: the only ways a plan may name a secret."""
+    return isinstance(value, str) and value.startswith(("env:", "file:"))
+
+
+def unknown_keys(
+    mapping: Mapping[str, Any], known: Iterable[str], what: str = "setting"
+) -> list[QueryProblem]:
+    """A problem for each key of ``mapping`` not in ``known`` (a typo), naming the known ones."""
+    allowed = set(known)
+    return [
+        QueryProblem(key, f"unknown {what} {key!r} (known: {', '.join(sorted(allowed))})")
+        for key in mapping
+        if key not in allowed
+    ]
 
 
 def resolve_secret(value: Any, *, what: str = "secret", base: Path | None = None) -> str | None:
@@ -280,6 +330,37 @@ def http_session(user_agent: str, pool_size: int) -> requests.Session:
     session.headers["User-Agent"] = user_agent
     session.headers["Accept"] = "application/json"
     return session
+
+
+class Throttle:
+    """Spaces calls at least ``1 / rate`` seconds apart, across threads; ``rate=None``: no limit.
+
+    The engine paces each connection's fetch calls with one (``Limits.rate``). A source whose one
+    fetch makes several remote calls (paging) paces those with its own, for the service's limit.
+    """
+
+    def __init__(
+        self,
+        rate: float | None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._interval = 1.0 / rate if rate else 0.0
+        self._clock, self._sleep = clock, sleep
+        self._next = 0.0
+        self._lock = threading.Lock()
+
+    def wait(self) -> None:
+        """Block until the next call is allowed."""
+        if not self._interval:
+            return
+        with self._lock:
+            now = self._clock()
+            start = max(now, self._next)
+            self._next = start + self._interval
+        if start > now:
+            self._sleep(start - now)
 
 
 def parse_retry_after(value: str | None) -> float | None:

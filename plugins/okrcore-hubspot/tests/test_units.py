@@ -9,10 +9,9 @@ from typing import Any
 
 import pytest
 from okrcore_hubspot.aggregate import Acc, parse_number, record_day, summarize
-from okrcore_hubspot.http import Throttle
 from okrcore_hubspot.query import Window, day_end_ms, day_start_ms
 
-from okrcore.sources import parse_retry_after
+from okrcore.sources import Throttle, parse_retry_after
 
 
 class FakeClock:

@@ -97,6 +97,11 @@ def handle_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+plan_argument = click.argument(
+    "plan_path", metavar="PLAN", type=click.Path(exists=True, dir_okay=False)
+)
+
+
 @contextmanager
 def opened_store(url: str) -> Iterator[Store]:
     """Open a store for one command; a store that cannot be opened is unusable input."""

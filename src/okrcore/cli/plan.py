@@ -33,6 +33,7 @@ from okrcore.cli import (
     main,
     opened_store,
     parse_date,
+    plan_argument,
     store_option,
 )
 from okrcore.engine import refresh
@@ -59,9 +60,6 @@ STATUS_ICON = {"green": "🟢", "yellow": "🟡", "red": "🔴"}
 SEVERITY_STYLE = {"error": "red", "warning": "yellow", "info": "cyan"}
 _RELATIVE = re.compile(r"^\s*([+-])\s*(\d+(?:\.\d+)?)\s*%\s*$")
 
-plan_argument = click.argument(
-    "plan_path", metavar="PLAN", type=click.Path(exists=True, dir_okay=False)
-)
 # Negative numbers and "-10%" are values here, not options.
 VALUE_ARGS = {"ignore_unknown_options": True}
 
@@ -293,6 +291,36 @@ def _target_cell(entry: Mapping[str, Any]) -> str:
     return num(target, unit)
 
 
+# The scorecard's key-result columns, with their alignment on the terminal.
+KR_COLUMNS = (
+    ("key result", "left"),
+    ("actual", "right"),
+    ("target", "right"),
+    ("progress", "right"),
+    ("score", "right"),
+    ("pace", "right"),
+    ("status", "left"),
+    ("forecast", "right"),
+    ("why", "left"),
+)
+
+
+def _kr_cells(e: Mapping[str, Any], key: str, light: str) -> list[str]:
+    """One key result's scorecard row; Markdown and the terminal differ in the id and light."""
+    unit = e.get("unit") or ""
+    return [
+        key,
+        num(e.get("actual"), unit),
+        _target_cell(e),
+        pct(e.get("progress")),
+        fixed(e.get("score")),
+        pct(e.get("expected")),
+        light,
+        num(e.get("forecast"), unit),
+        str(e.get("reason") or ""),
+    ]
+
+
 def render_scorecard(data: Mapping[str, Any], fmt: str, title: str = "") -> None:
     """Print a scorecard dict as rich tables, Markdown or JSON."""
     if fmt == "json":
@@ -308,31 +336,9 @@ def render_scorecard(data: Mapping[str, Any], fmt: str, title: str = "") -> None
         for e in krs:
             status = status_text(e.get("status"))
             stale = " (stale)" if e.get("stale") else ""
-            rows.append(
-                [
-                    f"`{e.get('id')}`",
-                    num(e.get("actual"), e.get("unit") or ""),
-                    _target_cell(e),
-                    pct(e.get("progress")),
-                    fixed(e.get("score")),
-                    pct(e.get("expected")),
-                    f"{STATUS_ICON.get(status, '⚪')} {status}{stale}",
-                    num(e.get("forecast"), e.get("unit") or ""),
-                    str(e.get("reason") or ""),
-                ]
-            )
-        headers = [
-            "key result",
-            "actual",
-            "target",
-            "progress",
-            "score",
-            "pace",
-            "status",
-            "forecast",
-            "why",
-        ]
-        parts = [head, "", md_table(headers, rows)]
+            light = f"{STATUS_ICON.get(status, '⚪')} {status}{stale}"
+            rows.append(_kr_cells(e, f"`{e.get('id')}`", light))
+        parts = [head, "", md_table([name for name, _ in KR_COLUMNS], rows)]
         for heading, nodes in (("Objectives", objectives), ("Goals", goals)):
             if not nodes:
                 continue
@@ -356,33 +362,13 @@ def render_scorecard(data: Mapping[str, Any], fmt: str, title: str = "") -> None
 
     out = console()
     table = Table(title=f"Scorecard{' — ' + title if title else ''} · as of {as_of}")
-    for name, justify in (
-        ("key result", "left"),
-        ("actual", "right"),
-        ("target", "right"),
-        ("progress", "right"),
-        ("score", "right"),
-        ("pace", "right"),
-        ("status", "left"),
-        ("forecast", "right"),
-        ("why", "left"),
-    ):
+    for name, justify in KR_COLUMNS:
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
     for e in krs:
         status = status_text(e.get("status"))
         style = STATUS_STYLE.get(status, "bright_black")
         stale = " (stale)" if e.get("stale") else ""
-        table.add_row(
-            str(e.get("id")),
-            num(e.get("actual"), e.get("unit") or ""),
-            _target_cell(e),
-            pct(e.get("progress")),
-            fixed(e.get("score")),
-            pct(e.get("expected")),
-            f"[{style}]● {status}{stale}[/]",
-            num(e.get("forecast"), e.get("unit") or ""),
-            str(e.get("reason") or ""),
-        )
+        table.add_row(*_kr_cells(e, str(e.get("id")), f"[{style}]● {status}{stale}[/]"))
     out.print(table)
     if objectives or goals:
         roll = Table(title="Rollup")

@@ -26,6 +26,7 @@ from okrcore.cli import (
     handle_errors,
     main,
     opened_store,
+    plan_argument,
     store_option,
 )
 from okrcore.engine import RefreshResult, describe_request, refresh
@@ -71,7 +72,7 @@ def _progress(total: int, enabled: bool) -> Iterator[Callable[[Any, Any], None] 
 
 
 @main.command("refresh")
-@click.argument("plan_path", metavar="PLAN", type=click.Path(exists=True, dir_okay=False))
+@plan_argument
 @store_option
 @at_option
 @click.option("--only", "only", multiple=True, metavar="KR",

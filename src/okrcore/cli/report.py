@@ -14,13 +14,21 @@ from pathlib import Path
 
 import click
 
-from okrcore.cli import at_option, format_option, handle_errors, main, opened_store, store_option
+from okrcore.cli import (
+    at_option,
+    format_option,
+    handle_errors,
+    main,
+    opened_store,
+    plan_argument,
+    store_option,
+)
 from okrcore.planfile import load_plan
 from okrcore.reports import KINDS, render, report
 
 
 @main.command("report")
-@click.argument("plan_path", metavar="PLAN", type=click.Path(exists=True, dir_okay=False))
+@plan_argument
 @click.option(
     "--kind",
     type=click.Choice(KINDS),

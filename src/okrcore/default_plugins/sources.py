@@ -32,8 +32,10 @@ from okrcore.sources import (
     Reading,
     Source,
     http_session,
+    is_secret_reference,
     parse_retry_after,
     resolve_secret,
+    unknown_keys,
 )
 
 __all__ = [
@@ -151,17 +153,6 @@ def _limit_problems(settings: Mapping[str, Any]) -> list[QueryProblem]:
     return problems
 
 
-def _unknown_keys(
-    mapping: Mapping[str, Any], known: Iterable[str], what: str
-) -> list[QueryProblem]:
-    allowed = set(known)
-    return [
-        QueryProblem(key, f"unknown {what} key {key!r} (known: {', '.join(sorted(allowed))})")
-        for key in mapping
-        if key not in allowed
-    ]
-
-
 # -- manual --------------------------------------------------------------------------------------
 class ManualSource(Source):
     """Values come only from ``okr checkin``; the engine never fetches a manual key result."""
@@ -194,15 +185,15 @@ class FileSource(Source):
     @classmethod
     def validate_connection(cls, connection: Connection) -> list[QueryProblem]:
         s = connection.settings
-        problems = _unknown_keys(s, ("base", "format", "max_batch", "concurrency", "rate"),
-                                 "file connection")
+        problems = unknown_keys(s, ("base", "format", "max_batch", "concurrency", "rate"),
+                                "file connection key")
         if "format" in s and s["format"] not in FILE_FORMATS:
             problems.append(QueryProblem("format", f"expected one of {', '.join(FILE_FORMATS)}"))
         return problems + _limit_problems(s)
 
     @classmethod
     def validate_query(cls, query: Mapping[str, Any], kr: KeyResult) -> list[QueryProblem]:
-        problems = _unknown_keys(query, cls.QUERY_KEYS, "file query")
+        problems = unknown_keys(query, cls.QUERY_KEYS, "file query key")
         if not isinstance(query.get("path"), str) or not query.get("path"):
             problems.append(QueryProblem("path", "a file path or glob is required"))
         for key in ("date", "value"):
@@ -358,14 +349,13 @@ class HttpJsonSource(Source):
     @classmethod
     def validate_connection(cls, connection: Connection) -> list[QueryProblem]:
         s = connection.settings
-        problems = _unknown_keys(s, cls.SETTINGS, "http_json connection")
+        problems = unknown_keys(s, cls.SETTINGS, "http_json connection key")
         headers = s.get("headers", {})
         if not isinstance(headers, Mapping):
             problems.append(QueryProblem("headers", "expected a mapping of header -> value"))
         else:
             for name, value in headers.items():
-                is_ref = isinstance(value, str) and value.startswith(("env:", "file:"))
-                if SECRET_HEADER.search(str(name)) and not is_ref:
+                if SECRET_HEADER.search(str(name)) and not is_secret_reference(value):
                     problems.append(QueryProblem(
                         f"headers.{name}",
                         "credentials are never written in the plan; use 'env:NAME' or 'file:PATH'",
@@ -380,7 +370,7 @@ class HttpJsonSource(Source):
 
     @classmethod
     def validate_query(cls, query: Mapping[str, Any], kr: KeyResult) -> list[QueryProblem]:
-        problems = _unknown_keys(query, cls.QUERY_KEYS, "http_json query")
+        problems = unknown_keys(query, cls.QUERY_KEYS, "http_json query key")
         if not isinstance(query.get("url"), str) or not query.get("url"):
             problems.append(QueryProblem("url", "a URL (absolute, or relative to the endpoint)"))
         method = str(query.get("method", "GET")).upper()
@@ -426,7 +416,7 @@ class HttpJsonSource(Source):
         agent = f"okrcore/{__version__} (+http_json)"
         session = http_session(agent, self.limits().concurrency)
         for name, value in (self.connection.settings.get("headers") or {}).items():
-            if isinstance(value, str) and value.startswith(("env:", "file:")):
+            if is_secret_reference(value):
                 value = resolve_secret(value, what=f"header {name}", base=base)
             session.headers[str(name)] = str(value)
         bearer = self.connection.settings.get("bearer")
@@ -651,7 +641,8 @@ class SqlSource(Source):
     @classmethod
     def validate_connection(cls, connection: Connection) -> list[QueryProblem]:
         s = connection.settings
-        problems = _unknown_keys(s, ("url", "max_batch", "concurrency", "rate"), "sql connection")
+        problems = unknown_keys(s, ("url", "max_batch", "concurrency", "rate"),
+                                "sql connection key")
         url = s.get("url")
         if not isinstance(url, str) or not url.startswith("sqlite:///"):
             problems.append(QueryProblem("url", "expected sqlite:///path/to/file.db (other "
@@ -660,7 +651,7 @@ class SqlSource(Source):
 
     @classmethod
     def validate_query(cls, query: Mapping[str, Any], kr: KeyResult) -> list[QueryProblem]:
-        problems = _unknown_keys(query, cls.QUERY_KEYS, "sql query")
+        problems = unknown_keys(query, cls.QUERY_KEYS, "sql query key")
         sql = query.get("sql")
         if not isinstance(sql, str) or not sql.strip():
             return [*problems, QueryProblem("sql", "a SQL query is required")]

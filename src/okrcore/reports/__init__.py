@@ -33,7 +33,7 @@ import attrs
 
 from okrcore.errors import OkrError
 from okrcore.model import CheckIn, KeyResult, Measure, Plan, RunRecord, StrategyChange, TargetChange
-from okrcore.scoring import KRScore, Light, NodeScore, Scorecard, score
+from okrcore.scoring import KRScore, Light, NodeScore, Scorecard, daily_values, score
 
 if TYPE_CHECKING:
     from okrcore.plugins import PluginManager
@@ -316,19 +316,6 @@ def period_start(kind: str, at: dt.date) -> dt.date:
     raise OkrError(f"unknown report kind {kind!r} (expected one of: {', '.join(KINDS)})")
 
 
-def _day(value: dt.datetime) -> dt.date:
-    return value.date()
-
-
-def daily_values(checkins: Iterable[CheckIn], until: dt.date) -> dict[dt.date, float]:
-    """One value per day up to ``until``; a later-recorded check-in for a day wins (as scoring)."""
-    out: dict[dt.date, float] = {}
-    for ci in sorted(checkins, key=lambda c: (c.as_of, c.recorded_at)):
-        if ci.as_of <= until:
-            out[ci.as_of] = ci.value
-    return out
-
-
 def actual_series(
     kr: KeyResult, checkins: Iterable[CheckIn], start: dt.date, end: dt.date
 ) -> tuple[Point, ...]:
@@ -367,7 +354,7 @@ def report(
     at = at or dt.date.today()
     start = period_start(kind, at)
     original = plan
-    changes = [c for c in store.target_changes() if _day(c.changed_at) <= at]
+    changes = [c for c in store.target_changes() if c.changed_at.date() <= at]
     current = plan.with_target_changes(changes)
     kr_ids = [kr.id for kr in current.key_results()]
     checkins = store.checkins(kr_ids, until=at) if kr_ids else []
@@ -522,7 +509,7 @@ def _target_changes(
 ) -> tuple[TargetChangeLine, ...]:
     out = []
     for c in changes:
-        if not start <= _day(c.changed_at) <= at or not current.has_key_result(c.kr_id):
+        if not start <= c.changed_at.date() <= at or not current.has_key_result(c.kr_id):
             continue
         before, now = original.key_result(c.kr_id), current.key_result(c.kr_id)
         out.append(TargetChangeLine(c, now.title, getattr(before, c.field), getattr(now, c.field)))
@@ -538,7 +525,7 @@ def _strategy_changes(
             where[st.id] = (st.title, o.id)
     out = []
     for c in changes:
-        if start <= _day(c.changed_at) <= at:
+        if start <= c.changed_at.date() <= at:
             title, objective = where.get(c.strategy_id, (c.strategy_id, None))
             out.append(StrategyChangeLine(c, title, objective))
     return tuple(out)

@@ -23,6 +23,7 @@ from okrcore.sources import (
     QueryProblem,
     Reading,
     Source,
+    is_secret_reference,
 )
 
 DEFAULT_ENDPOINT = "https://api.counter.example"
@@ -43,8 +44,7 @@ class CounterSource(Source):
 
     @classmethod
     def validate_connection(cls, connection: Connection) -> list[QueryProblem]:
-        token = connection.settings.get("token")
-        if not isinstance(token, str) or not token.startswith(("env:", "file:")):
+        if not is_secret_reference(connection.settings.get("token")):
             return [QueryProblem("token", "expected token: env:NAME or token: file:PATH")]
         return []
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import requests
@@ -12,20 +12,22 @@ import requests
 from okrcore.errors import SourceError
 from okrcore.model import Connection, KeyResult, Measure
 from okrcore.sources import (
-    Failure,
     FailureKind,
+    FetchError,
     FetchRequest,
     Limits,
     QueryProblem,
     Reading,
     Source,
+    Throttle,
     http_session,
+    is_secret_reference,
     parse_retry_after,
+    unknown_keys,
 )
 
 from ._version import __version__
 from .aggregate import Acc, parse_number, properties_of, record_day
-from .http import Throttle
 from .query import HubSpotQuery, Window, day_end_ms, day_start_ms, parse_query, validate_query
 
 __all__ = ["DEFAULT_ENDPOINT", "RESULT_CAP", "HubSpotSource"]
@@ -36,16 +38,6 @@ PAGE_SIZE = 200  # the search API's largest page
 DEFAULT_RATE = 4.0  # the search endpoints' own limit, requests per second per token
 DEFAULT_TIMEOUT = 30.0
 _SETTINGS = {"token", "requests_per_second", "concurrency", "timeout"}
-
-
-class _Failed(Exception):
-    """A classified failure raised inside the source and turned into a Failure per request."""
-
-    def __init__(self, kind: FailureKind, message: str, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.kind = kind
-        self.message = message
-        self.retry_after = retry_after
 
 
 class _Stats:
@@ -102,12 +94,8 @@ class HubSpotSource(Source):
     def validate_connection(cls, connection: Connection) -> list[QueryProblem]:
         """The token must be a secret reference; numbers must be positive."""
         settings = connection.settings
-        problems = [
-            QueryProblem(key, f"unknown setting {key!r} (known: {', '.join(sorted(_SETTINGS))})")
-            for key in sorted(set(settings) - _SETTINGS)
-        ]
-        token = settings.get("token")
-        if not (isinstance(token, str) and token.startswith(("env:", "file:"))):
+        problems = unknown_keys(settings, _SETTINGS)
+        if not is_secret_reference(settings.get("token")):
             problems.append(
                 QueryProblem(
                     "token", "set token to 'env:NAME' or 'file:PATH' holding a HubSpot access token"
@@ -135,14 +123,6 @@ class HubSpotSource(Source):
             )
         return problems
 
-    def fetch(self, requests: Sequence[FetchRequest]) -> Iterable[Reading | Failure]:
-        """One reading or failure per request; remote errors are classified, never raised."""
-        for request in requests:
-            try:
-                yield self._fetch_one(request)
-            except _Failed as failed:
-                yield Failure(request, failed.kind, failed.message, failed.retry_after)
-
     def close(self) -> None:
         """Close the connection pool."""
         with self._lock:
@@ -152,11 +132,12 @@ class HubSpotSource(Source):
 
     # -- one request ------------------------------------------------------------------------
 
-    def _fetch_one(self, request: FetchRequest) -> Reading:
+    def fetch_one(self, request: FetchRequest) -> Reading:
+        """One request's reading; a remote error is raised as a classified FetchError."""
         try:
             query = parse_query(request.query)
         except ValueError as exc:
-            raise _Failed(FailureKind.PERMANENT, f"invalid hubspot query: {exc}") from None
+            raise FetchError(FailureKind.PERMANENT, f"invalid hubspot query: {exc}") from None
         values = {
             "start": day_start_ms(request.start),
             "end": day_end_ms(request.end),
@@ -177,7 +158,7 @@ class HubSpotSource(Source):
         acc = self._acc(query, values, window, stats, warnings)
         value = acc.value(query.aggregate)
         if value is None:
-            raise _Failed(
+            raise FetchError(
                 FailureKind.PERMANENT,
                 f"no {query.object} with a value of {query.property!r} match the filters: "
                 f"the {query.aggregate} is undefined",
@@ -196,7 +177,7 @@ class HubSpotSource(Source):
     ) -> list[tuple[dt.date, float]]:
         """Daily points: each day's records (cumulative) or the level at each day's end (gauge)."""
         if not query.date_property:
-            raise _Failed(
+            raise FetchError(
                 FailureKind.PERMANENT,
                 "a daily series needs date_property (the property that dates each record)",
             )
@@ -211,7 +192,7 @@ class HubSpotSource(Source):
             try:
                 day = record_day(props.get(query.date_property))
             except ValueError:
-                raise _Failed(
+                raise FetchError(
                     FailureKind.PERMANENT,
                     f"{query.object} {record.get('id')}: {query.date_property!r} is "
                     f"{props.get(query.date_property)!r}, not a date",
@@ -260,7 +241,7 @@ class HubSpotSource(Source):
         try:
             return parse_number(raw)
         except ValueError:
-            raise _Failed(
+            raise FetchError(
                 FailureKind.PERMANENT,
                 f"{query.object} {record.get('id')}: property {query.property!r} is {raw!r}, "
                 "not a number",
@@ -278,13 +259,13 @@ class HubSpotSource(Source):
         total = _total(first)
         if total > RESULT_CAP:
             if window is None:
-                raise _Failed(
+                raise FetchError(
                     FailureKind.PERMANENT,
                     f"{total} {query.object} match, and HubSpot's search returns at most "
                     f"{RESULT_CAP}: set date_property so that okrcore can split the date window",
                 )
             if window.high <= window.low:
-                raise _Failed(
+                raise FetchError(
                     FailureKind.PERMANENT,
                     f"{total} {query.object} share one {query.date_property} timestamp; "
                     "narrow the filters",
@@ -302,7 +283,9 @@ class HubSpotSource(Source):
             records.extend(_results(page))
             following = _next_after(page)
             if following == after:  # a server that repeats itself must not loop us forever
-                raise _Failed(FailureKind.TRANSIENT, "HubSpot returned the same page cursor twice")
+                raise FetchError(
+                    FailureKind.TRANSIENT, "HubSpot returned the same page cursor twice"
+                )
             after = following
         return records
 
@@ -314,9 +297,9 @@ class HubSpotSource(Source):
                 try:
                     self._token = self.secret("token")
                 except SourceError as exc:
-                    raise _Failed(FailureKind.AUTH, str(exc)) from None
+                    raise FetchError(FailureKind.AUTH, str(exc)) from None
                 if not self._token:
-                    raise _Failed(
+                    raise FetchError(
                         FailureKind.AUTH,
                         f"connection {self.connection.name!r} has no token "
                         "(set token: env:NAME or file:PATH)",
@@ -349,11 +332,11 @@ class HubSpotSource(Source):
                 timeout=self._timeout,
             )
         except requests.Timeout:
-            raise _Failed(
+            raise FetchError(
                 FailureKind.TRANSIENT, f"HubSpot did not answer within {self._timeout[1]:g} s"
             ) from None
         except requests.RequestException as exc:
-            raise _Failed(
+            raise FetchError(
                 FailureKind.TRANSIENT, f"cannot reach {self._endpoint}: {type(exc).__name__}"
             ) from None
         stats.calls += 1
@@ -393,7 +376,7 @@ class HubSpotSource(Source):
                 try:
                     if key not in cache:
                         cache[key] = self._property(query.object, name)
-                except _Failed as failed:
+                except FetchError as failed:
                     if failed.kind is FailureKind.PERMANENT:
                         found.append((kr.id, QueryProblem("object", failed.message)))
                         break
@@ -430,15 +413,15 @@ def _json(response: requests.Response) -> Mapping[str, Any]:
     try:
         page = response.json()
     except ValueError:
-        raise _Failed(
+        raise FetchError(
             FailureKind.TRANSIENT, "HubSpot answered 200 with a body that is not JSON"
         ) from None
     if not isinstance(page, Mapping):
-        raise _Failed(FailureKind.TRANSIENT, "HubSpot answered 200 with an unexpected body")
+        raise FetchError(FailureKind.TRANSIENT, "HubSpot answered 200 with an unexpected body")
     return page
 
 
-def _error(response: requests.Response, obj: str) -> _Failed:
+def _error(response: requests.Response, obj: str) -> FetchError:
     """Classify an error response by status and HubSpot's policy name."""
     status = response.status_code
     try:
@@ -452,40 +435,42 @@ def _error(response: requests.Response, obj: str) -> _Failed:
     label = f"HubSpot {status}{' ' + str(category) if category else ''}: {message}"
     retry_after = parse_retry_after(response.headers.get("Retry-After"))
     if status == 401:
-        return _Failed(FailureKind.AUTH, f"{label} (check the access token)")
+        return FetchError(FailureKind.AUTH, f"{label} (check the access token)")
     if status == 403:
-        return _Failed(
+        return FetchError(
             FailureKind.AUTH,
             f"{label} (the app needs read scope for {obj}, e.g. crm.objects.{obj}.read)",
         )
     if status == 429:
         policy = body.get("policyName")
         if policy == "DAILY":
-            return _Failed(
+            return FetchError(
                 FailureKind.QUOTA,
                 f"{label} (policy DAILY: the daily API limit resets at midnight in the "
                 "account's time zone)",
                 retry_after,
             )
-        return _Failed(
+        return FetchError(
             FailureKind.TRANSIENT, f"{label} (policy {policy or 'unknown'})", retry_after
         )
     if status >= 500 or status == 408:
-        return _Failed(FailureKind.TRANSIENT, label, retry_after)
-    return _Failed(FailureKind.PERMANENT, label)
+        return FetchError(FailureKind.TRANSIENT, label, retry_after)
+    return FetchError(FailureKind.PERMANENT, label)
 
 
 def _total(page: Mapping[str, Any]) -> int:
     total = page.get("total")
     if isinstance(total, bool) or not isinstance(total, int) or total < 0:
-        raise _Failed(FailureKind.TRANSIENT, f"HubSpot search answer has no valid total: {total!r}")
+        raise FetchError(
+            FailureKind.TRANSIENT, f"HubSpot search answer has no valid total: {total!r}"
+        )
     return total
 
 
 def _results(page: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     results = page.get("results")
     if not isinstance(results, list):
-        raise _Failed(FailureKind.TRANSIENT, "HubSpot search answer has no results list")
+        raise FetchError(FailureKind.TRANSIENT, "HubSpot search answer has no results list")
     return [r for r in results if isinstance(r, Mapping)]
 
 

@@ -6,7 +6,7 @@ import datetime as dt
 import math
 import re
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import requests
@@ -14,15 +14,17 @@ import requests
 from okrcore.errors import SourceError
 from okrcore.model import Connection, KeyResult, Measure
 from okrcore.sources import (
-    Failure,
     FailureKind,
+    FetchError,
     FetchRequest,
     Limits,
     QueryProblem,
     Reading,
     Source,
     http_session,
+    is_secret_reference,
     parse_retry_after,
+    unknown_keys,
 )
 
 from ._version import __version__
@@ -50,17 +52,7 @@ _SECRETS = ("access_token", "client_secret", "refresh_token")
 _VERSION = re.compile(r"^\d{2,3}\.0$")
 
 
-class _Failed(Exception):
-    """A classified failure raised inside the source and turned into a Failure per request."""
-
-    def __init__(self, kind: FailureKind, message: str, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.kind = kind
-        self.message = message
-        self.retry_after = retry_after
-
-
-class _NoValue(_Failed):
+class _NoValue(FetchError):
     """The query matched nothing, and its aggregate (an average, a minimum) is undefined."""
 
 
@@ -138,10 +130,7 @@ class SalesforceSource(Source):
     def validate_connection(cls, connection: Connection) -> list[QueryProblem]:
         """Instance URL, pinned version, one complete auth flow, secrets only by reference."""
         settings = connection.settings
-        problems = [
-            QueryProblem(key, f"unknown setting {key!r} (known: {', '.join(sorted(_SETTINGS))})")
-            for key in sorted(set(settings) - _SETTINGS)
-        ]
+        problems = unknown_keys(settings, _SETTINGS)
         flow = _flow(settings)
         # an OAuth answer names the instance itself; a bare token needs to be told where to go
         where = [settings.get("instance_url"), connection.endpoint]
@@ -169,9 +158,7 @@ class SalesforceSource(Source):
                 problems.append(QueryProblem(key, f"auth {flow} needs {key}"))
         for key in _SECRETS:
             value = settings.get(key)
-            if value is not None and not (
-                isinstance(value, str) and value.startswith(("env:", "file:"))
-            ):
+            if value is not None and not is_secret_reference(value):
                 problems.append(
                     QueryProblem(key, f"{key} must be a reference: 'env:NAME' or 'file:PATH'")
                 )
@@ -219,20 +206,12 @@ class SalesforceSource(Source):
             soql = bind(to_soql(query, gauge=False), {**values, **(query.get("params") or {})})
             try:
                 self._get(f"/services/data/v{self._version}/query", {"explain": soql}, _Stats())
-            except _Failed as failed:
+            except FetchError as failed:
                 if failed.kind is not FailureKind.PERMANENT:
                     raise SourceError(failed.message) from None
                 field = "soql" if "soql" in query else ""
                 found.append((kr.id, QueryProblem(field, failed.message)))
         return found
-
-    def fetch(self, requests: Sequence[FetchRequest]) -> Iterable[Reading | Failure]:
-        """One reading or failure per request; remote errors are classified, never raised."""
-        for request in requests:
-            try:
-                yield self._fetch_one(request)
-            except _Failed as failed:
-                yield Failure(request, failed.kind, failed.message, failed.retry_after)
 
     def close(self) -> None:
         """Close the connection pool."""
@@ -243,12 +222,13 @@ class SalesforceSource(Source):
 
     # -- one request ------------------------------------------------------------------------
 
-    def _fetch_one(self, request: FetchRequest) -> Reading:
+    def fetch_one(self, request: FetchRequest) -> Reading:
+        """One request's reading; a remote error is raised as a classified FetchError."""
         query = request.query
         problems = validate_query(query)
         if problems:
             text = "; ".join(f"{p.field or 'query'}: {p.message}" for p in problems)
-            raise _Failed(FailureKind.PERMANENT, f"invalid salesforce query: {text}")
+            raise FetchError(FailureKind.PERMANENT, f"invalid salesforce query: {text}")
         gauge = request.measure is Measure.GAUGE
         soql = to_soql(query, gauge=gauge)
         params = dict(query.get("params") or {})
@@ -300,7 +280,7 @@ class SalesforceSource(Source):
             try:
                 day = dt.date.fromisoformat(str(raw)[:10])
             except ValueError:
-                raise _Failed(FailureKind.PERMANENT, f"a grouped row has day {raw!r}") from None
+                raise FetchError(FailureKind.PERMANENT, f"a grouped row has day {raw!r}") from None
             number = _number(record, "value")
             if number is not None:
                 by_day[day] = number
@@ -334,7 +314,7 @@ class SalesforceSource(Source):
         if column is None:
             columns = [k for k in records[0] if k != "attributes"]
             if len(columns) != 1:
-                raise _Failed(
+                raise FetchError(
                     FailureKind.PERMANENT,
                     f"the query returns columns {', '.join(columns) or 'none'}: "
                     "name the one to use with value:",
@@ -371,24 +351,24 @@ class SalesforceSource(Source):
 
     def _secret(self, key: str) -> str | None:
         value = self.connection.settings.get(key)
-        plain = isinstance(value, str) and not value.startswith(("env:", "file:"))
+        plain = isinstance(value, str) and not is_secret_reference(value)
         if key == "client_id" and plain:
             return str(value)  # a consumer key is an identifier; a reference is accepted too
         try:
             return self.secret(key)
         except SourceError as exc:
-            raise _Failed(FailureKind.AUTH, str(exc)) from None
+            raise FetchError(FailureKind.AUTH, str(exc)) from None
 
     def _fetch_token(self) -> Credentials:
         if self._flow == "token":
             token = self._secret("access_token")
             if not token:
-                raise _Failed(
+                raise FetchError(
                     FailureKind.AUTH, f"connection {self.connection.name!r} has no access_token"
                 )
             return Credentials(token)
         if self._flow not in FLOWS or self._token_url is None:
-            raise _Failed(
+            raise FetchError(
                 FailureKind.AUTH,
                 f"connection {self.connection.name!r}: auth {self._flow!r} is not usable "
                 "(see okr lint)",
@@ -399,7 +379,7 @@ class SalesforceSource(Source):
                 self._token_url, data=token_form(self._flow, secrets), timeout=self._timeout
             )
         except requests.RequestException as exc:
-            raise _Failed(
+            raise FetchError(
                 FailureKind.TRANSIENT, f"cannot reach {self._token_url}: {type(exc).__name__}"
             ) from None
         try:
@@ -415,15 +395,15 @@ class SalesforceSource(Source):
                 f"(auth {self._flow})"
             )
             if response.status_code >= 500:
-                raise _Failed(FailureKind.TRANSIENT, label)
-            raise _Failed(FailureKind.AUTH, label)
+                raise FetchError(FailureKind.TRANSIENT, label)
+            raise FetchError(FailureKind.AUTH, label)
         instance = body.get("instance_url")
         return Credentials(str(body["access_token"]), str(instance) if instance else None)
 
     def _base(self, credentials: Credentials) -> str:
         base = self._endpoint or credentials.instance_url or self._instance
         if not base:
-            raise _Failed(FailureKind.PERMANENT, "the connection has no instance_url")
+            raise FetchError(FailureKind.PERMANENT, "the connection has no instance_url")
         return base.rstrip("/")
 
     def _get(
@@ -442,12 +422,12 @@ class SalesforceSource(Source):
                     timeout=self._timeout,
                 )
             except requests.Timeout:
-                raise _Failed(
+                raise FetchError(
                     FailureKind.TRANSIENT,
                     f"Salesforce did not answer within {self._timeout[1]:g} s",
                 ) from None
             except requests.RequestException as exc:
-                raise _Failed(
+                raise FetchError(
                     FailureKind.TRANSIENT,
                     f"cannot reach {self._base(credentials)}: {type(exc).__name__}",
                 ) from None
@@ -470,11 +450,13 @@ class SalesforceSource(Source):
         try:
             page = response.json()
         except ValueError:
-            raise _Failed(
+            raise FetchError(
                 FailureKind.TRANSIENT, "Salesforce answered 200 with a body that is not JSON"
             ) from None
         if not isinstance(page, Mapping):
-            raise _Failed(FailureKind.TRANSIENT, "Salesforce answered 200 with an unexpected body")
+            raise FetchError(
+                FailureKind.TRANSIENT, "Salesforce answered 200 with an unexpected body"
+            )
         return page
 
 
@@ -483,9 +465,10 @@ def bind_or_fail(soql: str, values: Mapping[str, Any]) -> str:
     try:
         return bind(soql, values)
     except KeyError as exc:
-        raise _Failed(FailureKind.PERMANENT, f"placeholder :{exc.args[0]} has no value") from None
+        message = f"placeholder :{exc.args[0]} has no value"
+        raise FetchError(FailureKind.PERMANENT, message) from None
     except ValueError as exc:
-        raise _Failed(FailureKind.PERMANENT, f"cannot bind a placeholder: {exc}") from None
+        raise FetchError(FailureKind.PERMANENT, f"cannot bind a placeholder: {exc}") from None
 
 
 def _first_error(response: requests.Response) -> Mapping[str, Any]:
@@ -502,7 +485,7 @@ def _error_code(response: requests.Response) -> str:
     return str(_first_error(response).get("errorCode") or "")
 
 
-def _error(response: requests.Response) -> _Failed:
+def _error(response: requests.Response) -> FetchError:
     """Classify an error answer (a JSON array of {message, errorCode}) by status and code."""
     status = response.status_code
     first = _first_error(response)
@@ -511,30 +494,33 @@ def _error(response: requests.Response) -> _Failed:
     label = f"Salesforce {status} {code}: {message}"
     retry_after = parse_retry_after(response.headers.get("Retry-After"))
     if status == 401:
-        return _Failed(FailureKind.AUTH, f"{label} (the session is invalid or expired)")
+        return FetchError(FailureKind.AUTH, f"{label} (the session is invalid or expired)")
     if code == "REQUEST_LIMIT_EXCEEDED":
         if "TotalRequests" in str(message):
             # the org's 24-hour rolling API allowance: retrying in this run cannot help
-            return _Failed(FailureKind.QUOTA, f"{label} (24-hour rolling org limit)", retry_after)
-        return _Failed(FailureKind.TRANSIENT, label, retry_after)  # e.g. concurrent requests
+            quota = f"{label} (24-hour rolling org limit)"
+            return FetchError(FailureKind.QUOTA, quota, retry_after)
+        return FetchError(FailureKind.TRANSIENT, label, retry_after)  # e.g. concurrent requests
     if status == 403:
-        return _Failed(FailureKind.AUTH, f"{label} (the user lacks access or API is disabled)")
+        return FetchError(FailureKind.AUTH, f"{label} (the user lacks access or API is disabled)")
     if status >= 500 or code in ("SERVER_UNAVAILABLE", "UNABLE_TO_LOCK_ROW"):
-        return _Failed(FailureKind.TRANSIENT, label, retry_after)
-    return _Failed(FailureKind.PERMANENT, label)
+        return FetchError(FailureKind.TRANSIENT, label, retry_after)
+    return FetchError(FailureKind.PERMANENT, label)
 
 
 def _total_size(page: Mapping[str, Any]) -> int:
     total = page.get("totalSize")
     if isinstance(total, bool) or not isinstance(total, int) or total < 0:
-        raise _Failed(FailureKind.TRANSIENT, f"Salesforce answer has no valid totalSize: {total!r}")
+        raise FetchError(
+            FailureKind.TRANSIENT, f"Salesforce answer has no valid totalSize: {total!r}"
+        )
     return total
 
 
 def _records(page: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     records = page.get("records")
     if not isinstance(records, list):
-        raise _Failed(FailureKind.TRANSIENT, "Salesforce answer has no records list")
+        raise FetchError(FailureKind.TRANSIENT, "Salesforce answer has no records list")
     return [r for r in records if isinstance(r, Mapping)]
 
 
@@ -549,18 +535,18 @@ def _number(record: Mapping[str, Any], column: str) -> float | None:
             continue
         lowered = {str(k).lower(): k for k in value}
         if part.lower() not in lowered:
-            raise _Failed(FailureKind.PERMANENT, f"the query's rows have no column {column!r}")
+            raise FetchError(FailureKind.PERMANENT, f"the query's rows have no column {column!r}")
         value = value[lowered[part.lower()]]
     if value is None:
         return None
     if isinstance(value, bool):
-        raise _Failed(FailureKind.PERMANENT, f"column {column!r} is {value!r}, not a number")
+        raise FetchError(FailureKind.PERMANENT, f"column {column!r} is {value!r}, not a number")
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise _Failed(
+        raise FetchError(
             FailureKind.PERMANENT, f"column {column!r} is {value!r}, not a number"
         ) from None
     if not math.isfinite(number):
-        raise _Failed(FailureKind.PERMANENT, f"column {column!r} is {value!r}, not a number")
+        raise FetchError(FailureKind.PERMANENT, f"column {column!r} is {value!r}, not a number")
     return number

@@ -24,12 +24,15 @@ from okrcore.model import Connection, KeyResult, Measure
 from okrcore.sources import (
     Failure,
     FailureKind,
+    FetchError,
     FetchRequest,
     Limits,
     QueryProblem,
     Reading,
     Source,
     http_session,
+    is_secret_reference,
+    unknown_keys,
 )
 
 from ._version import __version__
@@ -47,16 +50,6 @@ _VERSION = re.compile(r"^v\d+\.\d+$")
 _METRIC = re.compile(r"^[a-z0-9_]+$")
 _PERIODS = ("day", "week", "days_28", "month", "lifetime", "total_over_range")
 _USAGE_HEADERS = ("X-App-Usage", "X-Page-Usage", "X-Business-Use-Case-Usage")
-
-
-class Failed(Exception):
-    """A classified failure raised inside a source and turned into a Failure per request."""
-
-    def __init__(self, kind: FailureKind, message: str, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.kind = kind
-        self.message = message
-        self.retry_after = retry_after
 
 
 def today() -> dt.date:
@@ -81,13 +74,13 @@ def number(value: Any, what: str) -> float:
     if isinstance(value, Mapping):  # a breakdown such as {"US": 10, "FR": 5}
         return math.fsum(number(v, what) for v in value.values())
     if isinstance(value, bool) or value is None:
-        raise Failed(FailureKind.PERMANENT, f"{what} is {value!r}, not a number")
+        raise FetchError(FailureKind.PERMANENT, f"{what} is {value!r}, not a number")
     try:
         result = float(value)
     except (TypeError, ValueError):
-        raise Failed(FailureKind.PERMANENT, f"{what} is {value!r}, not a number") from None
+        raise FetchError(FailureKind.PERMANENT, f"{what} is {value!r}, not a number") from None
     if not math.isfinite(result):
-        raise Failed(FailureKind.PERMANENT, f"{what} is {value!r}, not a number")
+        raise FetchError(FailureKind.PERMANENT, f"{what} is {value!r}, not a number")
     return result
 
 
@@ -145,15 +138,10 @@ class GraphSource(Source):
     def validate_connection(cls, connection: Connection) -> list[QueryProblem]:
         """Token and app secret by reference; a pinned Graph version like v25.0."""
         settings = connection.settings
-        problems = [
-            QueryProblem(key, f"unknown setting {key!r} (known: {', '.join(sorted(_SETTINGS))})")
-            for key in sorted(set(settings) - _SETTINGS)
-        ]
+        problems = unknown_keys(settings, _SETTINGS)
         for key in ("access_token", "app_secret"):
             value = settings.get(key)
-            if (value is not None or key == "access_token") and not (
-                isinstance(value, str) and value.startswith(("env:", "file:"))
-            ):
+            if (value is not None or key == "access_token") and not is_secret_reference(value):
                 problems.append(
                     QueryProblem(key, f"set {key} to 'env:NAME' or 'file:PATH' (never inline)")
                 )
@@ -241,7 +229,7 @@ class GraphSource(Source):
                     if query.get("metric_type", "time_series") != "time_series":
                         params["metric_type"] = str(query["metric_type"])
                     self._get(f"/{account}/insights", params)
-            except Failed as failed:
+            except FetchError as failed:
                 if failed.kind is not FailureKind.PERMANENT:
                     raise SourceError(failed.message) from None
                 field = "field" if "field" in query else "metric"
@@ -318,21 +306,21 @@ class GraphSource(Source):
         names = list(dict.fromkeys(str(r.query["field"]) for r in ready))
         try:
             body, info = self._get(f"/{account}", {"fields": ",".join(names)})
-        except Failed as failed:
+        except FetchError as failed:
             for request in ready:
-                yield Failure(request, failed.kind, failed.message, failed.retry_after)
+                yield failed.failure(request)
             return
         for request in ready:
             name = str(request.query["field"])
             try:
                 if body.get(name) is None:
-                    raise Failed(
+                    raise FetchError(
                         FailureKind.PERMANENT,
                         f"{self.service} {account} returned no {name} (not available for this "
                         "account, or the token lacks the permission)",
                     )
                 value = number(body[name], name)
-            except Failed as failed:
+            except FetchError as failed:
                 yield Failure(request, failed.kind, failed.message)
                 continue
             yield Reading.total(request, value, info=info)
@@ -346,7 +334,7 @@ class GraphSource(Source):
         metric_type = str(first.query.get("metric_type", "time_series"))
         try:
             data, info = self._insights_data(account, metrics, period, metric_type, first)
-        except Failed as failed:
+        except FetchError as failed:
             if failed.kind is FailureKind.PERMANENT and len(metrics) > 1:
                 # one bad metric fails the whole call: ask for each alone to isolate it
                 for metric in metrics:
@@ -364,7 +352,7 @@ class GraphSource(Source):
         for request in group:
             try:
                 yield self._reading(request, data, metric_type, info)
-            except Failed as failed:
+            except FetchError as failed:
                 yield Failure(request, failed.kind, failed.message)
 
     def _reading(
@@ -381,7 +369,7 @@ class GraphSource(Source):
             if day is None or request.start <= day <= request.end
         ]
         if not points:
-            raise Failed(
+            raise FetchError(
                 FailureKind.PERMANENT,
                 f"{metric} returned no values for {request.start}..{request.end}",
             )
@@ -446,9 +434,9 @@ class GraphSource(Source):
                     token = self.secret("access_token")
                     app_secret = self.secret("app_secret")
                 except SourceError as exc:
-                    raise Failed(FailureKind.AUTH, str(exc)) from None
+                    raise FetchError(FailureKind.AUTH, str(exc)) from None
                 if not token:
-                    raise Failed(FailureKind.AUTH, f"connection {name!r} has no access_token")
+                    raise FetchError(FailureKind.AUTH, f"connection {name!r} has no access_token")
                 self._secrets = (token, app_secret)
             if self._session is None:
                 self._session = http_session(f"okrcore-social/{__version__}", self._concurrency)
@@ -468,12 +456,12 @@ class GraphSource(Source):
         try:
             response = session.get(url, params=query, timeout=self._timeout)
         except requests.Timeout:
-            raise Failed(
+            raise FetchError(
                 FailureKind.TRANSIENT,
                 f"{self.service} did not answer within {self._timeout[1]:g} s",
             ) from None
         except requests.RequestException as exc:  # never show the URL: it holds the token
-            raise Failed(
+            raise FetchError(
                 FailureKind.TRANSIENT, f"cannot reach {self._endpoint}: {type(exc).__name__}"
             ) from None
         usage = _usage(response)
@@ -484,7 +472,7 @@ class GraphSource(Source):
         if response.status_code != 200 or (isinstance(body, Mapping) and "error" in body):
             raise graph_error(response.status_code, body, usage)
         if not isinstance(body, Mapping):
-            raise Failed(
+            raise FetchError(
                 FailureKind.TRANSIENT, f"{self.service} answered with a body that is not JSON"
             )
         return body, {"usage": usage} if usage else {}
@@ -528,12 +516,12 @@ def _regain_seconds(usage: Mapping[str, Any]) -> float | None:
     return max(minutes) * 60.0 if minutes else None
 
 
-def graph_error(status: int, body: Any, usage: Mapping[str, Any]) -> Failed:
+def graph_error(status: int, body: Any, usage: Mapping[str, Any]) -> FetchError:
     """Classify a Graph API error by ``error.code`` (the HTTP status is usually just 400)."""
     error = body.get("error") if isinstance(body, Mapping) else None
     if not isinstance(error, Mapping):
         kind = FailureKind.TRANSIENT if status >= 500 or status == 429 else FailureKind.PERMANENT
-        return Failed(kind, f"Graph API answered {status} without an error body")
+        return FetchError(kind, f"Graph API answered {status} without an error body")
     code = error.get("code")
     code = code if isinstance(code, int) and not isinstance(code, bool) else -1
     subcode = error.get("error_subcode")
@@ -542,14 +530,14 @@ def graph_error(status: int, body: Any, usage: Mapping[str, Any]) -> Failed:
         f"({error.get('type', 'error')}): {error.get('message', 'no message')}"
     )
     if code in THROTTLE_CODES:
-        return Failed(FailureKind.TRANSIENT, f"{label} (rate limited)", _regain_seconds(usage))
+        return FetchError(FailureKind.TRANSIENT, f"{label} (rate limited)", _regain_seconds(usage))
     if code == 190:
-        return Failed(FailureKind.AUTH, f"{label} (the access token is expired or invalid)")
+        return FetchError(FailureKind.AUTH, f"{label} (the access token is expired or invalid)")
     if code == 10 or 200 <= code <= 299:
-        return Failed(FailureKind.AUTH, f"{label} (the token lacks a permission)")
+        return FetchError(FailureKind.AUTH, f"{label} (the token lacks a permission)")
     if code in (1, 2) or error.get("is_transient") is True or status >= 500:
-        return Failed(FailureKind.TRANSIENT, label)
-    return Failed(FailureKind.PERMANENT, label)
+        return FetchError(FailureKind.TRANSIENT, label)
+    return FetchError(FailureKind.PERMANENT, label)
 
 
 class FacebookSource(GraphSource):

@@ -15,17 +15,20 @@ from okrcore.model import Connection, KeyResult, Measure
 from okrcore.sources import (
     Failure,
     FailureKind,
+    FetchError,
     FetchRequest,
     Limits,
     QueryProblem,
     Reading,
     Source,
     http_session,
+    is_secret_reference,
     parse_retry_after,
+    unknown_keys,
 )
 
 from ._version import __version__
-from .graph import Failed, current_only_problem, number
+from .graph import current_only_problem, number
 
 __all__ = ["METRICS", "YouTubeSource"]
 
@@ -90,12 +93,8 @@ class YouTubeSource(Source):
     def validate_connection(cls, connection: Connection) -> list[QueryProblem]:
         """The API key must be a reference."""
         settings = connection.settings
-        problems = [
-            QueryProblem(key, f"unknown setting {key!r} (known: {', '.join(sorted(_SETTINGS))})")
-            for key in sorted(set(settings) - _SETTINGS)
-        ]
-        key = settings.get("api_key")
-        if not (isinstance(key, str) and key.startswith(("env:", "file:"))):
+        problems = unknown_keys(settings, _SETTINGS)
+        if not is_secret_reference(settings.get("api_key")):
             problems.append(
                 QueryProblem("api_key", "set api_key to 'env:NAME' or 'file:PATH' (never inline)")
             )
@@ -142,7 +141,7 @@ class YouTubeSource(Source):
                 params, field = {"id": str(who or "")}, "channel"
             try:
                 body = self._get({"part": "id", **params})
-            except Failed as failed:
+            except FetchError as failed:
                 if failed.kind is not FailureKind.PERMANENT:
                     raise SourceError(failed.message) from None
                 found.append((kr.id, QueryProblem(field, failed.message)))
@@ -211,9 +210,9 @@ class YouTubeSource(Source):
             params["maxResults"] = str(MAX_IDS)
         try:
             body = self._get(params)
-        except Failed as failed:
+        except FetchError as failed:
             for request in batch:
-                yield Failure(request, failed.kind, failed.message, failed.retry_after)
+                yield failed.failure(request)
             return
         items = [i for i in body.get("items") or [] if isinstance(i, Mapping)]
         by_id = {str(i.get("id")): i for i in items}
@@ -228,17 +227,17 @@ class YouTubeSource(Source):
             metric = str(request.query["metric"])
             try:
                 if item is None:
-                    raise Failed(FailureKind.PERMANENT, f"YouTube has no channel {who}")
+                    raise FetchError(FailureKind.PERMANENT, f"YouTube has no channel {who}")
                 stats = item.get("statistics")
                 stats = stats if isinstance(stats, Mapping) else {}
                 if metric == "subscriberCount" and stats.get("hiddenSubscriberCount") is True:
-                    raise Failed(
+                    raise FetchError(
                         FailureKind.PERMANENT, f"channel {who} hides its subscriber count"
                     )
                 if stats.get(metric) is None:
-                    raise Failed(FailureKind.PERMANENT, f"channel {who} reports no {metric}")
+                    raise FetchError(FailureKind.PERMANENT, f"channel {who} reports no {metric}")
                 value = number(stats[metric], metric)  # counts arrive as strings
-            except Failed as failed:
+            except FetchError as failed:
                 yield Failure(request, failed.kind, failed.message)
                 continue
             yield Reading.total(request, value, info=info)
@@ -249,9 +248,9 @@ class YouTubeSource(Source):
                 try:
                     self._key = self.secret("api_key")
                 except SourceError as exc:
-                    raise Failed(FailureKind.AUTH, str(exc)) from None
+                    raise FetchError(FailureKind.AUTH, str(exc)) from None
                 if not self._key:
-                    raise Failed(FailureKind.AUTH, "the connection has no api_key")
+                    raise FetchError(FailureKind.AUTH, "the connection has no api_key")
             if self._session is None:
                 self._session = http_session(f"okrcore-social/{__version__}", self._concurrency)
             session, key = self._session, self._key
@@ -262,11 +261,11 @@ class YouTubeSource(Source):
                 timeout=self._timeout,
             )
         except requests.Timeout:
-            raise Failed(
+            raise FetchError(
                 FailureKind.TRANSIENT, f"YouTube did not answer within {self._timeout[1]:g} s"
             ) from None
         except requests.RequestException as exc:  # never show the URL: it holds the key
-            raise Failed(
+            raise FetchError(
                 FailureKind.TRANSIENT, f"cannot reach {self._endpoint}: {type(exc).__name__}"
             ) from None
         try:
@@ -276,11 +275,11 @@ class YouTubeSource(Source):
         if response.status_code != 200:
             raise youtube_error(response.status_code, body, response.headers.get("Retry-After"))
         if not isinstance(body, Mapping):
-            raise Failed(FailureKind.TRANSIENT, "YouTube answered with a body that is not JSON")
+            raise FetchError(FailureKind.TRANSIENT, "YouTube answered with a body that is not JSON")
         return body
 
 
-def youtube_error(status: int, body: Any, retry_after: str | None) -> Failed:
+def youtube_error(status: int, body: Any, retry_after: str | None) -> FetchError:
     """Classify a Google API error by its first ``errors[].reason``."""
     error = body.get("error") if isinstance(body, Mapping) else None
     error = error if isinstance(error, Mapping) else {}
@@ -292,15 +291,15 @@ def youtube_error(status: int, body: Any, retry_after: str | None) -> Failed:
         f"{error.get('message', 'no message')}"
     )
     if reason in _QUOTA_REASONS:
-        return Failed(
+        return FetchError(
             FailureKind.QUOTA,
             f"{label} (the daily quota resets at midnight Pacific time)",
             seconds_to_pacific_midnight(),
         )
     if reason in _RATE_REASONS or status == 429:
-        return Failed(FailureKind.TRANSIENT, label, parse_retry_after(retry_after))
+        return FetchError(FailureKind.TRANSIENT, label, parse_retry_after(retry_after))
     if status in (401, 403) or reason in _AUTH_REASONS or "API key not valid" in label:
-        return Failed(FailureKind.AUTH, label)
+        return FetchError(FailureKind.AUTH, label)
     if status >= 500:
-        return Failed(FailureKind.TRANSIENT, label, parse_retry_after(retry_after))
-    return Failed(FailureKind.PERMANENT, label)
+        return FetchError(FailureKind.TRANSIENT, label, parse_retry_after(retry_after))
+    return FetchError(FailureKind.PERMANENT, label)
