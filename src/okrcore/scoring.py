@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 import attrs
 
-from .errors import PlanError, Problem
-from .model import Cadence, CheckIn, Cycle, KeyResult, Kind, Measure, Plan
+from .errors import PlanError, Problem, ValidationError
+from .model import Cadence, CheckIn, Cycle, KeyResult, Kind, Measure, Plan, as_date
 from .rollup import Rollup, RollupTree, weighted_mean
 
 if TYPE_CHECKING:
@@ -77,7 +77,7 @@ def progress(kr: KeyResult, actual: float) -> float:
     """
     target = kr.effective_target
     if target is None:
-        raise ValueError(f"key result {kr.id!r} has no target")
+        raise ValidationError(f"key result {kr.id!r} has no target")
     if kr.kind in _MAINTAIN:
         miss = target - actual if kr.kind is Kind.MAINTAIN_ABOVE else actual - target
         if miss <= 0:
@@ -86,7 +86,7 @@ def progress(kr: KeyResult, actual: float) -> float:
         return 1.0 - miss / tolerance if miss < tolerance else 0.0
     base = kr.effective_baseline
     if base is None:
-        raise ValueError(f"key result {kr.id!r} has no baseline")
+        raise ValidationError(f"key result {kr.id!r} has no baseline")
     return (actual - base) / (target - base)
 
 
@@ -1032,6 +1032,7 @@ def score(
     (``red_below``, ``green_at``, ``red_periods``, ``target_score``); ``stale_factor`` (1.5)
     sets staleness. Policies passed in are used as they are.
     """
+    at = None if at is None else as_date(at)  # a datetime gives its date; a string is refused
     return LiveScore(
         plan, checkins, at, manager=manager, grading=grading, status=status
     ).scorecard()

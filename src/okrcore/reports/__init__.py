@@ -32,7 +32,16 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from okrcore.errors import OkrError
-from okrcore.model import CheckIn, KeyResult, Measure, Plan, RunRecord, StrategyChange, TargetChange
+from okrcore.model import (
+    CheckIn,
+    KeyResult,
+    Measure,
+    Plan,
+    RunRecord,
+    StrategyChange,
+    TargetChange,
+    as_date,
+)
 from okrcore.scoring import KRScore, Light, NodeScore, Scorecard, daily_values, score
 
 if TYPE_CHECKING:
@@ -351,7 +360,7 @@ def report(
     Reads check-ins, target and strategy changes and the refresh-run log from ``store``; scores
     with the plan's policies from ``manager`` (default: the process-wide manager).
     """
-    at = at or dt.date.today()
+    at = dt.date.today() if at is None else as_date(at)
     start = period_start(kind, at)
     original = plan
     changes = [c for c in store.target_changes() if c.changed_at.date() <= at]
