@@ -211,3 +211,64 @@ def test_okr_report_in_a_pipe_follows_columns(demo_dir: Path, tmp_path: Path, ki
     names = " ".join(column(result.output, "Key result"))
     for kr in plan.key_results():
         assert kr.title in names
+
+
+def okr(width: int, *args: str) -> str:
+    result = CliRunner().invoke(main, list(args), env={"COLUMNS": str(width)})
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+@pytest.fixture(scope="module")
+def demo_store(demo_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A SQLite store with the example's history, a long check-in note and a target change."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('store') / 'okr.db'}"
+    plan = load_plan(demo_dir / "marketing.yaml")
+    store = open_store(url)
+    try:
+        refresh(plan, store, backfill=(plan.cycles[0].start, AT))
+        store.add_target_change(
+            TargetChange(
+                "sales",
+                "target",
+                5_000_000,
+                5_500_000,
+                "a new sales channel opened in November, approved by the board",
+                dt.datetime(2026, 11, 10, 9, 0, tzinfo=UTC),
+                author="ceo",
+            )
+        )
+    finally:
+        store.close()
+    return url
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_okr_score_fits(demo_dir: Path, demo_store: str, width: int) -> None:
+    plan = load_plan(demo_dir / "marketing.yaml")
+    out = okr(
+        width,
+        "score",
+        str(demo_dir / "marketing.yaml"),
+        "--store",
+        demo_store,
+        "--at",
+        "2026-11-20",
+    )
+    assert_fits(out, width)
+    ids = column(out, "key result")[0].split()
+    assert ids == [kr.id for kr in plan.key_results()]
+    assert "2,857,400 USD" in column(out, "actual")[0]
+    titles = column(out, "title")[0]
+    for obj in plan.objectives:
+        assert obj.title in titles
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_okr_history_fits(demo_dir: Path, demo_store: str, width: int) -> None:
+    out = okr(width, "history", str(demo_dir / "marketing.yaml"), "sales", "--store", demo_store)
+    assert_fits(out, width)
+    assert "5,500,000 USD" in " ".join(column(out, "new"))
+    reasons = " ".join(column(out, "reason")) + " " + notes(out)
+    assert "a new sales channel opened in November, approved by the board" in reasons
+    assert column(out, "value")

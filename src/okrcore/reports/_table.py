@@ -152,44 +152,45 @@ def print_table(
     *,
     title: Any = None,
 ) -> None:
-    """Print ``rows`` (cells: text or rich Text) under ``title`` at ``console``'s width."""
-    import rich.padding
-    import rich.table
-    import rich.text
+    """Print ``rows`` under ``title`` at ``console``'s width. Cells are plain text (never read
+    as rich markup: plan text is the user's) or rich ``Text`` for styles."""
+    from rich.text import Text
 
-    lay = _layout(cols, rows, console.width)
+    def text(cell: Any) -> Any:
+        return cell if isinstance(cell, Text) else Text(str(cell))
 
-    def table(show_header: bool) -> Any:
-        t = rich.table.Table(
-            box=None,
-            padding=(0, GAP // 2),
-            pad_edge=False,
-            show_header=show_header,
-            header_style="bold",
-        )
-        for i in lay.columns:
-            w = lay.widths[i]
-            t.add_column(cols[i].header, justify=cols[i].justify, width=w, min_width=w, max_width=w)
-        return t
+    cells = [[text(c) for c in row] for row in rows]
+    lay = _layout(cols, cells, console.width)
+    shown = [(cols[i], lay.widths[i], i) for i in lay.columns]
+
+    def emit(row: Sequence[Any]) -> None:
+        wrapped = []
+        for col, width, i in shown:
+            lines = row[i].wrap(console, width, justify=col.justify, overflow="fold")
+            wrapped.append(list(lines))
+        for k in range(max((len(lines) for lines in wrapped), default=0)):
+            line = Text()
+            for n, ((col, width, _), lines) in enumerate(zip(shown, wrapped, strict=True)):
+                piece = lines[k].copy() if k < len(lines) else Text()
+                piece.align(col.justify, width)
+                line.append(" " * GAP if n else "")
+                line.append_text(piece)
+            line.rstrip()
+            console.print(line, no_wrap=True, overflow="ignore", crop=False)
 
     if title is not None:
-        console.print(title if isinstance(title, rich.text.Text) else rich.text.Text(title))
-    head = table(True)
-    console.print(head)
-    rule = (" " * GAP).join("─" * lay.widths[i] for i in lay.columns)
-    console.print(rich.text.Text(rule, style="dim"))
-    if not lay.notes_under:
-        body = table(False)
-        for row in rows:
-            body.add_row(*(row[i] for i in lay.columns))
-        console.print(body)
-        return
-    for row in rows:
-        one = table(False)
-        one.add_row(*(row[i] for i in lay.columns))
-        console.print(one)
+        console.print(text(title))
+    emit([Text(c.header, style="bold") for c in cols])
+    console.print(Text((" " * GAP).join("─" * w for _, w, _ in shown), style="dim"))
+    for row in cells:
+        emit(row)
         for i in lay.notes_under:
-            text = _plain(row[i]).strip()
-            if text:
-                note = rich.text.Text(f"{cols[i].header}: {' '.join(text.split())}", style="dim")
-                console.print(rich.padding.Padding(note, (0, 0, 0, NOTE_INDENT)))
+            note = " ".join(row[i].plain.split())
+            if not note:
+                continue
+            wrapped = Text(f"{cols[i].header}: {note}", style="dim").wrap(
+                console, max(1, console.width - NOTE_INDENT)
+            )
+            for piece in wrapped:
+                piece.rstrip()
+                console.print(Text(" " * NOTE_INDENT) + piece, no_wrap=True, crop=False)
