@@ -7,9 +7,9 @@ import re
 from typing import Any
 
 from okrcore.errors import OkrError
-from okrcore.reports import KRLine, Report
 from okrcore.reports._format import LIGHT_STYLE, fixed, num, pct, pts, signed
 from okrcore.reports._table import DEFAULT_WIDTH, Col, print_table
+from okrcore.reports.data import KRLine, Report
 
 __all__ = ["render_text"]
 
