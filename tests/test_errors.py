@@ -54,6 +54,8 @@ PUBLIC_MODULES = [
     "model.py",
     "errors.py",
     "scoring.py",
+    "progress.py",
+    "policies.py",
     "rollup.py",
     "checks.py",
     "funnel.py",
