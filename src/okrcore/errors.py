@@ -111,6 +111,9 @@ class SourceError(OkrError):
 class MissingExtra(SourceError, ImportError):
     """An optional dependency is not installed; the message names the extra to install."""
 
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+
 
 class FunnelError(OkrError, ValueError):
     """A what-if override cannot be used: an unknown step name or an impossible value."""
