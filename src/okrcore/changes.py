@@ -17,16 +17,27 @@ from typing import Any, Protocol, runtime_checkable
 import attrs
 
 from .errors import PlanError, Problem
-from .model import Plan, Strategy, StrategyChange, TargetChange
+from .model import CheckIn, Plan, Strategy, StrategyChange, TargetChange
 
-__all__ = ["ChangeLog", "plan_in_force"]
+__all__ = ["History", "plan_in_force"]
 
 _STRATEGY_FIELDS = frozenset(a.name for a in attrs.fields(Strategy)) - {"id"}
 
 
 @runtime_checkable
-class ChangeLog(Protocol):
-    """Where recorded changes are read from; every :class:`~okrcore.store.Store` is one."""
+class History(Protocol):
+    """What scoring reads from a store: check-ins and recorded changes. Every
+    :class:`~okrcore.store.Store` is one."""
+
+    def checkins(
+        self,
+        kr_ids: Sequence[str] | None = None,
+        *,
+        since: dt.date | None = None,
+        until: dt.date | None = None,
+    ) -> list[CheckIn]:
+        """Check-ins of the given key results (all when ``None``) with since <= as_of <= until."""
+        ...
 
     def target_changes(self, kr_id: str | None = None) -> list[TargetChange]:
         """Target changes (of one key result, or all), oldest first."""
@@ -42,7 +53,7 @@ def changes_until(changes: Iterable[TargetChange], at: dt.date) -> list[TargetCh
     return [c for c in changes if c.changed_at.date() <= at]
 
 
-def plan_in_force(plan: Plan, log: ChangeLog, at: dt.date) -> Plan:
+def plan_in_force(plan: Plan, log: History, at: dt.date) -> Plan:
     """``plan`` with every target and strategy change recorded on or before ``at`` applied, in
     the order recorded.
 
