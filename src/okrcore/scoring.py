@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .changes import History, plan_in_force
-from .model import Cadence, CheckIn, Cycle, KeyResult, Measure, Plan
+from .model import Cadence, CheckIn, Cycle, KeyResult, Measure, Plan, as_date
 from .policies import (
     DefaultGrading,
     DefaultStatus,
@@ -502,7 +502,7 @@ def score(
     (``red_below``, ``green_at``, ``red_periods``, ``target_score``); ``stale_factor`` (1.5)
     sets staleness. Policies passed in are used as they are.
     """
-    at = at or dt.date.today()
+    at = dt.date.today() if at is None else as_date(at)  # a datetime gives its date
     if isinstance(checkins, History):
         plan = plan_in_force(plan, checkins, at)
         checkins = checkins.checkins(until=at)
