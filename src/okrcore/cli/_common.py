@@ -12,7 +12,6 @@ import datetime as dt
 import difflib
 import functools
 import json
-import math
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -21,7 +20,7 @@ from typing import Any, TypeVar
 
 import click
 
-from okrcore.errors import OkrError, PlanError, StoreError
+from okrcore.errors import OkrError, PlanError, StoreError, ValidationError
 from okrcore.model import CheckIn, KeyResult, Plan, TargetChange
 from okrcore.store import Store, open_store
 
@@ -81,6 +80,15 @@ def format_option(*choices: str) -> Callable[[F], F]:
     )
 
 
+def report_error(exc: OkrError) -> None:
+    """Show an okrcore error as a message (never a traceback) and exit with its code: 2 for
+    unusable input (a bad plan, a value the model refuses), else 1."""
+    if isinstance(exc, (PlanError, ValidationError)):
+        raise UsageError(str(exc)) from None
+    click.echo(f"Error: {exc}", err=True)
+    sys.exit(EXIT_FAILED)
+
+
 def handle_errors(func: F) -> F:
     """Turn okrcore errors into messages on stderr with the documented exit codes."""
 
@@ -88,13 +96,21 @@ def handle_errors(func: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
-        except PlanError as exc:
-            raise UsageError(str(exc)) from None
         except OkrError as exc:
-            click.echo(f"Error: {exc}", err=True)
-            sys.exit(EXIT_FAILED)
+            report_error(exc)
 
     return wrapper  # type: ignore[return-value]
+
+
+class OkrGroup(click.Group):
+    """The ``okr`` group: an okrcore error that any command (a plugin's too) lets through is shown
+    as a message with its exit code, never as a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except OkrError as exc:
+            report_error(exc)
 
 
 plan_argument = click.argument(
@@ -129,7 +145,7 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"cannot serialise {type(value).__name__}")
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=OkrGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="okrcore")
 def main() -> None:
     """okr: OKRs and SMART goals from plan files: lint, score, refresh, report."""
@@ -147,39 +163,6 @@ def key_result(plan: Plan, kr_id: str) -> KeyResult:
     else:
         hint = "known: " + (", ".join(ids[:10]) + (", ..." if len(ids) > 10 else "") or "none")
     raise UsageError(f"no key result {kr_id!r} in {plan.source_path or 'the plan'}; {hint}")
-
-
-def num(value: Any, unit: str = "") -> str:
-    """A number for people: thousands separators, 4 significant digits below 1,000, the unit."""
-    if value is None:
-        return "-"
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return str(value)
-    if not math.isfinite(value):
-        return str(value)
-    if value == int(value):
-        text = f"{int(value):,}"
-    elif abs(value) >= 1000:
-        text = f"{value:,.0f}"
-    else:
-        text = f"{value:.4g}"
-    if not unit:
-        return text
-    return f"{text}{unit}" if unit == "%" else f"{text} {unit}"
-
-
-def pct(value: Any) -> str:
-    """A fraction as a percentage (progress and pace)."""
-    if value is None or not isinstance(value, (int, float)):
-        return "-"
-    return f"{value * 100:.0f}%"
-
-
-def fixed(value: Any) -> str:
-    """A score: two decimals."""
-    if value is None or not isinstance(value, (int, float)):
-        return "-"
-    return f"{value:.2f}"
 
 
 def status_text(status: Any) -> str:
@@ -253,4 +236,3 @@ def changed_at(at: dt.date | None) -> dt.datetime:
     """Now, or the same time of day on the day ``--at`` names (keeps same-day changes ordered)."""
     now = dt.datetime.now(dt.timezone.utc)
     return now if at is None else dt.datetime.combine(at, now.timetz())
-

@@ -20,7 +20,6 @@ from okrcore.cli._common import (
     key_result,
     main,
     md_table,
-    num,
     opened_store,
     parse_date,
     plan_argument,
@@ -29,6 +28,7 @@ from okrcore.cli._common import (
 )
 from okrcore.model import CheckIn
 from okrcore.planfile import load_plan
+from okrcore.reports._format import num
 from okrcore.reports._table import Col
 
 
@@ -65,6 +65,11 @@ def checkin(
     kr = key_result(plan, kr_id)
     if not math.isfinite(value):
         raise UsageError(f"VALUE must be a finite number, got {value!r}")
+    problem = kr.value_problem(value)
+    if problem is not None:
+        raise UsageError(f"VALUE {value:g} cannot be an actual of {kr.id!r}: {problem}")
+    if confidence is not None and not math.isfinite(confidence):
+        raise UsageError(f"--confidence must be a number from 0 to 1, got {confidence!r}")
     as_of = at or dt.date.today()
     entry = CheckIn(
         kr.id, value, as_of, source=source, author=author, note=note, confidence=confidence
