@@ -481,8 +481,8 @@ def test_unknown_channel_lists_the_plans_channels(store: Store, manager: PluginM
     from okrcore.notify import send_report
 
     plan = notify_plan(chat={"plugin": "recorder"})
-    with pytest.raises(NotifyError, match=r"unknown channel\(s\) team \(the plan has: chat\)"):
-        send_report(plan, report(plan, store, "daily", AT), ["team"], manager=manager)
+    (result,) = send_report(plan, report(plan, store, "daily", AT), ["team"], manager=manager)
+    assert result.error == "unknown channel 'team' (the plan has: chat)"
 
 
 def test_refresh_finished_sends_the_reports_asked_for(store: Store, manager: PluginManager) -> None:
