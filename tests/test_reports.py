@@ -673,7 +673,7 @@ def test_cli_report_bad_input(cli_setup: tuple[Path, str]) -> None:
     assert run_cli("report", str(plan_file), "--kind", "hourly", "--store", url).exit_code == 2
     unknown = run_cli("report", str(plan_file), "--store", url, "--notify", "nowhere")
     assert unknown.exit_code == 1
-    assert "unknown channel(s) nowhere (the plan has: broken, chat)" in unknown.stderr
+    assert "unknown channel 'nowhere' (the plan has: broken, chat)" in unknown.stderr
 
 
 # -- the bundled example plan and its history ----------------------------------------------------
