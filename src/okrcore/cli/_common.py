@@ -187,13 +187,13 @@ def status_text(status: Any) -> str:
 
 
 def console() -> Any:
-    """A rich console on the current stdout; wide when not a terminal (pipes, tests)."""
+    """A rich console on the current stdout, as wide as the terminal; without one, ``$COLUMNS``
+    or 100 (docs/reports.md, "Terminal output")."""
     from rich.console import Console
 
-    out = Console(file=sys.stdout, highlight=False)
-    if not out.is_terminal:
-        out = Console(file=sys.stdout, highlight=False, width=160)
-    return out
+    from okrcore.reports._table import terminal_width
+
+    return Console(file=sys.stdout, highlight=False, width=terminal_width(sys.stdout))
 
 
 def md_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:

@@ -29,6 +29,7 @@ from okrcore.cli._common import (
 )
 from okrcore.model import CheckIn
 from okrcore.planfile import load_plan
+from okrcore.reports._table import Col
 
 
 @main.command(context_settings=VALUE_ARGS)
@@ -105,6 +106,27 @@ def checkin(
         )
 
 
+# `okr history` tables; on a narrow terminal notes and reasons move under their row, then columns
+# leave by their drop rank (docs/reports.md, "Terminal output").
+CHECKIN_COLUMNS = (
+    Col("as of"),
+    Col("value", justify="right"),
+    Col("source"),
+    Col("author", drop=2),
+    Col("note", "note"),
+    Col("confidence", justify="right", drop=1),
+    Col("recorded", drop=3),
+)
+CHANGE_COLUMNS = (
+    Col("changed"),
+    Col("field"),
+    Col("old", justify="right"),
+    Col("new", justify="right"),
+    Col("reason", "note"),
+    Col("author", drop=1),
+)
+
+
 @main.command()
 @plan_argument
 @click.argument("kr_id", metavar="KR")
@@ -153,7 +175,7 @@ def history(plan_path: str, kr_id: str, store_url: str, fmt: str) -> None:
         ]
         for c in entries
     ]
-    ci_headers = ["as of", "value", "source", "author", "note", "confidence", "recorded"]
+    ci_headers = [c.header for c in CHECKIN_COLUMNS]
     tc_rows = [
         [
             c.changed_at.strftime("%Y-%m-%d %H:%M UTC"),
@@ -165,7 +187,7 @@ def history(plan_path: str, kr_id: str, store_url: str, fmt: str) -> None:
         ]
         for c in changes
     ]
-    tc_headers = ["changed", "field", "old", "new", "reason", "author"]
+    tc_headers = [c.header for c in CHANGE_COLUMNS]
     if fmt == "md":
         parts = [f"## {head}", "", targets, "", "### Check-ins", ""]
         parts.append(md_table(ci_headers, ci_rows) if ci_rows else "No check-ins yet.")
@@ -173,22 +195,19 @@ def history(plan_path: str, kr_id: str, store_url: str, fmt: str) -> None:
         parts.append(md_table(tc_headers, tc_rows) if tc_rows else "No target changes.")
         click.echo("\n".join(parts))
         return
-    from rich.table import Table
+    from rich.text import Text
+
+    from okrcore.reports._table import print_table
 
     out = console()
-    out.print(f"[bold]{head}[/]")
-    out.print(targets)
-    for title, headers, rows, empty in (
-        ("Check-ins", ci_headers, ci_rows, "No check-ins yet."),
-        ("Target changes", tc_headers, tc_rows, "No target changes."),
+    out.print(Text(head, style="bold"))
+    out.print(Text(targets))
+    for title, cols, rows, empty in (
+        ("Check-ins", CHECKIN_COLUMNS, ci_rows, "No check-ins yet."),
+        ("Target changes", CHANGE_COLUMNS, tc_rows, "No target changes."),
     ):
+        out.print()
         if not rows:
             out.print(empty)
             continue
-        table = Table(title=title)
-        for h in headers:
-            table.add_column(h)
-        for row in rows:
-            table.add_row(*row)
-        out.print(table)
-
+        print_table(out, cols, rows, title=Text(title, style="bold"))
