@@ -65,6 +65,11 @@ def checkin(
     kr = key_result(plan, kr_id)
     if not math.isfinite(value):
         raise UsageError(f"VALUE must be a finite number, got {value!r}")
+    problem = kr.value_problem(value)
+    if problem is not None:
+        raise UsageError(f"VALUE {value:g} cannot be an actual of {kr.id!r}: {problem}")
+    if confidence is not None and not math.isfinite(confidence):
+        raise UsageError(f"--confidence must be a number from 0 to 1, got {confidence!r}")
     as_of = at or dt.date.today()
     entry = CheckIn(
         kr.id, value, as_of, source=source, author=author, note=note, confidence=confidence

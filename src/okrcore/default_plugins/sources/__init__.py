@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from okrcore.checks import Check
+from okrcore.errors import MissingExtra  # importable from here before it moved to errors
 from okrcore.hookspecs import hookimpl
 
 from .check import check_sources
@@ -23,6 +24,7 @@ __all__ = [
     "FileSource",
     "HttpJsonSource",
     "ManualSource",
+    "MissingExtra",
     "SqlSource",
     "check_sources",
 ]

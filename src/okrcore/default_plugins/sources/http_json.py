@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from okrcore.errors import SourceError
+from okrcore.errors import MissingExtra, SourceError
 from okrcore.model import Connection, KeyResult
 from okrcore.sources import (
     Failure,
@@ -38,11 +38,7 @@ from ._common import (
     to_date,
 )
 
-__all__ = ["HttpJsonSource", "MissingExtra"]
-
-
-class MissingExtra(SourceError):
-    """An optional dependency of a built-in source is not installed."""
+__all__ = ["HttpJsonSource"]
 
 
 SECRET_HEADER = re.compile(r"auth|token|key|secret|cookie|session|password", re.IGNORECASE)
