@@ -20,7 +20,6 @@ from okrcore.cli._common import (
     key_result,
     main,
     md_table,
-    num,
     opened_store,
     parse_date,
     plan_argument,
@@ -29,6 +28,7 @@ from okrcore.cli._common import (
 )
 from okrcore.model import CheckIn
 from okrcore.planfile import load_plan
+from okrcore.reports._format import num
 from okrcore.reports._table import Col
 
 

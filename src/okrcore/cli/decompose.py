@@ -21,7 +21,6 @@ from okrcore.cli._common import (
     handle_errors,
     main,
     md_table,
-    num,
     opened_store,
     plan_argument,
     store_option,
@@ -35,6 +34,7 @@ from okrcore.funnel import (
 )
 from okrcore.model import Funnel, TargetChange
 from okrcore.planfile import load_plan
+from okrcore.reports._format import num
 
 
 def parse_rates(pairs: Sequence[str]) -> dict[str, float]:
@@ -191,4 +191,3 @@ def render_funnel(data: Mapping[str, Any], fmt: str) -> None:
         else:
             lines.append("Targets already match the funnel; nothing recorded.")
     click.echo("\n".join(lines))
-

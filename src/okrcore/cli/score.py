@@ -16,14 +16,11 @@ from okrcore.cli._common import (
     changes_until,
     console,
     echo_json,
-    fixed,
     format_option,
     handle_errors,
     main,
     md_table,
-    num,
     opened_store,
-    pct,
     plan_argument,
     status_text,
     store_option,
@@ -31,6 +28,7 @@ from okrcore.cli._common import (
 from okrcore.model import Plan
 from okrcore.planfile import load_plan
 from okrcore.plugins import default_manager, load_plugin_modules
+from okrcore.reports._format import fixed, num, pct
 from okrcore.reports._table import Col
 from okrcore.scoring import score as score_plan
 from okrcore.store import Store

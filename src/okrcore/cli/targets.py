@@ -22,7 +22,6 @@ from okrcore.cli._common import (
     handle_errors,
     key_result,
     main,
-    num,
     opened_store,
     parse_date,
     plan_argument,
@@ -31,6 +30,7 @@ from okrcore.cli._common import (
 )
 from okrcore.model import TargetChange
 from okrcore.planfile import load_plan
+from okrcore.reports._format import num
 
 TARGET_FIELDS = ("target", "floor", "stretch", "baseline")
 
@@ -134,4 +134,3 @@ def retarget(
         return
     was = f" (original {num(first, unit)})" if first != old else ""
     click.echo(f"{original.id}: {field} {num(old, unit)} → {num(new, unit)}{was}. Reason: {reason}")
-
