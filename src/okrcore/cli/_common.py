@@ -227,11 +227,6 @@ def target_values(kr: KeyResult) -> dict[str, float | None]:
     }
 
 
-def changes_until(store: Store, at: dt.date, kr_id: str | None = None) -> list[TargetChange]:
-    """The target changes made on or before ``at`` (UTC day), as the reports apply them."""
-    return [c for c in store.target_changes(kr_id) if c.changed_at.date() <= at]
-
-
 def changed_at(at: dt.date | None) -> dt.datetime:
     """Now, or the same time of day on the day ``--at`` names (keeps same-day changes ordered)."""
     now = dt.datetime.now(dt.timezone.utc)

@@ -8,6 +8,7 @@ import math
 
 import click
 
+from okrcore.changes import with_target_changes
 from okrcore.cli._common import (
     VALUE_ARGS,
     UsageError,
@@ -145,7 +146,7 @@ def history(plan_path: str, kr_id: str, store_url: str, fmt: str) -> None:
     with opened_store(store_url) as store:
         changes = store.target_changes(kr.id)
         entries = store.checkins([kr.id])
-    current = plan.with_target_changes(changes).key_result(kr.id)
+    current = with_target_changes(plan, changes).key_result(kr.id)
     if fmt == "json":
         echo_json(
             {

@@ -10,12 +10,12 @@ from typing import Any
 import attrs
 import click
 
+from okrcore.changes import plan_in_force
 from okrcore.cli._common import (
     UsageError,
     at_option,
     change_dict,
     changed_at,
-    changes_until,
     echo_json,
     format_option,
     handle_errors,
@@ -122,7 +122,7 @@ def decompose(
             overrides.update(parse_rates(rates))
             result = _derive(funnel, overrides)
             if apply_:
-                current = plan.with_target_changes(changes_until(store, changed_at(at).date()))
+                current = plan_in_force(plan, store, changed_at(at).date())
                 _plan, made = apply_funnel(current, funnel_id, overrides, reason=reason)
                 when = changed_at(at)
                 for change in made:

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import click
 
+from okrcore.changes import plan_in_force
 from okrcore.cli._common import (
     UsageError,
     at_option,
-    changes_until,
     handle_errors,
     main,
     opened_store,
@@ -56,7 +56,7 @@ def export_command(
     day = at or dt.date.today()
     plan = load_plan(plan_path)
     with opened_store(store_url) as store:
-        current = plan.with_target_changes(changes_until(store, day))
+        current = plan_in_force(plan, store, day)
         checkins = [c for c in store.checkins() if plan.has_key_result(c.kr_id)]
     card = score_plan(current, checkins, at=day)
     table_format: TableFormat = "parquet" if fmt == "parquet" else "csv"

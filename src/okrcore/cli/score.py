@@ -9,11 +9,11 @@ from typing import Any
 
 import click
 
+from okrcore.changes import plan_in_force
 from okrcore.cli._common import (
     STATUS_ICON,
     STATUS_STYLE,
     at_option,
-    changes_until,
     console,
     echo_json,
     format_option,
@@ -41,7 +41,7 @@ def scorecard(plan: Plan, store: Store, at: dt.date) -> dict[str, Any]:
     key result carries ``target`` (current) and ``original_target`` (from the plan file) so that
     reports show what was recalibrated.
     """
-    current = plan.with_target_changes(changes_until(store, at))
+    current = plan_in_force(plan, store, at)
     manager = default_manager()
     load_plugin_modules(manager, plan.plugins)  # the plan may name its policies' plugins
     card = score_plan(current, store.checkins(), at=at, manager=manager)

@@ -11,12 +11,12 @@ from typing import Any
 import attrs
 import click
 
+from okrcore.changes import plan_in_force
 from okrcore.cli._common import (
     VALUE_ARGS,
     UsageError,
     change_dict,
     changed_at,
-    changes_until,
     echo_json,
     format_option,
     handle_errors,
@@ -100,8 +100,7 @@ def retarget(
     original = key_result(plan, kr_id)
     when = changed_at(at)
     with opened_store(store_url) as store:
-        in_force = changes_until(store, when.date(), original.id)
-        current = plan.with_target_changes(in_force).key_result(original.id)
+        current = plan_in_force(plan, store, when.date()).key_result(original.id)
         new = parse_target(value, current.effective_baseline)
         old = target_values(current)[field]
         try:
