@@ -62,7 +62,7 @@ def test_okr_refresh_runs_the_docs_plan(site: FakeJira, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     outcomes = {o["id"]: o for o in json.loads(result.output)["refreshed"]}
     assert outcomes["launch-ready"]["value"] == 0.5  # epics 0, 2, 4, 6, 8 resolved in January
-    paid = [i for i in range(0, 160, 5)]
+    paid = list(range(0, 160, 5))
     paid_done = [i for i in paid if i % 2 == 0
                  and D(2026, 1, 5) + dt.timedelta(days=i % 80) <= D(2026, 3, 15)]
     assert outcomes["paid-done"]["value"] == pytest.approx(100 * len(paid_done) / len(paid))
