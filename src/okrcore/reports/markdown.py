@@ -126,7 +126,7 @@ def _monthly(rep: Report) -> Iterable[Block]:
         yield _li(
             f"{LIGHT_ICON[n.status.value]} ",
             b(n.title),
-            f": score {fixed(n.score)} (expected {fixed(n.expected)})"
+            f": score {fixed(n.score)} (expected {fixed(n.expected_score)})"
             + (f" · {n.owner}" if n.owner else ""),
         )
         for kr_id in obj.key_results:
