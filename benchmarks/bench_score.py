@@ -239,8 +239,8 @@ def main() -> None:
         plan, checkins = make(krs, per_kr)
         agree(plan, checkins, manager)
         runs: dict[str, Callable[[], object]] = {
-            "okrcore": lambda: score(plan, checkins, AT, manager=manager),
-            "baseline": lambda: baseline(plan, checkins, AT),
+            "okrcore": lambda p=plan, c=checkins: score(p, c, AT, manager=manager),
+            "baseline": lambda p=plan, c=checkins: baseline(p, c, AT),
         }
         times: dict[str, list[float]] = {name: [] for name in runs}
         for _ in range(args.repeats):  # interleaved

@@ -425,7 +425,8 @@ def test_example_plan_dashboard(browser: Browser, tmp_path: Path, kind: str) -> 
     )
     assert shown == [o.node.title for o in rep.objectives]
     lines = page.evaluate(
-        "[...document.querySelectorAll('.kr')].map(k => k.querySelectorAll('svg polyline.line').length)"
+        "[...document.querySelectorAll('.kr')]"
+        ".map(k => k.querySelectorAll('svg polyline.line').length)"
     )
     assert len(lines) == len(rep.key_results)
     assert all(n >= 2 for n in lines)
