@@ -339,7 +339,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.api_krs:
         plan, cis, at = api_plan(args.api_krs, args.api_checkins)
         manager = PluginManager(load_entry_points=False)
-        api_s, card = timed(lambda: score(plan, cis, at, manager=manager), 1)
+        api_s, card = timed(lambda: score(plan, cis, at=at, manager=manager), 1)
         live = LiveScore(plan, cis, at, manager=manager)
         ids = [kr.id for kr in plan.key_results()]
         adds = [CheckIn(ids[i * 7919 % len(ids)], 9.0, at) for i in range(1000)]

@@ -14,9 +14,14 @@ Names are imported lazily, so ``import okrcore`` stays cheap and loads no plugin
 from __future__ import annotations
 
 import importlib
+import logging
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+# okrcore logs through the standard logging module, to "okrcore" and its children; it configures
+# nothing: the application decides what is shown (the logging docs' advice for libraries).
+logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 # public name -> module that defines it
 _EXPORTS = {

@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import functools
+import logging
 import math
 import random
 import threading
@@ -44,6 +45,8 @@ if TYPE_CHECKING:
     from .store import Store
 
 __all__ = ["RefreshResult", "describe_request", "refresh"]
+
+log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_RETRIES = 4
@@ -383,6 +386,10 @@ class _Engine:
             if retry:
                 with job.lock:
                     job.retries += len(retry)
+                log.info(
+                    "connection %r: %d request(s) failed transiently on attempt %d; retrying in "
+                    "%.3g s", job.connection.name, len(retry), attempt, delay,
+                )
                 self.sleep(delay)
             pending = retry
 
@@ -596,6 +603,12 @@ def refresh(
         info["deadline"] = deadline
     run = RunRecord(run_id, started_at, finished_at, as_of, outcomes, info)
     store.record_run(run)
+    for outcome in outcomes:
+        if outcome.status == "failed":
+            log.warning("key result %r [%s] failed (%s): %s", outcome.kr_id,
+                        outcome.connection, outcome.kind, outcome.error)
+    log.info("refresh run %s as of %s: %d key result(s), %d failed, in %.3g s", run_id, as_of,
+             len(outcomes), sum(o.status == "failed" for o in outcomes), info["seconds"])
     hook_errors = tuple(
         manager.call_event(
             "okrcore_refresh_finished", run=run, plan=plan, store=store, manager=manager

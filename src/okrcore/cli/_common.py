@@ -13,6 +13,7 @@ import difflib
 import functools
 import importlib
 import json
+import logging
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -177,8 +178,25 @@ def _json_default(value: Any) -> Any:
 
 @click.group(cls=OkrGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="okrcore")
-def main() -> None:
+@click.option(
+    "-v",
+    "--verbose",
+    count=True,
+    help="Show okrcore's log on stderr: -v what it does (plugins loaded, retries), -vv debug.",
+)
+def main(verbose: int) -> None:
     """okr: OKRs and SMART goals from plan files: lint, score, refresh, report."""
+    if verbose:
+        show_log(logging.DEBUG if verbose > 1 else logging.INFO)
+
+
+def show_log(level: int) -> None:
+    """Print the ``okrcore`` loggers' records at ``level`` and above on stderr."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    logger = logging.getLogger("okrcore")
+    logger.addHandler(handler)
+    logger.setLevel(level)
 
 
 # -- output ---------------------------------------------------------------------------------
