@@ -114,6 +114,7 @@ COMMAND_MODULES = {
     "export": "exchange",
     "history": "checkins",
     "import": "exchange",
+    "init": "init",
     "lint": "lint",
     "plugins": "plugins",
     "refresh": "refresh",
