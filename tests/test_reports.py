@@ -898,7 +898,7 @@ def test_a_report_scores_each_date_it_needs_once(
     real = build.score
 
     def counting(*args: Any, **kwargs: Any) -> Any:
-        days.append(args[2])
+        days.append(kwargs["at"])
         return real(*args, **kwargs)
 
     monkeypatch.setattr(build, "score", counting)
