@@ -960,7 +960,7 @@ def test_every_format_renders_extreme_numbers(value: float, fmt: str) -> None:
     s.add_target_change(TargetChange("gauge", "target", 100, 110, "x",
                                      changed_at=dt.datetime(2026, 10, 2, tzinfo=UTC)))
     for kind in ("daily", "weekly", "monthly"):
-        out = render(report(extreme, s, kind, AT), fmt, width=120)
+        out = render(report(extreme, s, kind, at=AT), fmt, width=120)
         assert "A huge target" in out
         if fmt == "json":
             jsonschema.validate(json.loads(out), load_schema())
