@@ -252,6 +252,6 @@ def test_score_equals_a_live_score_that_keeps_its_history(
     ]
     at = Q1.start + dt.timedelta(days=at_day)
     manager = PluginManager(load_entry_points=False)
-    fast = score(plan, checkins, at, manager=manager)
+    fast = score(plan, checkins, at=at, manager=manager)
     kept = LiveScore(plan, checkins, at, manager=manager).scorecard()
     assert fast == kept
