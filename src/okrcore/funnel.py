@@ -169,10 +169,20 @@ def _derive(
                 raise FunnelError(f"funnel {funnel.id!r}: what-if {exc}") from None
         values[step.name] = value
         earlier = stages[of]
+        exact = earlier * value if step.op == "multiply_by" else earlier / value
+        if not math.isfinite(exact):
+            problems.append(
+                Problem(
+                    f"{at}.{step.op}",
+                    f"funnel {funnel.id!r}: stage {step.name!r} would be {exact:g} "
+                    f"({earlier:g} {'x' if step.op == 'multiply_by' else '/'} {value:g})",
+                )
+            )
+            continue
         if step.op == "multiply_by":
-            stage = _whole(earlier * value)
+            stage = _whole(exact)
         else:  # divide_by and rate both divide: per-unit value, or conversion into `of`
-            stage = _ceil_count(earlier / value)
+            stage = _ceil_count(exact)
             counts.add(step.name)
         stages[step.name] = stage
         units[step.name] = step.unit

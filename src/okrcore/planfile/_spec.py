@@ -14,6 +14,8 @@ import attrs
 
 from okrcore.errors import Problem
 
+from ._limits import FIRST_DATE, LAST_DATE, MAX_NUMBER, MAX_SHOWN
+
 _RELATIVE = re.compile(r"^\s*([+-])\s*(\d+(?:\.\d+)?)\s*%\s*$")
 _RELATIVE_PATTERN = r"^\s*[+-]\s*[0-9]+(\.[0-9]+)?\s*%\s*$"
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -36,12 +38,13 @@ def join(path: str, key: str) -> str:
 
 
 def locate(positions: Mapping[str, tuple[int, int]], path: str) -> tuple[int | None, int | None]:
+    """The position of ``path``, else of its nearest located ancestor, else of the document."""
     while path:
         if path in positions:
             return positions[path]
         cut = max(path.rfind("."), path.rfind("["))
         path = path[:cut] if cut > 0 else ""
-    return None, None
+    return positions.get("", (None, None))
 
 
 @attrs.define
@@ -68,7 +71,12 @@ def _show(value: Any) -> str:
         return f"a date and time ({value.isoformat()})"
     if isinstance(value, dt.date):
         return f"a date ({value.isoformat()})"
-    return repr(value)
+    return short(repr(value))
+
+
+def short(text: str) -> str:
+    """``text`` cut to a length a message can quote."""
+    return text if len(text) <= MAX_SHOWN else f"{text[: MAX_SHOWN - 10]}... ({len(text):,} chars)"
 
 
 def _is_number(value: Any) -> bool:
@@ -76,14 +84,32 @@ def _is_number(value: Any) -> bool:
 
 
 def suggest(word: str, choices: Iterable[str]) -> str:
+    if len(word) > MAX_SHOWN:  # difflib is quadratic in the word's length
+        return ""
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _exponent_hint(value: Any) -> str:
-    if isinstance(value, str) and re.match(r"^[+-]?\d+(\.\d*)?[eE][+-]?\d+$", value.strip()):
+    if (
+        isinstance(value, str)
+        and len(value) < MAX_SHOWN
+        and re.match(r"^[+-]?\d+(\.\d*)?[eE][+-]?\d+$", value.strip())
+    ):
         return " (YAML reads 1e6 as text: write 1.0e+6 or the digits)"
     return ""
+
+
+def _in_range(value: float, path: str, ctx: Ctx) -> bool:
+    """Whether a number is finite and within +-MAX_NUMBER (docs/limits.md); records why not."""
+    if isinstance(value, float) and not math.isfinite(value):
+        ctx.add(path, f"expected a number, got {_show(value)}")
+        return False
+    if abs(value) > MAX_NUMBER:
+        shown = short(str(value)) if isinstance(value, int) else f"{value:g}"
+        ctx.add(path, f"number too large: {shown}; plan numbers lie within +-{MAX_NUMBER:.0e}")
+        return False
+    return True
 
 
 def has_bad(value: Any) -> bool:
@@ -130,7 +156,7 @@ class Text(Spec):
             ctx.add(path, f"expected {self.what}, got an empty string")
             return BAD
         if self.pattern is not None and not re.match(self.pattern, value):
-            ctx.add(path, f"expected {self.what}, got {value!r}")
+            ctx.add(path, f"expected {self.what}, got {_show(value)}")
             return BAD
         return value
 
@@ -155,8 +181,10 @@ class Number(Spec):
     maximum: float | None = None
 
     def check(self, value: Any, path: str, ctx: Ctx) -> Any:
-        if not _is_number(value) or not math.isfinite(value):
+        if not _is_number(value):
             ctx.add(path, f"expected a number, got {_show(value)}{_exponent_hint(value)}")
+            return BAD
+        if not _in_range(value, path, ctx):
             return BAD
         if self.minimum is not None and value < self.minimum:
             ctx.add(path, f"expected a number >= {self.minimum:g}, got {value!r}")
@@ -199,16 +227,19 @@ class Date(Spec):
     """A date: a YAML/TOML date or a ``YYYY-MM-DD`` string."""
 
     def check(self, value: Any, path: str, ctx: Ctx) -> Any:
-        if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
-            return value
         if isinstance(value, str) and _DATE.match(value.strip()):
             try:
-                return dt.date.fromisoformat(value.strip())
+                value = dt.date.fromisoformat(value.strip())
             except ValueError as exc:
                 ctx.add(path, f"not a valid date: {value!r} ({exc})")
                 return BAD
-        ctx.add(path, f"expected a date YYYY-MM-DD, got {_show(value)}")
-        return BAD
+        if not isinstance(value, dt.date) or isinstance(value, dt.datetime):
+            ctx.add(path, f"expected a date YYYY-MM-DD, got {_show(value)}")
+            return BAD
+        if not FIRST_DATE <= value <= LAST_DATE:
+            ctx.add(path, f"date {value} is out of range: plans hold {FIRST_DATE} to {LAST_DATE}")
+            return BAD
+        return value
 
     def schema(self, defs: dict[str, Any]) -> dict[str, Any]:
         return {"type": "string", "format": "date", "pattern": r"^\d{4}-\d{2}-\d{2}$"}
@@ -250,8 +281,8 @@ class Target(Spec):
     relative_to: str = "baseline"
 
     def check(self, value: Any, path: str, ctx: Ctx) -> Any:
-        if _is_number(value) and math.isfinite(value):
-            return float(value)
+        if _is_number(value):
+            return float(value) if _in_range(value, path, ctx) else BAD
         if isinstance(value, str):
             m = _RELATIVE.match(value)
             if m:
@@ -419,7 +450,7 @@ class Obj(Spec):
                 out[key] = item
             else:
                 hint = suggest(key, known) or "; allowed: " + ", ".join(known)
-                ctx.add(where, f"unknown key {key!r} in a {what}{hint}")
+                ctx.add(where, f"unknown key {short(repr(key))} in a {what}{hint}")
         for f in self.fields:  # a missing key leaves BAD, so the object is not built
             if f.required and f.name not in value:
                 ctx.add(join(path, f.name), f"missing: a {what} needs {f.name!r}")
@@ -437,7 +468,7 @@ class Obj(Spec):
             relative = isinstance(out.get(f.name), Relative)
             if relative and isinstance(f.spec, Target) and f.spec.relative_to not in value:
                 rel = out[f.name].text
-                message = f"a relative value ({rel!r}) needs a {f.spec.relative_to}"
+                message = f"a relative value ({short(repr(rel))}) needs a {f.spec.relative_to}"
                 ctx.add(join(path, f.name), message)
                 out[f.name] = BAD
         return out
