@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 
-from okrcore.errors import PlanError, Problem
+from okrcore.errors import PlanError, Problem, ValidationError
 from okrcore.model import Plan
 
 from ._build import build
@@ -51,7 +51,7 @@ def loads_plan(
     """
     format = "yaml" if format == "yml" else format
     if format not in PARSERS:
-        raise ValueError(f"unknown plan format {format!r}; expected yaml, toml or json")
+        raise ValidationError(f"unknown plan format {format!r}; expected yaml, toml or json")
     if base_dir is None and name is not None:
         base_dir = os.path.dirname(os.path.abspath(name))
     ctx = Ctx({}, file=name)
