@@ -233,11 +233,12 @@ def _yaml_character(text: str, exc: yaml.reader.ReaderError) -> tuple[str, tuple
     return message, line_col(text, max(index, 0))
 
 
-def _parse_yaml(text: str, ctx: Ctx) -> Any:
+def _parse_yaml(text: str, ctx: Ctx, loader_class: Any = None) -> Any:
     positions: Positions = {"": (1, 1)}
     ctx.positions = positions
+    loader_class = loader_class or LOADER
     try:
-        loader = LOADER(text)
+        loader = loader_class(text)
         try:
             node = loader.get_single_node()
             if node is None:
@@ -252,8 +253,9 @@ def _parse_yaml(text: str, ctx: Ctx) -> Any:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
         what = " ".join(x for x in (exc.context, exc.problem) if x)
-        if "maximum nesting depth" in what:  # libyaml's own limit (1000 levels)
-            _fail(ctx.file, _TOO_DEEP, (line, col))
+        if "maximum nesting depth" in what and loader_class is not PURE_LOADER:
+            # libyaml's own limit (1000 levels): PyYAML's composer finds where MAX_DEPTH is passed
+            return _parse_yaml(text, ctx, PURE_LOADER)
         kind = "YAML syntax error" if isinstance(exc, yaml.scanner.ScannerError) else "YAML error"
         if isinstance(exc, yaml.parser.ParserError):
             kind = "YAML syntax error"
