@@ -8,6 +8,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from okrcore._graph import find_loops
 from okrcore.errors import PlanError
 from okrcore.funnel import derive_funnel
 from okrcore.model import (
@@ -172,19 +173,10 @@ def _check_references(doc: dict[str, Any], ctx: Ctx) -> None:
 
 
 def _check_loops(parents: dict[str, str], where: dict[str, str], ctx: Ctx) -> None:
-    reported: set[str] = set()
-    for start in parents:
-        path: list[str] = []
-        node: str | None = start
-        while node is not None and node not in path:
-            path.append(node)
-            node = parents.get(node)
-        if node is not None and node not in reported:
-            loop = path[path.index(node) :]
-            reported.update(loop)
-            chain = " -> ".join([*loop, loop[0]])
-            at = where[loop[0]].removesuffix(".id") + ".parent"
-            ctx.add(at, f"alignment loop: {chain}")
+    for loop in find_loops({child: [parent] for child, parent in parents.items()}):
+        chain = " -> ".join([*loop, loop[0]])
+        at = where[loop[0]].removesuffix(".id") + ".parent"
+        ctx.add(at, f"alignment loop: {chain}")
 
 
 def _check_funnel(funnel: dict[str, Any], at: str, krs: Mapping[str, str], ctx: Ctx) -> None:

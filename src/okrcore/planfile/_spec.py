@@ -275,7 +275,18 @@ class Relative:
     text: str
 
     def resolve(self, baseline: float) -> float:
+        """The value this change makes of ``baseline``."""
         return baseline * (100.0 + self.percent) / 100.0
+
+
+def parse_relative(text: str) -> Relative | None:
+    """A change relative to the baseline (``+20%``, ``-10%``, ``+ 2.5 %``), or None when
+    ``text`` is not one. The one parser of relative targets, for plan files and ``okr retarget``."""
+    m = _RELATIVE.match(text)
+    if m is None:
+        return None
+    percent = float(m.group(2)) * (-1.0 if m.group(1) == "-" else 1.0)
+    return Relative(percent, text.strip())
 
 
 @attrs.frozen
@@ -288,10 +299,9 @@ class Target(Spec):
         if _is_number(value):
             return float(value) if _in_range(value, path, ctx) else BAD
         if isinstance(value, str):
-            m = _RELATIVE.match(value)
-            if m:
-                percent = float(m.group(2)) * (-1.0 if m.group(1) == "-" else 1.0)
-                return Relative(percent, value.strip())
+            relative = parse_relative(value)
+            if relative is not None:
+                return relative
         expected = "expected a number or a relative target such as '+20%'"
         ctx.add(path, f"{expected}, got {_show(value)}{_exponent_hint(value)}")
         return BAD
