@@ -1,4 +1,4 @@
-"""Funnel back-solving (design brief §7): from a company target down to marketing targets.
+"""Funnel back-solving (docs/funnel.md): from a company target down to marketing targets.
 
 A :class:`~okrcore.model.Funnel` starts at a stage with a value (new ARR 10,000,000) and derives
 each later stage from an earlier one:
@@ -37,9 +37,6 @@ __all__ = [
     "derive_funnel",
     "rates_from_actuals",
 ]
-
-# ops whose result counts things and so is rounded up to a whole number
-COUNT_OPS = ("divide_by", "rate")
 
 
 @attrs.frozen

@@ -24,16 +24,18 @@ from ._dump import dump_plan, dumps_plan, plan_data
 from ._format import FORMATS, PLAN_SPEC, VERSION, plan_schema
 from ._limits import MAX_BYTES
 from ._read import PARSERS, parse
-from ._spec import Ctx
+from ._spec import Ctx, Relative, parse_relative
 
 __all__ = [
     "FORMATS",
     "PLAN_SPEC",
     "VERSION",
+    "Relative",
     "dump_plan",
     "dumps_plan",
     "load_plan",
     "loads_plan",
+    "parse_relative",
     "plan_data",
     "plan_schema",
 ]

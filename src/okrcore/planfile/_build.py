@@ -8,6 +8,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from okrcore._graph import find_loops
 from okrcore.errors import PlanError
 from okrcore.funnel import derive_funnel
 from okrcore.model import (
@@ -25,7 +26,7 @@ from okrcore.model import (
 
 from ._format import PLAN_SPEC
 from ._limits import MAX_NUMBER
-from ._spec import BAD, Ctx, Relative, has_bad, join, suggest
+from ._spec import BAD, Ctx, Relative, join, suggest
 
 _KR_FIELDS = ("target", "floor", "stretch", "baseline", "tolerance", "weight")
 
@@ -63,11 +64,11 @@ def _build_key_result(raw: dict[str, Any], path: str, ctx: Ctx) -> KeyResult | N
         return None
 
 
-def _clean_items(items: Any) -> list[tuple[int, dict[str, Any]]]:
+def _clean_items(items: Any, ctx: Ctx) -> list[tuple[int, dict[str, Any]]]:
     """(index, item) of the list items that passed validation."""
     if not isinstance(items, list):
         return []
-    return [(i, x) for i, x in enumerate(items) if isinstance(x, dict) and not has_bad(x)]
+    return [(i, x) for i, x in enumerate(items) if isinstance(x, dict) and not ctx.bad(x)]
 
 
 def _ids_of(items: Any) -> list[tuple[int, str]]:
@@ -172,19 +173,10 @@ def _check_references(doc: dict[str, Any], ctx: Ctx) -> None:
 
 
 def _check_loops(parents: dict[str, str], where: dict[str, str], ctx: Ctx) -> None:
-    reported: set[str] = set()
-    for start in parents:
-        path: list[str] = []
-        node: str | None = start
-        while node is not None and node not in path:
-            path.append(node)
-            node = parents.get(node)
-        if node is not None and node not in reported:
-            loop = path[path.index(node) :]
-            reported.update(loop)
-            chain = " -> ".join([*loop, loop[0]])
-            at = where[loop[0]].removesuffix(".id") + ".parent"
-            ctx.add(at, f"alignment loop: {chain}")
+    for loop in find_loops({child: [parent] for child, parent in parents.items()}):
+        chain = " -> ".join([*loop, loop[0]])
+        at = where[loop[0]].removesuffix(".id") + ".parent"
+        ctx.add(at, f"alignment loop: {chain}")
 
 
 def _check_funnel(funnel: dict[str, Any], at: str, krs: Mapping[str, str], ctx: Ctx) -> None:
@@ -215,7 +207,7 @@ def _check_funnel(funnel: dict[str, Any], at: str, krs: Mapping[str, str], ctx: 
             ctx.add(f"{at}.splits[{j}].of", f"unknown stage {of!r}{suggest(of, stages)}")
         shares = split.get("shares")
         channels = shares if isinstance(shares, dict) else {}
-        if channels and not has_bad(channels):
+        if channels and not ctx.bad(channels):
             total = sum(channels.values())
             if not math.isclose(total, 1.0, abs_tol=1e-9):
                 ctx.add(f"{at}.splits[{j}].shares", f"shares sum to {total:g}, expected 1")
@@ -284,7 +276,7 @@ def _build_objective(raw: dict[str, Any], path: str, ctx: Ctx) -> Objective | No
     krs: list[KeyResult] = []
     ok = True
     for j, kr_raw in enumerate(_list(raw.get("key_results"))):
-        if not isinstance(kr_raw, dict) or has_bad(kr_raw):
+        if not isinstance(kr_raw, dict) or ctx.bad(kr_raw):
             ok = False
             continue
         kr = _build_key_result(kr_raw, f"{path}.key_results[{j}]", ctx)
@@ -292,7 +284,7 @@ def _build_objective(raw: dict[str, Any], path: str, ctx: Ctx) -> Objective | No
         if kr is not None:
             krs.append(kr)
     strategies: list[Strategy] = []
-    for j, st in _clean_items(raw.get("strategies", [])):
+    for j, st in _clean_items(raw.get("strategies", []), ctx):
         fields = dict(st)
         for key in ("resources", "depends_on"):
             if key in fields:
@@ -301,7 +293,7 @@ def _build_objective(raw: dict[str, Any], path: str, ctx: Ctx) -> Objective | No
             strategies.append(Strategy(**fields))
         except ValueError as exc:
             _model_problem(ctx, f"{path}.strategies[{j}]", exc)
-    if not ok or has_bad(raw):
+    if not ok or ctx.bad(raw):
         return None
     fields = {k: v for k, v in raw.items() if k not in ("key_results", "strategies")}
     try:
@@ -320,12 +312,12 @@ def build(data: Any, ctx: Ctx, source_path: str | None, base_dir: str | None) ->
     if doc is BAD:
         raise PlanError(ctx.problems, source_path)
     cycles = []
-    for i, c in _clean_items(doc.get("cycles")):
+    for i, c in _clean_items(doc.get("cycles"), ctx):
         try:
             cycles.append(Cycle(**c))
         except ValueError as exc:
             _model_problem(ctx, f"cycles[{i}]", exc, default="end")
-    goals = [Goal(**g) for _i, g in _clean_items(doc.get("goals"))]
+    goals = [Goal(**g) for _i, g in _clean_items(doc.get("goals"), ctx)]
     objectives = []
     for i, raw in enumerate(_list(doc.get("objectives"))):
         if isinstance(raw, dict):
@@ -334,20 +326,20 @@ def build(data: Any, ctx: Ctx, source_path: str | None, base_dir: str | None) ->
                 objectives.append(obj)
     connections = {}
     for name, conn in _dict(doc.get("connections")).items():
-        if isinstance(conn, dict) and not has_bad(conn):
+        if isinstance(conn, dict) and not ctx.bad(conn):
             settings = {k: v for k, v in conn.items() if k not in ("plugin", "endpoint")}
             connections[name] = Connection(
                 name, conn["plugin"], settings, conn.get("endpoint"), base_dir=base_dir
             )
     funnels = []
-    for i, raw in _clean_items(doc.get("funnels")):
+    for i, raw in _clean_items(doc.get("funnels"), ctx):
         funnel = _build_funnel(raw, f"funnels[{i}]", ctx)
         if funnel is not None:
             funnels.append(funnel)
     _check_references(doc, ctx)
     if not ctx.problems:
         _check_funnel_values(funnels, ctx)
-    if ctx.problems or has_bad(doc):
+    if ctx.problems:
         ordered = sorted(ctx.problems, key=lambda p: (p.line or 0, p.column or 0))
         raise PlanError(ordered, source_path)
     try:

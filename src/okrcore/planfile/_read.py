@@ -83,22 +83,39 @@ class LazyPositions(Mapping[str, tuple[int, int]]):
 def _check_size(data: Any, file: str | None, where: Callable[[str], tuple[int, int]]) -> None:
     """Refuse data nested deeper than MAX_DEPTH or holding more than MAX_NODES values; ``where``
     places the offending field path."""
-    count = 0
-    stack: list[tuple[Any, str, int]] = [(data, "", 1)]
+    count = 1
+    # (container, depth, parent entry, key): paths are spelled out only for an error
+    stack: list[tuple[Any, int, Any, Any]] = [(data, 1, None, "")]
     while stack:
-        value, path, depth = stack.pop()
-        count += 1
-        if count > MAX_NODES:
-            raise PlanError([Problem(path, _TOO_MANY, *where(path))], file)
+        entry = stack.pop()
+        value, depth = entry[0], entry[1]
         if isinstance(value, dict):
-            items: Any = ((join(path, str(k)), v) for k, v in value.items())
+            pairs: Any = value.items()
         elif isinstance(value, list):
-            items = ((f"{path}[{i}]", v) for i, v in enumerate(value))
+            pairs = enumerate(value)
         else:
             continue
-        if depth > MAX_DEPTH:
-            raise PlanError([Problem(path, _TOO_DEEP, *where(path))], file)
-        stack.extend((v, p, depth + 1) for p, v in items)
+        count += len(value)
+        if count > MAX_NODES or depth > MAX_DEPTH:
+            path = _spell(entry)
+            message = _TOO_MANY if count > MAX_NODES else _TOO_DEEP
+            raise PlanError([Problem(path, message, *where(path))], file)
+        stack.extend(
+            (child, depth + 1, entry, key)
+            for key, child in pairs
+            if isinstance(child, (dict, list))
+        )
+
+
+def _spell(entry: tuple[Any, int, Any, Any]) -> str:
+    keys = []
+    while entry[2] is not None:
+        keys.append(entry[3])
+        entry = entry[2]
+    path = ""
+    for key in reversed(keys):
+        path = f"{path}[{key}]" if isinstance(key, int) else join(path, str(key))
+    return path
 
 
 def _too_long_integer(text: str, file: str | None, format: str) -> NoReturn:
@@ -153,6 +170,12 @@ def _loader_class(base: Any) -> Any:
                     None, None, message, node.start_mark
                 ) from None
 
+        def flatten_mapping(self, node: Any) -> None:
+            # "<<" merges copy entries: merges of merges multiply them like an alias bomb
+            super().flatten_mapping(node)
+            if len(node.value) > MAX_NODES:
+                raise yaml.constructor.ConstructorError(None, None, _TOO_MANY, node.start_mark)
+
         def compose_node(self, parent: Any, index: Any) -> Any:
             # only PyYAML's composer comes here: it recurses (libyaml's stops at 1000 levels)
             if self.depth > MAX_DEPTH:
@@ -187,40 +210,44 @@ class _YamlWalk:
         raise PlanError([Problem(path, message, mark.line + 1, mark.column + 1)], self.ctx.file)
 
     def walk(self, node: yaml.Node, path: str, stack: tuple[int, ...]) -> None:
-        self.count += 1
-        if self.count > MAX_NODES:
-            self.refuse(node, path, _TOO_MANY)
-        if isinstance(node, yaml.ScalarNode):
-            return
+        """Walk a mapping or sequence node (scalars are counted by their parent)."""
         if id(node) in stack:  # an alias to its own ancestor: the data would be infinite
             message = "recursive YAML alias: a value cannot contain itself"
             problem = Problem(path, message, *locate(self.positions, path))
             raise PlanError([problem], self.ctx.file)
         if len(stack) >= MAX_DEPTH:
             self.refuse(node, path, _TOO_DEEP)
+        self.count += len(node.value)
+        if self.count > MAX_NODES:
+            self.refuse(node, path, _TOO_MANY)
         stack = (*stack, id(node))
         positions = self.positions
         if isinstance(node, yaml.MappingNode):
             seen: dict[str, int] = {}
+            first, last = node.start_mark.index, node.end_mark.index
             for key_node, value_node in node.value:
-                key = str(key_node.value) if isinstance(key_node, yaml.ScalarNode) else "?"
-                where = join(path, key)
-                mark = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+                key = key_node.value if isinstance(key_node, yaml.ScalarNode) else "?"
+                where = f"{path}.{key}" if path else key
+                mark = key_node.start_mark
                 # keys merged in with "<<: *anchor" lie outside this mapping; its own keys override
-                own = node.start_mark.index <= key_node.start_mark.index <= node.end_mark.index
+                own = first <= mark.index <= last
                 if own and key in seen:
                     message = f"duplicate key {key!r} (first on line {seen[key]})"
-                    self.ctx.problems.append(Problem(where, message, *mark))
+                    problem = Problem(where, message, mark.line + 1, mark.column + 1)
+                    self.ctx.problems.append(problem)
                 elif own or where not in positions:
                     if own:
-                        seen[key] = mark[0]
-                    positions[where] = mark
-                self.walk(value_node, where, stack)
+                        seen[key] = mark.line + 1
+                    positions[where] = (mark.line + 1, mark.column + 1)
+                if not isinstance(value_node, yaml.ScalarNode):
+                    self.walk(value_node, where, stack)
         elif isinstance(node, yaml.SequenceNode):
             for i, item in enumerate(node.value):
                 where = f"{path}[{i}]"
-                positions[where] = (item.start_mark.line + 1, item.start_mark.column + 1)
-                self.walk(item, where, stack)
+                mark = item.start_mark
+                positions[where] = (mark.line + 1, mark.column + 1)
+                if not isinstance(item, yaml.ScalarNode):
+                    self.walk(item, where, stack)
 
 
 def _yaml_character(text: str, exc: yaml.reader.ReaderError) -> tuple[str, tuple[int, int]]:
@@ -243,8 +270,12 @@ def _parse_yaml(text: str, ctx: Ctx, loader_class: Any = None) -> Any:
             node = loader.get_single_node()
             if node is None:
                 return None
-            _YamlWalk(ctx, positions).walk(node, "", ())
-            return loader.construct_document(node)
+            # constructing first flattens "<<" merges into the mappings the walk then sees; the
+            # data shares aliased values, so an alias bomb is still small here
+            data = loader.construct_document(node)
+            if not isinstance(node, yaml.ScalarNode):
+                _YamlWalk(ctx, positions).walk(node, "", ())
+            return data
         finally:
             loader.dispose()
     except yaml.reader.ReaderError as exc:
@@ -262,8 +293,10 @@ def _parse_yaml(text: str, ctx: Ctx, loader_class: Any = None) -> Any:
         _fail(ctx.file, f"{kind}: {what}", (line, col))
     except yaml.YAMLError as exc:
         _fail(ctx.file, f"YAML error: {exc}", (1, 1))
-    except RecursionError:  # a caller's deep stack: depth is bounded, but not by much
-        _fail(ctx.file, _TOO_DEEP, (1, 1))
+    except RecursionError:
+        if loader_class is not PURE_LOADER:  # PyYAML's composer finds where MAX_DEPTH is passed
+            return _parse_yaml(text, ctx, PURE_LOADER)
+        _fail(ctx.file, _TOO_DEEP, (1, 1))  # a caller's deep stack: depth is bounded, not by much
 
 
 # -- JSON --------------------------------------------------------------------------------------

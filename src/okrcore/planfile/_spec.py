@@ -56,6 +56,10 @@ class Ctx:
     def add(self, path: str, message: str) -> None:
         self.problems.append(Problem(path, message, *locate(self.positions, path)))
 
+    def bad(self, value: Any) -> bool:
+        """Whether ``value`` holds a rejected part (only possible once a problem is recorded)."""
+        return bool(self.problems) and has_bad(value)
+
 
 def _show(value: Any) -> str:
     """How a wrong value is named in a message."""
@@ -271,7 +275,18 @@ class Relative:
     text: str
 
     def resolve(self, baseline: float) -> float:
+        """The value this change makes of ``baseline``."""
         return baseline * (100.0 + self.percent) / 100.0
+
+
+def parse_relative(text: str) -> Relative | None:
+    """A change relative to the baseline (``+20%``, ``-10%``, ``+ 2.5 %``), or None when
+    ``text`` is not one. The one parser of relative targets, for plan files and ``okr retarget``."""
+    m = _RELATIVE.match(text)
+    if m is None:
+        return None
+    percent = float(m.group(2)) * (-1.0 if m.group(1) == "-" else 1.0)
+    return Relative(percent, text.strip())
 
 
 @attrs.frozen
@@ -284,10 +299,9 @@ class Target(Spec):
         if _is_number(value):
             return float(value) if _in_range(value, path, ctx) else BAD
         if isinstance(value, str):
-            m = _RELATIVE.match(value)
-            if m:
-                percent = float(m.group(2)) * (-1.0 if m.group(1) == "-" else 1.0)
-                return Relative(percent, value.strip())
+            relative = parse_relative(value)
+            if relative is not None:
+                return relative
         expected = "expected a number or a relative target such as '+20%'"
         ctx.add(path, f"{expected}, got {_show(value)}{_exponent_hint(value)}")
         return BAD
@@ -428,6 +442,18 @@ class Obj(Spec):
     extra: bool = False
     one_of: tuple[str, ...] = ()
     doc: str = ""
+    # derived from ``fields`` once (checking runs for every key result of a plan)
+    _known: dict[str, Field] = attrs.field(init=False, eq=False, repr=False)
+    _required: tuple[str, ...] = attrs.field(init=False, eq=False, repr=False)
+    _targets: tuple[tuple[str, str], ...] = attrs.field(init=False, eq=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        object.__setattr__(self, "_known", {f.name: f for f in self.fields})
+        object.__setattr__(self, "_required", tuple(f.name for f in self.fields if f.required))
+        targets = tuple(
+            (f.name, f.spec.relative_to) for f in self.fields if isinstance(f.spec, Target)
+        )
+        object.__setattr__(self, "_targets", targets)
 
     def field(self, name: str) -> Field:
         return next(f for f in self.fields if f.name == name)
@@ -437,7 +463,7 @@ class Obj(Spec):
         if not isinstance(value, Mapping):
             ctx.add(path, f"expected a mapping (a {what}), got {_show(value)}")
             return BAD
-        known = {f.name: f for f in self.fields}
+        known = self._known
         out: dict[str, Any] = {}
         for key, item in value.items():
             if not isinstance(key, str):
@@ -451,10 +477,10 @@ class Obj(Spec):
             else:
                 hint = suggest(key, known) or "; allowed: " + ", ".join(known)
                 ctx.add(where, f"unknown key {short(repr(key))} in a {what}{hint}")
-        for f in self.fields:  # a missing key leaves BAD, so the object is not built
-            if f.required and f.name not in value:
-                ctx.add(join(path, f.name), f"missing: a {what} needs {f.name!r}")
-                out[f.name] = BAD
+        for name in self._required:  # a missing key leaves BAD, so the object is not built
+            if name not in value:
+                ctx.add(join(path, name), f"missing: a {what} needs {name!r}")
+                out[name] = BAD
         if self.one_of:
             given = [k for k in self.one_of if k in value]
             names = ", ".join(self.one_of)
@@ -464,13 +490,12 @@ class Obj(Spec):
             elif len(given) > 1:
                 ctx.add(join(path, given[1]), f"a {what} takes only one of {names}")
                 out[given[1]] = BAD
-        for f in self.fields:  # relative targets need their reference value
-            relative = isinstance(out.get(f.name), Relative)
-            if relative and isinstance(f.spec, Target) and f.spec.relative_to not in value:
-                rel = out[f.name].text
-                message = f"a relative value ({short(repr(rel))}) needs a {f.spec.relative_to}"
-                ctx.add(join(path, f.name), message)
-                out[f.name] = BAD
+        for name, relative_to in self._targets:  # relative targets need their reference value
+            if isinstance(out.get(name), Relative) and relative_to not in value:
+                rel = out[name].text
+                message = f"a relative value ({short(repr(rel))}) needs a {relative_to}"
+                ctx.add(join(path, name), message)
+                out[name] = BAD
         return out
 
     def body(self, defs: dict[str, Any]) -> dict[str, Any]:
