@@ -122,6 +122,7 @@ COMMAND_MODULES = {
     "export": "exchange",
     "history": "checkins",
     "import": "exchange",
+    "init": "init",
     "lint": "lint",
     "plugins": "plugins",
     "refresh": "refresh",
