@@ -59,8 +59,8 @@ def test_refresh_and_plugin_loading_log_and_no_record_holds_a_secret(
     names = {r.name for r in caplog.records}
     assert {"okrcore.plugins", "okrcore.engine"} <= names
     messages = [r.getMessage() for r in caplog.records]
-    assert any("retrying" in m for m in messages)
-    assert any("'bad'" in m and "failed" in m for m in messages)
+    assert any("retry" in m for m in messages)
+    assert any("key result bad" in m and "failed" in m for m in messages)
     assert [m for m in messages if SECRET in m] == []
     assert [r for r in caplog.records if SECRET in repr(r.args)] == []
 
