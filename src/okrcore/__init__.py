@@ -93,6 +93,7 @@ _EXPORTS = {
     "rates_from_actuals": "funnel",
     "SQLiteStore": "store",
     "MemoryStore": "store",
+    "RefreshOptions": "engine",
     "RefreshResult": "engine",
     "Report": "reports",
 }
@@ -124,6 +125,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs (X as X: re-e
         check as check,
     )
     from .engine import (
+        RefreshOptions as RefreshOptions,
         RefreshResult as RefreshResult,
         refresh as refresh,
     )
