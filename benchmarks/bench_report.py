@@ -79,7 +79,9 @@ def main() -> None:
         plan, store = make(krs)
         rep = okrcore.report(plan, store, "weekly", at=AT, manager=manager)
         runs: dict[str, Callable[[], object]] = {
-            "report": lambda p=plan, s=store: okrcore.report(p, s, "weekly", at=AT, manager=manager),
+            "report": lambda p=plan, s=store: okrcore.report(
+                p, s, "weekly", at=AT, manager=manager
+            ),
             "score once": lambda p=plan, s=store: okrcore.score(p, s, at=AT, manager=manager),
             "html": lambda r=rep: render(r, "html"),
         }
