@@ -436,6 +436,7 @@ def refresh(
     clock: Clock = time.monotonic,
     jitter: Callable[[], float] = random.random,
     on_result: Callable[[FetchRequest, Reading | Failure], None] | None = None,
+    record: bool = True,
 ) -> RefreshResult:
     """Fetch the actual values of the plan's key results and store them as check-ins.
 
@@ -455,7 +456,9 @@ def refresh(
 
     Returns a :class:`RefreshResult`; the run is recorded with ``store.record_run`` (except for a
     dry run) and then the ``okrcore_refresh_finished`` hook is called; a hook that raises is
-    reported in ``result.hook_errors``, never raised.
+    reported in ``result.hook_errors``, never raised. With ``record=False`` the check-ins are
+    stored but the run is neither recorded nor announced: the caller records it (the distributed
+    refresh of :mod:`okrcore.workers` merges each job's outcomes into one shared run).
     """
     from .plugins import default_manager, load_plugin_modules
 
@@ -539,6 +542,8 @@ def refresh(
     if deadline_hit:
         info["deadline"] = deadline
     run = RunRecord(run_id, started_at, finished_at, as_of, outcomes, info)
+    if not record:
+        return RefreshResult(run, (), False, (), plugins)
     store.record_run(run)
     hook_errors = tuple(
         manager.call_event(
