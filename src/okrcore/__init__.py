@@ -48,6 +48,12 @@ _EXPORTS = {
     "StoreError": "errors",
     "PluginError": "errors",
     "SourceError": "errors",
+    "ValidationError": "errors",
+    "WrongTypeError": "errors",
+    "FetchError": "errors",
+    "FunnelError": "errors",
+    "MissingExtra": "errors",
+    "NotifyError": "errors",
     # plan files
     "load_plan": "planfile",
     "loads_plan": "planfile",
@@ -55,7 +61,7 @@ _EXPORTS = {
     "dumps_plan": "planfile",
     # math
     "score": "scoring",
-    "Scorecard": "scoring",
+    "Scorecard": "scorecard",
     "check": "checks",
     "Finding": "checks",
     "derive_funnel": "funnel",
@@ -69,16 +75,15 @@ _EXPORTS = {
     "hookimpl": "hookspecs",
     "PluginManager": "plugins",
     # more of the public API, by module
-    "Light": "scoring",
-    "KRScore": "scoring",
-    "NodeScore": "scoring",
+    "Light": "policies",
+    "KRScore": "scorecard",
+    "NodeScore": "scorecard",
     "LiveScore": "scoring",
     "Rollup": "rollup",
     "RollupTree": "rollup",
     "Severity": "checks",
     "Check": "checks",
     "FunnelResult": "funnel",
-    "FunnelError": "funnel",
     "rates_from_actuals": "funnel",
     "SQLiteStore": "store",
     "MemoryStore": "store",
@@ -115,15 +120,20 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs (X as X: re-e
     )
     from .errors import (
         AlignmentLoopError as AlignmentLoopError,
+        FetchError as FetchError,
+        FunnelError as FunnelError,
+        MissingExtra as MissingExtra,
+        NotifyError as NotifyError,
         OkrError as OkrError,
         PlanError as PlanError,
         PluginError as PluginError,
         Problem as Problem,
         SourceError as SourceError,
         StoreError as StoreError,
+        ValidationError as ValidationError,
+        WrongTypeError as WrongTypeError,
     )
     from .funnel import (
-        FunnelError as FunnelError,
         FunnelResult as FunnelResult,
         apply_funnel as apply_funnel,
         derive_funnel as derive_funnel,
@@ -162,6 +172,9 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs (X as X: re-e
     from .plugins import (
         PluginManager as PluginManager,
     )
+    from .policies import (
+        Light as Light,
+    )
     from .reports import (
         Report as Report,
         report as report,
@@ -170,12 +183,13 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs (X as X: re-e
         Rollup as Rollup,
         RollupTree as RollupTree,
     )
-    from .scoring import (
+    from .scorecard import (
         KRScore as KRScore,
-        Light as Light,
-        LiveScore as LiveScore,
         NodeScore as NodeScore,
         Scorecard as Scorecard,
+    )
+    from .scoring import (
+        LiveScore as LiveScore,
         score as score,
     )
     from .store import (

@@ -1,0 +1,185 @@
+"""``okr score``: the scorecard of a plan on the stored check-ins (text, Markdown, JSON; the JSON
+shape is documented in docs/cli.md)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+import click
+
+from okrcore.cli._common import (
+    STATUS_ICON,
+    STATUS_STYLE,
+    at_option,
+    changes_until,
+    console,
+    echo_json,
+    fixed,
+    format_option,
+    handle_errors,
+    main,
+    md_table,
+    num,
+    opened_store,
+    pct,
+    plan_argument,
+    status_text,
+    store_option,
+)
+from okrcore.model import Plan
+from okrcore.planfile import load_plan
+from okrcore.plugins import default_manager, load_plugin_modules
+from okrcore.reports._table import Col
+from okrcore.scoring import score as score_plan
+from okrcore.store import Store
+
+
+def scorecard(plan: Plan, store: Store, at: dt.date) -> dict[str, Any]:
+    """Score the plan's current targets on the stored check-ins; the documented JSON shape.
+
+    Target changes recorded up to ``at`` apply (a past date shows the targets of that day). Every
+    key result carries ``target`` (current) and ``original_target`` (from the plan file) so that
+    reports show what was recalibrated.
+    """
+    current = plan.with_target_changes(changes_until(store, at))
+    manager = default_manager()
+    load_plugin_modules(manager, plan.plugins)  # the plan may name its policies' plugins
+    card = score_plan(current, store.checkins(), at=at, manager=manager)
+    data: dict[str, Any] = card.to_dict()
+    for entry in data.get("key_results", []):
+        kr_id = entry.get("id")
+        if isinstance(kr_id, str) and plan.has_key_result(kr_id):
+            entry.setdefault("target", current.key_result(kr_id).effective_target)
+            entry.setdefault("original_target", plan.key_result(kr_id).effective_target)
+            entry.setdefault("unit", plan.key_result(kr_id).unit)
+    return data
+
+
+def _target_cell(entry: Mapping[str, Any]) -> str:
+    unit = entry.get("unit") or ""
+    target, original = entry.get("target"), entry.get("original_target")
+    if original is not None and target is not None and original != target:
+        return f"{num(original, unit)} → {num(target, unit)}"
+    return num(target, unit)
+
+
+# The scorecard's key-result columns; on a narrow terminal the why text moves under its row, then
+# columns leave by their drop rank (docs/reports.md, "Terminal output").
+KR_COLUMNS = (
+    Col("key result", "name"),
+    Col("actual", justify="right"),
+    Col("target", justify="right", drop=2),
+    Col("progress", justify="right", drop=3),
+    Col("score", justify="right"),
+    Col("pace", justify="right", drop=3),
+    Col("status"),
+    Col("forecast", justify="right", drop=1),
+    Col("why", "note"),
+)
+ROLLUP_COLUMNS = (
+    Col("objective / goal"),
+    Col("title", "name"),
+    Col("score", justify="right"),
+    Col("pace", justify="right"),
+    Col("status"),
+)
+
+
+def _kr_cells(e: Mapping[str, Any], key: str, light: Any) -> list[Any]:
+    """One key result's scorecard row; Markdown and the terminal differ in the id and light."""
+    unit = e.get("unit") or ""
+    return [
+        key,
+        num(e.get("actual"), unit),
+        _target_cell(e),
+        pct(e.get("progress")),
+        fixed(e.get("score")),
+        pct(e.get("expected")),
+        light,
+        num(e.get("forecast"), unit),
+        str(e.get("reason") or ""),
+    ]
+
+
+def render_scorecard(data: Mapping[str, Any], fmt: str, title: str = "") -> None:
+    """Print a scorecard dict as rich tables, Markdown or JSON."""
+    if fmt == "json":
+        echo_json(data)
+        return
+    krs = data.get("key_results", [])
+    objectives = data.get("objectives", [])
+    goals = data.get("goals", [])
+    as_of = data.get("as_of")
+    if fmt == "md":
+        head = f"## Scorecard{' — ' + title if title else ''} (as of {as_of})"
+        rows = []
+        for e in krs:
+            status = status_text(e.get("status"))
+            stale = " (stale)" if e.get("stale") else ""
+            light = f"{STATUS_ICON.get(status, '⚪')} {status}{stale}"
+            rows.append(_kr_cells(e, f"`{e.get('id')}`", light))
+        parts = [head, "", md_table([c.header for c in KR_COLUMNS], rows)]
+        for heading, nodes in (("Objectives", objectives), ("Goals", goals)):
+            if not nodes:
+                continue
+            rows = [
+                [
+                    f"`{n.get('id')}`",
+                    str(n.get("title") or ""),
+                    fixed(n.get("score")),
+                    pct(n.get("expected")),
+                    f"{STATUS_ICON.get(status_text(n.get('status')), '⚪')} "
+                    f"{status_text(n.get('status'))}",
+                ]
+                for n in nodes
+            ]
+            headers = [heading[:-1].lower(), "title", "score", "pace", "status"]
+            parts += ["", f"### {heading}", "", md_table(headers, rows)]
+        click.echo("\n".join(parts))
+        return
+
+    from rich.text import Text
+
+    from okrcore.reports._table import print_table
+
+    def lamp(node: Mapping[str, Any], stale: str = "") -> Text:
+        status = status_text(node.get("status"))
+        return Text(f"● {status}{stale}", style=STATUS_STYLE.get(status, "bright_black"))
+
+    out = console()
+    rows = [
+        _kr_cells(e, str(e.get("id")), lamp(e, " (stale)" if e.get("stale") else "")) for e in krs
+    ]
+    caption = Text(f"Scorecard{' — ' + title if title else ''} · as of {as_of}", style="bold")
+    print_table(out, KR_COLUMNS, rows, title=caption)
+    if objectives or goals:
+        nodes = [(o, str(o.get("id"))) for o in objectives]
+        nodes += [(g, f"goal {g.get('id')}") for g in goals]
+        rows = [
+            [
+                label,
+                str(node.get("title") or ""),
+                fixed(node.get("score")),
+                pct(node.get("expected")),
+                lamp(node) if node.get("status") is not None else "",
+            ]
+            for node, label in nodes
+        ]
+        out.print()
+        print_table(out, ROLLUP_COLUMNS, rows, title=Text("Rollup", style="bold"))
+
+
+@main.command()
+@plan_argument
+@store_option
+@at_option
+@format_option("text", "json", "md")
+@handle_errors
+def score(plan_path: str, store_url: str, at: dt.date | None, fmt: str) -> None:
+    """Score PLAN's key results, objectives and goals on the stored check-ins."""
+    plan = load_plan(plan_path)
+    with opened_store(store_url) as store:
+        data = scorecard(plan, store, at or dt.date.today())
+    render_scorecard(data, fmt, plan.title or "")
