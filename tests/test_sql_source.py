@@ -163,7 +163,7 @@ def test_a_failed_connect_masks_the_password(monkeypatch: pytest.MonkeyPatch) ->
 def pg() -> Iterator[str]:
     psycopg = pytest.importorskip("psycopg")
     admin = server_or_skip("PostgreSQL", lambda: psycopg.connect(
-        "host=127.0.0.1 port=5432 user=postgres dbname=test", autocommit=True, connect_timeout=5))
+        "host=127.0.0.1 port=5432 user=postgres dbname=postgres", autocommit=True, connect_timeout=5))
     with admin:
         admin.execute(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
         admin.execute(f"CREATE DATABASE {DB}")
@@ -176,7 +176,7 @@ def pg() -> Iterator[str]:
         with db.cursor() as cur:
             cur.executemany("INSERT INTO signups VALUES (%s, %s, %s)", ROWS)
     yield f"postgresql://postgres@127.0.0.1:5432/{DB}"
-    with psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=test",
+    with psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=postgres",
                          autocommit=True) as admin:
         admin.execute(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
 

@@ -189,7 +189,7 @@ def fresh_database(name: str) -> str:
     """An empty PostgreSQL database ``name``; skips (fails in CI) without a server."""
     psycopg = pytest.importorskip("psycopg")
     try:
-        admin = psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=test",
+        admin = psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=postgres",
                                 autocommit=True, connect_timeout=5)
     except psycopg.Error as exc:
         message = (f"PostgreSQL is not reachable on 127.0.0.1:5432 ({exc}); start it (see "
@@ -236,10 +236,9 @@ class Counting:
 
 
 def start_worker(queue: str, store: str, name: str) -> subprocess.Popen[bytes]:
-    code = ("from okrcore.workers import open_task_engine, WorkerOptions; "
-            f"open_task_engine({queue!r}).work({store!r}, "
-            f"WorkerOptions(heartbeat=0.5, stalled_after=2, name={name!r}))")
-    return subprocess.Popen([sys.executable, "-c", code])
+    return subprocess.Popen([sys.executable, "-m", "okrcore.cli", "worker", "--store", store,
+                             "--queue", queue, "--heartbeat", "0.5", "--stalled-after", "2",
+                             "--name", name])
 
 
 def doing(queue: str) -> int:
@@ -297,3 +296,68 @@ def test_four_workers_one_killed_refresh_every_key_result_once(
             (f"kr{i}", float(i)) for i in range(n))  # exactly once each
         assert current.info["distributed"]["done"] == list(range(1, 41))
         assert current.info["connections"]["api"]["requests"] >= n
+
+
+# -- the command line ----------------------------------------------------------------------------
+def okr(*args: str | Path) -> Any:
+    from click.testing import CliRunner
+
+    from okrcore.cli import main
+
+    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+
+@pytest.fixture
+def file_plan(tmp_path: Path) -> Path:
+    rows = "".join(f"{TODAY},m{i},{i}\n" for i in range(12))
+    (tmp_path / "metrics.csv").write_text("date,metric,value\n" + rows)
+    krs = "\n".join(f"      - {{id: kr{i}, title: KR {i}, baseline: 0, target: 100, source: "
+                    f"{{connection: files, path: metrics.csv, where: {{metric: m{i}}}}}}}"
+                    for i in range(12))
+    plan = tmp_path / "okrs.yaml"
+    plan.write_text(f"okrcore: 1\ncycles:\n  - {{id: q, start: {CYCLE.start}, end: {CYCLE.end}}}\n"
+                    "connections:\n  files: {plugin: file, max_batch: 2}\n"
+                    f"objectives:\n  - id: o\n    title: O\n    cycle: q\n    key_results:\n{krs}\n")
+    return plan
+
+
+def test_shards_on_the_command_line_refresh_everything_once(file_plan: Path,
+                                                             tmp_path: Path) -> None:
+    store = f"sqlite:///{tmp_path / 'okr.db'}"
+    for k in (1, 2, 3):
+        result = okr("refresh", file_plan, "--store", store, "--shard", f"{k}/3",
+                     "--format", "json")
+        assert result.exit_code == 0, result.output
+    with contextlib.closing(open_store(store)) as opened:
+        runs = opened.runs()
+        refreshed = [o.kr_id for r in runs for o in r.outcomes if o.status == "refreshed"]
+        assert sorted(refreshed) == sorted(f"kr{i}" for i in range(12))
+        assert len(opened.checkins()) == 12
+    assert okr("refresh", file_plan, "--store", store, "--shard", "4/3").exit_code == 2
+    clash = okr("refresh", file_plan, "--store", store, "--shard", "1/3", "--only", "kr1")
+    assert (clash.exit_code, "--shard excludes --only" in clash.output) == (2, True)
+
+
+def test_enqueue_needs_a_queue(file_plan: Path, tmp_path: Path,
+                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OKRCORE_QUEUE", raising=False)
+    result = okr("refresh", file_plan, "--store", f"sqlite:///{tmp_path / 'okr.db'}",
+                 "--enqueue")
+    assert result.exit_code == 2
+    assert "needs a task queue: --queue postgresql://" in result.output
+
+
+def test_enqueue_then_a_burst_worker_completes_the_run(file_plan: Path, tmp_path: Path) -> None:
+    pytest.importorskip("procrastinate")
+    queue = fresh_database("okr_team_cli")
+    store = f"sqlite:///{tmp_path / 'okr.db'}"
+    queued = okr("refresh", file_plan, "--store", store, "--queue", queue, "--enqueue",
+                 "--job-size", "4", "--format", "json")
+    assert queued.exit_code == 0, queued.output
+    assert json.loads(queued.output)["jobs"] == 3
+    assert "in flight: 0/12 key results, 0/3 jobs done" in okr("runs", "--store", store).output
+    worked = okr("worker", "--store", store, "--queue", queue, "--burst")
+    assert worked.exit_code == 0, worked.output
+    shown = okr("runs", "--store", store).output
+    assert "12 refreshed; 12 new check-in(s)" in shown
+    assert "in flight" not in shown

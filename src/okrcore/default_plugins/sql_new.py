@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from okrcore.errors import SourceError
+from okrcore.errors import MissingExtra, SourceError
 from okrcore.model import Connection, KeyResult
 from okrcore.sources import (
     Failure,
@@ -30,7 +30,7 @@ from okrcore.sources import (
     unknown_keys,
 )
 
-from .sources import MissingExtra, _describe_bad, _limit_problems, _limits, _reduce, _to_date
+from .sources import _describe_bad, _limit_problems, _limits, _reduce, _to_date
 
 if TYPE_CHECKING:
     import sqlalchemy

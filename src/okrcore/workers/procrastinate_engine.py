@@ -16,13 +16,13 @@ from typing import Any
 
 import attrs
 
-from okrcore.errors import OkrError
+from okrcore.errors import MissingExtra, OkrError
 from okrcore.model import RunOutcome
 from okrcore.plugins import PluginManager, default_manager
 from okrcore.store import Store, open_store
 
 from .jobs import Job, PlanCache, execute, failed_job, finish
-from .taskengine import WorkerOptions
+from .taskengine import WorkerOptions, safe_url
 
 __all__ = ["QUEUE", "ProcrastinateEngine"]
 
@@ -51,10 +51,6 @@ def _conninfo(url: str) -> str:
     return re.sub(r"^postgres(?:ql)?(?:\+\w+)?://", "postgresql://", url)
 
 
-def _safe(url: str) -> str:
-    return re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", url)
-
-
 class ProcrastinateEngine:
     """The :class:`~okrcore.workers.taskengine.TaskEngine` on procrastinate."""
 
@@ -64,7 +60,7 @@ class ProcrastinateEngine:
         try:
             import procrastinate
         except ImportError:
-            raise OkrError(_EXTRA) from None
+            raise MissingExtra(_EXTRA) from None
         self.url = _conninfo(url)
         self.app = procrastinate.App(
             connector=procrastinate.PsycopgConnector(conninfo=self.url))
@@ -119,7 +115,7 @@ class ProcrastinateEngine:
                 if row is None or row[0] is None:
                     conn.execute(self.app.schema_manager.get_schema())
         except psycopg.Error as exc:
-            raise OkrError(f"task queue {_safe(self.url)}: {exc}".strip()) from None
+            raise OkrError(f"task queue {safe_url(self.url)}: {exc}".strip()) from None
 
     def defer(self, jobs: Sequence[Job]) -> None:
         """Queue the jobs in one statement (all or none)."""
@@ -130,7 +126,7 @@ class ProcrastinateEngine:
             with self.app.open():
                 self._fetch.batch_defer(*(job.to_json() for job in jobs))
         except ProcrastinateException as exc:
-            raise OkrError(f"task queue {_safe(self.url)}: cannot enqueue: {exc}") from None
+            raise OkrError(f"task queue {safe_url(self.url)}: cannot enqueue: {exc}") from None
 
     def work(self, store_url: str, options: WorkerOptions) -> None:
         """Run a worker on the ``okrcore`` queue (stopped by SIGINT or SIGTERM)."""

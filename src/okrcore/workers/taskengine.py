@@ -10,6 +10,7 @@ implement this protocol and be picked by its queue URL's scheme in :func:`open_t
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol
 
@@ -20,7 +21,12 @@ from okrcore.errors import OkrError
 if TYPE_CHECKING:
     from .jobs import Job
 
-__all__ = ["TaskEngine", "WorkerOptions", "open_task_engine"]
+__all__ = ["TaskEngine", "WorkerOptions", "open_task_engine", "safe_url"]
+
+
+def safe_url(url: str) -> str:
+    """A database URL fit to print: its password (if any) replaced by ``***``."""
+    return re.sub(r"://([^:/@]*):[^@/]*@", r"://\1:***@", url)
 
 
 @attrs.frozen
