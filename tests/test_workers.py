@@ -38,7 +38,7 @@ from okrcore.workers import (
     enqueue,
     open_task_engine,
     plan_units,
-    progress,
+    run_progress,
     shard,
     split_jobs,
 )
@@ -142,13 +142,13 @@ def test_a_run_completes_when_every_job_merged_and_the_first_answer_counts() -> 
     run = in_flight(planned, [["a"], ["b"]], {"engine": "test"})
     assert [o.status for o in run.outcomes] == [QUEUED, QUEUED, "manual"]
     assert run.finished_at is None
-    assert str(progress(run)) == "in flight: 0/2 key results, 0/2 jobs done"
+    assert str(run_progress(run)) == "in flight: 0/2 key results, 0/2 jobs done"
     stats = {"connections": {"c": {"plugin": "x", "requests": 1, "fetch_calls": 1,
                                    "retries": 0, "failed": 0}}}
     now = run.started_at + dt.timedelta(seconds=3)
     run, done = merge(run, 1, [RunOutcome("a", "refreshed", "c", value=1, stored=1)], stats, now)
     assert not done
-    assert str(progress(run)) == "in flight: 1/2 key results, 1/2 jobs done"
+    assert str(run_progress(run)) == "in flight: 1/2 key results, 1/2 jobs done"
     # job 1 again (its worker died after recording): nothing changes, nothing is counted twice
     again, done = merge(run, 1, [RunOutcome("a", "unchanged", "c", value=1)], stats, now)
     assert (again, done) == (run, False)
@@ -156,7 +156,7 @@ def test_a_run_completes_when_every_job_merged_and_the_first_answer_counts() -> 
                       now)
     assert done
     assert run.finished_at == now
-    assert progress(run) is None
+    assert run_progress(run) is None
     assert [o.status for o in run.outcomes] == ["refreshed", "failed", "manual"]
     assert run.info["connections"]["c"]["requests"] == 2
     assert run.info["seconds"] == 3.0
@@ -276,7 +276,7 @@ def test_four_workers_one_killed_refresh_every_key_result_once(
         plan = tmp_path / "okrs.yaml"
         plan.write_text(plan_yaml(url, n))
         run = enqueue(plan, store, open_task_engine(queue), job_size=50)
-        assert str(progress(run)) == f"in flight: 0/{n} key results, 0/40 jobs done"
+        assert str(run_progress(run)) == f"in flight: 0/{n} key results, 0/40 jobs done"
         workers.extend(start_worker(queue, store_url, f"w{i}") for i in range(4))
         deadline = time.monotonic() + 240
         while doing(queue) < 4:  # every worker holds a job: the one killed dies mid-job
@@ -284,7 +284,7 @@ def test_four_workers_one_killed_refresh_every_key_result_once(
             time.sleep(0.05)
         workers[0].send_signal(signal.SIGKILL)
         while (current := find_run(store, run.id)).finished_at is None:
-            assert time.monotonic() < deadline, f"the run never completed: {progress(current)}"
+            assert time.monotonic() < deadline, f"the run never completed: {run_progress(current)}"
             time.sleep(0.2)
         assert Counter(o.status for o in current.outcomes) == {"refreshed": n}
         assert sum(o.stored for o in current.outcomes) == n
@@ -315,9 +315,11 @@ def file_plan(tmp_path: Path) -> Path:
                     f"{{connection: files, path: metrics.csv, where: {{metric: m{i}}}}}}}"
                     for i in range(12))
     plan = tmp_path / "okrs.yaml"
-    plan.write_text(f"okrcore: 1\ncycles:\n  - {{id: q, start: {CYCLE.start}, end: {CYCLE.end}}}\n"
+    cycles = f"cycles:\n  - {{id: q, start: {CYCLE.start}, end: {CYCLE.end}}}\n"
+    plan.write_text(f"okrcore: 1\n{cycles}"
                     "connections:\n  files: {plugin: file, max_batch: 2}\n"
-                    f"objectives:\n  - id: o\n    title: O\n    cycle: q\n    key_results:\n{krs}\n")
+                    "objectives:\n  - id: o\n    title: O\n    cycle: q\n    key_results:\n"
+                    f"{krs}\n")
     return plan
 
 

@@ -30,7 +30,7 @@ from okrcore.workers import (
     enqueue,
     open_task_engine,
     plan_units,
-    progress,
+    run_progress,
     shard,
 )
 from okrcore.workers.taskengine import safe_url
@@ -119,5 +119,5 @@ def worker_command(store_url: str, queue_url: str | None, concurrency: int, hear
 
 def describe_progress(run: Any) -> str:
     """`` (in flight: 10/40 key results, 1/4 jobs done)`` for a distributed run in flight."""
-    state = progress(run)
+    state = run_progress(run)
     return f" ({state})" if state is not None else ""

@@ -10,7 +10,7 @@ docs/company.md tells how to run it.
 from __future__ import annotations
 
 from .jobs import DEFAULT_JOB_SIZE, Job, enqueue
-from .runlog import QUEUED, Progress, progress
+from .runlog import QUEUED, Progress, run_progress
 from .split import Shard, Unit, plan_units, shard, split_jobs
 from .taskengine import TaskEngine, WorkerOptions, open_task_engine
 
@@ -26,7 +26,7 @@ __all__ = [
     "enqueue",
     "open_task_engine",
     "plan_units",
-    "progress",
+    "run_progress",
     "shard",
     "split_jobs",
 ]

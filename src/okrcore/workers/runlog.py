@@ -20,7 +20,7 @@ from okrcore.errors import OkrError
 from okrcore.model import RunOutcome, RunRecord
 from okrcore.store import Store
 
-__all__ = ["QUEUED", "Progress", "find_run", "merge", "progress", "record"]
+__all__ = ["QUEUED", "Progress", "find_run", "merge", "record", "run_progress"]
 
 QUEUED = "queued"
 """The outcome status of a key result whose job has not finished yet."""
@@ -42,7 +42,7 @@ class Progress:
                 f"{self.jobs_done}/{self.jobs} jobs done")
 
 
-def progress(run: RunRecord) -> Progress | None:
+def run_progress(run: RunRecord) -> Progress | None:
     """The progress of a distributed run still in flight; ``None`` for any other run."""
     flight = run.info.get("distributed")
     if run.finished_at is not None or not isinstance(flight, Mapping):
