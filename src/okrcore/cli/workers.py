@@ -65,7 +65,7 @@ def shard_ids(plan: Any, text: str, at: dt.date | None,
 
 def enqueue_run(plan_path: str, store: Store, store_url: str, queue_url: str | None,
                 at: dt.date | None, backfill: tuple[dt.date, dt.date] | None, job_size: int,
-                timeout: float, retries: int, fmt: str) -> None:
+                timeout: float, retries: int, timeout_retries: int, fmt: str) -> None:
     """``okr refresh --enqueue``: record the run in flight, queue its jobs, say how to follow."""
     queue = queue_url_for(queue_url, store_url)
     try:
@@ -73,7 +73,7 @@ def enqueue_run(plan_path: str, store: Store, store_url: str, queue_url: str | N
     except MissingExtra as exc:
         raise UsageError(str(exc)) from None
     run = enqueue(plan_path, store, engine, at, backfill=backfill, job_size=job_size,
-                  timeout=timeout, retries=retries)
+                  timeout=timeout, retries=retries, timeout_retries=timeout_retries)
     flight = run.info["distributed"]
     if fmt == "json":
         echo_json({"run": run.id, "as_of": run.as_of.isoformat(), "jobs": flight["jobs"],

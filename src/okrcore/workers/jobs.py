@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from okrcore.engine import DEFAULT_RETRIES, DEFAULT_TIMEOUT, refresh
+from okrcore.engine import DEFAULT_RETRIES, DEFAULT_TIMEOUT, DEFAULT_TIMEOUT_RETRIES, refresh
 from okrcore.errors import OkrError
 from okrcore.model import Plan, RunOutcome, RunRecord
 from okrcore.planfile import load_plan
@@ -56,6 +56,7 @@ class Job:
     kr_ids: tuple[str, ...] = attrs.field(converter=_ids)
     timeout: float | None = DEFAULT_TIMEOUT
     retries: int = DEFAULT_RETRIES
+    timeout_retries: int = DEFAULT_TIMEOUT_RETRIES
     backfill: tuple[str, str] | None = attrs.field(default=None, converter=_pair)
 
     def to_json(self) -> dict[str, Any]:
@@ -110,6 +111,7 @@ def enqueue(
     job_size: int = DEFAULT_JOB_SIZE,
     timeout: float | None = DEFAULT_TIMEOUT,
     retries: int = DEFAULT_RETRIES,
+    timeout_retries: int = DEFAULT_TIMEOUT_RETRIES,
     manager: PluginManager | None = None,
 ) -> RunRecord:
     """Record a run in flight in ``store`` and hand its jobs to ``engine``; return the record.
@@ -128,7 +130,7 @@ def enqueue(
     sha = _sha256(path)
     jobs = [
         Job(run.id, i, str(path), sha, run.as_of.isoformat(), run.started_at.isoformat(), ids,
-            timeout, retries,
+            timeout, retries, timeout_retries,
             None if backfill is None else (backfill[0].isoformat(), backfill[1].isoformat()))
         for i, ids in enumerate(groups, start=1)
     ]
@@ -166,6 +168,7 @@ def execute(
         dt.date.fromisoformat(job.backfill[0]), dt.date.fromisoformat(job.backfill[1]))
     result = refresh(plan, store, dt.date.fromisoformat(job.as_of), only=job.kr_ids,
                      backfill=backfill, timeout=job.timeout, retries=job.retries,
+                     timeout_retries=job.timeout_retries,
                      manager=manager, record=False)
     wanted = set(job.kr_ids)
     outcomes = [o for o in result.outcomes if o.kr_id in wanted]
