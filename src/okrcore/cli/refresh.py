@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -125,6 +126,12 @@ def _progress(total: int, enabled: bool) -> Iterator[Callable[[Any, Any], None] 
     help="Retries of a call that got no answer within --timeout.",
 )
 @click.option(
+    "-v",
+    "--verbose",
+    count=True,
+    help="Log to stderr what the engine does: -v retries and failures, -vv every attempt.",
+)
+@click.option(
     "--shard",
     "shard",
     metavar="K/N",
@@ -157,6 +164,7 @@ def refresh_command(
     deadline: float | None,
     retries: int,
     timeout_retries: int,
+    verbose: int,
     shard: str | None,
     enqueue: bool,
     queue_url: str | None,
@@ -169,6 +177,8 @@ def refresh_command(
     after the refresh failed, 2 when the plan or the arguments are unusable. With --enqueue, exit
     0 once the jobs are queued.
     """
+    if verbose:
+        _log_to_stderr(logging.DEBUG if verbose > 1 else logging.INFO)
     if backfill is not None and at is not None:
         raise UsageError("--at and --backfill exclude each other (the backfill end is the as_of)")
     for flag, on, others in (
@@ -231,6 +241,22 @@ def _hook_error(plugin: str, error: str) -> str:
     platform's error), or the plugin and its error."""
     text = error.removeprefix("okrcore_refresh_finished: ").removeprefix("NotifyError: ")
     return text if plugin == "okrcore.default_plugins.notify" else f"plugin {plugin!r}: {text}"
+
+
+def _log_to_stderr(level: int) -> None:
+    """Show okrcore's log records (logger ``okrcore`` and children) on stderr."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logger = logging.getLogger("okrcore")
+    before = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(level)
+
+    def restore() -> None:  # an embedding process (or a test) keeps its own logging
+        logger.removeHandler(handler)
+        logger.setLevel(before)
+
+    click.get_current_context().call_on_close(restore)
 
 
 def _print_requests(result: RefreshResult) -> None:
