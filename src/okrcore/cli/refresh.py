@@ -25,13 +25,14 @@ from okrcore.cli._common import (
     echo_json,
     format_option,
     handle_errors,
+    iso_date,
     main,
     opened_store,
     plan_argument,
     store_option,
 )
 from okrcore.cli.workers import describe_progress, enqueue_run, queue_option, shard_ids
-from okrcore.engine import RefreshResult, describe_request, refresh
+from okrcore.engine import RefreshOptions, RefreshResult, describe_request, refresh
 from okrcore.errors import PluginError
 from okrcore.model import RunRecord
 from okrcore.planfile import load_plan
@@ -55,7 +56,7 @@ def parse_range(_ctx: Any, _param: Any, value: str | None) -> tuple[dt.date, dt.
     try:
         if not sep:
             raise ValueError
-        first, last = dt.date.fromisoformat(start.strip()), dt.date.fromisoformat(end.strip())
+        first, last = iso_date(start), iso_date(end)
     except ValueError:
         raise click.BadParameter(
             f"expected START..END as YYYY-MM-DD..YYYY-MM-DD, got {value!r}"
@@ -211,14 +212,12 @@ def refresh_command(
                 result = refresh(
                     plan,
                     store,
-                    at,
+                    at=at,
                     only=selected,
                     backfill=backfill,
                     dry_run=dry_run,
-                    deadline=deadline,
-                    timeout=timeout,
-                    retries=retries,
-                    timeout_retries=timeout_retries,
+                    options=RefreshOptions(deadline=deadline, timeout=timeout, retries=retries,
+                                           timeout_retries=timeout_retries),
                     on_result=on_result,
                 )
             except PluginError as exc:  # a plugin module the plan names cannot be loaded

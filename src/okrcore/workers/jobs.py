@@ -14,7 +14,13 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from okrcore.engine import DEFAULT_RETRIES, DEFAULT_TIMEOUT, DEFAULT_TIMEOUT_RETRIES, refresh
+from okrcore.engine import (
+    DEFAULT_RETRIES,
+    DEFAULT_TIMEOUT,
+    DEFAULT_TIMEOUT_RETRIES,
+    RefreshOptions,
+    refresh,
+)
 from okrcore.errors import OkrError
 from okrcore.model import Plan, RunOutcome, RunRecord
 from okrcore.planfile import load_plan
@@ -123,7 +129,7 @@ def enqueue(
     path = Path(plan_path).resolve()
     plan = load_plan(path)
     with MemoryStore() as unused:  # a dry run stores nothing
-        planned = refresh(plan, unused, at, backfill=backfill, dry_run=True, manager=manager)
+        planned = refresh(plan, unused, at=at, backfill=backfill, dry_run=True, manager=manager)
     groups = split_jobs(units_of(planned.requests, manager), job_size)
     run = runlog.in_flight(planned.run, groups, {"engine": engine.name, "plan": str(path)})
     store.record_run(run)
@@ -166,9 +172,10 @@ def execute(
         return [_failed(kr_id, str(exc)) for kr_id in job.kr_ids], {}
     backfill = None if job.backfill is None else (
         dt.date.fromisoformat(job.backfill[0]), dt.date.fromisoformat(job.backfill[1]))
-    result = refresh(plan, store, dt.date.fromisoformat(job.as_of), only=job.kr_ids,
-                     backfill=backfill, timeout=job.timeout, retries=job.retries,
-                     timeout_retries=job.timeout_retries,
+    options = RefreshOptions(timeout=job.timeout, retries=job.retries,
+                             timeout_retries=job.timeout_retries)
+    result = refresh(plan, store, at=dt.date.fromisoformat(job.as_of), only=job.kr_ids,
+                     backfill=backfill, options=options,
                      manager=manager, record=False)
     wanted = set(job.kr_ids)
     outcomes = [o for o in result.outcomes if o.kr_id in wanted]

@@ -73,7 +73,7 @@ def plan_units(
     """
     manager = manager or default_manager()
     with MemoryStore() as unused:  # a dry run stores nothing
-        planned = refresh(plan, unused, at, backfill=backfill, dry_run=True, manager=manager)
+        planned = refresh(plan, unused, at=at, backfill=backfill, dry_run=True, manager=manager)
     return units_of(planned.requests, manager)
 
 
