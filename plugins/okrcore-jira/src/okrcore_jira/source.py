@@ -31,7 +31,7 @@ from okrcore.sources import (
 
 from ._version import __version__
 from .progress import NoTasks, Task, day_of, points, total
-from .query import JiraQuery, parse_query, validate_query
+from .query import JiraQuery, Table, parse_query, validate_query
 
 __all__ = ["DEFAULT_RATE", "MAX_RESULTS", "SEARCH", "JiraSource"]
 
@@ -149,8 +149,14 @@ class JiraSource(Source):
                 for request, _ in group:
                     yield error.failure(request)
                 continue
+            try:
+                table = _table(issues)
+            except FetchError as error:
+                for request, _ in group:
+                    yield error.failure(request)
+                continue
             for request, query in group:
-                yield _reading(request, query, issues, calls)
+                yield _reading(request, query, table, calls)
 
     def _search(self, jql: str, fields: list[str]) -> tuple[list[Mapping[str, Any]], int]:
         """Every issue the JQL selects, following ``nextPageToken`` to the last page."""
@@ -314,18 +320,23 @@ class JiraSource(Source):
         return [f for f in answer if isinstance(f, Mapping)]
 
 
+def _table(issues: Sequence[Mapping[str, Any]]) -> Table:
+    """The issues' fields; FetchError when an issue has none."""
+    for issue in issues:
+        if not isinstance(issue.get("fields"), Mapping):
+            raise FetchError(FailureKind.TRANSIENT,
+                             f"Jira sent a malformed issue: {issue.get('key')} has no fields")
+    return Table([issue["fields"] for issue in issues])
+
+
 def _reading(
-    request: FetchRequest, query: JiraQuery, issues: Sequence[Mapping[str, Any]], calls: int
+    request: FetchRequest, query: JiraQuery, table: Table, calls: int
 ) -> Reading | Failure:
     tasks: list[Task] = []
     undated = 0
     try:
-        for issue in issues:
-            fields = issue.get("fields")
-            if not isinstance(fields, Mapping):
-                raise ValueError(f"issue {issue.get('key')} has no fields")
-            if not query.matches(fields):
-                continue
+        for i in query.select(table):
+            fields = table.fields[i]
             done = query.is_done(fields)
             completed = day_of(_stamp(fields.get(query.completed_on))) if done else None
             if done and completed is None:

@@ -31,7 +31,14 @@ from okrcore.sources import (
 
 from ._version import __version__
 from .progress import NoTasks, Task, day_of, points, total
-from .query import TIMESTAMPS, NotionQuery, parse_query, properties_of, validate_query
+from .query import (
+    TIMESTAMPS,
+    NotionQuery,
+    Table,
+    parse_query,
+    properties_of,
+    validate_query,
+)
 
 __all__ = ["DEFAULT_ENDPOINT", "DEFAULT_RATE", "NOTION_VERSION", "PAGE_SIZE", "NotionSource"]
 
@@ -141,8 +148,9 @@ class NotionSource(Source):
                 for request, _ in group:
                     yield error.failure(request)
                 continue
+            table = Table(pages)
             for request, query in group:
-                yield _reading(request, query, pages, calls)
+                yield _reading(request, query, table, calls)
 
     def _pages(self, query: NotionQuery) -> tuple[list[Mapping[str, Any]], int]:
         """Every page of the query's data sources (paged to the end) and the calls it took."""
@@ -370,15 +378,14 @@ def _completed_on(query: NotionQuery, page: Mapping[str, Any]) -> str | None:
 
 
 def _reading(
-    request: FetchRequest, query: NotionQuery, pages: Sequence[Mapping[str, Any]], calls: int
+    request: FetchRequest, query: NotionQuery, table: Table, calls: int
 ) -> Reading | Failure:
     tasks: list[Task] = []
     undated = 0
     try:
-        for page in pages:
-            if not query.matches(page):
-                continue
-            done = query.is_done(page)
+        for i in query.select(table):
+            page = table.pages[i]
+            done = query.is_done(table, i)
             completed = day_of(_completed_on(query, page)) if done else None
             if done and query.completed_on and completed is None:
                 undated += 1
