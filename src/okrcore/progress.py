@@ -98,7 +98,7 @@ def plan_to_date(kr: KeyResult, start: dt.date, deadline: dt.date, at: dt.date) 
     """
     target = kr.effective_target
     if target is None:
-        raise ValueError(f"key result {kr.id!r} has no target")
+        raise ValidationError(f"key result {kr.id!r} has no target")
     base = plan_base(kr)
     span = max((deadline - start).days + 1, 1)
     frac = min(max((at - start).days + 1, 0), span) / span
