@@ -14,6 +14,7 @@ import requests
 from okrcore.errors import SourceError
 from okrcore.model import Connection, KeyResult, Measure
 from okrcore.sources import (
+    HTTP_SETTINGS,
     Failure,
     FailureKind,
     FetchError,
@@ -24,6 +25,7 @@ from okrcore.sources import (
     Source,
     Throttle,
     http_session,
+    http_setting_problems,
     is_secret_reference,
     parse_retry_after,
     unknown_keys,
@@ -87,7 +89,8 @@ class JiraSource(Source):
     def validate_connection(cls, connection: Connection) -> list[QueryProblem]:
         """A site URL, a token given as a secret reference, positive numbers."""
         settings = connection.settings
-        problems = unknown_keys(settings, _SETTINGS)
+        problems = unknown_keys(settings, (*_SETTINGS, *HTTP_SETTINGS))
+        problems += http_setting_problems(settings)
         site = connection.endpoint or settings.get("site")
         if not (isinstance(site, str) and site.startswith(("https://", "http://"))):
             problems.append(QueryProblem(
@@ -211,7 +214,8 @@ class JiraSource(Source):
                 else:
                     self._authorization = f"Bearer {token}"
             if self._session is None:
-                self._session = http_session(f"okrcore-jira/{__version__}", self._concurrency)
+                self._session = http_session(f"okrcore-jira/{__version__}", self._concurrency,
+                                             connection=self.connection)
             return self._session, self._authorization
 
     def _call(self, method: str, path: str, body: Mapping[str, Any] | None) -> Mapping[str, Any]:
@@ -229,7 +233,8 @@ class JiraSource(Source):
             )
         except requests.Timeout:
             raise FetchError(
-                FailureKind.TRANSIENT, f"Jira did not answer within {self._timeout[1]:g} s"
+                FailureKind.TRANSIENT, f"Jira did not answer within {self._timeout[1]:g} s",
+                timed_out=True,
             ) from None
         except requests.RequestException as exc:
             raise FetchError(

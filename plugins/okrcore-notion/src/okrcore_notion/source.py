@@ -14,6 +14,7 @@ import requests
 from okrcore.errors import SourceError
 from okrcore.model import Connection, KeyResult, Measure
 from okrcore.sources import (
+    HTTP_SETTINGS,
     Failure,
     FailureKind,
     FetchError,
@@ -24,6 +25,7 @@ from okrcore.sources import (
     Source,
     Throttle,
     http_session,
+    http_setting_problems,
     is_secret_reference,
     parse_retry_after,
     unknown_keys,
@@ -93,7 +95,8 @@ class NotionSource(Source):
     def validate_connection(cls, connection: Connection) -> list[QueryProblem]:
         """The token must be a secret reference; numbers must be positive."""
         settings = connection.settings
-        problems = unknown_keys(settings, _SETTINGS)
+        problems = unknown_keys(settings, (*_SETTINGS, *HTTP_SETTINGS))
+        problems += http_setting_problems(settings)
         if not is_secret_reference(settings.get("token")):
             problems.append(QueryProblem(
                 "token", "set token to 'env:NAME' or 'file:PATH' holding a Notion token"))
@@ -231,7 +234,8 @@ class NotionSource(Source):
                     )
                 self._token = token
             if self._session is None:
-                self._session = http_session(f"okrcore-notion/{__version__}", self._concurrency)
+                self._session = http_session(f"okrcore-notion/{__version__}", self._concurrency,
+                                             connection=self.connection)
             return self._session, self._token
 
     def _call(
@@ -254,7 +258,8 @@ class NotionSource(Source):
             )
         except requests.Timeout:
             raise FetchError(
-                FailureKind.TRANSIENT, f"Notion did not answer within {self._timeout[1]:g} s"
+                FailureKind.TRANSIENT, f"Notion did not answer within {self._timeout[1]:g} s",
+                timed_out=True,
             ) from None
         except requests.RequestException as exc:
             raise FetchError(
