@@ -13,10 +13,11 @@ import yaml
 from click.testing import CliRunner
 from sheets_fake import ACCESS_TOKEN, FakeSheets, gerror
 
-from okrcore import open_store, refresh
+from okrcore import open_store
 from okrcore.cli import main
 from okrcore.planfile import load_plan
 from okrcore.plugins import PluginManager
+from okrcore.testing import refresh_without_waiting
 
 D = dt.date
 DOCS = Path(__file__).resolve().parents[3] / "docs" / "plugins" / "sheets.md"
@@ -83,8 +84,9 @@ def test_one_failing_key_result_never_stops_the_others(
                             "'Read requests'"))
     manager = PluginManager(load_entry_points=False)
     manager.load_module("okrcore_sheets.plugin")
-    result = refresh(load_plan(path), open_store("memory://"), at=D(2026, 3, 15),
-                     manager=manager, sleep=sleeps.append)
+    result = refresh_without_waiting(load_plan(path), open_store("memory://"),
+                                     at=D(2026, 3, 15), manager=manager,
+                                     sleep=sleeps.append)
     out = {o.kr_id: o for o in result.run.outcomes}
     assert (out["nps"].status, out["nps"].error) == ("failed", "cell Summary!C2 is empty")
     assert {out[k].status for k in ("subscribers", "open-rate")} == {"refreshed"}

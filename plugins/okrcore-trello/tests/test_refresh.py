@@ -12,10 +12,11 @@ import yaml
 from click.testing import CliRunner
 from trello_fake import KEY, TOKEN, FakeTrello
 
-from okrcore import open_store, refresh
+from okrcore import open_store
 from okrcore.cli import main
 from okrcore.planfile import load_plan
 from okrcore.plugins import PluginManager
+from okrcore.testing import refresh_without_waiting
 
 D = dt.date
 DOCS = Path(__file__).resolve().parents[3] / "docs" / "plugins" / "trello.md"
@@ -83,8 +84,9 @@ def test_one_failing_key_result_never_stops_the_others(
     board.answer(429, {"error": "API_TOKEN_LIMIT_EXCEEDED", "message": "Rate limit exceeded"})
     manager = PluginManager(load_entry_points=False)
     manager.load_module("okrcore_trello.plugin")
-    result = refresh(load_plan(path), open_store("memory://"), at=D(2026, 3, 15),
-                     manager=manager, sleep=sleeps.append)
+    result = refresh_without_waiting(load_plan(path), open_store("memory://"),
+                                     at=D(2026, 3, 15), manager=manager,
+                                     sleep=sleeps.append)
     out = {o.kr_id: o for o in result.run.outcomes}
     assert (out["event-plan"].status, out["event-plan"].kind) == ("failed", "permanent")
     assert {out[k].status for k in ("posts-shipped", "speaker-checklists",

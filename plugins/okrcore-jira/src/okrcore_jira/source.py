@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import base64
+import re
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -30,10 +31,12 @@ from okrcore.sources import (
     parse_retry_after,
     unknown_keys,
 )
+from okrcore.tasks import NoTasks, Task, day_of, points, total
 
 from ._version import __version__
-from .progress import NoTasks, Task, day_of, points, total
 from .query import JiraQuery, Table, parse_query, validate_query
+
+_OFFSET = re.compile(r"([+-]\d\d)(\d\d)$")
 
 __all__ = ["DEFAULT_RATE", "MAX_RESULTS", "SEARCH", "JiraSource"]
 
@@ -369,8 +372,12 @@ def _reading(
 
 
 def _stamp(value: Any) -> str | None:
-    if value is None or isinstance(value, str):
-        return value
+    """A Jira timestamp with a colon in its offset (``+0000`` -> ``+00:00``), which Python 3.10's
+    ``fromisoformat`` needs."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return _OFFSET.sub(r"\1:\2", value)
     raise ValueError(f"{value!r} is not a date")
 
 

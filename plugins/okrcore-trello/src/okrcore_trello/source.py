@@ -29,9 +29,9 @@ from okrcore.sources import (
     parse_retry_after,
     unknown_keys,
 )
+from okrcore.tasks import NoTasks, Task, day_of, points, total
 
 from ._version import __version__
-from .progress import NoTasks, Task, day_of, points, total
 from .query import TrelloQuery, card_created, parse_query, validate_query
 
 __all__ = ["CARD_FIELDS", "DEFAULT_ENDPOINT", "DEFAULT_RATE", "TrelloSource"]
