@@ -231,7 +231,7 @@ def test_idempotent_for_the_same_as_of(
     (checkin,) = store.checkins()
     assert (checkin.as_of, checkin.source, checkin.value) == (AT, "http_json:api", 5.0)
     assert second.to_dict()["refreshed"] == [
-        {"id": "k", "value": 5.0, "stored": 0, "connection": "api"}]
+        {"id": "k", "value": 5.0, "stored": 0, "revised": 0, "connection": "api"}]
     # a new day stores a new check-in
     refresh(plan, store, AT + dt.timedelta(days=1), manager=manager)
     assert len(store.checkins()) == 2

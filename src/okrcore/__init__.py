@@ -46,6 +46,7 @@ _EXPORTS = {
     "Problem": "errors",
     "AlignmentLoopError": "errors",
     "StoreError": "errors",
+    "StoreNotFoundError": "errors",
     "PluginError": "errors",
     "SourceError": "errors",
     # plan files
@@ -82,6 +83,8 @@ _EXPORTS = {
     "rates_from_actuals": "funnel",
     "SQLiteStore": "store",
     "MemoryStore": "store",
+    "AddResult": "store",
+    "CheckInRecord": "store",
     "RefreshResult": "engine",
     "Report": "reports",
 }
@@ -121,6 +124,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs (X as X: re-e
         Problem as Problem,
         SourceError as SourceError,
         StoreError as StoreError,
+        StoreNotFoundError as StoreNotFoundError,
     )
     from .funnel import (
         FunnelError as FunnelError,
@@ -179,6 +183,8 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs (X as X: re-e
         score as score,
     )
     from .store import (
+        AddResult as AddResult,
+        CheckInRecord as CheckInRecord,
         MemoryStore as MemoryStore,
         SQLiteStore as SQLiteStore,
         Store as Store,

@@ -70,3 +70,7 @@ class PluginError(OkrError):
 
 class SourceError(OkrError):
     """A metric source cannot be configured (bad connection settings, missing secret)."""
+
+
+class StoreNotFoundError(StoreError, FileNotFoundError):
+    """A store opened with ``create=False`` does not exist (a mistyped ``--store`` URL)."""

@@ -407,8 +407,10 @@ class StrategyChange:
 class RunOutcome:
     """What one refresh run did for one key result.
 
-    ``status`` is ``refreshed`` (new check-ins stored), ``unchanged`` (the readings were already
-    stored), ``failed``, ``skipped`` (not selected, or a manual key result) or ``manual``.
+    ``status`` is ``refreshed`` (new or revised readings stored), ``unchanged`` (the same
+    readings were already stored), ``failed``, ``skipped`` (not selected, or a manual key result)
+    or ``manual``. ``stored`` counts new readings, ``revised`` readings that replaced a different
+    stored one (docs/stores.md#revisions).
     """
 
     kr_id: str
@@ -416,6 +418,7 @@ class RunOutcome:
     connection: str | None = None
     value: float | None = None
     stored: int = 0
+    revised: int = 0
     error: str | None = None
     kind: str | None = None
     warnings: tuple[str, ...] = attrs.field(default=(), converter=_tuple)

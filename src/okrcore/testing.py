@@ -37,6 +37,8 @@ from typing import Any
 
 import attrs
 
+from ._store_contract import StoreContract as StoreContract
+
 __all__ = ["Call", "FakeServer", "Reply", "serve"]
 
 
