@@ -24,15 +24,30 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import multiprocessing
 import random
 import re
 import threading
-from collections.abc import Iterator
+import traceback
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, ClassVar
 
 from .errors import StoreError, StoreNotFoundError
-from .model import CheckIn, RunOutcome, RunRecord, StrategyChange, TargetChange
+from .hookspecs import hookimpl
+from .model import (
+    CheckIn,
+    Connection,
+    Cycle,
+    KeyResult,
+    Objective,
+    Plan,
+    RunOutcome,
+    RunRecord,
+    StrategyChange,
+    TargetChange,
+)
 from .plugins import PluginManager
+from .sources import FetchRequest, Reading, Source
 from .store import AddResult, Store, open_store
 
 __all__ = ["StoreContract"]
@@ -61,6 +76,63 @@ def _refused(error: type[Exception], pattern: str) -> Iterator[None]:
 def _run(run_id: str, hour: int, **kw: Any) -> RunRecord:
     start = dt.datetime(2026, 4, 1, hour, tzinfo=UTC)
     return RunRecord(run_id, start, start + dt.timedelta(seconds=3), D(2026, 3, 31), **kw)
+
+
+# -- many writers: processes refreshing and checking in at once -------------------------------
+WRITERS, ROUNDS, SHARED_KRS = 8, 4, 5
+DAY0 = D(2026, 3, 1)
+
+
+def _reading(kr_id: str, day: dt.date) -> float:
+    """What the contract's source reads: the same for every process, so nothing is revised."""
+    return float(sum(map(ord, kr_id)) * 100 + day.day)
+
+
+class _EchoSource(Source):
+    name = "store-contract"
+
+    def fetch(self, requests: Sequence[FetchRequest]) -> Iterator[Reading]:
+        for r in requests:
+            yield Reading.total(r, _reading(r.kr.id, r.end))
+
+
+class _EchoPlugin:
+    @hookimpl
+    def okrcore_register_sources(self, register: Callable[[type[Source]], None]) -> None:
+        register(_EchoSource)
+
+
+def _writers_plan() -> Plan:
+    krs = [KeyResult(f"kr-{i}", f"KR {i}", baseline=0, target=1000,
+                     source={"connection": "echo"}) for i in range(SHARED_KRS)]
+    return Plan(
+        cycles=[Cycle("q", DAY0, D(2026, 3, 31))],
+        objectives=[Objective("o", "O", "q", key_results=krs)],
+        connections={"echo": Connection("echo", "store-contract")},
+    )
+
+
+def _writer(url: str, n: int, start: Any, results: Any) -> None:
+    """One writer process: ROUNDS refreshes and manual check-ins, then one contended reading."""
+    from .engine import refresh
+
+    try:
+        manager = PluginManager()
+        manager.register(_EchoPlugin(), "store-contract")
+        plan = _writers_plan()
+        with contextlib.closing(open_store(url, manager=manager)) as store:
+            start.wait()
+            for r in range(ROUNDS):
+                day = DAY0 + dt.timedelta(days=r)
+                result = refresh(plan, store, day, manager=manager)
+                failed = [o.error for o in result.outcomes if o.status == "failed"]
+                if failed:
+                    raise AssertionError(f"refresh failed: {failed}")
+                store.add_checkins([CheckIn(f"manual-{n}", r, day)])
+            added = store.add_checkins([CheckIn("contended", float(n), DAY0)])
+        results.put((n, None, added.new, added.revised))
+    except BaseException:  # reported by the test in the parent process
+        results.put((n, traceback.format_exc(), 0, 0))
 
 
 class StoreContract:
@@ -397,6 +469,34 @@ class StoreContract:
             store.checkins()
         with _refused(StoreError, "closed"):
             store.add_checkins([_ci("a", 1, 1)])
+
+    def test_many_processes_lose_and_double_nothing(self, store_url: str) -> None:
+        self._skip_unless_persistent()
+        open_store(store_url, manager=self.manager()).close()  # created before the race
+        ctx = multiprocessing.get_context("spawn")
+        start, results = ctx.Barrier(WRITERS), ctx.Queue()
+        procs = [ctx.Process(target=_writer, args=(store_url, n, start, results))
+                 for n in range(WRITERS)]
+        for p in procs:
+            p.start()
+        outcomes = [results.get(timeout=600) for _ in procs]
+        for p in procs:
+            p.join(60)
+        errors = [error for _, error, _, _ in outcomes if error]
+        assert errors == [], errors[0]  # e.g. never "database is locked"
+        assert sum(new for *_, new, _ in outcomes) == 1  # the contended reading: stored once...
+        assert sum(revised for *_, revised in outcomes) == WRITERS - 1  # ...then revised
+        with self.opened(store_url) as store:
+            days = [DAY0 + dt.timedelta(days=r) for r in range(ROUNDS)]
+            shared = [f"kr-{i}" for i in range(SHARED_KRS)]
+            history = store.checkin_history(shared)
+            assert sorted((r.checkin.kr_id, r.checkin.as_of, r.checkin.value) for r in history) == (
+                sorted((kr, day, _reading(kr, day)) for kr in shared for day in days)
+            )
+            for n in range(WRITERS):
+                assert [c.value for c in store.checkins([f"manual-{n}"])] == list(range(ROUNDS))
+            assert len(store.checkin_history(["contended"])) == WRITERS
+            assert len(store.runs(limit=1000)) == WRITERS * ROUNDS
 
     def test_concurrent_writes_from_threads(self, store_url: str) -> None:
         threads_n, per_thread = 8, 30

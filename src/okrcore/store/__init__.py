@@ -25,6 +25,7 @@ from .base import (
     latest_per_key,
     require_finite,
 )
+from .rows import RowReader
 from .sqlite import MIGRATIONS, SCHEMA_VERSION, MemoryStore, SQLiteStore
 
 if TYPE_CHECKING:
@@ -36,6 +37,7 @@ __all__ = [
     "AddResult",
     "CheckInRecord",
     "MemoryStore",
+    "RowReader",
     "SQLiteStore",
     "Store",
     "check_run",
