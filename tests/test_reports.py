@@ -772,3 +772,22 @@ def test_refresh_sends_the_daily_report_when_asked(
         manager=manager,
     )
     assert len(Recorder.sent) == 1
+
+
+def test_renderers_import_the_report_data_not_the_package() -> None:
+    # okrcore.reports imports the renderers (render()), so they must not import it back
+    import ast
+
+    import okrcore.reports
+
+    folder = Path(okrcore.reports.__file__).parent
+    for path in folder.glob("*.py"):
+        if path.name == "__init__.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom):
+                module = node.module or ""
+                assert module != "okrcore.reports", path.name
+                assert not (node.level and not module), path.name
+    data = folder / "data.py"
+    assert "okrcore.scoring" not in data.read_text(encoding="utf-8")  # data needs no scoring

@@ -1,4 +1,4 @@
-"""Scoring math with hand-computed expectations (design brief §3-4).
+"""Scoring math with hand-computed expectations (docs/scoring.md).
 
 The cycle used throughout is Q1 2026: 1 January to 31 March, 90 days. Day n of the cycle is
 1 January + (n - 1) days; "expected" at day n is n / 90.
@@ -563,3 +563,26 @@ def test_builtin_policies_are_registered_through_the_hook(manager: PluginManager
     assert isinstance(policies.get("grading:linear"), LinearGrading)
     assert isinstance(policies.get("status:default"), DefaultStatus)
     assert policies.owner("status:default") == "okrcore.default_plugins.policies"
+
+
+def test_policies_are_their_own_contract_module() -> None:
+    # a policy author imports the contract from okrcore.policies; scoring re-exports it unchanged
+    import okrcore.policies as policies
+    import okrcore.scoring as scoring
+
+    for name in policies.__all__:
+        assert getattr(scoring, name) is getattr(policies, name)
+    assert isinstance(policies.DefaultStatus(), policies.StatusPolicy)
+    assert isinstance(policies.DefaultGrading(), policies.GradingPolicy)
+
+
+def test_scoring_sources_cite_docs_not_the_design_brief() -> None:
+    import pathlib
+
+    import okrcore
+
+    root = pathlib.Path(okrcore.__file__).parent
+    for name in ("scoring.py", "policies.py", "progress.py", "scorecard.py", "rollup.py"):
+        text = (root / name).read_text(encoding="utf-8")
+        assert "design brief" not in text, name
+        assert "the brief" not in text, name

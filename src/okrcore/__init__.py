@@ -56,7 +56,7 @@ _EXPORTS = {
     "dumps_plan": "planfile",
     # math
     "score": "scoring",
-    "Scorecard": "scoring",
+    "Scorecard": "scorecard",
     "check": "checks",
     "Finding": "checks",
     "derive_funnel": "funnel",
@@ -70,9 +70,9 @@ _EXPORTS = {
     "hookimpl": "hookspecs",
     "PluginManager": "plugins",
     # more of the public API, by module
-    "Light": "scoring",
-    "KRScore": "scoring",
-    "NodeScore": "scoring",
+    "Light": "policies",
+    "KRScore": "scorecard",
+    "NodeScore": "scorecard",
     "LiveScore": "scoring",
     "Rollup": "rollup",
     "RollupTree": "rollup",
@@ -166,6 +166,9 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs (X as X: re-e
     from .plugins import (
         PluginManager as PluginManager,
     )
+    from .policies import (
+        Light as Light,
+    )
     from .reports import (
         Report as Report,
         report as report,
@@ -174,12 +177,13 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs (X as X: re-e
         Rollup as Rollup,
         RollupTree as RollupTree,
     )
-    from .scoring import (
+    from .scorecard import (
         KRScore as KRScore,
-        Light as Light,
-        LiveScore as LiveScore,
         NodeScore as NodeScore,
         Scorecard as Scorecard,
+    )
+    from .scoring import (
+        LiveScore as LiveScore,
         score as score,
     )
     from .store import (

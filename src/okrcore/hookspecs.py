@@ -75,7 +75,7 @@ def okrcore_register_policies(register: Callable[[Any], None]) -> None:
     """Register grading and status policies.
 
     Receives ``register``; call ``register(policy)`` with an
-    :class:`okrcore.scoring.GradingPolicy` or :class:`okrcore.scoring.StatusPolicy` (its ``role``
+    :class:`okrcore.policies.GradingPolicy` or :class:`okrcore.policies.StatusPolicy` (its ``role``
     and ``name`` key it as ``"grading:NAME"`` or ``"status:NAME"``). A plan chooses one by name in
     its ``policy`` section (``policy: {grading: NAME, status: NAME}``); the built-in ones are named
     ``default``. Returns nothing. Runs once per plugin manager, on first scoring.

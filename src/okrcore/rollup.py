@@ -7,7 +7,7 @@ one quantity (scores, expected progress...), the running weighted sum and total 
 node, so that changing one key result's value touches only that key result and its ancestors:
 ``O(depth)`` work, independent of the size of the plan.
 
-Rules (design brief §5):
+Rules (docs/scoring.md, "Rollup"):
 
 - An objective's value is the weighted mean of its key results' values (``KeyResult.weight``) and
   of its child objectives' values (``Objective.weight``, the weight of the alignment to its parent).

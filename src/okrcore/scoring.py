@@ -1,34 +1,40 @@
-"""Scoring: progress, grades, pace, forecast, staleness and traffic lights (design brief §3-5).
+"""Scoring: a plan and its check-ins as of a date become a :class:`Scorecard`.
 
-:func:`score` turns a plan and its check-ins into a :class:`Scorecard` as of a date. The math is
-in small pure functions (:func:`progress`, :func:`expected_progress`, :func:`least_squares`...);
-the two judgement calls, how progress becomes a grade and how completion becomes a light, are
-*policies* that a plugin can replace (:class:`GradingPolicy`, :class:`StatusPolicy`). The default
-ones are registered by ``okrcore.default_plugins.policies`` through the
-``okrcore_register_policies`` hook, like any third-party policy.
-
-Numbers are floats (see :mod:`okrcore.model`). Bounds of ``maintain_*`` key results are
-inclusive: a value equal to the bound holds. docs/scoring.md has the formulas with worked examples.
+:func:`score` (and :class:`LiveScore`, which takes new check-ins one at a time) computes each key
+result's actual, progress, grade, pace, forecast, staleness and traffic light, and rolls them up
+the alignment tree (:mod:`okrcore.rollup`). The pure formulas are in :mod:`okrcore.progress`; the
+two judgement calls, how progress becomes a grade and how completion becomes a light, are the
+policies of :mod:`okrcore.policies`, looked up by the names the plan gives. docs/scoring.md has
+the rules with worked examples.
 """
 
 from __future__ import annotations
 
 import bisect
 import datetime as dt
-import enum
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any
 
-import attrs
-
-from .errors import PlanError, Problem
-from .model import Cadence, CheckIn, Cycle, KeyResult, Kind, Measure, Plan
+from .model import Cadence, CheckIn, Cycle, KeyResult, Measure, Plan
+from .policies import (
+    DefaultGrading,
+    DefaultStatus,
+    GradingPolicy,
+    Light,
+    LinearGrading,
+    StatusFacts,
+    StatusPolicy,
+    setting,
+)
+from .progress import MAINTAIN, clamp, expected_progress, grade_columns, least_squares, progress
 from .rollup import Rollup, RollupTree, weighted_mean
+from .scorecard import KRScore, NodeScore, Scorecard
 
 if TYPE_CHECKING:
     from .plugins import PluginManager
 
+# the policies, formulas and results are re-exported: they were defined here before
 __all__ = [
     "DefaultGrading",
     "DefaultStatus",
@@ -49,549 +55,8 @@ __all__ = [
     "score",
 ]
 
-_MAINTAIN = (Kind.MAINTAIN_ABOVE, Kind.MAINTAIN_BELOW)
 DEFAULT_CADENCE = Cadence.WEEKLY
 DEFAULT_STALE_FACTOR = 1.5
-
-
-class Light(str, enum.Enum):
-    """A traffic light. ``grey`` means there is no data to judge yet."""
-
-    GREEN = "green"
-    YELLOW = "yellow"
-    RED = "red"
-    GREY = "grey"
-
-
-# -- pure math -------------------------------------------------------------------------------
-
-
-def progress(kr: KeyResult, actual: float) -> float:
-    """The raw fraction of the way from baseline to target, unclamped.
-
-    ``increase``, ``decrease``, ``count`` and ``milestone``: ``(actual - baseline) / (target -
-    baseline)`` (a milestone runs from 0 to 1, so a fraction complete is its own progress).
-    ``maintain_above`` / ``maintain_below``: 1.0 while the bound (the target) holds, bounds
-    inclusive; with a tolerance the progress falls linearly to 0 at bound -/+ tolerance; without
-    one it is 0 as soon as the bound is broken.
-    """
-    target = kr.effective_target
-    if target is None:
-        raise ValueError(f"key result {kr.id!r} has no target")
-    if kr.kind in _MAINTAIN:
-        miss = target - actual if kr.kind is Kind.MAINTAIN_ABOVE else actual - target
-        if miss <= 0:
-            return 1.0
-        tolerance = kr.tolerance or 0.0
-        return 1.0 - miss / tolerance if miss < tolerance else 0.0
-    base = kr.effective_baseline
-    if base is None:
-        raise ValueError(f"key result {kr.id!r} has no baseline")
-    return (actual - base) / (target - base)
-
-
-def _clamp(x: float, low: float = 0.0, high: float = 1.0) -> float:
-    return low if x < low else high if x > high else x
-
-
-def _stretch_progress(kr: KeyResult) -> float | None:
-    """The progress at which a key result reaches its stretch (> 1), if it has one that counts."""
-    if kr.stretch is None or kr.kind in _MAINTAIN:
-        return None
-    return progress(kr, kr.stretch)
-
-
-def _piecewise(p: float, at_stretch: float | None, target_score: float) -> float:
-    if at_stretch is None:
-        return _clamp(p)
-    if p <= 0:
-        return 0.0
-    if p <= 1:
-        return target_score * p
-    if at_stretch <= 1 or p >= at_stretch:
-        return 1.0
-    return target_score + (1.0 - target_score) * (p - 1.0) / (at_stretch - 1.0)
-
-
-def expected_progress(kr: KeyResult, cycle: Cycle, deadline: dt.date, at: dt.date) -> float:
-    """Pace: the elapsed fraction of the cycle at ``at``, capped to the key result's deadline.
-
-    Days elapsed count ``at`` itself: on the first day of a 90-day cycle 1/90 is expected, on its
-    last day 1. For ``maintain_*`` key results the bound must hold all along, so 1.0 is expected
-    from the first day on.
-    """
-    span = max((deadline - cycle.start).days + 1, 1)
-    elapsed = min(max((at - cycle.start).days + 1, 0), span)
-    if kr.kind in _MAINTAIN:
-        return 1.0 if elapsed > 0 else 0.0
-    return elapsed / span
-
-
-def least_squares(points: Sequence[tuple[float, float]], x: float) -> float | None:
-    """The ordinary least-squares line through ``points``, evaluated at ``x``.
-
-    ``None`` for fewer than two distinct x values.
-    """
-    n = len(points)
-    if n < 2:
-        return None
-    mx = sum(p[0] for p in points) / n
-    my = sum(p[1] for p in points) / n
-    sxx = sum((p[0] - mx) ** 2 for p in points)
-    if sxx == 0:
-        return None
-    sxy = sum((p[0] - mx) * (p[1] - my) for p in points)
-    return my + sxy / sxx * (x - mx)
-
-
-def grade_columns(
-    baseline: Sequence[float],
-    target: Sequence[float],
-    stretch: Sequence[float | None],
-    actual: Sequence[float | None],
-    *,
-    target_score: float = 0.7,
-) -> tuple[list[float | None], list[float | None]]:
-    """Progress and default grade for many ``increase``/``decrease``/``count`` key results at once.
-
-    Column form of :func:`progress` and :class:`DefaultGrading` for large generated or exported
-    organisations where building a :class:`~okrcore.model.KeyResult` per row would dominate the
-    time. Returns ``(progress, score)`` lists; ``None`` where the actual is ``None``.
-    """
-    progresses: list[float | None] = []
-    scores: list[float | None] = []
-    add_p = progresses.append
-    add_s = scores.append
-    rest = 1.0 - target_score
-    for b, t, s, a in zip(baseline, target, stretch, actual, strict=True):
-        if a is None:
-            add_p(None)
-            add_s(None)
-            continue
-        p = (a - b) / (t - b)
-        add_p(p)
-        if p <= 0:
-            add_s(0.0)
-        elif s is None:
-            add_s(p if p < 1 else 1.0)
-        elif p <= 1:
-            add_s(target_score * p)
-        else:
-            ps = (s - b) / (t - b)
-            add_s(1.0 if ps <= 1 or p >= ps else target_score + rest * (p - 1.0) / (ps - 1.0))
-    return progresses, scores
-
-
-# -- policies --------------------------------------------------------------------------------
-
-
-@runtime_checkable
-class GradingPolicy(Protocol):
-    """Turns a key result's progress into its 0-1 grade.
-
-    Register one with ``register(policy)`` from an ``okrcore_register_policies`` hook; a plan
-    selects it with ``policy: {grading: NAME}``. Optionally a policy has
-    ``configure(settings: Mapping[str, Any]) -> GradingPolicy`` returning a copy configured from
-    the plan's ``policy`` section; it should raise :class:`~okrcore.PlanError` for bad values.
-    """
-
-    @property
-    def role(self) -> str:
-        """Always ``"grading"``."""
-        ...
-
-    @property
-    def name(self) -> str:
-        """The name a plan selects it by."""
-        ...
-
-    def grade(self, kr: KeyResult, progress: float, actual: float) -> float:
-        """The grade, between 0.0 and 1.0, of ``actual`` (whose progress is ``progress``)."""
-        ...
-
-
-@attrs.frozen
-class StatusFacts:
-    """Everything a status policy may look at for one key result as of a date.
-
-    ``completion`` is the cumulative completion C; ``periods`` are the period completions p of
-    every cadence period in the cycle up to the date, oldest first (``None`` where the period
-    had no check-in); ``period_days`` is one period's length.
-    """
-
-    kr: KeyResult
-    at: dt.date
-    actual: float | None
-    progress: float | None
-    expected: float
-    plan_to_date: float | None
-    completion: float | None
-    periods: tuple[float | None, ...]
-    period_days: int
-    checkins: int
-    cycle_start: dt.date
-
-
-@runtime_checkable
-class StatusPolicy(Protocol):
-    """Turns completion into a traffic light with its reason in words.
-
-    ``status`` judges one key result that has data (okrcore itself answers grey, with a reason,
-    when there is none); ``rollup`` judges an objective, goal or group from its weighted
-    completion (each key result's C capped to [0, 1] before averaging) and its children's lights.
-    Optionally ``configure(settings) -> StatusPolicy`` as for :class:`GradingPolicy`.
-    """
-
-    @property
-    def role(self) -> str:
-        """Always ``"status"``."""
-        ...
-
-    @property
-    def name(self) -> str:
-        """The name a plan selects it by."""
-        ...
-
-    def status(
-        self,
-        kr: KeyResult,
-        completion: float | None,
-        periods: Sequence[float | None],
-        facts: StatusFacts,
-    ) -> tuple[Light, str]:
-        """The light of one key result and why."""
-        ...
-
-    def rollup(self, completion: float | None, lights: Mapping[Light, int]) -> tuple[Light, str]:
-        """The light of a node from its rolled-up completion and its children's lights."""
-        ...
-
-
-def _setting(settings: Mapping[str, Any], key: str, default: float, low: float) -> float:
-    value = settings.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise PlanError([Problem(f"policy.{key}", f"expected a number, got {value!r}")])
-    if value < low:
-        raise PlanError([Problem(f"policy.{key}", f"expected a number >= {low:g}, got {value!r}")])
-    return float(value)
-
-
-@attrs.frozen
-class DefaultGrading:
-    """``clamp(progress, 0, 1)``; with a stretch, piecewise linear baseline -> 0, target ->
-    ``target_score`` (0.7), stretch -> 1.0. The floor does not bend the grade.
-
-    Setting: ``target_score``.
-    """
-
-    role: ClassVar[str] = "grading"
-    name: str = "default"
-    target_score: float = 0.7
-
-    def grade(self, kr: KeyResult, progress: float, actual: float) -> float:
-        """The grade of ``progress``."""
-        return _piecewise(progress, _stretch_progress(kr), self.target_score)
-
-    def configure(self, settings: Mapping[str, Any]) -> DefaultGrading:
-        """A copy with ``target_score`` from the plan's policy section."""
-        value = _setting(settings, "target_score", self.target_score, 0.0)
-        if value > 1:
-            raise PlanError([Problem("policy.target_score", f"expected <= 1, got {value:g}")])
-        return attrs.evolve(self, target_score=value)
-
-
-@attrs.frozen
-class LinearGrading:
-    """``clamp(progress, 0, 1)`` for every key result, stretch or not (registered as ``linear``)."""
-
-    role: ClassVar[str] = "grading"
-    name: str = "linear"
-
-    def grade(self, kr: KeyResult, progress: float, actual: float) -> float:
-        """The clamped progress."""
-        return _clamp(progress)
-
-
-def _num(x: float) -> str:
-    if math.isinf(x):
-        return "inf"
-    if abs(x - round(x)) < 1e-9 and abs(x) < 1e15:
-        return f"{round(x):,}"
-    if abs(x) >= 100:
-        return f"{x:,.1f}"
-    return f"{x:.4g}"
-
-
-def _period_word(days: int) -> tuple[str, str]:
-    """(noun, adjective) for a period of ``days`` days."""
-    return {1: ("day", "daily"), 7: ("week", "weekly"), 30: ("month", "monthly")}.get(
-        days, (f"{days}-day period", f"{days}-day")
-    )
-
-
-def _detail(facts: StatusFacts) -> str:
-    kr = facts.kr
-    unit = f" {kr.unit}" if kr.unit else ""
-    if facts.actual is None:
-        return "no check-in yet"
-    if kr.measure is Measure.CUMULATIVE and facts.plan_to_date is not None:
-        verb = "allowed" if kr.lower_is_better else "planned"
-        return f"{_num(facts.actual)} of {_num(facts.plan_to_date)} {verb}{unit} to date"
-    sep = "" if kr.unit == "%" else " "
-    actual = f"{_num(facts.actual)}{sep}{kr.unit}".rstrip()
-    if kr.kind in _MAINTAIN:
-        op = ">=" if kr.kind is Kind.MAINTAIN_ABOVE else "<="
-        bound = f"{_num(kr.effective_target or 0.0)}{sep}{kr.unit}".rstrip()
-        holds = "holds" if (facts.progress or 0.0) >= 1 else "broken"
-        return f"{actual} against {op} {bound} ({holds})"
-    return (
-        f"progress {facts.progress or 0.0:.2f} against {facts.expected:.2f} expected by now "
-        f"(actual {actual})"
-    )
-
-
-@attrs.frozen
-class DefaultStatus:
-    """The brief's traffic light.
-
-    Red when C < ``red_below`` (0.7), or when p < ``red_below`` in each of the last
-    ``red_periods`` (3) periods; otherwise green when C >= ``green_at`` (1.0); otherwise yellow.
-    ``red_periods: 0`` switches the period rule off. A node (objective, goal, group) is judged on
-    its rolled-up completion with the same thresholds.
-    """
-
-    role: ClassVar[str] = "status"
-    name: str = "default"
-    red_below: float = 0.7
-    green_at: float = 1.0
-    red_periods: int = 3
-
-    def configure(self, settings: Mapping[str, Any]) -> DefaultStatus:
-        """A copy with ``red_below``, ``green_at`` and ``red_periods`` from the plan."""
-        red = _setting(settings, "red_below", self.red_below, 0.0)
-        green = _setting(settings, "green_at", self.green_at, 0.0)
-        periods = _setting(settings, "red_periods", self.red_periods, 0.0)
-        if red > green:
-            message = f"red_below ({red:g}) must not be above green_at ({green:g})"
-            raise PlanError([Problem("policy.red_below", message)])
-        if periods != int(periods):
-            raise PlanError([Problem("policy.red_periods", f"expected a whole number: {periods}")])
-        return attrs.evolve(self, red_below=red, green_at=green, red_periods=int(periods))
-
-    def status(
-        self,
-        kr: KeyResult,
-        completion: float | None,
-        periods: Sequence[float | None],
-        facts: StatusFacts,
-    ) -> tuple[Light, str]:
-        """Red / yellow / green with the reason in words."""
-        detail = _detail(facts)
-        if completion is None:
-            return Light.GREY, f"nothing to compare yet: {detail}"
-        red, green, n = self.red_below, self.green_at, self.red_periods
-        c = _num(completion) if math.isinf(completion) else f"{completion:.2f}"
-        if completion < red:
-            return Light.RED, f"C = {c} < {red:.2f}: {detail}"
-        last = list(periods[-n:]) if n else []
-        if n and len(last) == n and all(p is not None and p < red for p in last):
-            noun, adjective = _period_word(facts.period_days)
-            plural = noun if n == 1 else f"{noun}s"
-            what = "plan" if kr.measure is Measure.CUMULATIVE else "pace"
-            shown = ", ".join(f"{p:.2f}" for p in last if p is not None)
-            return Light.RED, (
-                f"below {red:.0%} of the {adjective} {what} for {n} {plural} in a row "
-                f"(p = {shown}) although C = {c}: {detail}"
-            )
-        if completion >= green:
-            return Light.GREEN, f"C = {c} >= {green:.2f}: {detail}"
-        return Light.YELLOW, f"C = {c}, between {red:.2f} and {green:.2f}: {detail}"
-
-    def rollup(self, completion: float | None, lights: Mapping[Light, int]) -> tuple[Light, str]:
-        """A node's light from its weighted completion (each child capped at 1.0)."""
-        counts = ", ".join(f"{lights[light]} {light.value}" for light in Light if lights.get(light))
-        counts = f" ({counts})" if counts else ""
-        if completion is None:
-            return Light.GREY, f"no key result with data yet{counts}"
-        c = f"{completion:.2f}"
-        if completion < self.red_below:
-            return Light.RED, f"weighted C = {c} < {self.red_below:.2f}{counts}"
-        if completion >= self.green_at:
-            return Light.GREEN, f"weighted C = {c} >= {self.green_at:.2f}{counts}"
-        return (
-            Light.YELLOW,
-            f"weighted C = {c}, between {self.red_below:.2f} and {self.green_at:.2f}{counts}",
-        )
-
-
-# -- results ---------------------------------------------------------------------------------
-
-
-def _r(x: float | None) -> float | None:
-    """A float for JSON: rounded to 6 decimals; ``None`` for missing or infinite values."""
-    if x is None or not math.isfinite(x):
-        return None
-    return round(x, 6)
-
-
-@attrs.frozen
-class KRScore:
-    """One key result's numbers as of a date.
-
-    ``progress`` is unclamped; ``score`` the graded 0-1 value; ``expected`` the pace (expected
-    progress by now); ``plan_to_date`` the actual expected by now; ``completion`` the C of the
-    traffic light and ``periods`` the period completions p, oldest first; ``forecast`` the
-    projected actual at the deadline and ``forecast_score`` its grade; ``success_bar`` is 0.7 for
-    an aspirational key result and 1.0 for a committed one. Values are ``None`` without data.
-    """
-
-    id: str
-    title: str
-    objective: str
-    unit: str
-    kind: Kind
-    measure: Measure
-    weight: float
-    baseline: float | None
-    target: float | None
-    floor: float | None
-    stretch: float | None
-    deadline: dt.date
-    actual: float | None
-    progress: float | None
-    score: float | None
-    expected: float
-    expected_score: float | None
-    plan_to_date: float | None
-    completion: float | None
-    periods: tuple[float | None, ...]
-    status: Light
-    reason: str
-    forecast: float | None
-    forecast_score: float | None
-    stale: bool
-    below_floor: bool
-    aspirational: bool
-    success_bar: float
-    last_checkin: dt.date | None
-    checkins: int
-
-    def to_dict(self) -> dict[str, Any]:
-        """Stable JSON-ready form (see docs/cli.md)."""
-        return {
-            "id": self.id,
-            "title": self.title,
-            "objective": self.objective,
-            "unit": self.unit,
-            "kind": self.kind.value,
-            "measure": self.measure.value,
-            "weight": self.weight,
-            "baseline": self.baseline,
-            "target": self.target,
-            "floor": self.floor,
-            "stretch": self.stretch,
-            "deadline": self.deadline.isoformat(),
-            "actual": _r(self.actual),
-            "progress": _r(self.progress),
-            "score": _r(self.score),
-            "expected": _r(self.expected),
-            "expected_score": _r(self.expected_score),
-            "plan_to_date": _r(self.plan_to_date),
-            "completion": _r(self.completion),
-            "recent_periods": [_r(p) for p in self.periods[-3:]],
-            "status": self.status.value,
-            "reason": self.reason,
-            "forecast": _r(self.forecast),
-            "forecast_score": _r(self.forecast_score),
-            "stale": self.stale,
-            "below_floor": self.below_floor,
-            "aspirational": self.aspirational,
-            "success_bar": self.success_bar,
-            "last_checkin": self.last_checkin.isoformat() if self.last_checkin else None,
-            "checkins": self.checkins,
-        }
-
-
-@attrs.frozen
-class NodeScore:
-    """The rollup of an objective, a goal or a group (owner, level, cycle).
-
-    ``score`` and ``expected`` are weighted means (``None`` when nothing below has data);
-    ``completion`` is the weighted mean of the key results' C, each capped to [0, 1].
-    """
-
-    id: str
-    kind: str  # "objective", "goal", "owner", "level" or "cycle"
-    title: str
-    score: float | None
-    expected: float | None
-    completion: float | None
-    status: Light
-    reason: str
-    owner: str | None = None
-    level: str | None = None
-    cycle: str | None = None
-    parent: str | None = None
-    goal: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """Stable JSON-ready form."""
-        out: dict[str, Any] = {
-            "id": self.id,
-            "title": self.title,
-            "score": _r(self.score),
-            "expected": _r(self.expected),
-            "completion": _r(self.completion),
-            "status": self.status.value,
-            "reason": self.reason,
-        }
-        if self.kind == "objective":
-            out.update(
-                owner=self.owner,
-                level=self.level,
-                cycle=self.cycle,
-                parent=self.parent,
-                goal=self.goal,
-            )
-        return out
-
-
-@attrs.frozen
-class Scorecard:
-    """A plan scored as of a date: key results, objectives, goals and group rollups.
-
-    Mappings keep plan order. ``by_owner`` groups objectives by owner, ``by_level`` by level (both
-    over every objective in the group), ``by_cycle`` the top-level objectives (no parent) of each
-    cycle; each is the weighted mean by ``Objective.weight``.
-    """
-
-    at: dt.date
-    key_results: Mapping[str, KRScore]
-    objectives: Mapping[str, NodeScore]
-    goals: Mapping[str, NodeScore]
-    by_owner: Mapping[str, NodeScore]
-    by_level: Mapping[str, NodeScore]
-    by_cycle: Mapping[str, NodeScore]
-    grading: str = "default"
-    status_policy: str = "default"
-
-    def to_dict(self) -> dict[str, Any]:
-        """Stable JSON: ``{"as_of", "key_results", "objectives", "goals", "rollups", ...}``."""
-        return {
-            "as_of": self.at.isoformat(),
-            "policy": {"grading": self.grading, "status": self.status_policy},
-            "key_results": [k.to_dict() for k in self.key_results.values()],
-            "objectives": [o.to_dict() for o in self.objectives.values()],
-            "goals": [g.to_dict() for g in self.goals.values()],
-            "rollups": {
-                "owner": [n.to_dict() for n in self.by_owner.values()],
-                "level": [n.to_dict() for n in self.by_level.values()],
-                "cycle": [n.to_dict() for n in self.by_cycle.values()],
-            },
-        }
-
-
-# -- scoring one key result ------------------------------------------------------------------
 
 
 def daily_values(history: Iterable[CheckIn], end: dt.date) -> dict[dt.date, float]:
@@ -628,7 +93,7 @@ def _score_kr(
     frac = min(max((at - start).days + 1, 0), span) / span
     expected = expected_progress(kr, cycle, deadline, at)
     cumulative = kr.measure is Measure.CUMULATIVE
-    maintain = kr.kind in _MAINTAIN
+    maintain = kr.kind in MAINTAIN
     lower = kr.lower_is_better
     target = kr.effective_target
     assert target is not None  # the model refuses key results without one
@@ -866,7 +331,7 @@ class LiveScore:
         self.at = at or dt.date.today()
         self.grading, self.status = _resolve(plan, manager, grading, status)
         factor = plan.policy.get("stale_factor", DEFAULT_STALE_FACTOR)
-        self.stale_factor = _setting({"stale_factor": factor}, "stale_factor", 1.5, 0.0)
+        self.stale_factor = setting({"stale_factor": factor}, "stale_factor", 1.5, 0.0)
         self.tree = RollupTree.from_plan(plan)
         self._history: dict[str, list[CheckIn]] = {kr_id: [] for kr_id in self.tree.leaf_ids}
         for ci in checkins:
@@ -1011,7 +476,7 @@ def _expected_leaf(kr: KRScore) -> float | None:
 
 
 def _completion_leaf(kr: KRScore) -> float | None:
-    return None if kr.completion is None else _clamp(kr.completion)
+    return None if kr.completion is None else clamp(kr.completion)
 
 
 def score(

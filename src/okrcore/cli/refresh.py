@@ -17,7 +17,7 @@ from typing import Any
 
 import click
 
-from okrcore.cli import (
+from okrcore.cli._common import (
     EXIT_FAILED,
     UsageError,
     at_option,

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import click
 
-from okrcore.cli import (
+from okrcore.cli._common import (
     at_option,
     format_option,
     handle_errors,

@@ -1,8 +1,8 @@
 """Built-in grading and status policies, registered through the okrcore hooks.
 
 ``grading:default`` (clamp, or piecewise 0 / 0.7 / 1.0 with a stretch), ``grading:linear`` (clamp
-only) and ``status:default`` (the brief's traffic light). A plugin adds its own with the same hook
-and a plan picks it by name: ``policy: {grading: NAME, status: NAME}``.
+only) and ``status:default`` (the traffic light of docs/scoring.md). A plugin adds its own with
+the same hook and a plan picks it by name: ``policy: {grading: NAME, status: NAME}``.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from okrcore.hookspecs import hookimpl
-from okrcore.scoring import DefaultGrading, DefaultStatus, LinearGrading
+from okrcore.policies import DefaultGrading, DefaultStatus, LinearGrading
 
 
 @hookimpl

@@ -15,8 +15,8 @@ import re
 from typing import Any
 
 from okrcore.errors import OkrError
-from okrcore.reports import KRLine, Report
 from okrcore.reports._format import LIGHT_ICON, fixed, num, pct, pts, signed
+from okrcore.reports.data import KRLine, Report
 
 __all__ = ["chart_svg", "render_html"]
 

@@ -6,8 +6,8 @@ Markdown tables, and a list also reads well on a phone.
 
 from __future__ import annotations
 
-from okrcore.reports import KRLine, Report
 from okrcore.reports._format import LIGHT_ICON, fixed, num, pct, pts, signed
+from okrcore.reports.data import KRLine, Report
 
 __all__ = ["render_markdown"]
 

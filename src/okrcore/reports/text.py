@@ -6,8 +6,8 @@ import io
 from typing import Any
 
 from okrcore.errors import OkrError
-from okrcore.reports import KRLine, Report
 from okrcore.reports._format import LIGHT_STYLE, fixed, num, pct, pts, signed
+from okrcore.reports.data import KRLine, Report
 
 __all__ = ["render_text"]
 

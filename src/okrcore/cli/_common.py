@@ -1,0 +1,256 @@
+"""What every ``okr`` command shares: the ``main`` group, options, error handling, the store,
+and the number, table and JSON formatting of the output.
+
+The command modules (``lint``, ``score``, ``checkins``, ``targets``, ``decompose``, ``demo``,
+``refresh``, ``report``) import from here and add their commands to :data:`main`; nothing here
+imports them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import functools
+import json
+import math
+import os
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+import click
+
+from okrcore.errors import OkrError, PlanError, StoreError
+from okrcore.model import CheckIn, KeyResult, Plan, TargetChange
+from okrcore.store import Store, open_store
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+DEFAULT_STORE = "sqlite:///okrcore.db"
+STATUS_STYLE = {"green": "green", "yellow": "yellow", "red": "red"}
+STATUS_ICON = {"green": "🟢", "yellow": "🟡", "red": "🔴"}
+
+# Negative numbers and "-10%" are values here, not options.
+VALUE_ARGS = {"ignore_unknown_options": True}
+
+
+class UsageError(click.ClickException):
+    """Unusable input: printed on stderr, exit code 2."""
+
+    exit_code = EXIT_USAGE
+
+
+def default_store_url() -> str:
+    """``$OKRCORE_STORE``, else ``sqlite:///okrcore.db`` in the working directory."""
+    return os.environ.get("OKRCORE_STORE") or DEFAULT_STORE
+
+
+def parse_date(_ctx: Any, _param: Any, value: str | None) -> dt.date | None:
+    """Click callback for ``--at YYYY-MM-DD``."""
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"expected a date as YYYY-MM-DD, got {value!r}") from None
+
+
+store_option = click.option(
+    "--store",
+    "store_url",
+    default=default_store_url,
+    show_default="$OKRCORE_STORE or sqlite:///okrcore.db",
+    help="Check-in store URL (sqlite:///path, memory://).",
+)
+at_option = click.option(
+    "--at", "at", callback=parse_date, help="Date to evaluate at (YYYY-MM-DD; default: today)."
+)
+
+
+def format_option(*choices: str) -> Callable[[F], F]:
+    """``--format`` with the given choices, ``text`` first and the default."""
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(choices),
+        default=choices[0],
+        show_default=True,
+        help="Output format.",
+    )
+
+
+def handle_errors(func: F) -> F:
+    """Turn okrcore errors into messages on stderr with the documented exit codes."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except PlanError as exc:
+            raise UsageError(str(exc)) from None
+        except OkrError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            sys.exit(EXIT_FAILED)
+
+    return wrapper  # type: ignore[return-value]
+
+
+plan_argument = click.argument(
+    "plan_path", metavar="PLAN", type=click.Path(exists=True, dir_okay=False)
+)
+
+
+@contextmanager
+def opened_store(url: str) -> Iterator[Store]:
+    """Open a store for one command; a store that cannot be opened is unusable input."""
+    try:
+        store = open_store(url)
+    except StoreError as exc:
+        raise UsageError(str(exc)) from None
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def echo_json(data: Any) -> None:
+    """Print stable JSON (sorted keys, ISO dates)."""
+    text = json.dumps(data, indent=2, sort_keys=True, default=_json_default, ensure_ascii=False)
+    click.echo(text)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    if hasattr(value, "value"):  # enums
+        return value.value
+    raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="okrcore")
+def main() -> None:
+    """okr: OKRs and SMART goals from plan files: lint, score, refresh, report."""
+
+
+# -- output ---------------------------------------------------------------------------------
+def key_result(plan: Plan, kr_id: str) -> KeyResult:
+    """The key result, or exit 2 naming the closest known ids."""
+    if plan.has_key_result(kr_id):
+        return plan.key_result(kr_id)
+    ids = [kr.id for kr in plan.key_results()]
+    close = difflib.get_close_matches(kr_id, ids, n=3, cutoff=0.5)
+    if close:
+        hint = "did you mean " + " or ".join(repr(i) for i in close) + "?"
+    else:
+        hint = "known: " + (", ".join(ids[:10]) + (", ..." if len(ids) > 10 else "") or "none")
+    raise UsageError(f"no key result {kr_id!r} in {plan.source_path or 'the plan'}; {hint}")
+
+
+def num(value: Any, unit: str = "") -> str:
+    """A number for people: thousands separators, 4 significant digits below 1,000, the unit."""
+    if value is None:
+        return "-"
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return str(value)
+    if not math.isfinite(value):
+        return str(value)
+    if value == int(value):
+        text = f"{int(value):,}"
+    elif abs(value) >= 1000:
+        text = f"{value:,.0f}"
+    else:
+        text = f"{value:.4g}"
+    if not unit:
+        return text
+    return f"{text}{unit}" if unit == "%" else f"{text} {unit}"
+
+
+def pct(value: Any) -> str:
+    """A fraction as a percentage (progress and pace)."""
+    if value is None or not isinstance(value, (int, float)):
+        return "-"
+    return f"{value * 100:.0f}%"
+
+
+def fixed(value: Any) -> str:
+    """A score: two decimals."""
+    if value is None or not isinstance(value, (int, float)):
+        return "-"
+    return f"{value:.2f}"
+
+
+def status_text(status: Any) -> str:
+    return "-" if status is None else str(getattr(status, "value", status))
+
+
+def console() -> Any:
+    """A rich console on the current stdout; wide when not a terminal (pipes, tests)."""
+    from rich.console import Console
+
+    out = Console(file=sys.stdout, highlight=False)
+    if not out.is_terminal:
+        out = Console(file=sys.stdout, highlight=False, width=160)
+    return out
+
+
+def md_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A Markdown table (pipes in cells escaped)."""
+
+    def cell(text: str) -> str:
+        return text.replace("|", "\\|").replace("\n", " ")
+
+    lines = [
+        "| " + " | ".join(headers) + " |",
+        "|" + "|".join("---" for _ in headers) + "|",
+        *("| " + " | ".join(cell(c) for c in row) + " |" for row in rows),
+    ]
+    return "\n".join(lines)
+
+
+def checkin_dict(c: CheckIn) -> dict[str, Any]:
+    return {
+        "kr_id": c.kr_id,
+        "value": c.value,
+        "as_of": c.as_of,
+        "source": c.source,
+        "recorded_at": c.recorded_at,
+        "author": c.author,
+        "note": c.note,
+        "confidence": c.confidence,
+    }
+
+
+def change_dict(c: TargetChange) -> dict[str, Any]:
+    return {
+        "kr_id": c.kr_id,
+        "field": c.field,
+        "old": c.old,
+        "new": c.new,
+        "reason": c.reason,
+        "changed_at": c.changed_at,
+        "author": c.author,
+    }
+
+
+def target_values(kr: KeyResult) -> dict[str, float | None]:
+    return {
+        "baseline": kr.effective_baseline,
+        "target": kr.effective_target,
+        "floor": kr.floor,
+        "stretch": kr.stretch,
+    }
+
+
+def changes_until(store: Store, at: dt.date, kr_id: str | None = None) -> list[TargetChange]:
+    """The target changes made on or before ``at`` (UTC day), as the reports apply them."""
+    return [c for c in store.target_changes(kr_id) if c.changed_at.date() <= at]
+
+
+def changed_at(at: dt.date | None) -> dt.datetime:
+    """Now, or the same time of day on the day ``--at`` names (keeps same-day changes ordered)."""
+    now = dt.datetime.now(dt.timezone.utc)
+    return now if at is None else dt.datetime.combine(at, now.timetz())
+

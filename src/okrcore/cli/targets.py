@@ -1,0 +1,137 @@
+"""``okr retarget``: change a key result's target (or floor, stretch, baseline), keeping the old
+value and the reason in the store."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from typing import Any
+
+import attrs
+import click
+
+from okrcore.cli._common import (
+    VALUE_ARGS,
+    UsageError,
+    change_dict,
+    changed_at,
+    changes_until,
+    echo_json,
+    format_option,
+    handle_errors,
+    key_result,
+    main,
+    num,
+    opened_store,
+    parse_date,
+    plan_argument,
+    store_option,
+    target_values,
+)
+from okrcore.model import TargetChange
+from okrcore.planfile import load_plan
+
+TARGET_FIELDS = ("target", "floor", "stretch", "baseline")
+
+_RELATIVE = re.compile(r"^\s*([+-])\s*(\d+(?:\.\d+)?)\s*%\s*$")
+
+
+def parse_target(text: str, baseline: float | None) -> float:
+    """A number, or ``+20%`` / ``-10%`` of the baseline."""
+    match = _RELATIVE.match(text)
+    if match:
+        if baseline is None:
+            raise UsageError(f"{text!r} is relative to the baseline, and this key result has none")
+        sign = 1.0 if match.group(1) == "+" else -1.0
+        return baseline * (1.0 + sign * float(match.group(2)) / 100.0)
+    try:
+        value = float(text)
+    except ValueError:
+        raise UsageError(
+            f"VALUE must be a number or a change relative to the baseline (+20%, -10%), "
+            f"got {text!r}"
+        ) from None
+    if not math.isfinite(value):
+        raise UsageError(f"VALUE must be a finite number, got {text!r}")
+    return value
+
+
+@main.command(context_settings=VALUE_ARGS)
+@plan_argument
+@click.argument("kr_id", metavar="KR")
+@click.argument("value")
+@click.option("--reason", required=True, help="Why the target changes (kept in the history).")
+@click.option(
+    "--field",
+    type=click.Choice(TARGET_FIELDS),
+    default="target",
+    show_default=True,
+    help="Which value to change.",
+)
+@click.option("--author", help="Who changes it.")
+@click.option(
+    "--at",
+    "at",
+    callback=parse_date,
+    help="The day the change takes effect (default: today); scores before it keep the old value.",
+)
+@store_option
+@format_option("text", "json")
+@handle_errors
+def retarget(
+    plan_path: str,
+    kr_id: str,
+    value: str,
+    reason: str,
+    field: str,
+    author: str | None,
+    at: dt.date | None,
+    store_url: str,
+    fmt: str,
+) -> None:
+    """Change KR's target (or --field) to VALUE, keeping the old value and the reason.
+
+    VALUE is a number or relative to the baseline: "+20%" is baseline x 1.2.
+    """
+    if not reason.strip():
+        raise UsageError("--reason must say why the target changes")
+    plan = load_plan(plan_path)
+    original = key_result(plan, kr_id)
+    when = changed_at(at)
+    with opened_store(store_url) as store:
+        in_force = changes_until(store, when.date(), original.id)
+        current = plan.with_target_changes(in_force).key_result(original.id)
+        new = parse_target(value, current.effective_baseline)
+        old = target_values(current)[field]
+        try:
+            changed: dict[str, Any] = {field: new}
+            attrs.evolve(current, **changed)
+        except ValueError as exc:
+            raise UsageError(
+                f"cannot set {field} of {original.id!r} to {num(new)}: {exc}"
+            ) from None
+        change = None
+        if old != new:
+            change = TargetChange(
+                original.id, field, old, new, reason, changed_at=when, author=author
+            )
+            store.add_target_change(change)
+    unit = original.unit
+    first = target_values(original)[field]
+    if fmt == "json":
+        echo_json(
+            {
+                "changed": change is not None,
+                "change": None if change is None else change_dict(change),
+                "original": first,
+                "current": new,
+            }
+        )
+        return
+    if change is None:
+        click.echo(f"{original.id}: {field} is already {num(new, unit)}; nothing recorded.")
+        return
+    was = f" (original {num(first, unit)})" if first != old else ""
+    click.echo(f"{original.id}: {field} {num(old, unit)} → {num(new, unit)}{was}. Reason: {reason}")
+

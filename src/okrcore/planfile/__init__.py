@@ -1,0 +1,82 @@
+"""Plan files: load and dump plans as YAML, TOML or JSON, with exact error positions.
+
+One table of field specs (:data:`PLAN_SPEC`) drives both the loader's validation and the published
+JSON Schema (:func:`plan_schema`), so the two cannot drift. The loader reports every problem of a
+file in one :class:`~okrcore.errors.PlanError`, each with its field path
+(``objectives[1].key_results[0].target``), line and column.
+
+The package's parts: ``_read`` (text -> data with positions), ``_spec`` (the schema
+mini-language), ``_format`` (the plan format written in it), ``_build`` (data -> model) and
+``_dump`` (model -> data -> text).
+
+Regenerate the schema with ``python -m okrcore.planfile --schema > docs/plan.schema.json``.
+"""
+
+from __future__ import annotations
+
+import os
+
+from okrcore.errors import PlanError, Problem
+from okrcore.model import Plan
+
+from ._build import build
+from ._dump import dump_plan, dumps_plan, plan_data
+from ._format import FORMATS, PLAN_SPEC, VERSION, plan_schema
+from ._read import PARSERS, Positions
+from ._spec import Ctx
+
+__all__ = [
+    "FORMATS",
+    "PLAN_SPEC",
+    "VERSION",
+    "dump_plan",
+    "dumps_plan",
+    "load_plan",
+    "loads_plan",
+    "plan_data",
+    "plan_schema",
+]
+
+
+def loads_plan(
+    text: str, format: str = "yaml", *, name: str | None = None, base_dir: str | None = None
+) -> Plan:
+    """Load a plan from text in ``format`` (``yaml``, ``toml`` or ``json``).
+
+    ``name`` is used in messages and as the plan's ``source_path``; ``base_dir`` is the folder that
+    relative paths in connection settings and queries are read from (default: the folder of
+    ``name`` when given). Raises :class:`~okrcore.PlanError` listing every problem.
+    """
+    parser = PARSERS.get("yaml" if format == "yml" else format)
+    if parser is None:
+        raise ValueError(f"unknown plan format {format!r}; expected yaml, toml or json")
+    if base_dir is None and name is not None:
+        base_dir = os.path.dirname(os.path.abspath(name))
+    positions: Positions = {}
+    ctx = Ctx(positions, file=name)
+    data = parser(text, name, ctx, positions)
+    return build(data, ctx, name, base_dir)
+
+
+def load_plan(path: str | os.PathLike[str]) -> Plan:
+    """Load a plan file; the format follows the extension (.yaml/.yml, .toml, .json).
+
+    Raises :class:`~okrcore.PlanError` naming the file, line, column and field path of every
+    problem, or the file itself when it cannot be read.
+    """
+    name = os.fspath(path)
+    format = FORMATS.get(os.path.splitext(name)[1].lower())
+    if format is None:
+        message = "unknown plan file type; use .yaml, .yml, .toml or .json"
+        raise PlanError([Problem("", message)], name)
+    try:
+        with open(name, encoding="utf-8") as fh:
+            text = fh.read()
+    except OSError as exc:
+        message = f"cannot read the plan file ({exc.strerror})"
+        raise PlanError([Problem("", message)], name) from None
+    except UnicodeDecodeError as exc:
+        raise PlanError(
+            [Problem("", f"the plan file is not UTF-8 text ({exc.reason})")], name
+        ) from None
+    return loads_plan(text, format, name=name)

@@ -1,0 +1,335 @@
+"""Building the model: validated plan data -> :class:`~okrcore.model.Plan`, with the checks of
+references (unique ids, known ids, alignment loops, funnel stages) the field specs cannot make."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from okrcore.errors import PlanError
+from okrcore.model import (
+    Connection,
+    Cycle,
+    Funnel,
+    FunnelSplit,
+    FunnelStep,
+    Goal,
+    KeyResult,
+    Objective,
+    Plan,
+    Strategy,
+)
+
+from ._format import PLAN_SPEC
+from ._spec import BAD, Ctx, Relative, has_bad, join, suggest
+
+_KR_FIELDS = ("target", "floor", "stretch", "baseline", "tolerance", "weight")
+
+
+def _model_problem(
+    ctx: Ctx, path: str, exc: ValueError, fields: Iterable[str] = (), default: str = ""
+) -> None:
+    """Turn a model validator's ValueError into problems placed at the field it names."""
+    text = str(exc)
+    text = re.sub(r"^(key result|funnel step|split of) '[^']*'?:?\s*", "", text)
+    for part in text.split("; "):
+        named = [(part.find(f), f) for f in fields if re.search(rf"\b{f}\b", part)]
+        field = min(named)[1] if named else default
+        ctx.add(join(path, field) if field else path, part)
+
+
+def _build_key_result(raw: dict[str, Any], path: str, ctx: Ctx) -> KeyResult | None:
+    fields = dict(raw)
+    baseline = fields.get("baseline")
+    for name in ("target", "floor", "stretch"):
+        if isinstance(fields.get(name), Relative):
+            fields[name] = fields[name].resolve(baseline)
+    if "depends_on" in fields:
+        fields["depends_on"] = tuple(fields["depends_on"])
+    try:
+        return KeyResult(**fields)
+    except ValueError as exc:
+        _model_problem(ctx, path, exc, _KR_FIELDS)
+        return None
+
+
+def _clean_items(items: Any) -> list[tuple[int, dict[str, Any]]]:
+    """(index, item) of the list items that passed validation."""
+    if not isinstance(items, list):
+        return []
+    return [(i, x) for i, x in enumerate(items) if isinstance(x, dict) and not has_bad(x)]
+
+
+def _ids_of(items: Any) -> list[tuple[int, str]]:
+    if not isinstance(items, list):
+        return []
+    return [
+        (i, x["id"])
+        for i, x in enumerate(items)
+        if isinstance(x, dict) and "id" in x and isinstance(x["id"], str)
+    ]
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _duplicates(ctx: Ctx, seen: dict[str, str], path: str, ident: str, what: str) -> None:
+    if ident in seen:
+        ctx.add(path, f"duplicate {what} id {ident!r} (also at {seen[ident]})")
+    else:
+        seen[ident] = path
+
+
+def _check_references(doc: dict[str, Any], ctx: Ctx) -> None:
+    """Ids that must be unique or must exist, checked on the validated data."""
+    cycles: dict[str, str] = {}
+    for i, ident in _ids_of(doc.get("cycles")):
+        _duplicates(ctx, cycles, f"cycles[{i}].id", ident, "cycle")
+    goals: dict[str, str] = {}
+    for i, ident in _ids_of(doc.get("goals")):
+        _duplicates(ctx, goals, f"goals[{i}].id", ident, "goal")
+    objectives: dict[str, str] = {}
+    krs: dict[str, str] = {}
+    strategies: dict[str, str] = {}
+    objs = _list(doc.get("objectives"))
+    for i, ident in _ids_of(objs):
+        _duplicates(ctx, objectives, f"objectives[{i}].id", ident, "objective")
+    for i, obj in enumerate(objs):
+        if not isinstance(obj, dict):
+            continue
+        for j, ident in _ids_of(obj.get("key_results")):
+            where = f"objectives[{i}].key_results[{j}].id"
+            if ident in objectives:
+                ctx.add(where, f"key result id {ident!r} is also an objective id")
+            _duplicates(ctx, krs, where, ident, "key result")
+        for j, ident in _ids_of(obj.get("strategies")):
+            _duplicates(ctx, strategies, f"objectives[{i}].strategies[{j}].id", ident, "strategy")
+    connections = doc.get("connections")
+    connections = connections if isinstance(connections, dict) else {}
+    parents: dict[str, str] = {}
+    for i, obj in enumerate(objs):
+        if not isinstance(obj, dict):
+            continue
+        at = f"objectives[{i}]"
+        for key, known, what in (
+            ("cycle", cycles, "cycle"),
+            ("goal", goals, "goal"),
+            ("parent", objectives, "objective"),
+        ):
+            ref = obj.get(key)
+            if isinstance(ref, str) and ref not in known:
+                ctx.add(f"{at}.{key}", f"unknown {what} {ref!r}{suggest(ref, known)}")
+        if isinstance(obj.get("parent"), str) and isinstance(obj.get("id"), str):
+            parents[obj["id"]] = obj["parent"]
+        for j, kr in enumerate(obj.get("key_results") or []):
+            if not isinstance(kr, dict):
+                continue
+            kat = f"{at}.key_results[{j}]"
+            for k, dep in enumerate(kr.get("depends_on") or []):
+                if isinstance(dep, str) and dep not in krs:
+                    message = f"unknown key result {dep!r}{suggest(dep, krs)}"
+                    ctx.add(f"{kat}.depends_on[{k}]", message)
+            source = kr.get("source")
+            if isinstance(source, dict) and isinstance(source.get("connection"), str):
+                name = source["connection"]
+                if name not in connections:
+                    names = ", ".join(connections) or "none defined"
+                    hint = suggest(name, connections) or f" (connections: {names})"
+                    ctx.add(f"{kat}.source.connection", f"unknown connection {name!r}{hint}")
+        for j, st in enumerate(obj.get("strategies") or []):
+            if not isinstance(st, dict):
+                continue
+            for k, dep in enumerate(st.get("depends_on") or []):
+                if isinstance(dep, str) and dep not in strategies and dep not in krs:
+                    ctx.add(
+                        f"{at}.strategies[{j}].depends_on[{k}]",
+                        f"unknown strategy or key result {dep!r}",
+                    )
+    _check_loops(parents, objectives, ctx)
+    funnels = _list(doc.get("funnels"))
+    seen: dict[str, str] = {}
+    for i, ident in _ids_of(funnels):
+        _duplicates(ctx, seen, f"funnels[{i}].id", ident, "funnel")
+    for i, funnel in enumerate(funnels):
+        if isinstance(funnel, dict):
+            _check_funnel(funnel, f"funnels[{i}]", krs, ctx)
+
+
+def _check_loops(parents: dict[str, str], where: dict[str, str], ctx: Ctx) -> None:
+    reported: set[str] = set()
+    for start in parents:
+        path: list[str] = []
+        node: str | None = start
+        while node is not None and node not in path:
+            path.append(node)
+            node = parents.get(node)
+        if node is not None and node not in reported:
+            loop = path[path.index(node) :]
+            reported.update(loop)
+            chain = " -> ".join([*loop, loop[0]])
+            at = where[loop[0]].removesuffix(".id") + ".parent"
+            ctx.add(at, f"alignment loop: {chain}")
+
+
+def _check_funnel(funnel: dict[str, Any], at: str, krs: Mapping[str, str], ctx: Ctx) -> None:
+    stages = [funnel["start"]] if isinstance(funnel.get("start"), str) else []
+
+    def kr_ref(value: Any, path: str) -> None:
+        if isinstance(value, str) and value not in krs:
+            ctx.add(path, f"unknown key result {value!r}{suggest(value, krs)}")
+
+    kr_ref(funnel.get("key_result"), f"{at}.key_result")
+    for j, step in enumerate(funnel.get("steps") or []):
+        if not isinstance(step, dict):
+            continue
+        of = step.get("of")
+        if isinstance(of, str) and of not in stages:
+            ctx.add(
+                f"{at}.steps[{j}].of",
+                f"unknown or later stage {of!r}; earlier stages: " + ", ".join(stages),
+            )
+        kr_ref(step.get("key_result"), f"{at}.steps[{j}].key_result")
+        if isinstance(step.get("name"), str):
+            stages.append(step["name"])
+    for j, split in enumerate(funnel.get("splits") or []):
+        if not isinstance(split, dict):
+            continue
+        of = split.get("of")
+        if isinstance(of, str) and of not in stages:
+            ctx.add(f"{at}.splits[{j}].of", f"unknown stage {of!r}{suggest(of, stages)}")
+        shares = split.get("shares")
+        channels = shares if isinstance(shares, dict) else {}
+        if channels and not has_bad(channels):
+            total = sum(channels.values())
+            if not math.isclose(total, 1.0, abs_tol=1e-9):
+                ctx.add(f"{at}.splits[{j}].shares", f"shares sum to {total:g}, expected 1")
+        bound = split.get("key_results")
+        for channel, kr in bound.items() if isinstance(bound, dict) else ():
+            where = f"{at}.splits[{j}].key_results.{channel}"
+            if channel not in channels:
+                ctx.add(where, f"channel {channel!r} has no share")
+            kr_ref(kr, where)
+
+
+def _build_funnel(raw: dict[str, Any], path: str, ctx: Ctx) -> Funnel | None:
+    steps = []
+    for j, s in enumerate(raw.get("steps", [])):
+        op = next(k for k in ("divide_by", "rate", "multiply_by") if k in s)
+        try:
+            steps.append(
+                FunnelStep(
+                    s["name"], op, s[op], s.get("of"), s.get("unit", ""), s.get("key_result")
+                )
+            )
+        except ValueError as exc:
+            _model_problem(ctx, f"{path}.steps[{j}]", exc, (op,))
+            return None
+    try:
+        splits = [
+            FunnelSplit(s["of"], s["shares"], s.get("key_results", {}))
+            for s in raw.get("splits", [])
+        ]
+        return Funnel(
+            raw["id"],
+            raw["start"],
+            raw["value"],
+            raw.get("unit", ""),
+            raw.get("key_result"),
+            steps,
+            splits,
+        )
+    except ValueError as exc:
+        _model_problem(ctx, path, exc)
+        return None
+
+
+def _build_objective(raw: dict[str, Any], path: str, ctx: Ctx) -> Objective | None:
+    krs: list[KeyResult] = []
+    ok = True
+    for j, kr_raw in enumerate(raw.get("key_results", [])):
+        if not isinstance(kr_raw, dict) or has_bad(kr_raw):
+            ok = False
+            continue
+        kr = _build_key_result(kr_raw, f"{path}.key_results[{j}]", ctx)
+        ok = ok and kr is not None
+        if kr is not None:
+            krs.append(kr)
+    strategies: list[Strategy] = []
+    for j, st in _clean_items(raw.get("strategies", [])):
+        fields = dict(st)
+        for key in ("resources", "depends_on"):
+            if key in fields:
+                fields[key] = tuple(fields[key])
+        try:
+            strategies.append(Strategy(**fields))
+        except ValueError as exc:
+            _model_problem(ctx, f"{path}.strategies[{j}]", exc)
+    if not ok or has_bad(raw):
+        return None
+    fields = {k: v for k, v in raw.items() if k not in ("key_results", "strategies")}
+    try:
+        return Objective(**fields, key_results=krs, strategies=strategies)
+    except ValueError as exc:
+        _model_problem(ctx, path, exc)
+        return None
+
+
+def build(data: Any, ctx: Ctx, source_path: str | None, base_dir: str | None) -> Plan:
+    """Validate loaded data against the format and build the plan, or raise every problem."""
+    if data is None:
+        ctx.add("", "the plan is empty; it needs at least 'okrcore: 1'")
+        raise PlanError(ctx.problems, source_path)
+    doc = PLAN_SPEC.check(data, "", ctx)
+    if doc is BAD:
+        raise PlanError(ctx.problems, source_path)
+    cycles = []
+    for i, c in _clean_items(doc.get("cycles")):
+        try:
+            cycles.append(Cycle(**c))
+        except ValueError as exc:
+            _model_problem(ctx, f"cycles[{i}]", exc, default="end")
+    goals = [Goal(**g) for _i, g in _clean_items(doc.get("goals"))]
+    objectives = []
+    for i, raw in enumerate(doc.get("objectives") or []):
+        if isinstance(raw, dict):
+            obj = _build_objective(raw, f"objectives[{i}]", ctx)
+            if obj is not None:
+                objectives.append(obj)
+    connections = {}
+    for name, conn in (doc.get("connections") or {}).items():
+        if isinstance(conn, dict) and not has_bad(conn):
+            settings = {k: v for k, v in conn.items() if k not in ("plugin", "endpoint")}
+            connections[name] = Connection(
+                name, conn["plugin"], settings, conn.get("endpoint"), base_dir=base_dir
+            )
+    funnels = []
+    for i, raw in _clean_items(doc.get("funnels")):
+        funnel = _build_funnel(raw, f"funnels[{i}]", ctx)
+        if funnel is not None:
+            funnels.append(funnel)
+    _check_references(doc, ctx)
+    if ctx.problems or has_bad(doc):
+        ordered = sorted(ctx.problems, key=lambda p: (p.line or 0, p.column or 0))
+        raise PlanError(ordered, source_path)
+    try:
+        return Plan(
+            cycles=cycles,
+            goals=goals,
+            objectives=objectives,
+            connections=connections,
+            funnels=funnels,
+            checks=doc.get("checks", {}),
+            policy=doc.get("policy", {}),
+            notify=doc.get("notify", {}),
+            plugins=tuple(doc.get("plugins", ())),
+            title=doc.get("title"),
+            source_path=source_path,
+            positions=dict(ctx.positions),
+        )
+    except PlanError as exc:  # a model rule the loader does not check itself
+        for p in exc.problems:
+            ctx.add(p.path, p.message)
+        raise PlanError(ctx.problems, source_path) from None

@@ -1,0 +1,220 @@
+"""The plan format as a table of field specs: the loader validates with :data:`PLAN_SPEC` and
+:func:`plan_schema` publishes it as JSON Schema, so the two cannot drift."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._spec import (
+    ID,
+    AnyOf,
+    Boolean,
+    Choice,
+    Const,
+    Date,
+    Field,
+    FreeMap,
+    Ids,
+    ListOf,
+    MapOf,
+    Number,
+    Obj,
+    Target,
+    Text,
+)
+
+VERSION = 1
+"""The plan format version this okrcore reads and writes (the ``okrcore:`` key)."""
+
+FORMATS = {".yaml": "yaml", ".yml": "yaml", ".toml": "toml", ".json": "json"}
+"""File extension -> format name."""
+
+DOTTED = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$"
+
+TEXT = Text()
+OWNER = Text(what="an owner (text)")
+WEIGHT = Number(minimum=0)
+MONEY = Number(minimum=0)
+
+KINDS = ("increase", "decrease", "maintain_above", "maintain_below", "milestone", "count")
+MEASURES = ("gauge", "cumulative")
+CADENCES = ("daily", "weekly", "monthly")
+LEVELS = ("company", "team", "project", "individual")
+
+CYCLE = Obj(
+    "cycle",
+    (
+        Field("id", ID, True, "Cycle id, referenced by objectives' `cycle`."),
+        Field("title", TEXT),
+        Field("start", Date(), True, "First day (inclusive)."),
+        Field("end", Date(), True, "Last day (inclusive)."),
+    ),
+    doc="A time box: a quarter, a year or custom dates.",
+)
+
+GOAL = Obj(
+    "goal",
+    (
+        Field("id", ID, True),
+        Field("title", TEXT, True),
+        Field("owner", OWNER),
+        Field("description", TEXT),
+    ),
+    doc="A broad, long-term outcome, measured through the objectives aligned to it.",
+)
+
+SOURCE = Obj(
+    "source",
+    (Field("connection", ID, True, "Name of an entry of the plan's `connections`."),),
+    extra=True,
+    doc="Where the key result's actual comes from; other keys are the plugin's query.",
+)
+
+KEY_RESULT = Obj(
+    "key_result",
+    (
+        Field("id", ID, True),
+        Field("title", TEXT, True),
+        Field("kind", Choice(KINDS), doc="How progress is measured (default increase)."),
+        Field("measure", Choice(MEASURES), doc="gauge: latest level; cumulative: sum of amounts."),
+        Field("unit", Text(min_length=0)),
+        Field("metric", TEXT, doc="Name of the measured metric."),
+        Field("baseline", Number(), doc="Value at the start."),
+        Field("target", Target(), doc='A number, or relative to the baseline: "+20%", "-10%".'),
+        Field("floor", Target(), doc="Committed minimum (same forms as target)."),
+        Field("stretch", Target(), doc="Aspirational value graded 1.0 (same forms as target)."),
+        Field("weight", WEIGHT, doc="Weight in the objective's score (default 1)."),
+        Field("owner", OWNER),
+        Field("deadline", Date(), doc="Defaults to the cycle's end."),
+        Field("cadence", Choice(CADENCES), doc="How often it is checked in."),
+        Field("tolerance", Number(minimum=0), doc="Linear fall-off beyond a maintain bound."),
+        Field("depends_on", Ids(), doc="Ids of key results this one depends on."),
+        Field("committed", Boolean(), doc="Committed (1.0 expected) or aspirational (0.7)."),
+        Field("source", SOURCE),
+    ),
+    doc="A measurable, time-bound result that shows progress on an objective.",
+)
+
+STRATEGY = Obj(
+    "strategy",
+    (
+        Field("id", ID, True),
+        Field("title", TEXT, True),
+        Field("owner", OWNER),
+        Field("budget", MONEY),
+        Field("resources", Ids(), doc="People, teams or tools assigned."),
+        Field("status", TEXT, doc="Default active."),
+        Field("depends_on", Ids(), doc="Ids of strategies or key results it depends on."),
+    ),
+    doc="How an owner pursues an objective.",
+)
+
+OBJECTIVE = Obj(
+    "objective",
+    (
+        Field("id", ID, True),
+        Field("title", TEXT, True),
+        Field("owner", OWNER),
+        Field("level", Choice(LEVELS), doc="Default team."),
+        Field("cycle", ID, True, "Id of a cycle."),
+        Field("goal", ID, doc="Id of the goal it aligns to."),
+        Field("parent", ID, doc="Id of the parent objective it aligns to."),
+        Field("weight", WEIGHT, doc="Weight of this alignment in the parent's rollup."),
+        Field("budget", MONEY),
+        Field("key_results", ListOf(KEY_RESULT)),
+        Field("strategies", ListOf(STRATEGY)),
+    ),
+    doc="A specific, inspiring outcome for one cycle and one owner.",
+)
+
+CONNECTION = Obj(
+    "connection",
+    (
+        Field("plugin", ID, True, "Name of the source plugin (file, http, ga4...)."),
+        Field("endpoint", TEXT, doc="Base URL override (proxies, test servers)."),
+    ),
+    extra=True,
+    doc="A named connection; other keys are plugin settings (secrets as env:NAME references).",
+)
+
+NOTIFY_CHANNEL = Obj(
+    "notify_channel",
+    (Field("plugin", ID, True, "Name of the notifier plugin (slack, teams, email...)."),),
+    extra=True,
+    doc="A notification channel; other keys are the notifier's settings.",
+)
+
+FUNNEL_STEP = Obj(
+    "funnel_step",
+    (
+        Field("name", ID, True, "Name of the stage this step derives."),
+        Field("divide_by", Number(exclusive_minimum=0), doc="Value per unit (average contract)."),
+        Field("rate", Number(exclusive_minimum=0, maximum=1), doc="Conversion rate into `of`."),
+        Field("multiply_by", Number(exclusive_minimum=0), doc="Cost per unit (CAC)."),
+        Field("of", ID, doc="Stage it derives from (default: the previous one)."),
+        Field("unit", Text(min_length=0)),
+        Field("key_result", ID, doc="Key result whose target this stage sets."),
+    ),
+    one_of=("divide_by", "rate", "multiply_by"),
+)
+
+FUNNEL_SPLIT = Obj(
+    "funnel_split",
+    (
+        Field("of", ID, True, "Stage to split."),
+        Field("shares", MapOf(Number(minimum=0, maximum=1)), True, "Channel -> share (sum 1)."),
+        Field("key_results", MapOf(ID), doc="Channel -> key result id."),
+    ),
+)
+
+FUNNEL = Obj(
+    "funnel",
+    (
+        Field("id", ID, True),
+        Field("start", ID, True, "Name of the first stage."),
+        Field("value", Number(exclusive_minimum=0), True, "Value of the first stage."),
+        Field("unit", Text(min_length=0)),
+        Field("key_result", ID),
+        Field("steps", ListOf(FUNNEL_STEP)),
+        Field("splits", ListOf(FUNNEL_SPLIT)),
+    ),
+    doc="A funnel from a company target down to marketing targets.",
+)
+
+PLAN_SPEC = Obj(
+    None,
+    (
+        Field("$schema", TEXT, doc="Optional schema reference for editors; ignored."),
+        Field("okrcore", Const(VERSION), True, "Plan format version."),
+        Field("title", TEXT),
+        Field("cycles", ListOf(CYCLE)),
+        Field("goals", ListOf(GOAL)),
+        Field("objectives", ListOf(OBJECTIVE)),
+        Field("connections", MapOf(CONNECTION), doc="Connection name -> settings."),
+        Field(
+            "checks",
+            MapOf(AnyOf((Boolean(), FreeMap()), "true, false or a mapping of settings")),
+            doc="Check name -> false (off), true, or settings.",
+        ),
+        Field("policy", FreeMap(), doc="Grading and status policy settings."),
+        Field("notify", MapOf(NOTIFY_CHANNEL), doc="Channel name -> notifier settings."),
+        Field("plugins", ListOf(Text(pattern=DOTTED, what="a dotted module name"))),
+        Field("funnels", ListOf(FUNNEL)),
+    ),
+)
+"""The whole plan format: the loader validates with it and :func:`plan_schema` publishes it."""
+
+
+def plan_schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of plan files, generated from :data:`PLAN_SPEC`."""
+    defs: dict[str, Any] = {}
+    body = PLAN_SPEC.body(defs)
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "https://okrcore.readthedocs.io/plan.schema.json",
+        "title": "okrcore plan",
+        "description": "An okrcore plan file: cycles, goals, objectives, key results, strategies, "
+        "connections, checks, policy, notify, plugins and funnels.",
+        **body,
+        "$defs": dict(sorted(defs.items())),
+    }

@@ -1,0 +1,480 @@
+"""The schema mini-language of plan files: field specs that validate a loaded value and describe
+themselves as JSON Schema, and the context that collects problems with their positions."""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import math
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import attrs
+
+from okrcore.errors import Problem
+
+_RELATIVE = re.compile(r"^\s*([+-])\s*(\d+(?:\.\d+)?)\s*%\s*$")
+_RELATIVE_PATTERN = r"^\s*[+-]\s*[0-9]+(\.[0-9]+)?\s*%\s*$"
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+# -- validation context -----------------------------------------------------------------------
+
+
+class _Bad:
+    """The sentinel of a rejected value (its problem is already recorded)."""
+
+    def __repr__(self) -> str:
+        return "<bad>"
+
+
+BAD = _Bad()
+
+
+def join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def locate(positions: Mapping[str, tuple[int, int]], path: str) -> tuple[int | None, int | None]:
+    while path:
+        if path in positions:
+            return positions[path]
+        cut = max(path.rfind("."), path.rfind("["))
+        path = path[:cut] if cut > 0 else ""
+    return None, None
+
+
+@attrs.define
+class Ctx:
+    positions: Mapping[str, tuple[int, int]]
+    problems: list[Problem] = attrs.field(factory=list)
+    file: str | None = None
+
+    def add(self, path: str, message: str) -> None:
+        self.problems.append(Problem(path, message, *locate(self.positions, path)))
+
+
+def _show(value: Any) -> str:
+    """How a wrong value is named in a message."""
+    if value is None:
+        return "nothing (null)"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Mapping):
+        return "a mapping"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    if isinstance(value, dt.datetime):
+        return f"a date and time ({value.isoformat()})"
+    if isinstance(value, dt.date):
+        return f"a date ({value.isoformat()})"
+    return repr(value)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def suggest(word: str, choices: Iterable[str]) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _exponent_hint(value: Any) -> str:
+    if isinstance(value, str) and re.match(r"^[+-]?\d+(\.\d*)?[eE][+-]?\d+$", value.strip()):
+        return " (YAML reads 1e6 as text: write 1.0e+6 or the digits)"
+    return ""
+
+
+def has_bad(value: Any) -> bool:
+    if value is BAD:
+        return True
+    if isinstance(value, dict):
+        return any(has_bad(v) for v in value.values())
+    if isinstance(value, list):
+        return any(has_bad(v) for v in value)
+    return False
+
+
+# -- field specs: each validates a loaded value and describes itself as JSON Schema -----------
+
+
+class Spec:
+    """A field type: ``check`` validates a loaded value, ``schema`` describes it."""
+
+    def check(self, value: Any, path: str, ctx: Ctx) -> Any:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def schema(self, defs: dict[str, Any]) -> dict[str, Any]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+@attrs.frozen
+class Text(Spec):
+    """A string; ``min_length`` 1 by default, optionally matching ``pattern``."""
+
+    min_length: int = 1
+    pattern: str | None = None
+    what: str = "text"
+
+    def check(self, value: Any, path: str, ctx: Ctx) -> Any:
+        if not isinstance(value, str):
+            hint = ""
+            if isinstance(value, bool):
+                hint = " (YAML reads yes/no/on/off as true/false: quote the word)"
+            elif _is_number(value) or isinstance(value, dt.date):
+                hint = " (quote it to make it text)"
+            ctx.add(path, f"expected {self.what}, got {_show(value)}{hint}")
+            return BAD
+        if len(value.strip()) < self.min_length:
+            ctx.add(path, f"expected {self.what}, got an empty string")
+            return BAD
+        if self.pattern is not None and not re.match(self.pattern, value):
+            ctx.add(path, f"expected {self.what}, got {value!r}")
+            return BAD
+        return value
+
+    def schema(self, defs: dict[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {"type": "string"}
+        if self.min_length:
+            out["minLength"] = self.min_length
+        if self.pattern is not None:
+            out["pattern"] = self.pattern
+        return out
+
+
+ID = Text(what="an id (text)")
+
+
+@attrs.frozen
+class Number(Spec):
+    """An int or float (not a bool), optionally bounded."""
+
+    minimum: float | None = None
+    exclusive_minimum: float | None = None
+    maximum: float | None = None
+
+    def check(self, value: Any, path: str, ctx: Ctx) -> Any:
+        if not _is_number(value) or not math.isfinite(value):
+            ctx.add(path, f"expected a number, got {_show(value)}{_exponent_hint(value)}")
+            return BAD
+        if self.minimum is not None and value < self.minimum:
+            ctx.add(path, f"expected a number >= {self.minimum:g}, got {value!r}")
+            return BAD
+        if self.exclusive_minimum is not None and value <= self.exclusive_minimum:
+            ctx.add(path, f"expected a number > {self.exclusive_minimum:g}, got {value!r}")
+            return BAD
+        if self.maximum is not None and value > self.maximum:
+            ctx.add(path, f"expected a number <= {self.maximum:g}, got {value!r}")
+            return BAD
+        return float(value)
+
+    def schema(self, defs: dict[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {"type": "number"}
+        if self.minimum is not None:
+            out["minimum"] = self.minimum
+        if self.exclusive_minimum is not None:
+            out["exclusiveMinimum"] = self.exclusive_minimum
+        if self.maximum is not None:
+            out["maximum"] = self.maximum
+        return out
+
+
+@attrs.frozen
+class Boolean(Spec):
+    """true or false."""
+
+    def check(self, value: Any, path: str, ctx: Ctx) -> Any:
+        if not isinstance(value, bool):
+            ctx.add(path, f"expected true or false, got {_show(value)}")
+            return BAD
+        return value
+
+    def schema(self, defs: dict[str, Any]) -> dict[str, Any]:
+        return {"type": "boolean"}
+
+
+@attrs.frozen
+class Date(Spec):
+    """A date: a YAML/TOML date or a ``YYYY-MM-DD`` string."""
+
+    def check(self, value: Any, path: str, ctx: Ctx) -> Any:
+        if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+            return value
+        if isinstance(value, str) and _DATE.match(value.strip()):
+            try:
+                return dt.date.fromisoformat(value.strip())
+            except ValueError as exc:
+                ctx.add(path, f"not a valid date: {value!r} ({exc})")
+                return BAD
+        ctx.add(path, f"expected a date YYYY-MM-DD, got {_show(value)}")
+        return BAD
+
+    def schema(self, defs: dict[str, Any]) -> dict[str, Any]:
+        return {"type": "string", "format": "date", "pattern": r"^\d{4}-\d{2}-\d{2}$"}
+
+
+@attrs.frozen
+class Choice(Spec):
+    """One of a fixed set of words."""
+
+    values: tuple[str, ...]
+
+    def check(self, value: Any, path: str, ctx: Ctx) -> Any:
+        if isinstance(value, str) and value in self.values:
+            return value
+        hint = suggest(value, self.values) if isinstance(value, str) else ""
+        allowed = ", ".join(self.values)
+        ctx.add(path, f"expected one of {allowed}; got {_show(value)}{hint}")
+        return BAD
+
+    def schema(self, defs: dict[str, Any]) -> dict[str, Any]:
+        return {"type": "string", "enum": list(self.values)}
+
+
+@attrs.frozen
+class Relative:
+    """A relative target as written ("+20%"): resolved against the baseline by the loader."""
+
+    percent: float
+    text: str
+
+    def resolve(self, baseline: float) -> float:
+        return baseline * (100.0 + self.percent) / 100.0
+
+
+@attrs.frozen
+class Target(Spec):
+    """A number, or a relative string such as "+20%" that needs the sibling ``relative_to``."""
+
+    relative_to: str = "baseline"
+
+    def check(self, value: Any, path: str, ctx: Ctx) -> Any:
+        if _is_number(value) and math.isfinite(value):
+            return float(value)
+        if isinstance(value, str):
+            m = _RELATIVE.match(value)
+            if m:
+                percent = float(m.group(2)) * (-1.0 if m.group(1) == "-" else 1.0)
+                return Relative(percent, value.strip())
+        expected = "expected a number or a relative target such as '+20%'"
+        ctx.add(path, f"{expected}, got {_show(value)}{_exponent_hint(value)}")
+        return BAD
+
+    def schema(self, defs: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "anyOf": [
+                {"type": "number"},
+                {"type": "string", "pattern": _RELATIVE_PATTERN},
+            ]
+        }
+
+
+@attrs.frozen
+class Ids(Spec):
+    """One id or a list of ids."""
+
+    def check(self, value: Any, path: str, ctx: Ctx) -> Any:
+        if isinstance(value, str) and value.strip():
+            return [value]
+        if isinstance(value, list):
+            out = [ID.check(v, f"{path}[{i}]", ctx) for i, v in enumerate(value)]
+            return BAD if any(v is BAD for v in out) else out
+        ctx.add(path, f"expected an id or a list of ids, got {_show(value)}")
+        return BAD
+
+    def schema(self, defs: dict[str, Any]) -> dict[str, Any]:
+        item = ID.schema(defs)
+        return {"anyOf": [item, {"type": "array", "items": item}]}
+
+
+@attrs.frozen
+class Const(Spec):
+    """Exactly this value (the format version)."""
+
+    value: int
+
+    def check(self, value: Any, path: str, ctx: Ctx) -> Any:
+        if value != self.value or isinstance(value, bool):
+            message = f"unsupported plan format {_show(value)}; this okrcore reads {self.value}"
+            ctx.add(path, message)
+            return BAD
+        return value
+
+    def schema(self, defs: dict[str, Any]) -> dict[str, Any]:
+        return {"const": self.value}
+
+
+@attrs.frozen
+class ListOf(Spec):
+    """A list whose items all match ``item``."""
+
+    item: Spec
+
+    def check(self, value: Any, path: str, ctx: Ctx) -> Any:
+        if not isinstance(value, list):
+            ctx.add(path, f"expected a list, got {_show(value)}")
+            return BAD
+        return [self.item.check(v, f"{path}[{i}]", ctx) for i, v in enumerate(value)]
+
+    def schema(self, defs: dict[str, Any]) -> dict[str, Any]:
+        return {"type": "array", "items": self.item.schema(defs)}
+
+
+@attrs.frozen
+class MapOf(Spec):
+    """A mapping from names to values matching ``value``."""
+
+    value: Spec
+
+    def check(self, value: Any, path: str, ctx: Ctx) -> Any:
+        if not isinstance(value, Mapping):
+            ctx.add(path, f"expected a mapping, got {_show(value)}")
+            return BAD
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            if not isinstance(key, str):
+                ctx.add(path, f"names must be text, got {_show(key)}")
+                continue
+            out[key] = self.value.check(item, join(path, key), ctx)
+        return out
+
+    def schema(self, defs: dict[str, Any]) -> dict[str, Any]:
+        return {"type": "object", "additionalProperties": self.value.schema(defs)}
+
+
+@attrs.frozen
+class FreeMap(Spec):
+    """A mapping kept as written (plugin settings, policy settings)."""
+
+    def check(self, value: Any, path: str, ctx: Ctx) -> Any:
+        if not isinstance(value, Mapping):
+            ctx.add(path, f"expected a mapping, got {_show(value)}")
+            return BAD
+        return dict(value)
+
+    def schema(self, defs: dict[str, Any]) -> dict[str, Any]:
+        return {"type": "object"}
+
+
+@attrs.frozen
+class AnyOf(Spec):
+    """The first of ``options`` that accepts the value."""
+
+    options: tuple[Spec, ...]
+    what: str
+
+    def check(self, value: Any, path: str, ctx: Ctx) -> Any:
+        for option in self.options:
+            scratch = Ctx(ctx.positions)
+            out = option.check(value, path, scratch)
+            if not scratch.problems:
+                return out
+        ctx.add(path, f"expected {self.what}, got {_show(value)}")
+        return BAD
+
+    def schema(self, defs: dict[str, Any]) -> dict[str, Any]:
+        return {"anyOf": [o.schema(defs) for o in self.options]}
+
+
+@attrs.frozen
+class Field:
+    """One key of an :class:`Obj`."""
+
+    name: str
+    spec: Spec
+    required: bool = False
+    doc: str = ""
+
+
+@attrs.frozen
+class Obj(Spec):
+    """A mapping with known keys. ``extra`` keeps unknown keys (plugin settings) as written;
+    ``one_of`` names keys of which exactly one must be given."""
+
+    name: str | None
+    fields: tuple[Field, ...]
+    extra: bool = False
+    one_of: tuple[str, ...] = ()
+    doc: str = ""
+
+    def field(self, name: str) -> Field:
+        return next(f for f in self.fields if f.name == name)
+
+    def check(self, value: Any, path: str, ctx: Ctx) -> Any:
+        what = (self.name or "plan").replace("_", " ")
+        if not isinstance(value, Mapping):
+            ctx.add(path, f"expected a mapping (a {what}), got {_show(value)}")
+            return BAD
+        known = {f.name: f for f in self.fields}
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            if not isinstance(key, str):
+                ctx.add(path, f"keys must be text, got {_show(key)}")
+                continue
+            where = join(path, key)
+            if key in known:
+                out[key] = known[key].spec.check(item, where, ctx)
+            elif self.extra:
+                out[key] = item
+            else:
+                hint = suggest(key, known) or "; allowed: " + ", ".join(known)
+                ctx.add(where, f"unknown key {key!r} in a {what}{hint}")
+        for f in self.fields:  # a missing key leaves BAD, so the object is not built
+            if f.required and f.name not in value:
+                ctx.add(join(path, f.name), f"missing: a {what} needs {f.name!r}")
+                out[f.name] = BAD
+        if self.one_of:
+            given = [k for k in self.one_of if k in value]
+            names = ", ".join(self.one_of)
+            if not given:
+                ctx.add(path, f"a {what} needs one of {names}")
+                out[self.one_of[0]] = BAD
+            elif len(given) > 1:
+                ctx.add(join(path, given[1]), f"a {what} takes only one of {names}")
+                out[given[1]] = BAD
+        for f in self.fields:  # relative targets need their reference value
+            relative = isinstance(out.get(f.name), Relative)
+            if relative and isinstance(f.spec, Target) and f.spec.relative_to not in value:
+                rel = out[f.name].text
+                message = f"a relative value ({rel!r}) needs a {f.spec.relative_to}"
+                ctx.add(join(path, f.name), message)
+                out[f.name] = BAD
+        return out
+
+    def body(self, defs: dict[str, Any]) -> dict[str, Any]:
+        props: dict[str, Any] = {}
+        for f in self.fields:
+            prop = f.spec.schema(defs)
+            if f.doc:
+                prop = {**prop, "description": f.doc}
+            props[f.name] = prop
+        out: dict[str, Any] = {"type": "object"}
+        if self.doc:
+            out["description"] = self.doc
+        out["properties"] = props
+        required = [f.name for f in self.fields if f.required]
+        if required:
+            out["required"] = required
+        out["additionalProperties"] = self.extra
+        if self.one_of:
+            out["oneOf"] = [{"required": [k]} for k in self.one_of]
+        rules = [
+            {
+                "if": {"properties": {f.name: {"type": "string"}}, "required": [f.name]},
+                "then": {"required": [f.spec.relative_to]},
+            }
+            for f in self.fields
+            if isinstance(f.spec, Target)
+        ]
+        if rules:
+            out["allOf"] = rules
+        return out
+
+    def schema(self, defs: dict[str, Any]) -> dict[str, Any]:
+        if self.name is None:
+            return self.body(defs)
+        if self.name not in defs:
+            defs[self.name] = {}  # placeholder first: guards against recursion
+            defs[self.name] = self.body(defs)
+        return {"$ref": f"#/$defs/{self.name}"}

@@ -1,0 +1,263 @@
+"""Building a report: score the plan from a store and gather what each report kind talks about.
+
+Targets are the current ones: the store's target changes (up to the report's date) are applied
+to the plan before scoring. Each key result carries its series (actual to date per check-in day)
+and the expected pace (plan to date) over its cycle, for charts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
+
+from okrcore.errors import OkrError
+from okrcore.model import CheckIn, KeyResult, Measure, Plan, RunRecord, StrategyChange, TargetChange
+from okrcore.scorecard import Scorecard
+from okrcore.scoring import daily_values, score
+
+from .data import (
+    KINDS,
+    FailedSource,
+    KRLine,
+    ObjectiveLine,
+    Point,
+    Report,
+    RunSummary,
+    StrategyChangeLine,
+    TargetChangeLine,
+)
+
+if TYPE_CHECKING:
+    from okrcore.plugins import PluginManager
+    from okrcore.store import Store
+
+__all__ = ["actual_series", "period_start", "report"]
+
+PACE_STEP_DAYS = 7  # pace samples: weekly, plus the cycle's first day and the deadline
+
+
+def period_start(kind: str, at: dt.date) -> dt.date:
+    """First day a report of ``kind`` covers: yesterday, 6 days back, or the 1st of the month."""
+    if kind == "daily":
+        return at - dt.timedelta(days=1)
+    if kind == "weekly":
+        return at - dt.timedelta(days=6)
+    if kind == "monthly":
+        return at.replace(day=1)
+    raise OkrError(f"unknown report kind {kind!r} (expected one of: {', '.join(KINDS)})")
+
+
+def actual_series(
+    kr: KeyResult, checkins: Iterable[CheckIn], start: dt.date, end: dt.date
+) -> tuple[Point, ...]:
+    """The actual to date on each check-in day in [start, end]: the level for a gauge, the
+    running total for a cumulative key result."""
+    daily = {d: v for d, v in daily_values(checkins, end).items() if d >= start}
+    points: list[Point] = []
+    total = 0.0
+    for day in sorted(daily):
+        if kr.measure is Measure.CUMULATIVE:
+            total += daily[day]
+            points.append(Point(day, total))
+        else:
+            points.append(Point(day, daily[day]))
+    return tuple(points)
+
+
+def _pace_days(start: dt.date, deadline: dt.date) -> list[dt.date]:
+    days = [start + dt.timedelta(days=i) for i in range(0, (deadline - start).days, PACE_STEP_DAYS)]
+    return [*days, deadline] if deadline >= start else [start]
+
+
+def report(
+    plan: Plan,
+    store: Store,
+    kind: str = "daily",
+    at: dt.date | None = None,
+    *,
+    manager: PluginManager | None = None,
+) -> Report:
+    """Build a report of ``kind`` (``daily``, ``weekly`` or ``monthly``) as of ``at`` (today).
+
+    Reads check-ins, target and strategy changes and the refresh-run log from ``store``; scores
+    with the plan's policies from ``manager`` (default: the process-wide manager).
+    """
+    at = at or dt.date.today()
+    start = period_start(kind, at)
+    original = plan
+    changes = [c for c in store.target_changes() if c.changed_at.date() <= at]
+    current = plan.with_target_changes(changes)
+    kr_ids = [kr.id for kr in current.key_results()]
+    checkins = store.checkins(kr_ids, until=at) if kr_ids else []
+
+    def card_at(day: dt.date) -> Scorecard:
+        return score(current, checkins, day, manager=manager)
+
+    card = card_at(at)
+    yesterday = card_at(at - dt.timedelta(days=1))
+    week_ago = card_at(at - dt.timedelta(days=7))
+
+    # pace: plan to date sampled over each cycle, from the very scoring the lights use
+    pace_days: set[dt.date] = set()
+    for kr in current.key_results():
+        pace_days.update(_pace_days(current.cycle_of(kr.id).start, current.deadline_of(kr.id)))
+    pace_cards = {d: card_at(d) for d in sorted(pace_days)}
+
+    by_kr: dict[str, list[CheckIn]] = {k: [] for k in kr_ids}
+    for ci in checkins:
+        by_kr[ci.kr_id].append(ci)
+
+    lines: list[KRLine] = []
+    for kr in current.key_results():
+        s = card.key_results[kr.id]
+        cycle = current.cycle_of(kr.id)
+        deadline = current.deadline_of(kr.id)
+        series = actual_series(kr, by_kr[kr.id], cycle.start, min(at, deadline))
+        prev = series[-2] if len(series) >= 2 else None
+        then = week_ago.key_results[kr.id]
+        pace = tuple(
+            Point(d, pt)
+            for d in _pace_days(cycle.start, deadline)
+            if (pt := pace_cards[d].key_results[kr.id].plan_to_date) is not None
+        )
+        old = original.key_result(kr.id)
+        lines.append(
+            KRLine(
+                score=s,
+                owner=kr.owner or current.objective_of(kr.id).owner,
+                original={
+                    "target": old.effective_target,
+                    "floor": old.floor,
+                    "stretch": old.stretch,
+                    "baseline": old.effective_baseline,
+                },
+                previous_checkin=prev.date if prev else None,
+                change=series[-1].value - prev.value if prev else None,
+                previous_status=yesterday.key_results[kr.id].status,
+                gap=_minus(s.progress, s.expected if s.progress is not None else None),
+                gap_value=_minus(s.actual, s.plan_to_date),
+                trend=_minus(s.actual, then.actual),
+                trend_progress=_minus(s.progress, then.progress),
+                series=series,
+                pace=pace,
+                cycle_start=cycle.start,
+            )
+        )
+
+    gaps = tuple(
+        line.id
+        for line in sorted(
+            (ln for ln in lines if ln.gap is not None), key=lambda ln: (ln.gap or 0.0, ln.id)
+        )
+    )
+    moved = [ln for ln in lines if ln.trend_progress]  # not None and not 0
+    movers = tuple(
+        ln.id for ln in sorted(moved, key=lambda ln: (-abs(ln.trend_progress or 0.0), ln.id))
+    )
+    objectives = tuple(
+        ObjectiveLine(card.objectives[o.id], tuple(kr.id for kr in o.key_results))
+        for o in current.objectives
+    )
+    return Report(
+        kind=kind,
+        title=_title(kind, plan, at),
+        plan_title=plan.title,
+        at=at,
+        period_start=start,
+        scorecard=card,
+        key_results=tuple(lines),
+        objectives=objectives,
+        goals=tuple(card.goals.values()),
+        rollups={
+            "owner": tuple(card.by_owner.values()),
+            "level": tuple(card.by_level.values()),
+            "cycle": tuple(card.by_cycle.values()),
+        },
+        gaps=gaps,
+        movers=movers,
+        stale=tuple(line.id for line in lines if line.score.stale),
+        failed_sources=_failed(current, store, at),
+        last_run=_last_run(store, at),
+        target_changes=_target_changes(original, current, changes, start, at),
+        strategy_changes=_strategy_changes(current, store.strategy_changes(), start, at),
+    )
+
+
+def _minus(a: float | None, b: float | None) -> float | None:
+    return None if a is None or b is None else a - b
+
+
+def _title(kind: str, plan: Plan, at: dt.date) -> str:
+    what = {
+        "daily": "Daily OKR status",
+        "weekly": "Weekly gap analysis",
+        "monthly": "Monthly OKR review",
+    }
+    name = f": {plan.title}" if plan.title else ""
+    return f"{what[kind]}{name} ({at.isoformat()})"
+
+
+def _run(store: Store, at: dt.date) -> RunRecord | None:
+    for run in store.runs(limit=50):  # newest first
+        if run.as_of <= at:
+            return run
+    return None
+
+
+def _last_run(store: Store, at: dt.date) -> RunSummary | None:
+    run = _run(store, at)
+    if run is None:
+        return None
+    counts: dict[str, int] = {}
+    for outcome in run.outcomes:
+        counts[outcome.status] = counts.get(outcome.status, 0) + 1
+    return RunSummary(run.id, run.started_at, run.finished_at, run.as_of, counts)
+
+
+def _failed(plan: Plan, store: Store, at: dt.date) -> tuple[FailedSource, ...]:
+    run = _run(store, at)
+    if run is None:
+        return ()
+    return tuple(
+        FailedSource(
+            kr_id=o.kr_id,
+            title=plan.key_result(o.kr_id).title if plan.has_key_result(o.kr_id) else o.kr_id,
+            connection=o.connection,
+            kind=o.kind,
+            error=o.error,
+        )
+        for o in run.outcomes
+        if o.status == "failed"
+    )
+
+
+def _target_changes(
+    original: Plan,
+    current: Plan,
+    changes: Sequence[TargetChange],
+    start: dt.date,
+    at: dt.date,
+) -> tuple[TargetChangeLine, ...]:
+    out = []
+    for c in changes:
+        if not start <= c.changed_at.date() <= at or not current.has_key_result(c.kr_id):
+            continue
+        before, now = original.key_result(c.kr_id), current.key_result(c.kr_id)
+        out.append(TargetChangeLine(c, now.title, getattr(before, c.field), getattr(now, c.field)))
+    return tuple(out)
+
+
+def _strategy_changes(
+    plan: Plan, changes: Iterable[StrategyChange], start: dt.date, at: dt.date
+) -> tuple[StrategyChangeLine, ...]:
+    where: dict[str, tuple[str, str]] = {}
+    for o in plan.objectives:
+        for st in o.strategies:
+            where[st.id] = (st.title, o.id)
+    out = []
+    for c in changes:
+        if start <= c.changed_at.date() <= at:
+            title, objective = where.get(c.strategy_id, (c.strategy_id, None))
+            out.append(StrategyChangeLine(c, title, objective))
+    return tuple(out)

@@ -1,0 +1,183 @@
+"""A scored plan: :class:`Scorecard` with its :class:`KRScore` and :class:`NodeScore` values.
+
+:func:`okrcore.scoring.score` builds one; :meth:`Scorecard.to_dict` is the stable JSON form
+(docs/cli.md).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from .model import Kind, Measure
+from .policies import Light
+
+__all__ = ["KRScore", "NodeScore", "Scorecard"]
+
+
+def _r(x: float | None) -> float | None:
+    """A float for JSON: rounded to 6 decimals; ``None`` for missing or infinite values."""
+    if x is None or not math.isfinite(x):
+        return None
+    return round(x, 6)
+
+
+@attrs.frozen
+class KRScore:
+    """One key result's numbers as of a date.
+
+    ``progress`` is unclamped; ``score`` the graded 0-1 value; ``expected`` the pace (expected
+    progress by now); ``plan_to_date`` the actual expected by now; ``completion`` the C of the
+    traffic light and ``periods`` the period completions p, oldest first; ``forecast`` the
+    projected actual at the deadline and ``forecast_score`` its grade; ``success_bar`` is 0.7 for
+    an aspirational key result and 1.0 for a committed one. Values are ``None`` without data.
+    """
+
+    id: str
+    title: str
+    objective: str
+    unit: str
+    kind: Kind
+    measure: Measure
+    weight: float
+    baseline: float | None
+    target: float | None
+    floor: float | None
+    stretch: float | None
+    deadline: dt.date
+    actual: float | None
+    progress: float | None
+    score: float | None
+    expected: float
+    expected_score: float | None
+    plan_to_date: float | None
+    completion: float | None
+    periods: tuple[float | None, ...]
+    status: Light
+    reason: str
+    forecast: float | None
+    forecast_score: float | None
+    stale: bool
+    below_floor: bool
+    aspirational: bool
+    success_bar: float
+    last_checkin: dt.date | None
+    checkins: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """Stable JSON-ready form (see docs/cli.md)."""
+        return {
+            "id": self.id,
+            "title": self.title,
+            "objective": self.objective,
+            "unit": self.unit,
+            "kind": self.kind.value,
+            "measure": self.measure.value,
+            "weight": self.weight,
+            "baseline": self.baseline,
+            "target": self.target,
+            "floor": self.floor,
+            "stretch": self.stretch,
+            "deadline": self.deadline.isoformat(),
+            "actual": _r(self.actual),
+            "progress": _r(self.progress),
+            "score": _r(self.score),
+            "expected": _r(self.expected),
+            "expected_score": _r(self.expected_score),
+            "plan_to_date": _r(self.plan_to_date),
+            "completion": _r(self.completion),
+            "recent_periods": [_r(p) for p in self.periods[-3:]],
+            "status": self.status.value,
+            "reason": self.reason,
+            "forecast": _r(self.forecast),
+            "forecast_score": _r(self.forecast_score),
+            "stale": self.stale,
+            "below_floor": self.below_floor,
+            "aspirational": self.aspirational,
+            "success_bar": self.success_bar,
+            "last_checkin": self.last_checkin.isoformat() if self.last_checkin else None,
+            "checkins": self.checkins,
+        }
+
+
+@attrs.frozen
+class NodeScore:
+    """The rollup of an objective, a goal or a group (owner, level, cycle).
+
+    ``score`` and ``expected`` are weighted means (``None`` when nothing below has data);
+    ``completion`` is the weighted mean of the key results' C, each capped to [0, 1].
+    """
+
+    id: str
+    kind: str  # "objective", "goal", "owner", "level" or "cycle"
+    title: str
+    score: float | None
+    expected: float | None
+    completion: float | None
+    status: Light
+    reason: str
+    owner: str | None = None
+    level: str | None = None
+    cycle: str | None = None
+    parent: str | None = None
+    goal: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Stable JSON-ready form."""
+        out: dict[str, Any] = {
+            "id": self.id,
+            "title": self.title,
+            "score": _r(self.score),
+            "expected": _r(self.expected),
+            "completion": _r(self.completion),
+            "status": self.status.value,
+            "reason": self.reason,
+        }
+        if self.kind == "objective":
+            out.update(
+                owner=self.owner,
+                level=self.level,
+                cycle=self.cycle,
+                parent=self.parent,
+                goal=self.goal,
+            )
+        return out
+
+
+@attrs.frozen
+class Scorecard:
+    """A plan scored as of a date: key results, objectives, goals and group rollups.
+
+    Mappings keep plan order. ``by_owner`` groups objectives by owner, ``by_level`` by level (both
+    over every objective in the group), ``by_cycle`` the top-level objectives (no parent) of each
+    cycle; each is the weighted mean by ``Objective.weight``.
+    """
+
+    at: dt.date
+    key_results: Mapping[str, KRScore]
+    objectives: Mapping[str, NodeScore]
+    goals: Mapping[str, NodeScore]
+    by_owner: Mapping[str, NodeScore]
+    by_level: Mapping[str, NodeScore]
+    by_cycle: Mapping[str, NodeScore]
+    grading: str = "default"
+    status_policy: str = "default"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Stable JSON: ``{"as_of", "key_results", "objectives", "goals", "rollups", ...}``."""
+        return {
+            "as_of": self.at.isoformat(),
+            "policy": {"grading": self.grading, "status": self.status_policy},
+            "key_results": [k.to_dict() for k in self.key_results.values()],
+            "objectives": [o.to_dict() for o in self.objectives.values()],
+            "goals": [g.to_dict() for g in self.goals.values()],
+            "rollups": {
+                "owner": [n.to_dict() for n in self.by_owner.values()],
+                "level": [n.to_dict() for n in self.by_level.values()],
+                "cycle": [n.to_dict() for n in self.by_cycle.values()],
+            },
+        }
