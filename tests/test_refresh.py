@@ -632,7 +632,7 @@ def test_cli_refresh_exit_codes_text_and_json(
     plan, store = cli_plan("/ok")
     done = invoke("refresh", str(plan), "--store", store, "--at", "2026-03-05")
     assert done.exit_code == 0, done.output
-    assert "good = 5 (1 new) [api]" in done.output
+    assert "good = 5 (1 new, 0 revised) [api]" in done.output
     assert "manual  hand" in done.output
     assert "2 refreshed" in done.output
 

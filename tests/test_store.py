@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 import sqlite3
-import threading
 from collections.abc import Iterator
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings, strategies as st
 
 from okrcore.errors import StoreError, StoreNotFoundError
-from okrcore.model import CheckIn, RunOutcome, RunRecord, StrategyChange, TargetChange
+from okrcore.model import CheckIn, RunRecord, TargetChange
 from okrcore.plugins import PluginManager
 from okrcore.store import (
     MIGRATIONS,
@@ -193,7 +192,8 @@ def test_pending_migrations_are_applied_in_order(tmp_path: Path) -> None:
     raw = sqlite3.connect(path)
     indexes = {n for (n,) in raw.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
     raw.close()
-    assert "checkins_order" in indexes and "checkins_as_of" not in indexes
+    assert "checkins_order" in indexes
+    assert "checkins_as_of" not in indexes
 
 
 def test_newer_schema_is_refused(tmp_path: Path) -> None:
@@ -243,8 +243,8 @@ def test_property_dedupe_order_and_window(
         for kr, day, source, value, us in rows
     ]
     with MemoryStore() as store:
-        keys = {(c.kr_id, c.as_of, c.source) for c in checkins}
-        assert store.add_checkins(checkins) == AddResult(new=len(keys))
+        distinct = {(c.kr_id, c.as_of, c.source) for c in checkins}
+        assert store.add_checkins(checkins) == AddResult(new=len(distinct))
         assert store.add_checkins(checkins) == AddResult()
         stored = store.checkins()
         # the last reading of each key in one call counts

@@ -22,7 +22,7 @@ GROUPS, ROWS = 20, 50
 
 # Writes batches forever: batch k (re)writes group k % GROUPS, ROWS readings with one value, so
 # a later batch revises an earlier one. Prints "ready" once the store is open.
-WRITER = """
+WRITER = f"""
 import datetime as dt, sys
 from okrcore.model import CheckIn
 from okrcore.store import SQLiteStore
@@ -31,14 +31,14 @@ store = SQLiteStore(sys.argv[1])
 print("ready", flush=True)
 k = 0
 while True:
-    group, value = k % {groups}, run * 1_000_000 + k
+    group, value = k % {GROUPS}, run * 1_000_000 + k
     day = dt.date(2026, 1, 1)
     store.add_checkins(
         CheckIn(f"g{{group}}", value, day + dt.timedelta(days=i), source="s")
-        for i in range({rows})
+        for i in range({ROWS})
     )
     k += 1
-""".format(groups=GROUPS, rows=ROWS)
+"""
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX")
@@ -51,7 +51,8 @@ def test_killed_writers_leave_whole_batches_and_a_sound_file(tmp_path: Path) -> 
             [sys.executable, "-c", WRITER, str(path), str(run)],
             stdout=subprocess.PIPE, text=True,
         )
-        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "ready"
         time.sleep(rng.uniform(0.02, 0.4))
         proc.send_signal(signal.SIGKILL)
         proc.wait()

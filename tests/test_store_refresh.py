@@ -33,8 +33,9 @@ def server() -> Iterator[FakeServer]:
 
 @pytest.fixture
 def store() -> Iterator[MemoryStore]:
-    with MemoryStore() as s:
-        yield s
+    s = MemoryStore()
+    yield s
+    s.close()
 
 
 def test_a_changed_reading_for_the_same_day_is_a_revision(

@@ -351,7 +351,8 @@ class Funnel:
 
 @attrs.frozen
 class CheckIn:
-    """One recorded actual of a key result. History is append-only.
+    """One recorded actual of a key result. A store keeps one in force per ``(kr_id, as_of,
+    source)``; a later, different reading replaces it as a revision (docs/stores.md#revisions).
 
     For a gauge the value is the level at ``as_of``; for a cumulative key result it is the amount of
     the period that ends at ``as_of``.

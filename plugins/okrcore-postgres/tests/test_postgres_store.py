@@ -6,11 +6,11 @@ import logging
 
 import psycopg
 import pytest
+from okrcore_postgres import SCHEMA_VERSION, PostgresStore
 
 from okrcore import open_store
 from okrcore.errors import StoreError, StoreNotFoundError
 from okrcore.testing import StoreContract
-from okrcore_postgres import SCHEMA_VERSION, PostgresStore
 
 
 class TestPostgresStoreContract(StoreContract):
@@ -41,9 +41,11 @@ def test_a_missing_database_is_not_created(postgres_server: str) -> None:
 def test_migrations_are_logged_applied_once_and_locked(
     fresh_schema: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with caplog.at_level(logging.INFO, logger="okrcore_postgres"):
-        with PostgresStore(fresh_schema) as first:
-            assert first.applied_migrations == (1,)
+    with (
+        caplog.at_level(logging.INFO, logger="okrcore_postgres"),
+        PostgresStore(fresh_schema) as first,
+    ):
+        assert first.applied_migrations == (1,)
     assert "applying schema migration 1" in caplog.text
     with PostgresStore(fresh_schema) as again:
         assert again.applied_migrations == ()

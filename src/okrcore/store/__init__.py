@@ -12,7 +12,8 @@ from __future__ import annotations
 import inspect
 from typing import TYPE_CHECKING
 
-from ..errors import StoreError
+from okrcore.errors import StoreError
+
 from .base import (
     AddResult,
     CheckInRecord,
@@ -29,7 +30,7 @@ from .rows import RowReader
 from .sqlite import MIGRATIONS, SCHEMA_VERSION, MemoryStore, SQLiteStore
 
 if TYPE_CHECKING:
-    from ..plugins import PluginManager
+    from okrcore.plugins import PluginManager
 
 __all__ = [
     "MIGRATIONS",
@@ -61,7 +62,7 @@ def open_store(
     that a mistyped URL is not silently a new, empty store. Pending schema migrations are applied
     on open.
     """
-    from ..plugins import default_manager
+    from okrcore.plugins import default_manager
 
     scheme = url.split("://", 1)[0] if "://" in url else "sqlite"
     if "://" not in url:
@@ -71,11 +72,8 @@ def open_store(
         known = ", ".join(registry) or "none"
         raise StoreError(f"unknown store scheme {scheme!r} in {url!r} (known: {known})")
     factory = registry.get(scheme)
-    store: Store
-    if _takes_create(factory):
-        store = factory(url, create=create)
-    else:  # a factory written before ``create`` existed always opens (or creates)
-        store = factory(url)
+    # a factory written before ``create`` existed always opens (or creates)
+    store: Store = factory(url, create=create) if _takes_create(factory) else factory(url)
     return store
 
 

@@ -14,8 +14,8 @@ from typing import Any, Protocol, runtime_checkable
 
 import attrs
 
-from ..errors import StoreError
-from ..model import CheckIn, RunRecord, StrategyChange, TargetChange
+from okrcore.errors import StoreError
+from okrcore.model import CheckIn, RunRecord, StrategyChange, TargetChange
 
 __all__ = [
     "AddResult",

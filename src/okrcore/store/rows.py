@@ -13,7 +13,8 @@ from typing import Any
 
 import attrs
 
-from ..model import CheckIn
+from okrcore.model import CheckIn
+
 from .base import CheckInRecord
 
 __all__ = ["RowReader"]

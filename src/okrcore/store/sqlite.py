@@ -13,8 +13,9 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from ..errors import StoreError, StoreNotFoundError
-from ..model import CheckIn, RunOutcome, RunRecord, StrategyChange, TargetChange
+from okrcore.errors import StoreError, StoreNotFoundError
+from okrcore.model import CheckIn, RunOutcome, RunRecord, StrategyChange, TargetChange
+
 from .base import (
     AddResult,
     CheckInRecord,

@@ -188,7 +188,9 @@ class PostgresStore:
         schemas = [v for k, v in query if k == "schema"]
         self.schema = schemas[-1] if schemas else "public"
         if not _SCHEMA_NAME.fullmatch(self.schema):
-            raise StoreError(f"bad schema name {self.schema!r} in {self.url}: use letters, digits, _")
+            raise StoreError(
+                f"bad schema name {self.schema!r} in {self.url}: use letters, digits and _"
+            )
         conninfo = urllib.parse.urlunsplit(
             parts._replace(
                 scheme="postgresql",
@@ -260,7 +262,7 @@ class PostgresStore:
                     continue
                 log.info("store %s: applying schema migration %d", self.url, version)
                 for statement in statements:
-                    conn.execute(statement)  # type: ignore[arg-type]
+                    conn.execute(statement)
                 conn.execute(
                     "INSERT INTO schema_version (version, applied_at) VALUES (%s, now())",
                     (version,),
@@ -281,7 +283,7 @@ class PostgresStore:
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self._connection("cannot read") as conn:
-            return conn.execute(sql, params).fetchall()  # type: ignore[arg-type]
+            return conn.execute(sql, params).fetchall()
 
     def schema_version(self) -> int:
         """The schema version of the open database."""
@@ -354,7 +356,7 @@ class PostgresStore:
         )
         reader = RowReader()
         with self._connection("cannot read check-ins") as conn:
-            return reader.checkins(conn.execute(sql, params))  # type: ignore[arg-type]
+            return reader.checkins(conn.execute(sql, params))
 
     def checkin_history(
         self,
@@ -363,7 +365,7 @@ class PostgresStore:
         since: dt.date | None = None,
         until: dt.date | None = None,
     ) -> list[CheckInRecord]:
-        """Every reading, replaced ones included (see :meth:`okrcore.store.Store.checkin_history`)."""
+        """Every reading, replaced ones included (see okrcore.store.Store.checkin_history)."""
         query = self._where(kr_ids, since, until)
         if query is None:
             return []
