@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
+import okrcore
 from okrcore.cli import main
 from okrcore.model import CheckIn
 from okrcore.store import SQLiteStore
@@ -301,7 +302,7 @@ def test_checkin_negative_value_and_options(plan: Path, store: SQLiteStore) -> N
     result = okr(
         "checkin",
         plan,
-        "leads",
+        "cac",
         "-3",
         "--at",
         "2026-11-02",
@@ -319,7 +320,7 @@ def test_checkin_negative_value_and_options(plan: Path, store: SQLiteStore) -> N
     assert data["stored"] is True
     assert data["checkin"]["value"] == -3.0
     assert data["warnings"] == []
-    (stored,) = store.checkins(["leads"])
+    (stored,) = store.checkins(["cac"])
     assert (stored.author, stored.confidence, stored.source) == ("ana", 0.5, "crm-export")
     assert stored.as_of == dt.date(2026, 11, 2)
 
@@ -780,3 +781,40 @@ def test_okr_without_the_cli_extra_says_what_to_install() -> None:
     assert result.stderr.strip() == (
         "okr needs click, part of the command-line extra: pip install 'okrcore[cli]'"
     )
+
+
+def test_checkin_refuses_a_non_finite_confidence(plan: Path, store: SQLiteStore) -> None:
+    result = okr("checkin", plan, "visits", "5", "--confidence", "nan")
+    assert result.exit_code == 2
+    assert "--confidence must be a number from 0 to 1, got nan" in result.stderr
+    assert store.checkins() == []
+
+
+def test_checkin_refuses_a_negative_amount_as_refresh_does(plan: Path, store: SQLiteStore) -> None:
+    result = okr("checkin", plan, "leads", "-3")
+    assert result.exit_code == 2
+    assert "an amount cannot be negative" in result.stderr
+    assert store.checkins() == []
+
+
+def test_an_okrcore_error_any_command_lets_through_is_a_message(
+    store_url: str,
+) -> None:
+    @main.command("raise-for-test")
+    def raise_for_test() -> None:
+        raise okrcore.ValidationError("CheckIn.value must be a finite number, got nan")
+
+    @main.command("fail-for-test")
+    def fail_for_test() -> None:
+        raise okrcore.StoreError("the store went away")
+
+    try:
+        usage = okr("raise-for-test")
+        failed = okr("fail-for-test")
+    finally:
+        del main.commands["raise-for-test"], main.commands["fail-for-test"]
+    assert (usage.exit_code, usage.stderr) == (
+        2,
+        "Error: CheckIn.value must be a finite number, got nan\n",
+    )
+    assert (failed.exit_code, failed.stderr) == (1, "Error: the store went away\n")

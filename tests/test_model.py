@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
 
@@ -18,7 +19,10 @@ from okrcore.model import (
     Kind,
     Objective,
     Plan,
+    RunOutcome,
+    StrategyChange,
     TargetChange,
+    as_date,
 )
 
 Q1 = Cycle("q1", dt.date(2026, 1, 1), dt.date(2026, 3, 31))
@@ -174,3 +178,100 @@ def test_funnel_parts_validate() -> None:
 def test_connection_repr_hides_settings() -> None:
     conn = Connection("crm", "hubspot", {"token": "env:HUBSPOT_TOKEN"}, endpoint="http://x")
     assert "HUBSPOT_TOKEN" not in repr(conn)
+
+
+# -- values are checked where they enter ----------------------------------------------------------
+@pytest.mark.parametrize(
+    ("build", "field"),
+    [
+        (lambda: Cycle("q1", "2026-01-01", dt.date(2026, 3, 31)), "Cycle.start"),
+        (lambda: Cycle("q1", dt.date(2026, 1, 1), 20260331), "Cycle.end"),
+        (lambda: CheckIn("kr", 1.0, "2026-01-05"), "CheckIn.as_of"),
+        (lambda: CheckIn("kr", "12", dt.date(2026, 1, 5)), "CheckIn.value"),
+        (
+            lambda: CheckIn("kr", 1.0, dt.date(2026, 1, 5), recorded_at=dt.date(2026, 1, 5)),  # type: ignore[arg-type]
+            "CheckIn.recorded_at",
+        ),
+        (lambda: KeyResult("kr", "t", baseline=0, target="12"), "KeyResult.target"),
+        (lambda: KeyResult("kr", "t", baseline=0, target=True), "KeyResult.target"),
+        (
+            lambda: KeyResult("kr", "t", baseline=0, target=1, deadline="2026-03-01"),
+            "KeyResult.deadline",
+        ),
+        (
+            lambda: TargetChange("kr", "target", 1.0, 2.0, "why", changed_at="today"),  # type: ignore[arg-type]
+            "TargetChange.changed_at",
+        ),
+    ],
+)
+def test_wrong_types_are_refused_naming_the_field(build: Any, field: str) -> None:
+    with pytest.raises(errors.WrongTypeError, match=field.replace(".", r"\.")) as caught:
+        build()
+    assert isinstance(caught.value, TypeError)
+    assert isinstance(caught.value, errors.OkrError)
+    assert caught.value.field == field
+
+
+def test_a_datetime_where_a_date_belongs_gives_its_date() -> None:
+    moment = dt.datetime(2026, 1, 5, 23, 30, tzinfo=dt.timezone.utc)
+    assert CheckIn("kr", 1.0, moment).as_of == dt.date(2026, 1, 5)
+    cycle = Cycle("q1", dt.datetime(2026, 1, 1, 8), dt.datetime(2026, 3, 31, 8))
+    assert cycle == Q1
+    assert dt.date(2026, 1, 1) in cycle
+    assert as_date(moment) == dt.date(2026, 1, 5)
+    with pytest.raises(errors.WrongTypeError, match="^at must be a datetime.date, got str"):
+        as_date("2026-01-05")
+
+
+NON_FINITE = [float("nan"), float("inf"), float("-inf")]
+
+
+@pytest.mark.parametrize("bad", NON_FINITE)
+@pytest.mark.parametrize(
+    ("build", "field"),
+    [
+        (lambda x: CheckIn("kr", x, dt.date(2026, 1, 5)), "CheckIn.value"),
+        (lambda x: CheckIn("kr", 1.0, dt.date(2026, 1, 5), confidence=x), "CheckIn.confidence"),
+        (lambda x: TargetChange("kr", "target", 1.0, x, "why"), "TargetChange.new"),
+        (lambda x: TargetChange("kr", "target", x, 1.0, "why"), "TargetChange.old"),
+        (lambda x: StrategyChange("s", "budget", 10, x, "why"), "StrategyChange.new"),
+        (lambda x: RunOutcome("kr", "refreshed", value=x), "RunOutcome.value"),
+        (lambda x: KeyResult("kr", "t", baseline=0, target=x), "KeyResult.target"),
+    ],
+)
+def test_non_finite_numbers_are_refused(build: Any, field: str, bad: float) -> None:
+    with pytest.raises(errors.ValidationError, match="must be a finite number") as caught:
+        build(bad)
+    assert caught.value.field == field
+
+
+def test_a_huge_integer_is_refused_as_a_validation_error() -> None:
+    with pytest.raises(errors.ValidationError, match="too large"):
+        KeyResult("kr", "t", baseline=0, target=10**400)
+
+
+def test_model_validators_raise_okrcore_errors_that_are_value_errors() -> None:
+    cases: list[Any] = [
+        lambda: Cycle("bad", dt.date(2026, 2, 1), dt.date(2026, 1, 1)),
+        lambda: KeyResult("kr", "t", baseline=5, target=5),
+        lambda: KeyResult("kr", "t", baseline=0, target=1, weight=-1),
+        lambda: CheckIn("kr", 1.0, dt.date(2026, 1, 5), confidence=2),
+        lambda: TargetChange("kr", "colour", 1.0, 2.0, "why"),
+        lambda: FunnelStep("x", "rate", 2),
+        lambda: FunnelSplit("x", {"a": 0.5}),
+    ]
+    for build in cases:
+        with pytest.raises(errors.ValidationError) as caught:
+            build()
+        assert isinstance(caught.value, ValueError)
+        assert isinstance(caught.value, errors.OkrError)
+
+
+def test_value_problem_is_the_rule_for_counts_and_amounts() -> None:
+    count = KeyResult("k", "t", kind="count", target=10)
+    amount = KeyResult("a", "t", measure="cumulative", baseline=0, target=10)
+    level = KeyResult("g", "t", kind="maintain_below", target=10)
+    assert count.value_problem(-1) == "a count cannot be negative"
+    assert amount.value_problem(-1) == "an amount cannot be negative"
+    assert level.value_problem(-1) is None
+    assert count.value_problem(0) is None

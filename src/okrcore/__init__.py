@@ -49,6 +49,12 @@ _EXPORTS = {
     "StoreNotFoundError": "errors",
     "PluginError": "errors",
     "SourceError": "errors",
+    "ValidationError": "errors",
+    "WrongTypeError": "errors",
+    "FetchError": "errors",
+    "FunnelError": "errors",
+    "MissingExtra": "errors",
+    "NotifyError": "errors",
     # plan files
     "load_plan": "planfile",
     "loads_plan": "planfile",
@@ -79,7 +85,6 @@ _EXPORTS = {
     "Severity": "checks",
     "Check": "checks",
     "FunnelResult": "funnel",
-    "FunnelError": "funnel",
     "rates_from_actuals": "funnel",
     "SQLiteStore": "store",
     "MemoryStore": "store",
@@ -118,6 +123,10 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs (X as X: re-e
     )
     from .errors import (
         AlignmentLoopError as AlignmentLoopError,
+        FetchError as FetchError,
+        FunnelError as FunnelError,
+        MissingExtra as MissingExtra,
+        NotifyError as NotifyError,
         OkrError as OkrError,
         PlanError as PlanError,
         PluginError as PluginError,
@@ -125,9 +134,10 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs (X as X: re-e
         SourceError as SourceError,
         StoreError as StoreError,
         StoreNotFoundError as StoreNotFoundError,
+        ValidationError as ValidationError,
+        WrongTypeError as WrongTypeError,
     )
     from .funnel import (
-        FunnelError as FunnelError,
         FunnelResult as FunnelResult,
         apply_funnel as apply_funnel,
         derive_funnel as derive_funnel,

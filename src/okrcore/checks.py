@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from .model import CheckIn, Plan
+from .model import CheckIn, Plan, as_date
 
 if TYPE_CHECKING:
     from .plugins import PluginManager
@@ -107,6 +107,7 @@ def check(
     that names it. Findings get the line and column of their field path when the plan came from
     a file, and are sorted errors first, then warnings, then info, then by location.
     """
+    at = None if at is None else as_date(at)
     if manager is None:
         from .plugins import default_manager
 

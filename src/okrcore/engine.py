@@ -36,8 +36,8 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from .errors import OkrError
-from .model import CheckIn, Connection, KeyResult, Kind, Measure, Plan, RunOutcome, RunRecord
+from .errors import OkrError, ValidationError
+from .model import CheckIn, Connection, KeyResult, Measure, Plan, RunOutcome, RunRecord, as_date
 from .sources import Failure, FailureKind, FetchRequest, Reading, Source, Throttle
 
 if TYPE_CHECKING:
@@ -403,7 +403,6 @@ def _check_reading(reading: Reading, kr: KeyResult) -> str | None:
     if not request.series and not reading.points:
         return "the source returned no value"
     days: set[dt.date] = set()
-    non_negative = kr.measure is Measure.CUMULATIVE or kr.kind is Kind.COUNT
     for day, value in reading.points:
         if not isinstance(day, dt.date) or isinstance(day, dt.datetime):
             return f"a point is dated {day!r}, not a date"
@@ -411,9 +410,9 @@ def _check_reading(reading: Reading, kr: KeyResult) -> str | None:
             return f"the value for {day} is {value!r}, not a number"
         if not math.isfinite(value):
             return f"the value for {day} is {value!r}, not a finite number"
-        if non_negative and value < 0:
-            what = "an amount" if kr.measure is Measure.CUMULATIVE else "a count"
-            return f"the value for {day} is {value:g}: {what} cannot be negative"
+        problem = kr.value_problem(value)
+        if problem is not None:
+            return f"the value for {day} is {value:g}: {problem}"
         if not request.start <= day <= request.end:
             return f"a point is dated {day}, outside the requested {request.start}..{request.end}"
         if day in days:
@@ -477,7 +476,7 @@ def refresh(
             raise OkrError(f"backfill range ends ({b_end}) before it starts ({b_start})")
         as_of = b_end
     else:
-        as_of = at or dt.date.today()
+        as_of = dt.date.today() if at is None else as_date(at)
     selected: set[str] | None = None
     if only is not None:
         selected = set(only)
@@ -486,7 +485,7 @@ def refresh(
             known = ", ".join(kr.id for kr in plan.key_results())
             raise OkrError(f"unknown key result(s) {', '.join(unknown)} (known: {known})")
     if retries < 0:
-        raise ValueError("retries must be >= 0")
+        raise ValidationError("retries must be >= 0")
 
     planned = _plan_requests(plan, as_of, selected, backfill, manager)
     run_id = f"{started_at:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"

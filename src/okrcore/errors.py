@@ -1,18 +1,54 @@
-"""Exceptions raised by okrcore.
+"""Every exception okrcore raises on purpose, in one family under :class:`OkrError`.
 
-Every exception a user can act on derives from :class:`OkrError`; its message is meant to be shown
-as is (the command line prints it without a traceback).
+Each class is also the matching builtin where there is one (a :class:`PlanError` is a
+``ValueError``, a :class:`WrongTypeError` a ``TypeError``), so code that catches builtins keeps
+working. Messages are meant to be shown as they are: the command line prints them without a
+traceback (exit codes in docs/cli.md).
 """
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import attrs
+
+if TYPE_CHECKING:  # the source contract sits above this module
+    from okrcore.sources import Failure, FetchRequest
+
+__all__ = [
+    "AlignmentLoopError",
+    "FailureKind",
+    "FetchError",
+    "FunnelError",
+    "MissingExtra",
+    "NotifyError",
+    "OkrError",
+    "PlanError",
+    "PluginError",
+    "Problem",
+    "SourceError",
+    "StoreError",
+    "ValidationError",
+    "WrongTypeError",
+]
 
 
 class OkrError(Exception):
     """Base class of every error okrcore raises on purpose."""
+
+
+class ValidationError(OkrError, ValueError):
+    """A value the domain model cannot accept; ``field`` names it (``"CheckIn.confidence"``)."""
+
+    def __init__(self, message: str, field: str = "") -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class WrongTypeError(ValidationError, TypeError):
+    """A value of the wrong type where it enters the model (a string where a date belongs)."""
 
 
 @attrs.frozen
@@ -38,7 +74,7 @@ class Problem:
         return f"{where}:{field} {self.message}"
 
 
-class PlanError(OkrError):
+class PlanError(OkrError, ValueError):
     """A plan is unusable. Holds every problem found in one pass, not just the first."""
 
     def __init__(self, problems: Sequence[Problem], file: str | None = None) -> None:
@@ -70,6 +106,61 @@ class PluginError(OkrError):
 
 class SourceError(OkrError):
     """A metric source cannot be configured (bad connection settings, missing secret)."""
+
+
+class MissingExtra(SourceError, ImportError):
+    """An optional dependency is not installed; the message names the extra to install."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+
+
+class FunnelError(OkrError, ValueError):
+    """A what-if override cannot be used: an unknown step name or an impossible value."""
+
+
+class NotifyError(OkrError):
+    """Sending failed. The message names the channel and the platform's own error code."""
+
+    def __init__(self, message: str, *, transient: bool = False) -> None:
+        super().__init__(message)
+        self.transient = transient
+
+
+class FailureKind(str, enum.Enum):
+    """Why a request failed, which decides what the engine does next."""
+
+    TRANSIENT = "transient"
+    """Worth retrying after a backoff (rate limit, 5xx, timeout, reset); see ``retry_after``."""
+    AUTH = "auth"
+    """Credentials missing, expired or refused: the engine stops that connection's work."""
+    PERMANENT = "permanent"
+    """The request itself is wrong (unknown metric, malformed query, bad value): never retried."""
+    QUOTA = "quota"
+    """A quota that resets later (a daily limit): not retried in this run."""
+
+
+class FetchError(OkrError):
+    """A classified failure raised inside a source, for the request being fetched.
+
+    Raise it from :meth:`okrcore.sources.Source.fetch_one` (or any helper it calls); the default
+    :meth:`~okrcore.sources.Source.fetch` turns it into that request's
+    :class:`~okrcore.sources.Failure`.
+    """
+
+    def __init__(
+        self, kind: FailureKind | str, message: str, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message)
+        self.kind = FailureKind(kind)
+        self.message = message
+        self.retry_after = retry_after
+
+    def failure(self, request: FetchRequest) -> Failure:
+        """This error as the failure of ``request``."""
+        from okrcore.sources import Failure
+
+        return Failure(request, self.kind, self.message, self.retry_after)
 
 
 class StoreNotFoundError(StoreError, FileNotFoundError):

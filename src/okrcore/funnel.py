@@ -27,8 +27,8 @@ from typing import Any
 
 import attrs
 
-from .errors import OkrError, PlanError, Problem
-from .model import CheckIn, Funnel, Measure, Plan, TargetChange
+from .errors import FunnelError, PlanError, Problem
+from .model import CheckIn, Funnel, Measure, Plan, TargetChange, as_date
 
 __all__ = [
     "FunnelError",
@@ -40,10 +40,6 @@ __all__ = [
 
 # ops whose result counts things and so is rounded up to a whole number
 COUNT_OPS = ("divide_by", "rate")
-
-
-class FunnelError(OkrError, ValueError):
-    """A what-if override cannot be used: an unknown step name or an impossible value."""
 
 
 @attrs.frozen
@@ -348,6 +344,7 @@ def rates_from_actuals(
     take (a rate above 1, a zero), are left out. Pass the result to :func:`derive_funnel` or
     :func:`apply_funnel` as ``rates``.
     """
+    at = None if at is None else as_date(at)
     funnel = next((f for f in plan.funnels if f.id == funnel_id), None)
     if funnel is None:
         known = ", ".join(f.id for f in plan.funnels) or "none"

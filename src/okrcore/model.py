@@ -14,12 +14,13 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import math
+import numbers
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, cast
 
 import attrs
 
-from .errors import AlignmentLoopError, PlanError, Problem
+from .errors import AlignmentLoopError, PlanError, Problem, ValidationError, WrongTypeError
 
 __all__ = [
     "Cadence",
@@ -41,6 +42,7 @@ __all__ = [
     "Strategy",
     "StrategyChange",
     "TargetChange",
+    "as_date",
 ]
 
 
@@ -84,18 +86,104 @@ class Level(str, enum.Enum):
     INDIVIDUAL = "individual"
 
 
-def _finite(_inst: object, attribute: attrs.Attribute[Any], value: float | None) -> None:
-    if value is not None and not math.isfinite(value):
-        raise ValueError(f"{attribute.name} must be a finite number, got {value!r}")
+def _where(inst: object, field: attrs.Attribute[Any]) -> str:
+    return f"{type(inst).__name__}.{field.name}"
 
 
-def _non_negative(_inst: object, attribute: attrs.Attribute[Any], value: float | None) -> None:
+def _type_name(value: object) -> str:
+    return type(value).__name__
+
+
+def _is_real(value: object) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+# Converters take only numbers to float and datetimes to their date; the validators below then
+# refuse whatever is left of the wrong type, naming the field (a converter cannot name it).
+def _number(value: Any) -> Any:
+    if _is_real(value):
+        try:
+            return float(value)
+        except OverflowError:  # an int too large for a float: the validator says so
+            return value
+    return value
+
+
+def _opt_number(value: Any) -> Any:
+    return None if value is None else _number(value)
+
+
+def _day(value: Any) -> Any:
+    return value.date() if isinstance(value, dt.datetime) else value
+
+
+def _opt_day(value: Any) -> Any:
+    return None if value is None else _day(value)
+
+
+def _finite(inst: object, field: attrs.Attribute[Any], value: Any) -> None:
+    """A finite float (a store cannot keep NaN or infinity faithfully); ``None`` passes."""
+    if value is None or (isinstance(value, float) and math.isfinite(value)):
+        return
+    where = _where(inst, field)
+    if isinstance(value, float):
+        raise ValidationError(f"{where} must be a finite number, got {value!r}", where)
+    if _is_real(value):
+        raise ValidationError(f"{where} is too large for a number: {str(value)[:40]}...", where)
+    raise WrongTypeError(f"{where} must be a number, got {_type_name(value)} {value!r}", where)
+
+
+def _finite_if_number(inst: object, field: attrs.Attribute[Any], value: Any) -> None:
+    if isinstance(value, float) and not math.isfinite(value):
+        where = _where(inst, field)
+        raise ValidationError(f"{where} must be a finite number, got {value!r}", where)
+
+
+def _date_hint(value: object) -> str:
+    return " (datetime.date.fromisoformat reads YYYY-MM-DD)" if isinstance(value, str) else ""
+
+
+def _is_date(inst: object, field: attrs.Attribute[Any], value: Any) -> None:
+    if value is None or (isinstance(value, dt.date) and not isinstance(value, dt.datetime)):
+        return
+    where = _where(inst, field)
+    raise WrongTypeError(
+        f"{where} must be a datetime.date, got {_type_name(value)} {value!r}{_date_hint(value)}",
+        where,
+    )
+
+
+def _is_datetime(inst: object, field: attrs.Attribute[Any], value: Any) -> None:
+    """A ``datetime.datetime``; a bare date is refused (which time of day, which zone?)."""
+    if value is None or isinstance(value, dt.datetime):
+        return
+    where = _where(inst, field)
+    raise WrongTypeError(
+        f"{where} must be a datetime.datetime, got {_type_name(value)} {value!r}", where
+    )
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def as_date(value: Any, name: str = "at") -> dt.date:
+    """``value`` as a date, for arguments such as ``at=``: a date as is, a datetime gives its date;
+    anything else raises :class:`~okrcore.WrongTypeError` naming the argument."""
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    raise WrongTypeError(
+        f"{name} must be a datetime.date, got {_type_name(value)} {value!r}{_date_hint(value)}",
+        name,
+    )
+
+
+def _non_negative(inst: object, attribute: attrs.Attribute[Any], value: float | None) -> None:
     if value is not None and value < 0:
-        raise ValueError(f"{attribute.name} must be >= 0, got {value!r}")
-
-
-def _opt_float(value: Any) -> float | None:
-    return None if value is None else float(value)
+        where = _where(inst, attribute)
+        raise ValidationError(f"{attribute.name} must be >= 0, got {value!r}", where)
 
 
 def _ids(value: Any) -> tuple[str, ...]:
@@ -119,13 +207,15 @@ class Cycle:
     """A time box: a quarter, a year or custom dates. Both ends are inclusive."""
 
     id: str
-    start: dt.date
-    end: dt.date
+    start: dt.date = attrs.field(converter=_day, validator=_is_date)
+    end: dt.date = attrs.field(converter=_day, validator=_is_date)
     title: str | None = None
 
     def __attrs_post_init__(self) -> None:
         if self.end < self.start:
-            raise ValueError(f"cycle {self.id!r} ends ({self.end}) before it starts ({self.start})")
+            raise ValidationError(
+                f"cycle {self.id!r} ends ({self.end}) before it starts ({self.start})", "Cycle.end"
+            )
 
     @property
     def days(self) -> int:
@@ -161,18 +251,18 @@ class KeyResult:
     measure: Measure = attrs.field(default=Measure.GAUGE, converter=Measure)
     unit: str = ""
     metric: str | None = None
-    baseline: float | None = attrs.field(default=None, converter=_opt_float, validator=_finite)
-    target: float | None = attrs.field(default=None, converter=_opt_float, validator=_finite)
-    floor: float | None = attrs.field(default=None, converter=_opt_float, validator=_finite)
-    stretch: float | None = attrs.field(default=None, converter=_opt_float, validator=_finite)
-    weight: float = attrs.field(default=1.0, converter=float, validator=[_finite, _non_negative])
+    baseline: float | None = attrs.field(default=None, converter=_opt_number, validator=_finite)
+    target: float | None = attrs.field(default=None, converter=_opt_number, validator=_finite)
+    floor: float | None = attrs.field(default=None, converter=_opt_number, validator=_finite)
+    stretch: float | None = attrs.field(default=None, converter=_opt_number, validator=_finite)
+    weight: float = attrs.field(default=1.0, converter=_number, validator=[_finite, _non_negative])
     owner: str | None = None
-    deadline: dt.date | None = None
+    deadline: dt.date | None = attrs.field(default=None, converter=_opt_day, validator=_is_date)
     cadence: Cadence | None = attrs.field(
         default=None, converter=attrs.converters.optional(Cadence)
     )
     tolerance: float | None = attrs.field(
-        default=None, converter=_opt_float, validator=[_finite, _non_negative]
+        default=None, converter=_opt_number, validator=[_finite, _non_negative]
     )
     depends_on: tuple[str, ...] = attrs.field(default=(), converter=_ids)
     source: Mapping[str, Any] | None = None
@@ -181,7 +271,7 @@ class KeyResult:
     def __attrs_post_init__(self) -> None:
         problems = self.problems()
         if problems:
-            raise ValueError(f"key result {self.id!r}: " + "; ".join(problems))
+            raise ValidationError(f"key result {self.id!r}: " + "; ".join(problems), "KeyResult")
 
     def problems(self) -> list[str]:
         """What is impossible about this key result's numbers (empty when it is consistent)."""
@@ -212,6 +302,17 @@ class KeyResult:
             if self.stretch is not None and sign * (self.stretch - target) < 0:
                 out.append(f"stretch ({self.stretch:g}) falls short of the target ({target:g})")
         return out
+
+    def value_problem(self, value: float) -> str | None:
+        """Why ``value`` cannot be an actual of this key result, or ``None`` when it can.
+
+        A count, and a cumulative key result's amount, cannot be negative. Manual check-ins and
+        refreshed readings both pass through here, so both refuse the same values.
+        """
+        if value < 0 and (self.measure is Measure.CUMULATIVE or self.kind is Kind.COUNT):
+            what = "an amount" if self.measure is Measure.CUMULATIVE else "a count"
+            return f"{what} cannot be negative"
+        return None
 
     @property
     def lower_is_better(self) -> bool:
@@ -248,7 +349,7 @@ class Strategy:
     title: str
     owner: str | None = None
     budget: float | None = attrs.field(
-        default=None, converter=_opt_float, validator=[_finite, _non_negative]
+        default=None, converter=_opt_number, validator=[_finite, _non_negative]
     )
     resources: tuple[str, ...] = attrs.field(default=(), converter=_ids)
     status: str = "active"
@@ -270,9 +371,9 @@ class Objective:
     level: Level = attrs.field(default=Level.TEAM, converter=Level)
     goal: str | None = None
     parent: str | None = None
-    weight: float = attrs.field(default=1.0, converter=float, validator=[_finite, _non_negative])
+    weight: float = attrs.field(default=1.0, converter=_number, validator=[_finite, _non_negative])
     budget: float | None = attrs.field(
-        default=None, converter=_opt_float, validator=[_finite, _non_negative]
+        default=None, converter=_opt_number, validator=[_finite, _non_negative]
     )
     key_results: tuple[KeyResult, ...] = attrs.field(default=(), converter=_tuple)
     strategies: tuple[Strategy, ...] = attrs.field(default=(), converter=_tuple)
@@ -308,18 +409,25 @@ class FunnelStep:
 
     name: str
     op: str
-    value: float = attrs.field(converter=float, validator=_finite)
+    value: float = attrs.field(converter=_number, validator=_finite)
     of: str | None = None
     unit: str = ""
     key_result: str | None = None
 
     def __attrs_post_init__(self) -> None:
         if self.op not in ("divide_by", "rate", "multiply_by"):
-            raise ValueError(f"funnel step {self.name!r}: op must be divide_by, rate, multiply_by")
+            raise ValidationError(
+                f"funnel step {self.name!r}: op must be divide_by, rate, multiply_by",
+                "FunnelStep.op",
+            )
         if self.value <= 0:
-            raise ValueError(f"funnel step {self.name!r}: {self.op} must be positive")
+            raise ValidationError(
+                f"funnel step {self.name!r}: {self.op} must be positive", "FunnelStep.value"
+            )
         if self.op == "rate" and self.value > 1:
-            raise ValueError(f"funnel step {self.name!r}: a rate is a fraction in (0, 1]")
+            raise ValidationError(
+                f"funnel step {self.name!r}: a rate is a fraction in (0, 1]", "FunnelStep.value"
+            )
 
 
 @attrs.frozen
@@ -333,7 +441,9 @@ class FunnelSplit:
     def __attrs_post_init__(self) -> None:
         total = sum(self.shares.values())
         if not math.isclose(total, 1.0, abs_tol=1e-9):
-            raise ValueError(f"split of {self.of!r}: shares sum to {total:g}, expected 1")
+            raise ValidationError(
+                f"split of {self.of!r}: shares sum to {total:g}, expected 1", "FunnelSplit.shares"
+            )
 
 
 @attrs.frozen
@@ -342,7 +452,7 @@ class Funnel:
 
     id: str
     start: str
-    value: float = attrs.field(converter=float, validator=_finite)
+    value: float = attrs.field(converter=_number, validator=_finite)
     unit: str = ""
     key_result: str | None = None
     steps: tuple[FunnelStep, ...] = attrs.field(default=(), converter=_tuple)
@@ -359,17 +469,19 @@ class CheckIn:
     """
 
     kr_id: str
-    value: float = attrs.field(converter=float, validator=_finite)
-    as_of: dt.date
+    value: float = attrs.field(converter=_number, validator=_finite)
+    as_of: dt.date = attrs.field(converter=_day, validator=_is_date)
     source: str = "manual"
-    recorded_at: dt.datetime = attrs.field(factory=lambda: dt.datetime.now(dt.timezone.utc))
+    recorded_at: dt.datetime = attrs.field(factory=_now, validator=_is_datetime)
     author: str | None = None
     note: str | None = None
-    confidence: float | None = attrs.field(default=None, converter=_opt_float)
+    confidence: float | None = attrs.field(default=None, converter=_opt_number, validator=_finite)
 
     def __attrs_post_init__(self) -> None:
         if self.confidence is not None and not 0.0 <= self.confidence <= 1.0:
-            raise ValueError(f"confidence must be between 0 and 1, got {self.confidence:g}")
+            raise ValidationError(
+                f"confidence must be between 0 and 1, got {self.confidence:g}", "CheckIn.confidence"
+            )
 
 
 @attrs.frozen
@@ -378,17 +490,17 @@ class TargetChange:
 
     kr_id: str
     field: str
-    old: float | None
-    new: float | None
+    old: float | None = attrs.field(converter=_opt_number, validator=_finite)
+    new: float | None = attrs.field(converter=_opt_number, validator=_finite)
     reason: str
-    changed_at: dt.datetime = attrs.field(factory=lambda: dt.datetime.now(dt.timezone.utc))
+    changed_at: dt.datetime = attrs.field(factory=_now, validator=_is_datetime)
     author: str | None = None
 
     def __attrs_post_init__(self) -> None:
         if self.field not in ("target", "floor", "stretch", "baseline"):
-            raise ValueError(f"cannot retarget field {self.field!r}")
+            raise ValidationError(f"cannot retarget field {self.field!r}", "TargetChange.field")
         if not self.reason.strip():
-            raise ValueError("a target change needs a reason")
+            raise ValidationError("a target change needs a reason", "TargetChange.reason")
 
 
 @attrs.frozen
@@ -397,10 +509,10 @@ class StrategyChange:
 
     strategy_id: str
     field: str
-    old: Any
-    new: Any
+    old: Any = attrs.field(validator=_finite_if_number)
+    new: Any = attrs.field(validator=_finite_if_number)
     reason: str
-    changed_at: dt.datetime = attrs.field(factory=lambda: dt.datetime.now(dt.timezone.utc))
+    changed_at: dt.datetime = attrs.field(factory=_now, validator=_is_datetime)
     author: str | None = None
 
 
@@ -417,7 +529,7 @@ class RunOutcome:
     kr_id: str
     status: str
     connection: str | None = None
-    value: float | None = None
+    value: float | None = attrs.field(default=None, converter=_opt_number, validator=_finite)
     stored: int = 0
     revised: int = 0
     error: str | None = None
@@ -430,9 +542,9 @@ class RunRecord:
     """One refresh run: when it ran, for which as_of, and each key result's outcome."""
 
     id: str
-    started_at: dt.datetime
-    finished_at: dt.datetime | None
-    as_of: dt.date
+    started_at: dt.datetime = attrs.field(validator=_is_datetime)
+    finished_at: dt.datetime | None = attrs.field(validator=_is_datetime)
+    as_of: dt.date = attrs.field(converter=_day, validator=_is_date)
     outcomes: tuple[RunOutcome, ...] = attrs.field(default=(), converter=_tuple)
     info: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_mapping)
 

@@ -14,18 +14,10 @@ from typing import Any, ClassVar
 
 import attrs
 
-from .errors import OkrError
+from .errors import NotifyError  # re-exported: part of this contract
 from .sources import QueryProblem
 
 __all__ = ["Channel", "Message", "Notifier", "NotifyError"]
-
-
-class NotifyError(OkrError):
-    """Sending failed. The message names the channel and the platform's own error code."""
-
-    def __init__(self, message: str, *, transient: bool = False) -> None:
-        super().__init__(message)
-        self.transient = transient
 
 
 @attrs.frozen

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
+from .errors import ValidationError
 from .model import Cycle, KeyResult, Kind
 
 __all__ = ["expected_progress", "grade_columns", "least_squares", "progress"]
@@ -30,7 +31,7 @@ def progress(kr: KeyResult, actual: float) -> float:
     """
     target = kr.effective_target
     if target is None:
-        raise ValueError(f"key result {kr.id!r} has no target")
+        raise ValidationError(f"key result {kr.id!r} has no target")
     if kr.kind in MAINTAIN:
         miss = target - actual if kr.kind is Kind.MAINTAIN_ABOVE else actual - target
         if miss <= 0:
@@ -39,7 +40,7 @@ def progress(kr: KeyResult, actual: float) -> float:
         return 1.0 - miss / tolerance if miss < tolerance else 0.0
     base = kr.effective_baseline
     if base is None:
-        raise ValueError(f"key result {kr.id!r} has no baseline")
+        raise ValidationError(f"key result {kr.id!r} has no baseline")
     return (actual - base) / (target - base)
 
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
-from .errors import AlignmentLoopError
+from .errors import AlignmentLoopError, ValidationError
 from .model import Plan
 
 __all__ = ["Rollup", "RollupTree", "weighted_mean"]
@@ -79,15 +79,15 @@ class RollupTree:
     ) -> None:
         n = len(node_ids)
         if not len(node_parent) == len(node_weight) == n:
-            raise ValueError("node_ids, node_parent and node_weight differ in length")
+            raise ValidationError("node_ids, node_parent and node_weight differ in length")
         if not len(leaf_parent) == len(leaf_weight) == len(leaf_ids):
-            raise ValueError("leaf_ids, leaf_parent and leaf_weight differ in length")
+            raise ValidationError("leaf_ids, leaf_parent and leaf_weight differ in length")
         for p in node_parent:
             if not -1 <= p < n:
-                raise ValueError(f"node parent index {p} out of range")
+                raise ValidationError(f"node parent index {p} out of range")
         for p in leaf_parent:
             if not 0 <= p < n:
-                raise ValueError(f"leaf parent index {p} out of range")
+                raise ValidationError(f"leaf parent index {p} out of range")
         self.node_ids = list(node_ids)
         self.node_parent = list(node_parent)
         self.node_weight = [float(w) for w in node_weight]
@@ -184,7 +184,7 @@ class Rollup:
         """Set every leaf's value (in leaf order; ``None`` = no value) and recompute every node."""
         tree = self.tree
         if len(values) != len(tree.leaf_ids):
-            raise ValueError(f"expected {len(tree.leaf_ids)} leaf values, got {len(values)}")
+            raise ValidationError(f"expected {len(tree.leaf_ids)} leaf values, got {len(values)}")
         n = len(tree.node_ids)
         wsum = [0.0] * n
         wtot = [0.0] * n

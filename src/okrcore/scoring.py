@@ -16,7 +16,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .model import Cadence, CheckIn, Cycle, KeyResult, Measure, Plan
+from .model import Cadence, CheckIn, Cycle, KeyResult, Measure, Plan, as_date
 from .policies import (
     DefaultGrading,
     DefaultStatus,
@@ -497,6 +497,7 @@ def score(
     (``red_below``, ``green_at``, ``red_periods``, ``target_score``); ``stale_factor`` (1.5)
     sets staleness. Policies passed in are used as they are.
     """
+    at = None if at is None else as_date(at)  # a datetime gives its date; a string is refused
     return LiveScore(
         plan, checkins, at, manager=manager, grading=grading, status=status
     ).scorecard()

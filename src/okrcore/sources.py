@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import datetime as dt
 import email.utils
-import enum
 import os
 import threading
 import time
@@ -24,7 +23,12 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import attrs
 
-from .errors import SourceError
+from .errors import (  # re-exported: part of this contract
+    FailureKind,
+    FetchError,
+    SourceError,
+    ValidationError,
+)
 from .model import Connection, Cycle, KeyResult, Measure
 
 if TYPE_CHECKING:
@@ -33,6 +37,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Failure",
     "FailureKind",
+    "FetchError",
     "FetchRequest",
     "Limits",
     "QueryProblem",
@@ -42,19 +47,6 @@ __all__ = [
     "parse_retry_after",
     "resolve_secret",
 ]
-
-
-class FailureKind(str, enum.Enum):
-    """Why a request failed, which decides what the engine does next."""
-
-    TRANSIENT = "transient"
-    """Worth retrying after a backoff (rate limit, 5xx, timeout, reset); see ``retry_after``."""
-    AUTH = "auth"
-    """Credentials missing, expired or refused: the engine stops that connection's work."""
-    PERMANENT = "permanent"
-    """The request itself is wrong (unknown metric, malformed query, bad value): never retried."""
-    QUOTA = "quota"
-    """A quota that resets later (a daily limit): not retried in this run."""
 
 
 @attrs.frozen
@@ -72,9 +64,9 @@ class Limits:
 
     def __attrs_post_init__(self) -> None:
         if self.max_batch < 1 or self.concurrency < 1:
-            raise ValueError("max_batch and concurrency must be >= 1")
+            raise ValidationError("max_batch and concurrency must be >= 1")
         if self.rate is not None and self.rate <= 0:
-            raise ValueError("rate must be > 0 requests per second")
+            raise ValidationError("rate must be > 0 requests per second")
 
 
 @attrs.frozen
@@ -145,26 +137,6 @@ class Failure:
     kind: FailureKind = attrs.field(converter=FailureKind)
     message: str
     retry_after: float | None = None
-
-
-class FetchError(Exception):
-    """A classified failure raised inside a source, for the request being fetched.
-
-    Raise it from :meth:`Source.fetch_one` (or any helper it calls); the default
-    :meth:`Source.fetch` turns it into that request's :class:`Failure`.
-    """
-
-    def __init__(
-        self, kind: FailureKind | str, message: str, retry_after: float | None = None
-    ) -> None:
-        super().__init__(message)
-        self.kind = FailureKind(kind)
-        self.message = message
-        self.retry_after = retry_after
-
-    def failure(self, request: FetchRequest) -> Failure:
-        """This error as the failure of ``request``."""
-        return Failure(request, self.kind, self.message, self.retry_after)
 
 
 @attrs.frozen

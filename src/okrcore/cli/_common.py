@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 
 import click
 
-from okrcore.errors import OkrError, PlanError, StoreError
+from okrcore.errors import OkrError, PlanError, StoreError, ValidationError
 from okrcore.model import CheckIn, KeyResult, Plan, TargetChange
 from okrcore.store import Store, open_store
 
@@ -81,6 +81,15 @@ def format_option(*choices: str) -> Callable[[F], F]:
     )
 
 
+def report_error(exc: OkrError) -> None:
+    """Show an okrcore error as a message (never a traceback) and exit with its code: 2 for
+    unusable input (a bad plan, a value the model refuses), else 1."""
+    if isinstance(exc, (PlanError, ValidationError)):
+        raise UsageError(str(exc)) from None
+    click.echo(f"Error: {exc}", err=True)
+    sys.exit(EXIT_FAILED)
+
+
 def handle_errors(func: F) -> F:
     """Turn okrcore errors into messages on stderr with the documented exit codes."""
 
@@ -88,13 +97,21 @@ def handle_errors(func: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
-        except PlanError as exc:
-            raise UsageError(str(exc)) from None
         except OkrError as exc:
-            click.echo(f"Error: {exc}", err=True)
-            sys.exit(EXIT_FAILED)
+            report_error(exc)
 
     return wrapper  # type: ignore[return-value]
+
+
+class OkrGroup(click.Group):
+    """The ``okr`` group: an okrcore error that any command (a plugin's too) lets through is shown
+    as a message with its exit code, never as a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except OkrError as exc:
+            report_error(exc)
 
 
 plan_argument = click.argument(
@@ -133,7 +150,7 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"cannot serialise {type(value).__name__}")
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=OkrGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="okrcore")
 def main() -> None:
     """okr: OKRs and SMART goals from plan files: lint, score, refresh, report."""
@@ -191,13 +208,13 @@ def status_text(status: Any) -> str:
 
 
 def console() -> Any:
-    """A rich console on the current stdout; wide when not a terminal (pipes, tests)."""
+    """A rich console on the current stdout, as wide as the terminal; without one, ``$COLUMNS``
+    or 100 (docs/reports.md, "Terminal output")."""
     from rich.console import Console
 
-    out = Console(file=sys.stdout, highlight=False)
-    if not out.is_terminal:
-        out = Console(file=sys.stdout, highlight=False, width=160)
-    return out
+    from okrcore.reports._table import terminal_width
+
+    return Console(file=sys.stdout, highlight=False, width=terminal_width(sys.stdout))
 
 
 def md_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:

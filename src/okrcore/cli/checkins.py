@@ -30,6 +30,7 @@ from okrcore.cli._common import (
 )
 from okrcore.model import CheckIn
 from okrcore.planfile import load_plan
+from okrcore.reports._table import Col
 from okrcore.store import CheckInRecord, Store, differs
 
 
@@ -72,6 +73,11 @@ def checkin(
     kr = key_result(plan, kr_id)
     if not math.isfinite(value):
         raise UsageError(f"VALUE must be a finite number, got {value!r}")
+    problem = kr.value_problem(value)
+    if problem is not None:
+        raise UsageError(f"VALUE {value:g} cannot be an actual of {kr.id!r}: {problem}")
+    if confidence is not None and not math.isfinite(confidence):
+        raise UsageError(f"--confidence must be a number from 0 to 1, got {confidence!r}")
     if replace and not (reason or "").strip():
         raise UsageError("--replace needs --reason saying why the stored check-in is wrong")
     if reason is not None and not replace:
@@ -123,6 +129,29 @@ def _stored(store: Store, entry: CheckIn) -> CheckIn | None:
     """The check-in in force for ``entry``'s key result, day and source, if any."""
     same_day = store.checkins([entry.kr_id], since=entry.as_of, until=entry.as_of)
     return next((c for c in same_day if c.source == entry.source), None)
+
+
+# `okr history` tables; on a narrow terminal notes and reasons move under their row, then columns
+# leave by their drop rank (docs/reports.md, "Terminal output").
+CHECKIN_COLUMNS = (
+    Col("as of"),
+    Col("value", justify="right"),
+    Col("source"),
+    Col("author", drop=2),
+    Col("note", "note"),
+    Col("confidence", justify="right", drop=1),
+    Col("recorded", drop=3),
+)
+CHANGE_COLUMNS = (
+    Col("changed"),
+    Col("field"),
+    Col("old", justify="right"),
+    Col("new", justify="right"),
+    Col("reason", "note"),
+    Col("author", drop=1),
+)
+# only when the key result has replaced readings
+REVISION_COLUMN = Col("revision", "note")
 
 
 @main.command()
@@ -180,9 +209,8 @@ def history(plan_path: str, kr_id: str, store_url: str, fmt: str) -> None:
         + ([_revision_text(revisions.get(i))] if revisions else [])
         for i, r in enumerate(records)
     ]
-    ci_headers = ["as of", "value", "source", "author", "note", "confidence", "recorded"]
-    if revisions:
-        ci_headers.append("revision")
+    ci_columns = CHECKIN_COLUMNS + ((REVISION_COLUMN,) if revisions else ())
+    ci_headers = [c.header for c in ci_columns]
     tc_rows = [
         [
             c.changed_at.strftime("%Y-%m-%d %H:%M UTC"),
@@ -194,7 +222,7 @@ def history(plan_path: str, kr_id: str, store_url: str, fmt: str) -> None:
         ]
         for c in changes
     ]
-    tc_headers = ["changed", "field", "old", "new", "reason", "author"]
+    tc_headers = [c.header for c in CHANGE_COLUMNS]
     if fmt == "md":
         parts = [f"## {head}", "", targets, "", "### Check-ins", ""]
         parts.append(md_table(ci_headers, ci_rows) if ci_rows else "No check-ins yet.")
@@ -202,25 +230,22 @@ def history(plan_path: str, kr_id: str, store_url: str, fmt: str) -> None:
         parts.append(md_table(tc_headers, tc_rows) if tc_rows else "No target changes.")
         click.echo("\n".join(parts))
         return
-    from rich.table import Table
+    from rich.text import Text
+
+    from okrcore.reports._table import print_table
 
     out = console()
-    out.print(f"[bold]{head}[/]")
-    out.print(targets)
-    for title, headers, rows, empty in (
-        ("Check-ins", ci_headers, ci_rows, "No check-ins yet."),
-        ("Target changes", tc_headers, tc_rows, "No target changes."),
+    out.print(Text(head, style="bold"))
+    out.print(Text(targets))
+    for title, cols, rows, empty in (
+        ("Check-ins", ci_columns, ci_rows, "No check-ins yet."),
+        ("Target changes", CHANGE_COLUMNS, tc_rows, "No target changes."),
     ):
+        out.print()
         if not rows:
             out.print(empty)
             continue
-        table = Table(title=title)
-        for h in headers:
-            table.add_column(h)
-        for row in rows:
-            table.add_row(*row)
-        out.print(table)
-
+        print_table(out, cols, rows, title=Text(title, style="bold"))
 
 
 def _revisions(records: list[CheckInRecord]) -> dict[int, dict[str, Any]]:

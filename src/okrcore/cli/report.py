@@ -8,7 +8,6 @@ output or ``-o FILE``, and with ``--notify CHANNEL`` (repeatable) sent to channe
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 import sys
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from okrcore.cli._common import (
 )
 from okrcore.planfile import load_plan
 from okrcore.reports import KINDS, render, report
+from okrcore.reports._table import terminal_width
 
 
 @main.command("report")
@@ -67,7 +67,7 @@ def report_command(
     with opened_store(store_url) as store:
         rep = report(plan, store, kind, at or dt.date.today())
         color = output is None and sys.stdout.isatty()
-        width = shutil.get_terminal_size((140, 24)).columns if color else None
+        width = terminal_width() if output is None else None
         text = render(rep, fmt, color=color, width=width)
         if output:
             Path(output).write_text(text, encoding="utf-8")

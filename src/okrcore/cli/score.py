@@ -31,6 +31,7 @@ from okrcore.cli._common import (
 from okrcore.model import Plan
 from okrcore.planfile import load_plan
 from okrcore.plugins import default_manager, load_plugin_modules
+from okrcore.reports._table import Col
 from okrcore.scoring import score as score_plan
 from okrcore.store import Store
 
@@ -64,21 +65,29 @@ def _target_cell(entry: Mapping[str, Any]) -> str:
     return num(target, unit)
 
 
-# The scorecard's key-result columns, with their alignment on the terminal.
+# The scorecard's key-result columns; on a narrow terminal the why text moves under its row, then
+# columns leave by their drop rank (docs/reports.md, "Terminal output").
 KR_COLUMNS = (
-    ("key result", "left"),
-    ("actual", "right"),
-    ("target", "right"),
-    ("progress", "right"),
-    ("score", "right"),
-    ("pace", "right"),
-    ("status", "left"),
-    ("forecast", "right"),
-    ("why", "left"),
+    Col("key result", "name"),
+    Col("actual", justify="right"),
+    Col("target", justify="right", drop=2),
+    Col("progress", justify="right", drop=3),
+    Col("score", justify="right"),
+    Col("pace", justify="right", drop=3),
+    Col("status"),
+    Col("forecast", justify="right", drop=1),
+    Col("why", "note"),
+)
+ROLLUP_COLUMNS = (
+    Col("objective / goal"),
+    Col("title", "name"),
+    Col("score", justify="right"),
+    Col("pace", justify="right"),
+    Col("status"),
 )
 
 
-def _kr_cells(e: Mapping[str, Any], key: str, light: str) -> list[str]:
+def _kr_cells(e: Mapping[str, Any], key: str, light: Any) -> list[Any]:
     """One key result's scorecard row; Markdown and the terminal differ in the id and light."""
     unit = e.get("unit") or ""
     return [
@@ -111,7 +120,7 @@ def render_scorecard(data: Mapping[str, Any], fmt: str, title: str = "") -> None
             stale = " (stale)" if e.get("stale") else ""
             light = f"{STATUS_ICON.get(status, '⚪')} {status}{stale}"
             rows.append(_kr_cells(e, f"`{e.get('id')}`", light))
-        parts = [head, "", md_table([name for name, _ in KR_COLUMNS], rows)]
+        parts = [head, "", md_table([c.header for c in KR_COLUMNS], rows)]
         for heading, nodes in (("Objectives", objectives), ("Goals", goals)):
             if not nodes:
                 continue
@@ -131,41 +140,35 @@ def render_scorecard(data: Mapping[str, Any], fmt: str, title: str = "") -> None
         click.echo("\n".join(parts))
         return
 
-    from rich.table import Table
+    from rich.text import Text
+
+    from okrcore.reports._table import print_table
+
+    def lamp(node: Mapping[str, Any], stale: str = "") -> Text:
+        status = status_text(node.get("status"))
+        return Text(f"● {status}{stale}", style=STATUS_STYLE.get(status, "bright_black"))
 
     out = console()
-    table = Table(title=f"Scorecard{' — ' + title if title else ''} · as of {as_of}")
-    for name, justify in KR_COLUMNS:
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
-    for e in krs:
-        status = status_text(e.get("status"))
-        style = STATUS_STYLE.get(status, "bright_black")
-        stale = " (stale)" if e.get("stale") else ""
-        table.add_row(*_kr_cells(e, str(e.get("id")), f"[{style}]● {status}{stale}[/]"))
-    out.print(table)
+    rows = [
+        _kr_cells(e, str(e.get("id")), lamp(e, " (stale)" if e.get("stale") else "")) for e in krs
+    ]
+    caption = Text(f"Scorecard{' — ' + title if title else ''} · as of {as_of}", style="bold")
+    print_table(out, KR_COLUMNS, rows, title=caption)
     if objectives or goals:
-        roll = Table(title="Rollup")
-        for name, justify in (
-            ("objective / goal", "left"),
-            ("title", "left"),
-            ("score", "right"),
-            ("pace", "right"),
-            ("status", "left"),
-        ):
-            roll.add_column(name, justify=justify)  # type: ignore[arg-type]
-        for node, label in [(o, str(o.get("id"))) for o in objectives] + [
-            (g, f"goal {g.get('id')}") for g in goals
-        ]:
-            status = status_text(node.get("status"))
-            style = STATUS_STYLE.get(status, "bright_black")
-            roll.add_row(
+        nodes = [(o, str(o.get("id"))) for o in objectives]
+        nodes += [(g, f"goal {g.get('id')}") for g in goals]
+        rows = [
+            [
                 label,
                 str(node.get("title") or ""),
                 fixed(node.get("score")),
                 pct(node.get("expected")),
-                f"[{style}]● {status}[/]" if node.get("status") is not None else "",
-            )
-        out.print(roll)
+                lamp(node) if node.get("status") is not None else "",
+            ]
+            for node, label in nodes
+        ]
+        out.print()
+        print_table(out, ROLLUP_COLUMNS, rows, title=Text("Rollup", style="bold"))
 
 
 @main.command()
@@ -180,4 +183,3 @@ def score(plan_path: str, store_url: str, at: dt.date | None, fmt: str) -> None:
     with opened_store(store_url) as store:
         data = scorecard(plan, store, at or dt.date.today())
     render_scorecard(data, fmt, plan.title or "")
-

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from okrcore.checks import Check, CheckContext, Finding, Severity
-from okrcore.errors import SourceError
+from okrcore.errors import MissingExtra, SourceError
 from okrcore.hookspecs import hookimpl
 from okrcore.model import Connection, KeyResult, Measure, Plan
 from okrcore.sources import (
@@ -317,10 +317,6 @@ def _file_number(value: Any) -> float | None:
 
 
 # -- http_json ---------------------------------------------------------------------------------
-class MissingExtra(SourceError):
-    """An optional dependency of a built-in source is not installed."""
-
-
 SECRET_HEADER = re.compile(r"auth|token|key|secret|cookie|session|password", re.IGNORECASE)
 
 

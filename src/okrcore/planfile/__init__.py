@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 
-from okrcore.errors import PlanError, Problem
+from okrcore.errors import PlanError, Problem, ValidationError
 from okrcore.model import Plan
 
 from ._build import build
@@ -49,7 +49,7 @@ def loads_plan(
     """
     parser = PARSERS.get("yaml" if format == "yml" else format)
     if parser is None:
-        raise ValueError(f"unknown plan format {format!r}; expected yaml, toml or json")
+        raise ValidationError(f"unknown plan format {format!r}; expected yaml, toml or json")
     if base_dir is None and name is not None:
         base_dir = os.path.dirname(os.path.abspath(name))
     positions: Positions = {}

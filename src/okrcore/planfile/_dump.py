@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from okrcore.errors import ValidationError
 from okrcore.model import Funnel, KeyResult, Objective, Plan, Strategy
 
 from ._format import FORMATS, VERSION
@@ -219,7 +220,7 @@ def _toml_value(value: Any) -> str:
         return "{ " + inner + " }" if inner else "{}"
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    raise ValueError(f"cannot write {type(value).__name__} to TOML")
+    raise ValidationError(f"cannot write {type(value).__name__} to TOML")
 
 
 def _is_table_list(value: Any) -> bool:
@@ -260,7 +261,7 @@ def dumps_plan(plan: Plan, format: str = "yaml") -> str:
         lines: list[str] = []
         _toml_table(data, "", lines)
         return "\n".join(lines).lstrip("\n") + "\n"
-    raise ValueError(f"unknown plan format {format!r}; expected yaml, toml or json")
+    raise ValidationError(f"unknown plan format {format!r}; expected yaml, toml or json")
 
 
 def dump_plan(plan: Plan, path: str | os.PathLike[str]) -> None:
@@ -268,7 +269,7 @@ def dump_plan(plan: Plan, path: str | os.PathLike[str]) -> None:
     name = os.fspath(path)
     format = FORMATS.get(os.path.splitext(name)[1].lower())
     if format is None:
-        raise ValueError(f"unknown plan file type {name!r}; use .yaml, .yml, .toml or .json")
+        raise ValidationError(f"unknown plan file type {name!r}; use .yaml, .yml, .toml or .json")
     text = dumps_plan(plan, format)
     with open(name, "w", encoding="utf-8") as fh:
         fh.write(text)

@@ -12,7 +12,16 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from okrcore.errors import OkrError
-from okrcore.model import CheckIn, KeyResult, Measure, Plan, RunRecord, StrategyChange, TargetChange
+from okrcore.model import (
+    CheckIn,
+    KeyResult,
+    Measure,
+    Plan,
+    RunRecord,
+    StrategyChange,
+    TargetChange,
+    as_date,
+)
 from okrcore.scorecard import Scorecard
 from okrcore.scoring import daily_values, score
 
@@ -83,7 +92,7 @@ def report(
     Reads check-ins, target and strategy changes and the refresh-run log from ``store``; scores
     with the plan's policies from ``manager`` (default: the process-wide manager).
     """
-    at = at or dt.date.today()
+    at = dt.date.today() if at is None else as_date(at)
     start = period_start(kind, at)
     original = plan
     changes = [c for c in store.target_changes() if c.changed_at.date() <= at]

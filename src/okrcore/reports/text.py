@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import io
+import re
 from typing import Any
 
 from okrcore.errors import OkrError
 from okrcore.reports._format import LIGHT_STYLE, fixed, num, pct, pts, signed
+from okrcore.reports._table import DEFAULT_WIDTH, Col, print_table
 from okrcore.reports.data import KRLine, Report
 
 __all__ = ["render_text"]
@@ -28,6 +30,42 @@ def _light(rich: Any, status: str) -> Any:
     return rich.text.Text(f"● {status}", style=LIGHT_STYLE.get(status, ""))
 
 
+# Each table's columns; ``drop`` ranks say which leave first on a narrow terminal (documented in
+# docs/reports.md, "Terminal output"): the light, the key result and its actual always stay.
+_LEAD = (
+    Col("Light"),
+    Col("Key result", "name"),
+    Col("Actual", justify="right"),
+)
+KR_COLUMNS = {
+    "daily": (
+        *_LEAD,
+        Col("Plan to date", justify="right", drop=2),
+        Col("Target", justify="right", drop=3),
+        Col("Change", justify="right", drop=4),
+        Col("Yesterday", drop=1),
+        Col("Why", "note"),
+    ),
+    "weekly": (
+        *_LEAD,
+        Col("Plan to date", justify="right", drop=4),
+        Col("Target", justify="right", drop=2),
+        Col("Gap", justify="right"),
+        Col("7 days", justify="right", drop=1),
+        Col("Forecast", justify="right", drop=3),
+        Col("Why", "note"),
+    ),
+    "monthly": (
+        *_LEAD,
+        Col("Plan to date", justify="right", drop=1),
+        Col("Target", justify="right", drop=4),
+        Col("Score", justify="right"),
+        Col("Forecast", justify="right", drop=3),
+        Col("Fc. score", justify="right", drop=2),
+    ),
+}
+
+
 def _kr_row(rich: Any, line: KRLine, kind: str) -> list[Any]:
     s = line.score
     row: list[Any] = [
@@ -39,57 +77,69 @@ def _kr_row(rich: Any, line: KRLine, kind: str) -> list[Any]:
     ]
     if kind == "daily":
         was = line.previous_status.value if line.previous_status else "—"
-        row += [signed(line.change), was, rich.text.Text(s.reason)]
+        row += [signed(line.change), was, s.reason]
     elif kind == "weekly":
-        row += [
-            pts(line.gap),
-            signed(line.trend),
-            num(s.forecast),
-            rich.text.Text(s.reason),
-        ]
+        row += [pts(line.gap), signed(line.trend), num(s.forecast), s.reason]
     else:
         row += [fixed(s.score), num(s.forecast), fixed(s.forecast_score)]
     return row
 
 
-def _kr_table(rich: Any, title: str, lines: list[KRLine], kind: str) -> Any:
-    table = rich.table.Table(title=title, title_justify="left", expand=True)
-    table.add_column("Light", no_wrap=True)
-    table.add_column("Key result", min_width=20, ratio=2)
-    for head in ("Actual", "Plan to date", "Target"):
-        table.add_column(head, no_wrap=True, justify="right")
-    extra = {
-        "daily": ("Change", "Yesterday", "Why"),
-        "weekly": ("Gap", "7 days", "Forecast", "Why"),
-        "monthly": ("Score", "Forecast", "Fc. score"),
-    }[kind]
-    for head in extra:
-        if head == "Why":
-            table.add_column(head, min_width=30, ratio=3)
-        else:
-            table.add_column(head, no_wrap=True, justify="right" if head != "Yesterday" else "left")
-    for line in lines:
-        table.add_row(*_kr_row(rich, line, kind))
-    return table
+def _kr_table(rich: Any, console: Any, title: str, lines: list[KRLine], kind: str) -> None:
+    rows = [_kr_row(rich, line, kind) for line in lines]
+    print_table(console, KR_COLUMNS[kind], rows, title=rich.text.Text(title, style="bold"))
 
 
-def _nodes_table(rich: Any, title: str, nodes: Any) -> Any:
-    table = rich.table.Table(title=title, title_justify="left")
-    for head in ("Light", "Name", "Score", "Expected", "Completion"):
-        table.add_column(head)
-    for n in nodes:
-        table.add_row(
+NODE_COLUMNS = (
+    Col("Light"),
+    Col("Name", "name"),
+    Col("Score", justify="right"),
+    Col("Expected", justify="right"),
+    Col("Completion", justify="right"),
+)
+
+
+def _nodes_table(rich: Any, console: Any, title: str, nodes: Any) -> None:
+    rows = [
+        [
             _light(rich, n.status.value),
             rich.text.Text(n.title),
             fixed(n.score),
             fixed(n.expected),
             pct(n.completion),
-        )
-    return table
+        ]
+        for n in nodes
+    ]
+    print_table(console, NODE_COLUMNS, rows, title=rich.text.Text(title, style="bold"))
+
+
+MOVER_COLUMNS = (
+    Col("Light"),
+    Col("Key result", "name"),
+    Col("Progress", justify="right"),
+    Col("Actual", justify="right"),
+)
+TARGET_CHANGE_COLUMNS = (
+    Col("Key result", "name"),
+    Col("Field"),
+    Col("Old → new", justify="right"),
+    Col("Original", justify="right", drop=2),
+    Col("Current", justify="right", drop=1),
+    Col("When"),
+    Col("Why", "note"),
+)
+STRATEGY_CHANGE_COLUMNS = (
+    Col("Strategy", "name"),
+    Col("Field"),
+    Col("Old → new", "name"),
+    Col("When"),
+    Col("Why", "note"),
+)
 
 
 def render_text(rep: Report, *, color: bool = False, width: int | None = None) -> str:
-    """The report as terminal text; ``color`` keeps ANSI colours (for a terminal)."""
+    """The report as terminal text laid out for ``width`` columns (100); ``color`` keeps ANSI
+    colours (for a terminal). No number is ever cut: see docs/reports.md, "Terminal output"."""
     rich = _rich()
     buffer = io.StringIO()
     console = rich.console.Console(
@@ -97,7 +147,7 @@ def render_text(rep: Report, *, color: bool = False, width: int | None = None) -
         force_terminal=color,
         no_color=not color,
         color_system="standard" if color else None,
-        width=width or 140,
+        width=width or DEFAULT_WIDTH,
         highlight=False,
     )
     lights = rep.lights
@@ -107,23 +157,27 @@ def render_text(rep: Report, *, color: bool = False, width: int | None = None) -
         summary.append(f"● {lights[name]} {name}  ", style=LIGHT_STYLE[name])
     summary.append(f"({len(rep.key_results)} key results)")
     console.print(summary)
+    bold = "bold"
     if rep.kind == "weekly":
         gaps = [rep.key_result(k) for k in rep.gaps]
         gaps += [line for line in rep.key_results if line.gap is None]
-        console.print(_kr_table(rich, "Gap analysis, largest gaps first", gaps, "weekly"))
+        console.print()
+        _kr_table(rich, console, "Gap analysis, largest gaps first", gaps, "weekly")
         if rep.movers:
-            table = rich.table.Table(title="Moved most in 7 days", title_justify="left")
-            for head in ("Light", "Key result", "Progress", "Actual"):
-                table.add_column(head)
+            rows = []
             for kr_id in rep.movers[:5]:
                 line = rep.key_result(kr_id)
-                table.add_row(
-                    _light(rich, line.score.status.value),
-                    rich.text.Text(line.score.title),
-                    pts(line.trend_progress),
-                    signed(line.trend, line.score.unit),
+                rows.append(
+                    [
+                        _light(rich, line.score.status.value),
+                        rich.text.Text(line.score.title),
+                        pts(line.trend_progress),
+                        signed(line.trend, line.score.unit),
+                    ]
                 )
-            console.print(table)
+            console.print()
+            title = rich.text.Text("Moved most in 7 days", style=bold)
+            print_table(console, MOVER_COLUMNS, rows, title=title)
     else:
         for obj in rep.objectives:
             n = obj.node
@@ -131,43 +185,52 @@ def render_text(rep: Report, *, color: bool = False, width: int | None = None) -
             if n.owner:
                 head += f" ({n.owner})"
             lines = [rep.key_result(k) for k in obj.key_results]
-            console.print(_kr_table(rich, head, lines, rep.kind))
+            console.print()
+            _kr_table(rich, console, head, lines, rep.kind)
     if rep.kind == "monthly":
         if rep.goals:
-            console.print(_nodes_table(rich, "Goals", rep.goals))
+            console.print()
+            _nodes_table(rich, console, "Goals", rep.goals)
         for key, title in (("owner", "By owner"), ("level", "By level")):
             if rep.rollups.get(key):
-                console.print(_nodes_table(rich, title, rep.rollups[key]))
+                console.print()
+                _nodes_table(rich, console, title, rep.rollups[key])
     if rep.target_changes:
-        table = rich.table.Table(title="Target changes", title_justify="left")
-        for head in ("Key result", "Field", "Old → new", "Original", "Current", "Why", "When"):
-            table.add_column(head, overflow="fold")
+        rows = []
         for c in rep.target_changes:
             ch = c.change
-            table.add_row(
-                rich.text.Text(c.title),
-                ch.field,
-                f"{num(ch.old)} → {num(ch.new)}",
-                num(c.original),
-                num(c.current),
-                rich.text.Text(ch.reason),
-                ch.changed_at.date().isoformat(),
+            rows.append(
+                [
+                    rich.text.Text(c.title),
+                    ch.field,
+                    f"{num(ch.old)} → {num(ch.new)}",
+                    num(c.original),
+                    num(c.current),
+                    ch.changed_at.date().isoformat(),
+                    ch.reason,
+                ]
             )
-        console.print(table)
+        console.print()
+        title = rich.text.Text("Target changes", style=bold)
+        print_table(console, TARGET_CHANGE_COLUMNS, rows, title=title)
     if rep.strategy_changes:
-        table = rich.table.Table(title="Strategy changes", title_justify="left")
-        for head in ("Strategy", "Field", "Old → new", "Why", "When"):
-            table.add_column(head, overflow="fold")
+        rows = []
         for sc in rep.strategy_changes:
             ch2 = sc.change
-            table.add_row(
-                rich.text.Text(sc.title),
-                ch2.field,
-                rich.text.Text(f"{ch2.old} → {ch2.new}"),
-                rich.text.Text(ch2.reason),
-                ch2.changed_at.date().isoformat(),
+            rows.append(
+                [
+                    rich.text.Text(sc.title),
+                    ch2.field,
+                    rich.text.Text(f"{ch2.old} → {ch2.new}"),
+                    ch2.changed_at.date().isoformat(),
+                    ch2.reason,
+                ]
             )
-        console.print(table)
+        console.print()
+        title = rich.text.Text("Strategy changes", style=bold)
+        print_table(console, STRATEGY_CHANGE_COLUMNS, rows, title=title)
+    if rep.stale or rep.failed_sources:
+        console.print()
     if rep.stale:
         names = ", ".join(rep.key_result(k).score.title for k in rep.stale)
         console.print(rich.text.Text(f"Stale (no recent check-in): {names}", style="yellow"))
@@ -176,4 +239,14 @@ def render_text(rep: Report, *, color: bool = False, width: int | None = None) -
         for f in rep.failed_sources:
             via = f" via {f.connection}" if f.connection else ""
             console.print(rich.text.Text(f"  {f.title}{via}: {f.error or f.kind or 'failed'}"))
-    return buffer.getvalue()
+    return _strip_line_ends(buffer.getvalue())
+
+
+_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
+_LINE_END = re.compile(r"(?:[ ]|\x1b\[[0-9;]*m)+$", re.MULTILINE)
+
+
+def _strip_line_ends(text: str) -> str:
+    """Without the spaces rich pads table lines with (noise in a pipe or a mail); colour codes
+    at a line's end stay."""
+    return _LINE_END.sub(lambda m: "".join(_ESCAPE.findall(m.group())), text)
