@@ -791,3 +791,81 @@ def test_renderers_import_the_report_data_not_the_package() -> None:
                 assert not (node.level and not module), path.name
     data = folder / "data.py"
     assert "okrcore.scoring" not in data.read_text(encoding="utf-8")  # data needs no scoring
+
+
+# -- the plan in force: one definition for score, report and the command line ---------------------
+
+
+@pytest.fixture
+def demo_db(tmp_path: Path) -> tuple[Path, str]:
+    """The example plan and its history refreshed into a SQLite store the CLI can open."""
+    import importlib.resources
+    import shutil
+
+    from okrcore import planfile
+    from okrcore.engine import refresh
+
+    for name in ("marketing.yaml", "marketing-history.csv"):
+        with importlib.resources.as_file(importlib.resources.files("okrcore.demo") / name) as src:
+            shutil.copy(src, tmp_path / name)
+    url = f"sqlite:///{tmp_path / 'okr.db'}"
+    plan = planfile.load_plan(tmp_path / "marketing.yaml")
+    with open_store(url) as s:
+        refresh(plan, s, backfill=(plan.cycles[0].start, DEMO_AT))
+    return tmp_path / "marketing.yaml", url
+
+
+def test_score_report_and_okr_score_agree_after_a_retarget(demo_db: tuple[Path, str]) -> None:
+    import okrcore
+    from okrcore import planfile
+
+    plan_file, url = demo_db
+    at = DEMO_AT.isoformat()
+    args = ("retarget", str(plan_file), "leads", "1150", "--reason", "Q4 budget up")
+    result = run_cli(*args, "--at", "2026-11-10", "--store", url)
+    assert result.exit_code == 0, result.output
+    plan = planfile.load_plan(plan_file)
+    with open_store(url) as s:
+        card = okrcore.score(plan, s, DEMO_AT)
+        rep = okrcore.report(plan, s, "weekly", DEMO_AT)
+        before = okrcore.score(plan, s, dt.date(2026, 11, 9))  # the day before the change
+    cli = run_cli("score", str(plan_file), "--format", "json", "--store", url, "--at", at)
+    assert cli.exit_code == 0, cli.output
+    shown = {k["id"]: k for k in json.loads(cli.stdout)["key_results"]}["leads"]
+    mine, theirs = card.key_results["leads"], rep.key_result("leads").score
+    assert mine.target == theirs.target == shown["target"] == 1150
+    assert mine.score == theirs.score
+    assert shown["score"] == pytest.approx(mine.score, abs=1e-6)
+    assert before.key_results["leads"].target == 1000
+    assert rep.key_result("leads").original["target"] == 1000
+
+
+def test_a_stored_change_that_conflicts_with_the_plan_is_named_not_a_traceback(
+    demo_db: tuple[Path, str],
+) -> None:
+    import okrcore
+    from okrcore import planfile
+    from okrcore.errors import PlanError
+
+    plan_file, url = demo_db
+    when = dt.datetime(2026, 11, 10, 9, tzinfo=UTC)
+    with open_store(url) as s:  # written by the API (or an older okrcore), not `okr retarget`
+        s.add_target_change(TargetChange("leads", "target", 1000, 1300, "typo", changed_at=when))
+    plan = planfile.load_plan(plan_file)
+    with open_store(url) as s, pytest.raises(PlanError, match="target change of 'leads'") as err:
+        okrcore.score(plan, s, DEMO_AT)
+    assert "2026-11-10" in str(err.value)
+    assert "stretch (1200) falls short of the target (1300)" in str(err.value)
+    for command in ("score", "report"):
+        result = run_cli(command, str(plan_file), "--store", url, "--at", DEMO_AT.isoformat())
+        assert result.exit_code == 2, result.output
+        assert "target change of 'leads' recorded on 2026-11-10" in result.output
+
+
+def test_okr_retarget_refuses_a_target_beyond_the_stretch(demo_db: tuple[Path, str]) -> None:
+    plan_file, url = demo_db
+    result = run_cli("retarget", str(plan_file), "leads", "1300", "--reason", "x", "--store", url)
+    assert result.exit_code == 2
+    assert "stretch (1200) falls short of the target (1300)" in result.output
+    with open_store(url) as s:
+        assert s.target_changes() == []

@@ -6,7 +6,7 @@ systems through plugins, and render reports::
     import okrcore
     plan = okrcore.load_plan("okrs.yaml")
     store = okrcore.open_store("sqlite:///okr.db")
-    card = okrcore.score(plan, store.checkins(), at=datetime.date.today())
+    card = okrcore.score(plan, store, at=datetime.date.today())
 
 Names are imported lazily, so ``import okrcore`` stays cheap and loads no plugin.
 """
@@ -62,6 +62,7 @@ _EXPORTS = {
     "dumps_plan": "planfile",
     # math
     "score": "scoring",
+    "plan_in_force": "changes",
     "Scorecard": "scorecard",
     "check": "checks",
     "Finding": "checks",
@@ -111,6 +112,9 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs (X as X: re-exported)
+    from .changes import (
+        plan_in_force as plan_in_force,
+    )
     from .checks import (
         Check as Check,
         Finding as Finding,

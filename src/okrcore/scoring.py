@@ -16,6 +16,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from .changes import History, plan_in_force
 from .model import Cadence, CheckIn, Cycle, KeyResult, Measure, Plan, as_date
 from .policies import (
     DefaultGrading,
@@ -481,15 +482,19 @@ def _completion_leaf(kr: KRScore) -> float | None:
 
 def score(
     plan: Plan,
-    checkins: Iterable[CheckIn],
+    checkins: Iterable[CheckIn] | History,
     at: dt.date | None = None,
     *,
     manager: PluginManager | None = None,
     grading: GradingPolicy | None = None,
     status: StatusPolicy | None = None,
 ) -> Scorecard:
-    """Score a plan as of ``at`` (default today) from its check-ins.
+    """Score a plan as of ``at`` (default today) from its check-ins, or from a store.
 
+    Given a store (anything with ``checkins``, ``target_changes`` and ``strategy_changes``), the
+    plan scored is the plan in force at ``at`` (:func:`~okrcore.changes.plan_in_force`: the
+    recorded target changes applied), as :func:`okrcore.report` and ``okr score`` do; given
+    check-ins, the plan is scored as it is.
     Check-ins after ``at`` and check-ins of key results the plan does not have are ignored.
     Policies not passed in are looked up by the names in ``plan.policy`` (``grading`` and
     ``status``, ``"default"`` when absent) in ``manager.policies`` (default: the process-wide
@@ -497,7 +502,10 @@ def score(
     (``red_below``, ``green_at``, ``red_periods``, ``target_score``); ``stale_factor`` (1.5)
     sets staleness. Policies passed in are used as they are.
     """
-    at = None if at is None else as_date(at)  # a datetime gives its date; a string is refused
+    at = dt.date.today() if at is None else as_date(at)  # a datetime gives its date
+    if isinstance(checkins, History):
+        plan = plan_in_force(plan, checkins, at)
+        checkins = checkins.checkins(until=at)
     return LiveScore(
         plan, checkins, at, manager=manager, grading=grading, status=status
     ).scorecard()

@@ -4,9 +4,9 @@ Exit codes: 0 fine; 1 findings of severity error, or a failed operation; 2 unusa
 plan, bad arguments), with the error on stderr and no traceback.
 
 One module per command group: ``lint``, ``score``, ``checkins`` (checkin, history), ``targets``
-(retarget), ``decompose``, ``demo``, ``refresh`` (refresh, runs, plugins) and ``report``. Each adds
-its commands to :data:`main`; what they share (options, error handling, formatting) is in
-``_common``, which imports none of them.
+(retarget), ``decompose``, ``demo``, ``exchange`` (export, import), ``refresh`` (refresh, runs,
+plugins) and ``report``. Each adds its commands to :data:`main`; what they share (options,
+error handling, formatting) is in ``_common``, which imports none of them.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from okrcore.cli import (  # noqa: F401
     checkins,
     decompose,
     demo,
+    exchange,
     lint,
     refresh,
     report,

@@ -12,7 +12,6 @@ import datetime as dt
 import difflib
 import functools
 import json
-import math
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -170,39 +169,6 @@ def key_result(plan: Plan, kr_id: str) -> KeyResult:
     raise UsageError(f"no key result {kr_id!r} in {plan.source_path or 'the plan'}; {hint}")
 
 
-def num(value: Any, unit: str = "") -> str:
-    """A number for people: thousands separators, 4 significant digits below 1,000, the unit."""
-    if value is None:
-        return "-"
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return str(value)
-    if not math.isfinite(value):
-        return str(value)
-    if value == int(value):
-        text = f"{int(value):,}"
-    elif abs(value) >= 1000:
-        text = f"{value:,.0f}"
-    else:
-        text = f"{value:.4g}"
-    if not unit:
-        return text
-    return f"{text}{unit}" if unit == "%" else f"{text} {unit}"
-
-
-def pct(value: Any) -> str:
-    """A fraction as a percentage (progress and pace)."""
-    if value is None or not isinstance(value, (int, float)):
-        return "-"
-    return f"{value * 100:.0f}%"
-
-
-def fixed(value: Any) -> str:
-    """A score: two decimals."""
-    if value is None or not isinstance(value, (int, float)):
-        return "-"
-    return f"{value:.2f}"
-
-
 def status_text(status: Any) -> str:
     return "-" if status is None else str(getattr(status, "value", status))
 
@@ -265,13 +231,7 @@ def target_values(kr: KeyResult) -> dict[str, float | None]:
     }
 
 
-def changes_until(store: Store, at: dt.date, kr_id: str | None = None) -> list[TargetChange]:
-    """The target changes made on or before ``at`` (UTC day), as the reports apply them."""
-    return [c for c in store.target_changes(kr_id) if c.changed_at.date() <= at]
-
-
 def changed_at(at: dt.date | None) -> dt.datetime:
     """Now, or the same time of day on the day ``--at`` names (keeps same-day changes ordered)."""
     now = dt.datetime.now(dt.timezone.utc)
     return now if at is None else dt.datetime.combine(at, now.timetz())
-

@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from okrcore.changes import with_target_changes
 from okrcore.cli._common import (
     VALUE_ARGS,
     UsageError,
@@ -21,7 +22,6 @@ from okrcore.cli._common import (
     key_result,
     main,
     md_table,
-    num,
     opened_store,
     parse_date,
     plan_argument,
@@ -30,6 +30,7 @@ from okrcore.cli._common import (
 )
 from okrcore.model import CheckIn
 from okrcore.planfile import load_plan
+from okrcore.reports._format import num
 from okrcore.reports._table import Col
 from okrcore.store import CheckInRecord, Store, differs
 
@@ -167,7 +168,7 @@ def history(plan_path: str, kr_id: str, store_url: str, fmt: str) -> None:
     with opened_store(store_url) as store:
         changes = store.target_changes(kr.id)
         records = store.checkin_history([kr.id])
-    current = plan.with_target_changes(changes).key_result(kr.id)
+    current = with_target_changes(plan, changes).key_result(kr.id)
     revisions = _revisions(records)
     if fmt == "json":
         echo_json(

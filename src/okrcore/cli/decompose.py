@@ -10,18 +10,17 @@ from typing import Any
 import attrs
 import click
 
+from okrcore.changes import plan_in_force
 from okrcore.cli._common import (
     UsageError,
     at_option,
     change_dict,
     changed_at,
-    changes_until,
     echo_json,
     format_option,
     handle_errors,
     main,
     md_table,
-    num,
     opened_store,
     plan_argument,
     store_option,
@@ -35,6 +34,7 @@ from okrcore.funnel import (
 )
 from okrcore.model import Funnel, TargetChange
 from okrcore.planfile import load_plan
+from okrcore.reports._format import num
 
 
 def parse_rates(pairs: Sequence[str]) -> dict[str, float]:
@@ -122,7 +122,7 @@ def decompose(
             overrides.update(parse_rates(rates))
             result = _derive(funnel, overrides)
             if apply_:
-                current = plan.with_target_changes(changes_until(store, changed_at(at).date()))
+                current = plan_in_force(plan, store, changed_at(at).date())
                 _plan, made = apply_funnel(current, funnel_id, overrides, reason=reason)
                 when = changed_at(at)
                 for change in made:
@@ -191,4 +191,3 @@ def render_funnel(data: Mapping[str, Any], fmt: str) -> None:
         else:
             lines.append("Targets already match the funnel; nothing recorded.")
     click.echo("\n".join(lines))
-

@@ -15,7 +15,6 @@ from okrcore.cli._common import (
     console,
     handle_errors,
     main,
-    num,
     opened_store,
     parse_date,
 )
@@ -27,6 +26,7 @@ from okrcore.model import Plan, RunRecord
 from okrcore.planfile import load_plan
 from okrcore.plugins import default_manager
 from okrcore.reports import render, report
+from okrcore.reports._format import num
 
 DEMO_DATE = dt.date(2026, 11, 20)  # the last day of the bundled history: deterministic output
 DEMO_FILES = ("marketing.yaml", "marketing-history.csv")

@@ -34,9 +34,15 @@ from okrcore.errors import OkrError, PluginError
 from okrcore.model import RunRecord
 from okrcore.planfile import load_plan
 from okrcore.plugins import default_manager
+from okrcore.reports._format import num
 
-STATUS_MARK = {"refreshed": "ok", "unchanged": "ok", "failed": "FAILED", "skipped": "skip",
-               "manual": "manual"}
+STATUS_MARK = {
+    "refreshed": "ok",
+    "unchanged": "ok",
+    "failed": "FAILED",
+    "skipped": "skip",
+    "manual": "manual",
+}
 
 
 def parse_range(_ctx: Any, _param: Any, value: str | None) -> tuple[dt.date, dt.date] | None:
@@ -75,17 +81,41 @@ def _progress(total: int, enabled: bool) -> Iterator[Callable[[Any, Any], None] 
 @plan_argument
 @store_option
 @at_option
-@click.option("--only", "only", multiple=True, metavar="KR",
-              help="Refresh only this key result (repeat for several).")
-@click.option("--backfill", "backfill", callback=parse_range, metavar="START..END",
-              help="Fetch daily series over this date range (fills history).")
+@click.option(
+    "--only",
+    "only",
+    multiple=True,
+    metavar="KR",
+    help="Refresh only this key result (repeat for several).",
+)
+@click.option(
+    "--backfill",
+    "backfill",
+    callback=parse_range,
+    metavar="START..END",
+    help="Fetch daily series over this date range (fills history).",
+)
 @click.option("--dry-run", is_flag=True, help="Print the requests it would send; send nothing.")
-@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=30.0,
-              show_default=True, help="Seconds each remote call may take.")
-@click.option("--deadline", type=click.FloatRange(min=0, min_open=True), default=None,
-              help="Seconds the whole refresh may take.")
-@click.option("--retries", type=click.IntRange(min=0), default=4, show_default=True,
-              help="Retries of a transient failure.")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=30.0,
+    show_default=True,
+    help="Seconds each remote call may take.",
+)
+@click.option(
+    "--deadline",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Seconds the whole refresh may take.",
+)
+@click.option(
+    "--retries",
+    type=click.IntRange(min=0),
+    default=4,
+    show_default=True,
+    help="Retries of a transient failure.",
+)
 @format_option("text", "json")
 @handle_errors
 def refresh_command(
@@ -113,15 +143,26 @@ def refresh_command(
         unknown = [k for k in selected if not plan.has_key_result(k)]
         if unknown:
             known = ", ".join(kr.id for kr in plan.key_results()) or "none"
-            raise UsageError(f"--only: no key result {', '.join(map(repr, unknown))} in "
-                             f"{plan_path} (known: {known})")
+            raise UsageError(
+                f"--only: no key result {', '.join(map(repr, unknown))} in "
+                f"{plan_path} (known: {known})"
+            )
     with opened_store(store_url, create=True) as store:
         total = sum(1 for kr in plan.key_results() if kr.source is not None)
         with _progress(total, fmt == "text" and not dry_run) as on_result:
             try:
-                result = refresh(plan, store, at, only=selected, backfill=backfill,
-                                 dry_run=dry_run, deadline=deadline, timeout=timeout,
-                                 retries=retries, on_result=on_result)
+                result = refresh(
+                    plan,
+                    store,
+                    at,
+                    only=selected,
+                    backfill=backfill,
+                    dry_run=dry_run,
+                    deadline=deadline,
+                    timeout=timeout,
+                    retries=retries,
+                    on_result=on_result,
+                )
             except PluginError as exc:  # a plugin module the plan names cannot be loaded
                 raise UsageError(f"{plan_path}: {exc}") from None
     if fmt == "json":
@@ -140,8 +181,10 @@ def _print_requests(result: RefreshResult) -> None:
         d = describe_request(r)
         what = "daily series" if d["series"] else "total"
         query = json.dumps(d["query"], sort_keys=True, ensure_ascii=False, default=str)
-        click.echo(f"  {d['id']}: {d['connection']} ({d['plugin']}) {what} "
-                   f"{d['start']}..{d['end']} {query}")
+        click.echo(
+            f"  {d['id']}: {d['connection']} ({d['plugin']}) {what} "
+            f"{d['start']}..{d['end']} {query}"
+        )
     for o in result.outcomes:
         if o.status in ("failed", "skipped", "manual") and o.error != "not selected":
             detail = f": {o.error}" if o.error and o.error != o.status else ""
@@ -152,7 +195,7 @@ def _print_result(result: RefreshResult) -> None:
     for o in result.outcomes:
         mark = STATUS_MARK.get(o.status, o.status)
         if o.status in ("refreshed", "unchanged"):
-            value = _number(o.value)
+            value = num(o.value)
             stored = f"{o.stored} new, {o.revised} revised"
             line = f"{mark:7} {o.kr_id} = {value} ({stored}) [{o.connection}]"
         elif o.status == "failed":
@@ -167,12 +210,6 @@ def _print_result(result: RefreshResult) -> None:
     for failure in result.hook_errors:
         click.echo(f"Warning: plugin {failure.name!r}: {failure.error}", err=True)
     click.echo(_summary(result.run))
-
-
-def _number(value: float | None) -> str:
-    if value is None:
-        return "-"
-    return f"{value:,.0f}" if abs(value) >= 10_000 else f"{value:g}"
 
 
 def _summary(run: RunRecord) -> str:
@@ -195,9 +232,17 @@ def run_to_dict(run: RunRecord) -> dict[str, Any]:
         "finished_at": None if run.finished_at is None else run.finished_at.isoformat(),
         "as_of": run.as_of.isoformat(),
         "outcomes": [
-            {"id": o.kr_id, "status": o.status, "connection": o.connection, "value": o.value,
-             "stored": o.stored, "revised": o.revised, "error": o.error, "kind": o.kind,
-             "warnings": list(o.warnings)}
+            {
+                "id": o.kr_id,
+                "status": o.status,
+                "connection": o.connection,
+                "value": o.value,
+                "stored": o.stored,
+                "revised": o.revised,
+                "error": o.error,
+                "kind": o.kind,
+                "warnings": list(o.warnings),
+            }
             for o in run.outcomes
         ],
         "info": dict(run.info),
@@ -206,8 +251,13 @@ def run_to_dict(run: RunRecord) -> dict[str, Any]:
 
 @main.command("runs")
 @store_option
-@click.option("--limit", type=click.IntRange(min=1), default=10, show_default=True,
-              help="How many recent runs to show.")
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=10,
+    show_default=True,
+    help="How many recent runs to show.",
+)
 @format_option("text", "json")
 @handle_errors
 def runs_command(store_url: str, limit: int, fmt: str) -> None:
@@ -244,14 +294,18 @@ def plugins_command(show_all: bool, fmt: str) -> None:
     except OkrError as exc:
         raise UsageError(str(exc)) from None
     if fmt == "json":
-        echo_json({"plugins": [p.to_dict() for p in infos],
-                   "failures": [f.to_dict() for f in failures]})
+        echo_json(
+            {"plugins": [p.to_dict() for p in infos], "failures": [f.to_dict() for f in failures]}
+        )
         return
     if not infos:
         click.echo("No plugins installed." + ("" if show_all else " (--all shows the built-ins)"))
     for p in infos:
-        dist = f"{p.distribution} {p.version}" if p.distribution else (
-            "built-in" if p.builtin else "module")
+        dist = (
+            f"{p.distribution} {p.version}"
+            if p.distribution
+            else ("built-in" if p.builtin else "module")
+        )
         click.echo(f"{p.name} ({dist})")
         click.echo(f"  hooks: {', '.join(p.hooks) or 'none'}")
     for f in failures:

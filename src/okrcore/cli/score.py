@@ -9,21 +9,18 @@ from typing import Any
 
 import click
 
+from okrcore.changes import plan_in_force
 from okrcore.cli._common import (
     STATUS_ICON,
     STATUS_STYLE,
     at_option,
-    changes_until,
     console,
     echo_json,
-    fixed,
     format_option,
     handle_errors,
     main,
     md_table,
-    num,
     opened_store,
-    pct,
     plan_argument,
     status_text,
     store_option,
@@ -31,6 +28,7 @@ from okrcore.cli._common import (
 from okrcore.model import Plan
 from okrcore.planfile import load_plan
 from okrcore.plugins import default_manager, load_plugin_modules
+from okrcore.reports._format import fixed, num, pct
 from okrcore.reports._table import Col
 from okrcore.scoring import score as score_plan
 from okrcore.store import Store
@@ -43,7 +41,7 @@ def scorecard(plan: Plan, store: Store, at: dt.date) -> dict[str, Any]:
     key result carries ``target`` (current) and ``original_target`` (from the plan file) so that
     reports show what was recalibrated.
     """
-    current = plan.with_target_changes(changes_until(store, at))
+    current = plan_in_force(plan, store, at)
     manager = default_manager()
     load_plugin_modules(manager, plan.plugins)  # the plan may name its policies' plugins
     card = score_plan(current, store.checkins(), at=at, manager=manager)

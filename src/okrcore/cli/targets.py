@@ -11,18 +11,17 @@ from typing import Any
 import attrs
 import click
 
+from okrcore.changes import plan_in_force
 from okrcore.cli._common import (
     VALUE_ARGS,
     UsageError,
     change_dict,
     changed_at,
-    changes_until,
     echo_json,
     format_option,
     handle_errors,
     key_result,
     main,
-    num,
     opened_store,
     parse_date,
     plan_argument,
@@ -31,6 +30,7 @@ from okrcore.cli._common import (
 )
 from okrcore.model import TargetChange
 from okrcore.planfile import load_plan
+from okrcore.reports._format import num
 
 TARGET_FIELDS = ("target", "floor", "stretch", "baseline")
 
@@ -100,8 +100,7 @@ def retarget(
     original = key_result(plan, kr_id)
     when = changed_at(at)
     with opened_store(store_url) as store:
-        in_force = changes_until(store, when.date(), original.id)
-        current = plan.with_target_changes(in_force).key_result(original.id)
+        current = plan_in_force(plan, store, when.date()).key_result(original.id)
         new = parse_target(value, current.effective_baseline)
         old = target_values(current)[field]
         try:
@@ -134,4 +133,3 @@ def retarget(
         return
     was = f" (original {num(first, unit)})" if first != old else ""
     click.echo(f"{original.id}: {field} {num(old, unit)} → {num(new, unit)}{was}. Reason: {reason}")
-

@@ -1,51 +1,80 @@
-"""Number and light formatting shared by the report renderers."""
+"""Number and light formatting: the one place that decides how okrcore prints a number.
+
+Every report format (text, Markdown, HTML) and every ``okr`` command print numbers with
+:func:`num`, so a value reads the same wherever it appears (docs/reports.md, "Numbers").
+"""
 
 from __future__ import annotations
 
+import decimal
 import math
+from typing import Any
 
 LIGHT_ICON = {"green": "🟢", "yellow": "🟡", "red": "🔴", "grey": "⚪"}
 LIGHT_STYLE = {"green": "bold green", "yellow": "bold yellow", "red": "bold red", "grey": "dim"}
-KIND_HEADING = {
-    "daily": "Daily status",
-    "weekly": "Weekly gap analysis",
-    "monthly": "Monthly review",
-}
+MISSING = "—"
+SIGNIFICANT = 4  # digits kept below 1,000; from 1,000 on, whole numbers
+MAX_DECIMALS = 6
 
 
-def num(value: float | None, unit: str = "") -> str:
-    """A value with thousands separators, at most 2 decimals, and its unit ("—" when missing)."""
-    if value is None or not math.isfinite(value):
-        return "—"
-    text = f"{value:,.2f}".rstrip("0").rstrip(".") if value != int(value) else f"{value:,.0f}"
+def num(value: Any, unit: str = "") -> str:
+    """A number for people, with its unit: thousands separators; whole numbers from 1,000 on,
+    else 4 significant digits (at most 6 decimals), trailing zeros dropped, halves rounded up
+    (``1,234.5`` -> ``1,235``, ``47.766`` -> ``47.77``, ``0.012345`` -> ``0.01235``).
+    ``"—"`` when missing or not finite; text that is not a number is returned as it is."""
+    if value is None:
+        return MISSING
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return str(value)
+    if not math.isfinite(value):
+        return MISSING
+    exact = decimal.Decimal(repr(float(value)))  # the shortest form: 2.675 stays 2.675
+    magnitude = math.floor(math.log10(abs(value))) if value else 0
+    places = min(MAX_DECIMALS, max(0, SIGNIFICANT - 1 - magnitude))
+    rounded = exact.quantize(decimal.Decimal(1).scaleb(-places), decimal.ROUND_HALF_UP)
+    text = f"{rounded:,f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    if text in ("-0", ""):
+        text = "0"
     if unit in ("%", ""):
         return f"{text}{unit}"
     return f"{text} {unit}"
 
 
-def signed(value: float | None, unit: str = "") -> str:
+def _missing(value: Any) -> bool:
+    return (
+        value is None
+        or isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+    )
+
+
+def signed(value: Any, unit: str = "") -> str:
     """A change with its sign (+12, -3.5)."""
-    if value is None or not math.isfinite(value):
-        return "—"
-    return ("+" if value > 0 else "") + num(value, unit)
+    if _missing(value):
+        return MISSING
+    text = num(value, unit)
+    return "+" + text if value > 0 and num(value) != "0" else text
 
 
-def pct(value: float | None) -> str:
+def pct(value: Any) -> str:
     """A fraction as a whole percentage."""
-    if value is None or not math.isfinite(value):
-        return "—"
+    if _missing(value):
+        return MISSING
     return f"{value * 100:.0f}%"
 
 
-def pts(value: float | None) -> str:
+def pts(value: Any) -> str:
     """A difference of fractions as signed percentage points."""
-    if value is None or not math.isfinite(value):
-        return "—"
+    if _missing(value):
+        return MISSING
     return f"{value * 100:+.0f} pts"
 
 
-def fixed(value: float | None) -> str:
+def fixed(value: Any) -> str:
     """A score with two decimals."""
-    if value is None or not math.isfinite(value):
-        return "—"
+    if _missing(value):
+        return MISSING
     return f"{value:.2f}"

@@ -11,6 +11,7 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
+from okrcore.changes import changes_until, plan_in_force
 from okrcore.errors import OkrError
 from okrcore.model import (
     CheckIn,
@@ -95,8 +96,8 @@ def report(
     at = dt.date.today() if at is None else as_date(at)
     start = period_start(kind, at)
     original = plan
-    changes = [c for c in store.target_changes() if c.changed_at.date() <= at]
-    current = plan.with_target_changes(changes)
+    current = plan_in_force(plan, store, at)
+    changes = changes_until(store.target_changes(), at)
     kr_ids = [kr.id for kr in current.key_results()]
     checkins = store.checkins(kr_ids, until=at) if kr_ids else []
 
