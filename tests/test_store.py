@@ -70,13 +70,14 @@ def test_backends_implement_the_protocol(store: SQLiteStore) -> None:
 
 def test_url_picks_the_backend(tmp_path: Path) -> None:
     manager = PluginManager(load_entry_points=False)
-    with open_store("memory://", manager=manager) as mem:  # type: ignore[attr-defined]
+    with open_store("memory://", manager=manager) as mem:
         assert type(mem) is MemoryStore
-    with open_store(f"sqlite:///{tmp_path}/a.db", manager=manager) as db:  # type: ignore[attr-defined]
+    with open_store(f"sqlite:///{tmp_path}/a.db", manager=manager) as db:
         assert type(db) is SQLiteStore
         assert Path(db.path) == tmp_path / "a.db"
     # a bare path is a SQLite file
-    with open_store(str(tmp_path / "b.db"), manager=manager) as bare:  # type: ignore[attr-defined]
+    with open_store(str(tmp_path / "b.db"), manager=manager) as bare:
+        assert isinstance(bare, SQLiteStore)
         assert Path(bare.path) == tmp_path / "b.db"
     assert (tmp_path / "b.db").exists()
 
@@ -139,7 +140,7 @@ def test_a_factory_without_create_still_opens(tmp_path: Path) -> None:
 
     manager = PluginManager(load_entry_points=False)
     manager.register(OldPlugin(), "old")
-    with open_store("old://x", create=False, manager=manager) as s:  # type: ignore[attr-defined]
+    with open_store("old://x", create=False, manager=manager) as s:
         assert isinstance(s, MemoryStore)
 
 

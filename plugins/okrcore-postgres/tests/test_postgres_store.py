@@ -25,7 +25,7 @@ class TestPostgresStoreContract(StoreContract):
 
 def test_the_plugin_registers_both_schemes(fresh_schema: str) -> None:
     other = fresh_schema.replace("postgresql://", "postgres://", 1)
-    with open_store(other) as store:  # type: ignore[attr-defined]
+    with open_store(other) as store:
         assert isinstance(store, PostgresStore)
         assert store.schema_version() == SCHEMA_VERSION
 

@@ -122,7 +122,8 @@ plan_argument = click.argument(
 def opened_store(url: str, *, create: bool = False) -> Iterator[Store]:
     """Open a store for one command; a store that cannot be opened is unusable input.
 
-    Only the commands that record readings (``refresh``, ``checkin``) pass ``create=True``:
+    Only the commands that record readings (``refresh``, ``checkin``, ``import``, the demo) pass
+    ``create=True``:
     for the others a store that does not exist is a mistyped URL, not an empty store.
     """
     try:

@@ -138,8 +138,14 @@ class Store(Protocol):
         ...
 
     def close(self) -> None:
-        """Release the connection."""
+        """Release the connection; further use raises :class:`~okrcore.StoreError`."""
         ...
+
+    def __enter__(self) -> Store:
+        """A store is a context manager that closes it."""
+        ...
+
+    def __exit__(self, *exc: object) -> None: ...
 
 
 # -- helpers for backends ---------------------------------------------------------------------
