@@ -818,3 +818,21 @@ def test_an_okrcore_error_any_command_lets_through_is_a_message(
         "Error: CheckIn.value must be a finite number, got nan\n",
     )
     assert (failed.exit_code, failed.stderr) == (1, "Error: the store went away\n")
+
+
+def test_every_command_is_in_the_lazy_command_map() -> None:
+    # okr imports a command's module only when it runs: the map must name every command
+    import importlib
+    import pkgutil
+
+    import okrcore.cli
+    from okrcore.cli._common import COMMAND_MODULES
+
+    for info in pkgutil.iter_modules(okrcore.cli.__path__):
+        importlib.import_module(f"okrcore.cli.{info.name}")
+    defined = {
+        name: command.callback.__module__.rsplit(".", 1)[-1]
+        for name, command in main.commands.items()
+        if command.callback is not None and command.callback.__module__.startswith("okrcore.cli")
+    }
+    assert defined == COMMAND_MODULES

@@ -268,6 +268,50 @@ def test_importing_okrcore_loads_no_plugin() -> None:
     assert out.strip() == "[]"
 
 
+def test_builtin_names_resolve_without_scanning_installed_plugins(
+    dists: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    scans: list[str] = []
+    real = importlib.metadata.entry_points
+
+    def counting(**kwargs: Any) -> Any:
+        scans.append(kwargs.get("group", ""))
+        return real(**kwargs)
+
+    monkeypatch.setattr(importlib.metadata, "entry_points", counting)
+    manager = PluginManager()
+    assert manager.stores.get("memory") is not None
+    assert "sqlite" in manager.stores
+    assert manager.policies.get("grading:default") is not None
+    assert manager.sources.get("file").name == "file"
+    assert manager.checks.get("achievable").code == "SMART-A"
+    assert scans == []
+    assert manager.sources.get("good").name == "good"  # not built in: discovery, once
+    assert "good" in list(manager.sources)
+    assert len(manager.checks) > 1
+    assert manager.plugins()
+    assert "nope" not in manager.stores
+    assert scans == ["okrcore"]
+
+
+def test_scoring_a_plan_imports_no_installed_plugin(example_plan_path: Path) -> None:
+    code = textwrap.dedent(f"""
+        import datetime as dt, sys, okrcore
+        store = okrcore.open_store("memory://")
+        plan = okrcore.load_plan({str(example_plan_path)!r})
+        okrcore.score(plan, store.checkins(), at=dt.date(2026, 11, 20))
+        from okrcore.cli import main
+        main(["score", {str(example_plan_path)!r}, "--store", "memory://"],
+             standalone_mode=False)
+        loaded = [m for m in sys.modules if m.startswith("okrcore_")
+                  or m in ("importlib.metadata", "okrcore.engine", "okrcore.cli.refresh")]
+        print(sorted(loaded), file=sys.stderr)
+    """)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.strip() == "[]"
+
+
 def test_entry_points_load_once_with_dist_and_version(dists: Path) -> None:
     manager = PluginManager()
     assert "good" in manager.sources

@@ -1,4 +1,4 @@
-"""The refresh engine against local fake servers that inject faults (design brief §8)."""
+"""The refresh engine against local fake servers that inject faults."""
 
 from __future__ import annotations
 

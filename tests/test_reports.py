@@ -481,8 +481,8 @@ def test_unknown_channel_lists_the_plans_channels(store: Store, manager: PluginM
     from okrcore.notify import send_report
 
     plan = notify_plan(chat={"plugin": "recorder"})
-    with pytest.raises(NotifyError, match=r"unknown channel\(s\) team \(the plan has: chat\)"):
-        send_report(plan, report(plan, store, "daily", AT), ["team"], manager=manager)
+    (result,) = send_report(plan, report(plan, store, "daily", AT), ["team"], manager=manager)
+    assert result.error == "unknown channel 'team' (the plan has: chat)"
 
 
 def test_refresh_finished_sends_the_reports_asked_for(store: Store, manager: PluginManager) -> None:
@@ -673,7 +673,7 @@ def test_cli_report_bad_input(cli_setup: tuple[Path, str]) -> None:
     assert run_cli("report", str(plan_file), "--kind", "hourly", "--store", url).exit_code == 2
     unknown = run_cli("report", str(plan_file), "--store", url, "--notify", "nowhere")
     assert unknown.exit_code == 1
-    assert "unknown channel(s) nowhere (the plan has: broken, chat)" in unknown.stderr
+    assert "unknown channel 'nowhere' (the plan has: broken, chat)" in unknown.stderr
 
 
 # -- the bundled example plan and its history ----------------------------------------------------

@@ -10,7 +10,7 @@ retried in the run. Every reading is validated before it is stored; a failure is
 a value. Each run is recorded in the store's run log and announced to the
 ``okrcore_refresh_finished`` hook.
 
-What is fetched (design brief §8):
+What is fetched (docs/plugins.md, "The refresh engine"):
 
 - a **cumulative** key result gets a daily series from its cycle's start (or the backfill start) to
   ``as_of``: one check-in per day, each the amount of that day;

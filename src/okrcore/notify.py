@@ -19,6 +19,7 @@ Example::
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -57,16 +58,25 @@ class SendResult:
 
 def channels(plan: Plan) -> dict[str, Channel]:
     """The plan's channels by name; a malformed entry raises :class:`NotifyError` naming it."""
-    out: dict[str, Channel] = {}
-    for name, entry in plan.notify.items():
-        if not isinstance(entry, Mapping):
-            raise NotifyError(f"notify.{name}: expected a mapping with 'plugin' and settings")
-        plugin = entry.get("plugin")
-        if not isinstance(plugin, str) or not plugin:
-            raise NotifyError(f"notify.{name}: a channel needs 'plugin' (e.g. slack, dingtalk)")
-        settings = {k: v for k, v in entry.items() if k not in OWN_KEYS}
-        out[str(name)] = Channel(str(name), plugin, settings)
-    return out
+    return {str(name): _channel(str(name), entry) for name, entry in plan.notify.items()}
+
+
+def _channel(name: str, entry: Any) -> Channel:
+    if not isinstance(entry, Mapping):
+        raise NotifyError(f"notify.{name}: expected a mapping with 'plugin' and settings")
+    plugin = entry.get("plugin")
+    if not isinstance(plugin, str) or not plugin:
+        raise NotifyError(f"notify.{name}: a channel needs 'plugin' (e.g. slack, dingtalk)")
+    settings = {k: v for k, v in entry.items() if k not in OWN_KEYS}
+    return Channel(name, plugin, settings)
+
+
+def _unknown(plan: Plan, name: str) -> str:
+    known = sorted(str(n) for n in plan.notify)
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    listed = ", ".join(known) or "none: add a 'notify' section to the plan"
+    return f"unknown channel {name!r} ({hint}the plan has: {listed})"
 
 
 def _entry(plan: Plan, name: str) -> Mapping[str, Any]:
@@ -129,27 +139,24 @@ def send_report(
     *,
     manager: PluginManager | None = None,
 ) -> list[SendResult]:
-    """Send a report to the named channels, each on its own: one failing channel does not stop
-    the others. Returns one :class:`SendResult` per channel; an unknown channel name is an error
-    listing the plan's channels.
+    """Send a report to the named channels, each on its own: a failing or unknown channel does
+    not stop the others. Returns one :class:`SendResult` per name, in order; the error of an
+    unknown name lists the plan's channels.
     """
     from .plugins import default_manager, load_plugin_modules
 
     manager = manager or default_manager()
     if plan.plugins:
         load_plugin_modules(manager, plan.plugins)
-    known = channels(plan)
-    names = list(names)
-    unknown = [n for n in names if n not in known]
-    if unknown:
-        listed = ", ".join(sorted(known)) or "none: add a 'notify' section to the plan"
-        raise NotifyError(f"unknown channel(s) {', '.join(unknown)} (the plan has: {listed})")
     results = []
     for name in names:
+        if name not in plan.notify:
+            results.append(SendResult(name, _unknown(plan, name)))
+            continue
         link = _entry(plan, name).get("link")
-        message = message_for(report, link=link if isinstance(link, str) else None)
         try:
-            _notifier(manager, known[name]).send(message)
+            notifier = _notifier(manager, _channel(name, plan.notify[name]))
+            notifier.send(message_for(report, link=link if isinstance(link, str) else None))
         except NotifyError as exc:
             results.append(SendResult(name, str(exc)))
         except Exception as exc:  # a notifier bug must not hide the other channels' results

@@ -3,7 +3,8 @@
 An application that embeds okrcore can make its own :class:`PluginManager` (two applications in one
 process then share no plugin state); the command line and the module-level helpers use
 :func:`default_manager`. Importing okrcore loads no entry point: discovery happens once, on first
-use of a registry.
+use of a name that is not built in, or of a listing (every plugin, every check); built-in names
+resolve without scanning the installed packages.
 
 Environment:
 
@@ -16,7 +17,6 @@ Environment:
 from __future__ import annotations
 
 import importlib
-import importlib.metadata
 import os
 import re
 import threading
@@ -47,6 +47,14 @@ DEFAULT_PLUGINS = (
     "okrcore.default_plugins.policies",
     "okrcore.default_plugins.notify",
 )
+# The built-ins each registry needs: opening a store or scoring imports no source or check.
+BUILTINS_BY_KIND = {
+    "store": ("okrcore.default_plugins.stores",),
+    "source": ("okrcore.default_plugins.sources",),
+    "check": ("okrcore.default_plugins.checks", "okrcore.default_plugins.sources"),
+    "policy": ("okrcore.default_plugins.policies",),
+    "notifier": (),
+}
 
 
 @attrs.frozen
@@ -102,11 +110,21 @@ class Registered:
 
 
 class Registry:
-    """Named objects of one kind (sources, notifiers, stores...), each with its owner."""
+    """Named objects of one kind (sources, notifiers, stores...), each with its owner.
 
-    def __init__(self, kind: str) -> None:
+    A registry built before the installed plugins were discovered holds the built-ins only, and
+    ``complete`` discovers them: a name it does not hold, and any listing (iteration, ``len``,
+    :meth:`items`), are answered by the complete registry. So a built-in name resolves without
+    scanning the installed packages.
+    """
+
+    def __init__(self, kind: str, complete: Callable[[], Registry] | None = None) -> None:
         self.kind = kind
         self._items: dict[str, Registered] = {}
+        self._complete = complete
+
+    def _all(self) -> Registry:
+        return self if self._complete is None else self._complete()
 
     def add(self, name: str, obj: Any, plugin: str) -> None:
         """Add ``obj`` under ``name`` for ``plugin``; a name already taken is refused."""
@@ -121,28 +139,32 @@ class Registry:
 
     def get(self, name: str) -> Any:
         """The object registered under ``name``; the error lists the known names."""
-        try:
-            return self._items[name].obj
-        except KeyError:
-            known = ", ".join(sorted(self._items)) or "none"
-            raise PluginError(f"unknown {self.kind} {name!r} (known: {known})") from None
+        found = self._items.get(name)
+        if found is not None:
+            return found.obj
+        full = self._all()
+        if full is not self:
+            return full.get(name)
+        known = ", ".join(sorted(self._items)) or "none"
+        raise PluginError(f"unknown {self.kind} {name!r} (known: {known})")
 
     def owner(self, name: str) -> str:
         """The plugin that registered ``name``."""
-        return self._items[name].plugin
+        found = self._items.get(name)
+        return found.plugin if found is not None else self._all()._items[name].plugin
 
     def __contains__(self, name: object) -> bool:
-        return name in self._items
+        return name in self._items or (self._complete is not None and name in self._all())
 
     def __iter__(self) -> Iterator[str]:
-        return iter(sorted(self._items))
+        return iter(sorted(self._all()._items))
 
     def __len__(self) -> int:
-        return len(self._items)
+        return len(self._all()._items)
 
     def items(self) -> Mapping[str, Any]:
         """Name -> object, sorted by name."""
-        return {name: reg.obj for name, reg in sorted(self._items.items())}
+        return {name: reg.obj for name, reg in sorted(self._all()._items.items())}
 
 
 def _env_names(var: str) -> set[str] | None:
@@ -162,14 +184,14 @@ class PluginManager:
     def __init__(self, *, load_entry_points: bool = True, builtins: bool = True) -> None:
         self.pm = pluggy.PluginManager("okrcore")
         self.pm.add_hookspecs(hookspecs)
-        self.failures: list[PluginFailure] = []
+        self._load_failures: list[PluginFailure] = []
         self._load_entry_points = load_entry_points
         self._builtins = builtins
-        self._discovered = False
-        self._registries: dict[str, Registry] | None = None
+        self._discovered = False  # the installed plugins, and every built-in
+        self._registries: dict[str, Registry] = {}  # by kind, built on first use
+        self._hook_failures: dict[str, list[PluginFailure]] = {}  # by kind, as built
         self._lock = threading.RLock()
         self._dists: dict[str, tuple[str, str]] = {}
-        self.hook_failures: list[PluginFailure] = []
 
     # -- loading -----------------------------------------------------------------------------
     def register(self, plugin: object, name: str | None = None) -> str:
@@ -192,14 +214,14 @@ class PluginManager:
             except pluggy.PluginValidationError as exc:
                 self.pm.unregister(plugin)
                 raise PluginError(f"plugin {registered!r}: {exc}") from None
-            self._registries = None
+            self._registries.clear()
             return registered
 
     def unregister(self, name: str) -> None:
         """Remove a plugin by name; registries are rebuilt on next use."""
         with self._lock:
             self.pm.unregister(name=name)
-            self._registries = None
+            self._registries.clear()
 
     def load_module(self, dotted: str) -> None:
         """Import and register a module by dotted name (a plan's ``plugins`` list uses this)."""
@@ -211,19 +233,32 @@ class PluginManager:
             raise PluginError(f"cannot load plugin module {dotted!r}: {exc}") from exc
         self.register(module, dotted)
 
-    def discover(self) -> None:
-        """Load built-ins and (unless disabled) installed entry points, once."""
+    def _load_builtins(self, modules: Iterable[str] = DEFAULT_PLUGINS) -> None:
+        if not self._builtins:
+            return
         with self._lock:
+            for dotted in modules:
+                if not self.pm.has_plugin(dotted):
+                    self.register(importlib.import_module(dotted), dotted)
+
+    def discover(self) -> None:
+        """Load every built-in and (unless disabled) the installed entry points, once.
+
+        Registries call this themselves when a name is not built in or a listing is asked for;
+        call it to load every plugin up front.
+        """
+        with self._lock:
+            self._load_builtins()
             if self._discovered:
                 return
             self._discovered = True
-            if self._builtins:
-                for dotted in DEFAULT_PLUGINS:
-                    self.register(importlib.import_module(dotted), dotted)
             if self._load_entry_points:
                 self._load_installed()
+                self._registries.clear()
 
     def _load_installed(self) -> None:
+        import importlib.metadata  # scanning the installed packages is the slow part: only here
+
         allow = _env_names("OKRCORE_LOAD_PLUGINS")
         deny = _env_names("OKRCORE_DISABLE_PLUGINS") or set()
         for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
@@ -239,57 +274,64 @@ class PluginManager:
                 self.register(plugin, ep.name)
             except Exception as exc:  # report, and keep every other plugin working
                 error = str(exc) if isinstance(exc, PluginError) else f"{type(exc).__name__}: {exc}"
-                self.failures.append(PluginFailure(ep.name, error, dist, version))
+                self._load_failures.append(PluginFailure(ep.name, error, dist, version))
                 continue
             if dist is not None and version is not None:
                 self._dists[ep.name] = (dist, version)
 
     # -- registries ----------------------------------------------------------------------------
-    def _build(self) -> dict[str, Registry]:
-        self.discover()
+    def _registry(self, kind: str, *, complete: bool = True) -> Registry:
+        """The registry of ``kind``; with ``complete=False`` possibly of the built-ins only, which
+        discovers the installed plugins itself when asked for a name it does not hold."""
         with self._lock:
-            if self._registries is not None:
-                return self._registries
-            regs = {k: Registry(k) for k in ("source", "notifier", "store", "check", "policy")}
-
+            if complete:
+                self.discover()
+            else:
+                self._load_builtins(BUILTINS_BY_KIND[kind])
+            found = self._registries.get(kind)
+            if found is not None:
+                return found
+            partial = self._load_entry_points and not self._discovered
+            hook_name, key = REGISTRY_HOOKS[kind]
+            registry = Registry(kind, (lambda: self._registry(kind)) if partial else None)
+            hook = getattr(self.pm.hook, hook_name)
+            # Built-ins first, then plugins in registration order, so a plugin that reuses a
+            # built-in name is the one refused.
+            impls = sorted(hook.get_hookimpls(), key=lambda i: i.plugin_name not in DEFAULT_PLUGINS)
             failures: list[PluginFailure] = []
+            for impl in impls:
+                owner = impl.plugin_name
 
-            def call(hook_name: str, kind: str, key: KeyFunc) -> None:
-                hook = getattr(self.pm.hook, hook_name)
-                # Built-ins first, then plugins in registration order, so a plugin that reuses a
-                # built-in name is the one refused.
-                impls = sorted(
-                    hook.get_hookimpls(), key=lambda i: i.plugin_name not in DEFAULT_PLUGINS
-                )
-                for impl in impls:
-                    owner = impl.plugin_name
+                def register(*args: Any, _owner: str = owner) -> None:
+                    name, obj = key(args)
+                    registry.add(name, obj, _owner)
 
-                    def register(*args: Any, _owner: str = owner) -> None:
-                        name, obj = key(args)
-                        regs[kind].add(name, obj, _owner)
+                try:
+                    impl.function(**({"register": register} if impl.argnames else {}))
+                except Exception as exc:  # one bad plugin must not hide every other one
+                    text = str(exc) if isinstance(exc, PluginError) else _exc_text(exc)
+                    dist, version = self._dists.get(owner, (None, None))
+                    failures.append(PluginFailure(owner, f"{hook_name}: {text}", dist, version))
+            self._registries[kind] = registry
+            self._hook_failures[kind] = failures
+            return registry
 
-                    try:
-                        impl.function(**({"register": register} if impl.argnames else {}))
-                    except Exception as exc:  # one bad plugin must not hide every other one
-                        text = str(exc) if isinstance(exc, PluginError) else _exc_text(exc)
-                        dist, version = self._dists.get(owner, (None, None))
-                        failures.append(
-                            PluginFailure(owner, f"{hook_name}: {text}", dist, version)
-                        )
+    @property
+    def failures(self) -> list[PluginFailure]:
+        """Installed plugins that could not be loaded (asking discovers them)."""
+        self.discover()
+        return list(self._load_failures)
 
-            call("okrcore_register_sources", "source", _named)
-            call("okrcore_register_notifiers", "notifier", _named)
-            call("okrcore_register_stores", "store", lambda a: (a[0], a[1]))
-            call("okrcore_register_checks", "check", _named)
-            call("okrcore_register_policies", "policy", _policy_key)
-            self._registries = regs
-            self.hook_failures = failures
-            return regs
+    @property
+    def hook_failures(self) -> list[PluginFailure]:
+        """Registration hooks that raised (or whose registration was refused)."""
+        for kind in REGISTRY_HOOKS:
+            self._registry(kind)
+        return [f for kind in REGISTRY_HOOKS for f in self._hook_failures.get(kind, [])]
 
     @property
     def all_failures(self) -> list[PluginFailure]:
         """Plugins that failed to load, and registration hooks that raised (or were refused)."""
-        self._build()
         return [*self.failures, *self.hook_failures]
 
     def call_event(self, hook_name: str, **kwargs: Any) -> list[PluginFailure]:
@@ -313,27 +355,27 @@ class PluginManager:
     @property
     def sources(self) -> Registry:
         """Metric-source classes by name."""
-        return self._build()["source"]
+        return self._registry("source", complete=False)
 
     @property
     def notifiers(self) -> Registry:
         """Notifier classes by name."""
-        return self._build()["notifier"]
+        return self._registry("notifier", complete=False)
 
     @property
     def stores(self) -> Registry:
         """Store factories by URL scheme."""
-        return self._build()["store"]
+        return self._registry("store", complete=False)
 
     @property
     def checks(self) -> Registry:
         """Quality-check rules by name."""
-        return self._build()["check"]
+        return self._registry("check", complete=False)
 
     @property
     def policies(self) -> Registry:
         """Grading and status policies by ``"grading:NAME"`` / ``"status:NAME"``."""
-        return self._build()["policy"]
+        return self._registry("policy", complete=False)
 
     @property
     def hook(self) -> Any:
@@ -355,7 +397,6 @@ class PluginManager:
         return sorted(out, key=lambda p: p.name)
 
 
-KeyFunc = Callable[[tuple[Any, ...]], tuple[str, Any]]
 
 
 def _exc_text(exc: BaseException) -> str:
@@ -369,6 +410,22 @@ def _named(args: tuple[Any, ...]) -> tuple[str, Any]:
 def _policy_key(args: tuple[Any, ...]) -> tuple[str, Any]:
     policy = args[0]
     return f"{getattr(policy, 'role', '')}:{getattr(policy, 'name', '')}", policy
+
+
+def _store_key(args: tuple[Any, ...]) -> tuple[str, Any]:
+    return args[0], args[1]
+
+
+KeyFunc = Callable[[tuple[Any, ...]], tuple[str, Any]]
+
+# Registry kind -> the hook that fills it and how a registration names its object.
+REGISTRY_HOOKS: dict[str, tuple[str, KeyFunc]] = {
+    "source": ("okrcore_register_sources", _named),
+    "notifier": ("okrcore_register_notifiers", _named),
+    "store": ("okrcore_register_stores", _store_key),
+    "check": ("okrcore_register_checks", _named),
+    "policy": ("okrcore_register_policies", _policy_key),
+}
 
 
 _default: PluginManager | None = None

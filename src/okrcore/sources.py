@@ -13,7 +13,6 @@ This module is public and stable; plugins import from it (``from okrcore.sources
 from __future__ import annotations
 
 import datetime as dt
-import email.utils
 import os
 import threading
 import time
@@ -344,6 +343,8 @@ def parse_retry_after(value: str | None) -> float | None:
         return max(0.0, float(value))
     except ValueError:
         pass
+    import email.utils  # an HTTP date is rare, and email.utils is slow to import
+
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):

@@ -5,8 +5,9 @@ plan, bad arguments), with the error on stderr and no traceback.
 
 One module per command group: ``lint``, ``score``, ``checkins`` (checkin, history), ``targets``
 (retarget), ``decompose``, ``demo``, ``exchange`` (export, import), ``refresh`` (refresh, runs,
-plugins) and ``report``. Each adds its commands to :data:`main`; what they share (options,
-error handling, formatting) is in ``_common``, which imports none of them.
+plugins) and ``report``. Each adds its commands to :data:`main` when imported, which happens
+when one of them runs (``_common.COMMAND_MODULES``); what they share (options, error handling,
+formatting) is in ``_common``, which imports none of them.
 """
 
 from __future__ import annotations
@@ -19,18 +20,6 @@ except ModuleNotFoundError as exc:  # the `okr` script is installed without the 
         f"okr needs {exc.name}, part of the command-line extra: pip install 'okrcore[cli]'"
     ) from None
 
-# Importing a command module adds its commands to `main`.
-from okrcore.cli import (  # noqa: F401
-    checkins,
-    decompose,
-    demo,
-    exchange,
-    lint,
-    refresh,
-    report,
-    score,
-    targets,
-)
 from okrcore.cli._common import main
 
 __all__ = ["main"]

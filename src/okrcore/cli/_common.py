@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import functools
+import importlib
 import json
 import os
 import sys
@@ -102,9 +103,38 @@ def handle_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+# Command name -> the module (in okrcore.cli) that defines it. A module is imported only when one
+# of its commands runs (or help lists them all), so `okr score` does not import the refresh engine
+# or the reports. A new command module adds its commands here; tests/test_cli.py checks the map.
+COMMAND_MODULES = {
+    "checkin": "checkins",
+    "decompose": "decompose",
+    "demo": "demo",
+    "export": "exchange",
+    "history": "checkins",
+    "import": "exchange",
+    "lint": "lint",
+    "plugins": "refresh",
+    "refresh": "refresh",
+    "report": "report",
+    "retarget": "targets",
+    "runs": "refresh",
+    "score": "score",
+}
+
+
 class OkrGroup(click.Group):
-    """The ``okr`` group: an okrcore error that any command (a plugin's too) lets through is shown
-    as a message with its exit code, never as a traceback."""
+    """The ``okr`` group: commands load on first use, and an okrcore error that any command lets
+    through is shown as a message with its exit code, never as a traceback."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, *COMMAND_MODULES})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        module = COMMAND_MODULES.get(cmd_name)
+        if cmd_name not in self.commands and module is not None:
+            importlib.import_module(f"okrcore.cli.{module}")  # its decorators add the command
+        return self.commands.get(cmd_name)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:

@@ -86,8 +86,7 @@ def next_commands(plan: Plan, plan_arg: str, store_arg: str, at: dt.date) -> lis
             what_if = f"{rate.name}={rate.value * 80:g}%"
             out.append(f"okr decompose {plan_arg} --funnel {funnel.id} --rate {what_if}")
             break
-    if "report" in main.commands:
-        out.append(f"okr report {plan_arg} {opts} --at {at} --kind weekly")
+    out.append(f"okr report {plan_arg} {opts} --at {at} --kind weekly")
     out.append(f"okr lint {plan_arg}")
     return out
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import smtplib
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from email.message import EmailMessage
 from typing import ClassVar
 
@@ -29,6 +29,16 @@ def _recipients(value: object) -> list[str]:
     if isinstance(value, (list, tuple)):
         return [str(a) for a in value]
     return []
+
+
+def _reply(code: int, text: bytes | str) -> str:
+    """An SMTP reply as the server gave it: ``550 5.1.1 mailbox unavailable``."""
+    words = text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
+    return f"{code} {' '.join(words.split())}".strip()
+
+
+def _refusals(refused: Mapping[str, tuple[int, bytes | str]]) -> str:
+    return "; ".join(f"{addr}: SMTP {_reply(*refused[addr])}" for addr in sorted(refused))
 
 
 def build_email(message: Message, sender: str, recipients: list[str]) -> EmailMessage:
@@ -130,17 +140,15 @@ class EmailNotifier(Notifier):
                     smtp.login(str(user), password)
                 refused = smtp.send_message(mail, to_addrs=recipients)
         except smtplib.SMTPResponseException as exc:
-            text = (
-                exc.smtp_error.decode("utf-8", "replace")
-                if isinstance(exc.smtp_error, bytes)
-                else str(exc.smtp_error)
-            )
             raise NotifyError(
-                f"{where}: SMTP {exc.smtp_code} {text}", transient=400 <= exc.smtp_code < 500
+                f"{where}: SMTP {_reply(exc.smtp_code, exc.smtp_error)}",
+                transient=400 <= exc.smtp_code < 500,
             ) from None
         except smtplib.SMTPRecipientsRefused as exc:
+            # greylisting and full mailboxes answer 4xx: worth another try when all are temporary
             raise NotifyError(
-                f"{where}: every recipient refused: {sorted(exc.recipients)}"
+                f"{where}: every recipient refused: {_refusals(exc.recipients)}",
+                transient=all(400 <= code < 500 for code, _ in exc.recipients.values()),
             ) from None
         except ssl.SSLError as exc:  # a certificate or TLS problem: retrying will not help
             raise NotifyError(f"{where}: TLS: {exc}") from None
@@ -154,4 +162,4 @@ class EmailNotifier(Notifier):
         ) as exc:
             raise NotifyError(f"{where}: {type(exc).__name__}: {exc}", transient=True) from None
         if refused:
-            raise NotifyError(f"{where}: refused recipients: {sorted(refused)}")
+            raise NotifyError(f"{where}: refused recipients: {_refusals(refused)}")

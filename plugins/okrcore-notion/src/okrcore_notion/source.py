@@ -1,0 +1,435 @@
+"""The ``notion`` metric source: task progress of a database (``POST /v1/data_sources/{id}/query``).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import requests
+
+from okrcore.errors import SourceError
+from okrcore.model import Connection, KeyResult, Measure
+from okrcore.sources import (
+    Failure,
+    FailureKind,
+    FetchError,
+    FetchRequest,
+    Limits,
+    QueryProblem,
+    Reading,
+    Source,
+    Throttle,
+    http_session,
+    is_secret_reference,
+    parse_retry_after,
+    unknown_keys,
+)
+
+from ._version import __version__
+from .progress import NoTasks, Task, day_of, points, total
+from .query import TIMESTAMPS, NotionQuery, parse_query, properties_of, validate_query
+
+__all__ = ["DEFAULT_ENDPOINT", "DEFAULT_RATE", "NOTION_VERSION", "PAGE_SIZE", "NotionSource"]
+
+DEFAULT_ENDPOINT = "https://api.notion.com"
+NOTION_VERSION = "2025-09-03"  # data sources: the first version that reads multi-source databases
+PAGE_SIZE = 100  # the largest page_size Notion accepts
+# Notion allows an average of three requests per second per connection: stay under it.
+DEFAULT_RATE = 2.5
+DEFAULT_TIMEOUT = 30.0
+_SETTINGS = ("token", "requests_per_second", "concurrency", "timeout")
+
+
+class NotionSource(Source):
+    """Share of done pages, completions by day, open and total pages of Notion databases.
+
+    Connection settings: ``token`` (``env:NAME`` or ``file:PATH`` of an internal connection's
+    secret or an OAuth access token), optional ``requests_per_second`` (default 2.5),
+    ``concurrency`` (default 2) and ``timeout`` (seconds, default 30); ``endpoint`` overrides
+    ``https://api.notion.com``. Key results on one database (and one ``filter``) share one read.
+    """
+
+    name = "notion"
+
+    def __init__(self, connection: Connection) -> None:
+        super().__init__(connection)
+        settings = connection.settings
+        self._endpoint = (connection.endpoint or DEFAULT_ENDPOINT).rstrip("/")
+        self._concurrency = int(settings.get("concurrency", 2))
+        configured = settings.get("timeout")
+        self._configured_timeout = float(configured) if configured is not None else None
+        self._throttle = Throttle(float(settings.get("requests_per_second", DEFAULT_RATE)))
+        self._lock = threading.Lock()
+        self._session: requests.Session | None = None
+        self._token: str | None = None
+        self._auth_error: str | None = None
+        self._hold_until = 0.0
+        self._sources: dict[str, list[str]] = {}  # database id -> its data source ids
+
+    @property
+    def _timeout(self) -> tuple[float, float]:
+        """(connect, read) seconds: the connection's ``timeout``, else the engine's, else ours."""
+        seconds = self._configured_timeout or self.timeout or DEFAULT_TIMEOUT
+        return (min(10.0, seconds), seconds)
+
+    # -- contract ---------------------------------------------------------------------------
+
+    def limits(self) -> Limits:
+        """One database per fetch call; the source paces its own calls (a fetch reads pages)."""
+        return Limits(max_batch=1000, concurrency=self._concurrency, rate=None)
+
+    @classmethod
+    def validate_connection(cls, connection: Connection) -> list[QueryProblem]:
+        """The token must be a secret reference; numbers must be positive."""
+        settings = connection.settings
+        problems = unknown_keys(settings, _SETTINGS)
+        if not is_secret_reference(settings.get("token")):
+            problems.append(QueryProblem(
+                "token", "set token to 'env:NAME' or 'file:PATH' holding a Notion token"))
+        for key in ("requests_per_second", "concurrency", "timeout"):
+            value = settings.get(key)
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0
+            ):
+                problems.append(QueryProblem(key, f"{key} must be a positive number"))
+        return problems
+
+    @classmethod
+    def validate_query(cls, query: Mapping[str, Any], kr: KeyResult) -> list[QueryProblem]:
+        """Database id, metric (fitting the measure), done, completed_on and filter shapes."""
+        return validate_query(query, kr)
+
+    def batches(self, requests: Sequence[FetchRequest]) -> list[list[FetchRequest]]:
+        """One batch per database and filter: its pages are read once for all key results."""
+        groups: dict[Any, list[FetchRequest]] = {}
+        for request in requests:
+            try:
+                key: Any = parse_query(request.query, request.kr).group
+            except ValueError:
+                key = ("invalid", request.kr.id)
+            groups.setdefault(key, []).append(request)
+        return list(groups.values())
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        with self._lock:
+            if self._session is not None:
+                self._session.close()
+                self._session = None
+
+    # -- fetching ---------------------------------------------------------------------------
+
+    def fetch(self, requests: Sequence[FetchRequest]) -> Iterable[Reading | Failure]:
+        """Read each database's pages once, then compute every request of the batch from them."""
+        groups: dict[Any, list[tuple[FetchRequest, NotionQuery]]] = {}
+        for request in requests:
+            try:
+                query = parse_query(request.query, request.kr)
+            except ValueError as exc:
+                yield Failure(request, FailureKind.PERMANENT, f"invalid notion query: {exc}")
+                continue
+            groups.setdefault(query.group, []).append((request, query))
+        for group in groups.values():
+            first = group[0][1]
+            try:
+                pages, calls = self._pages(first)
+            except FetchError as error:
+                for request, _ in group:
+                    yield error.failure(request)
+                continue
+            for request, query in group:
+                yield _reading(request, query, pages, calls)
+
+    def _pages(self, query: NotionQuery) -> tuple[list[Mapping[str, Any]], int]:
+        """Every page of the query's data sources (paged to the end) and the calls it took."""
+        kind, ident = query.target
+        calls = 0
+        if kind == "database":
+            sources, calls = self._data_sources(ident)
+        else:
+            sources = [ident]
+        pages: list[Mapping[str, Any]] = []
+        for source_id in sources:
+            cursor: str | None = None
+            while True:
+                body: dict[str, Any] = {"page_size": PAGE_SIZE}
+                if query.filter is not None:
+                    body["filter"] = json.loads(query.filter)
+                if cursor is not None:
+                    body["start_cursor"] = cursor
+                answer = self._call("POST", f"/v1/data_sources/{source_id}/query", body,
+                                    f"data source {source_id}")
+                calls += 1
+                results = answer.get("results")
+                if not isinstance(results, list) or not all(
+                    isinstance(r, Mapping) for r in results
+                ):
+                    raise FetchError(FailureKind.TRANSIENT,
+                                     "Notion answered a query without a results list")
+                pages.extend(r for r in results if r.get("object", "page") == "page")
+                status = answer.get("request_status")
+                if isinstance(status, Mapping) and status.get("type") == "incomplete":
+                    raise FetchError(
+                        FailureKind.PERMANENT,
+                        f"data source {source_id}: Notion stops a query at 10,000 results "
+                        f"({status.get('incomplete_reason')}): add a filter to narrow it")
+                if answer.get("has_more") is not True:
+                    break
+                following = answer.get("next_cursor")
+                if not isinstance(following, str) or not following or following == cursor:
+                    raise FetchError(FailureKind.TRANSIENT,
+                                     "Notion said has_more without a new next_cursor")
+                cursor = following
+        return pages, calls
+
+    def _data_sources(self, database: str) -> tuple[list[str], int]:
+        """The data source ids of a database, read once per connection."""
+        with self._lock:
+            known = self._sources.get(database)
+        if known is not None:
+            return known, 0
+        answer = self._call("GET", f"/v1/databases/{database}", None, f"database {database}")
+        found = answer.get("data_sources")
+        if not isinstance(found, list) or not found or not all(
+            isinstance(s, Mapping) and isinstance(s.get("id"), str) for s in found
+        ):
+            raise FetchError(FailureKind.TRANSIENT,
+                             f"Notion answered database {database} without data_sources")
+        ids = [str(s["id"]) for s in found]
+        with self._lock:
+            self._sources[database] = ids
+        return ids, 1
+
+    # -- HTTP -------------------------------------------------------------------------------
+
+    def _client(self) -> tuple[requests.Session, str]:
+        with self._lock:
+            if self._auth_error is not None:
+                raise FetchError(FailureKind.AUTH, f"not sent: {self._auth_error}")
+            if self._token is None:
+                try:
+                    token = self.secret("token")
+                except SourceError as exc:
+                    raise FetchError(FailureKind.AUTH, str(exc)) from None
+                if not token:
+                    raise FetchError(
+                        FailureKind.AUTH,
+                        f"connection {self.connection.name!r} has no token "
+                        "(set token: env:NAME or file:PATH)",
+                    )
+                self._token = token
+            if self._session is None:
+                self._session = http_session(f"okrcore-notion/{__version__}", self._concurrency)
+            return self._session, self._token
+
+    def _call(
+        self, method: str, path: str, body: Mapping[str, Any] | None, what: str
+    ) -> Mapping[str, Any]:
+        """One paced call; an error answer is raised as a classified FetchError."""
+        session, token = self._client()
+        with self._lock:
+            hold = self._hold_until - time.monotonic()
+        if hold > 0:  # another call was told to wait: the limit is per connection
+            time.sleep(hold)
+        self._throttle.wait()
+        try:
+            response = session.request(
+                method,
+                f"{self._endpoint}{path}",
+                json=body,
+                headers={"Authorization": f"Bearer {token}", "Notion-Version": NOTION_VERSION},
+                timeout=self._timeout,
+            )
+        except requests.Timeout:
+            raise FetchError(
+                FailureKind.TRANSIENT, f"Notion did not answer within {self._timeout[1]:g} s"
+            ) from None
+        except requests.RequestException as exc:
+            raise FetchError(
+                FailureKind.TRANSIENT, f"cannot reach {self._endpoint}: {type(exc).__name__}"
+            ) from None
+        if response.status_code == 200:
+            try:
+                answer = response.json()
+            except ValueError:
+                answer = None
+            if not isinstance(answer, Mapping):
+                raise FetchError(FailureKind.TRANSIENT,
+                                 f"Notion answered 200 for {what} with a body that is not a "
+                                 "JSON object")
+            return answer
+        error = _error(response, what)
+        with self._lock:
+            if error.kind is FailureKind.AUTH:
+                self._auth_error = self._auth_error or error.message
+            if error.retry_after:
+                self._hold_until = max(self._hold_until, time.monotonic() + error.retry_after)
+        raise error
+
+    # -- online check -----------------------------------------------------------------------
+
+    def check_online(
+        self, queries: Sequence[tuple[KeyResult, Mapping[str, Any]]]
+    ) -> list[tuple[str, QueryProblem]]:
+        """Check that each database is shared with the connection and has the properties the
+        query names (``done``, ``completed_on``, ``where``), of a fitting type.
+
+        Reads each database and its data sources' schemas once. Authentication and network
+        errors raise :class:`okrcore.errors.SourceError`.
+        """
+        found: list[tuple[str, QueryProblem]] = []
+        schemas: dict[tuple[str, str], Mapping[str, Any] | str] = {}
+        try:
+            for kr, raw in queries:
+                if validate_query(raw, kr):
+                    continue  # the offline lint reports these
+                query = parse_query(raw, kr)
+                if query.target not in schemas:
+                    schemas[query.target] = self._schema(query)
+                schema = schemas[query.target]
+                if isinstance(schema, str):
+                    found.append((kr.id, QueryProblem(query.target[0], schema)))
+                    continue
+                found.extend((kr.id, p) for p in _schema_problems(query, schema))
+        except FetchError as failed:
+            raise SourceError(failed.message) from None
+        return found
+
+    def _schema(self, query: NotionQuery) -> Mapping[str, Any] | str:
+        """Property name -> type over the query's data sources, or the reason it is unreadable."""
+        kind, ident = query.target
+        try:
+            sources = self._data_sources(ident)[0] if kind == "database" else [ident]
+            types: dict[str, Any] = {}
+            for source_id in sources:
+                answer = self._call("GET", f"/v1/data_sources/{source_id}", None,
+                                    f"data source {source_id}")
+                props = answer.get("properties")
+                if isinstance(props, Mapping):
+                    types.update({str(k): v.get("type") for k, v in props.items()
+                                  if isinstance(v, Mapping)})
+        except FetchError as failed:
+            if failed.kind is FailureKind.PERMANENT:
+                return failed.message
+            raise
+        return types
+
+
+_DONE_TYPES = ("checkbox", "status", "select", "multi_select", "formula", "rich_text", "title",
+               "people", "number")
+_DATE_TYPES = ("date", "formula", "rollup", "last_edited_time", "created_time")
+
+
+def _schema_problems(query: NotionQuery, types: Mapping[str, Any]) -> list[QueryProblem]:
+    known = ", ".join(sorted(types)) or "none"
+    out: list[QueryProblem] = []
+    wanted: list[tuple[str, str, tuple[str, ...] | None]] = [
+        ("done", query.done_property, _DONE_TYPES)]
+    if query.completed_on and query.completed_on not in TIMESTAMPS:
+        wanted.append(("completed_on", query.completed_on, _DATE_TYPES))
+    wanted += [(f"where.{name}", name, None) for name, _ in query.where]
+    for field, name, allowed in wanted:
+        have = types.get(name)
+        if name not in types:
+            out.append(QueryProblem(field, f"the database has no property {name!r} "
+                                           f"(properties: {known})"))
+        elif allowed is not None and have not in allowed:
+            purpose = "when a page was done" if field == "completed_on" else "if a page is done"
+            out.append(QueryProblem(field, f"property {name!r} is a {have}, which cannot say "
+                                           f"{purpose}"))
+        elif field == "done" and have != "checkbox" and not query.done_values:
+            out.append(QueryProblem("done.equals", f"property {name!r} is a {have}: say which "
+                                                   "values mean done with equals"))
+    return out
+
+
+def _completed_on(query: NotionQuery, page: Mapping[str, Any]) -> str | None:
+    """The raw completion timestamp of a page: a date property, formula, or page attribute."""
+    name = query.completed_on
+    if name is None:
+        return None
+    if name in TIMESTAMPS and name not in properties_of(page):
+        value = page.get(name)
+        return str(value) if value else None
+    prop = properties_of(page).get(name)
+    if not isinstance(prop, Mapping):
+        raise ValueError(f"pages have no property {name!r} (completed_on)")
+    kind = prop.get("type")
+    value = prop.get(kind) if isinstance(kind, str) else None
+    if kind in ("formula", "rollup") and isinstance(value, Mapping):
+        value = value.get("date")
+    if isinstance(value, Mapping):
+        value = value.get("start")
+    if value is not None and not isinstance(value, str):
+        raise ValueError(f"property {name!r} is a {kind}, not a date")
+    return value or None
+
+
+def _reading(
+    request: FetchRequest, query: NotionQuery, pages: Sequence[Mapping[str, Any]], calls: int
+) -> Reading | Failure:
+    tasks: list[Task] = []
+    undated = 0
+    try:
+        for page in pages:
+            if not query.matches(page):
+                continue
+            done = query.is_done(page)
+            completed = day_of(_completed_on(query, page)) if done else None
+            if done and query.completed_on and completed is None:
+                undated += 1
+            tasks.append(Task(done, day_of(page.get("created_time")), completed))
+    except (TypeError, ValueError) as exc:
+        return Failure(request, FailureKind.PERMANENT, f"{_where(query)}: {exc}")
+    cumulative = request.measure is Measure.CUMULATIVE
+    warnings = []
+    if undated:
+        warnings.append(f"{undated} done pages have no {query.completed_on!r}; "
+                        "they count as done from their creation")
+    info = {"requests": calls, "pages": len(tasks)}
+    unit = "%" if query.metric == "percent_done" else None
+    try:
+        if request.series:
+            series = points(tasks, query.metric, request.start, request.end,
+                            cumulative=cumulative)
+            return Reading(request, series, unit=unit, warnings=warnings, info=info)
+        value = total(tasks, query.metric, request.start, request.end, cumulative=cumulative)
+    except NoTasks as exc:
+        return Failure(request, FailureKind.PERMANENT,
+                       f"{_where(query)}: {exc} (check where and filter)")
+    return Reading.total(request, value, unit=unit, warnings=warnings, info=info)
+
+
+def _where(query: NotionQuery) -> str:
+    kind, ident = query.target
+    return f"{kind.replace('_', ' ')} {ident}"
+
+
+def _error(response: requests.Response, what: str) -> FetchError:
+    """Classify an error answer: ``{"object": "error", "status", "code", "message"}``."""
+    status = response.status_code
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    code = message = ""
+    if isinstance(body, Mapping):
+        code, message = str(body.get("code") or ""), str(body.get("message") or "")
+    label = f"Notion {status}{' ' + code if code else ''}: {message or response.reason or '?'}"
+    retry_after = parse_retry_after(response.headers.get("Retry-After"))
+    if status == 401:
+        return FetchError(FailureKind.AUTH, f"{label} (check the token)")
+    if status == 403:
+        return FetchError(FailureKind.AUTH,
+                          f"{label} (give the connection the 'Read content' capability)")
+    if status in (429, 529) or status >= 500 or status == 408:
+        return FetchError(FailureKind.TRANSIENT, label, retry_after)
+    if status == 404:
+        return FetchError(FailureKind.PERMANENT,
+                          f"{label} ({what}: share the database with the connection "
+                          "under its ••• menu → Connections)")
+    return FetchError(FailureKind.PERMANENT, f"{label} ({what})")

@@ -1,0 +1,116 @@
+"""`okr report --notify`: every channel is tried, good ones are sent even when another is unknown
+or fails, and the exit code and stderr say which failed (docs/cli.md, docs/reports.md)."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from okrcore.cli import main
+
+# A plugin module the plan names: a notifier that writes each message to a file, and fails when
+# its channel says so (the way a platform answers an error code).
+RECORDER = """
+import json
+from pathlib import Path
+
+from okrcore.hookspecs import hookimpl
+from okrcore.notifiers import Notifier, NotifyError
+
+
+class FileNotifier(Notifier):
+    name = "file"
+
+    def send(self, message):
+        if self.channel.settings.get("fail"):
+            raise NotifyError(f"channel {self.channel.name!r} (file): errcode 310000: no keyword")
+        with Path(self.channel.settings["path"]).open("a", encoding="utf-8") as out:
+            out.write(json.dumps({"channel": self.channel.name, "title": message.title}) + "\\n")
+
+
+@hookimpl
+def okrcore_register_notifiers(register):
+    register(FileNotifier)
+"""
+
+
+@pytest.fixture
+def plan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    (tmp_path / "okr_file_notifier.py").write_text(RECORDER, encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("OKRCORE_LOAD_PLUGINS", "")  # only the built-ins and the plan's module
+    sent = tmp_path / "sent.jsonl"
+    path = tmp_path / "plan.yaml"
+    path.write_text(
+        textwrap.dedent(
+            f"""\
+            okrcore: 1
+            title: Notify
+            plugins: [okr_file_notifier]
+            cycles:
+              - {{id: q4, start: 2026-10-01, end: 2026-12-31}}
+            objectives:
+              - id: growth
+                title: Grow
+                cycle: q4
+                key_results:
+                  - {{id: leads, title: Leads reach 2000 in Q4, kind: increase, baseline: 0,
+                      target: 2000, cadence: weekly}}
+            notify:
+              team-chat: {{plugin: file, path: {json.dumps(str(sent))}}}
+              ops: {{plugin: file, path: {json.dumps(str(sent))}}}
+              broken: {{plugin: file, path: {json.dumps(str(sent))}, fail: true}}
+            """
+        ),
+        encoding="utf-8",
+    )
+    return path
+
+
+def sent(plan: Path) -> list[str]:
+    path = plan.parent / "sent.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(line)["channel"] for line in path.read_text("utf-8").splitlines()]
+
+
+def report(plan: Path, *channels: str) -> tuple[int, str]:
+    args = ["report", str(plan), "--store", f"sqlite:///{plan.parent / 'okr.db'}"]
+    args += ["--at", "2026-11-20", "-o", str(plan.parent / "out.txt")]
+    for name in channels:
+        args += ["--notify", name]
+    result = CliRunner().invoke(main, args)
+    return result.exit_code, result.stderr
+
+
+def test_unknown_channel_does_not_stop_the_others(plan: Path) -> None:
+    code, err = report(plan, "no-such-channel", "team-chat")
+    assert code == 1
+    assert sent(plan) == ["team-chat"]
+    assert "unknown channel 'no-such-channel'" in err
+    assert "the plan has: broken, ops, team-chat" in err
+    assert "Sent the daily report to team-chat" in err
+
+
+def test_a_close_name_gets_a_suggestion(plan: Path) -> None:
+    code, err = report(plan, "team-chta")
+    assert code == 1
+    assert "did you mean 'team-chat'?" in err
+    assert sent(plan) == []
+
+
+def test_a_failing_channel_names_the_platform_error_and_the_rest_is_sent(plan: Path) -> None:
+    code, err = report(plan, "broken", "ops", "team-chat")
+    assert code == 1
+    assert sent(plan) == ["ops", "team-chat"]
+    assert "channel 'broken' (file): errcode 310000" in err
+
+
+def test_every_channel_sent_exits_0(plan: Path) -> None:
+    code, err = report(plan, "ops", "team-chat")
+    assert code == 0, err
+    assert sent(plan) == ["ops", "team-chat"]
