@@ -557,6 +557,27 @@ def test_lint_online_reports_live_problems(
     assert no_traceback(online.stderr)
 
 
+def test_lint_online_says_which_connections_have_no_online_check(
+    tmp_path: Path, store_url: str
+) -> None:
+    path = tmp_path / "files.yaml"
+    path.write_text(
+        PLAN.replace(
+            "goals:\n", "connections:\n  exports:\n    plugin: file\n    path: data.csv\ngoals:\n"
+        ).replace(
+            "        target: 12000\n",
+            "        target: 12000\n        source: {connection: exports, column: visits}\n",
+        ),
+        encoding="utf-8",
+    )
+    result = okr("lint", path, "--online")
+    assert "No findings." not in result.stdout
+    assert (
+        "info ONLINE-000 connection 'exports': plugin 'file' has no online check; 1 query was "
+        "checked offline only"
+    ) in result.stdout
+
+
 def test_retarget_at_a_date_applies_from_that_day(plan: Path, store: SQLiteStore) -> None:
     result = okr("retarget", plan, "visits", "13000", "--reason", "q4 push", "--at", "2026-11-10")
     assert result.exit_code == 0, result.output

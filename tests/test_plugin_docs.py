@@ -18,7 +18,7 @@ from okrcore.model import Connection, KeyResult
 from okrcore.plugins import PluginManager
 
 ROOT = Path(__file__).resolve().parent.parent
-SOURCE_PLUGINS = ("ga4", "hubspot", "salesforce", "social", "asana", "notion")
+SOURCE_PLUGINS = ("ga4", "hubspot", "salesforce", "social", "asana", "notion", "jira")
 PAGES = [ROOT / "docs" / "plugins" / f"{name}.md" for name in SOURCE_PLUGINS] + [
     ROOT / "plugins" / f"okrcore-{name}" / "README.md" for name in SOURCE_PLUGINS
 ]

@@ -379,7 +379,7 @@ def test_okr_plugins_lists_plugins_and_failures_as_json(dists: Path) -> None:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(dists), *sys.path])}
     done = subprocess.run([sys.executable, "-m", "okrcore.cli", "plugins", "--format", "json"],
                           capture_output=True, text=True, env=env)
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == 1, done.stderr  # a broken plugin is a failure a cron job sees
     data = json.loads(done.stdout)
     assert data["plugins"] == [{"name": "okr-good", "distribution": "okr-good", "version": "2.5",
                                 "hooks": ["okrcore_register_sources"], "builtin": False}]
@@ -389,7 +389,54 @@ def test_okr_plugins_lists_plugins_and_failures_as_json(dists: Path) -> None:
                           capture_output=True, text=True, env=env)
     assert "okrcore.default_plugins.sources (built-in)" in text.stdout
     assert "okr-good (okr-good 2.5)" in text.stdout
-    assert "FAILED okr-broken: RuntimeError: missing dependency xyz" in text.stderr
+    assert "okr-broken (okr-broken 1.0): BROKEN\n  error: RuntimeError: missing dependency xyz" in (
+        text.stdout
+    )
+    assert text.stderr == "Error: 1 plugin(s) failed to load: okr-broken\n"
+    assert text.returncode == 1
+
+
+def test_okr_plugins_lists_a_plugin_that_fails_to_import_as_broken(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_dist(tmp_path, "okr-needs-dep", "import no_such_dependency_xyz\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), *sys.path]),
+           "OKRCORE_LOAD_PLUGINS": "okr-needs-dep"}
+    done = subprocess.run([sys.executable, "-m", "okrcore.cli", "plugins"],
+                          capture_output=True, text=True, env=env)
+    assert done.returncode == 1
+    assert "No plugins installed" not in done.stdout
+    assert "okr-needs-dep (okr-needs-dep 1.0): BROKEN" in done.stdout
+    assert "ModuleNotFoundError: No module named 'no_such_dependency_xyz'" in done.stdout
+
+
+def test_an_unknown_hook_name_gets_a_did_you_mean(manager: PluginManager) -> None:
+    plugin = plugin_registering("okrcore_register_source", Constant)
+    with pytest.raises(PluginError, match="did you mean 'okrcore_register_sources'"):
+        manager.register(plugin, "typo")
+
+
+def test_an_unknown_plugin_name_names_the_plugins_that_failed_to_load(dists: Path) -> None:
+    manager = PluginManager()
+    with pytest.raises(PluginError) as caught:
+        manager.sources.get("crm")
+    assert str(caught.value).endswith(
+        "installed but failed to load, plugin okr-broken (okr-broken 1.0): "
+        "RuntimeError: missing dependency xyz"
+    )
+    plan = Plan(
+        cycles=[Cycle("q", dt.date(2026, 1, 1), dt.date(2026, 3, 31))],
+        objectives=[Objective("o", "O", "q", key_results=[
+            KeyResult("k", "K", baseline=0, target=10, source={"connection": "c"})
+        ])],
+        connections={"c": Connection("c", "crm")},
+    )
+    (lint,) = [f for f in okrcore.check(plan, manager=manager) if f.code == "SRC-002"]
+    assert "RuntimeError: missing dependency xyz" in lint.message
+    result = okrcore.refresh(plan, MemoryStore(), at=dt.date(2026, 1, 5), manager=manager)
+    (outcome,) = result.run.outcomes
+    assert outcome.error is not None
+    assert "RuntimeError: missing dependency xyz" in outcome.error
 
 
 # -- a real distribution, built and installed by pip ---------------------------------------------

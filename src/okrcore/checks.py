@@ -121,8 +121,8 @@ def check(
                 Finding(
                     UNKNOWN_CHECK,
                     Severity.WARNING,
-                    f"the checks section names an unknown check {name!r} (known: "
-                    f"{', '.join(sorted(known)) or 'none'}); is its plugin installed?",
+                    f"the checks section names an unknown check {name!r} "
+                    f"{registry.why_missing(name)}",
                     f"checks.{name}",
                 )
             )

@@ -190,10 +190,9 @@ def _plan_requests(
             fail(f"the source names an unknown connection {conn_name!r} (known: {known})")
             continue
         if conn.plugin not in manager.sources:
-            known = ", ".join(manager.sources) or "none"
             fail(
                 f"connection {conn.name!r} uses plugin {conn.plugin!r}, which no installed "
-                f"plugin provides (known: {known})"
+                f"plugin provides {manager.sources.why_missing(conn.plugin)}"
             )
             continue
         source_cls: type[Source] = manager.sources.get(conn.plugin)

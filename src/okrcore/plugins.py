@@ -16,11 +16,12 @@ Environment:
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import os
 import re
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -118,10 +119,16 @@ class Registry:
     scanning the installed packages.
     """
 
-    def __init__(self, kind: str, complete: Callable[[], Registry] | None = None) -> None:
+    def __init__(
+        self,
+        kind: str,
+        complete: Callable[[], Registry] | None = None,
+        broken: Callable[[], Sequence[PluginFailure]] | None = None,
+    ) -> None:
         self.kind = kind
         self._items: dict[str, Registered] = {}
         self._complete = complete
+        self._broken = broken
 
     def _all(self) -> Registry:
         return self if self._complete is None else self._complete()
@@ -145,8 +152,23 @@ class Registry:
         full = self._all()
         if full is not self:
             return full.get(name)
-        known = ", ".join(sorted(self._items)) or "none"
-        raise PluginError(f"unknown {self.kind} {name!r} (known: {known})")
+        raise PluginError(f"unknown {self.kind} {name!r} {self.why_missing(name)}")
+
+    def why_missing(self, name: str) -> str:
+        """Why ``name`` is not registered, to end a message: the known names, and the installed
+        plugins that failed to load (one of them may be the one that provides it)."""
+        full = self._all()
+        known = ", ".join(sorted(full._items)) or "none"
+        broken = list(full._broken()) if full._broken is not None else []
+        if not broken:
+            return f"(known: {known}); is its plugin installed?"
+        failed = "; ".join(
+            f"{f.name}" + (f" ({f.distribution} {f.version})" if f.distribution else "")
+            + f": {f.error}"
+            for f in broken
+        )
+        plural = "s" if len(broken) > 1 else ""
+        return f"(known: {known}); installed but failed to load, plugin{plural} {failed}"
 
     def owner(self, name: str) -> str:
         """The plugin that registered ``name``."""
@@ -213,7 +235,8 @@ class PluginManager:
                 self.pm.check_pending()
             except pluggy.PluginValidationError as exc:
                 self.pm.unregister(plugin)
-                raise PluginError(f"plugin {registered!r}: {exc}") from None
+                hint = _did_you_mean(str(exc))
+                raise PluginError(f"plugin {registered!r}: {exc}{hint}") from None
             self._registries.clear()
             return registered
 
@@ -293,7 +316,11 @@ class PluginManager:
                 return found
             partial = self._load_entry_points and not self._discovered
             hook_name, key = REGISTRY_HOOKS[kind]
-            registry = Registry(kind, (lambda: self._registry(kind)) if partial else None)
+            registry = Registry(
+                kind,
+                (lambda: self._registry(kind)) if partial else None,
+                lambda: [*self._load_failures, *self._hook_failures.get(kind, [])],
+            )
             hook = getattr(self.pm.hook, hook_name)
             # Built-ins first, then plugins in registration order, so a plugin that reuses a
             # built-in name is the one refused.
@@ -397,6 +424,17 @@ class PluginManager:
         return sorted(out, key=lambda p: p.name)
 
 
+
+
+def _did_you_mean(message: str) -> str:
+    """For pluggy's "unknown hook 'x' in plugin ...": the closest okrcore hook names."""
+    match = re.search(r"unknown hook '([^']+)'", message)
+    if match is None:
+        return ""
+    close = difflib.get_close_matches(match.group(1), hook_names(), n=2, cutoff=0.6)
+    if close:
+        return "; did you mean " + " or ".join(repr(c) for c in close) + "?"
+    return "; okrcore's hooks: " + ", ".join(hook_names())
 
 
 def _exc_text(exc: BaseException) -> str:

@@ -114,7 +114,7 @@ COMMAND_MODULES = {
     "history": "checkins",
     "import": "exchange",
     "lint": "lint",
-    "plugins": "refresh",
+    "plugins": "plugins",
     "refresh": "refresh",
     "report": "report",
     "retarget": "targets",

@@ -23,6 +23,7 @@ from okrcore.cli._common import (
 from okrcore.model import CheckIn, Plan
 from okrcore.planfile import load_plan
 from okrcore.plugins import default_manager, load_plugin_modules
+from okrcore.sources import Source
 
 SEVERITY_STYLE = {"error": "red", "warning": "yellow", "info": "cyan"}
 
@@ -49,6 +50,15 @@ def online_findings(plan: Plan) -> list[Finding]:
                     "ONLINE-001", Severity.ERROR, f"connection {name!r}: {exc}", where, line, column
                 )
             )
+            continue
+        if type(source).check_online is Source.check_online:  # the plugin has none
+            source.close()
+            message = (
+                f"connection {name!r}: plugin {conn.plugin!r} has no online check; "
+                f"{len(queries)} quer{'y was' if len(queries) == 1 else 'ies were'} "
+                "checked offline only"
+            )
+            findings.append(Finding("ONLINE-000", Severity.INFO, message, where, line, column))
             continue
         try:
             problems = source.check_online(queries)

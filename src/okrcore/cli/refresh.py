@@ -1,4 +1,4 @@
-"""Refresh commands: ``okr refresh``, ``okr runs`` and ``okr plugins``.
+"""Refresh commands: ``okr refresh`` and ``okr runs``.
 
 ``okr refresh`` is what a scheduled job runs: it prints one line per key result (or the JSON
 summary of :meth:`okrcore.RefreshResult.to_dict`), shows a progress bar only when stderr
@@ -30,10 +30,9 @@ from okrcore.cli._common import (
     store_option,
 )
 from okrcore.engine import RefreshResult, describe_request, refresh
-from okrcore.errors import OkrError, PluginError
+from okrcore.errors import PluginError
 from okrcore.model import RunRecord
 from okrcore.planfile import load_plan
-from okrcore.plugins import default_manager
 from okrcore.reports._format import num
 
 STATUS_MARK = {
@@ -279,34 +278,3 @@ def runs_command(store_url: str, limit: int, fmt: str) -> None:
         for o in run.outcomes:
             if o.status == "failed":
                 click.echo(f"  FAILED {o.kr_id} [{o.connection}] {o.kind}: {o.error}")
-
-
-@main.command("plugins")
-@click.option("--all", "show_all", is_flag=True, help="Include the built-in default plugins.")
-@format_option("text", "json")
-@handle_errors
-def plugins_command(show_all: bool, fmt: str) -> None:
-    """List installed plugins: distribution, version, hooks; and those that failed to load."""
-    manager = default_manager()
-    try:
-        infos = manager.plugins(all=show_all)
-        failures = manager.all_failures
-    except OkrError as exc:
-        raise UsageError(str(exc)) from None
-    if fmt == "json":
-        echo_json(
-            {"plugins": [p.to_dict() for p in infos], "failures": [f.to_dict() for f in failures]}
-        )
-        return
-    if not infos:
-        click.echo("No plugins installed." + ("" if show_all else " (--all shows the built-ins)"))
-    for p in infos:
-        dist = (
-            f"{p.distribution} {p.version}"
-            if p.distribution
-            else ("built-in" if p.builtin else "module")
-        )
-        click.echo(f"{p.name} ({dist})")
-        click.echo(f"  hooks: {', '.join(p.hooks) or 'none'}")
-    for f in failures:
-        click.echo(f"FAILED {f.name}: {f.error}", err=True)

@@ -21,13 +21,12 @@ def check_sources(plan: Plan, context: CheckContext) -> Iterator[Finding]:
 
         manager = default_manager()
     registry = manager.sources
-    known = ", ".join(registry) or "none"
     for name, conn in sorted(plan.connections.items()):
         where = f"connections.{name}"
         if conn.plugin not in registry:
             yield Finding("SRC-002", Severity.ERROR,
                           f"connection {name!r} uses plugin {conn.plugin!r}, which no installed "
-                          f"plugin provides (known: {known}); is its plugin installed?",
+                          f"plugin provides {registry.why_missing(conn.plugin)}",
                           f"{where}.plugin")
             continue
         source_cls: type[Source] = registry.get(conn.plugin)
