@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import textwrap
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -192,10 +193,39 @@ def test_the_deadline_fails_what_is_still_hanging(
     outcomes = {o.kr_id: o for o in result.outcomes}
     assert outcomes["healthy"].status == "refreshed"
     assert outcomes["stuck"].status == "failed"
-    assert outcomes["stuck"].kind == "transient"
+    assert outcomes["stuck"].kind == "deadline"
     assert "deadline" in (outcomes["stuck"].error or "")
     assert values(store) == {"healthy": [5.0]}
     assert result.run.info["deadline"] == 0.5
+    # the call still hangs, but no thread of the run can hold the process open at exit
+    holding = [t.name for t in threading.enumerate()
+               if t.is_alive() and not t.daemon and t is not threading.main_thread()]
+    assert holding == []
+
+
+def test_a_timeout_is_retried_once_and_the_failure_says_so(
+    server: FakeServer, store: MemoryStore, manager: PluginManager
+) -> None:
+    server.route("/hang", Reply(hang=True))
+    plan = make_plan([kr("k", {"connection": "api", "url": "/hang", "value": "$.data.total"})],
+                     [api(server.url)])
+    result = refresh(plan, store, AT, manager=manager, timeout=0.2, sleep=Sleeps())
+    (outcome,) = result.outcomes
+    assert len(server.calls_to("/hang")) == 2  # not 1 + retries (4)
+    assert outcome.kind == "transient"
+    assert (outcome.error or "").endswith("no answer within 0.2 s, twice")
+
+
+def test_timeout_retries_is_settable(
+    server: FakeServer, store: MemoryStore, manager: PluginManager
+) -> None:
+    server.route("/hang", Reply(hang=True))
+    plan = make_plan([kr("k", {"connection": "api", "url": "/hang", "value": "$.data.total"})],
+                     [api(server.url)])
+    result = refresh(plan, store, AT, manager=manager, timeout=0.2, sleep=Sleeps(),
+                     timeout_retries=0)
+    assert len(server.calls_to("/hang")) == 1
+    assert (result.outcomes[0].error or "").endswith("no answer within 0.2 s")
 
 
 def test_first_auth_failure_stops_the_connection(
@@ -765,3 +795,31 @@ def test_concurrency_within_limits_and_connections_in_parallel(
     result = refresh(plan, store, AT, manager=manager)
     assert result.ok
     assert most == {"a": 3, "b": 3}
+
+
+def test_cli_refresh_whose_notification_failed_exits_1_naming_the_channel(
+    cli_plan: Callable[[str], tuple[Path, str]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "okr_test_failing_notifier.py").write_text(textwrap.dedent("""
+        from okrcore.hookspecs import hookimpl
+        from okrcore.notifiers import Notifier, NotifyError
+
+        class Failing(Notifier):
+            name = "failing-chat"
+
+            def send(self, message):
+                raise NotifyError(f"channel {self.channel.name!r}: HTTP 500: chat is down")
+
+        @hookimpl
+        def okrcore_register_notifiers(register):
+            register(Failing)
+    """))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    plan, store = cli_plan("/ok")
+    plan.write_text(plan.read_text() + "plugins: [okr_test_failing_notifier]\n"
+                    "notify:\n  team-chat: {plugin: failing-chat, after_refresh: true}\n")
+    done = invoke("refresh", str(plan), "--store", store, "--at", "2026-03-05")
+    assert done.exit_code == 1, done.output
+    assert "good = 5 (1 new) [api]" in done.stdout
+    assert "FAILED after the refresh: report after refresh not delivered: channel 'team-chat': " \
+           "HTTP 500: chat is down" in done.stderr

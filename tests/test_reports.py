@@ -869,3 +869,20 @@ def test_okr_retarget_refuses_a_target_beyond_the_stretch(demo_db: tuple[Path, s
     assert "stretch (1200) falls short of the target (1300)" in result.output
     with open_store(url) as s:
         assert s.target_changes() == []
+
+
+def test_node_tables_show_score_against_expected_score(demo: tuple[Plan, Store]) -> None:
+    from okrcore.reports._format import fixed
+
+    plan, s = demo
+    rep = report(plan, s, "monthly", DEMO_AT)
+    content = next(o.node for o in rep.objectives if o.node.id == "content")
+    assert content.expected_score is not None
+    assert content.status.value == "yellow"  # never green while its key result leads is red
+    shown = f"score {fixed(content.score)} (expected {fixed(content.expected_score)})"
+    assert shown in render(rep, "md")
+    text = render(rep, "text", width=160)
+    assert "Exp." in text  # the header "Exp. score" may wrap
+    assert "Expected" not in text
+    html = render(rep, "html")
+    assert f"expected score {fixed(content.expected_score)}" in html

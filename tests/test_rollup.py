@@ -1,12 +1,13 @@
-"""Weighted rollups (design brief §5), full and incremental, with hand-computed expectations."""
+"""Weighted rollups (docs/scoring.md), full and incremental, with hand-computed expectations."""
 
 from __future__ import annotations
 
 import datetime as dt
 
+import attrs
 import pytest
 
-from okrcore.errors import AlignmentLoopError
+from okrcore.errors import AlignmentLoopError, PlanError
 from okrcore.model import CheckIn, Cycle, Goal, KeyResult, Objective, Plan
 from okrcore.plugins import PluginManager
 from okrcore.rollup import Rollup, RollupTree, weighted_mean
@@ -103,11 +104,79 @@ def test_node_status_rolls_up_capped_completion(manager: PluginManager) -> None:
     t = card.objectives["t"]
     assert t.completion == pytest.approx((0.4 + 1.0) / 2)
     assert t.status is Light.YELLOW
-    assert t.reason == "weighted C = 0.70, between 0.70 and 1.00 (1 green, 1 red)"
+    assert t.reason == "weighted C = 0.70, between 0.70 and 1.00 (1 green; 1 red: k3)"
     # c: k1 1.0 (w1), k2 1.0 (w3), t 0.7 (w2) -> 5.4 / 6 = 0.9
     assert card.objectives["c"].completion == pytest.approx(0.9)
     assert card.objectives["c"].status is Light.YELLOW
     assert card.objectives["p"].status is Light.GREEN
+
+
+def one_objective(policy: dict[str, object] | None = None) -> Plan:
+    """Objective o with k1, k2 (weight 3), k3 and k4 (which never checks in)."""
+    krs = [kr("k1"), kr("k2", weight=3), kr("k3"), kr("k4")]
+    objective = Objective("o", "O", "q1", owner="ann", key_results=krs)
+    return Plan(cycles=[Q1], objectives=[objective], policy=policy or {})
+
+
+def test_an_objective_is_never_green_while_a_child_is_red_or_yellow(manager: PluginManager) -> None:
+    # green from C >= 0.8: k1 C 1.0, k2 C 1.0 (w3), k3 C 0.4 (red): (1 + 3 + 0.4) / 5 = 0.88
+    plan = one_objective({"green_at": 0.8})
+    card = score(plan, checkins(k1=50, k2=60, k3=20), AT, manager=manager)
+    o = card.objectives["o"]
+    assert o.completion == pytest.approx(0.88)
+    assert card.key_results["k3"].status is Light.RED
+    assert o.status is Light.YELLOW
+    assert o.reason == "weighted C = 0.88 >= 0.80, but k3 is red (2 green; 1 red: k3; 1 grey: k4)"
+    # the same objective without the red key result is green, and names its grey one
+    card = score(plan, checkins(k1=50, k2=60, k3=50), AT, manager=manager)
+    assert card.objectives["o"].status is Light.GREEN
+    assert card.objectives["o"].reason == "weighted C = 1.00 >= 0.80 (3 green; 1 grey: k4)"
+
+
+def test_goals_and_groups_follow_the_same_rule(manager: PluginManager) -> None:
+    plan = one_objective({"green_at": 0.8})
+    plan = Plan(cycles=[Q1], goals=[Goal("g", "G")], policy=plan.policy,
+                objectives=[attrs.evolve(plan.objectives[0], goal="g")])
+    card = score(plan, checkins(k1=50, k2=60, k3=20), AT, manager=manager)
+    assert card.goals["g"].status is Light.YELLOW  # its objective is yellow
+    assert card.goals["g"].reason == "weighted C = 0.88 >= 0.80, but o is yellow (1 yellow: o)"
+    assert card.by_owner["ann"].status is Light.YELLOW
+
+
+def test_weakest_child_light_is_an_option(manager: PluginManager) -> None:
+    plan = one_objective({"objective_light": "weakest"})
+    card = score(plan, checkins(k1=50, k2=60, k3=20), AT, manager=manager)
+    # k3 (C 0.4) is red: the rolled-up C is 0.88 (yellow by default), the weakest child red
+    assert score(one_objective(), checkins(k1=50, k2=60, k3=20), AT, manager=manager).objectives[
+        "o"
+    ].status is Light.YELLOW
+    o = card.objectives["o"]
+    assert o.status is Light.RED
+    assert o.reason == "weakest child is red (2 green; 1 red: k3; 1 grey: k4)"
+    card = score(plan, checkins(k1=50, k2=50, k3=50), AT, manager=manager)
+    assert card.objectives["o"].status is Light.GREEN
+    card = score(plan, [], AT, manager=manager)
+    assert card.objectives["o"].status is Light.GREY
+    assert card.objectives["o"].reason == "no key result with data yet (4 grey: k1, k2, k3, k4)"
+
+
+def test_an_unknown_objective_light_is_a_plan_error(manager: PluginManager) -> None:
+    with pytest.raises(PlanError, match="policy.objective_light: expected rollup or weakest"):
+        score(one_objective({"objective_light": "worst"}), [], AT, manager=manager)
+
+
+def test_nodes_compare_score_with_expected_score(manager: PluginManager) -> None:
+    # a stretch bends the grade: on plan at day 45 (progress 0.5) the grade is 0.7 x 0.5 = 0.35
+    stretchy = KeyResult("k1", "K1", baseline=0, target=100, stretch=150)
+    objective = Objective("o", "O", "q1", key_results=[stretchy, kr("k2"), kr("k3")])
+    plan = Plan(cycles=[Q1], objectives=[objective])
+    card = score(plan, checkins(k1=50, k2=50), AT, manager=manager)
+    o = card.objectives["o"]
+    assert card.key_results["k1"].expected_score == pytest.approx(0.35)
+    assert o.score == pytest.approx((0.35 + 0.5) / 2)
+    assert o.expected_score == pytest.approx((0.35 + 0.5) / 2)  # k3 has no data: left out
+    assert o.to_dict()["expected_score"] == pytest.approx(0.425)
+    assert card.by_cycle["q1"].expected_score == pytest.approx(0.425)
 
 
 def test_incremental_update_touches_only_ancestors(manager: PluginManager) -> None:

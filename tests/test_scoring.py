@@ -25,6 +25,7 @@ from okrcore.scoring import (
     Light,
     LinearGrading,
     LiveScore,
+    NodeFacts,
     StatusFacts,
     StatusPolicy,
     expected_progress,
@@ -477,8 +478,10 @@ class AlwaysRed:
     ) -> tuple[Light, str]:
         return Light.RED, f"red by policy ({facts.checkins} check-ins)"
 
-    def rollup(self, completion: float | None, lights: Mapping[Light, int]) -> tuple[Light, str]:
-        return Light.RED, "red by policy"
+    def rollup(
+        self, completion: float | None, lights: Mapping[Light, int], facts: NodeFacts
+    ) -> tuple[Light, str]:
+        return Light.RED, f"red by policy ({len(facts.children)} children)"
 
 
 class StrictPolicies:
@@ -498,6 +501,7 @@ def test_a_plugin_replaces_the_policies() -> None:
     assert card.key_results["f"].status is Light.RED
     assert card.key_results["f"].reason == "red by policy (1 check-ins)"
     assert card.objectives["o"].status is Light.RED
+    assert card.objectives["o"].reason == "red by policy (1 children)"
     assert (card.grading, card.status_policy) == ("half", "always-red")
     assert isinstance(HalfGrading(), GradingPolicy)
     assert isinstance(AlwaysRed(), StatusPolicy)

@@ -46,3 +46,28 @@ def test_fake_server_replies_in_order_repeats_the_last_and_records_calls() -> No
         calls = server.calls_to("/n")
         assert [(c.method, c.query, c.body) for c in calls] == [
             ("GET", {"page": "2"}, None), ("POST", {}, {"a": 1}), ("POST", {}, {"a": 1})]
+
+
+def test_closing_the_server_releases_a_hung_client() -> None:
+    """A client waiting on a hang gets the connection closed when the server stops, instead of
+    waiting out its own timeout (which held test processes open at exit)."""
+    import threading
+
+    errors: list[BaseException] = []
+    with FakeServer() as server:
+        server.route("/hang", Reply(hang=True))
+
+        def call() -> None:
+            try:
+                requests.get(server.url + "/hang", timeout=(5, 20))
+            except requests.RequestException as exc:
+                errors.append(exc)
+
+        client = threading.Thread(target=call, daemon=True)
+        client.start()
+        while not server.calls_to("/hang"):
+            threading.Event().wait(0.01)
+    client.join(30)
+    (error,) = errors
+    assert not isinstance(error, requests.Timeout)
+    assert isinstance(error, requests.ConnectionError)

@@ -25,20 +25,20 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import math
 import random
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from .errors import OkrError, ValidationError
 from .model import CheckIn, Connection, KeyResult, Measure, Plan, RunOutcome, RunRecord, as_date
-from .sources import Failure, FailureKind, FetchRequest, Reading, Source, Throttle
+from .sources import Failure, FailureKind, FetchError, FetchRequest, Reading, Source, Throttle
 
 if TYPE_CHECKING:
     from .plugins import PluginFailure, PluginManager
@@ -48,6 +48,7 @@ __all__ = ["RefreshResult", "describe_request", "refresh"]
 
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_RETRIES = 4
+DEFAULT_TIMEOUT_RETRIES = 1
 DEFAULT_BACKOFF = 0.5
 MAX_BACKOFF = 60.0
 
@@ -233,12 +234,17 @@ class _ConnectionRun:
 
 
 class _Engine:
-    """One run's worker machinery; results land in ``self.results`` keyed by request key."""
+    """One run's worker machinery; results land in ``self.results`` keyed by request key.
+
+    Workers are daemon threads: a call hung past the deadline must not hold the process open
+    (``refresh`` returns at the deadline; the late answer is ignored).
+    """
 
     def __init__(
         self,
         *,
         retries: int,
+        timeout_retries: int,
         backoff: float,
         deadline_at: float | None,
         sleep: Sleep,
@@ -246,12 +252,13 @@ class _Engine:
         jitter: Callable[[], float],
         on_result: Callable[[FetchRequest, Reading | Failure], None] | None,
     ) -> None:
-        self.retries, self.backoff = retries, backoff
+        self.retries, self.timeout_retries, self.backoff = retries, timeout_retries, backoff
         self.deadline_at = deadline_at
         self.sleep, self.clock, self.jitter = sleep, clock, jitter
         self.on_result = on_result
         self.results: dict[tuple[Any, ...], Reading | Failure] = {}
         self.attempts: dict[tuple[Any, ...], int] = {}
+        self.bugs: list[BaseException] = []
         self.closed = False
         self.lock = threading.Lock()
 
@@ -267,6 +274,14 @@ class _Engine:
             self.attempts[key] = attempts
         if self.on_result is not None:
             self.on_result(answer.request, answer)
+
+    def guarded(self, func: Callable[..., None], *args: Any) -> None:
+        """Run ``func`` in a worker; an exception is an engine bug, raised after the run."""
+        try:
+            func(*args)
+        except Exception as exc:  # handed to the caller's thread
+            with self.lock:
+                self.bugs.append(exc)
 
     def run_connection(self, job: _ConnectionRun) -> None:
         source = job.source
@@ -284,11 +299,21 @@ class _Engine:
                     self._settle(Failure(r, FailureKind.PERMANENT, message), 0)
                 return
             pacer = Throttle(limits.rate, clock=self.clock, sleep=self.sleep)
-            with ThreadPoolExecutor(
-                max_workers=limits.concurrency, thread_name_prefix=f"okr-{job.connection.name}"
-            ) as pool:
-                for batch in batches:
-                    pool.submit(self._run_batch, job, batch, pacer)
+            queue = iter(batches)
+            queue_lock = threading.Lock()
+
+            def work() -> None:
+                while True:
+                    with queue_lock:
+                        batch = next(queue, None)
+                    if batch is None:
+                        return
+                    self._run_batch(job, batch, pacer)
+
+            workers = _start(min(limits.concurrency, len(batches)), f"okr-{job.connection.name}",
+                             self.guarded, work)
+            for worker in workers:
+                worker.join()
         finally:
             if source is not None:
                 # closing must not turn a good run into a failed one
@@ -299,6 +324,7 @@ class _Engine:
         assert job.source is not None
         pending = batch
         attempt = 0
+        timeouts: dict[tuple[Any, ...], int] = {}
         while pending:
             with job.lock:
                 auth = job.auth_failure
@@ -311,7 +337,7 @@ class _Engine:
             left = self.remaining()
             if left is not None and left <= 0:
                 for r in pending:
-                    self._settle(Failure(r, FailureKind.TRANSIENT, _DEADLINE_NOT_SENT), attempt)
+                    self._settle(Failure(r, FailureKind.DEADLINE, _DEADLINE_NOT_SENT), attempt)
                 return
             pacer.wait()
             with job.lock:
@@ -334,9 +360,17 @@ class _Engine:
                             job.info.update(answer.info)
                     self._settle(answer, attempt)
                     continue
+                hung = answer.kind is FailureKind.TRANSIENT and answer.timed_out
+                if hung:
+                    timeouts[request.key] = timeouts.get(request.key, 0) + 1
                 if answer.kind is FailureKind.AUTH:
                     with job.lock:
                         job.auth_failure = job.auth_failure or answer.message
+                elif hung and timeouts[request.key] > self.timeout_retries:
+                    # A service that hangs twice is in trouble: do not wait on it again.
+                    times = _times(timeouts[request.key])
+                    if times:
+                        answer = attrs.evolve(answer, message=f"{answer.message}, {times}")
                 elif answer.kind is FailureKind.TRANSIENT and attempt <= self.retries:
                     wanted = self._backoff(attempt, answer.retry_after)
                     left = self.remaining()
@@ -378,11 +412,31 @@ class _Engine:
                 key = answer.request.key
                 if key in keys and key not in answers:
                     answers[key] = answer
+        except FetchError as exc:  # classified, but raised out of fetch: the batch fails alike
+            for r in batch:
+                answers.setdefault(r.key, exc.failure(r))
         except Exception as exc:  # the contract says never raise; contain a plugin that does
             message = f"source {source.name!r} raised {_exc_text(exc)}"
             for r in batch:
                 answers.setdefault(r.key, Failure(r, FailureKind.PERMANENT, message))
         return answers
+
+
+def _start(
+    count: int, name: str, guarded: Callable[..., None], func: Callable[[], None]
+) -> list[threading.Thread]:
+    """Start ``count`` daemon threads running ``func`` (exceptions go to ``guarded``)."""
+    threads = [
+        threading.Thread(target=guarded, args=(func,), name=f"{name}-{i}", daemon=True)
+        for i in range(count)
+    ]
+    for thread in threads:
+        thread.start()
+    return threads
+
+
+def _times(n: int) -> str:
+    return {1: "", 2: "twice"}.get(n, f"{n} times")
 
 
 _DEADLINE_NOT_SENT = "not sent: the refresh deadline passed"
@@ -437,6 +491,7 @@ def refresh(
     deadline: float | None = None,
     timeout: float | None = DEFAULT_TIMEOUT,
     retries: int = DEFAULT_RETRIES,
+    timeout_retries: int = DEFAULT_TIMEOUT_RETRIES,
     backoff: float = DEFAULT_BACKOFF,
     sleep: Sleep = time.sleep,
     clock: Clock = time.monotonic,
@@ -453,9 +508,11 @@ def refresh(
     ``plugins`` modules are loaded into it.
 
     ``timeout`` is set on each source as :attr:`~okrcore.sources.Source.timeout` (seconds per
-    remote call); ``deadline`` bounds the whole run (seconds): requests not answered by then fail
-    as transient. A transient failure is retried up to ``retries`` times after
-    ``backoff * 2**(attempt-1)`` seconds (with jitter; at least the source's ``retry_after``).
+    remote call); ``deadline`` bounds the whole run (seconds): ``refresh`` returns by then, and
+    requests not answered fail with kind ``deadline``. A transient failure is retried up to
+    ``retries`` times after ``backoff * 2**(attempt-1)`` seconds (with jitter; at least the
+    source's ``retry_after``); one that timed out (no answer within ``timeout``) only up to
+    ``timeout_retries`` times, so a hung service costs about ``(1 + timeout_retries) * timeout``.
     ``sleep``, ``clock`` and ``jitter`` are injectable for tests. ``on_result`` is called (from
     worker threads) as each request settles, e.g. to drive a progress bar.
 
@@ -483,8 +540,8 @@ def refresh(
         if unknown:
             known = ", ".join(kr.id for kr in plan.key_results())
             raise OkrError(f"unknown key result(s) {', '.join(unknown)} (known: {known})")
-    if retries < 0:
-        raise ValidationError("retries must be >= 0")
+    if retries < 0 or timeout_retries < 0:
+        raise ValidationError("retries and timeout_retries must be >= 0")
 
     planned = _plan_requests(plan, as_of, selected, backfill, manager)
     run_id = f"{started_at:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
@@ -500,6 +557,7 @@ def refresh(
     jobs = _connection_jobs(planned.requests, manager, timeout)
     engine = _Engine(
         retries=retries,
+        timeout_retries=min(timeout_retries, retries),
         backoff=backoff,
         deadline_at=None if deadline is None else started + deadline,
         sleep=sleep,
@@ -510,7 +568,7 @@ def refresh(
     deadline_hit = _run_all(engine, jobs)
     results = dict(engine.results)
     for r in planned.requests:  # whatever is still open when the deadline passed
-        results.setdefault(r.key, Failure(r, FailureKind.TRANSIENT, _DEADLINE_IN_FLIGHT))
+        results.setdefault(r.key, Failure(r, FailureKind.DEADLINE, _DEADLINE_IN_FLIGHT))
 
     outcomes = []
     by_kr = {r.kr.id: r for r in planned.requests}
@@ -592,20 +650,24 @@ def _connection_jobs(
 
 
 def _run_all(engine: _Engine, jobs: list[_ConnectionRun]) -> bool:
-    """Run every connection concurrently; True when the deadline cut the run short."""
-    if not jobs:
-        return False
-    pool = ThreadPoolExecutor(max_workers=len(jobs), thread_name_prefix="okr-refresh")
-    futures: list[Future[None]] = [pool.submit(engine.run_connection, job) for job in jobs]
-    _, not_done = wait(futures, timeout=engine.remaining())
+    """Run every connection concurrently; True when the deadline cut the run short.
+
+    Returns at the deadline even when calls still hang: the daemon workers are abandoned (their
+    late answers are ignored) and cannot hold the process open.
+    """
+    threads: list[threading.Thread] = []
+    for job in jobs:
+        threads += _start(1, f"okr-refresh-{job.connection.name}", engine.guarded,
+                          functools.partial(engine.run_connection, job))
+    for thread in threads:
+        left = engine.remaining()
+        thread.join(None if left is None else max(0.0, left))
     with engine.lock:
         engine.closed = True  # late answers (after the deadline) are ignored
-    # Threads stuck on a hung call end at their per-request timeout; do not wait for them.
-    pool.shutdown(wait=not not_done, cancel_futures=True)
-    for f in futures:
-        if f.done() and f.exception() is not None:  # an engine bug: surface it
-            raise f.exception()  # type: ignore[misc]
-    return bool(not_done)
+        bugs = list(engine.bugs)
+    if bugs:  # an engine bug: surface it
+        raise bugs[0]
+    return any(thread.is_alive() for thread in threads)
 
 
 def _store_answer(

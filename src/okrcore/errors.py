@@ -138,6 +138,8 @@ class FailureKind(str, enum.Enum):
     """The request itself is wrong (unknown metric, malformed query, bad value): never retried."""
     QUOTA = "quota"
     """A quota that resets later (a daily limit): not retried in this run."""
+    DEADLINE = "deadline"
+    """Set by the engine, not by sources: the run's deadline passed before an answer came."""
 
 
 class FetchError(OkrError):
@@ -149,18 +151,25 @@ class FetchError(OkrError):
     """
 
     def __init__(
-        self, kind: FailureKind | str, message: str, retry_after: float | None = None
+        self,
+        kind: FailureKind | str,
+        message: str,
+        retry_after: float | None = None,
+        *,
+        timed_out: bool = False,
     ) -> None:
         super().__init__(message)
         self.kind = FailureKind(kind)
         self.message = message
         self.retry_after = retry_after
+        self.timed_out = timed_out
 
     def failure(self, request: FetchRequest) -> Failure:
         """This error as the failure of ``request``."""
         from okrcore.sources import Failure
 
-        return Failure(request, self.kind, self.message, self.retry_after)
+        return Failure(request, self.kind, self.message, self.retry_after,
+                       timed_out=self.timed_out)
 
 
 class StoreNotFoundError(StoreError, FileNotFoundError):

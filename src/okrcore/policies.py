@@ -28,6 +28,7 @@ __all__ = [
     "GradingPolicy",
     "Light",
     "LinearGrading",
+    "NodeFacts",
     "StatusFacts",
     "StatusPolicy",
 ]
@@ -89,14 +90,33 @@ class StatusFacts:
     cycle_start: dt.date
 
 
+@attrs.frozen
+class NodeFacts:
+    """What a status policy may look at for an objective, goal or group besides its completion.
+
+    ``kind`` is ``"objective"``, ``"goal"``, ``"owner"``, ``"level"`` or ``"cycle"``;
+    ``children`` the ``(id, light)`` of every child in plan order: an objective's key results
+    then its child objectives, a goal's top-level objectives, a group's objectives.
+    """
+
+    id: str
+    kind: str
+    children: tuple[tuple[str, Light], ...]
+
+    def named(self, light: Light) -> list[str]:
+        """The ids of the children with ``light``, in plan order."""
+        return [child for child, lit in self.children if lit is light]
+
+
 @runtime_checkable
 class StatusPolicy(Protocol):
     """Turns completion into a traffic light with its reason in words.
 
     ``status`` judges one key result that has data (okrcore itself answers grey, with a reason,
     when there is none); ``rollup`` judges an objective, goal or group from its weighted
-    completion (each key result's C capped to [0, 1] before averaging) and its children's lights.
-    Optionally ``configure(settings) -> StatusPolicy`` as for :class:`GradingPolicy`.
+    completion (each key result's C capped to [0, 1] before averaging), the count of its
+    children's lights and, in :class:`NodeFacts`, which child has which light. Optionally
+    ``configure(settings) -> StatusPolicy`` as for :class:`GradingPolicy`.
     """
 
     @property
@@ -119,7 +139,9 @@ class StatusPolicy(Protocol):
         """The light of one key result and why."""
         ...
 
-    def rollup(self, completion: float | None, lights: Mapping[Light, int]) -> tuple[Light, str]:
+    def rollup(
+        self, completion: float | None, lights: Mapping[Light, int], facts: NodeFacts
+    ) -> tuple[Light, str]:
         """The light of a node from its rolled-up completion and its children's lights."""
         ...
 
@@ -214,8 +236,12 @@ class DefaultStatus:
 
     Red when C < ``red_below`` (0.7), or when p < ``red_below`` in each of the last
     ``red_periods`` (3) periods; otherwise green when C >= ``green_at`` (1.0); otherwise yellow.
-    ``red_periods: 0`` switches the period rule off. A node (objective, goal, group) is judged on
-    its rolled-up completion with the same thresholds.
+    ``red_periods: 0`` switches the period rule off.
+
+    A node (objective, goal, group) follows ``objective_light``: ``rollup`` (the default) judges
+    its rolled-up completion with the same thresholds, but is green only when no child is red or
+    yellow (yellow otherwise); ``weakest`` takes its weakest child's light. Grey children are left
+    out of both and named in the reason.
     """
 
     role: ClassVar[str] = "status"
@@ -223,9 +249,18 @@ class DefaultStatus:
     red_below: float = 0.7
     green_at: float = 1.0
     red_periods: int = 3
+    objective_light: str = attrs.field(default="rollup")
+
+    @objective_light.validator
+    def _check_objective_light(self, _attribute: Any, value: str) -> None:
+        if value not in OBJECTIVE_LIGHTS:
+            expected = " or ".join(OBJECTIVE_LIGHTS)
+            message = f"expected {expected}, got {value!r}"
+            raise PlanError([Problem("policy.objective_light", message)])
 
     def configure(self, settings: Mapping[str, Any]) -> DefaultStatus:
-        """A copy with ``red_below``, ``green_at`` and ``red_periods`` from the plan."""
+        """A copy with ``red_below``, ``green_at``, ``red_periods`` and ``objective_light`` from
+        the plan."""
         red = setting(settings, "red_below", self.red_below, 0.0)
         green = setting(settings, "green_at", self.green_at, 0.0)
         periods = setting(settings, "red_periods", self.red_periods, 0.0)
@@ -234,7 +269,10 @@ class DefaultStatus:
             raise PlanError([Problem("policy.red_below", message)])
         if periods != int(periods):
             raise PlanError([Problem("policy.red_periods", f"expected a whole number: {periods}")])
-        return attrs.evolve(self, red_below=red, green_at=green, red_periods=int(periods))
+        rule = settings.get("objective_light", self.objective_light)
+        return attrs.evolve(
+            self, red_below=red, green_at=green, red_periods=int(periods), objective_light=rule
+        )
 
     def status(
         self,
@@ -265,18 +303,46 @@ class DefaultStatus:
             return Light.GREEN, f"C = {c} >= {green:.2f}: {detail}"
         return Light.YELLOW, f"C = {c}, between {red:.2f} and {green:.2f}: {detail}"
 
-    def rollup(self, completion: float | None, lights: Mapping[Light, int]) -> tuple[Light, str]:
-        """A node's light from its weighted completion (each child capped at 1.0)."""
-        counts = ", ".join(f"{lights[light]} {light.value}" for light in Light if lights.get(light))
-        counts = f" ({counts})" if counts else ""
+    def rollup(
+        self, completion: float | None, lights: Mapping[Light, int], facts: NodeFacts
+    ) -> tuple[Light, str]:
+        """A node's light by ``objective_light``, with the count of its children's lights."""
+        tally = _tally(facts)
+        if self.objective_light == "weakest":
+            for light in (Light.RED, Light.YELLOW, Light.GREEN):
+                if facts.named(light):
+                    return light, f"weakest child is {light.value}{tally}"
+            return Light.GREY, f"no key result with data yet{tally}"
         if completion is None:
-            return Light.GREY, f"no key result with data yet{counts}"
+            return Light.GREY, f"no key result with data yet{tally}"
         c = f"{completion:.2f}"
         if completion < self.red_below:
-            return Light.RED, f"weighted C = {c} < {self.red_below:.2f}{counts}"
+            return Light.RED, f"weighted C = {c} < {self.red_below:.2f}{tally}"
+        behind = [(child, light) for child, light in facts.children if light in _BEHIND]
+        if completion >= self.green_at and behind:
+            child, light = behind[0]
+            which = f"{child} is {light.value}"
+            if len(behind) > 1:
+                which = f"{len(behind)} are red or yellow"
+            return Light.YELLOW, f"weighted C = {c} >= {self.green_at:.2f}, but {which}{tally}"
         if completion >= self.green_at:
-            return Light.GREEN, f"weighted C = {c} >= {self.green_at:.2f}{counts}"
+            return Light.GREEN, f"weighted C = {c} >= {self.green_at:.2f}{tally}"
         return (
             Light.YELLOW,
-            f"weighted C = {c}, between {self.red_below:.2f} and {self.green_at:.2f}{counts}",
+            f"weighted C = {c}, between {self.red_below:.2f} and {self.green_at:.2f}{tally}",
         )
+
+
+OBJECTIVE_LIGHTS = ("rollup", "weakest")
+_BEHIND = (Light.RED, Light.YELLOW)
+
+
+def _tally(facts: NodeFacts) -> str:
+    """`` (3 green; 1 red: leads; 1 grey: rebrand)``: green children counted, the others named."""
+    parts = []
+    for light in Light:
+        names = facts.named(light)
+        if names:
+            shown = "" if light is Light.GREEN else ": " + ", ".join(names)
+            parts.append(f"{len(names)} {light.value}{shown}")
+    return f" ({'; '.join(parts)})" if parts else ""

@@ -108,8 +108,10 @@ class KRScore:
 class NodeScore:
     """The rollup of an objective, a goal or a group (owner, level, cycle).
 
-    ``score`` and ``expected`` are weighted means (``None`` when nothing below has data);
-    ``completion`` is the weighted mean of the key results' C, each capped to [0, 1].
+    ``score``, ``expected`` (expected progress) and ``expected_score`` (the score on plan, to
+    compare ``score`` with) are weighted means over the key results with data (``None`` when
+    nothing below has data); ``completion`` is the weighted mean of the key results' C, each capped
+    to [0, 1].
     """
 
     id: str
@@ -120,6 +122,7 @@ class NodeScore:
     completion: float | None
     status: Light
     reason: str
+    expected_score: float | None = None
     owner: str | None = None
     level: str | None = None
     cycle: str | None = None
@@ -133,6 +136,7 @@ class NodeScore:
             "title": self.title,
             "score": _r(self.score),
             "expected": _r(self.expected),
+            "expected_score": _r(self.expected_score),
             "completion": _r(self.completion),
             "status": self.status.value,
             "reason": self.reason,

@@ -24,6 +24,7 @@ from .policies import (
     GradingPolicy,
     Light,
     LinearGrading,
+    NodeFacts,
     StatusFacts,
     StatusPolicy,
     setting,
@@ -44,6 +45,7 @@ __all__ = [
     "Light",
     "LinearGrading",
     "LiveScore",
+    "NodeFacts",
     "NodeScore",
     "Scorecard",
     "StatusFacts",
@@ -343,6 +345,7 @@ class LiveScore:
         self.scores = Rollup(self.tree, [k.score for k in ordered])
         self.expected = Rollup(self.tree, [_expected_leaf(k) for k in ordered])
         self.completion = Rollup(self.tree, [_completion_leaf(k) for k in ordered])
+        self.expected_score = Rollup(self.tree, [_expected_score_leaf(k) for k in ordered])
 
     def _score(self, kr_id: str) -> KRScore:
         plan = self.plan
@@ -370,6 +373,7 @@ class LiveScore:
         self.scores.update(kr.id, kr.score)
         self.expected.update(kr.id, _expected_leaf(kr))
         self.completion.update(kr.id, _completion_leaf(kr))
+        self.expected_score.update(kr.id, _expected_score_leaf(kr))
         return kr
 
     def key_result(self, kr_id: str) -> KRScore:
@@ -386,18 +390,17 @@ class LiveScore:
 
     def scorecard(self) -> Scorecard:
         """An immutable snapshot of everything."""
-        plan, tree, policy = self.plan, self.tree, self.status
-        lights: list[dict[Light, int]] = [{} for _ in tree.node_ids]
+        plan, tree = self.plan, self.tree
+        children: list[list[tuple[str, Light]]] = [[] for _ in tree.node_ids]
         for kr_id, p in zip(tree.leaf_ids, tree.leaf_parent, strict=True):
-            light = self._krs[kr_id].status
-            lights[p][light] = lights[p].get(light, 0) + 1
+            children[p].append((kr_id, self._krs[kr_id].status))
         node_status: list[tuple[Light, str]] = [(Light.GREY, "")] * len(tree.node_ids)
         for i in tree.order:  # children before parents
-            node_status[i] = policy.rollup(self.completion.node(i), lights[i])
+            kind, _, node_id = tree.node_ids[i].partition(":")
+            node_status[i] = self._node_light(node_id, kind, self.completion.node(i), children[i])
             parent = tree.node_parent[i]
             if parent >= 0:
-                light = node_status[i][0]
-                lights[parent][light] = lights[parent].get(light, 0) + 1
+                children[parent].append((node_id, node_status[i][0]))
 
         def node(i: int, kind: str, title: str, **extra: Any) -> NodeScore:
             light, reason = node_status[i]
@@ -407,6 +410,7 @@ class LiveScore:
                 title=title,
                 score=self.scores.node(i),
                 expected=self.expected.node(i),
+                expected_score=self.expected_score.node(i),
                 completion=self.completion.node(i),
                 status=light,
                 reason=reason,
@@ -449,22 +453,34 @@ class LiveScore:
             status_policy=self.status.name,
         )
 
+    def _node_light(
+        self,
+        node_id: str,
+        kind: str,
+        completion: float | None,
+        children: Sequence[tuple[str, Light]],
+    ) -> tuple[Light, str]:
+        lights: dict[Light, int] = {}
+        for _, light in children:
+            lights[light] = lights.get(light, 0) + 1
+        facts = NodeFacts(node_id, kind, tuple(children))
+        return self.status.rollup(completion, lights, facts)
+
     def _group(
         self, key: str, kind: str, members: list[str], objectives: Mapping[str, NodeScore]
     ) -> NodeScore:
         weights = [self.plan.objective(m).weight for m in members]
         nodes = [objectives[m] for m in members]
-        completion = weighted_mean((n.completion, w) for n, w in zip(nodes, weights, strict=True))
-        lights: dict[Light, int] = {}
-        for n in nodes:
-            lights[n.status] = lights.get(n.status, 0) + 1
-        light, reason = self.status.rollup(completion, lights)
+        pairs = list(zip(nodes, weights, strict=True))
+        completion = weighted_mean((n.completion, w) for n, w in pairs)
+        light, reason = self._node_light(key, kind, completion, [(n.id, n.status) for n in nodes])
         return NodeScore(
             id=key,
             kind=kind,
             title=key,
-            score=weighted_mean((n.score, w) for n, w in zip(nodes, weights, strict=True)),
-            expected=weighted_mean((n.expected, w) for n, w in zip(nodes, weights, strict=True)),
+            score=weighted_mean((n.score, w) for n, w in pairs),
+            expected=weighted_mean((n.expected, w) for n, w in pairs),
+            expected_score=weighted_mean((n.expected_score, w) for n, w in pairs),
             completion=completion,
             status=light,
             reason=reason,
@@ -474,6 +490,10 @@ class LiveScore:
 def _expected_leaf(kr: KRScore) -> float | None:
     # same members as the score rollup, so a node's score and pace compare like for like
     return None if kr.score is None else kr.expected
+
+
+def _expected_score_leaf(kr: KRScore) -> float | None:
+    return None if kr.score is None else kr.expected_score
 
 
 def _completion_leaf(kr: KRScore) -> float | None:

@@ -130,12 +130,18 @@ class Reading:
 
 @attrs.frozen
 class Failure:
-    """A failed request: its kind, a message naming the remote error, and when to retry."""
+    """A failed request: its kind, a message naming the remote error, and when to retry.
+
+    ``timed_out`` marks a transient failure where the service gave no (complete) answer within
+    the timeout: the engine retries those fewer times (``timeout_retries``), since a service that
+    hangs once is likely to hang again.
+    """
 
     request: FetchRequest
     kind: FailureKind = attrs.field(converter=FailureKind)
     message: str
     retry_after: float | None = None
+    timed_out: bool = attrs.field(default=False, kw_only=True)
 
 
 @attrs.frozen

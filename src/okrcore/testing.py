@@ -15,8 +15,8 @@ that follows the service's documented wire format) on a free port and gives its 
 
 Each route answers with its replies in order; the last one repeats. A reply can be a JSON body, raw
 bytes (malformed JSON), a status with headers (429 + Retry-After), a delay, a hang (no answer until
-the server stops) or a reset (the connection is closed with a TCP RST). ``server.calls`` records
-every request (method, path, query, headers, JSON body).
+the server stops, then the connection is closed) or a reset (the connection is closed with a TCP
+RST). ``server.calls`` records every request (method, path, query, headers, JSON body).
 
 Point the connection's ``endpoint`` at the URL, register your plugin on a private
 ``PluginManager(load_entry_points=False)``, and run the real ``okrcore.refresh``.
@@ -172,6 +172,11 @@ class FakeServer:
                     time.sleep(reply.delay)
                 if reply.hang:
                     server._stop.wait(30)
+                    # Close the connection: a client must not wait out its own timeout after
+                    # the server stopped (that held test processes open at exit).
+                    self.close_connection = True
+                    with contextlib.suppress(OSError):
+                        self.connection.shutdown(socket.SHUT_RDWR)
                     return
                 if reply.reset:
                     # SO_LINGER with a zero timeout makes close() send a TCP RST.

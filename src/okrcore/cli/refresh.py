@@ -2,8 +2,8 @@
 
 ``okr refresh`` is what a scheduled job runs: it prints one line per key result (or the JSON
 summary of :meth:`okrcore.RefreshResult.to_dict`), shows a progress bar only when stderr
-is a terminal, and exits 0 when every fetched key result was refreshed, 1 when any failed, 2 when
-the plan or the arguments are unusable.
+is a terminal, and exits 0 when every fetched key result was refreshed, 1 when any failed or the
+report after the refresh was not delivered, 2 when the plan or the arguments are unusable.
 """
 
 from __future__ import annotations
@@ -100,7 +100,7 @@ def _progress(total: int, enabled: bool) -> Iterator[Callable[[Any, Any], None] 
     type=click.FloatRange(min=0, min_open=True),
     default=30.0,
     show_default=True,
-    help="Seconds each remote call may take.",
+    help="Seconds each remote call may take (connect and the whole answer).",
 )
 @click.option(
     "--deadline",
@@ -115,6 +115,13 @@ def _progress(total: int, enabled: bool) -> Iterator[Callable[[Any, Any], None] 
     show_default=True,
     help="Retries of a transient failure.",
 )
+@click.option(
+    "--timeout-retries",
+    type=click.IntRange(min=0),
+    default=1,
+    show_default=True,
+    help="Retries of a call that got no answer within --timeout.",
+)
 @format_option("text", "json")
 @handle_errors
 def refresh_command(
@@ -127,12 +134,13 @@ def refresh_command(
     timeout: float,
     deadline: float | None,
     retries: int,
+    timeout_retries: int,
     fmt: str,
 ) -> None:
     """Fetch key-result actuals from live systems and store them as check-ins.
 
-    Exit 0 when every fetched key result was refreshed, 1 when any failed, 2 when the plan or
-    the arguments are unusable.
+    Exit 0 when every fetched key result was refreshed, 1 when any failed or a notification
+    after the refresh failed, 2 when the plan or the arguments are unusable.
     """
     if backfill is not None and at is not None:
         raise UsageError("--at and --backfill exclude each other (the backfill end is the as_of)")
@@ -160,6 +168,7 @@ def refresh_command(
                     deadline=deadline,
                     timeout=timeout,
                     retries=retries,
+                    timeout_retries=timeout_retries,
                     on_result=on_result,
                 )
             except PluginError as exc:  # a plugin module the plan names cannot be loaded
@@ -170,8 +179,18 @@ def refresh_command(
         _print_requests(result)
     else:
         _print_result(result)
-    if not dry_run and not result.ok:
+    for failure in result.hook_errors:  # e.g. the report after the refresh was not delivered
+        click.echo(f"FAILED after the refresh: {_hook_error(failure.name, failure.error)}",
+                   err=True)
+    if not dry_run and (not result.ok or result.hook_errors):
         sys.exit(EXIT_FAILED)
+
+
+def _hook_error(plugin: str, error: str) -> str:
+    """A hook failure in words: the notifier's own message (which names the channel and the
+    platform's error), or the plugin and its error."""
+    text = error.removeprefix("okrcore_refresh_finished: ").removeprefix("NotifyError: ")
+    return text if plugin == "okrcore.default_plugins.notify" else f"plugin {plugin!r}: {text}"
 
 
 def _print_requests(result: RefreshResult) -> None:
@@ -206,8 +225,6 @@ def _print_result(result: RefreshResult) -> None:
         click.echo(line)
         for warning in o.warnings:
             click.echo(f"        warning: {warning}")
-    for failure in result.hook_errors:
-        click.echo(f"Warning: plugin {failure.name!r}: {failure.error}", err=True)
     click.echo(_summary(result.run))
 
 

@@ -80,7 +80,7 @@ ROLLUP_COLUMNS = (
     Col("objective / goal"),
     Col("title", "name"),
     Col("score", justify="right"),
-    Col("pace", justify="right"),
+    Col("exp. score", justify="right"),
     Col("status"),
 )
 
@@ -127,13 +127,13 @@ def render_scorecard(data: Mapping[str, Any], fmt: str, title: str = "") -> None
                     f"`{n.get('id')}`",
                     str(n.get("title") or ""),
                     fixed(n.get("score")),
-                    pct(n.get("expected")),
+                    fixed(n.get("expected_score")),
                     f"{STATUS_ICON.get(status_text(n.get('status')), '⚪')} "
                     f"{status_text(n.get('status'))}",
                 ]
                 for n in nodes
             ]
-            headers = [heading[:-1].lower(), "title", "score", "pace", "status"]
+            headers = [heading[:-1].lower(), "title", "score", "exp. score", "status"]
             parts += ["", f"### {heading}", "", md_table(headers, rows)]
         click.echo("\n".join(parts))
         return
@@ -160,7 +160,7 @@ def render_scorecard(data: Mapping[str, Any], fmt: str, title: str = "") -> None
                 label,
                 str(node.get("title") or ""),
                 fixed(node.get("score")),
-                pct(node.get("expected")),
+                fixed(node.get("expected_score")),
                 lamp(node) if node.get("status") is not None else "",
             ]
             for node, label in nodes

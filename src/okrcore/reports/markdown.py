@@ -90,7 +90,7 @@ def _monthly(rep: Report, out: list[str]) -> None:
         n = obj.node
         out.append(
             f"- {LIGHT_ICON[n.status.value]} **{_inline(n.title)}**: score {fixed(n.score)} "
-            f"(expected {fixed(n.expected)})" + (f" · {_inline(n.owner)}" if n.owner else "")
+            f"(expected {fixed(n.expected_score)})" + (f" · {_inline(n.owner)}" if n.owner else "")
         )
         for kr_id in obj.key_results:
             s = rep.key_result(kr_id).score

@@ -94,7 +94,7 @@ NODE_COLUMNS = (
     Col("Light"),
     Col("Name", "name"),
     Col("Score", justify="right"),
-    Col("Expected", justify="right"),
+    Col("Exp. score", justify="right"),
     Col("Completion", justify="right"),
 )
 
@@ -105,7 +105,7 @@ def _nodes_table(rich: Any, console: Any, title: str, nodes: Any) -> None:
             _light(rich, n.status.value),
             rich.text.Text(n.title),
             fixed(n.score),
-            fixed(n.expected),
+            fixed(n.expected_score),
             pct(n.completion),
         ]
         for n in nodes

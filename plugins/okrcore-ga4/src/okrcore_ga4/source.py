@@ -207,6 +207,7 @@ class Fail:
     kind: FailureKind
     message: str
     retry_after: float | None = None
+    timed_out: bool = False
 
 
 def _remote_message(exc: BaseException) -> str:
@@ -466,7 +467,8 @@ class GA4Source(Source):
 
     def _failure(self, need: Need, fail: Fail) -> Failure:
         message = f"key result {need.request.kr.id!r}: {fail.message}"
-        return Failure(need.request, fail.kind, message, retry_after=fail.retry_after)
+        return Failure(need.request, fail.kind, message, retry_after=fail.retry_after,
+                       timed_out=fail.timed_out)
 
     def _stopped(self) -> Fail | None:
         with self._lock:
@@ -719,10 +721,11 @@ class GA4Source(Source):
                                                "the property id")
         if isinstance(exc, (gexc.ServerError, gexc.DeadlineExceeded, gexc.RetryError,
                             gexc.ServiceUnavailable, TimeoutError, ConnectionError)):
-            return Fail(FailureKind.TRANSIENT, f"{where}: {type(exc).__name__}: {remote}")
+            return Fail(FailureKind.TRANSIENT, f"{where}: {type(exc).__name__}: {remote}",
+                        timed_out=isinstance(exc, (gexc.DeadlineExceeded, TimeoutError)))
         if _is_network_error(exc):
             return Fail(FailureKind.TRANSIENT, f"{where}: network error: {type(exc).__name__}: "
-                                               f"{remote}")
+                                               f"{remote}", timed_out=_is_timeout(exc))
         if isinstance(exc, gexc.GoogleAPICallError):
             return Fail(FailureKind.PERMANENT, f"{where}: {type(exc).__name__}: {remote}")
         return Fail(FailureKind.PERMANENT, f"{where}: unexpected {type(exc).__name__}: {remote}")
@@ -829,3 +832,11 @@ def _is_network_error(exc: BaseException) -> bool:
     except ImportError:  # pragma: no cover - requests comes with google-auth[requests]
         return False
     return isinstance(exc, (requests.ConnectionError, requests.Timeout))
+
+
+def _is_timeout(exc: BaseException) -> bool:
+    try:
+        import requests
+    except ImportError:  # pragma: no cover - requests comes with google-auth[requests]
+        return False
+    return isinstance(exc, requests.Timeout)

@@ -333,7 +333,9 @@ class HubSpotSource(Source):
             )
         except requests.Timeout:
             raise FetchError(
-                FailureKind.TRANSIENT, f"HubSpot did not answer within {self._timeout[1]:g} s"
+                FailureKind.TRANSIENT,
+                f"HubSpot did not answer within {self._timeout[1]:g} s",
+                timed_out=True,
             ) from None
         except requests.RequestException as exc:
             raise FetchError(

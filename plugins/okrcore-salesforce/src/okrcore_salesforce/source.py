@@ -425,6 +425,7 @@ class SalesforceSource(Source):
                 raise FetchError(
                     FailureKind.TRANSIENT,
                     f"Salesforce did not answer within {self._timeout[1]:g} s",
+                    timed_out=True,
                 ) from None
             except requests.RequestException as exc:
                 raise FetchError(

@@ -459,6 +459,7 @@ class GraphSource(Source):
             raise FetchError(
                 FailureKind.TRANSIENT,
                 f"{self.service} did not answer within {self._timeout[1]:g} s",
+                timed_out=True,
             ) from None
         except requests.RequestException as exc:  # never show the URL: it holds the token
             raise FetchError(

@@ -262,7 +262,9 @@ class YouTubeSource(Source):
             )
         except requests.Timeout:
             raise FetchError(
-                FailureKind.TRANSIENT, f"YouTube did not answer within {self._timeout[1]:g} s"
+                FailureKind.TRANSIENT,
+                f"YouTube did not answer within {self._timeout[1]:g} s",
+                timed_out=True,
             ) from None
         except requests.RequestException as exc:  # never show the URL: it holds the key
             raise FetchError(

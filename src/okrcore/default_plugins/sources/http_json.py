@@ -255,7 +255,7 @@ class HttpJsonSource(Source):
                                        timeout=self._timeout())
         except requests.Timeout:
             return Failure(r, FailureKind.TRANSIENT,
-                           f"{where}: no answer within {self._timeout():g} s")
+                           f"{where}: no answer within {self._timeout():g} s", timed_out=True)
         except requests.ConnectionError as exc:
             return Failure(r, FailureKind.TRANSIENT, f"{where}: connection failed: "
                            f"{_short(str(exc))}")
