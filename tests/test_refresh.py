@@ -820,6 +820,6 @@ def test_cli_refresh_whose_notification_failed_exits_1_naming_the_channel(
                     "notify:\n  team-chat: {plugin: failing-chat, after_refresh: true}\n")
     done = invoke("refresh", str(plan), "--store", store, "--at", "2026-03-05")
     assert done.exit_code == 1, done.output
-    assert "good = 5 (1 new) [api]" in done.stdout
+    assert "good = 5 (1 new, 0 revised) [api]" in done.stdout
     assert "FAILED after the refresh: report after refresh not delivered: channel 'team-chat': " \
            "HTTP 500: chat is down" in done.stderr
