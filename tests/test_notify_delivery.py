@@ -116,3 +116,38 @@ def test_every_channel_sent_exits_0(plan: Path) -> None:
     code, err = report(plan, "ops", "team-chat")
     assert code == 0, err
     assert sent(plan) == ["ops", "team-chat"]
+
+
+def test_message_text_and_html_of_plan_text_with_markup(tmp_path: Path) -> None:
+    """Plan text reaches the plain text as written and the HTML part escaped; no box drawing."""
+    import datetime as dt
+    import re
+
+    from okrcore.notify import message_for
+    from okrcore.planfile import loads_plan
+    from okrcore.reports import report as build
+    from okrcore.store import open_store
+
+    plan = loads_plan(
+        textwrap.dedent(
+            """\
+            okrcore: 1
+            title: "<script>alert(1)</script> *launch* & more"
+            cycles: [{id: q4, start: 2026-10-01, end: 2026-12-31}]
+            objectives:
+              - id: o
+                title: Grow
+                cycle: q4
+                key_results:
+                  - {id: k, title: "Leads_total reach 100 <b>", kind: increase, baseline: 0,
+                     target: 100}
+            """
+        )
+    )
+    msg = message_for(build(plan, open_store("memory://"), "daily", dt.date(2026, 11, 20)))
+    assert "<script>alert(1)</script> *launch* & more" in msg.text
+    assert "Leads_total reach 100 <b>" in msg.text
+    assert not re.search("[\u2500-\u257f]", msg.text)
+    assert "<script" not in msg.html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; *launch* &amp; more" in msg.html
+    assert "<strong>Leads_total reach 100 &lt;b&gt;</strong>" in msg.html

@@ -34,10 +34,12 @@ class Channel:
 
 @attrs.frozen
 class Message:
-    """What a notifier sends: a title, the report as Markdown and plain text, and as data.
+    """What a notifier sends: a title, the report as Markdown, plain text and HTML, and as data.
 
-    ``report`` is the JSON form of the report (see docs/reports.md) for notifiers that build rich
-    cards; ``link`` points at the full report when one is published.
+    ``text`` is plain text without tables or markup (headings and lists, wrapped at 78
+    characters); ``html`` a small HTML document with inline styles, for a mail's HTML part (empty
+    when the sender built none); ``report`` is the JSON form of the report (see docs/reports.md)
+    for notifiers that build rich cards; ``link`` points at the full report when one is published.
     """
 
     title: str
@@ -45,6 +47,7 @@ class Message:
     text: str
     report: Mapping[str, Any] = attrs.field(factory=dict)
     link: str | None = None
+    html: str = ""
 
 
 class Notifier:

@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from .errors import OkrError
 from .model import Plan
 from .notifiers import Channel, Message, Notifier, NotifyError
 from .reports import KINDS, Report
@@ -101,18 +100,16 @@ def after_refresh_channels(plan: Plan) -> list[tuple[str, str]]:
 
 
 def message_for(report: Report, *, link: str | None = None) -> Message:
-    """The message a notifier sends for a report: Markdown, plain text and the JSON form."""
-    from .reports.markdown import render_markdown
+    """The message a notifier sends for a report: Markdown, plain text, HTML and the JSON form."""
+    from .reports.markdown import render_html_mail, render_markdown, render_plain
 
-    markdown = render_markdown(report)
-    try:
-        from .reports.text import render_text
-
-        text = render_text(report, color=False, width=100)
-    except OkrError:  # rich is not installed: the Markdown reads well enough as text
-        text = markdown
     return Message(
-        title=report.title, markdown=markdown, text=text, report=report.to_dict(), link=link
+        title=report.title,
+        markdown=render_markdown(report),
+        text=render_plain(report),
+        report=report.to_dict(),
+        link=link,
+        html=render_html_mail(report),
     )
 
 

@@ -13,10 +13,12 @@ that follows the service's documented wire format) on a free port and gives its 
         server.route("/flaky", Reply(status=500), Reply(status=500), Reply(json={"total": 1}))
         url = server.url + "/leads"
 
-Each route answers with its replies in order; the last one repeats. A reply can be a JSON body, raw
-bytes (malformed JSON), a status with headers (429 + Retry-After), a delay, a hang (no answer until
-the server stops, then the connection is closed) or a reset (the connection is closed with a TCP
-RST). ``server.calls`` records every request (method, path, query, headers, JSON body).
+Each route answers with its replies in order; the last one repeats; the route ``"*"`` answers any
+path without its own. A reply can be a JSON body, raw bytes (malformed JSON, a gzip bomb with
+``Content-Encoding: gzip``), a status with headers (429 + Retry-After, a redirect), a delay, a
+hang (no answer until the server stops, then the connection is closed), a drip (the body a byte
+at a time) or a reset (the connection is closed with a TCP RST). ``server.calls`` records every
+request (method, path, query, headers, JSON body).
 
 Point the connection's ``endpoint`` at the URL, register your plugin on a private
 ``PluginManager(load_entry_points=False)``, and run the real ``okrcore.refresh``.
@@ -71,6 +73,8 @@ class Reply:
     delay: float = 0.0
     hang: bool = False
     reset: bool = False
+    drip: float = 0.0
+    """Seconds between the bytes of the body (a server that answers very slowly)."""
 
 
 @attrs.frozen
@@ -104,7 +108,8 @@ class FakeServer:
         return self._url
 
     def route(self, path: str, *replies: Reply) -> None:
-        """Answer requests for ``path`` (without query) with ``replies`` in order."""
+        """Answer requests for ``path`` (without query; ``"*"``: any other path) with ``replies``
+        in order."""
         with self._lock:
             self._routes[path] = list(replies) or [Reply()]
 
@@ -136,6 +141,8 @@ class FakeServer:
             self.calls.append(call)
             handler = self._handlers.get(call.path)
             replies = self._routes.get(call.path)
+            if handler is None and replies is None:
+                replies = self._routes.get("*")
             if handler is None and replies is not None:
                 return replies.pop(0) if len(replies) > 1 else replies[0]
         if handler is not None:
@@ -193,6 +200,17 @@ class FakeServer:
                 for name, value in reply.headers.items():
                     self.send_header(name, value)
                 self.end_headers()
-                self.wfile.write(data)
+                if not reply.drip:
+                    self.wfile.write(data)
+                    return
+                for i in range(len(data)):
+                    if server._stop.wait(reply.drip):
+                        break
+                    try:
+                        self.wfile.write(data[i : i + 1])
+                        self.wfile.flush()
+                    except OSError:  # the client gave up
+                        break
+                self.close_connection = True
 
         return Handler

@@ -12,6 +12,7 @@ import requests
 from okrcore.errors import SourceError
 from okrcore.model import Connection, KeyResult, Measure
 from okrcore.sources import (
+    HTTP_SETTINGS,
     FailureKind,
     FetchError,
     FetchRequest,
@@ -21,6 +22,7 @@ from okrcore.sources import (
     Source,
     Throttle,
     http_session,
+    http_setting_problems,
     is_secret_reference,
     parse_retry_after,
     unknown_keys,
@@ -94,7 +96,8 @@ class HubSpotSource(Source):
     def validate_connection(cls, connection: Connection) -> list[QueryProblem]:
         """The token must be a secret reference; numbers must be positive."""
         settings = connection.settings
-        problems = unknown_keys(settings, _SETTINGS)
+        problems = unknown_keys(settings, {*_SETTINGS, *HTTP_SETTINGS})
+        problems += http_setting_problems(settings)
         if not is_secret_reference(settings.get("token")):
             problems.append(
                 QueryProblem(
@@ -305,7 +308,8 @@ class HubSpotSource(Source):
                         "(set token: env:NAME or file:PATH)",
                     )
             if self._session is None:
-                self._session = http_session(f"okrcore-hubspot/{__version__}", self._concurrency)
+                self._session = http_session(f"okrcore-hubspot/{__version__}", self._concurrency,
+                                             connection=self.connection)
             return self._session, self._token
 
     def _search(

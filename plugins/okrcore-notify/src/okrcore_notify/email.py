@@ -1,4 +1,5 @@
-"""Email over SMTP: the report as plain text, subject = the report's title, link at the end.
+"""Email over SMTP: the report as plain text and HTML (multipart/alternative), subject = the
+report's title, link at the end.
 
 Settings: ``host``, ``port`` (587 with ``starttls``, 465 with ``ssl``, else 25), ``from``, ``to``
 (an address or a list), ``username`` and ``password`` (``env:``/``file:`` references), ``starttls``
@@ -9,6 +10,9 @@ Temporary SMTP failures (4xx replies, dropped connections) are retried; 5xx repl
 
 from __future__ import annotations
 
+import datetime as dt
+import email.utils
+import html
 import smtplib
 import ssl
 import time
@@ -42,15 +46,27 @@ def _refusals(refused: Mapping[str, tuple[int, bytes | str]]) -> str:
 
 
 def build_email(message: Message, sender: str, recipients: list[str]) -> EmailMessage:
-    """The email for a report: subject = title, text body, the link at the end."""
+    """The email for a report (RFC 5322): subject = title, ``Date`` and ``Message-ID``, and a
+    ``multipart/alternative`` body: the plain text first, then the HTML part when the message has
+    one; the link to the full report ends both."""
     mail = EmailMessage()
     mail["Subject"] = message.title
     mail["From"] = sender
     mail["To"] = ", ".join(recipients)
-    body = message.text
+    mail["Date"] = email.utils.format_datetime(dt.datetime.now(dt.timezone.utc))
+    # the sender's domain, not the host name: no DNS lookup, nothing about the host leaks
+    mail["Message-ID"] = email.utils.make_msgid("okrcore", domain=sender.rpartition("@")[2])
+    text = message.text.rstrip("\n") + "\n"
     if message.link:
-        body += f"\n\nFull report: {message.link}\n"
-    mail.set_content(body)
+        text += f"\nFull report: {message.link}\n"
+    mail.set_content(text)
+    if message.html:
+        page = message.html
+        if message.link:
+            href = html.escape(message.link, quote=True)
+            para = f'<p><a href="{href}">Full report</a></p>\n'
+            page = page.replace("</body>", para + "</body>") if "</body>" in page else page + para
+        mail.add_alternative(page, subtype="html")
     return mail
 
 

@@ -14,6 +14,7 @@ import requests
 from okrcore.errors import SourceError
 from okrcore.model import Connection, KeyResult, Measure
 from okrcore.sources import (
+    HTTP_SETTINGS,
     FailureKind,
     FetchError,
     FetchRequest,
@@ -22,6 +23,7 @@ from okrcore.sources import (
     Reading,
     Source,
     http_session,
+    http_setting_problems,
     is_secret_reference,
     parse_retry_after,
     unknown_keys,
@@ -130,7 +132,8 @@ class SalesforceSource(Source):
     def validate_connection(cls, connection: Connection) -> list[QueryProblem]:
         """Instance URL, pinned version, one complete auth flow, secrets only by reference."""
         settings = connection.settings
-        problems = unknown_keys(settings, _SETTINGS)
+        problems = unknown_keys(settings, {*_SETTINGS, *HTTP_SETTINGS})
+        problems += http_setting_problems(settings)
         flow = _flow(settings)
         # an OAuth answer names the instance itself; a bare token needs to be told where to go
         where = [settings.get("instance_url"), connection.endpoint]
@@ -344,9 +347,8 @@ class SalesforceSource(Source):
     def _http(self) -> requests.Session:
         with self._lock:
             if self._session is None:
-                self._session = http_session(
-                    f"okrcore-salesforce/{__version__}", self._concurrency
-                )
+                self._session = http_session(f"okrcore-salesforce/{__version__}", self._concurrency,
+                                             connection=self.connection)
             return self._session
 
     def _secret(self, key: str) -> str | None:

@@ -22,6 +22,7 @@ import requests
 from okrcore.errors import SourceError
 from okrcore.model import Connection, KeyResult, Measure
 from okrcore.sources import (
+    HTTP_SETTINGS,
     Failure,
     FailureKind,
     FetchError,
@@ -31,6 +32,7 @@ from okrcore.sources import (
     Reading,
     Source,
     http_session,
+    http_setting_problems,
     is_secret_reference,
     unknown_keys,
 )
@@ -138,7 +140,8 @@ class GraphSource(Source):
     def validate_connection(cls, connection: Connection) -> list[QueryProblem]:
         """Token and app secret by reference; a pinned Graph version like v25.0."""
         settings = connection.settings
-        problems = unknown_keys(settings, _SETTINGS)
+        problems = unknown_keys(settings, {*_SETTINGS, *HTTP_SETTINGS})
+        problems += http_setting_problems(settings)
         for key in ("access_token", "app_secret"):
             value = settings.get(key)
             if (value is not None or key == "access_token") and not is_secret_reference(value):
@@ -439,7 +442,8 @@ class GraphSource(Source):
                     raise FetchError(FailureKind.AUTH, f"connection {name!r} has no access_token")
                 self._secrets = (token, app_secret)
             if self._session is None:
-                self._session = http_session(f"okrcore-social/{__version__}", self._concurrency)
+                self._session = http_session(f"okrcore-social/{__version__}", self._concurrency,
+                                             connection=self.connection)
             return self._session, self._secrets[0], self._secrets[1]
 
     def _get(

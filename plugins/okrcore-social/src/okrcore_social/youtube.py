@@ -13,6 +13,7 @@ import requests
 from okrcore.errors import SourceError
 from okrcore.model import Connection, KeyResult, Measure
 from okrcore.sources import (
+    HTTP_SETTINGS,
     Failure,
     FailureKind,
     FetchError,
@@ -22,6 +23,7 @@ from okrcore.sources import (
     Reading,
     Source,
     http_session,
+    http_setting_problems,
     is_secret_reference,
     parse_retry_after,
     unknown_keys,
@@ -93,7 +95,8 @@ class YouTubeSource(Source):
     def validate_connection(cls, connection: Connection) -> list[QueryProblem]:
         """The API key must be a reference."""
         settings = connection.settings
-        problems = unknown_keys(settings, _SETTINGS)
+        problems = unknown_keys(settings, {*_SETTINGS, *HTTP_SETTINGS})
+        problems += http_setting_problems(settings)
         if not is_secret_reference(settings.get("api_key")):
             problems.append(
                 QueryProblem("api_key", "set api_key to 'env:NAME' or 'file:PATH' (never inline)")
@@ -252,7 +255,8 @@ class YouTubeSource(Source):
                 if not self._key:
                     raise FetchError(FailureKind.AUTH, "the connection has no api_key")
             if self._session is None:
-                self._session = http_session(f"okrcore-social/{__version__}", self._concurrency)
+                self._session = http_session(f"okrcore-social/{__version__}", self._concurrency,
+                                             connection=self.connection)
             session, key = self._session, self._key
         try:
             response = session.get(

@@ -14,14 +14,17 @@ from typing import Any
 from okrcore.errors import MissingExtra, SourceError
 from okrcore.model import Connection, KeyResult
 from okrcore.sources import (
+    HTTP_SETTINGS,
     Failure,
     FailureKind,
+    FetchError,
     FetchRequest,
     Limits,
     QueryProblem,
     Reading,
     Source,
     http_session,
+    http_setting_problems,
     is_secret_reference,
     parse_retry_after,
     resolve_secret,
@@ -49,7 +52,8 @@ class HttpJsonSource(Source):
 
     Needs the ``http`` extra (requests, jsonpath-ng). Connection settings: ``headers`` (values
     that carry credentials must be ``env:NAME`` or ``file:PATH``), ``bearer`` (a token reference
-    sent as ``Authorization: Bearer ...``), ``timeout``, ``verify``, ``concurrency``, ``rate``.
+    sent as ``Authorization: Bearer ...``), ``timeout``, ``verify``, ``concurrency``, ``rate``,
+    ``max_response_bytes``, ``allow_redirects_to`` (see :func:`okrcore.sources.http_session`).
     Query keys: ``url``, ``value`` (JSONPath; several matches are summed), ``method``, ``params``,
     ``body``, ``pagination: {next: JSONPath, max_pages: N}``, ``series: {items, date, value}``.
     Strings in ``url``, ``params`` and ``body`` may use ``{start}``, ``{end}``, ``{as_of}``.
@@ -57,7 +61,8 @@ class HttpJsonSource(Source):
 
     name = "http_json"
     QUERY_KEYS = ("url", "value", "method", "params", "body", "pagination", "series")
-    SETTINGS = ("headers", "bearer", "timeout", "verify", "concurrency", "rate", "max_batch")
+    SETTINGS = ("headers", "bearer", "timeout", "verify", "concurrency", "rate", "max_batch",
+                *HTTP_SETTINGS)
 
     def __init__(self, connection: Connection) -> None:
         super().__init__(connection)
@@ -86,7 +91,7 @@ class HttpJsonSource(Source):
             problems.append(QueryProblem("timeout", f"expected seconds > 0, got {timeout!r}"))
         if connection.endpoint is not None and not _is_http(connection.endpoint):
             problems.append(QueryProblem("endpoint", "expected an http:// or https:// URL"))
-        return problems + limit_problems(s)
+        return problems + limit_problems(s) + http_setting_problems(s)
 
     @classmethod
     def validate_query(cls, query: Mapping[str, Any], kr: KeyResult) -> list[QueryProblem]:
@@ -134,7 +139,7 @@ class HttpJsonSource(Source):
 
         base = Path(self.connection.base_dir) if self.connection.base_dir else None
         agent = f"okrcore/{__version__} (+http_json)"
-        session = http_session(agent, self.limits().concurrency)
+        session = http_session(agent, self.limits().concurrency, connection=self.connection)
         for name, value in (self.connection.settings.get("headers") or {}).items():
             if is_secret_reference(value):
                 value = resolve_secret(value, what=f"header {name}", base=base)
@@ -253,6 +258,8 @@ class HttpJsonSource(Source):
             response = session.request(method, url, params=params,
                                        json=body if method == "POST" else None,
                                        timeout=self._timeout())
+        except FetchError as exc:  # the session's guards: too large, a redirect elsewhere
+            return Failure(r, exc.kind, f"{where}: {exc.message}")
         except requests.Timeout:
             return Failure(r, FailureKind.TRANSIENT,
                            f"{where}: no answer within {self._timeout():g} s", timed_out=True)
