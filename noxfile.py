@@ -36,9 +36,10 @@ def tests(session: nox.Session) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """ruff over the core, the plugins, tests, benchmarks and examples."""
-    session.install("ruff")
+    """ruff over the core, the plugins, tests, benchmarks and examples; the import layers."""
+    session.install("ruff", "import-linter", "-e", ".")
     session.run("ruff", "check", ".")
+    session.run("lint-imports")  # the contract is in pyproject.toml
 
 
 @nox.session

@@ -375,9 +375,9 @@ def test_dashboard_in_headless_chromium(browser: Browser, tmp_path: Path, kind: 
              const svg = k.querySelector('.chart svg');
              const box = svg ? svg.getBoundingClientRect() : {width: 0, height: 0};
              return {kr: k.dataset.kr, width: box.width, height: box.height,
-                     lines: svg ? svg.querySelectorAll('path.line').length : 0,
-                     legend: svg ? [...svg.querySelectorAll('.legends .legend text, .legend text')]
-                                     .map(t => t.textContent) : []};
+                     lines: svg ? svg.querySelectorAll('polyline.line').length : 0,
+                     legend: svg ? [...svg.querySelectorAll('text.key')]
+                                     .map(t => t.lastChild.textContent.trim()) : []};
            })"""
     )
     assert [c["kr"] for c in charts] == [line.id for line in rep.key_results]
@@ -425,7 +425,8 @@ def test_example_plan_dashboard(browser: Browser, tmp_path: Path, kind: str) -> 
     )
     assert shown == [o.node.title for o in rep.objectives]
     lines = page.evaluate(
-        "[...document.querySelectorAll('.kr')].map(k => k.querySelectorAll('svg path.line').length)"
+        "[...document.querySelectorAll('.kr')]"
+        ".map(k => k.querySelectorAll('svg polyline.line').length)"
     )
     assert len(lines) == len(rep.key_results)
     assert all(n >= 2 for n in lines)

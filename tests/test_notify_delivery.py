@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -18,6 +19,7 @@ from okrcore.store import open_store
 RECORDER = """
 import json
 from pathlib import Path
+from typing import Any
 
 from okrcore.hookspecs import hookimpl
 from okrcore.notifiers import Notifier, NotifyError
@@ -151,3 +153,40 @@ def test_message_text_and_html_of_plan_text_with_markup(tmp_path: Path) -> None:
     assert "<script" not in msg.html
     assert "&lt;script&gt;alert(1)&lt;/script&gt; *launch* &amp; more" in msg.html
     assert "<strong>Leads_total reach 100 &lt;b&gt;</strong>" in msg.html
+
+
+def test_send_with_retries() -> None:
+    from okrcore.notifiers import NotifyError, send_with_retries
+
+    def failing(*errors: NotifyError) -> Any:
+        calls: list[int] = []
+
+        def attempt() -> str:
+            calls.append(1)
+            if len(calls) <= len(errors):
+                raise errors[len(calls) - 1]
+            return "sent"
+
+        return attempt, calls
+
+    sleeps: list[float] = []
+    busy = NotifyError("HTTP 503", transient=True)
+    limited = NotifyError("HTTP 429", transient=True, retry_after=5.0)
+    attempt, calls = failing(busy, limited)
+    assert send_with_retries(attempt, attempts=3, backoff=1.0, sleep=sleeps.append) == "sent"
+    assert sleeps == [1.0, 5.0]  # backoff, then Retry-After as a floor over 2.0
+
+    attempt, calls = failing(busy, busy, busy)
+    with pytest.raises(NotifyError, match=r"^HTTP 503 \(gave up after 3 attempts\)$"):
+        send_with_retries(attempt, attempts=3, backoff=0, sleep=sleeps.append)
+    assert len(calls) == 3
+
+    attempt, calls = failing(NotifyError("HTTP 400"))
+    with pytest.raises(NotifyError, match=r"^HTTP 400$"):  # not transient: no retry
+        send_with_retries(attempt, attempts=3, sleep=sleeps.append)
+    assert len(calls) == 1
+
+    attempt, calls = failing(NotifyError("HTTP 429", transient=True, retry_after=120))
+    with pytest.raises(NotifyError, match=r"asked to wait 120 s before trying again"):
+        send_with_retries(attempt, attempts=3, sleep=sleeps.append)
+    assert len(calls) == 1

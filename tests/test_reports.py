@@ -886,3 +886,57 @@ def test_node_tables_show_score_against_expected_score(demo: tuple[Plan, Store])
     assert "Expected" not in text
     html = render(rep, "html")
     assert f"expected score {fixed(content.expected_score)}" in html
+
+
+@pytest.mark.parametrize("kind", ["daily", "weekly", "monthly"])
+def test_a_report_scores_each_date_it_needs_once(
+    plan: Plan, store: Store, kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import okrcore.reports.build as build
+
+    days: list[dt.date] = []
+    real = build.score
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        days.append(args[2])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(build, "score", counting)
+    rep = report(plan, store, kind, AT)
+    # now, the day before (previous lights) and a week before (trends); the pace is the plan
+    assert sorted(days) == [AT - dt.timedelta(days=7), AT - dt.timedelta(days=1), AT]
+    for line in rep.key_results:
+        s = line.score
+        assert line.pace[-1].date == s.deadline
+        on_day = [p.value for p in line.pace if p.date == AT]
+        assert on_day in ([], [s.plan_to_date])
+
+
+def large_report(krs: int) -> Report:
+    """``krs`` key results with a daily history up to AT (the shape bench_report.py times)."""
+    objectives = []
+    for o in range(krs // 5):
+        items = [
+            KeyResult(f"o{o}k{k}", f"Key result {o}.{k}", baseline=0, target=1000,
+                      stretch=1200 if k % 2 else None, unit="leads", measure="cumulative")
+            for k in range(5)
+        ]
+        objectives.append(Objective(f"o{o}", f"Objective {o}", "2026-Q4", key_results=items))
+    big = Plan(title="Large", cycles=[CYCLE], objectives=objectives)
+    s = open_store("memory://")
+    days = (AT - CYCLE.start).days + 1
+    s.add_checkins(
+        CheckIn(kr.id, 10.0 + (i % 7), CYCLE.start + dt.timedelta(days=i))
+        for kr in big.key_results()
+        for i in range(days)
+    )
+    return report(big, s, "weekly", AT)
+
+
+def test_the_dashboard_draws_a_light_chart_for_every_key_result() -> None:
+    rep = large_report(200)
+    html = render(rep, "html")
+    assert html.count("<svg") == 200
+    assert html.count('class="line actual"') == 200
+    assert "<script" not in html
+    assert len(html.encode()) < 200 * 2 * 1024  # 2 KiB a key result: 2 MiB at 1,000

@@ -120,11 +120,18 @@ class FunnelError(OkrError, ValueError):
 
 
 class NotifyError(OkrError):
-    """Sending failed. The message names the channel and the platform's own error code."""
+    """Sending failed. The message names the channel and the platform's own error code.
 
-    def __init__(self, message: str, *, transient: bool = False) -> None:
+    ``transient``: worth another try; ``retry_after``: seconds the platform asked to wait first
+    (its Retry-After), or ``None``.
+    """
+
+    def __init__(
+        self, message: str, *, transient: bool = False, retry_after: float | None = None
+    ) -> None:
         super().__init__(message)
         self.transient = transient
+        self.retry_after = retry_after
 
 
 class FailureKind(str, enum.Enum):
@@ -168,8 +175,7 @@ class FetchError(OkrError):
         """This error as the failure of ``request``."""
         from okrcore.sources import Failure
 
-        return Failure(request, self.kind, self.message, self.retry_after,
-                       timed_out=self.timed_out)
+        return Failure(request, self.kind, self.message, self.retry_after, timed_out=self.timed_out)
 
 
 class StoreNotFoundError(StoreError, FileNotFoundError):

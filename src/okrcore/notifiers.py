@@ -9,15 +9,29 @@ This module is public and stable; plugins import from it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, ClassVar
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar, TypeVar
 
 import attrs
 
-from .errors import NotifyError  # re-exported: part of this contract
-from .sources import QueryProblem
+from .errors import NotifyError, ValidationError  # NotifyError: part of this contract
+from .sources import QueryProblem, parse_retry_after
 
-__all__ = ["Channel", "Message", "Notifier", "NotifyError"]
+__all__ = [
+    "MAX_WAIT",
+    "Channel",
+    "Message",
+    "Notifier",
+    "NotifyError",
+    "parse_retry_after",
+    "send_with_retries",
+]
+
+T = TypeVar("T")
+
+MAX_WAIT = 60.0
+"""The longest wait before another try, in seconds: a platform asking for more is not retried."""
 
 
 @attrs.frozen
@@ -67,3 +81,46 @@ class Notifier:
     def send(self, message: Message) -> None:
         """Deliver the message; raise :class:`NotifyError` naming the platform's error."""
         raise NotImplementedError
+
+
+def send_with_retries(
+    attempt: Callable[[], T],
+    *,
+    attempts: int = 3,
+    backoff: float = 1.0,
+    sleep: Callable[[float], None] = time.sleep,
+    max_wait: float = MAX_WAIT,
+) -> T:
+    """Call ``attempt`` until it returns, at most ``attempts`` times in all, retrying only a
+    transient :class:`NotifyError`.
+
+    The wait before try *n* (from 1) is ``backoff * 2**(n-1)`` seconds, or the error's
+    ``retry_after`` when longer (read a Retry-After header, seconds or an HTTP date, with
+    :func:`parse_retry_after`, as the refresh engine does for sources). A wait over ``max_wait``
+    is not made: the error is raised at once, saying how long the platform asked to wait. The
+    last error says how many attempts were made.
+    """
+    if attempts < 1:
+        raise ValidationError(f"attempts must be at least 1, got {attempts}")
+    for n in range(attempts):
+        try:
+            return attempt()
+        except NotifyError as exc:
+            if not exc.transient:
+                raise
+            if n == attempts - 1:
+                if attempts == 1:
+                    raise
+                raise NotifyError(
+                    f"{exc} (gave up after {attempts} attempts)", transient=True
+                ) from None
+            delay = max(backoff * 2.0**n, exc.retry_after or 0.0)
+            if delay > max_wait:
+                raise NotifyError(
+                    f"{exc} (asked to wait {delay:.0f} s before trying again, more than "
+                    f"{max_wait:g} s: not retried)",
+                    transient=True,
+                    retry_after=delay,
+                ) from None
+            sleep(delay)
+    raise AssertionError("unreachable: the last attempt returns or raises")

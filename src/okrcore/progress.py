@@ -13,9 +13,9 @@ import datetime as dt
 from collections.abc import Sequence
 
 from .errors import ValidationError
-from .model import Cycle, KeyResult, Kind
+from .model import Cycle, KeyResult, Kind, Measure
 
-__all__ = ["expected_progress", "grade_columns", "least_squares", "progress"]
+__all__ = ["expected_progress", "grade_columns", "least_squares", "plan_to_date", "progress"]
 
 MAINTAIN = (Kind.MAINTAIN_ABOVE, Kind.MAINTAIN_BELOW)
 
@@ -79,6 +79,30 @@ def expected_progress(kr: KeyResult, cycle: Cycle, deadline: dt.date, at: dt.dat
     if kr.kind in MAINTAIN:
         return 1.0 if elapsed > 0 else 0.0
     return elapsed / span
+
+
+def plan_base(kr: KeyResult) -> float:
+    """Where the plan line of :func:`plan_to_date` starts."""
+    maintain = kr.kind in MAINTAIN
+    if kr.measure is Measure.CUMULATIVE:
+        return 0.0 if maintain else (kr.effective_baseline or 0.0)
+    return (kr.effective_target or 0.0) if maintain else (kr.effective_baseline or 0.0)
+
+
+def plan_to_date(kr: KeyResult, start: dt.date, deadline: dt.date, at: dt.date) -> float:
+    """The actual expected by ``at``: the straight line from baseline to target over the cycle.
+
+    A gauge's bound holds all along (a ``maintain_*`` key result plans its target from day one);
+    a cumulative key result plans its target, or its bound as an allowance, spread over the
+    cycle's days from 0. Days elapsed count ``at`` itself, as :func:`expected_progress` does.
+    """
+    target = kr.effective_target
+    if target is None:
+        raise ValidationError(f"key result {kr.id!r} has no target")
+    base = plan_base(kr)
+    span = max((deadline - start).days + 1, 1)
+    frac = min(max((at - start).days + 1, 0), span) / span
+    return base + (target - base) * frac
 
 
 def least_squares(points: Sequence[tuple[float, float]], x: float) -> float | None:

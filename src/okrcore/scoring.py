@@ -29,7 +29,15 @@ from .policies import (
     StatusPolicy,
     setting,
 )
-from .progress import MAINTAIN, clamp, expected_progress, grade_columns, least_squares, progress
+from .progress import (
+    clamp,
+    expected_progress,
+    grade_columns,
+    least_squares,
+    plan_base,
+    plan_to_date,
+    progress,
+)
 from .rollup import Rollup, RollupTree, weighted_mean
 from .scorecard import KRScore, NodeScore, Scorecard
 
@@ -93,10 +101,8 @@ def _score_kr(
     start = cycle.start
     end = min(at, deadline)
     span = max((deadline - start).days + 1, 1)
-    frac = min(max((at - start).days + 1, 0), span) / span
     expected = expected_progress(kr, cycle, deadline, at)
     cumulative = kr.measure is Measure.CUMULATIVE
-    maintain = kr.kind in MAINTAIN
     lower = kr.lower_is_better
     target = kr.effective_target
     assert target is not None  # the model refuses key results without one
@@ -107,13 +113,8 @@ def _score_kr(
     days = sorted(daily)
     last_checkin = max((ci.as_of for ci in history if ci.as_of <= end), default=None)
 
-    # plan to date: the straight line from baseline to target over the cycle (a bound holds all
-    # along for a gauge; a cumulative bound is an allowance spread over the cycle's days)
-    if cumulative:
-        base = 0.0 if maintain else (kr.effective_baseline or 0.0)
-    else:
-        base = target if maintain else (kr.effective_baseline or 0.0)
-    plan_to_date = base + (target - base) * frac
+    base = plan_base(kr)
+    planned = plan_to_date(kr, start, deadline, at)
 
     actual: float | None = None
     if days:
@@ -124,12 +125,12 @@ def _score_kr(
         prog = progress(kr, actual)
         score_ = grading.grade(kr, prog, actual)
         if cumulative:
-            completion = _ratio(actual, plan_to_date, lower)
+            completion = _ratio(actual, planned, lower)
         elif expected > 0:
             completion = prog / expected
         forecast = _forecast(daily, days, cumulative, start, deadline, at, actual)
         forecast_score = grading.grade(kr, progress(kr, forecast), forecast)
-    expected_score = grading.grade(kr, progress(kr, plan_to_date), plan_to_date)
+    expected_score = grading.grade(kr, progress(kr, planned), planned)
 
     period_days = (kr.cadence or DEFAULT_CADENCE).days
     periods = _period_completions(
@@ -153,7 +154,7 @@ def _score_kr(
         actual=actual,
         progress=prog,
         expected=expected,
-        plan_to_date=plan_to_date,
+        plan_to_date=planned,
         completion=completion,
         periods=periods,
         period_days=period_days,
@@ -186,7 +187,7 @@ def _score_kr(
         score=score_,
         expected=expected,
         expected_score=expected_score,
-        plan_to_date=plan_to_date,
+        plan_to_date=planned,
         completion=completion,
         periods=periods,
         status=light,

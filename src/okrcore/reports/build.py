@@ -23,7 +23,7 @@ from okrcore.model import (
     TargetChange,
     as_date,
 )
-from okrcore.scorecard import Scorecard
+from okrcore.progress import plan_to_date
 from okrcore.scoring import daily_values, score
 
 from .data import (
@@ -101,18 +101,11 @@ def report(
     kr_ids = [kr.id for kr in current.key_results()]
     checkins = store.checkins(kr_ids, until=at) if kr_ids else []
 
-    def card_at(day: dt.date) -> Scorecard:
-        return score(current, checkins, day, manager=manager)
-
-    card = card_at(at)
-    yesterday = card_at(at - dt.timedelta(days=1))
-    week_ago = card_at(at - dt.timedelta(days=7))
-
-    # pace: plan to date sampled over each cycle, from the very scoring the lights use
-    pace_days: set[dt.date] = set()
-    for kr in current.key_results():
-        pace_days.update(_pace_days(current.cycle_of(kr.id).start, current.deadline_of(kr.id)))
-    pace_cards = {d: card_at(d) for d in sorted(pace_days)}
+    # each date the report needs is scored once; the pace needs no check-ins (plan to date)
+    card, yesterday, week_ago = (
+        score(current, checkins, day, manager=manager)
+        for day in (at, at - dt.timedelta(days=1), at - dt.timedelta(days=7))
+    )
 
     by_kr: dict[str, list[CheckIn]] = {k: [] for k in kr_ids}
     for ci in checkins:
@@ -127,9 +120,8 @@ def report(
         prev = series[-2] if len(series) >= 2 else None
         then = week_ago.key_results[kr.id]
         pace = tuple(
-            Point(d, pt)
+            Point(d, plan_to_date(kr, cycle.start, deadline, d))
             for d in _pace_days(cycle.start, deadline)
-            if (pt := pace_cards[d].key_results[kr.id].plan_to_date) is not None
         )
         old = original.key_result(kr.id)
         lines.append(

@@ -1,17 +1,20 @@
 """The HTML dashboard: one self-contained file that works offline (needs the ``html`` extra).
 
-Jinja2 renders the page with autoescaping on, so every text from the plan is escaped; pygal draws
-each key result's chart as inline SVG (actual to date, the expected pace, the target and, where set,
-the floor, the stretch and the original target when it was changed). No script, stylesheet, font or
-image is loaded from anywhere: pygal's inline configuration script is removed (its interactive
-JavaScript is not used) and chart ids are derived from the key results, so the same report renders
-to the same bytes.
+Jinja2 renders the page with autoescaping on, so every text from the plan is escaped. Each key
+result's chart is a few inline SVG polylines (:func:`chart_svg`): the actual to date, the expected
+pace, the target and, where set, the floor, the stretch and the original target when it was
+changed. Colours and line styles are in the page's one stylesheet, so a 1,000 key-result
+dashboard stays small and renders fast.
+No script, stylesheet, font or image is loaded from anywhere, and the same report renders to the
+same bytes.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import re
+import itertools
+import math
+from html import escape
 from typing import Any
 
 from okrcore.errors import OkrError
@@ -20,17 +23,19 @@ from okrcore.reports.data import KRLine, Report
 
 __all__ = ["chart_svg", "render_html"]
 
-# series name -> colour; the order is the drawing order (the actual last, on top)
-SERIES_COLOURS = {
-    "Original target": "#86efac",
-    "Target": "#15803d",
-    "Stretch": "#7c3aed",
-    "Floor": "#ea580c",
-    "Expected pace": "#6b7280",
-    "Actual": "#1d4ed8",
+# series name -> CSS class (colours in dashboard.html.j2); the order is the drawing order, the
+# actual last, on top
+SERIES = {
+    "Original target": "original",
+    "Target": "target",
+    "Stretch": "stretch",
+    "Floor": "floor",
+    "Expected pace": "pace",
+    "Actual": "actual",
 }
-_SCRIPT = re.compile(r"<script\b[^>]*>.*?</script>", re.DOTALL)
-_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
+WIDTH, HEIGHT = 560, 232
+LEFT, RIGHT, TOP, BOTTOM = 64, 548, 10, 172  # the plot area
+LEGEND_TOP, LEGEND_COLUMNS, LEGEND_STEP = 200, 3, 164
 
 
 def _need(module: str) -> Any:
@@ -44,80 +49,96 @@ def _need(module: str) -> Any:
         ) from None
 
 
-def chart_svg(line: KRLine, chart_id: str) -> str:
-    """The chart of one key result as an inline ``<svg>`` element (no scripts, no comments).
+def chart_svg(line: KRLine) -> str:
+    """The chart of one key result as an inline ``<svg>`` element.
 
-    Only fixed series names and numbers go into the chart; the key result's title and unit are
-    written by the page around it (escaped).
+    Only series names, numbers and dates go into it (every label is escaped all the same); the
+    key result's title and unit are written by the page around it.
     """
-    pygal = _need("pygal")
-    style_mod = _need("pygal.style")
     s = line.score
-    deadline = s.deadline
+    start, end = line.cycle_start, max(s.deadline, line.cycle_start + dt.timedelta(days=1))
     series: dict[str, list[tuple[dt.date, float]]] = {}
     original = line.original.get("target")
     if original is not None and original != s.target:  # the target was changed: show both
-        series["Original target"] = [(line.cycle_start, original), (deadline, original)]
+        series["Original target"] = [(start, original), (end, original)]
     for name, value in (("Target", s.target), ("Stretch", s.stretch), ("Floor", s.floor)):
         if value is not None:
-            series[name] = [(line.cycle_start, value), (deadline, value)]
+            series[name] = [(start, value), (end, value)]
     if line.pace:
         series["Expected pace"] = [(p.date, p.value) for p in line.pace]
     series["Actual"] = [(p.date, p.value) for p in line.series]
-    names = [n for n in SERIES_COLOURS if n in series]
-    style = style_mod.Style(
-        background="transparent",
-        plot_background="transparent",
-        foreground="#374151",
-        foreground_strong="#111827",
-        foreground_subtle="#d1d5db",
-        guide_stroke_color="#eceff3",
-        guide_stroke_dasharray="0",
-        major_guide_stroke_color="#e5e7eb",
-        major_guide_stroke_dasharray="0",
-        colors=tuple(SERIES_COLOURS[n] for n in names),
-        font_family="system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif",
-        label_font_size=11,
-        major_label_font_size=11,
-        legend_font_size=11,
-        value_font_size=10,
-        tooltip_font_size=11,
-    )
-    chart = pygal.DateLine(
-        js=[],
-        disable_xml_declaration=True,
-        width=560,
-        height=260,
-        explicit_size=False,
-        style=style,
-        legend_at_bottom=True,
-        legend_at_bottom_columns=min(len(names), 3),
-        show_x_guides=False,
-        dots_size=2.5,
-        x_value_formatter=lambda d: d.strftime("%b %d"),
-        value_formatter=num,
-        x_label_rotation=0,
-        truncate_legend=-1,
-        print_values=False,
-    )
-    chart.uuid = chart_id
+    for name, points in series.items():
+        series[name] = [(d, v) for d, v in points if math.isfinite(v)]
+    values = [v for points in series.values() for _, v in points]
+    low, high = min(values, default=0.0), max(values, default=1.0)
+    if 0 < low < high / 2:  # a series from near 0 starts the axis at 0
+        low = 0.0
+    if low == high:  # a flat chart: the line in the middle
+        low, high = low - abs(low) / 2 - 1, high + abs(high) / 2 + 1
+    # halves keep any two finite floats from overflowing (1e308 - -1e308)
+    half_low, span = low / 2, high / 2 - low / 2
+    y_scale = (BOTTOM - TOP) / span if span > 0 else 0.0
+    first, days = start.toordinal(), (end - start).days
+    x_scale = (RIGHT - LEFT) / days
+
+    def xy(points: list[tuple[dt.date, float]]) -> list[tuple[int, int]]:
+        # every day is within the cycle and every value within [low, high]: nothing to clamp
+        return [
+            (LEFT + round((d.toordinal() - first) * x_scale),
+             BOTTOM - round((v / 2 - half_low) * y_scale))
+            for d, v in points
+        ]
+
+    levels = (low, low / 2 + high / 2, high)
+    ticks = xy([(start, v) for v in levels])
+    out = [
+        f'<svg viewBox="0 0 {WIDTH} {HEIGHT}"><path class="grid" d="',
+        *(f"M{LEFT} {y}H{RIGHT}" for _, y in ticks),
+        '"/><g text-anchor="end">',
+        *(
+            f'<text x="{LEFT - 6}" y="{y + 4}">{escape(num(v))}</text>'
+            for (_, y), v in zip(ticks, levels, strict=True)
+        ),
+        f'</g><text x="{LEFT}" y="{BOTTOM + 16}">{_day(start)}</text>'
+        f'<text x="{RIGHT}" y="{BOTTOM + 16}" text-anchor="end">{_day(end)}</text>',
+    ]
+    names = [name for name in SERIES if series.get(name)]
     for name in names:
-        dashed = name != "Actual"
-        chart.add(
-            name,
-            series[name],
-            show_dots=name == "Actual" and len(series[name]) <= 45,
-            stroke_style={"width": 2, "dasharray": "6,4" if name == "Expected pace" else "2,0"}
-            if dashed
-            else {"width": 2.5},
-        )
-    svg: str = chart.render(is_unicode=True)
-    return _COMMENT.sub("", _SCRIPT.sub("", svg))
+        joined = " ".join(f"{x},{y}" for x, y in _straighten(xy(series[name])))
+        out.append(f'<polyline class="line {SERIES[name]}" points="{joined}"/>')
+    if series["Actual"]:
+        x, y = xy(series["Actual"][-1:])[0]
+        out.append(f'<circle cx="{x}" cy="{y}" r="3.5"/>')
+    for i, name in enumerate(names):
+        x = LEFT + (i % LEGEND_COLUMNS) * LEGEND_STEP
+        y = LEGEND_TOP + (i // LEGEND_COLUMNS) * 18
+        mark = "╍╍" if name == "Expected pace" else "━━"
+        out.append(f'<text class="key" x="{x}" y="{y}"><tspan class="{SERIES[name]}">{mark}'
+                   f"</tspan> {name}</text>")
+    out.append("</svg>")
+    return "".join(out)
 
 
-def _chart_id(index: int, kr_id: str) -> str:
-    safe = re.sub(r"[^A-Za-z0-9_-]", "-", kr_id)
-    return f"kr-{index}-{safe}"
+def _straighten(points: list[tuple[int, int]], tolerance: float = 0.6) -> list[tuple[int, int]]:
+    """``points`` without those within ``tolerance`` pixels of the line through their neighbours
+    (a plan line needs its two ends; a steady series a few corners): a lighter file, the same
+    picture."""
+    if len(points) < 3:
+        return points
+    kept = [points[0]]
+    for b, c in itertools.pairwise(points[1:]):
+        a = kept[-1]
+        dx, dy = c[0] - a[0], c[1] - a[1]
+        length = math.hypot(dx, dy)
+        off = abs(dx * (b[1] - a[1]) - dy * (b[0] - a[0])) / length if length else math.inf
+        if off > tolerance:
+            kept.append(b)
+    kept.append(points[-1])
+    return kept
+
+
+def _day(day: dt.date) -> str:
+    return f"{day:%b} {day.day}"
 
 
 def render_html(rep: Report) -> str:
@@ -132,17 +153,14 @@ def render_html(rep: Report) -> str:
         lstrip_blocks=True,
     )
     env.filters.update(num=num, signed=signed, pct=pct, pts=pts, fixed=fixed)
-    charts = {
-        line.id: markupsafe.Markup(chart_svg(line, _chart_id(i, line.id)))
-        for i, line in enumerate(rep.key_results)
-    }
     template = env.get_template("dashboard.html.j2")
+    lines = {line.id: line for line in rep.key_results}
     return str(
         template.render(
             rep=rep,
-            charts=charts,
+            charts={line.id: markupsafe.Markup(chart_svg(line)) for line in rep.key_results},
             icons=LIGHT_ICON,
-            lines={line.id: line for line in rep.key_results},
-            gap_lines=[rep.key_result(k) for k in rep.gaps],
+            lines=lines,
+            gap_lines=[lines[k] for k in rep.gaps],
         )
     )

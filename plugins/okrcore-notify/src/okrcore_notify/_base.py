@@ -11,19 +11,20 @@ import re
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import attrs
 import requests
 
 from okrcore.errors import SourceError
-from okrcore.notifiers import Channel, Notifier, NotifyError
-from okrcore.sources import QueryProblem, resolve_secret
+from okrcore.notifiers import Channel, Notifier, NotifyError, send_with_retries
+from okrcore.sources import QueryProblem, parse_retry_after, resolve_secret
 
 __all__ = ["HttpNotifier", "Reply", "fit_lines", "json_size"]
 
+T = TypeVar("T")
+
 TRANSIENT_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
-MAX_RETRY_AFTER = 60.0  # never sleep longer than this on a server's Retry-After
 
 
 @attrs.frozen
@@ -189,41 +190,42 @@ class HttpNotifier(Notifier):
         ``check`` raises :class:`NotifyError` (``transient=True`` when worth retrying) for a
         platform that answers HTTP 200 with an error code in the body.
         """
-        settings = self.channel.settings
-        attempts = int(settings.get("retries", 3))
-        backoff = float(settings.get("retry_backoff", 1.0))
-        timeout = float(settings.get("timeout", 10.0))
+        timeout = float(self.channel.settings.get("timeout", 10.0))
         body = json_bytes(payload)
         all_headers = {"Content-Type": "application/json; charset=utf-8", **(headers or {})}
-        error: NotifyError | None = None
-        for attempt in range(attempts):
-            retry_after: float | None = None
+
+        def attempt() -> Reply:
             try:
                 response = self.session.post(url, data=body, headers=all_headers, timeout=timeout)
             except requests.Timeout:
-                error = NotifyError(
+                raise NotifyError(
                     f"{self.where()}: timed out after {timeout:g} s", transient=True
-                )
+                ) from None
             except requests.RequestException as exc:
                 # the exception text holds the URL (and so the token): name its type only
-                error = NotifyError(
+                raise NotifyError(
                     f"{self.where()}: cannot reach the webhook ({type(exc).__name__})",
                     transient=True,
-                )
-            else:
-                reply = _reply(response)
-                error = self._judge(reply, check)
-                if error is None:
-                    return reply
-                retry_after = _retry_after(response.headers.get("Retry-After"))
-            if not error.transient or attempt == attempts - 1:
-                break
-            delay = retry_after if retry_after is not None else backoff * (2**attempt)
-            self.sleep(min(delay, MAX_RETRY_AFTER))
-        assert error is not None
-        if error.transient and attempts > 1:
-            raise NotifyError(f"{error} (gave up after {attempts} attempts)", transient=True)
-        raise error
+                ) from None
+            reply = _reply(response)
+            error = self._judge(reply, check)
+            if error is not None:
+                error.retry_after = parse_retry_after(response.headers.get("Retry-After"))
+                raise error
+            return reply
+
+        return self.with_retries(attempt)
+
+    def with_retries(self, attempt: Callable[[], T]) -> T:
+        """``attempt`` under okrcore's retry rule (:func:`okrcore.notifiers.send_with_retries`)
+        with this channel's ``retries`` and ``retry_backoff``."""
+        settings = self.channel.settings
+        return send_with_retries(
+            attempt,
+            attempts=int(settings.get("retries", 3)),
+            backoff=float(settings.get("retry_backoff", 1.0)),
+            sleep=self.sleep,
+        )
 
     def _judge(self, reply: Reply, check: Callable[[Reply], None] | None) -> NotifyError | None:
         if reply.status in TRANSIENT_STATUS:
@@ -254,12 +256,3 @@ def _excerpt(reply: Reply) -> str:
     if not text:
         return ""
     return f": {text[:300]}{'…' if len(text) > 300 else ''}"
-
-
-def _retry_after(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return None  # an HTTP date: fall back to our own backoff

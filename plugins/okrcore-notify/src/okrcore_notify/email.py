@@ -21,7 +21,7 @@ from email.message import EmailMessage
 from typing import ClassVar
 
 from okrcore.errors import SourceError
-from okrcore.notifiers import Channel, Message, Notifier, NotifyError
+from okrcore.notifiers import Channel, Message, Notifier, NotifyError, send_with_retries
 from okrcore.sources import QueryProblem, resolve_secret
 
 __all__ = ["EmailNotifier", "build_email"]
@@ -116,16 +116,12 @@ class EmailNotifier(Notifier):
         s = self.channel.settings
         recipients = _recipients(s.get("to"))
         mail = build_email(message, str(s["from"]), recipients)
-        attempts = int(s.get("retries", 3))
-        backoff = float(s.get("retry_backoff", 1.0))
-        for attempt in range(attempts):
-            try:
-                self._deliver(mail, recipients)
-                return
-            except NotifyError as exc:
-                if not exc.transient or attempt == attempts - 1:
-                    raise
-                self.sleep(backoff * (2**attempt))
+        send_with_retries(
+            lambda: self._deliver(mail, recipients),
+            attempts=int(s.get("retries", 3)),
+            backoff=float(s.get("retry_backoff", 1.0)),
+            sleep=self.sleep,
+        )
 
     def _deliver(self, mail: EmailMessage, recipients: list[str]) -> None:
         s = self.channel.settings

@@ -1,0 +1,263 @@
+"""Benchmark: ``okrcore.score()`` against the function a competent user would write instead.
+
+Run: ``python benchmarks/bench_score.py`` (``--quick`` for 1k and 10k key results only).
+
+Both sides get the same input, built before timing: a :class:`~okrcore.model.Plan` (objectives of
+five key results aligned under one goal; a mix of gauges, gauges with a stretch and cumulative
+counts, weekly cadence, weights 1 and 2) and a list of :class:`~okrcore.model.CheckIn`. Both
+compute, as of day 60 of a 90-day cycle, each key result's actual, progress, grade (0.7 at the
+target with a stretch), expected progress, completion C, its traffic light with the three-period
+rule, the least-squares forecast at the deadline, and the weighted rollup of every objective and
+the goal. The baseline is the straightforward code for exactly those fields (one pass to group the
+check-ins, one loop per key result, one loop per objective); okrcore's :func:`~okrcore.score` also
+writes every reason in words and every rollup by owner, level and cycle. The two results are
+checked to agree (key-result fields exactly; rolled-up means to 1e-12, as their sums run in a
+different order) before anything is timed.
+
+Contenders run interleaved in one process with the garbage collector on; the minimum and median
+of ``--repeats`` runs are printed with the ratio okrcore / baseline. Memory is the tracemalloc
+peak of one untimed run of each, counted the same way (bytes allocated by the call, results
+included). Growth: the time at 1k, 10k and 100k key results with the fitted exponent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import gc
+import math
+import random
+import statistics
+import time
+import tracemalloc
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from okrcore import score
+from okrcore.model import CheckIn, Cycle, Goal, KeyResult, Objective, Plan
+from okrcore.plugins import PluginManager
+
+START = dt.date(2026, 1, 1)
+END = dt.date(2026, 3, 31)  # 90 days
+AT = START + dt.timedelta(days=59)  # day 60
+TARGET_SCORE, RED, GREEN, PERIODS, WEEK = 0.7, 0.7, 1.0, 3, 7
+
+
+def make(krs: int, per_kr: int, seed: int = 7) -> tuple[Plan, list[CheckIn]]:
+    """A plan of ``krs`` key results with ``per_kr`` check-ins each, spread up to day 60."""
+    rng = random.Random(seed)
+    objectives = []
+    checkins: list[CheckIn] = []
+    step = max(60 // per_kr, 1)
+    for o in range(krs // 5):
+        items = []
+        for k in range(5):
+            kr_id = f"o{o}-k{k}"
+            weight = float(rng.choice((1, 1, 2)))
+            flavour = (o + k) % 3
+            pace = rng.uniform(0.5, 1.4)
+            if flavour == 2:  # a cumulative count: amounts per check-in
+                items.append(KeyResult(kr_id, kr_id, kind="count", measure="cumulative",
+                                       target=900, cadence="weekly", weight=weight))
+                values = [10 * step * pace * rng.uniform(0.6, 1.4) for _ in range(per_kr)]
+            else:  # a gauge from 100 to 200, half of them with a stretch at 250
+                items.append(KeyResult(kr_id, kr_id, baseline=100, target=200, cadence="weekly",
+                                       stretch=250 if flavour == 1 else None, weight=weight))
+                values = [100 + 100 * pace * (i + 1) * step / 90 + rng.uniform(-3, 3)
+                          for i in range(per_kr)]
+            for i, value in enumerate(values):
+                checkins.append(CheckIn(kr_id, value, START + dt.timedelta(days=i * step)))
+        objectives.append(Objective(f"o{o}", f"Objective {o}", "q1", owner=f"team{o % 50}",
+                                    goal="g", weight=float(1 + o % 2), key_results=items))
+    plan = Plan(cycles=[Cycle("q1", START, END)], goals=[Goal("g", "Goal")],
+                objectives=objectives)
+    rng.shuffle(checkins)  # a store or an export gives them in no useful order
+    return plan, checkins
+
+
+# -- what a competent user writes instead -----------------------------------------------------
+
+
+def baseline(plan: Plan, checkins: Sequence[CheckIn], at: dt.date) -> dict[str, Any]:
+    """The same fields, the straightforward way."""
+    by_kr: dict[str, list[CheckIn]] = {}
+    for c in checkins:
+        if c.as_of <= at:
+            by_kr.setdefault(c.kr_id, []).append(c)
+    krs: dict[str, tuple[float | None, float | None, float | None, str, float | None]] = {}
+    objectives: dict[str, float | None] = {}
+    goal_sum = goal_weight = 0.0
+    for obj in plan.objectives:
+        cycle = plan.cycle_of(obj.key_results[0].id)
+        total = weights = 0.0
+        for kr in obj.key_results:
+            result = _one(kr, cycle.start, cycle.end, by_kr.get(kr.id, []), at)
+            krs[kr.id] = result
+            if result[1] is not None and kr.weight > 0:
+                total += kr.weight * result[1]
+                weights += kr.weight
+        mean = total / weights if weights else None
+        objectives[obj.id] = mean
+        if mean is not None:
+            goal_sum += obj.weight * mean
+            goal_weight += obj.weight
+    return {"krs": krs, "objectives": objectives, "goal": goal_sum / goal_weight}
+
+
+def _one(
+    kr: KeyResult, start: dt.date, deadline: dt.date, history: list[CheckIn], at: dt.date
+) -> tuple[float | None, float | None, float | None, str, float | None]:
+    """(progress, score, completion, light, forecast) of one key result."""
+    end = min(at, deadline)
+    daily: dict[dt.date, float] = {}
+    for c in sorted(history, key=lambda c: (c.as_of, c.recorded_at)):
+        daily[c.as_of] = c.value  # a later check-in for a day corrects an earlier one
+    cumulative = kr.measure.value == "cumulative"
+    days = sorted(d for d in daily if d >= start) if cumulative else sorted(daily)
+    if not days:
+        return None, None, None, "grey", None
+    base, target = kr.effective_baseline or 0.0, kr.target or 0.0
+    span = (deadline - start).days + 1
+    elapsed = min(max((at - start).days + 1, 0), span)
+    expected = elapsed / span
+    plan_to_date = base + (target - base) * (elapsed / span)
+    actual = sum(daily[d] for d in days) if cumulative else daily[days[-1]]
+    prog = (actual - base) / (target - base)
+    completion = actual / plan_to_date if cumulative else prog / expected
+    # the last three weekly periods, counted back from the end
+    amounts = [0.0] * PERIODS
+    latest: list[dt.date | None] = [None] * PERIODS
+    for d in days:
+        k = (end - d).days // WEEK
+        if k < PERIODS:
+            amounts[k] += daily[d]
+            latest[k] = d
+    periods = []
+    for k in range(PERIODS):
+        day = latest[k]
+        if day is None:
+            periods.append(None)
+        elif cumulative:
+            periods.append(amounts[k] / ((target - base) / span * WEEK))
+        else:
+            pace = ((day - start).days + 1) / span
+            periods.append((daily[day] - base) / (target - base) / pace)
+    if completion < RED or all(p is not None and p < RED for p in periods):
+        light = "red"
+    else:
+        light = "green" if completion >= GREEN else "yellow"
+    # least squares over (day index, value), the running total for a count from (0, 0)
+    if cumulative:
+        xs, ys, running = [0.0], [0.0], 0.0
+        for d in days:
+            running += daily[d]
+            xs.append(float((d - start).days + 1))
+            ys.append(running)
+    else:
+        xs = [float((d - start).days + 1) for d in days if d >= start]
+        ys = [daily[d] for d in days if d >= start]
+    forecast = actual
+    n = len(xs)
+    if n >= 2 and at < deadline:
+        mx, my = sum(xs) / n, sum(ys) / n
+        sxx = sum((x - mx) ** 2 for x in xs)
+        if sxx:
+            sxy = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True))
+            forecast = my + sxy / sxx * ((deadline - start).days + 1 - mx)
+    grade = _grade(kr, prog)
+    return prog, grade, completion, light, forecast
+
+
+def _grade(kr: KeyResult, p: float) -> float:
+    if kr.stretch is None:
+        return min(max(p, 0.0), 1.0)
+    at_stretch = (kr.stretch - (kr.effective_baseline or 0.0)) / ((kr.target or 0.0) - (
+        kr.effective_baseline or 0.0))
+    if p <= 0:
+        return 0.0
+    if p <= 1:
+        return TARGET_SCORE * p
+    if p >= at_stretch:
+        return 1.0
+    return TARGET_SCORE + (1 - TARGET_SCORE) * (p - 1) / (at_stretch - 1)
+
+
+# -- checking and timing ----------------------------------------------------------------------
+
+
+def agree(plan: Plan, checkins: list[CheckIn], manager: PluginManager) -> None:
+    card = score(plan, checkins, AT, manager=manager)
+    mine = baseline(plan, checkins, AT)
+    for kr_id, (prog, grade, completion, light, forecast) in mine["krs"].items():
+        k = card.key_results[kr_id]
+        got = (k.progress, k.score, k.completion, k.status.value, k.forecast)
+        assert got == (prog, grade, completion, light, forecast), (kr_id, got, mine["krs"][kr_id])
+    for obj_id, value in mine["objectives"].items():
+        assert math.isclose(card.objectives[obj_id].score or 0, value or 0, rel_tol=1e-12)
+    assert math.isclose(card.goals["g"].score or 0, mine["goal"], rel_tol=1e-12)
+
+
+def timed(fn: Callable[[], object]) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def peak(fn: Callable[[], object]) -> int:
+    gc.collect()
+    tracemalloc.start()
+    result = fn()
+    size = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    del result
+    return size
+
+
+def fit(points: list[tuple[int, float]]) -> float:
+    """The exponent b of time = a * n^b, least squares in log-log."""
+    xs = [math.log(n) for n, _ in points]
+    ys = [math.log(t) for _, t in points]
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    return sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sum(
+        (x - mx) ** 2 for x in xs
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="1k and 10k key results only")
+    args, _ = parser.parse_known_args()
+    manager = PluginManager(load_entry_points=False)
+    sizes = [(1_000, 30), (10_000, 30), (100_000, 10)]
+    if args.quick:
+        sizes = sizes[:2]
+    growth: dict[str, list[tuple[int, float]]] = {"okrcore": [], "baseline": []}
+    print(f"{'key results':>12} {'check-ins':>10} {'contender':>9} {'min s':>8} {'median s':>9} "
+          f"{'peak MiB':>9}")
+    for krs, per_kr in sizes:
+        plan, checkins = make(krs, per_kr)
+        agree(plan, checkins, manager)
+        runs: dict[str, Callable[[], object]] = {
+            "okrcore": lambda p=plan, c=checkins: score(p, c, AT, manager=manager),
+            "baseline": lambda p=plan, c=checkins: baseline(p, c, AT),
+        }
+        times: dict[str, list[float]] = {name: [] for name in runs}
+        for _ in range(args.repeats):  # interleaved
+            for name, fn in runs.items():
+                times[name].append(timed(fn))
+        memory = {name: peak(fn) for name, fn in runs.items()}
+        for name in runs:
+            growth[name].append((krs * per_kr, min(times[name])))
+            print(f"{krs:>12,} {krs * per_kr:>10,} {name:>9} {min(times[name]):>8.3f} "
+                  f"{statistics.median(times[name]):>9.3f} {memory[name] / 2**20:>9.1f}")
+        ratio = min(times["okrcore"]) / min(times["baseline"])
+        print(f"{'':>12} {'':>10} {'ratio':>9} {ratio:>8.2f}x {'':>9} "
+              f"{memory['okrcore'] / memory['baseline']:>8.2f}x")
+    for name, points in growth.items():
+        print(f"growth {name}: time ~ n^{fit(points):.2f} over {len(points)} sizes "
+              f"(n = check-ins)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,60 @@
+"""The layering: the import contract in pyproject.toml holds, and plugins use public names only."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# What a plugin may import from okrcore: the documented contracts (docs/plugins.md, docs/api.md).
+PLUGIN_API = {
+    "okrcore",
+    "okrcore.checks",
+    "okrcore.errors",
+    "okrcore.hookspecs",
+    "okrcore.model",
+    "okrcore.notifiers",
+    "okrcore.policies",
+    "okrcore.sources",
+    "okrcore.store",
+    "okrcore.testing",
+}
+
+
+def test_the_import_contract_holds() -> None:
+    # import-linter comes with the test extra; it reads [tool.importlinter] in pyproject.toml
+    code = "import sys; from importlinter.cli import lint_imports_command; lint_imports_command()"
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "0 broken" in done.stdout
+
+
+def _okrcore_imports(path: Path) -> list[tuple[int, str]]:
+    tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+    found: list[tuple[int, str]] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.append((node.lineno, node.module))
+        elif isinstance(node, ast.Import):
+            found.extend((node.lineno, alias.name) for alias in node.names)
+    return [(line, name) for line, name in found if name.split(".")[0] == "okrcore"]
+
+
+def test_plugins_import_only_okrcores_public_modules() -> None:
+    sources = [
+        *ROOT.glob("plugins/*/src/**/*.py"),
+        *ROOT.glob("examples/plugin-tutorial/src/**/*.py"),
+    ]
+    assert len(sources) > 10
+    wrong = [
+        f"{path.relative_to(ROOT)}:{line}: {name}"
+        for path in sources
+        for line, name in _okrcore_imports(path)
+        if name not in PLUGIN_API
+    ]
+    assert wrong == []
