@@ -91,6 +91,7 @@ _EXPORTS = {
     "MemoryStore": "store",
     "AddResult": "store",
     "CheckInRecord": "store",
+    "RefreshOptions": "engine",
     "RefreshResult": "engine",
     "Report": "reports",
 }
@@ -122,6 +123,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs (X as X: re-e
         check as check,
     )
     from .engine import (
+        RefreshOptions as RefreshOptions,
         RefreshResult as RefreshResult,
         refresh as refresh,
     )
