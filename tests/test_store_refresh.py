@@ -44,10 +44,10 @@ def test_a_changed_reading_for_the_same_day_is_a_revision(
     manager = PluginManager(load_entry_points=False)
     plan = make_plan(server.url, {"url": "/total", "value": "$.total"})
     server.route("/total", Reply(json={"total": 583}))
-    first = refresh(plan, store, AT, manager=manager)
+    first = refresh(plan, store, at=AT, manager=manager)
     server.route("/total", Reply(json={"total": 592}))  # the day's amount, restated later
-    second = refresh(plan, store, AT, manager=manager)
-    again = refresh(plan, store, AT, manager=manager)
+    second = refresh(plan, store, at=AT, manager=manager)
+    again = refresh(plan, store, at=AT, manager=manager)
 
     assert [(o.status, o.stored, o.revised) for o in first.outcomes] == [("refreshed", 1, 0)]
     assert [(o.status, o.stored, o.revised) for o in second.outcomes] == [("refreshed", 0, 1)]
@@ -83,7 +83,7 @@ def test_a_restated_backfill_updates_the_days_that_changed(
         "url": "/daily", "params": {"from": "{start}", "to": "{end}"},
         "series": {"items": "$.rows[*]", "date": "day", "value": "n"},
     }, measure="cumulative")
-    refresh(plan, store, AT, manager=manager)
+    refresh(plan, store, at=AT, manager=manager)
     bump["by"] = 100
     result = refresh(plan, store, manager=manager, backfill=(dt.date(2026, 3, 1), AT))
     assert [(o.stored, o.revised) for o in result.outcomes] == [(0, 3)]

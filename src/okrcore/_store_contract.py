@@ -131,7 +131,7 @@ def _writer(url: str, n: int, start: Any, results: Any) -> None:
             start.wait()
             for r in range(ROUNDS):
                 day = DAY0 + dt.timedelta(days=r)
-                result = refresh(plan, store, day, manager=manager)
+                result = refresh(plan, store, at=day, manager=manager)
                 failed = [o.error for o in result.outcomes if o.status == "failed"]
                 if failed:
                     raise AssertionError(f"refresh failed: {failed}")
