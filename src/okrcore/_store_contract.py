@@ -451,6 +451,12 @@ class StoreContract:
             store.record_run(done)  # the same id again replaces it
             assert store.runs(limit=1) == [done]
             assert len(store.runs()) == 3
+            # a backend that looks a run up by id (the distributed refresh needs it) agrees
+            lookup = getattr(store, "run", None)
+            if lookup is not None:
+                assert lookup("r1") == first
+                assert lookup("r3") == done
+                assert lookup("nope") is None
 
     # -- lifetime ----------------------------------------------------------------------------
     def test_a_missing_store_is_not_created(self, missing_store_url: str) -> None:

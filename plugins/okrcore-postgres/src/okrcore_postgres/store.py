@@ -466,12 +466,23 @@ class PostgresStore:
 
     def runs(self, limit: int = 20) -> list[RunRecord]:
         """The most recent refresh runs, newest first."""
+        return self._runs(
+            "SELECT id, started_at, finished_at, as_of, info_json FROM runs"
+            " ORDER BY started_at DESC, id DESC LIMIT %s",
+            (max(int(limit), 0),),
+        )
+
+    def run(self, run_id: str) -> RunRecord | None:
+        """One refresh run by its id, or ``None`` when the store has no such run."""
+        found = self._runs(
+            "SELECT id, started_at, finished_at, as_of, info_json FROM runs WHERE id = %s",
+            (run_id,),
+        )
+        return found[0] if found else None
+
+    def _runs(self, sql: str, params: Sequence[Any]) -> list[RunRecord]:
         with self._connection("cannot read runs") as conn:
-            heads = conn.execute(
-                "SELECT id, started_at, finished_at, as_of, info_json FROM runs"
-                " ORDER BY started_at DESC, id DESC LIMIT %s",
-                (max(int(limit), 0),),
-            ).fetchall()
+            heads = conn.execute(sql, params).fetchall()
             rows = conn.execute(
                 "SELECT run_id, kr_id, status, connection, value, stored, revised, error, kind,"
                 " warnings_json FROM run_outcomes WHERE run_id = ANY(%s)"
