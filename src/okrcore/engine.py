@@ -545,6 +545,7 @@ def refresh(
     manager: PluginManager | None = None,
     options: RefreshOptions | None = None,
     on_result: Callable[[FetchRequest, Reading | Failure], None] | None = None,
+    record: bool = True,
 ) -> RefreshResult:
     """Fetch the actual values of the plan's key results and store them as check-ins.
 
@@ -559,10 +560,13 @@ def refresh(
 
     Returns a :class:`RefreshResult`; the run is recorded with ``store.record_run`` (except for a
     dry run) and then the ``okrcore_refresh_finished`` hook is called; a hook that raises is
-    reported in ``result.hook_errors``, never raised.
+    reported in ``result.hook_errors``, never raised. With ``record=False`` the check-ins are
+    stored but the run is neither recorded nor announced: the caller records it (the distributed
+    refresh of :mod:`okrcore.workers` merges each job's outcomes into one shared run).
     """
     return _refresh(plan, store, at=at, only=only, backfill=backfill, dry_run=dry_run,
-                    manager=manager, options=options or RefreshOptions(), on_result=on_result)
+                    manager=manager, options=options or RefreshOptions(), on_result=on_result,
+                    record=record)
 
 
 def _refresh(
@@ -579,6 +583,7 @@ def _refresh(
     sleep: Sleep = time.sleep,
     clock: Clock = time.monotonic,
     jitter: Callable[[], float] = random.random,
+    record: bool = True,
 ) -> RefreshResult:
     """:func:`refresh` with its clock, sleep and jitter replaceable (``okrcore.testing``)."""
     deadline, timeout = options.deadline, options.timeout
@@ -669,6 +674,8 @@ def _refresh(
     if deadline_hit:
         info["deadline"] = deadline
     run = RunRecord(run_id, started_at, finished_at, as_of, outcomes, info)
+    if not record:
+        return RefreshResult(run, (), False, (), plugins)
     store.record_run(run)
     _log.info("refresh %s done in %.1f s: %s", run_id, info["seconds"], ", ".join(
         f"{n} {status}" for status, n in sorted(collections.Counter(
