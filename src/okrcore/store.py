@@ -541,37 +541,44 @@ class SQLiteStore:
             " ORDER BY started_at DESC, id DESC LIMIT ?",
             (max(int(limit), 0),),
         )
-        out = []
-        for run_id, started, finished, as_of, info in heads:
-            rows = self._query(
-                "SELECT kr_id, status, connection, value, stored, error, kind, warnings_json"
-                " FROM run_outcomes WHERE run_id = ? ORDER BY position",
-                (run_id,),
+        return [self._run(head) for head in heads]
+
+    def run(self, run_id: str) -> RunRecord | None:
+        """One refresh run by its id, or ``None`` when the store has no such run."""
+        heads = self._query(
+            "SELECT id, started_at, finished_at, as_of, info_json FROM runs WHERE id = ?",
+            (run_id,),
+        )
+        return self._run(heads[0]) if heads else None
+
+    def _run(self, head: tuple[Any, ...]) -> RunRecord:
+        run_id, started, finished, as_of, info = head
+        rows = self._query(
+            "SELECT kr_id, status, connection, value, stored, error, kind, warnings_json"
+            " FROM run_outcomes WHERE run_id = ? ORDER BY position",
+            (run_id,),
+        )
+        outcomes = [
+            RunOutcome(
+                kr_id=r[0],
+                status=r[1],
+                connection=r[2],
+                value=r[3],
+                stored=r[4],
+                error=r[5],
+                kind=r[6],
+                warnings=json.loads(r[7]),
             )
-            outcomes = [
-                RunOutcome(
-                    kr_id=r[0],
-                    status=r[1],
-                    connection=r[2],
-                    value=r[3],
-                    stored=r[4],
-                    error=r[5],
-                    kind=r[6],
-                    warnings=json.loads(r[7]),
-                )
-                for r in rows
-            ]
-            out.append(
-                RunRecord(
-                    id=run_id,
-                    started_at=_utc(started),
-                    finished_at=None if finished is None else _utc(finished),
-                    as_of=dt.date.fromisoformat(as_of),
-                    outcomes=outcomes,
-                    info=json.loads(info),
-                )
-            )
-        return out
+            for r in rows
+        ]
+        return RunRecord(
+            id=run_id,
+            started_at=_utc(started),
+            finished_at=None if finished is None else _utc(finished),
+            as_of=dt.date.fromisoformat(as_of),
+            outcomes=outcomes,
+            info=json.loads(info),
+        )
 
     # -- lifetime ------------------------------------------------------------------------------
     def close(self) -> None:

@@ -31,11 +31,13 @@ from okrcore.cli._common import (
     plan_argument,
     store_option,
 )
-from okrcore.engine import RefreshResult, describe_request, refresh
+from okrcore.cli.workers import describe_progress, enqueue_run, queue_option, shard_ids
+from okrcore.engine import RefreshOptions, RefreshResult, describe_request, refresh
 from okrcore.errors import PluginError
 from okrcore.model import RunRecord
 from okrcore.planfile import load_plan
 from okrcore.reports._format import num
+from okrcore.workers import DEFAULT_JOB_SIZE
 
 STATUS_MARK = {
     "refreshed": "ok",
@@ -130,6 +132,26 @@ def _progress(total: int, enabled: bool) -> Iterator[Callable[[Any, Any], None] 
     count=True,
     help="Log to stderr what the engine does: -v retries and failures, -vv every attempt.",
 )
+@click.option(
+    "--shard",
+    "shard",
+    metavar="K/N",
+    default=None,
+    help="Refresh only part K of N (deterministic; for orchestrators).",
+)
+@click.option(
+    "--enqueue",
+    is_flag=True,
+    help="Queue the run as jobs for okr worker processes instead of running it here.",
+)
+@queue_option
+@click.option(
+    "--job-size",
+    type=click.IntRange(min=1),
+    default=DEFAULT_JOB_SIZE,
+    show_default=True,
+    help="Key results per job (with --enqueue).",
+)
 @format_option("text", "json")
 @handle_errors
 def refresh_command(
@@ -144,19 +166,37 @@ def refresh_command(
     retries: int,
     timeout_retries: int,
     verbose: int,
+    shard: str | None,
+    enqueue: bool,
+    queue_url: str | None,
+    job_size: int,
     fmt: str,
 ) -> None:
     """Fetch key-result actuals from live systems and store them as check-ins.
 
     Exit 0 when every fetched key result was refreshed, 1 when any failed or a notification
-    after the refresh failed, 2 when the plan or the arguments are unusable.
+    after the refresh failed, 2 when the plan or the arguments are unusable. With --enqueue, exit
+    0 once the jobs are queued.
     """
     if verbose:
         _log_to_stderr(logging.DEBUG if verbose > 1 else logging.INFO)
     if backfill is not None and at is not None:
         raise UsageError("--at and --backfill exclude each other (the backfill end is the as_of)")
+    for flag, on, others in (
+        ("--shard", shard, {"--only": only}),
+        ("--enqueue", enqueue,
+         {"--only": only, "--shard": shard, "--dry-run": dry_run, "--deadline": deadline}),
+    ):
+        clash = [name for name, value in others.items() if value]
+        if on and clash:
+            raise UsageError(f"{flag} excludes {', '.join(clash)}")
+    if enqueue:
+        with opened_store(store_url) as store:
+            enqueue_run(plan_path, store, store_url, queue_url, at, backfill, job_size, timeout,
+                        retries, timeout_retries, fmt)
+        return
     plan = load_plan(plan_path)
-    selected = list(only) or None
+    selected = list(only) or (shard_ids(plan, shard, at, backfill) if shard else None)
     if selected is not None:
         unknown = [k for k in selected if not plan.has_key_result(k)]
         if unknown:
@@ -172,14 +212,12 @@ def refresh_command(
                 result = refresh(
                     plan,
                     store,
-                    at,
+                    at=at,
                     only=selected,
                     backfill=backfill,
                     dry_run=dry_run,
-                    deadline=deadline,
-                    timeout=timeout,
-                    retries=retries,
-                    timeout_retries=timeout_retries,
+                    options=RefreshOptions(deadline=deadline, timeout=timeout, retries=retries,
+                                           timeout_retries=timeout_retries),
                     on_result=on_result,
                 )
             except PluginError as exc:  # a plugin module the plan names cannot be loaded
@@ -313,7 +351,7 @@ def runs_command(store_url: str, limit: int, fmt: str) -> None:
         if run.finished_at is not None:
             took = f" in {(run.finished_at - run.started_at).total_seconds():.1f} s"
         started = run.started_at.strftime("%Y-%m-%d %H:%M:%S %Z")
-        click.echo(f"{started}{took}: {_summary(run)}")
+        click.echo(f"{started}{took}: {_summary(run)}{describe_progress(run)}")
         for o in run.outcomes:
             if o.status == "failed":
                 click.echo(f"  FAILED {o.kr_id} [{o.connection}] {o.kind}: {o.error}")
