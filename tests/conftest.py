@@ -1,4 +1,4 @@
-"""Shared fixtures: the bundled example plan (the marketing OKRs of the design brief)."""
+"""Shared fixtures: the bundled example plan (the Acme marketing OKRs of the docs)."""
 
 from __future__ import annotations
 
