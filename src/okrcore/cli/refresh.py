@@ -205,7 +205,7 @@ def refresh_command(
                 f"--only: no key result {', '.join(map(repr, unknown))} in "
                 f"{plan_path} (known: {known})"
             )
-    with opened_store(store_url) as store:
+    with opened_store(store_url, create=True) as store:
         total = sum(1 for kr in plan.key_results() if kr.source is not None)
         with _progress(total, fmt == "text" and not dry_run) as on_result:
             try:
@@ -279,7 +279,8 @@ def _print_result(result: RefreshResult) -> None:
         mark = STATUS_MARK.get(o.status, o.status)
         if o.status in ("refreshed", "unchanged"):
             value = num(o.value)
-            line = f"{mark:7} {o.kr_id} = {value} ({o.stored} new) [{o.connection}]"
+            stored = f"{o.stored} new, {o.revised} revised"
+            line = f"{mark:7} {o.kr_id} = {value} ({stored}) [{o.connection}]"
         elif o.status == "failed":
             line = f"{mark:7} {o.kr_id} [{o.connection}] {o.kind}: {o.error}"
         elif o.error == "not selected":
@@ -297,8 +298,11 @@ def _summary(run: RunRecord) -> str:
     for o in run.outcomes:
         tally[o.status] = tally.get(o.status, 0) + 1
     stored = sum(o.stored for o in run.outcomes)
+    revised = sum(o.revised for o in run.outcomes)
     parts = ", ".join(f"{n} {status}" for status, n in sorted(tally.items())) or "nothing to do"
-    return f"Run {run.id} for {run.as_of}: {parts}; {stored} new check-in(s)."
+    return (
+        f"Run {run.id} for {run.as_of}: {parts}; {stored} new check-in(s), {revised} revised."
+    )
 
 
 def run_to_dict(run: RunRecord) -> dict[str, Any]:
@@ -315,6 +319,7 @@ def run_to_dict(run: RunRecord) -> dict[str, Any]:
                 "connection": o.connection,
                 "value": o.value,
                 "stored": o.stored,
+                "revised": o.revised,
                 "error": o.error,
                 "kind": o.kind,
                 "warnings": list(o.warnings),
