@@ -12,11 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from okrcore.engine import refresh
 from okrcore.model import Connection, Cycle, KeyResult, Objective, Plan
 from okrcore.plugins import PluginManager
 from okrcore.store import MemoryStore
-from okrcore.testing import FakeServer, Reply
+from okrcore.testing import FakeServer, Reply, refresh_without_waiting
 
 SECRET = "s3cr3t-token-4242"
 
@@ -54,8 +53,9 @@ def test_refresh_and_plugin_loading_log_and_no_record_holds_a_secret(
             connections={"api": connection},
         )
         manager = PluginManager(load_entry_points=False)
-        refresh(plan, MemoryStore(), at=dt.date(2026, 1, 5), manager=manager,
-                sleep=lambda _s: None)
+        refresh_without_waiting(
+            plan, MemoryStore(), at=dt.date(2026, 1, 5), manager=manager, sleep=lambda _s: None
+        )
     names = {r.name for r in caplog.records}
     assert {"okrcore.plugins", "okrcore.engine"} <= names
     messages = [r.getMessage() for r in caplog.records]
