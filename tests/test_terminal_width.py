@@ -272,3 +272,37 @@ def test_okr_history_fits(demo_dir: Path, demo_store: str, width: int) -> None:
     reasons = " ".join(column(out, "reason")) + " " + notes(out)
     assert "a new sales channel opened in November, approved by the board" in reasons
     assert column(out, "value")
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_okr_runs_wraps_at_the_width_keeping_words_whole(tmp_path: Path, width: int) -> None:
+    from okrcore.model import RunOutcome, RunRecord
+
+    url = f"sqlite:///{tmp_path / 'okr.db'}"
+    store = open_store(url)
+    error = (
+        "HTTP 429 from https://analyticsdata.googleapis.com/v1beta/properties/123456789:runReport:"
+        " quota exceeded for the property's tokens per hour; retry after 3,600 s"
+    )
+    start = dt.datetime(2026, 11, 20, 6, 0, tzinfo=UTC)
+    try:
+        store.record_run(
+            RunRecord(
+                "20261120T060000-0ee24cdf",
+                start,
+                start + dt.timedelta(seconds=3),
+                AT,
+                (
+                    RunOutcome("organic-sessions", "failed", "ga4-main", error=error, kind="quota"),
+                    RunOutcome("leads", "refreshed", "hubspot", value=583, stored=1),
+                ),
+            )
+        )
+    finally:
+        store.close()
+    out = okr(width, "runs", "--store", url)
+    long_word = "https://analyticsdata.googleapis.com/v1beta/properties/123456789:runReport:"
+    assert all(cell_len(line) <= width or long_word in line for line in out.splitlines())
+    assert "20261120T060000-0ee24cdf" in out
+    assert normal(error) in normal(out)
+    assert long_word in out  # a word longer than the line stays whole
