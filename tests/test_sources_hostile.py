@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,7 +16,7 @@ from okrcore.engine import refresh
 from okrcore.model import Connection, Cycle, KeyResult, Objective, Plan, RunOutcome
 from okrcore.plugins import PluginManager
 from okrcore.store import MemoryStore
-from okrcore.testing import FakeServer, Reply
+from okrcore.testing import Call, FakeServer, Reply
 
 AT = dt.date(2026, 3, 10)
 CYCLE = Cycle("q1", dt.date(2026, 3, 1), dt.date(2026, 3, 31))
@@ -143,3 +144,151 @@ def test_http_settings_are_validated() -> None:
         "api", "http_json", {"max_response_bytes": 0, "allow_redirects_to": "x"},
         endpoint="https://a.example"))
     assert [p.field for p in problems] == ["max_response_bytes", "allow_redirects_to"]
+
+
+# -- secrets -------------------------------------------------------------------------------------
+SECRET = "k-3141592653"
+
+
+def echo(call: Call) -> Reply:
+    """A service that echoes the credential it got in its error (some do)."""
+    key = {k.lower(): v for k, v in call.headers.items()}.get("x-api-key", "")
+    return Reply(status=401, json={"error": f"invalid key {key!r} (from {key})"})
+
+
+def cli(*args: str) -> Any:
+    from click.testing import CliRunner
+
+    from okrcore.cli import main
+
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def leaks_everywhere(plan: Path, store: str, secrets: list[str]) -> list[str]:
+    """Where any of ``secrets`` shows up: refresh output, okr runs, the store, every report."""
+    outputs = {"refresh": cli("refresh", str(plan), "--store", store, "--at", "2026-03-10",
+                              "--retries", "0")}
+    assert outputs["refresh"].exit_code == 1, outputs["refresh"].output
+    outputs["runs"] = cli("runs", "--store", store)
+    outputs["runs json"] = cli("runs", "--store", store, "--format", "json")
+    for fmt in ("text", "md", "json", "html"):
+        outputs[f"report {fmt}"] = cli("report", str(plan), "--store", store, "--at",
+                                       "2026-03-10", "--format", fmt)
+    found = [name for name, result in outputs.items()
+             if any(s in result.output for s in secrets)]
+    db = Path(store.removeprefix("sqlite:///")).read_bytes()
+    found += ["store"] * any(s.encode() in db for s in secrets)
+    return found
+
+
+CLI_PLAN = """\
+okrcore: 1
+cycles: [{{id: q1, start: 2026-03-01, end: 2026-03-31}}]
+objectives:
+  - id: o
+    title: Grow
+    cycle: q1
+    key_results:
+      - {{id: k, title: Reach 10, baseline: 0, target: 10,
+         source: {{connection: api, url: "{path}", value: $.total}}}}
+connections:
+  api: {{plugin: http_json, endpoint: "{url}", headers: {{X-Api-Key: "{key}"}}}}
+"""
+
+
+def test_an_echoed_credential_is_scrubbed_everywhere(server: FakeServer, tmp_path: Path) -> None:
+    server.handle("/v", echo)
+    plan = tmp_path / "okrs.yaml"
+    plan.write_text(CLI_PLAN.format(url=server.url, path="/v", key="env:OKR_HOSTILE_KEY"))
+    store = f"sqlite:///{tmp_path / 'okr.db'}"
+    assert leaks_everywhere(plan, store, [SECRET]) == []
+    assert "invalid key '[secret]'" in cli("runs", "--store", store).output
+
+
+def test_a_token_file_with_a_line_break_never_shows(server: FakeServer, tmp_path: Path) -> None:
+    server.route("/v", Reply(json={"total": 1}))
+    (tmp_path / "token").write_text("first-half-7777\nsecond-half-8888\n")
+    plan = tmp_path / "okrs.yaml"
+    plan.write_text(CLI_PLAN.format(url=server.url, path="/v", key="file:token"))
+    store = f"sqlite:///{tmp_path / 'okr.db'}"
+    assert leaks_everywhere(plan, store, ["first-half-7777", "second-half-8888"]) == []
+    assert "contains a line break" in cli("runs", "--store", store).output
+    assert server.calls == []
+
+
+def test_a_connection_error_hides_the_query_string(tmp_path: Path) -> None:
+    plan = tmp_path / "okrs.yaml"
+    plan.write_text(CLI_PLAN.format(url="http://127.0.0.1:9", path="/v?api_key=qs-secret-4242",
+                                    key="env:OKR_HOSTILE_KEY"))
+    store = f"sqlite:///{tmp_path / 'okr.db'}"
+    assert leaks_everywhere(plan, store, ["qs-secret-4242"]) == []
+    assert "GET http://127.0.0.1:9/v: connection failed" in cli("runs", "--store", store).output
+
+
+def test_the_scrubber_finds_encoded_forms() -> None:
+    import base64
+    import urllib.parse
+
+    from okrcore.sources import Scrubber
+
+    secret = "p@ss/word+1\n2"
+    scrub = Scrubber([secret])
+    for form in (secret, urllib.parse.quote(secret, safe=""), urllib.parse.quote_plus(secret),
+                 base64.b64encode(secret.encode()).decode(), repr(secret)):
+        assert "p@ss" not in scrub(f"error: {form}!"), form
+        assert "[secret]" in scrub(f"error: {form}!")
+    assert Scrubber(["abc"])("abc") == "abc"  # too short to be told from ordinary text
+
+
+ECHO_ONLINE_PLUGIN = """
+from okrcore.hookspecs import hookimpl
+from okrcore.sources import QueryProblem, Source
+
+
+class EchoOnline(Source):
+    name = "echo-online"
+
+    def check_online(self, queries):
+        token = self.secret("token")
+        if self.connection.name == "down":
+            raise ConnectionError(f"the service refused token {token}")
+        return [(kr.id, QueryProblem("metric", f"unknown metric for key {token}"))
+                for kr, _query in queries]
+
+    def fetch(self, requests):
+        return []
+
+
+@hookimpl
+def okrcore_register_sources(register):
+    register(EchoOnline)
+"""
+
+ECHO_ONLINE_PLAN = """\
+okrcore: 1
+plugins: [okr_test_echo_online]
+cycles: [{id: q1, start: 2026-03-01, end: 2026-03-31}]
+objectives:
+  - id: o
+    title: Grow
+    cycle: q1
+    key_results:
+      - {id: a, title: Reach 10, baseline: 0, target: 10, source: {connection: up, metric: m}}
+      - {id: b, title: Reach 20, baseline: 0, target: 20, source: {connection: down, metric: m}}
+connections:
+  up: {plugin: echo-online, token: env:OKR_HOSTILE_KEY}
+  down: {plugin: echo-online, token: env:OKR_HOSTILE_KEY}
+"""
+
+
+def test_lint_online_scrubs_an_echoed_credential(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "okr_test_echo_online.py").write_text(ECHO_ONLINE_PLUGIN)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    plan = tmp_path / "okrs.yaml"
+    plan.write_text(ECHO_ONLINE_PLAN)
+    done = cli("lint", str(plan), "--online")
+    assert "unknown metric for key [secret]" in done.output
+    assert "refused token [secret]" in done.output
+    assert SECRET not in done.output

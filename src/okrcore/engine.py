@@ -37,7 +37,16 @@ import attrs
 
 from .errors import OkrError, ValidationError
 from .model import CheckIn, Connection, KeyResult, Measure, Plan, RunOutcome, RunRecord, as_date
-from .sources import Failure, FailureKind, FetchError, FetchRequest, Reading, Source, Throttle
+from .sources import (
+    Failure,
+    FailureKind,
+    FetchError,
+    FetchRequest,
+    Reading,
+    Scrubber,
+    Source,
+    Throttle,
+)
 
 if TYPE_CHECKING:
     from .plugins import PluginFailure, PluginManager
@@ -218,6 +227,7 @@ class _ConnectionRun:
     source: Source | None
     requests: list[FetchRequest]
     setup_error: str | None = None
+    scrub: Scrubber = attrs.field(factory=Scrubber)
     auth_failure: str | None = None
     fetch_calls: int = 0
     retries: int = 0
@@ -249,6 +259,7 @@ class _Engine:
         self.sleep, self.clock, self.jitter = sleep, clock, jitter
         self.on_result = on_result
         self.results: dict[tuple[Any, ...], Reading | Failure] = {}
+        self.scrubbers: dict[str, Scrubber] = {}
         self.attempts: dict[tuple[Any, ...], int] = {}
         self.bugs: list[BaseException] = []
         self.closed = False
@@ -258,6 +269,14 @@ class _Engine:
         return None if self.deadline_at is None else self.deadline_at - self.clock()
 
     def _settle(self, answer: Reading | Failure, attempts: int) -> None:
+        # Every text that leaves a source loses the connection's secrets here: the output, the
+        # run log, the store and the reports all take it from the settled answer.
+        scrub = self.scrubbers.get(answer.request.connection.name)
+        if scrub:
+            if isinstance(answer, Failure):
+                answer = attrs.evolve(answer, message=scrub(answer.message))
+            elif answer.warnings:
+                answer = attrs.evolve(answer, warnings=[scrub(w) for w in answer.warnings])
         key = answer.request.key
         with self.lock:
             if self.closed or key in self.results:
@@ -557,6 +576,7 @@ def refresh(
         jitter=jitter,
         on_result=on_result,
     )
+    engine.scrubbers = {job.connection.name: job.scrub for job in jobs}
     deadline_hit = _run_all(engine, jobs)
     results = dict(engine.results)
     for r in planned.requests:  # whatever is still open when the deadline passed
@@ -582,7 +602,7 @@ def refresh(
                     1 for r in job.requests if isinstance(results[r.key], Failure)
                 ),
                 **({"info": dict(job.info)} if job.info else {}),
-                **({"auth_failure": job.auth_failure} if job.auth_failure else {}),
+                **({"auth_failure": job.scrub(job.auth_failure)} if job.auth_failure else {}),
             }
             for job in jobs
         },
@@ -637,7 +657,9 @@ def _connection_jobs(
             error = f"connection {conn.name!r}: {exc}" if isinstance(exc, OkrError) else (
                 f"connection {conn.name!r}: cannot set up plugin {conn.plugin!r}: {_exc_text(exc)}"
             )
-        jobs.append(_ConnectionRun(conn, source, reqs, setup_error=error))
+        scrub = Scrubber.for_connection(conn)
+        jobs.append(_ConnectionRun(conn, source, reqs, setup_error=error and scrub(error),
+                                   scrub=scrub))
     return jobs
 
 

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import json
 import os
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -37,6 +39,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_MAX_RESPONSE_BYTES",
     "HTTP_SETTINGS",
+    "REDACTED",
     "Failure",
     "FailureKind",
     "FetchError",
@@ -44,6 +47,7 @@ __all__ = [
     "Limits",
     "QueryProblem",
     "Reading",
+    "Scrubber",
     "Source",
     "Throttle",
     "http_session",
@@ -290,6 +294,102 @@ def resolve_secret(value: Any, *, what: str = "secret", base: Path | None = None
     raise SourceError(
         f"{what}: secrets are never written in the plan; use 'env:NAME' or 'file:PATH'"
     )
+
+
+REDACTED = "[secret]"
+"""What :class:`Scrubber` puts where a secret was."""
+
+
+class Scrubber:
+    """Removes a connection's secrets from text that leaves a source (errors, warnings).
+
+    It knows every secret the connection's settings reference (``env:NAME``, ``file:PATH``, at
+    any depth, e.g. inside ``headers``) and finds each one as written, URL-encoded, base64-encoded,
+    escaped as Python shows it in a ``repr`` (a newline as ``\\n``), and line by line. The
+    refresh engine and ``okr lint --online`` pass every failure message through it, so no service
+    that echoes a credential can put it in the output, the run log, the store or a report. Call
+    it: ``scrub(text)``.
+    """
+
+    MIN_LENGTH = 4  # shorter "secrets" would blank out ordinary words
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        self._forms: set[str] = set()
+        for secret in secrets:
+            self.add(secret)
+
+    @classmethod
+    def for_connection(cls, connection: Connection) -> Scrubber:
+        """A scrubber for the secrets ``connection``'s settings reference (those that can be read;
+        one that cannot is reported elsewhere and never sent)."""
+        base = Path(connection.base_dir) if connection.base_dir else None
+        scrubber = cls()
+        for reference in _references(connection.settings):
+            try:
+                value = resolve_secret(reference, base=base)
+            except SourceError:
+                continue
+            if value:
+                scrubber.add(value)
+        return scrubber
+
+    def add(self, secret: str) -> None:
+        """Also remove ``secret`` (and its encoded forms)."""
+        import base64
+        import urllib.parse
+
+        raw = secret.encode("utf-8", "surrogateescape")
+        forms = {
+            secret,
+            repr(secret)[1:-1],
+            urllib.parse.quote(secret, safe=""),
+            urllib.parse.quote_plus(secret),
+            base64.b64encode(raw).decode(),
+            base64.b64encode(raw).decode().rstrip("="),
+            base64.urlsafe_b64encode(raw).decode().rstrip("="),
+            *secret.splitlines(),
+        }
+        self._forms |= {f.strip() for f in forms if len(f.strip()) >= self.MIN_LENGTH}
+        for part in _secret_fields(secret):  # a key file: its secret fields one by one
+            self.add(part)
+
+    def __call__(self, text: str) -> str:
+        for form in sorted(self._forms, key=len, reverse=True):
+            if form in text:
+                text = text.replace(form, REDACTED)
+        return text
+
+    def __bool__(self) -> bool:
+        return bool(self._forms)
+
+
+_SECRET_FIELD = re.compile(r"secret|private_key|refresh_token|access_token|password",
+                           re.IGNORECASE)
+
+
+def _secret_fields(secret: str) -> list[str]:
+    """The secret values inside a JSON key file (a service account's ``private_key``...)."""
+    if not secret.lstrip().startswith("{"):
+        return []
+    try:
+        data = json.loads(secret)
+    except ValueError:
+        return []
+    if not isinstance(data, dict):
+        return []
+    return [v for k, v in data.items()
+            if isinstance(v, str) and _SECRET_FIELD.search(str(k)) and v != secret]
+
+
+def _references(value: Any) -> Iterable[str]:
+    if is_secret_reference(value):
+        yield value
+    elif isinstance(value, Mapping):
+        for item in value.values():
+            yield from _references(item)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _references(item)
 
 
 # -- helpers for sources that speak HTTP --------------------------------------------------------

@@ -39,7 +39,7 @@ from typing import Any
 
 import attrs
 
-__all__ = ["Call", "FakeServer", "Reply", "serve"]
+__all__ = ["Call", "FakeServer", "Reply", "echo_credentials", "serve"]
 
 
 @contextlib.contextmanager
@@ -86,6 +86,24 @@ class Call:
     body: Any
 
 
+def echo_credentials(call: Call) -> Reply:
+    """A handler for a service that echoes the credentials it got in its error (some do): a 401
+    whose message, in the fields services use (``message``, ``error.message``,
+    ``errors[].message``), quotes every header value, query parameter and the body it got.
+
+    A plugin's test points a connection at ``server.handle("*", echo_credentials)``, runs
+    ``okrcore.refresh`` and checks that no secret reaches the outcome (okrcore scrubs them).
+    """
+    body = call.body if isinstance(call.body, str) else json.dumps(call.body)
+    sent = " ".join([*call.headers.values(), *call.query.values(), body])
+    text = f"invalid credentials: {sent}"
+    return Reply(status=401, json={
+        "message": text,
+        "error": {"message": text, "code": 190, "type": "OAuthException", "status": 401},
+        "errors": [{"message": text, "reason": "keyInvalid"}],
+    })
+
+
 class FakeServer:
     """A threaded HTTP server with scripted replies per path; use it as a context manager."""
 
@@ -112,7 +130,7 @@ class FakeServer:
             self._routes[path] = list(replies) or [Reply()]
 
     def handle(self, path: str, func: Callable[[Call], Reply]) -> None:
-        """Answer requests for ``path`` by calling ``func(call)``."""
+        """Answer requests for ``path`` (``"*"``: any other path) by calling ``func(call)``."""
         with self._lock:
             self._handlers[path] = func
 
@@ -140,7 +158,7 @@ class FakeServer:
             handler = self._handlers.get(call.path)
             replies = self._routes.get(call.path)
             if handler is None and replies is None:
-                replies = self._routes.get("*")
+                handler, replies = self._handlers.get("*"), self._routes.get("*")
             if handler is None and replies is not None:
                 return replies.pop(0) if len(replies) > 1 else replies[0]
         if handler is not None:

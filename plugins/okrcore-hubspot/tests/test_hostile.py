@@ -68,3 +68,30 @@ def test_a_redirect_elsewhere_is_refused_without_sending_the_token(server: FakeS
         assert got.kind is FailureKind.PERMANENT
         assert "redirected to" in got.message
         assert other.calls == []
+
+
+def test_an_echoed_token_never_leaves_the_refresh(server: FakeServer) -> None:
+    import okrcore_hubspot.plugin
+
+    from okrcore.engine import refresh
+    from okrcore.model import Objective, Plan
+    from okrcore.plugins import PluginManager
+    from okrcore.store import MemoryStore
+    from okrcore.testing import echo_credentials
+
+    server.handle("*", echo_credentials)
+    manager = PluginManager(load_entry_points=False)
+    manager.register(okrcore_hubspot.plugin, "hubspot")
+    kr = KeyResult("kr1", "Sales", measure="gauge", baseline=0, target=5,
+                   source={"connection": "crm", **QUERY})
+    conn = Connection("crm", "hubspot", {"token": "env:HUBSPOT_TEST_TOKEN"}, endpoint=server.url)
+    plan = Plan(cycles=[CYCLE], objectives=[Objective("o", "O", CYCLE.id, key_results=[kr])],
+                connections={"crm": conn})
+    with MemoryStore() as store:
+        result = refresh(plan, store, dt.date(2026, 2, 1), manager=manager, retries=0)
+        (outcome,) = result.outcomes
+        recorded = store.runs(1)[0].outcomes[0].error or ""
+    assert server.calls  # the fake did echo the token
+    assert outcome.status == "failed"
+    assert "pat-na1-hostile-0001" not in (outcome.error or "") + recorded
+    assert "[secret]" in (outcome.error or "")

@@ -24,6 +24,7 @@ TODAY = dt.datetime.now(dt.timezone.utc).date()
 def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeServer]:
     monkeypatch.setenv("FB_TEST_TOKEN", "EAAB-hostile-token-0001")
     monkeypatch.setenv("YT_TEST_KEY", "AIza-hostile-key-0001")
+    monkeypatch.setenv("FB_TEST_APP_SECRET", "app-secret-hostile-01")
     with FakeServer() as s:
         yield s
 
@@ -35,7 +36,7 @@ def make(service: str, server: FakeServer, **settings: Any) -> tuple[Source, dic
                 {"field": "followers_count"})
     conf = {"api_key": "env:YT_TEST_KEY", "channel": "UC" + "a" * 22, **settings}
     return (YouTubeSource(Connection("yt", "youtube", conf, endpoint=server.url)),
-            {"metric": "subscribers"})
+            {"metric": "subscriberCount"})
 
 
 def fetch(service: str, server: FakeServer, **settings: Any) -> Failure:
@@ -84,3 +85,41 @@ def test_a_redirect_elsewhere_is_refused(service: str, server: FakeServer) -> No
         assert got.kind is FailureKind.PERMANENT
         assert "redirected to" in got.message
         assert other.calls == []
+
+
+@pytest.mark.parametrize("service", ["facebook", "instagram", "youtube"])
+def test_an_echoed_credential_never_leaves_the_refresh(service: str, server: FakeServer) -> None:
+    import okrcore_social.plugin
+
+    from okrcore.engine import refresh
+    from okrcore.model import Objective, Plan
+    from okrcore.plugins import PluginManager
+    from okrcore.store import MemoryStore
+    from okrcore.testing import echo_credentials
+
+    server.handle("*", echo_credentials)
+    manager = PluginManager(load_entry_points=False)
+    manager.register(okrcore_social.plugin, "social")
+    settings, query = {
+        "facebook": ({"access_token": "env:FB_TEST_TOKEN", "page_id": "1234567890",
+                      "app_secret": "env:FB_TEST_APP_SECRET"}, {"field": "followers_count"}),
+        "instagram": ({"access_token": "env:FB_TEST_TOKEN", "ig_user_id": "17841400000000001"},
+                      {"field": "followers_count"}),
+        "youtube": ({"api_key": "env:YT_TEST_KEY", "channel": "UC" + "a" * 22},
+                    {"metric": "subscriberCount"}),
+    }[service]
+    kr = KeyResult("kr", "t", measure="gauge", baseline=1, target=2,
+                   source={"connection": "c", **query})
+    conn = Connection("c", service, settings, endpoint=server.url)
+    now = Cycle("now", TODAY - dt.timedelta(days=30), TODAY + dt.timedelta(days=30))
+    plan = Plan(cycles=[now], objectives=[Objective("o", "O", now.id, key_results=[kr])],
+                connections={"c": conn})
+    with MemoryStore() as store:
+        result = refresh(plan, store, TODAY, manager=manager, retries=0)
+        (outcome,) = result.outcomes
+        recorded = store.runs(1)[0].outcomes[0].error or ""
+    assert server.calls, outcome  # the fake did echo the credential
+    assert outcome.status == "failed"
+    text = (outcome.error or "") + recorded
+    for secret in ("EAAB-hostile-token-0001", "AIza-hostile-key-0001", "app-secret-hostile-01"):
+        assert secret not in text

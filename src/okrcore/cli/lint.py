@@ -23,7 +23,7 @@ from okrcore.cli._common import (
 from okrcore.model import CheckIn, Plan
 from okrcore.planfile import load_plan
 from okrcore.plugins import default_manager, load_plugin_modules
-from okrcore.sources import Source
+from okrcore.sources import Scrubber, Source
 
 SEVERITY_STYLE = {"error": "red", "warning": "yellow", "info": "cyan"}
 
@@ -42,12 +42,14 @@ def online_findings(plan: Plan) -> list[Finding]:
             continue
         where = f"connections.{name}"
         line, column = plan.locate(where) or (None, None)
+        scrub = Scrubber.for_connection(conn)  # a service may echo the credential in its error
         try:
             source = manager.sources.get(conn.plugin)(conn)
         except Exception as exc:  # unknown plugin, bad settings: report, check the others
             findings.append(
                 Finding(
-                    "ONLINE-001", Severity.ERROR, f"connection {name!r}: {exc}", where, line, column
+                    "ONLINE-001", Severity.ERROR, scrub(f"connection {name!r}: {exc}"), where, line,
+                    column,
                 )
             )
             continue
@@ -64,6 +66,7 @@ def online_findings(plan: Plan) -> list[Finding]:
             problems = source.check_online(queries)
         except Exception as exc:  # a network or auth error is a finding, not a crash
             message = f"connection {name!r}: cannot check online: {type(exc).__name__}: {exc}"
+            message = scrub(message)
             findings.append(Finding("ONLINE-001", Severity.ERROR, message, where, line, column))
             continue
         finally:
@@ -73,7 +76,7 @@ def online_findings(plan: Plan) -> list[Finding]:
             if problem.field:
                 kr_where += f".{problem.field}"
             kr_line, kr_column = plan.locate(kr_where) or (None, None)
-            message = f"key result {kr_id!r}, connection {name!r}: {problem.message}"
+            message = scrub(f"key result {kr_id!r}, connection {name!r}: {problem.message}")
             findings.append(
                 Finding("ONLINE-002", Severity.ERROR, message, kr_where, kr_line, kr_column)
             )

@@ -143,11 +143,11 @@ class HttpJsonSource(Source):
         for name, value in (self.connection.settings.get("headers") or {}).items():
             if is_secret_reference(value):
                 value = resolve_secret(value, what=f"header {name}", base=base)
-            session.headers[str(name)] = str(value)
+            session.headers[str(name)] = _header_value(f"header {name}", str(value))
         bearer = self.connection.settings.get("bearer")
         if bearer is not None:
             token = resolve_secret(bearer, what="bearer", base=base)
-            session.headers["Authorization"] = f"Bearer {token}"
+            session.headers["Authorization"] = _header_value("bearer", f"Bearer {token}")
         if "verify" in self.connection.settings:
             session.verify = self.connection.settings["verify"]
         self._session = session
@@ -265,9 +265,9 @@ class HttpJsonSource(Source):
                            f"{where}: no answer within {self._timeout():g} s", timed_out=True)
         except requests.ConnectionError as exc:
             return Failure(r, FailureKind.TRANSIENT, f"{where}: connection failed: "
-                           f"{_short(str(exc))}")
+                           f"{_short(_without_url(str(exc)))}")
         except requests.RequestException as exc:
-            return Failure(r, FailureKind.PERMANENT, f"{where}: {_short(str(exc))}")
+            return Failure(r, FailureKind.PERMANENT, f"{where}: {_short(_without_url(str(exc)))}")
         status = response.status_code
         if status >= 400:
             detail = f"{where}: HTTP {status} {response.reason}: {_short(response.text)}"
@@ -339,6 +339,23 @@ def _safe_url(url: str) -> str:
     """The URL without its query string, which may carry an API key."""
     parts = urllib.parse.urlsplit(url)
     return urllib.parse.urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+
+
+def _header_value(what: str, value: str) -> str:
+    """A header value that can be sent; one with a line break (a token file with two lines) is
+    refused here, naming the setting, before requests would quote it in an error."""
+    if "\n" in value or "\r" in value:
+        raise SourceError(f"{what}: the value contains a line break; a credential file must "
+                          "hold the credential on one line")
+    return value
+
+
+_URL_IN_ERROR = re.compile(r"\s*with url: \S+")
+
+
+def _without_url(text: str) -> str:
+    """urllib3's error text without the URL it names (its query string may carry an API key)."""
+    return _URL_IN_ERROR.sub("", text)
 
 
 def _short(text: str, size: int = 200) -> str:
