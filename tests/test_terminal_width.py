@@ -25,7 +25,7 @@ from okrcore.model import Plan, StrategyChange, TargetChange
 from okrcore.planfile import load_plan
 from okrcore.reports import render, report
 from okrcore.reports._format import num
-from okrcore.reports._table import Col, print_table, terminal_width
+from okrcore.reports._table import Col, print_table, terminal_width, wrap_width
 from okrcore.store import Store, open_store
 
 AT = dt.date(2026, 11, 20)  # the last day of the bundled history
@@ -187,8 +187,10 @@ def test_terminal_width_without_a_terminal(monkeypatch: pytest.MonkeyPatch) -> N
 
     monkeypatch.delenv("COLUMNS", raising=False)
     assert terminal_width(io.StringIO()) == 100
+    assert wrap_width(io.StringIO()) is None  # plain lines stay whole in a pipe, for grep
     monkeypatch.setenv("COLUMNS", "80")
     assert terminal_width(io.StringIO()) == 80
+    assert wrap_width(io.StringIO()) == 80
 
 
 @pytest.mark.parametrize("kind", ["daily", "weekly", "monthly"])

@@ -34,7 +34,7 @@ from okrcore.errors import PluginError
 from okrcore.model import RunRecord
 from okrcore.planfile import load_plan
 from okrcore.reports._format import num
-from okrcore.reports._table import terminal_width, wrap
+from okrcore.reports._table import wrap, wrap_width
 
 STATUS_MARK = {
     "refreshed": "ok",
@@ -282,7 +282,7 @@ def runs_command(store_url: str, limit: int, fmt: str) -> None:
     if not runs:
         click.echo("No refresh runs recorded in this store.")
         return
-    width = terminal_width()  # lines wrap there, words whole (docs/reports.md)
+    width = wrap_width()  # on a terminal, lines wrap with words whole (docs/reports.md)
     for run in runs:
         took = ""
         if run.finished_at is not None:
