@@ -150,6 +150,17 @@ def test_hook_okrcore_register_policies(manager: PluginManager) -> None:
     assert isinstance(manager.policies.get("grading:strict"), Strict)
 
 
+def test_hook_okrcore_register_templates(manager: PluginManager) -> None:
+    from okrcore.templates import Template
+
+    text = "okrcore: 1\ncycles: [{id: '{{cycle_id}}', start: '{{start}}', end: '{{end}}'}]\n"
+    seo = Template("seo", "SEO team OKRs", text)
+    manager.register(plugin_registering("okrcore_register_templates", seo), "agency-templates")
+    assert manager.templates.get("seo") is seo
+    assert manager.templates.owner("seo") == "agency-templates"
+    assert {"marketing", "sales", "product", "smart-goal", "seo"} <= set(manager.templates)
+
+
 def test_hook_okrcore_refresh_finished(manager: PluginManager) -> None:
     seen: list[tuple[str, str]] = []
 

@@ -940,3 +940,27 @@ def test_the_dashboard_draws_a_light_chart_for_every_key_result() -> None:
     assert html.count('class="line actual"') == 200
     assert "<script" not in html
     assert len(html.encode()) < 200 * 2 * 1024  # 2 KiB a key result: 2 MiB at 1,000
+
+
+@pytest.mark.parametrize("value", [1e300, -1e300, 5e-324, 0.0])
+@pytest.mark.parametrize("fmt", ["text", "md", "json", "html"])
+def test_every_format_renders_extreme_numbers(value: float, fmt: str) -> None:
+    krs = [
+        KeyResult("gauge", "A gauge", baseline=0, target=100, stretch=120, unit="leads"),
+        KeyResult("huge", "A huge target", baseline=-1e300, target=1e300),
+        KeyResult("sum", "A cumulative count", kind="count", target=1e300, measure="cumulative"),
+    ]
+    extreme = Plan(cycles=[CYCLE], objectives=[Objective("o", "O", "2026-Q4", key_results=krs)])
+    s = open_store("memory://")
+    s.add_checkins(
+        CheckIn(kr.id, v, CYCLE.start + dt.timedelta(days=i))
+        for kr in krs
+        for i, v in enumerate((0.0, value, value / 2, value))
+    )
+    s.add_target_change(TargetChange("gauge", "target", 100, 110, "x",
+                                     changed_at=dt.datetime(2026, 10, 2, tzinfo=UTC)))
+    for kind in ("daily", "weekly", "monthly"):
+        out = render(report(extreme, s, kind, AT), fmt, width=120)
+        assert "A huge target" in out
+        if fmt == "json":
+            jsonschema.validate(json.loads(out), load_schema())

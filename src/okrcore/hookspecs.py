@@ -83,6 +83,19 @@ def okrcore_register_policies(register: Callable[[Any], None]) -> None:
 
 
 @hookspec
+def okrcore_register_templates(register: Callable[[Any], None]) -> None:
+    """Register plan templates for ``okr init``.
+
+    Receives ``register``; call ``register(template)`` with an :class:`okrcore.templates.Template`:
+    a ``name`` (lowercase, digits and ``-``; what ``okr init --template NAME`` takes), a one-line
+    ``description`` and the plan-file ``text``, with ``{{cycle_id}}``, ``{{cycle_title}}``,
+    ``{{start}}`` and ``{{end}}`` where the starting quarter goes. Duplicates are refused as for
+    sources. Returns nothing. Runs once per plugin manager, the first time its ``templates``
+    registry is used (``okr init``).
+    """
+
+
+@hookspec
 def okrcore_refresh_finished(run: RunRecord, plan: Plan, store: Any, manager: Any) -> None:
     """Called after a refresh run has been recorded in the store.
 

@@ -47,6 +47,7 @@ DEFAULT_PLUGINS = (
     "okrcore.default_plugins.checks",
     "okrcore.default_plugins.policies",
     "okrcore.default_plugins.notify",
+    "okrcore.default_plugins.templates",
 )
 # The built-ins each registry needs: opening a store or scoring imports no source or check.
 BUILTINS_BY_KIND = {
@@ -55,6 +56,7 @@ BUILTINS_BY_KIND = {
     "check": ("okrcore.default_plugins.checks", "okrcore.default_plugins.sources"),
     "policy": ("okrcore.default_plugins.policies",),
     "notifier": (),
+    "template": ("okrcore.default_plugins.templates",),
 }
 
 
@@ -405,6 +407,11 @@ class PluginManager:
         return self._registry("policy", complete=False)
 
     @property
+    def templates(self) -> Registry:
+        """Plan templates (``okr init``) by name."""
+        return self._registry("template", complete=False)
+
+    @property
     def hook(self) -> Any:
         """The pluggy hook relay, for event hooks such as ``okrcore_refresh_finished``."""
         self.discover()
@@ -463,6 +470,7 @@ REGISTRY_HOOKS: dict[str, tuple[str, KeyFunc]] = {
     "store": ("okrcore_register_stores", _store_key),
     "check": ("okrcore_register_checks", _named),
     "policy": ("okrcore_register_policies", _policy_key),
+    "template": ("okrcore_register_templates", _named),
 }
 
 

@@ -113,6 +113,7 @@ COMMAND_MODULES = {
     "export": "exchange",
     "history": "checkins",
     "import": "exchange",
+    "init": "init",
     "lint": "lint",
     "plugins": "plugins",
     "refresh": "refresh",

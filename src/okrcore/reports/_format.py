@@ -15,6 +15,7 @@ LIGHT_STYLE = {"green": "bold green", "yellow": "bold yellow", "red": "bold red"
 MISSING = "—"
 SIGNIFICANT = 4  # digits kept below 1,000; from 1,000 on, whole numbers
 MAX_DECIMALS = 6
+_WIDE = decimal.Context(prec=400)
 
 
 def num(value: Any, unit: str = "") -> str:
@@ -31,7 +32,9 @@ def num(value: Any, unit: str = "") -> str:
     exact = decimal.Decimal(repr(float(value)))  # the shortest form: 2.675 stays 2.675
     magnitude = math.floor(math.log10(abs(value))) if value else 0
     places = min(MAX_DECIMALS, max(0, SIGNIFICANT - 1 - magnitude))
-    rounded = exact.quantize(decimal.Decimal(1).scaleb(-places), decimal.ROUND_HALF_UP)
+    rounded = exact.quantize(  # every digit of the largest float fits: 1e308 is 309 digits
+        decimal.Decimal(1).scaleb(-places), decimal.ROUND_HALF_UP, _WIDE
+    )
     text = f"{rounded:,f}"
     if "." in text:
         text = text.rstrip("0").rstrip(".")

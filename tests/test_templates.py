@@ -1,0 +1,108 @@
+"""Plan templates and ``okr init``: every built-in template is a commented, lint-clean plan for
+the quarter it starts in; plugins add templates through the hook."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+import okrcore
+from okrcore.cli import main
+from okrcore.errors import OkrError
+from okrcore.plugins import PluginManager
+from okrcore.templates import Template, quarter_of, render
+
+BUILTINS = ("marketing", "sales", "product", "smart-goal")
+
+
+@pytest.mark.parametrize(
+    ("day", "start", "end"),
+    [
+        (dt.date(2026, 1, 1), dt.date(2026, 1, 1), dt.date(2026, 3, 31)),
+        (dt.date(2026, 3, 31), dt.date(2026, 1, 1), dt.date(2026, 3, 31)),
+        (dt.date(2026, 5, 17), dt.date(2026, 4, 1), dt.date(2026, 6, 30)),
+        (dt.date(2026, 9, 30), dt.date(2026, 7, 1), dt.date(2026, 9, 30)),
+        (dt.date(2026, 12, 31), dt.date(2026, 10, 1), dt.date(2026, 12, 31)),
+        (dt.date(2028, 2, 29), dt.date(2028, 1, 1), dt.date(2028, 3, 31)),
+    ],
+)
+def test_quarter_of(day: dt.date, start: dt.date, end: dt.date) -> None:
+    assert quarter_of(day) == (start, end)
+
+
+@pytest.mark.parametrize("name", BUILTINS)
+@pytest.mark.parametrize("day", [dt.date(2027, 2, 1), dt.date(2026, 11, 29)])
+def test_builtin_templates_are_lint_clean_plans_for_the_quarter(name: str, day: dt.date) -> None:
+    template = PluginManager(load_entry_points=False).templates.get(name)
+    start, end = quarter_of(day)
+    text = render(template, start=start, end=end)
+    assert text.lstrip().startswith("#"), "a template explains itself in comments"
+    plan = okrcore.loads_plan(text, format="yaml")
+    assert [(c.start, c.end) for c in plan.cycles] == [(start, end)]
+    assert okrcore.check(plan, manager=PluginManager(load_entry_points=False)) == []
+    assert sum(1 for _ in plan.key_results()) >= 2
+
+
+def test_render_refuses_an_unknown_placeholder() -> None:
+    template = Template("x", "x", "start: {{start}}\nteam: {{team}}\n")
+    with pytest.raises(OkrError, match=r"unknown placeholder \{\{team\}\}"):
+        render(template, start=dt.date(2027, 1, 1), end=dt.date(2027, 3, 31))
+
+
+def test_template_names_are_plain() -> None:
+    with pytest.raises(OkrError, match="lowercase"):
+        Template("My Template", "x", "okrcore: 1\n")
+
+
+def test_okr_init_writes_a_plan_that_lints_and_scores(tmp_path: Path) -> None:
+    runner = CliRunner()
+    plan = tmp_path / "plan.yaml"
+    result = runner.invoke(main, ["init", str(plan), "--template", "sales", "--quarter", "2027-q2"])
+    assert result.exit_code == 0, result.output
+    assert "2027-04-01 to 2027-06-30" in result.output
+    assert "cycles:\n  - id: 2027-Q2\n    title: Q2 2027\n" in plan.read_text()
+    lint = runner.invoke(main, ["lint", str(plan)])
+    assert lint.exit_code == 0, lint.output
+    store = f"sqlite:///{tmp_path}/okr.db"
+    checkin = runner.invoke(main, ["checkin", str(plan), "new-customers", "3", "--store", store,
+                                   "--at", "2027-04-10"])
+    assert checkin.exit_code == 0, checkin.output
+    card = runner.invoke(main, ["score", str(plan), "--store", store, "--at", "2027-04-10",
+                                "--format", "json"])
+    assert card.exit_code == 0, card.output
+    krs = {kr["id"]: kr for kr in json.loads(card.output)["key_results"]}
+    assert krs["new-customers"]["actual"] == 3
+
+
+def test_okr_init_does_not_overwrite(tmp_path: Path) -> None:
+    plan = tmp_path / "plan.yaml"
+    plan.write_text("mine\n")
+    runner = CliRunner()
+    result = runner.invoke(main, ["init", str(plan)])
+    assert result.exit_code == 2
+    assert "exists" in result.output
+    assert plan.read_text() == "mine\n"
+    forced = runner.invoke(main, ["init", str(plan), "--force", "-t", "smart-goal"])
+    assert forced.exit_code == 0, forced.output
+    assert "SMART goal" in plan.read_text()
+
+
+def test_okr_init_list_and_bad_input(tmp_path: Path) -> None:
+    runner = CliRunner()
+    listed = runner.invoke(main, ["init", "--list"])
+    assert listed.exit_code == 0
+    assert [line.split()[0] for line in listed.output.splitlines()] == sorted(BUILTINS)
+    as_json = json.loads(runner.invoke(main, ["init", "--list", "--format", "json"]).output)
+    assert {t["name"] for t in as_json} >= set(BUILTINS)
+    unknown = runner.invoke(main, ["init", str(tmp_path / "p.yaml"), "-t", "markting"])
+    assert unknown.exit_code == 2
+    assert "unknown template 'markting'" in unknown.output
+    assert "marketing" in unknown.output
+    bad = runner.invoke(main, ["init", str(tmp_path / "p.yaml"), "--quarter", "2027-Q5"])
+    assert bad.exit_code == 2
+    assert "2027-Q1" in bad.output
+    assert not (tmp_path / "p.yaml").exists()
