@@ -823,3 +823,25 @@ def test_cli_refresh_whose_notification_failed_exits_1_naming_the_channel(
     assert "good = 5 (1 new) [api]" in done.stdout
     assert "FAILED after the refresh: report after refresh not delivered: channel 'team-chat': " \
            "HTTP 500: chat is down" in done.stderr
+
+
+def test_http_json_keeps_32_calls_in_flight_by_default(store: MemoryStore,
+                                                       manager: PluginManager) -> None:
+    """The default concurrency of a connection comes from its source (docs/plugins.md, "The
+    refresh engine"): 32 for http_json, so 32 requests wait for each other at the server."""
+    barrier = threading.Barrier(32, timeout=20)
+
+    def together(call: Any) -> Reply:
+        try:
+            barrier.wait()
+        except threading.BrokenBarrierError:
+            return Reply(status=400, json={"error": "fewer than 32 calls in flight"})
+        return Reply(json={"data": {"total": 1}})
+
+    with FakeServer() as server:
+        server.handle("/v", together)
+        plan = make_plan([kr(f"k{i}", {"connection": "api", "url": "/v",
+                                       "value": "$.data.total"}) for i in range(64)],
+                         [api(server.url)])
+        result = refresh(plan, store, AT, manager=manager, retries=0)
+    assert result.ok, result.to_dict()["failed"][:1]

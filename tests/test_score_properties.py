@@ -178,3 +178,80 @@ def test_live_score_equals_a_full_score(rows: list[tuple[str, float, int]], at_d
         if kr.score is not None:
             assert 0.0 <= kr.score <= 1.0
             assert kr.status is not Light.GREY
+
+
+# -- the fast paths equal the straightforward ones ----------------------------------------------
+
+T0 = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+history_rows = st.lists(
+    st.tuples(st.integers(0, 40), finite, st.integers(0, 3)),  # day, value, recorded hour
+    max_size=40,
+)
+
+
+def _history(rows: list[tuple[int, float, int]]) -> list[CheckIn]:
+    return [
+        CheckIn("k", v, Q1.start + dt.timedelta(days=d), recorded_at=T0 + dt.timedelta(hours=h))
+        for d, v, h in rows
+    ]
+
+
+@given(history_rows, st.integers(0, 45))
+def test_daily_values_equal_the_sorted_definition(
+    rows: list[tuple[int, float, int]], end_day: int
+) -> None:
+    from okrcore.scoring import daily_values
+
+    history = _history(rows)
+    end = Q1.start + dt.timedelta(days=end_day)
+    expected: dict[dt.date, float] = {}
+    for ci in sorted(history, key=lambda c: (c.as_of, c.recorded_at)):  # stable: later wins
+        if ci.as_of <= end:
+            expected[ci.as_of] = ci.value
+    got = daily_values(history, end)
+    assert list(got.items()) == sorted(expected.items())
+
+
+@given(st.lists(st.tuples(finite, finite), max_size=30), finite)
+def test_least_squares_equals_the_textbook_sums(
+    points: list[tuple[float, float]], x: float
+) -> None:
+    from okrcore.scoring import least_squares
+
+    n = len(points)
+    expected = None
+    if n >= 2:
+        mx = sum(p[0] for p in points) / n
+        my = sum(p[1] for p in points) / n
+        sxx = sum((p[0] - mx) ** 2 for p in points)
+        if sxx != 0:
+            sxy = sum((p[0] - mx) * (p[1] - my) for p in points)
+            expected = my + sxy / sxx * (x - mx)
+    assert least_squares(points, x) == expected
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(st.tuples(st.sampled_from(["a", "b", "c"]), st.integers(0, 80), finite,
+                       st.integers(0, 3)), max_size=40),
+    st.integers(0, 95),
+)
+def test_score_equals_a_live_score_that_keeps_its_history(
+    rows: list[tuple[str, int, float, int]], at_day: int
+) -> None:
+    krs = [
+        KeyResult("a", "A", baseline=0, target=100, stretch=150),
+        KeyResult("b", "B", kind="count", target=500, measure="cumulative", cadence="daily"),
+        KeyResult("c", "C", kind="decrease", baseline=50, target=10, weight=2),
+    ]
+    plan = Plan(cycles=[Q1], goals=[Goal("g", "G")],
+                objectives=[Objective("o", "O", "q1", goal="g", key_results=krs)])
+    checkins = [
+        CheckIn(k, v, Q1.start + dt.timedelta(days=d), recorded_at=T0 + dt.timedelta(hours=h))
+        for k, d, v, h in rows
+    ]
+    at = Q1.start + dt.timedelta(days=at_day)
+    manager = PluginManager(load_entry_points=False)
+    fast = score(plan, checkins, at, manager=manager)
+    kept = LiveScore(plan, checkins, at, manager=manager).scorecard()
+    assert fast == kept

@@ -113,12 +113,15 @@ def least_squares(points: Sequence[tuple[float, float]], x: float) -> float | No
     n = len(points)
     if n < 2:
         return None
-    mx = sum(p[0] for p in points) / n
-    my = sum(p[1] for p in points) / n
-    sxx = sum((p[0] - mx) ** 2 for p in points)
+    xs = [p[0] for p in points]
+    ys = [p[1] for p in points]
+    mx = sum(xs) / n
+    my = sum(ys) / n
+    dx = [x_ - mx for x_ in xs]
+    sxx = sum([d**2 for d in dx])
     if sxx == 0:
         return None
-    sxy = sum((p[0] - mx) * (p[1] - my) for p in points)
+    sxy = sum([d * (y - my) for d, y in zip(dx, ys, strict=True)])
     return my + sxy / sxx * (x - mx)
 
 

@@ -72,11 +72,17 @@ DEFAULT_STALE_FACTOR = 1.5
 
 def daily_values(history: Iterable[CheckIn], end: dt.date) -> dict[dt.date, float]:
     """One value per day up to ``end``; a later-recorded check-in for a day corrects an earlier."""
-    out: dict[dt.date, float] = {}
-    for ci in sorted(history, key=lambda c: (c.as_of, c.recorded_at)):
-        if ci.as_of <= end:
-            out[ci.as_of] = ci.value
-    return out
+    # one pass instead of a sort: the latest recorded wins, and of equal times the later given
+    value: dict[dt.date, float] = {}
+    recorded: dict[dt.date, dt.datetime] = {}
+    for ci in history:
+        day = ci.as_of
+        if day <= end:
+            when = recorded.get(day)
+            if when is None or ci.recorded_at >= when:
+                value[day] = ci.value
+                recorded[day] = ci.recorded_at
+    return {day: value[day] for day in sorted(value)}
 
 
 def _ratio(actual: float, plan: float, lower_is_better: bool) -> float | None:
@@ -108,10 +114,10 @@ def _score_kr(
     assert target is not None  # the model refuses key results without one
 
     daily = daily_values(history, end)
-    if cumulative:
+    last_checkin = next(reversed(daily)) if daily else None
+    if cumulative and last_checkin is not None and next(iter(daily)) < start:
         daily = {d: v for d, v in daily.items() if d >= start}
-    days = sorted(daily)
-    last_checkin = max((ci.as_of for ci in history if ci.as_of <= end), default=None)
+    days = list(daily)  # in date order
 
     base = plan_base(kr)
     planned = plan_to_date(kr, start, deadline, at)
@@ -321,6 +327,8 @@ class LiveScore:
     takes an immutable snapshot. :func:`score` is ``LiveScore(...).scorecard()``.
     """
 
+    _keeps_history = True  # for add()
+
     def __init__(
         self,
         plan: Plan,
@@ -338,10 +346,16 @@ class LiveScore:
         self.stale_factor = setting({"stale_factor": factor}, "stale_factor", 1.5, 0.0)
         self.tree = RollupTree.from_plan(plan)
         self._history: dict[str, list[CheckIn]] = {kr_id: [] for kr_id in self.tree.leaf_ids}
+        history, at_ = self._history.get, self.at
         for ci in checkins:
-            if ci.as_of <= self.at and ci.kr_id in self._history:
-                self._history[ci.kr_id].append(ci)
-        self._krs: dict[str, KRScore] = {kr_id: self._score(kr_id) for kr_id in self.tree.leaf_ids}
+            kept = history(ci.kr_id)
+            if kept is not None and ci.as_of <= at_:
+                kept.append(ci)
+        self._krs: dict[str, KRScore] = {}
+        for kr_id in self.tree.leaf_ids:
+            self._krs[kr_id] = self._score(kr_id)
+            if not self._keeps_history:
+                del self._history[kr_id]
         ordered = [self._krs[kr_id] for kr_id in self.tree.leaf_ids]
         self.scores = Rollup(self.tree, [k.score for k in ordered])
         self.expected = Rollup(self.tree, [_expected_leaf(k) for k in ordered])
@@ -488,6 +502,13 @@ class LiveScore:
         )
 
 
+class _Once(LiveScore):
+    """For :func:`score`: drops each key result's history once it is scored, so that the
+    check-ins and the scores are not held twice at the peak (takes no check-in afterwards)."""
+
+    _keeps_history = False
+
+
 def _expected_leaf(kr: KRScore) -> float | None:
     # same members as the score rollup, so a node's score and pace compare like for like
     return None if kr.score is None else kr.expected
@@ -527,6 +548,4 @@ def score(
     if isinstance(checkins, History):
         plan = plan_in_force(plan, checkins, at)
         checkins = checkins.checkins(until=at)
-    return LiveScore(
-        plan, checkins, at, manager=manager, grading=grading, status=status
-    ).scorecard()
+    return _Once(plan, checkins, at, manager=manager, grading=grading, status=status).scorecard()

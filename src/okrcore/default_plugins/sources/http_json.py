@@ -69,7 +69,7 @@ class HttpJsonSource(Source):
         self._session: Any = None
 
     def limits(self) -> Limits:
-        return connection_limits(self.connection, Limits(max_batch=1, concurrency=8))
+        return connection_limits(self.connection, Limits(max_batch=1, concurrency=32))
 
     @classmethod
     def validate_connection(cls, connection: Connection) -> list[QueryProblem]:
