@@ -292,3 +292,30 @@ def test_lint_online_scrubs_an_echoed_credential(
     assert "unknown metric for key [secret]" in done.output
     assert "refused token [secret]" in done.output
     assert SECRET not in done.output
+
+
+def test_log_records_of_attempts_and_retries_hold_no_secret(
+    server: FakeServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    server.handle("/v", lambda call: Reply(status=503, json=echo(call).json))
+    with caplog.at_level(logging.DEBUG, logger="okrcore"):
+        outcome = run(server.url)
+    assert outcome.status == "failed"
+    messages = [r.getMessage() for r in caplog.records if r.name.startswith("okrcore")]
+    assert any("fetching k (attempt 2)" in m for m in messages), messages
+    assert any("retry 1 in" in m and "[secret]" in m for m in messages), messages
+    assert any(r.levelno == logging.WARNING and "failed (transient)" in r.getMessage()
+               for r in caplog.records)
+    assert not [m for m in messages if SECRET in m]
+
+
+def test_okr_refresh_verbose_logs_to_stderr(server: FakeServer, tmp_path: Path) -> None:
+    server.handle("/v", echo)
+    plan = tmp_path / "okrs.yaml"
+    plan.write_text(CLI_PLAN.format(url=server.url, path="/v", key="env:OKR_HOSTILE_KEY"))
+    done = cli("refresh", str(plan), "--store", f"sqlite:///{tmp_path / 'okr.db'}", "-vv")
+    assert "DEBUG okrcore.engine: connection api: fetching k (attempt 1)" in done.stderr
+    assert "WARNING okrcore.engine: key result k [api] failed (auth)" in done.stderr
+    assert SECRET not in done.stderr

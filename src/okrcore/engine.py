@@ -22,9 +22,11 @@ refresh again for the same ``as_of`` stores nothing new.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import datetime as dt
 import functools
+import logging
 import math
 import random
 import threading
@@ -53,6 +55,9 @@ if TYPE_CHECKING:
     from .store import Store
 
 __all__ = ["RefreshResult", "describe_request", "refresh"]
+
+# Attempts at DEBUG, retries at INFO, failures at WARNING; every text scrubbed of secrets first.
+_log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_RETRIES = 4
@@ -283,6 +288,10 @@ class _Engine:
                 return
             self.results[key] = answer
             self.attempts[key] = attempts
+        if isinstance(answer, Failure):
+            _log.warning("key result %s [%s] failed (%s) after %d attempt(s): %s",
+                         answer.request.kr.id, answer.request.connection.name, answer.kind.value,
+                         attempts, answer.message)
         if self.on_result is not None:
             self.on_result(answer.request, answer)
 
@@ -353,8 +362,10 @@ class _Engine:
             pacer.wait()
             with job.lock:
                 job.fetch_calls += 1
-            answers = self._fetch(job.source, pending)
             attempt += 1
+            _log.debug("connection %s: fetching %s (attempt %d)", job.connection.name,
+                       ", ".join(r.kr.id for r in pending), attempt)
+            answers = self._fetch(job.source, pending)
             retry: list[FetchRequest] = []
             delay = 0.0
             for request in pending:
@@ -388,6 +399,9 @@ class _Engine:
                     if left is None or wanted < left:
                         retry.append(request)
                         delay = max(delay, wanted)
+                        _log.info("key result %s [%s]: retry %d in %.2f s after: %s",
+                                  request.kr.id, job.connection.name, attempt, wanted,
+                                  job.scrub(answer.message))
                         continue
                     answer = attrs.evolve(
                         answer,
@@ -577,7 +591,12 @@ def refresh(
         on_result=on_result,
     )
     engine.scrubbers = {job.connection.name: job.scrub for job in jobs}
+    _log.info("refresh %s for %s: %d request(s) on %d connection(s)", run_id, as_of,
+              len(planned.requests), len(jobs))
     deadline_hit = _run_all(engine, jobs)
+    if deadline_hit:
+        _log.warning("refresh %s: the deadline of %g s passed with %d request(s) unanswered",
+                     run_id, deadline, len(planned.requests) - len(engine.results))
     results = dict(engine.results)
     for r in planned.requests:  # whatever is still open when the deadline passed
         results.setdefault(r.key, Failure(r, FailureKind.DEADLINE, _DEADLINE_IN_FLIGHT))
@@ -616,6 +635,9 @@ def refresh(
         info["deadline"] = deadline
     run = RunRecord(run_id, started_at, finished_at, as_of, outcomes, info)
     store.record_run(run)
+    _log.info("refresh %s done in %.1f s: %s", run_id, info["seconds"], ", ".join(
+        f"{n} {status}" for status, n in sorted(collections.Counter(
+            o.status for o in outcomes).items())) or "nothing to do")
     hook_errors = tuple(
         manager.call_event(
             "okrcore_refresh_finished", run=run, plan=plan, store=store, manager=manager

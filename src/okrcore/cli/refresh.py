@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -123,6 +124,12 @@ def _progress(total: int, enabled: bool) -> Iterator[Callable[[Any, Any], None] 
     show_default=True,
     help="Retries of a call that got no answer within --timeout.",
 )
+@click.option(
+    "-v",
+    "--verbose",
+    count=True,
+    help="Log to stderr what the engine does: -v retries and failures, -vv every attempt.",
+)
 @format_option("text", "json")
 @handle_errors
 def refresh_command(
@@ -136,6 +143,7 @@ def refresh_command(
     deadline: float | None,
     retries: int,
     timeout_retries: int,
+    verbose: int,
     fmt: str,
 ) -> None:
     """Fetch key-result actuals from live systems and store them as check-ins.
@@ -143,6 +151,8 @@ def refresh_command(
     Exit 0 when every fetched key result was refreshed, 1 when any failed or a notification
     after the refresh failed, 2 when the plan or the arguments are unusable.
     """
+    if verbose:
+        _log_to_stderr(logging.DEBUG if verbose > 1 else logging.INFO)
     if backfill is not None and at is not None:
         raise UsageError("--at and --backfill exclude each other (the backfill end is the as_of)")
     plan = load_plan(plan_path)
@@ -192,6 +202,22 @@ def _hook_error(plugin: str, error: str) -> str:
     platform's error), or the plugin and its error."""
     text = error.removeprefix("okrcore_refresh_finished: ").removeprefix("NotifyError: ")
     return text if plugin == "okrcore.default_plugins.notify" else f"plugin {plugin!r}: {text}"
+
+
+def _log_to_stderr(level: int) -> None:
+    """Show okrcore's log records (logger ``okrcore`` and children) on stderr."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logger = logging.getLogger("okrcore")
+    before = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(level)
+
+    def restore() -> None:  # an embedding process (or a test) keeps its own logging
+        logger.removeHandler(handler)
+        logger.setLevel(before)
+
+    click.get_current_context().call_on_close(restore)
 
 
 def _print_requests(result: RefreshResult) -> None:
