@@ -1,4 +1,4 @@
-"""Quality checks: SMART and OKR hygiene (design brief §6).
+"""Quality checks: SMART and OKR hygiene (docs/checks.md).
 
 A :class:`Check` is a named rule with a stable code prefix; :func:`check` runs every enabled rule
 (built-in and from plugins) over a plan and returns :class:`Finding` objects.
@@ -7,6 +7,7 @@ A :class:`Check` is a named rule with a stable code prefix; :func:`check` runs e
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import enum
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -19,7 +20,16 @@ from .model import CheckIn, Plan, as_date
 if TYPE_CHECKING:
     from .plugins import PluginManager
 
-__all__ = ["Check", "CheckContext", "Finding", "Severity", "check", "sort_findings"]
+__all__ = [
+    "Check",
+    "CheckContext",
+    "Finding",
+    "Severity",
+    "check",
+    "orphaned_checkins",
+    "orphans_message",
+    "sort_findings",
+]
 
 
 class Severity(str, enum.Enum):
@@ -80,6 +90,35 @@ class Check:
     func: Callable[[Plan, CheckContext], Iterable[Finding]]
     description: str = ""
     enabled_by_default: bool = True
+
+
+# -- check-ins the plan no longer has a key result for ------------------------------------------
+
+
+def orphaned_checkins(plan: Plan, checkins: Iterable[CheckIn]) -> dict[str, list[CheckIn]]:
+    """Check-ins of key results the plan does not have (renamed or removed), by key-result id
+    in id order, each list by date. No score counts them."""
+    orphans: dict[str, list[CheckIn]] = {}
+    for ci in checkins:
+        if not plan.has_key_result(ci.kr_id):
+            orphans.setdefault(ci.kr_id, []).append(ci)
+    return {kr_id: sorted(orphans[kr_id], key=lambda c: c.as_of) for kr_id in sorted(orphans)}
+
+
+def orphans_message(plan: Plan, kr_id: str, checkins: Sequence[CheckIn]) -> str:
+    """What ``okr lint`` and ``okr score`` say about one key result's orphaned check-ins, with
+    how to move them (docs/checks.md, ``orphans``)."""
+    first, last = checkins[0].as_of, checkins[-1].as_of
+    dates = f"on {first}" if first == last else f"from {first} to {last}"
+    ids = [kr.id for kr in plan.key_results()]
+    close = difflib.get_close_matches(kr_id, ids, n=1, cutoff=0.6) if len(kr_id) < 100 else []
+    new_id = close[0] if close else "NEW-ID"
+    renamed = f" (renamed to {new_id!r}?)" if close else ""
+    return (
+        f"{len(checkins)} check-in(s) {dates} belong to key result {kr_id!r}, which the plan "
+        f"does not have{renamed}, so no score counts them; give the key result back the id "
+        f"{kr_id!r}, or record them under its new id: okr checkin PLAN {new_id} VALUE --at DATE"
+    )
 
 
 # -- running the checks ------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Funnel back-solving (design brief §7): from a company target down to marketing targets.
+"""Funnel back-solving (docs/funnel.md): from a company target down to marketing targets.
 
 A :class:`~okrcore.model.Funnel` starts at a stage with a value (new ARR 10,000,000) and derives
 each later stage from an earlier one:
@@ -37,9 +37,6 @@ __all__ = [
     "derive_funnel",
     "rates_from_actuals",
 ]
-
-# ops whose result counts things and so is rounded up to a whole number
-COUNT_OPS = ("divide_by", "rate")
 
 
 @attrs.frozen
@@ -165,10 +162,20 @@ def _derive(
                 raise FunnelError(f"funnel {funnel.id!r}: what-if {exc}") from None
         values[step.name] = value
         earlier = stages[of]
+        exact = earlier * value if step.op == "multiply_by" else earlier / value
+        if not math.isfinite(exact):
+            problems.append(
+                Problem(
+                    f"{at}.{step.op}",
+                    f"funnel {funnel.id!r}: stage {step.name!r} would be {exact:g} "
+                    f"({earlier:g} {'x' if step.op == 'multiply_by' else '/'} {value:g})",
+                )
+            )
+            continue
         if step.op == "multiply_by":
-            stage = _whole(earlier * value)
+            stage = _whole(exact)
         else:  # divide_by and rate both divide: per-unit value, or conversion into `of`
-            stage = _ceil_count(earlier / value)
+            stage = _ceil_count(exact)
             counts.add(step.name)
         stages[step.name] = stage
         units[step.name] = step.unit

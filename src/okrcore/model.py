@@ -20,6 +20,7 @@ from typing import Any, cast
 
 import attrs
 
+from ._graph import find_loops
 from .errors import AlignmentLoopError, PlanError, Problem, ValidationError, WrongTypeError
 
 __all__ = [
@@ -47,7 +48,7 @@ __all__ = [
 
 
 class Kind(str, enum.Enum):
-    """How a key result's progress is measured (design brief §3)."""
+    """How a key result's progress is measured (docs/concepts.md, docs/scoring.md "Progress")."""
 
     INCREASE = "increase"
     DECREASE = "decrease"
@@ -448,7 +449,7 @@ class FunnelSplit:
 
 @attrs.frozen
 class Funnel:
-    """A declared funnel from a company target down to marketing targets (design brief §7)."""
+    """A declared funnel from a company target down to marketing targets (docs/funnel.md)."""
 
     id: str
     start: str
@@ -615,19 +616,9 @@ class Plan:
             raise AlignmentLoopError(loop, file=self.source_path)
 
     def _alignment_loop(self) -> list[str] | None:
-        state: dict[str, int] = {}  # 1 = on the current path, 2 = done
-        for start in self._objectives:
-            path: list[str] = []
-            node: str | None = start
-            while node is not None and state.get(node) != 2:
-                if state.get(node) == 1:
-                    return path[path.index(node) :]
-                state[node] = 1
-                path.append(node)
-                node = self._objectives[node].parent
-            for n in path:
-                state[n] = 2
-        return None
+        parents = {i: [o.parent] for i, o in self._objectives.items() if o.parent is not None}
+        loops = find_loops(parents)
+        return loops[0] if loops else None
 
     # -- lookups ---------------------------------------------------------------------------
     def cycle(self, cycle_id: str) -> Cycle:

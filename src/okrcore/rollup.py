@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
+from ._graph import find_loops
 from .errors import AlignmentLoopError, ValidationError
 from .model import Plan
 
@@ -131,16 +132,14 @@ class RollupTree:
     def _deepest_first(self) -> list[int]:
         """Node indexes ordered so every node comes before its parent; guards against loops."""
         parent = self.node_parent
+        loops = find_loops({i: [p] for i, p in enumerate(parent) if p >= 0})
+        if loops:
+            raise AlignmentLoopError([self.node_ids[i] for i in loops[0]])
         depth = [-1] * len(parent)
         for start in range(len(parent)):
             path: list[int] = []
-            on_path: set[int] = set()
             n = start
             while n >= 0 and depth[n] < 0:
-                if n in on_path:
-                    loop = path[path.index(n) :]
-                    raise AlignmentLoopError([self.node_ids[i] for i in loop])
-                on_path.add(n)
                 path.append(n)
                 n = parent[n]
             d = depth[n] if n >= 0 else -1

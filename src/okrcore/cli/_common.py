@@ -14,6 +14,7 @@ import functools
 import importlib
 import json
 import os
+import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -47,12 +48,20 @@ def default_store_url() -> str:
     return os.environ.get("OKRCORE_STORE") or DEFAULT_STORE
 
 
+def iso_date(text: str) -> dt.date:
+    """A calendar date written YYYY-MM-DD; ValueError for anything else (Python 3.11's
+    ``date.fromisoformat`` also reads week dates such as 2026W101, which we do not take)."""
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text.strip()):
+        raise ValueError(f"not a date YYYY-MM-DD: {text!r}")
+    return dt.date.fromisoformat(text.strip())
+
+
 def parse_date(_ctx: Any, _param: Any, value: str | None) -> dt.date | None:
     """Click callback for ``--at YYYY-MM-DD``."""
     if value is None:
         return None
     try:
-        return dt.date.fromisoformat(value)
+        return iso_date(value)
     except ValueError:
         raise click.BadParameter(f"expected a date as YYYY-MM-DD, got {value!r}") from None
 

@@ -25,6 +25,7 @@ from okrcore.cli._common import (
     echo_json,
     format_option,
     handle_errors,
+    iso_date,
     main,
     opened_store,
     plan_argument,
@@ -54,7 +55,7 @@ def parse_range(_ctx: Any, _param: Any, value: str | None) -> tuple[dt.date, dt.
     try:
         if not sep:
             raise ValueError
-        first, last = dt.date.fromisoformat(start.strip()), dt.date.fromisoformat(end.strip())
+        first, last = iso_date(start), iso_date(end)
     except ValueError:
         raise click.BadParameter(
             f"expected START..END as YYYY-MM-DD..YYYY-MM-DD, got {value!r}"

@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from okrcore.changes import plan_in_force
+from okrcore.checks import orphaned_checkins, orphans_message
 from okrcore.cli._common import (
     STATUS_ICON,
     STATUS_STYLE,
@@ -180,4 +181,7 @@ def score(plan_path: str, store_url: str, at: dt.date | None, fmt: str) -> None:
     plan = load_plan(plan_path)
     with opened_store(store_url) as store:
         data = scorecard(plan, store, at or dt.date.today())
+        orphans = orphaned_checkins(plan, store.checkins())
     render_scorecard(data, fmt, plan.title or "")
+    for kr_id, checkins in orphans.items():  # renamed or removed key results: say so
+        click.echo(f"warning: {orphans_message(plan, kr_id, checkins)}", err=True)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import re
 from typing import Any
 
 import attrs
@@ -29,22 +28,18 @@ from okrcore.cli._common import (
     target_values,
 )
 from okrcore.model import TargetChange
-from okrcore.planfile import load_plan
+from okrcore.planfile import load_plan, parse_relative
 from okrcore.reports._format import num
 
 TARGET_FIELDS = ("target", "floor", "stretch", "baseline")
 
-_RELATIVE = re.compile(r"^\s*([+-])\s*(\d+(?:\.\d+)?)\s*%\s*$")
-
-
 def parse_target(text: str, baseline: float | None) -> float:
     """A number, or ``+20%`` / ``-10%`` of the baseline."""
-    match = _RELATIVE.match(text)
-    if match:
+    relative = parse_relative(text)
+    if relative is not None:
         if baseline is None:
             raise UsageError(f"{text!r} is relative to the baseline, and this key result has none")
-        sign = 1.0 if match.group(1) == "+" else -1.0
-        return baseline * (1.0 + sign * float(match.group(2)) / 100.0)
+        return relative.resolve(baseline)
     try:
         value = float(text)
     except ValueError:

@@ -1,5 +1,5 @@
-"""Built-in checks, registered through the okrcore hooks: the SMART and OKR-hygiene rules of
-design brief §6.
+"""Built-in checks, registered through the okrcore hooks: the SMART and OKR-hygiene rules that
+docs/checks.md describes.
 
 Every rule is a pure function ``(plan, context) -> findings``. Codes are stable; docs/checks.md
 lists each code with its severity, meaning and settings. Severity follows one rule: what cannot
@@ -14,7 +14,15 @@ import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
-from okrcore.checks import Check, CheckContext, Finding, Severity
+from okrcore._graph import find_loops
+from okrcore.checks import (
+    Check,
+    CheckContext,
+    Finding,
+    Severity,
+    orphaned_checkins,
+    orphans_message,
+)
 from okrcore.hookspecs import hookimpl
 from okrcore.model import Cadence, KeyResult, Kind, Level, Measure, Objective, Plan
 
@@ -115,43 +123,6 @@ def historical_growth(readings: Sequence[tuple[dt.date, float]], period_days: in
     sxx = sum((x - mx) ** 2 for x in xs)
     slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sxx
     return math.exp(slope) - 1.0
-
-
-def find_loops(graph: Mapping[str, Sequence[str]]) -> list[list[str]]:
-    """Loops in a dependency graph (node -> nodes it depends on), each named once.
-
-    Each loop starts at its smallest id; edges to unknown nodes are ignored. At least one loop is
-    reported for every tangle of nodes that depend on each other.
-    """
-    loops: dict[tuple[str, ...], list[str]] = {}
-    state: dict[str, int] = {}  # 1 = on the current path, 2 = done
-
-    def visit(start: str) -> None:
-        path: list[str] = [start]
-        stack: list[Iterator[str]] = [iter(graph.get(start, ()))]
-        state[start] = 1
-        while stack:
-            nxt = next(stack[-1], None)
-            if nxt is None:
-                stack.pop()
-                state[path.pop()] = 2
-                continue
-            if nxt not in graph:
-                continue
-            if state.get(nxt) == 1:
-                loop = path[path.index(nxt) :]
-                k = loop.index(min(loop))
-                canonical = loop[k:] + loop[:k]
-                loops.setdefault(tuple(canonical), canonical)
-            elif state.get(nxt) is None:
-                state[nxt] = 1
-                path.append(nxt)
-                stack.append(iter(graph.get(nxt, ())))
-
-    for node in sorted(graph):
-        if node not in state:
-            visit(node)
-    return [loops[key] for key in sorted(loops)]
 
 
 def _chain(loop: Sequence[str]) -> str:
@@ -484,6 +455,12 @@ def dependencies(plan: Plan, ctx: CheckContext) -> Iterator[Finding]:
                 )
 
 
+def orphans(plan: Plan, ctx: CheckContext) -> Iterator[Finding]:
+    """OKR-H: check-ins of a key result the plan no longer has (renamed or removed)."""
+    for kr_id, checkins in orphaned_checkins(plan, ctx.checkins).items():
+        yield Finding("OKR-H001", WARNING, orphans_message(plan, kr_id, checkins), kr_id)
+
+
 def resources(plan: Plan, ctx: CheckContext) -> Iterator[Finding]:
     """OKR-B: the strategies' budgets fit their objective's budget."""
     for i, obj in enumerate(plan.objectives):
@@ -519,6 +496,7 @@ BUILTIN_CHECKS: tuple[Check, ...] = (
     Check("activities", "OKR-A", activities, "results, not activities"),
     Check("dependencies", "OKR-D", dependencies, "dependencies exist, loop-free, in order"),
     Check("resources", "OKR-B", resources, "strategy budgets fit the objective's budget"),
+    Check("orphans", "OKR-H", orphans, "every check-in belongs to a key result of the plan"),
 )
 
 

@@ -22,17 +22,20 @@ from okrcore.model import Plan
 from ._build import build
 from ._dump import dump_plan, dumps_plan, plan_data
 from ._format import FORMATS, PLAN_SPEC, VERSION, plan_schema
-from ._read import PARSERS, Positions
-from ._spec import Ctx
+from ._limits import MAX_BYTES
+from ._read import PARSERS, parse
+from ._spec import Ctx, Relative, parse_relative
 
 __all__ = [
     "FORMATS",
     "PLAN_SPEC",
     "VERSION",
+    "Relative",
     "dump_plan",
     "dumps_plan",
     "load_plan",
     "loads_plan",
+    "parse_relative",
     "plan_data",
     "plan_schema",
 ]
@@ -45,16 +48,16 @@ def loads_plan(
 
     ``name`` is used in messages and as the plan's ``source_path``; ``base_dir`` is the folder that
     relative paths in connection settings and queries are read from (default: the folder of
-    ``name`` when given). Raises :class:`~okrcore.PlanError` listing every problem.
+    ``name`` when given). Raises :class:`~okrcore.PlanError` listing every problem, each with its
+    line and column; plans must stay within the limits in docs/limits.md.
     """
-    parser = PARSERS.get("yaml" if format == "yml" else format)
-    if parser is None:
+    format = "yaml" if format == "yml" else format
+    if format not in PARSERS:
         raise ValidationError(f"unknown plan format {format!r}; expected yaml, toml or json")
     if base_dir is None and name is not None:
         base_dir = os.path.dirname(os.path.abspath(name))
-    positions: Positions = {}
-    ctx = Ctx(positions, file=name)
-    data = parser(text, name, ctx, positions)
+    ctx = Ctx({}, file=name)
+    data = parse(text, format, ctx)
     return build(data, ctx, name, base_dir)
 
 
@@ -70,13 +73,23 @@ def load_plan(path: str | os.PathLike[str]) -> Plan:
         message = "unknown plan file type; use .yaml, .yml, .toml or .json"
         raise PlanError([Problem("", message)], name)
     try:
-        with open(name, encoding="utf-8") as fh:
-            text = fh.read()
+        with open(name, "rb") as fh:
+            raw = fh.read(MAX_BYTES + 1)
     except OSError as exc:
         message = f"cannot read the plan file ({exc.strerror})"
         raise PlanError([Problem("", message)], name) from None
+    if len(raw) > MAX_BYTES:
+        message = f"the plan file is over {MAX_BYTES:,} bytes, the most a plan may have"
+        raise PlanError([Problem("", message, 1, 1)], name)
+    try:
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise PlanError(
-            [Problem("", f"the plan file is not UTF-8 text ({exc.reason})")], name
-        ) from None
-    return loads_plan(text, format, name=name)
+        line = raw.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        message = (
+            f"the plan file is not UTF-8 text: byte 0x{raw[exc.start]:02x} at offset "
+            f"{exc.start:,} ({exc.reason}); save it as UTF-8"
+        )
+        raise PlanError([Problem("", message, line, column)], name) from None
+    # universal newlines, as reading in text mode did
+    return loads_plan(text.replace("\r\n", "\n").replace("\r", "\n"), format, name=name)

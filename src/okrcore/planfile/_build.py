@@ -8,7 +8,9 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from okrcore._graph import find_loops
 from okrcore.errors import PlanError
+from okrcore.funnel import derive_funnel
 from okrcore.model import (
     Connection,
     Cycle,
@@ -23,7 +25,8 @@ from okrcore.model import (
 )
 
 from ._format import PLAN_SPEC
-from ._spec import BAD, Ctx, Relative, has_bad, join, suggest
+from ._limits import MAX_NUMBER
+from ._spec import BAD, Ctx, Relative, join, suggest
 
 _KR_FIELDS = ("target", "floor", "stretch", "baseline", "tolerance", "weight")
 
@@ -46,6 +49,12 @@ def _build_key_result(raw: dict[str, Any], path: str, ctx: Ctx) -> KeyResult | N
     for name in ("target", "floor", "stretch"):
         if isinstance(fields.get(name), Relative):
             fields[name] = fields[name].resolve(baseline)
+            if not abs(fields[name]) <= MAX_NUMBER:  # also catches nan
+                message = (
+                    f"{fields[name]:g} is too large; plan numbers lie within +-{MAX_NUMBER:.0e}"
+                )
+                ctx.add(join(path, name), message)
+                return None
     if "depends_on" in fields:
         fields["depends_on"] = tuple(fields["depends_on"])
     try:
@@ -55,11 +64,11 @@ def _build_key_result(raw: dict[str, Any], path: str, ctx: Ctx) -> KeyResult | N
         return None
 
 
-def _clean_items(items: Any) -> list[tuple[int, dict[str, Any]]]:
+def _clean_items(items: Any, ctx: Ctx) -> list[tuple[int, dict[str, Any]]]:
     """(index, item) of the list items that passed validation."""
     if not isinstance(items, list):
         return []
-    return [(i, x) for i, x in enumerate(items) if isinstance(x, dict) and not has_bad(x)]
+    return [(i, x) for i, x in enumerate(items) if isinstance(x, dict) and not ctx.bad(x)]
 
 
 def _ids_of(items: Any) -> list[tuple[int, str]]:
@@ -73,7 +82,13 @@ def _ids_of(items: Any) -> list[tuple[int, str]]:
 
 
 def _list(value: Any) -> list[Any]:
+    """A validated list, or nothing for a missing or rejected one."""
     return value if isinstance(value, list) else []
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    """A validated mapping, or nothing for a missing or rejected one."""
+    return value if isinstance(value, dict) else {}
 
 
 def _duplicates(ctx: Ctx, seen: dict[str, str], path: str, ident: str, what: str) -> None:
@@ -107,8 +122,7 @@ def _check_references(doc: dict[str, Any], ctx: Ctx) -> None:
             _duplicates(ctx, krs, where, ident, "key result")
         for j, ident in _ids_of(obj.get("strategies")):
             _duplicates(ctx, strategies, f"objectives[{i}].strategies[{j}].id", ident, "strategy")
-    connections = doc.get("connections")
-    connections = connections if isinstance(connections, dict) else {}
+    connections = _dict(doc.get("connections"))
     parents: dict[str, str] = {}
     for i, obj in enumerate(objs):
         if not isinstance(obj, dict):
@@ -124,11 +138,11 @@ def _check_references(doc: dict[str, Any], ctx: Ctx) -> None:
                 ctx.add(f"{at}.{key}", f"unknown {what} {ref!r}{suggest(ref, known)}")
         if isinstance(obj.get("parent"), str) and isinstance(obj.get("id"), str):
             parents[obj["id"]] = obj["parent"]
-        for j, kr in enumerate(obj.get("key_results") or []):
+        for j, kr in enumerate(_list(obj.get("key_results"))):
             if not isinstance(kr, dict):
                 continue
             kat = f"{at}.key_results[{j}]"
-            for k, dep in enumerate(kr.get("depends_on") or []):
+            for k, dep in enumerate(_list(kr.get("depends_on"))):
                 if isinstance(dep, str) and dep not in krs:
                     message = f"unknown key result {dep!r}{suggest(dep, krs)}"
                     ctx.add(f"{kat}.depends_on[{k}]", message)
@@ -139,10 +153,10 @@ def _check_references(doc: dict[str, Any], ctx: Ctx) -> None:
                     names = ", ".join(connections) or "none defined"
                     hint = suggest(name, connections) or f" (connections: {names})"
                     ctx.add(f"{kat}.source.connection", f"unknown connection {name!r}{hint}")
-        for j, st in enumerate(obj.get("strategies") or []):
+        for j, st in enumerate(_list(obj.get("strategies"))):
             if not isinstance(st, dict):
                 continue
-            for k, dep in enumerate(st.get("depends_on") or []):
+            for k, dep in enumerate(_list(st.get("depends_on"))):
                 if isinstance(dep, str) and dep not in strategies and dep not in krs:
                     ctx.add(
                         f"{at}.strategies[{j}].depends_on[{k}]",
@@ -159,19 +173,10 @@ def _check_references(doc: dict[str, Any], ctx: Ctx) -> None:
 
 
 def _check_loops(parents: dict[str, str], where: dict[str, str], ctx: Ctx) -> None:
-    reported: set[str] = set()
-    for start in parents:
-        path: list[str] = []
-        node: str | None = start
-        while node is not None and node not in path:
-            path.append(node)
-            node = parents.get(node)
-        if node is not None and node not in reported:
-            loop = path[path.index(node) :]
-            reported.update(loop)
-            chain = " -> ".join([*loop, loop[0]])
-            at = where[loop[0]].removesuffix(".id") + ".parent"
-            ctx.add(at, f"alignment loop: {chain}")
+    for loop in find_loops({child: [parent] for child, parent in parents.items()}):
+        chain = " -> ".join([*loop, loop[0]])
+        at = where[loop[0]].removesuffix(".id") + ".parent"
+        ctx.add(at, f"alignment loop: {chain}")
 
 
 def _check_funnel(funnel: dict[str, Any], at: str, krs: Mapping[str, str], ctx: Ctx) -> None:
@@ -182,7 +187,7 @@ def _check_funnel(funnel: dict[str, Any], at: str, krs: Mapping[str, str], ctx: 
             ctx.add(path, f"unknown key result {value!r}{suggest(value, krs)}")
 
     kr_ref(funnel.get("key_result"), f"{at}.key_result")
-    for j, step in enumerate(funnel.get("steps") or []):
+    for j, step in enumerate(_list(funnel.get("steps"))):
         if not isinstance(step, dict):
             continue
         of = step.get("of")
@@ -194,7 +199,7 @@ def _check_funnel(funnel: dict[str, Any], at: str, krs: Mapping[str, str], ctx: 
         kr_ref(step.get("key_result"), f"{at}.steps[{j}].key_result")
         if isinstance(step.get("name"), str):
             stages.append(step["name"])
-    for j, split in enumerate(funnel.get("splits") or []):
+    for j, split in enumerate(_list(funnel.get("splits"))):
         if not isinstance(split, dict):
             continue
         of = split.get("of")
@@ -202,7 +207,7 @@ def _check_funnel(funnel: dict[str, Any], at: str, krs: Mapping[str, str], ctx: 
             ctx.add(f"{at}.splits[{j}].of", f"unknown stage {of!r}{suggest(of, stages)}")
         shares = split.get("shares")
         channels = shares if isinstance(shares, dict) else {}
-        if channels and not has_bad(channels):
+        if channels and not ctx.bad(channels):
             total = sum(channels.values())
             if not math.isclose(total, 1.0, abs_tol=1e-9):
                 ctx.add(f"{at}.splits[{j}].shares", f"shares sum to {total:g}, expected 1")
@@ -246,11 +251,32 @@ def _build_funnel(raw: dict[str, Any], path: str, ctx: Ctx) -> Funnel | None:
         return None
 
 
+def _check_funnel_values(funnels: list[Funnel], ctx: Ctx) -> None:
+    """Every stage a funnel derives stays within the plan's number range (docs/limits.md), so
+    ``okr decompose`` can compute what ``okr lint`` accepts."""
+    for i, funnel in enumerate(funnels):
+        at = f"funnels[{i}]"
+        try:
+            result = derive_funnel(funnel)
+        except PlanError as exc:
+            for p in exc.problems:
+                ctx.add(join(at, p.path), p.message)
+            continue
+        ops = {step.name: f"steps[{j}].{step.op}" for j, step in enumerate(funnel.steps)}
+        for name, value in result.stages.items():
+            if abs(value) > MAX_NUMBER:
+                message = (
+                    f"stage {name!r} would be {value:g}; funnel stages lie within "
+                    f"+-{MAX_NUMBER:.0e}"
+                )
+                ctx.add(join(at, ops.get(name, "value")), message)
+
+
 def _build_objective(raw: dict[str, Any], path: str, ctx: Ctx) -> Objective | None:
     krs: list[KeyResult] = []
     ok = True
-    for j, kr_raw in enumerate(raw.get("key_results", [])):
-        if not isinstance(kr_raw, dict) or has_bad(kr_raw):
+    for j, kr_raw in enumerate(_list(raw.get("key_results"))):
+        if not isinstance(kr_raw, dict) or ctx.bad(kr_raw):
             ok = False
             continue
         kr = _build_key_result(kr_raw, f"{path}.key_results[{j}]", ctx)
@@ -258,7 +284,7 @@ def _build_objective(raw: dict[str, Any], path: str, ctx: Ctx) -> Objective | No
         if kr is not None:
             krs.append(kr)
     strategies: list[Strategy] = []
-    for j, st in _clean_items(raw.get("strategies", [])):
+    for j, st in _clean_items(raw.get("strategies", []), ctx):
         fields = dict(st)
         for key in ("resources", "depends_on"):
             if key in fields:
@@ -267,7 +293,7 @@ def _build_objective(raw: dict[str, Any], path: str, ctx: Ctx) -> Objective | No
             strategies.append(Strategy(**fields))
         except ValueError as exc:
             _model_problem(ctx, f"{path}.strategies[{j}]", exc)
-    if not ok or has_bad(raw):
+    if not ok or ctx.bad(raw):
         return None
     fields = {k: v for k, v in raw.items() if k not in ("key_results", "strategies")}
     try:
@@ -286,32 +312,34 @@ def build(data: Any, ctx: Ctx, source_path: str | None, base_dir: str | None) ->
     if doc is BAD:
         raise PlanError(ctx.problems, source_path)
     cycles = []
-    for i, c in _clean_items(doc.get("cycles")):
+    for i, c in _clean_items(doc.get("cycles"), ctx):
         try:
             cycles.append(Cycle(**c))
         except ValueError as exc:
             _model_problem(ctx, f"cycles[{i}]", exc, default="end")
-    goals = [Goal(**g) for _i, g in _clean_items(doc.get("goals"))]
+    goals = [Goal(**g) for _i, g in _clean_items(doc.get("goals"), ctx)]
     objectives = []
-    for i, raw in enumerate(doc.get("objectives") or []):
+    for i, raw in enumerate(_list(doc.get("objectives"))):
         if isinstance(raw, dict):
             obj = _build_objective(raw, f"objectives[{i}]", ctx)
             if obj is not None:
                 objectives.append(obj)
     connections = {}
-    for name, conn in (doc.get("connections") or {}).items():
-        if isinstance(conn, dict) and not has_bad(conn):
+    for name, conn in _dict(doc.get("connections")).items():
+        if isinstance(conn, dict) and not ctx.bad(conn):
             settings = {k: v for k, v in conn.items() if k not in ("plugin", "endpoint")}
             connections[name] = Connection(
                 name, conn["plugin"], settings, conn.get("endpoint"), base_dir=base_dir
             )
     funnels = []
-    for i, raw in _clean_items(doc.get("funnels")):
+    for i, raw in _clean_items(doc.get("funnels"), ctx):
         funnel = _build_funnel(raw, f"funnels[{i}]", ctx)
         if funnel is not None:
             funnels.append(funnel)
     _check_references(doc, ctx)
-    if ctx.problems or has_bad(doc):
+    if not ctx.problems:
+        _check_funnel_values(funnels, ctx)
+    if ctx.problems:
         ordered = sorted(ctx.problems, key=lambda p: (p.line or 0, p.column or 0))
         raise PlanError(ordered, source_path)
     try:
@@ -327,7 +355,7 @@ def build(data: Any, ctx: Ctx, source_path: str | None, base_dir: str | None) ->
             plugins=tuple(doc.get("plugins", ())),
             title=doc.get("title"),
             source_path=source_path,
-            positions=dict(ctx.positions),
+            positions=ctx.positions,
         )
     except PlanError as exc:  # a model rule the loader does not check itself
         for p in exc.problems:

@@ -3,14 +3,12 @@ TOML text."""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
-import math
 import os
-import re
 from collections.abc import Mapping
 from typing import Any
 
+import tomli_w
 import yaml
 
 from okrcore.errors import ValidationError
@@ -180,67 +178,13 @@ def plan_data(plan: Plan) -> dict[str, Any]:
     return out
 
 
-def _toml_key(key: str) -> str:
-    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else _toml_string(key)
-
-
-def _toml_string(text: str) -> str:
-    out = []
-    for ch in text:
-        if ch in '"\\':
-            out.append("\\" + ch)
-        elif ch == "\n":
-            out.append("\\n")
-        elif ch == "\t":
-            out.append("\\t")
-        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
-            out.append(f"\\u{ord(ch):04x}")
-        else:
-            out.append(ch)
-    return '"' + "".join(out) + '"'
-
-
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "nan"
-        if math.isinf(value):
-            return "inf" if value > 0 else "-inf"
-        return repr(value)
-    if isinstance(value, str):
-        return _toml_string(value)
-    if isinstance(value, dt.date):
-        return value.isoformat()
+def _without_nulls(value: Any) -> Any:
+    """TOML has no null: mapping entries that are null are left out."""
     if isinstance(value, Mapping):
-        inner = ", ".join(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items())
-        return "{ " + inner + " }" if inner else "{}"
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
     if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    raise ValidationError(f"cannot write {type(value).__name__} to TOML")
-
-
-def _is_table_list(value: Any) -> bool:
-    return isinstance(value, list) and bool(value) and all(isinstance(v, dict) for v in value)
-
-
-def _toml_table(table: Mapping[str, Any], prefix: str, lines: list[str]) -> None:
-    for key, value in table.items():
-        if value is None or isinstance(value, dict) or _is_table_list(value):
-            continue
-        lines.append(f"{_toml_key(key)} = {_toml_value(value)}")
-    for key, value in table.items():
-        name = f"{prefix}.{_toml_key(key)}" if prefix else _toml_key(key)
-        if isinstance(value, dict):
-            lines.extend(["", f"[{name}]"])
-            _toml_table(value, name, lines)
-        elif _is_table_list(value):
-            for item in value:
-                lines.extend(["", f"[[{name}]]"])
-                _toml_table(item, name, lines)
+        return [_without_nulls(v) for v in value]
+    return value
 
 
 def dumps_plan(plan: Plan, format: str = "yaml") -> str:
@@ -258,9 +202,10 @@ def dumps_plan(plan: Plan, format: str = "yaml") -> str:
             json.dumps(data, indent=2, ensure_ascii=False, default=lambda v: v.isoformat()) + "\n"
         )
     if format == "toml":
-        lines: list[str] = []
-        _toml_table(data, "", lines)
-        return "\n".join(lines).lstrip("\n") + "\n"
+        try:
+            return tomli_w.dumps(_without_nulls(data))
+        except TypeError as exc:  # a null inside a list, or a value TOML has no type for
+            raise ValidationError(f"cannot write the plan as TOML: {exc}") from None
     raise ValidationError(f"unknown plan format {format!r}; expected yaml, toml or json")
 
 

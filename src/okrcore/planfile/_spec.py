@@ -14,6 +14,8 @@ import attrs
 
 from okrcore.errors import Problem
 
+from ._limits import FIRST_DATE, LAST_DATE, MAX_NUMBER, MAX_SHOWN
+
 _RELATIVE = re.compile(r"^\s*([+-])\s*(\d+(?:\.\d+)?)\s*%\s*$")
 _RELATIVE_PATTERN = r"^\s*[+-]\s*[0-9]+(\.[0-9]+)?\s*%\s*$"
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -36,12 +38,13 @@ def join(path: str, key: str) -> str:
 
 
 def locate(positions: Mapping[str, tuple[int, int]], path: str) -> tuple[int | None, int | None]:
+    """The position of ``path``, else of its nearest located ancestor, else of the document."""
     while path:
         if path in positions:
             return positions[path]
         cut = max(path.rfind("."), path.rfind("["))
         path = path[:cut] if cut > 0 else ""
-    return None, None
+    return positions.get("", (None, None))
 
 
 @attrs.define
@@ -52,6 +55,10 @@ class Ctx:
 
     def add(self, path: str, message: str) -> None:
         self.problems.append(Problem(path, message, *locate(self.positions, path)))
+
+    def bad(self, value: Any) -> bool:
+        """Whether ``value`` holds a rejected part (only possible once a problem is recorded)."""
+        return bool(self.problems) and has_bad(value)
 
 
 def _show(value: Any) -> str:
@@ -68,7 +75,12 @@ def _show(value: Any) -> str:
         return f"a date and time ({value.isoformat()})"
     if isinstance(value, dt.date):
         return f"a date ({value.isoformat()})"
-    return repr(value)
+    return short(repr(value))
+
+
+def short(text: str) -> str:
+    """``text`` cut to a length a message can quote."""
+    return text if len(text) <= MAX_SHOWN else f"{text[: MAX_SHOWN - 10]}... ({len(text):,} chars)"
 
 
 def _is_number(value: Any) -> bool:
@@ -76,14 +88,32 @@ def _is_number(value: Any) -> bool:
 
 
 def suggest(word: str, choices: Iterable[str]) -> str:
+    if len(word) > MAX_SHOWN:  # difflib is quadratic in the word's length
+        return ""
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _exponent_hint(value: Any) -> str:
-    if isinstance(value, str) and re.match(r"^[+-]?\d+(\.\d*)?[eE][+-]?\d+$", value.strip()):
+    if (
+        isinstance(value, str)
+        and len(value) < MAX_SHOWN
+        and re.match(r"^[+-]?\d+(\.\d*)?[eE][+-]?\d+$", value.strip())
+    ):
         return " (YAML reads 1e6 as text: write 1.0e+6 or the digits)"
     return ""
+
+
+def _in_range(value: float, path: str, ctx: Ctx) -> bool:
+    """Whether a number is finite and within +-MAX_NUMBER (docs/limits.md); records why not."""
+    if isinstance(value, float) and not math.isfinite(value):
+        ctx.add(path, f"expected a number, got {_show(value)}")
+        return False
+    if abs(value) > MAX_NUMBER:
+        shown = short(str(value)) if isinstance(value, int) else f"{value:g}"
+        ctx.add(path, f"number too large: {shown}; plan numbers lie within +-{MAX_NUMBER:.0e}")
+        return False
+    return True
 
 
 def has_bad(value: Any) -> bool:
@@ -130,7 +160,7 @@ class Text(Spec):
             ctx.add(path, f"expected {self.what}, got an empty string")
             return BAD
         if self.pattern is not None and not re.match(self.pattern, value):
-            ctx.add(path, f"expected {self.what}, got {value!r}")
+            ctx.add(path, f"expected {self.what}, got {_show(value)}")
             return BAD
         return value
 
@@ -155,8 +185,10 @@ class Number(Spec):
     maximum: float | None = None
 
     def check(self, value: Any, path: str, ctx: Ctx) -> Any:
-        if not _is_number(value) or not math.isfinite(value):
+        if not _is_number(value):
             ctx.add(path, f"expected a number, got {_show(value)}{_exponent_hint(value)}")
+            return BAD
+        if not _in_range(value, path, ctx):
             return BAD
         if self.minimum is not None and value < self.minimum:
             ctx.add(path, f"expected a number >= {self.minimum:g}, got {value!r}")
@@ -199,16 +231,19 @@ class Date(Spec):
     """A date: a YAML/TOML date or a ``YYYY-MM-DD`` string."""
 
     def check(self, value: Any, path: str, ctx: Ctx) -> Any:
-        if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
-            return value
         if isinstance(value, str) and _DATE.match(value.strip()):
             try:
-                return dt.date.fromisoformat(value.strip())
+                value = dt.date.fromisoformat(value.strip())
             except ValueError as exc:
                 ctx.add(path, f"not a valid date: {value!r} ({exc})")
                 return BAD
-        ctx.add(path, f"expected a date YYYY-MM-DD, got {_show(value)}")
-        return BAD
+        if not isinstance(value, dt.date) or isinstance(value, dt.datetime):
+            ctx.add(path, f"expected a date YYYY-MM-DD, got {_show(value)}")
+            return BAD
+        if not FIRST_DATE <= value <= LAST_DATE:
+            ctx.add(path, f"date {value} is out of range: plans hold {FIRST_DATE} to {LAST_DATE}")
+            return BAD
+        return value
 
     def schema(self, defs: dict[str, Any]) -> dict[str, Any]:
         return {"type": "string", "format": "date", "pattern": r"^\d{4}-\d{2}-\d{2}$"}
@@ -240,7 +275,18 @@ class Relative:
     text: str
 
     def resolve(self, baseline: float) -> float:
+        """The value this change makes of ``baseline``."""
         return baseline * (100.0 + self.percent) / 100.0
+
+
+def parse_relative(text: str) -> Relative | None:
+    """A change relative to the baseline (``+20%``, ``-10%``, ``+ 2.5 %``), or None when
+    ``text`` is not one. The one parser of relative targets, for plan files and ``okr retarget``."""
+    m = _RELATIVE.match(text)
+    if m is None:
+        return None
+    percent = float(m.group(2)) * (-1.0 if m.group(1) == "-" else 1.0)
+    return Relative(percent, text.strip())
 
 
 @attrs.frozen
@@ -250,13 +296,12 @@ class Target(Spec):
     relative_to: str = "baseline"
 
     def check(self, value: Any, path: str, ctx: Ctx) -> Any:
-        if _is_number(value) and math.isfinite(value):
-            return float(value)
+        if _is_number(value):
+            return float(value) if _in_range(value, path, ctx) else BAD
         if isinstance(value, str):
-            m = _RELATIVE.match(value)
-            if m:
-                percent = float(m.group(2)) * (-1.0 if m.group(1) == "-" else 1.0)
-                return Relative(percent, value.strip())
+            relative = parse_relative(value)
+            if relative is not None:
+                return relative
         expected = "expected a number or a relative target such as '+20%'"
         ctx.add(path, f"{expected}, got {_show(value)}{_exponent_hint(value)}")
         return BAD
@@ -397,6 +442,18 @@ class Obj(Spec):
     extra: bool = False
     one_of: tuple[str, ...] = ()
     doc: str = ""
+    # derived from ``fields`` once (checking runs for every key result of a plan)
+    _known: dict[str, Field] = attrs.field(init=False, eq=False, repr=False)
+    _required: tuple[str, ...] = attrs.field(init=False, eq=False, repr=False)
+    _targets: tuple[tuple[str, str], ...] = attrs.field(init=False, eq=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        object.__setattr__(self, "_known", {f.name: f for f in self.fields})
+        object.__setattr__(self, "_required", tuple(f.name for f in self.fields if f.required))
+        targets = tuple(
+            (f.name, f.spec.relative_to) for f in self.fields if isinstance(f.spec, Target)
+        )
+        object.__setattr__(self, "_targets", targets)
 
     def field(self, name: str) -> Field:
         return next(f for f in self.fields if f.name == name)
@@ -406,7 +463,7 @@ class Obj(Spec):
         if not isinstance(value, Mapping):
             ctx.add(path, f"expected a mapping (a {what}), got {_show(value)}")
             return BAD
-        known = {f.name: f for f in self.fields}
+        known = self._known
         out: dict[str, Any] = {}
         for key, item in value.items():
             if not isinstance(key, str):
@@ -419,11 +476,11 @@ class Obj(Spec):
                 out[key] = item
             else:
                 hint = suggest(key, known) or "; allowed: " + ", ".join(known)
-                ctx.add(where, f"unknown key {key!r} in a {what}{hint}")
-        for f in self.fields:  # a missing key leaves BAD, so the object is not built
-            if f.required and f.name not in value:
-                ctx.add(join(path, f.name), f"missing: a {what} needs {f.name!r}")
-                out[f.name] = BAD
+                ctx.add(where, f"unknown key {short(repr(key))} in a {what}{hint}")
+        for name in self._required:  # a missing key leaves BAD, so the object is not built
+            if name not in value:
+                ctx.add(join(path, name), f"missing: a {what} needs {name!r}")
+                out[name] = BAD
         if self.one_of:
             given = [k for k in self.one_of if k in value]
             names = ", ".join(self.one_of)
@@ -433,13 +490,12 @@ class Obj(Spec):
             elif len(given) > 1:
                 ctx.add(join(path, given[1]), f"a {what} takes only one of {names}")
                 out[given[1]] = BAD
-        for f in self.fields:  # relative targets need their reference value
-            relative = isinstance(out.get(f.name), Relative)
-            if relative and isinstance(f.spec, Target) and f.spec.relative_to not in value:
-                rel = out[f.name].text
-                message = f"a relative value ({rel!r}) needs a {f.spec.relative_to}"
-                ctx.add(join(path, f.name), message)
-                out[f.name] = BAD
+        for name, relative_to in self._targets:  # relative targets need their reference value
+            if isinstance(out.get(name), Relative) and relative_to not in value:
+                rel = out[name].text
+                message = f"a relative value ({short(repr(rel))}) needs a {relative_to}"
+                ctx.add(join(path, name), message)
+                out[name] = BAD
         return out
 
     def body(self, defs: dict[str, Any]) -> dict[str, Any]:
