@@ -44,7 +44,7 @@ def test_contract_modules_re_export_the_same_classes() -> None:
     assert sources.FailureKind is errors.FailureKind
     assert notifiers.NotifyError is errors.NotifyError is okrcore.NotifyError
     assert funnel.FunnelError is errors.FunnelError is okrcore.FunnelError
-    assert builtin_sources.MissingExtra is errors.MissingExtra  # type: ignore[attr-defined]
+    assert builtin_sources.MissingExtra is errors.MissingExtra
     assert "FetchError" in sources.__all__
 
 

@@ -20,6 +20,8 @@ PLUGIN_API = {
     "okrcore.policies",
     "okrcore.sources",
     "okrcore.store",
+    "okrcore.tasks",
+    "okrcore.templates",
     "okrcore.testing",
 }
 

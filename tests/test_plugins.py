@@ -171,7 +171,7 @@ def test_hook_okrcore_refresh_finished(manager: PluginManager) -> None:
 
     manager.register(plugin_registering("okrcore_register_sources", Constant), "constant")
     manager.register(Listener(), "listener")
-    okrcore.refresh(small_plan(), MemoryStore(), dt.date(2026, 1, 5), manager=manager)
+    okrcore.refresh(small_plan(), MemoryStore(), at=dt.date(2026, 1, 5), manager=manager)
     assert seen == [("2026-01-05", "small")]
 
 
@@ -485,7 +485,7 @@ def test_a_pip_installed_plugin_is_discovered_and_refreshes(
                     connections={"c": Connection("c", "counter", {"token": "env:COUNTER_TOKEN"},
                                                  endpoint=server.url)})
         store = MemoryStore()
-        result = okrcore.refresh(plan, store, dt.date(2026, 1, 2), manager=manager)
+        result = okrcore.refresh(plan, store, at=dt.date(2026, 1, 2), manager=manager)
         assert result.ok
         assert [c.value for c in store.checkins()] == [3.0, 4.0]
         (call,) = server.calls

@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 
 import pytest
 
-from okrcore.engine import refresh
+from okrcore.engine import RefreshOptions, refresh
 from okrcore.errors import OkrError
 from okrcore.hookspecs import hookimpl
 from okrcore.model import Connection, Cycle, KeyResult, Objective, Plan
@@ -20,7 +20,7 @@ from okrcore.plugins import PluginManager
 from okrcore.scoring import score
 from okrcore.sources import Failure, FetchRequest, Limits, Reading, Source
 from okrcore.store import MemoryStore
-from okrcore.testing import FakeServer, Reply
+from okrcore.testing import FakeServer, Reply, refresh_without_waiting
 
 AT = dt.date(2026, 3, 10)
 CYCLE = Cycle("q1", dt.date(2026, 3, 1), dt.date(2026, 3, 31))
@@ -118,8 +118,14 @@ def test_each_fault_keeps_the_healthy_and_reports_the_failed(
     # the hung connection uses a short per-request timeout and a single retry
     timeout, retries = (0.3, 1) if "hung" in fault else (10.0, 4)
     sleeps = Sleeps()
-    result = refresh(plan, store, AT, manager=manager, sleep=sleeps, timeout=timeout,
-                     retries=retries)
+    result = refresh_without_waiting(
+        plan,
+        store,
+        at=AT,
+        manager=manager,
+        sleep=sleeps,
+        options=RefreshOptions(timeout=timeout, retries=retries),
+    )
     outcomes = {o.kr_id: o for o in result.outcomes}
 
     assert values(store)["healthy"] == [5.0]
@@ -150,7 +156,15 @@ def test_retry_after_is_honoured_and_backoff_grows(
     plan = make_plan([kr("k", {"connection": "api", "url": "/limited", "value": "$.data.total"})],
                      [api(server.url)])
     sleeps = Sleeps()
-    refresh(plan, store, AT, manager=manager, sleep=sleeps, backoff=1.0, jitter=lambda: 1.0)
+    refresh_without_waiting(
+        plan,
+        store,
+        at=AT,
+        manager=manager,
+        sleep=sleeps,
+        jitter=lambda: 1.0,
+        options=RefreshOptions(backoff=1.0),
+    )
     assert sleeps.delays == [7.0, 2.0, 4.0]  # Retry-After, then 1 * 2**1, 1 * 2**2
 
 
@@ -161,7 +175,15 @@ def test_jitter_keeps_backoff_within_half_and_full(
     plan = make_plan([kr("k", {"connection": "api", "url": "/flaky", "value": "$.data.total"})],
                      [api(server.url)])
     sleeps = Sleeps()
-    refresh(plan, store, AT, manager=manager, sleep=sleeps, backoff=2.0, jitter=lambda: 0.0)
+    refresh_without_waiting(
+        plan,
+        store,
+        at=AT,
+        manager=manager,
+        sleep=sleeps,
+        jitter=lambda: 0.0,
+        options=RefreshOptions(backoff=2.0),
+    )
     assert sleeps.delays == [1.0]
 
 
@@ -172,7 +194,14 @@ def test_a_retry_that_would_pass_the_deadline_is_not_made(
     plan = make_plan([kr("k", {"connection": "api", "url": "/limited", "value": "$.data.total"})],
                      [api(server.url)])
     sleeps = Sleeps()
-    result = refresh(plan, store, AT, manager=manager, sleep=sleeps, deadline=600)
+    result = refresh_without_waiting(
+        plan,
+        store,
+        at=AT,
+        manager=manager,
+        sleep=sleeps,
+        options=RefreshOptions(deadline=600),
+    )
     (outcome,) = result.outcomes
     assert outcome.kind == "transient"
     assert "deadline" in (outcome.error or "")
@@ -189,7 +218,13 @@ def test_the_deadline_fails_what_is_still_hanging(
          kr("stuck", {"connection": "slow", "url": "/hang", "value": "$.data.total"})],
         [api(server.url, "ok"), api(server.url, "slow")],
     )
-    result = refresh(plan, store, AT, manager=manager, timeout=60, deadline=0.5)
+    result = refresh(
+        plan,
+        store,
+        at=AT,
+        manager=manager,
+        options=RefreshOptions(timeout=60, deadline=0.5),
+    )
     outcomes = {o.kr_id: o for o in result.outcomes}
     assert outcomes["healthy"].status == "refreshed"
     assert outcomes["stuck"].status == "failed"
@@ -209,7 +244,14 @@ def test_a_timeout_is_retried_once_and_the_failure_says_so(
     server.route("/hang", Reply(hang=True))
     plan = make_plan([kr("k", {"connection": "api", "url": "/hang", "value": "$.data.total"})],
                      [api(server.url)])
-    result = refresh(plan, store, AT, manager=manager, timeout=0.2, sleep=Sleeps())
+    result = refresh_without_waiting(
+        plan,
+        store,
+        at=AT,
+        manager=manager,
+        sleep=Sleeps(),
+        options=RefreshOptions(timeout=0.2),
+    )
     (outcome,) = result.outcomes
     assert len(server.calls_to("/hang")) == 2  # not 1 + retries (4)
     assert outcome.kind == "transient"
@@ -222,8 +264,14 @@ def test_timeout_retries_is_settable(
     server.route("/hang", Reply(hang=True))
     plan = make_plan([kr("k", {"connection": "api", "url": "/hang", "value": "$.data.total"})],
                      [api(server.url)])
-    result = refresh(plan, store, AT, manager=manager, timeout=0.2, sleep=Sleeps(),
-                     timeout_retries=0)
+    result = refresh_without_waiting(
+        plan,
+        store,
+        at=AT,
+        manager=manager,
+        sleep=Sleeps(),
+        options=RefreshOptions(timeout=0.2, timeout_retries=0),
+    )
     assert len(server.calls_to("/hang")) == 1
     assert (result.outcomes[0].error or "").endswith("no answer within 0.2 s")
 
@@ -236,7 +284,7 @@ def test_first_auth_failure_stops_the_connection(
            for i in range(5)]
     krs.append(kr("other", {"connection": "other", "url": "/ok", "value": "$.data.total"}))
     plan = make_plan(krs, [api(server.url, concurrency=1), api(server.url, "other")])
-    result = refresh(plan, store, AT, manager=manager, sleep=Sleeps())
+    result = refresh_without_waiting(plan, store, at=AT, manager=manager, sleep=Sleeps())
     outcomes = {o.kr_id: o for o in result.outcomes}
     assert len(server.calls_to("/denied")) == 1
     assert {outcomes[f"k{i}"].kind for i in range(5)} == {"auth"}
@@ -252,8 +300,8 @@ def test_idempotent_for_the_same_as_of(
 ) -> None:
     plan = make_plan([kr("k", {"connection": "api", "url": "/ok", "value": "$.data.total"})],
                      [api(server.url)])
-    first = refresh(plan, store, AT, manager=manager)
-    second = refresh(plan, store, AT, manager=manager)
+    first = refresh(plan, store, at=AT, manager=manager)
+    second = refresh(plan, store, at=AT, manager=manager)
     assert [o.status for o in first.outcomes] == ["refreshed"]
     assert [o.status for o in second.outcomes] == ["unchanged"]
     assert [(o.stored, o.value) for o in second.outcomes] == [(0, 5.0)]
@@ -263,7 +311,7 @@ def test_idempotent_for_the_same_as_of(
     assert second.to_dict()["refreshed"] == [
         {"id": "k", "value": 5.0, "stored": 0, "connection": "api"}]
     # a new day stores a new check-in
-    refresh(plan, store, AT + dt.timedelta(days=1), manager=manager)
+    refresh(plan, store, at=AT + dt.timedelta(days=1), manager=manager)
     assert len(store.checkins()) == 2
 
 
@@ -277,7 +325,7 @@ def test_runs_are_recorded_with_outcomes_and_connection_info(
          kr("hand", None)],
         [api(server.url)],
     )
-    result = refresh(plan, store, AT, manager=manager)
+    result = refresh(plan, store, at=AT, manager=manager)
     (run,) = store.runs()
     assert run.id == result.run.id
     assert run.as_of == AT
@@ -301,7 +349,7 @@ def test_dry_run_sends_and_stores_nothing(
             measure="cumulative")],
         [api(server.url)],
     )
-    result = refresh(plan, store, AT, manager=manager, dry_run=True)
+    result = refresh(plan, store, at=AT, manager=manager, dry_run=True)
     assert server.calls == []
     assert store.checkins() == []
     assert store.runs() == []
@@ -325,7 +373,7 @@ def test_cumulative_series_and_backfill(
     source = {"connection": "api", "url": "/daily", "params": {"from": "{start}", "to": "{end}"},
               "series": {"items": "$.rows[*]", "date": "day", "value": "n"}}
     plan = make_plan([kr("leads", source, measure="cumulative")], [api(server.url)])
-    result = refresh(plan, store, AT, manager=manager)
+    result = refresh(plan, store, at=AT, manager=manager)
     assert server.calls[0].query == {"from": "2026-03-01", "to": "2026-03-10"}
     got = [(c.as_of.day, c.value) for c in store.checkins()]
     assert got == [(d, float(d)) for d in range(1, 11)]
@@ -381,11 +429,11 @@ def test_only_selects_and_unknown_ids_are_refused(
          kr("b", {"connection": "api", "url": "/ok", "value": "$.data.total"})],
         [api(server.url)],
     )
-    result = refresh(plan, store, AT, manager=manager, only=["b"])
+    result = refresh(plan, store, at=AT, manager=manager, only=["b"])
     assert [(o.kr_id, o.status) for o in result.outcomes] == [("a", "skipped"), ("b", "refreshed")]
     assert result.to_dict()["skipped"] == [{"id": "a", "reason": "not selected"}]
     with pytest.raises(OkrError, match="unknown key result"):
-        refresh(plan, store, AT, manager=manager, only=["nope"])
+        refresh(plan, store, at=AT, manager=manager, only=["nope"])
 
 
 def test_a_cycle_that_has_not_started_is_skipped(
@@ -393,7 +441,7 @@ def test_a_cycle_that_has_not_started_is_skipped(
 ) -> None:
     plan = make_plan([kr("k", {"connection": "api", "url": "/ok", "value": "$.data.total"})],
                      [api(server.url)])
-    result = refresh(plan, store, dt.date(2026, 2, 1), manager=manager)
+    result = refresh(plan, store, at=dt.date(2026, 2, 1), manager=manager)
     assert result.outcomes[0].status == "skipped"
     assert server.calls == []
 
@@ -408,7 +456,7 @@ def test_bindings_that_cannot_work_fail_without_a_call(
          kr("hand", {"connection": "by_hand"})],
         [api(server.url), Connection("crm", "nosuchcrm"), Connection("by_hand", "manual")],
     )
-    result = refresh(plan, store, AT, manager=manager)
+    result = refresh(plan, store, at=AT, manager=manager)
     outcomes = {o.kr_id: o for o in result.outcomes}
     assert "unknown connection 'missing'" in (outcomes["no_conn"].error or "")
     assert "nosuchcrm" in (outcomes["no_plugin"].error or "")
@@ -473,7 +521,7 @@ def test_quota_is_never_retried_and_batches_follow_the_limits(
     Scripted.script["k3"] = [failure("quota", "daily quota used up"), total(3)]
     plan = scripted_plan(*(kr(f"k{i}", {"connection": "s"}) for i in range(7)))
     sleeps = Sleeps()
-    result = refresh(plan, store, AT, manager=scripted, sleep=sleeps)
+    result = refresh_without_waiting(plan, store, at=AT, manager=scripted, sleep=sleeps)
     assert sorted(len(b) for b in Scripted.calls) == [1, 3, 3]
     outcomes = {o.kr_id: o for o in result.outcomes}
     assert outcomes["k3"].kind == "quota"
@@ -488,7 +536,7 @@ def test_retries_resend_only_the_transient_requests_of_a_batch(
     Scripted.script = {"a": [total(1)], "b": [failure("transient"), total(2)], "c": [total(3)]}
     plan = scripted_plan(kr("a", {"connection": "s"}), kr("b", {"connection": "s"}),
                          kr("c", {"connection": "s"}))
-    result = refresh(plan, store, AT, manager=scripted, sleep=Sleeps())
+    result = refresh_without_waiting(plan, store, at=AT, manager=scripted, sleep=Sleeps())
     assert Scripted.calls == [["a", "b", "c"], ["b"]]
     assert values(store) == {"a": [1.0], "b": [2.0], "c": [3.0]}
     assert result.run.info["connections"]["s"]["retries"] == 1
@@ -503,7 +551,7 @@ def test_a_source_that_raises_fails_its_batch_only(
     try:
         Scripted.script = {"a": [RuntimeError("plugin bug")], "b": [total(2)]}
         plan = scripted_plan(kr("a", {"connection": "s"}), kr("b", {"connection": "s"}))
-        result = refresh(plan, store, AT, manager=scripted)
+        result = refresh(plan, store, at=AT, manager=scripted)
     finally:
         Scripted.limit = Limits(max_batch=3, concurrency=2)
     outcomes = {o.kr_id: o for o in result.outcomes}
@@ -534,7 +582,7 @@ def test_readings_are_validated_before_storing(
     Scripted.script = {"k": [answer], "ok": [total(1, unit="usd")]}
     plan = scripted_plan(kr("k", {"connection": "s"}, measure=measure, kind=kind, unit=unit),
                          kr("ok", {"connection": "s"}, unit="USD"))
-    result = refresh(plan, store, AT, manager=scripted)
+    result = refresh(plan, store, at=AT, manager=scripted)
     outcome = result.outcomes[0]
     assert (outcome.status, outcome.kind) == ("failed", "permanent")
     assert message in (outcome.error or "")
@@ -543,7 +591,7 @@ def test_readings_are_validated_before_storing(
 
 def test_warnings_and_info_reach_the_run_log(scripted: PluginManager, store: MemoryStore) -> None:
     Scripted.script = {"k": [total(4, warnings=["sampled data"], info={"quota_left": 97})]}
-    result = refresh(scripted_plan(kr("k", {"connection": "s"})), store, AT, manager=scripted)
+    result = refresh(scripted_plan(kr("k", {"connection": "s"})), store, at=AT, manager=scripted)
     (run,) = store.runs()
     assert run.outcomes[0].warnings == ("sampled data",)
     assert run.info["connections"]["s"]["info"] == {"quota_left": 97}
@@ -568,7 +616,7 @@ def test_refresh_finished_hook_gets_the_run_and_its_errors_are_reported(
     scripted.register(Listener(), "listener")
     scripted.register(Broken(), "broken")
     Scripted.script = {"k": [total(1)]}
-    result = refresh(scripted_plan(kr("k", {"connection": "s"})), store, AT, manager=scripted)
+    result = refresh(scripted_plan(kr("k", {"connection": "s"})), store, at=AT, manager=scripted)
     assert seen == [(result.run.id, result.run.id)]  # called after the run was recorded
     assert [(f.name, f.error) for f in result.hook_errors] == [
         ("broken", "okrcore_refresh_finished: RuntimeError: webhook down")]
@@ -599,7 +647,7 @@ def test_the_plan_plugins_are_loaded(
     monkeypatch.syspath_prepend(str(tmp_path))
     plan = make_plan([kr("k", {"connection": "c", "value": 42})], [Connection("c", "constant")],
                      plugins=["okr_test_plan_plugin"])
-    result = refresh(plan, store, AT, manager=manager)
+    result = refresh(plan, store, at=AT, manager=manager)
     assert result.ok
     assert values(store) == {"k": [42.0]}
 
@@ -613,7 +661,7 @@ def test_okrcore_refresh_is_the_function_once_the_engine_is_imported(
     assert okrcore.refresh is okrcore.engine.refresh is refresh
     plan = make_plan([kr("k", {"connection": "api", "url": "/ok", "value": "$.data.total"})],
                      [api(server.url)])
-    result = okrcore.refresh(plan, store, AT, manager=manager)
+    result = okrcore.refresh(plan, store, at=AT, manager=manager)
     assert result.ok
 
 
@@ -745,7 +793,14 @@ def test_the_rate_limit_spaces_fetch_calls(scripted: PluginManager, store: Memor
     try:
         Scripted.script = {f"k{i}": [total(i)] for i in range(4)}
         plan = scripted_plan(*(kr(f"k{i}", {"connection": "s"}) for i in range(4)))
-        result = refresh(plan, store, AT, manager=scripted, sleep=sleep, clock=lambda: now[0])
+        result = refresh_without_waiting(
+            plan,
+            store,
+            at=AT,
+            manager=scripted,
+            sleep=sleep,
+            clock=lambda: now[0],
+        )
     finally:
         Scripted.limit = Limits(max_batch=3, concurrency=2)
     assert result.ok
@@ -792,7 +847,7 @@ def test_concurrency_within_limits_and_connections_in_parallel(
     krs = [kr(f"{c}{i}{'first' if i < 3 else ''}", {"connection": c})
            for c in "ab" for i in range(9)]
     plan = make_plan(krs, [Connection("a", "parallel"), Connection("b", "parallel")])
-    result = refresh(plan, store, AT, manager=manager)
+    result = refresh(plan, store, at=AT, manager=manager)
     assert result.ok
     assert most == {"a": 3, "b": 3}
 
@@ -843,5 +898,21 @@ def test_http_json_keeps_32_calls_in_flight_by_default(store: MemoryStore,
         plan = make_plan([kr(f"k{i}", {"connection": "api", "url": "/v",
                                        "value": "$.data.total"}) for i in range(64)],
                          [api(server.url)])
-        result = refresh(plan, store, AT, manager=manager, retries=0)
+        result = refresh(plan, store, at=AT, manager=manager, options=RefreshOptions(retries=0))
     assert result.ok, result.to_dict()["failed"][:1]
+
+
+def test_the_public_signature_groups_options_and_keeps_test_seams_out() -> None:
+    import inspect
+
+    import okrcore
+    from okrcore.engine import RefreshOptions
+
+    params = inspect.signature(okrcore.refresh).parameters
+    assert params["at"].kind is inspect.Parameter.KEYWORD_ONLY
+    assert not {"sleep", "clock", "jitter", "timeout", "retries", "deadline"} & set(params)
+    assert okrcore.RefreshOptions is RefreshOptions
+    with pytest.raises(OkrError, match="retries must be >= 0"):
+        RefreshOptions(retries=-1)
+    with pytest.raises(OkrError, match="deadline must be > 0"):
+        RefreshOptions(deadline=0)

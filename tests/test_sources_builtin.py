@@ -349,8 +349,12 @@ def test_a_plan_loaded_from_yaml_refreshes_from_a_file(tmp_path: Path) -> None:
     plan_file.write_text(PLAN_YAML)
     plan = okrcore.load_plan(str(plan_file))
     store = okrcore.open_store("memory://")
-    result = okrcore.refresh(plan, store, dt.date(2026, 3, 2),
-                             manager=PluginManager(load_entry_points=False))
+    result = okrcore.refresh(
+        plan,
+        store,
+        at=dt.date(2026, 3, 2),
+        manager=PluginManager(load_entry_points=False),
+    )
     assert [(o.kr_id, o.status, o.value) for o in result.outcomes] == [
         ("leads", "refreshed", 10.0), ("mrr", "refreshed", 900.0), ("demos", "manual", None)]
 

@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
-from okrcore.engine import refresh
+from okrcore.engine import RefreshOptions
 from okrcore.model import Connection, Cycle, KeyResult, Objective, Plan, RunOutcome
 from okrcore.plugins import PluginManager
 from okrcore.store import MemoryStore
-from okrcore.testing import Call, FakeServer, Reply
+from okrcore.testing import Call, FakeServer, Reply, refresh_without_waiting
 
 AT = dt.date(2026, 3, 10)
 CYCLE = Cycle("q1", dt.date(2026, 3, 1), dt.date(2026, 3, 31))
@@ -41,8 +41,14 @@ def run(url: str, path: str = "/v", *, timeout: float = 5, **settings: Any) -> R
     plan = Plan(cycles=[CYCLE], objectives=[Objective("o", "O", "q1", key_results=[kr])],
                 connections={"api": Connection("api", "http_json", settings, endpoint=url)})
     with MemoryStore() as store:
-        result = refresh(plan, store, AT, manager=PluginManager(load_entry_points=False),
-                         timeout=timeout, sleep=lambda _s: None)
+        result = refresh_without_waiting(
+            plan,
+            store,
+            at=AT,
+            manager=PluginManager(load_entry_points=False),
+            sleep=lambda _s: None,
+            options=RefreshOptions(timeout=timeout),
+        )
         assert store.checkins() == [] or result.ok
     (outcome,) = result.outcomes
     return outcome

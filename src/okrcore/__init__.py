@@ -88,6 +88,7 @@ _EXPORTS = {
     "rates_from_actuals": "funnel",
     "SQLiteStore": "store",
     "MemoryStore": "store",
+    "RefreshOptions": "engine",
     "RefreshResult": "engine",
     "Report": "reports",
 }
@@ -119,6 +120,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs (X as X: re-e
         check as check,
     )
     from .engine import (
+        RefreshOptions as RefreshOptions,
         RefreshResult as RefreshResult,
         refresh as refresh,
     )

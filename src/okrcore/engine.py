@@ -54,7 +54,7 @@ if TYPE_CHECKING:
     from .plugins import PluginFailure, PluginManager
     from .store import Store
 
-__all__ = ["RefreshResult", "describe_request", "refresh"]
+__all__ = ["RefreshOptions", "RefreshResult", "describe_request", "refresh"]
 
 # Attempts at DEBUG, retries at INFO, failures at WARNING; every text scrubbed of secrets first.
 _log = logging.getLogger(__name__)
@@ -504,23 +504,46 @@ def _unit(unit: str) -> str:
 
 
 # -- the public function ---------------------------------------------------------------------
+def _positive_or_none(_instance: Any, attribute: Any, value: float | None) -> None:
+    if value is not None and not value > 0:
+        raise ValidationError(f"RefreshOptions.{attribute.name} must be > 0 seconds or None")
+
+
+def _not_negative(_instance: Any, attribute: Any, value: float) -> None:
+    if not value >= 0:
+        raise ValidationError(f"RefreshOptions.{attribute.name} must be >= 0")
+
+
+@attrs.frozen(kw_only=True)
+class RefreshOptions:
+    """How patient a refresh is (docs/plugins.md, "The refresh engine").
+
+    ``timeout`` is set on each source as :attr:`~okrcore.sources.Source.timeout` (seconds one
+    remote call may take, connecting and reading the whole answer; ``None``: the source's own
+    default). ``deadline`` bounds the whole run (seconds): :func:`refresh` returns by then and what
+    has no answer fails with kind ``deadline``. A transient failure is retried up to ``retries``
+    times after ``backoff * 2**(attempt-1)`` seconds (with jitter; at least the source's
+    ``retry_after``); one that timed out only ``timeout_retries`` times, so a hung service costs
+    about ``(1 + timeout_retries) * timeout``.
+    """
+
+    deadline: float | None = attrs.field(default=None, validator=_positive_or_none)
+    timeout: float | None = attrs.field(default=DEFAULT_TIMEOUT, validator=_positive_or_none)
+    retries: int = attrs.field(default=DEFAULT_RETRIES, validator=_not_negative)
+    timeout_retries: int = attrs.field(default=DEFAULT_TIMEOUT_RETRIES, validator=_not_negative)
+    backoff: float = attrs.field(default=DEFAULT_BACKOFF, validator=_not_negative)
+
+
 def refresh(
     plan: Plan,
     store: Store,
-    at: dt.date | None = None,
     *,
+    at: dt.date | None = None,
     only: Iterable[str] | None = None,
     backfill: tuple[dt.date, dt.date] | None = None,
     dry_run: bool = False,
     manager: PluginManager | None = None,
-    deadline: float | None = None,
-    timeout: float | None = DEFAULT_TIMEOUT,
-    retries: int = DEFAULT_RETRIES,
-    timeout_retries: int = DEFAULT_TIMEOUT_RETRIES,
-    backoff: float = DEFAULT_BACKOFF,
-    sleep: Sleep = time.sleep,
-    clock: Clock = time.monotonic,
-    jitter: Callable[[], float] = random.random,
+    options: RefreshOptions | None = None,
     on_result: Callable[[FetchRequest, Reading | Failure], None] | None = None,
 ) -> RefreshResult:
     """Fetch the actual values of the plan's key results and store them as check-ins.
@@ -530,21 +553,35 @@ def refresh(
     series over that range for every selected key result and stores each day (as_of = ``end``).
     ``dry_run`` plans the requests and returns them (``result.requests``) without sending or
     storing anything. ``manager`` supplies the sources (default: the process-wide one); the plan's
-    ``plugins`` modules are loaded into it.
-
-    ``timeout`` is set on each source as :attr:`~okrcore.sources.Source.timeout` (seconds per
-    remote call); ``deadline`` bounds the whole run (seconds): ``refresh`` returns by then, and
-    requests not answered fail with kind ``deadline``. A transient failure is retried up to
-    ``retries`` times after ``backoff * 2**(attempt-1)`` seconds (with jitter; at least the
-    source's ``retry_after``); one that timed out (no answer within ``timeout``) only up to
-    ``timeout_retries`` times, so a hung service costs about ``(1 + timeout_retries) * timeout``.
-    ``sleep``, ``clock`` and ``jitter`` are injectable for tests. ``on_result`` is called (from
-    worker threads) as each request settles, e.g. to drive a progress bar.
+    ``plugins`` modules are loaded into it. ``options`` (:class:`RefreshOptions`) sets timeouts,
+    the deadline and retries. ``on_result`` is called (from worker threads) as each request
+    settles, e.g. to drive a progress bar.
 
     Returns a :class:`RefreshResult`; the run is recorded with ``store.record_run`` (except for a
     dry run) and then the ``okrcore_refresh_finished`` hook is called; a hook that raises is
     reported in ``result.hook_errors``, never raised.
     """
+    return _refresh(plan, store, at=at, only=only, backfill=backfill, dry_run=dry_run,
+                    manager=manager, options=options or RefreshOptions(), on_result=on_result)
+
+
+def _refresh(
+    plan: Plan,
+    store: Store,
+    *,
+    at: dt.date | None = None,
+    only: Iterable[str] | None = None,
+    backfill: tuple[dt.date, dt.date] | None = None,
+    dry_run: bool = False,
+    manager: PluginManager | None = None,
+    options: RefreshOptions,
+    on_result: Callable[[FetchRequest, Reading | Failure], None] | None = None,
+    sleep: Sleep = time.sleep,
+    clock: Clock = time.monotonic,
+    jitter: Callable[[], float] = random.random,
+) -> RefreshResult:
+    """:func:`refresh` with its clock, sleep and jitter replaceable (``okrcore.testing``)."""
+    deadline, timeout = options.deadline, options.timeout
     from .plugins import default_manager, load_plugin_modules
 
     manager = manager or default_manager()
@@ -565,8 +602,6 @@ def refresh(
         if unknown:
             known = ", ".join(kr.id for kr in plan.key_results())
             raise OkrError(f"unknown key result(s) {', '.join(unknown)} (known: {known})")
-    if retries < 0 or timeout_retries < 0:
-        raise ValidationError("retries and timeout_retries must be >= 0")
 
     planned = _plan_requests(plan, as_of, selected, backfill, manager)
     run_id = f"{started_at:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
@@ -581,9 +616,9 @@ def refresh(
 
     jobs = _connection_jobs(planned.requests, manager, timeout)
     engine = _Engine(
-        retries=retries,
-        timeout_retries=min(timeout_retries, retries),
-        backoff=backoff,
+        retries=options.retries,
+        timeout_retries=min(options.timeout_retries, options.retries),
+        backoff=options.backoff,
         deadline_at=None if deadline is None else started + deadline,
         sleep=sleep,
         clock=clock,

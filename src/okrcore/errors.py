@@ -23,6 +23,7 @@ __all__ = [
     "FetchError",
     "FunnelError",
     "MissingExtra",
+    "NoTasks",
     "NotifyError",
     "OkrError",
     "PlanError",
@@ -117,6 +118,10 @@ class MissingExtra(SourceError, ImportError):
 
 class FunnelError(OkrError, ValueError):
     """A what-if override cannot be used: an unknown step name or an impossible value."""
+
+
+class NoTasks(OkrError, ValueError):
+    """A share of done tasks was asked of no tasks: undefined, never zero (``okrcore.tasks``)."""
 
 
 class NotifyError(OkrError):

@@ -35,11 +35,28 @@ import time
 import urllib.parse
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
-__all__ = ["Call", "FakeServer", "Reply", "echo_credentials", "serve"]
+if TYPE_CHECKING:
+    import datetime as dt
+    from collections.abc import Iterable
+
+    from .engine import RefreshOptions, RefreshResult
+    from .model import Plan
+    from .plugins import PluginManager
+    from .sources import Failure, FetchRequest, Reading
+    from .store import Store
+
+__all__ = [
+    "Call",
+    "FakeServer",
+    "Reply",
+    "echo_credentials",
+    "refresh_without_waiting",
+    "serve",
+]
 
 
 @contextlib.contextmanager
@@ -102,6 +119,37 @@ def echo_credentials(call: Call) -> Reply:
         "error": {"message": text, "code": 190, "type": "OAuthException", "status": 401},
         "errors": [{"message": text, "reason": "keyInvalid"}],
     })
+
+
+def refresh_without_waiting(
+    plan: Plan,
+    store: Store,
+    *,
+    at: dt.date | None = None,
+    only: Iterable[str] | None = None,
+    backfill: tuple[dt.date, dt.date] | None = None,
+    dry_run: bool = False,
+    manager: PluginManager | None = None,
+    options: RefreshOptions | None = None,
+    on_result: Callable[[FetchRequest, Reading | Failure], None] | None = None,
+    sleep: Callable[[float], None] | None = None,
+    clock: Callable[[], float] | None = None,
+    jitter: Callable[[], float] | None = None,
+) -> RefreshResult:
+    """:func:`okrcore.refresh` for tests: the engine's waits (backoff, ``Retry-After``, pacing)
+    go to ``sleep`` instead of :func:`time.sleep` (default: no wait at all), so a test of retries
+    runs at once; ``sleep`` can record the delays. ``clock`` and ``jitter`` replace
+    :func:`time.monotonic` and :func:`random.random`. The other arguments are
+    :func:`okrcore.refresh`'s.
+    """
+    import random
+
+    from .engine import RefreshOptions, _refresh
+
+    return _refresh(plan, store, at=at, only=only, backfill=backfill, dry_run=dry_run,
+                    manager=manager, options=options or RefreshOptions(), on_result=on_result,
+                    sleep=sleep or (lambda _seconds: None), clock=clock or time.monotonic,
+                    jitter=jitter or random.random)
 
 
 class FakeServer:

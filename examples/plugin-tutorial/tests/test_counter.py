@@ -16,7 +16,7 @@ import pytest
 import okrcore
 from okrcore.model import Connection, Cycle, KeyResult, Objective, Plan
 from okrcore.plugins import PluginManager
-from okrcore.testing import serve
+from okrcore.testing import refresh_without_waiting, serve
 
 TOKEN = "test-token"
 AT = dt.date(2026, 3, 3)
@@ -92,7 +92,7 @@ def test_plugin_is_installed() -> None:
 
 def test_refresh_stores_a_daily_series(api: Any, manager: PluginManager) -> None:
     store = okrcore.open_store("memory://")
-    result = okrcore.refresh(make_plan(api.url), store, AT, manager=manager)
+    result = okrcore.refresh(make_plan(api.url), store, at=AT, manager=manager)
     assert result.ok
     assert [(c.as_of.day, c.value) for c in store.checkins()] == [(1, 11), (2, 12), (3, 13)]
     assert {c.source for c in store.checkins()} == {"counter:counter"}
@@ -100,7 +100,7 @@ def test_refresh_stores_a_daily_series(api: Any, manager: PluginManager) -> None
 
 def test_a_gauge_is_the_latest_count(api: Any, manager: PluginManager) -> None:
     store = okrcore.open_store("memory://")
-    okrcore.refresh(make_plan(api.url, measure="gauge"), store, AT, manager=manager)
+    okrcore.refresh(make_plan(api.url, measure="gauge"), store, at=AT, manager=manager)
     assert [(c.as_of, c.value) for c in store.checkins()] == [(AT, 13)]
 
 
@@ -108,7 +108,8 @@ def test_rate_limit_is_retried_after_the_servers_wait(api: Any, manager: PluginM
     api.replies.append((429, {"error": "slow down"}))
     waits: list[float] = []
     store = okrcore.open_store("memory://")
-    result = okrcore.refresh(make_plan(api.url), store, AT, manager=manager, sleep=waits.append)
+    result = refresh_without_waiting(make_plan(api.url), store, at=AT, manager=manager,
+                                     sleep=waits.append)
     assert result.ok
     assert waits[0] == 3.0  # then the rate limit may space the retry a little
     assert len(api.calls) == 2
@@ -119,14 +120,14 @@ def test_a_bad_token_is_an_auth_failure(
 ) -> None:
     monkeypatch.setenv("COUNTER_TOKEN", "wrong")
     store = okrcore.open_store("memory://")
-    result = okrcore.refresh(make_plan(api.url), store, AT, manager=manager)
+    result = okrcore.refresh(make_plan(api.url), store, at=AT, manager=manager)
     assert [(o.status, o.kind) for o in result.outcomes] == [("failed", "auth")]
     assert store.checkins() == []
 
 
 def test_an_unknown_counter_is_a_permanent_failure(api: Any, manager: PluginManager) -> None:
     store = okrcore.open_store("memory://")
-    result = okrcore.refresh(make_plan(api.url, counter="nope"), store, AT, manager=manager)
+    result = okrcore.refresh(make_plan(api.url, counter="nope"), store, at=AT, manager=manager)
     assert [(o.status, o.kind) for o in result.outcomes] == [("failed", "permanent")]
     assert "HTTP 404" in (result.outcomes[0].error or "")
 

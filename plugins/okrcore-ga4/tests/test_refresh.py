@@ -9,9 +9,10 @@ import pytest
 from fake_ga4 import FakeGA4
 from ga4_helpers import CYCLE, PROPERTY, total
 
-from okrcore import open_store, refresh
+from okrcore import open_store
 from okrcore.model import Connection, KeyResult, Objective, Plan
 from okrcore.plugins import PluginManager
+from okrcore.testing import refresh_without_waiting
 
 D = dt.date
 ORGANIC = 'sessionDefaultChannelGroup == "Organic Search"'
@@ -62,7 +63,13 @@ def test_refresh_stores_readings_and_fails_only_the_bad_kr(
 ) -> None:
     plan = make_plan(fake, marketing_krs())
     store = open_store("memory://")
-    result = refresh(plan, store, at=D(2026, 3, 31), manager=manager, sleep=no_sleep)
+    result = refresh_without_waiting(
+        plan,
+        store,
+        at=D(2026, 3, 31),
+        manager=manager,
+        sleep=no_sleep,
+    )
     out = {o.kr_id: o for o in result.run.outcomes}
 
     organic_total = total(data, "sessions", CYCLE.start, CYCLE.end,
@@ -103,7 +110,13 @@ def test_refresh_stores_readings_and_fails_only_the_bad_kr(
     assert log["info"]["quota_remaining"]["tokens_per_day"] == 200_000 - 5 * 3
     assert log["info"]["time_zone"] == "America/Los_Angeles"
 
-    again = refresh(plan, store, at=D(2026, 3, 31), manager=manager, sleep=no_sleep)
+    again = refresh_without_waiting(
+        plan,
+        store,
+        at=D(2026, 3, 31),
+        manager=manager,
+        sleep=no_sleep,
+    )
     assert {o.kr_id: o.status for o in again.run.outcomes} == {
         "organic": "unchanged", "organic-events": "unchanged", "bounce": "unchanged",
         "conversion": "unchanged", "typo": "failed"}
@@ -115,8 +128,13 @@ def test_lint_rejects_a_bad_filter_before_anything_is_sent(
 ) -> None:
     plan = make_plan(fake, [kr("k", {"metric": "sessions", "filter": 'country == "FR" and'},
                                measure="cumulative")])
-    result = refresh(plan, open_store("memory://"), at=D(2026, 3, 31), manager=manager,
-                     sleep=no_sleep)
+    result = refresh_without_waiting(
+        plan,
+        open_store("memory://"),
+        at=D(2026, 3, 31),
+        manager=manager,
+        sleep=no_sleep,
+    )
     [outcome] = result.run.outcomes
     assert outcome.status == "failed"
     assert outcome.error is not None
@@ -128,8 +146,13 @@ def test_per_property_concurrency_is_respected(fake: FakeGA4, manager: PluginMan
     fake.delay = 0.05
     krs = [kr(f"g{n}", {"metric": "bounceRate", "window": n}) for n in range(1, 31)]
     plan = make_plan(fake, krs, concurrency=2)
-    result = refresh(plan, open_store("memory://"), at=D(2026, 3, 31), manager=manager,
-                     sleep=no_sleep)
+    result = refresh_without_waiting(
+        plan,
+        open_store("memory://"),
+        at=D(2026, 3, 31),
+        manager=manager,
+        sleep=no_sleep,
+    )
     assert all(o.status == "refreshed" for o in result.run.outcomes)
     assert len(fake.calls) == 6  # 30 reports, 5 a call
     assert all(len(c.body["requests"]) == 5 for c in fake.calls)
@@ -140,8 +163,13 @@ def test_daily_quota_running_low_mid_refresh(fake: FakeGA4, manager: PluginManag
     fake.set_quota(PROPERTY, day=5_030)  # 25 tokens a call: the second call leaves 4980
     krs = [kr(f"g{n}", {"metric": "bounceRate", "window": n}) for n in range(1, 21)]
     plan = make_plan(fake, krs, concurrency=1)
-    result = refresh(plan, open_store("memory://"), at=D(2026, 3, 31), manager=manager,
-                     sleep=no_sleep)
+    result = refresh_without_waiting(
+        plan,
+        open_store("memory://"),
+        at=D(2026, 3, 31),
+        manager=manager,
+        sleep=no_sleep,
+    )
     statuses = [o.status for o in result.run.outcomes]
     assert statuses.count("refreshed") == 10
     failed = [o for o in result.run.outcomes if o.status == "failed"]
@@ -155,8 +183,13 @@ def test_daily_quota_running_low_mid_refresh(fake: FakeGA4, manager: PluginManag
 def test_auth_failure_ends_the_connection(fake: FakeGA4, manager: PluginManager) -> None:
     krs = [kr(f"g{n}", {"metric": "bounceRate", "window": n}) for n in range(1, 21)]
     plan = make_plan(fake, krs, property="777", concurrency=1)
-    result = refresh(plan, open_store("memory://"), at=D(2026, 3, 31), manager=manager,
-                     sleep=no_sleep)
+    result = refresh_without_waiting(
+        plan,
+        open_store("memory://"),
+        at=D(2026, 3, 31),
+        manager=manager,
+        sleep=no_sleep,
+    )
     assert {o.kind for o in result.run.outcomes} == {"auth"}
     assert len(fake.calls) == 1
     assert result.run.outcomes[0].error is not None
@@ -167,8 +200,13 @@ def test_transient_429_is_retried_by_the_engine(fake: FakeGA4, manager: PluginMa
     fake.fail(429, "Exhausted concurrent requests quota.")
     plan = make_plan(fake, [kr("b", {"metric": "bounceRate", "window": 7})])
     slept: list[float] = []
-    result = refresh(plan, open_store("memory://"), at=D(2026, 3, 31), manager=manager,
-                     sleep=slept.append)
+    result = refresh_without_waiting(
+        plan,
+        open_store("memory://"),
+        at=D(2026, 3, 31),
+        manager=manager,
+        sleep=slept.append,
+    )
     [outcome] = result.run.outcomes
     assert outcome.status == "refreshed"
     assert "answered after 2 attempts" in outcome.warnings
@@ -184,8 +222,13 @@ def test_backfill_of_a_windowed_gauge_and_a_cumulative(
         kr("sessions", {"metric": "sessions"}, measure="cumulative"),
     ])
     store = open_store("memory://")
-    result = refresh(plan, store, manager=manager, sleep=no_sleep,
-                     backfill=(D(2026, 3, 1), D(2026, 3, 10)))
+    result = refresh_without_waiting(
+        plan,
+        store,
+        manager=manager,
+        sleep=no_sleep,
+        backfill=(D(2026, 3, 1), D(2026, 3, 10)),
+    )
     assert {o.status for o in result.run.outcomes} == {"refreshed"}
     assert len(store.checkins(["bounce"])) == 10
     assert len(store.checkins(["sessions"])) == 10

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from okrcore_hubspot import HubSpotSource
 
+from okrcore.engine import RefreshOptions
 from okrcore.model import Connection, Cycle, KeyResult
 from okrcore.sources import Failure, FailureKind, FetchRequest, Reading
 from okrcore.testing import FakeServer, Reply
@@ -88,7 +89,13 @@ def test_an_echoed_token_never_leaves_the_refresh(server: FakeServer) -> None:
     plan = Plan(cycles=[CYCLE], objectives=[Objective("o", "O", CYCLE.id, key_results=[kr])],
                 connections={"crm": conn})
     with MemoryStore() as store:
-        result = refresh(plan, store, dt.date(2026, 2, 1), manager=manager, retries=0)
+        result = refresh(
+            plan,
+            store,
+            at=dt.date(2026, 2, 1),
+            manager=manager,
+            options=RefreshOptions(retries=0),
+        )
         (outcome,) = result.outcomes
         recorded = store.runs(1)[0].outcomes[0].error or ""
     assert server.calls  # the fake did echo the token

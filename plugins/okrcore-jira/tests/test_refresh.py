@@ -12,10 +12,11 @@ import yaml
 from click.testing import CliRunner
 from jira_fake import TOKEN, FakeJira, errors
 
-from okrcore import open_store, refresh
+from okrcore import open_store
 from okrcore.cli import main
 from okrcore.planfile import load_plan
 from okrcore.plugins import PluginManager
+from okrcore.testing import refresh_without_waiting
 
 D = dt.date
 DOCS = Path(__file__).resolve().parents[3] / "docs" / "plugins" / "jira.md"
@@ -84,8 +85,13 @@ def test_one_failing_key_result_never_stops_the_others(site: FakeJira, tmp_path:
     site.answer(429, "", {"Retry-After": "9", "RateLimit-Reason": "jira-burst-based"})
     manager = PluginManager(load_entry_points=False)
     manager.load_module("okrcore_jira.plugin")
-    result = refresh(plan, open_store("memory://"), at=D(2026, 3, 15), manager=manager,
-                     sleep=sleeps.append)
+    result = refresh_without_waiting(
+        plan,
+        open_store("memory://"),
+        at=D(2026, 3, 15),
+        manager=manager,
+        sleep=sleeps.append,
+    )
     out = {o.kr_id: o for o in result.run.outcomes}
     assert (out["site-bugs"].status, out["site-bugs"].kind) == ("failed", "permanent")
     assert "Error in the JQL Query" in (out["site-bugs"].error or "")
@@ -103,7 +109,13 @@ def test_a_quota_is_not_retried_and_stores_nothing(site: FakeJira, tmp_path: Pat
     manager.load_module("okrcore_jira.plugin")
     store = open_store("memory://")
     sleeps: list[float] = []
-    result = refresh(plan, store, at=D(2026, 3, 15), manager=manager, sleep=sleeps.append)
+    result = refresh_without_waiting(
+        plan,
+        store,
+        at=D(2026, 3, 15),
+        manager=manager,
+        sleep=sleeps.append,
+    )
     failed = result.run.outcomes
     assert {o.kind for o in failed} == {"quota"}
     assert len(site.searches()) == 2  # one per JQL, never retried

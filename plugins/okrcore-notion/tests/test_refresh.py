@@ -12,10 +12,12 @@ import yaml
 from click.testing import CliRunner
 from notion_fake import TOKEN, FakeNotion, error
 
-from okrcore import open_store, refresh
+from okrcore import open_store
 from okrcore.cli import main
+from okrcore.engine import RefreshOptions
 from okrcore.planfile import load_plan
 from okrcore.plugins import PluginManager
+from okrcore.testing import refresh_without_waiting
 
 D = dt.date
 DOCS = Path(__file__).resolve().parents[3] / "docs" / "plugins" / "notion.md"
@@ -90,8 +92,13 @@ def test_one_failing_key_result_never_stops_the_others(
                      {"Retry-After": "6"})
     manager = PluginManager(load_entry_points=False)
     manager.load_module("okrcore_notion.plugin")
-    result = refresh(plan, open_store("memory://"), at=D(2026, 3, 15), manager=manager,
-                     sleep=sleeps.append)
+    result = refresh_without_waiting(
+        plan,
+        open_store("memory://"),
+        at=D(2026, 3, 15),
+        manager=manager,
+        sleep=sleeps.append,
+    )
     out = {o.kr_id: o for o in result.run.outcomes}
     assert (out["launch-checklist"].status, out["launch-checklist"].kind) == (
         "failed", "permanent")
@@ -108,8 +115,14 @@ def test_malformed_answers_store_nothing(workspace: FakeNotion, tmp_path: Path) 
     manager = PluginManager(load_entry_points=False)
     manager.load_module("okrcore_notion.plugin")
     store = open_store("memory://")
-    result = refresh(plan, store, at=D(2026, 3, 15), manager=manager, retries=0,
-                     sleep=lambda _s: None)
+    result = refresh_without_waiting(
+        plan,
+        store,
+        at=D(2026, 3, 15),
+        manager=manager,
+        sleep=lambda _s: None,
+        options=RefreshOptions(retries=0),
+    )
     assert {o.status for o in result.run.outcomes} == {"failed"}
     assert store.checkins() == []
 

@@ -12,7 +12,7 @@ import okrcore_salesforce.plugin
 import pytest
 from salesforce_fake import CLIENT_ID, VERSION
 
-from okrcore.engine import refresh
+from okrcore.engine import RefreshOptions, refresh
 from okrcore.model import Connection, Cycle, KeyResult, Objective, Plan, RunOutcome
 from okrcore.plugins import PluginManager
 from okrcore.store import MemoryStore
@@ -41,7 +41,13 @@ def run(server: FakeServer, **settings: Any) -> RunOutcome:
     plan = Plan(cycles=[CYCLE], objectives=[Objective("o", "O", CYCLE.id, key_results=[kr])],
                 connections={"sf": Connection("sf", "salesforce", conf, endpoint=server.url)})
     with MemoryStore() as store:
-        result = refresh(plan, store, dt.date(2026, 2, 1), manager=manager, retries=0)
+        result = refresh(
+            plan,
+            store,
+            at=dt.date(2026, 2, 1),
+            manager=manager,
+            options=RefreshOptions(retries=0),
+        )
         (recorded,) = store.runs(1)[0].outcomes
     (outcome,) = result.outcomes
     assert recorded.error == outcome.error

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from okrcore_social import FacebookSource, YouTubeSource
 
+from okrcore.engine import RefreshOptions
 from okrcore.model import Connection, Cycle, KeyResult
 from okrcore.sources import Failure, FailureKind, FetchRequest, Reading, Source
 from okrcore.testing import FakeServer, Reply
@@ -115,7 +116,7 @@ def test_an_echoed_credential_never_leaves_the_refresh(service: str, server: Fak
     plan = Plan(cycles=[now], objectives=[Objective("o", "O", now.id, key_results=[kr])],
                 connections={"c": conn})
     with MemoryStore() as store:
-        result = refresh(plan, store, TODAY, manager=manager, retries=0)
+        result = refresh(plan, store, at=TODAY, manager=manager, options=RefreshOptions(retries=0))
         (outcome,) = result.outcomes
         recorded = store.runs(1)[0].outcomes[0].error or ""
     assert server.calls, outcome  # the fake did echo the credential

@@ -31,7 +31,7 @@ from okrcore.cli._common import (
     plan_argument,
     store_option,
 )
-from okrcore.engine import RefreshResult, describe_request, refresh
+from okrcore.engine import RefreshOptions, RefreshResult, describe_request, refresh
 from okrcore.errors import PluginError
 from okrcore.model import RunRecord
 from okrcore.planfile import load_plan
@@ -173,14 +173,12 @@ def refresh_command(
                 result = refresh(
                     plan,
                     store,
-                    at,
+                    at=at,
                     only=selected,
                     backfill=backfill,
                     dry_run=dry_run,
-                    deadline=deadline,
-                    timeout=timeout,
-                    retries=retries,
-                    timeout_retries=timeout_retries,
+                    options=RefreshOptions(deadline=deadline, timeout=timeout, retries=retries,
+                                           timeout_retries=timeout_retries),
                     on_result=on_result,
                 )
             except PluginError as exc:  # a plugin module the plan names cannot be loaded

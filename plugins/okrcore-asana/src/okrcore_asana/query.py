@@ -15,8 +15,7 @@ import attrs
 
 from okrcore.model import KeyResult, Kind, Measure
 from okrcore.sources import QueryProblem, unknown_keys
-
-from .progress import METRICS
+from okrcore.tasks import METRICS
 
 __all__ = ["AsanaQuery", "default_metric", "parse_query", "validate_query"]
 

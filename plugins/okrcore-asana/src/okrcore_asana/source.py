@@ -27,9 +27,9 @@ from okrcore.sources import (
     parse_retry_after,
     unknown_keys,
 )
+from okrcore.tasks import NoTasks, Task, day_of, points, total
 
 from ._version import __version__
-from .progress import NoTasks, Task, day_of, points, total
 from .query import AsanaQuery, parse_query, validate_query
 
 __all__ = ["DEFAULT_ENDPOINT", "DEFAULT_RATE", "PAGE_SIZE", "AsanaSource"]

@@ -1,7 +1,7 @@
 """A key result's Jira query: validation, the fields to ask for, and issue filters (no I/O).
 
 A query names the issues with ``jql`` (the search runs on Jira's side), a ``metric`` (see
-:mod:`okrcore_jira.progress`), when an issue counts as done (its status category is Done, or its
+:mod:`okrcore.tasks`), when an issue counts as done (its status category is Done, or its
 status is one of ``done_status``), the date field it was ``completed_on`` (``resolutiondate`` by
 default) and ``where`` filters checked on each issue, so that key results sharing one JQL share
 one search.
@@ -17,8 +17,7 @@ import attrs
 
 from okrcore.model import KeyResult, Kind, Measure
 from okrcore.sources import QueryProblem, unknown_keys
-
-from .progress import METRICS
+from okrcore.tasks import METRICS
 
 __all__ = ["JiraQuery", "default_metric", "parse_query", "texts", "validate_query"]
 

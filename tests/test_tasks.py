@@ -1,0 +1,85 @@
+"""Task progress for work-tracker sources: the sweep over sorted days agrees with counting every
+task on every day, on random task lists."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from okrcore.errors import NoTasks, OkrError
+from okrcore.tasks import METRICS, Task, day_of, points, total
+
+START = dt.date(2026, 10, 1)
+days = st.one_of(st.none(), st.dates(dt.date(2026, 9, 1), dt.date(2026, 12, 31)))
+tasks = st.lists(st.builds(Task, done=st.booleans(), created=days, completed=days), max_size=40)
+
+
+def naive(tasks: list[Task], metric: str, day: dt.date) -> float | None:
+    """The rule as written: tasks created by the end of the day, done by then."""
+    existing = [t for t in tasks if t.created is None or t.created <= day]
+    done = sum(1 for t in existing if t.done and (t.completed is None or t.completed <= day))
+    if metric in ("percent_done", "fraction_done"):
+        if not existing:
+            return None
+        return (100.0 if metric == "percent_done" else 1.0) * done / len(existing)
+    return float({"completed": done, "open": len(existing) - done, "total": len(existing)}[metric])
+
+
+@settings(max_examples=200, deadline=None)
+@given(tasks=tasks, metric=st.sampled_from(METRICS), length=st.integers(0, 60))
+def test_levels_match_counting_every_day(tasks: list[Task], metric: str, length: int) -> None:
+    end = START + dt.timedelta(days=length)
+    expected = [(START + dt.timedelta(days=i), naive(tasks, metric, START + dt.timedelta(days=i)))
+                for i in range(length + 1)]
+    assert points(tasks, metric, START, end, cumulative=False) == [
+        (day, value) for day, value in expected if value is not None
+    ]
+    last = expected[-1][1]
+    if last is None:
+        with pytest.raises(NoTasks):
+            total(tasks, metric, START, end, cumulative=False)
+    else:
+        assert total(tasks, metric, START, end, cumulative=False) == last
+
+
+@settings(max_examples=100, deadline=None)
+@given(tasks=tasks, length=st.integers(0, 60))
+def test_cumulative_completions_per_day_sum_to_the_total(tasks: list[Task], length: int) -> None:
+    end = START + dt.timedelta(days=length)
+    series = points(tasks, "completed", START, end, cumulative=True)
+    assert [d for d, _ in series] == [START + dt.timedelta(days=i) for i in range(length + 1)]
+    assert sum(v for _, v in series) == total(tasks, "completed", START, end, cumulative=True)
+    assert total(tasks, "completed", START, end, cumulative=True) == sum(
+        1 for t in tasks if t.completed is not None and START <= t.completed <= end
+    )
+
+
+def test_a_share_of_no_tasks_is_undefined_not_zero() -> None:
+    with pytest.raises(NoTasks, match="undefined") as caught:
+        total([], "percent_done", START, START, cumulative=False)
+    assert isinstance(caught.value, OkrError)
+    assert total([], "total", START, START, cumulative=False) == 0.0
+    done = Task(done=True, created=START, completed=START + dt.timedelta(days=1))
+    assert points([done], "percent_done", START, START + dt.timedelta(days=1),
+                  cumulative=False) == [(START, 0.0), (START + dt.timedelta(days=1), 100.0)]
+
+
+def test_unknown_metric() -> None:
+    with pytest.raises(ValueError, match="unknown metric 'velocity'"):
+        points([], "velocity", START, START, cumulative=False)
+
+
+@pytest.mark.parametrize(
+    ("stamp", "day"),
+    [
+        (None, None),
+        ("2026-11-02", dt.date(2026, 11, 2)),
+        ("2026-11-02T23:30:00Z", dt.date(2026, 11, 2)),
+        ("2026-11-02T23:30:00-02:00", dt.date(2026, 11, 3)),
+        ("2026-11-02T10:00:00.123+00:00", dt.date(2026, 11, 2)),
+    ],
+)
+def test_day_of(stamp: str | None, day: dt.date | None) -> None:
+    assert day_of(stamp) == day
