@@ -1,4 +1,4 @@
-"""Shared fixtures: the bundled example plan (the marketing OKRs of the design brief)."""
+"""Shared fixtures: the bundled example plan (the Acme marketing OKRs of the docs)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,12 @@ from pathlib import Path
 
 import pytest
 
-import okrcore.demo
-from okrcore.model import Plan
-from okrcore.planfile import load_plan
+# the store contract suite's assertions explain their failures (pytest rewrites them)
+pytest.register_assert_rewrite("okrcore._store_contract")
+
+import okrcore.demo  # noqa: E402
+from okrcore.model import Plan  # noqa: E402
+from okrcore.planfile import load_plan  # noqa: E402
 
 DEMO_DIR = Path(okrcore.demo.__file__).parent
 

@@ -227,9 +227,9 @@ def test_checkin_then_score_json(plan: Path, store: SQLiteStore) -> None:
     assert first.exit_code == 0, first.output
     assert "Stored visits" in first.stdout
     again = okr("checkin", plan, "visits", "11500", "--at", "2026-11-01")
-    assert again.exit_code == 0
-    assert "Already stored" in again.stdout
-    assert "11,000 visits" in again.stdout  # the value that stays
+    assert again.exit_code == 2  # refused: a correction says so (docs/stores.md#revisions)
+    assert "--replace --reason" in again.stderr
+    assert "11,000 visits" in again.stderr  # the value that stays
     stored = store.checkins(["visits"])
     assert [(c.value, c.note, c.source) for c in stored] == [(11000.0, "from GA", "manual")]
 

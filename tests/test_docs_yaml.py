@@ -3,7 +3,8 @@ plan loader (merged into one plan around a minimal cycle and objective, as a rea
 them), and every notification channel passes its notifier's own lint (docs/reports.md).
 
 Source plugins' connections and queries are checked against the plugins by
-tests/test_plugin_docs.py; a GitHub Actions workflow (a block with ``jobs``) is only parsed.
+tests/test_plugin_docs.py; a GitHub Actions workflow (a block with ``jobs``) or a Kubernetes
+manifest (``apiVersion``) is only parsed.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ def plan_of(page: Path) -> dict[str, Any] | None:
     for block in blocks(page):
         if isinstance(block, list):  # a list of key results
             krs += block
-        elif not isinstance(block, dict) or "jobs" in block:
+        elif not isinstance(block, dict) or "jobs" in block or "apiVersion" in block:
             continue
         elif set(block) == {"source"}:  # one key result's source
             krs.append(

@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from okrcore.cli import main
+from okrcore.store import open_store
 
 # A plugin module the plan names: a notifier that writes each message to a file, and fails when
 # its channel says so (the way a platform answers an error code).
@@ -81,6 +82,7 @@ def sent(plan: Path) -> list[str]:
 
 
 def report(plan: Path, *channels: str) -> tuple[int, str]:
+    open_store(str(plan.parent / "okr.db")).close()  # `okr report` opens only an existing store
     args = ["report", str(plan), "--store", f"sqlite:///{plan.parent / 'okr.db'}"]
     args += ["--at", "2026-11-20", "-o", str(plan.parent / "out.txt")]
     for name in channels:

@@ -18,7 +18,8 @@ from okrcore.model import Connection, KeyResult
 from okrcore.plugins import PluginManager
 
 ROOT = Path(__file__).resolve().parent.parent
-SOURCE_PLUGINS = ("ga4", "hubspot", "salesforce", "social", "asana", "notion", "jira")
+SOURCE_PLUGINS = ("ga4", "hubspot", "salesforce", "social", "asana", "notion", "jira", "trello",
+                  "sheets")
 PAGES = [ROOT / "docs" / "plugins" / f"{name}.md" for name in SOURCE_PLUGINS] + [
     ROOT / "plugins" / f"okrcore-{name}" / "README.md" for name in SOURCE_PLUGINS
 ]

@@ -305,14 +305,17 @@ def test_builtin_names_resolve_without_scanning_installed_plugins(
     assert scans == ["okrcore"]
 
 
-def test_scoring_a_plan_imports_no_installed_plugin(example_plan_path: Path) -> None:
+def test_scoring_a_plan_imports_no_installed_plugin(
+    example_plan_path: Path, tmp_path: Path
+) -> None:
+    db = str(tmp_path / "okr.db")  # `okr score` opens only an existing store
     code = textwrap.dedent(f"""
         import datetime as dt, sys, okrcore
-        store = okrcore.open_store("memory://")
+        store = okrcore.open_store({db!r})
         plan = okrcore.load_plan({str(example_plan_path)!r})
         okrcore.score(plan, store.checkins(), at=dt.date(2026, 11, 20))
         from okrcore.cli import main
-        main(["score", {str(example_plan_path)!r}, "--store", "memory://"],
+        main(["score", {str(example_plan_path)!r}, "--store", {db!r}],
              standalone_mode=False)
         loaded = [m for m in sys.modules if m.startswith("okrcore_")
                   or m in ("importlib.metadata", "okrcore.engine", "okrcore.cli.refresh")]

@@ -309,7 +309,7 @@ def test_idempotent_for_the_same_as_of(
     (checkin,) = store.checkins()
     assert (checkin.as_of, checkin.source, checkin.value) == (AT, "http_json:api", 5.0)
     assert second.to_dict()["refreshed"] == [
-        {"id": "k", "value": 5.0, "stored": 0, "connection": "api"}]
+        {"id": "k", "value": 5.0, "stored": 0, "revised": 0, "connection": "api"}]
     # a new day stores a new check-in
     refresh(plan, store, at=AT + dt.timedelta(days=1), manager=manager)
     assert len(store.checkins()) == 2
@@ -710,7 +710,7 @@ def test_cli_refresh_exit_codes_text_and_json(
     plan, store = cli_plan("/ok")
     done = invoke("refresh", str(plan), "--store", store, "--at", "2026-03-05")
     assert done.exit_code == 0, done.output
-    assert "good = 5 (1 new) [api]" in done.output
+    assert "good = 5 (1 new, 0 revised) [api]" in done.output
     assert "manual  hand" in done.output
     assert "2 refreshed" in done.output
 
@@ -875,7 +875,7 @@ def test_cli_refresh_whose_notification_failed_exits_1_naming_the_channel(
                     "notify:\n  team-chat: {plugin: failing-chat, after_refresh: true}\n")
     done = invoke("refresh", str(plan), "--store", store, "--at", "2026-03-05")
     assert done.exit_code == 1, done.output
-    assert "good = 5 (1 new) [api]" in done.stdout
+    assert "good = 5 (1 new, 0 revised) [api]" in done.stdout
     assert "FAILED after the refresh: report after refresh not delivered: channel 'team-chat': " \
            "HTTP 500: chat is down" in done.stderr
 

@@ -325,3 +325,16 @@ def test_okr_refresh_verbose_logs_to_stderr(server: FakeServer, tmp_path: Path) 
     assert "DEBUG okrcore.engine: connection api: fetching k (attempt 1)" in done.stderr
     assert "WARNING okrcore.engine: key result k [api] failed (auth)" in done.stderr
     assert SECRET not in done.stderr
+
+    # without -v nothing is logged, not even by Python's last-resort handler (a subprocess: pytest
+    # itself installs a logging handler)
+    import subprocess
+    import sys
+
+    quiet = subprocess.run(
+        [sys.executable, "-m", "okrcore.cli", "refresh", str(plan),
+         "--store", f"sqlite:///{tmp_path / 'okr.db'}"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert quiet.returncode == 1, quiet.stderr
+    assert "failed (auth)" not in quiet.stderr

@@ -14,9 +14,14 @@ Names are imported lazily, so ``import okrcore`` stays cheap and loads no plugin
 from __future__ import annotations
 
 import importlib
+import logging
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+# A library logs only where the application asks it to (Python's logging HOWTO): without this, the
+# last-resort handler would print okrcore's warnings on stderr of every embedding program.
+logging.getLogger("okrcore").addHandler(logging.NullHandler())
 
 # public name -> module that defines it
 _EXPORTS = {
@@ -46,6 +51,7 @@ _EXPORTS = {
     "Problem": "errors",
     "AlignmentLoopError": "errors",
     "StoreError": "errors",
+    "StoreNotFoundError": "errors",
     "PluginError": "errors",
     "SourceError": "errors",
     "ValidationError": "errors",
@@ -88,6 +94,8 @@ _EXPORTS = {
     "rates_from_actuals": "funnel",
     "SQLiteStore": "store",
     "MemoryStore": "store",
+    "AddResult": "store",
+    "CheckInRecord": "store",
     "RefreshOptions": "engine",
     "RefreshResult": "engine",
     "Report": "reports",
@@ -136,6 +144,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs (X as X: re-e
         Problem as Problem,
         SourceError as SourceError,
         StoreError as StoreError,
+        StoreNotFoundError as StoreNotFoundError,
         ValidationError as ValidationError,
         WrongTypeError as WrongTypeError,
     )
@@ -199,6 +208,8 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs (X as X: re-e
         score as score,
     )
     from .store import (
+        AddResult as AddResult,
+        CheckInRecord as CheckInRecord,
         MemoryStore as MemoryStore,
         SQLiteStore as SQLiteStore,
         Store as Store,

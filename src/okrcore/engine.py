@@ -16,8 +16,9 @@ What is fetched (docs/plugins.md, "The refresh engine"):
   ``as_of``: one check-in per day, each the amount of that day;
 - a **gauge** gets one total, its level at ``as_of``; when backfilling, a daily series of levels.
 
-The store ignores a check-in whose ``(kr_id, as_of, source)`` it already holds, so running the same
-refresh again for the same ``as_of`` stores nothing new.
+A reading equal to the stored one for its ``(kr_id, as_of, source)`` stores nothing, so running the
+same refresh again stores nothing new; a different reading (a source restating a day) is stored as
+a revision recording the run (docs/stores.md#revisions).
 """
 
 from __future__ import annotations
@@ -108,7 +109,8 @@ class RefreshResult:
         """The JSON summary.
 
         ``refreshed`` holds every key result fetched successfully (``stored`` counts the new
-        check-ins; 0 when the readings were already stored); ``failed`` each failure with its
+        check-ins, ``revised`` the readings that replaced a different stored one; both 0 when
+        the readings were already stored); ``failed`` each failure with its
         connection, message and kind; ``skipped`` key results not fetched, with the reason
         (``manual``, ``not selected``, ``cycle not started``). A dry run adds ``requests``.
         """
@@ -116,7 +118,13 @@ class RefreshResult:
             "run": self.run.id,
             "as_of": self.run.as_of.isoformat(),
             "refreshed": [
-                {"id": o.kr_id, "value": o.value, "stored": o.stored, "connection": o.connection}
+                {
+                    "id": o.kr_id,
+                    "value": o.value,
+                    "stored": o.stored,
+                    "revised": o.revised,
+                    "connection": o.connection,
+                }
                 for o in self.by_status("refreshed", "unchanged")
             ],
             "failed": [
@@ -545,6 +553,7 @@ def refresh(
     manager: PluginManager | None = None,
     options: RefreshOptions | None = None,
     on_result: Callable[[FetchRequest, Reading | Failure], None] | None = None,
+    record: bool = True,
 ) -> RefreshResult:
     """Fetch the actual values of the plan's key results and store them as check-ins.
 
@@ -559,10 +568,13 @@ def refresh(
 
     Returns a :class:`RefreshResult`; the run is recorded with ``store.record_run`` (except for a
     dry run) and then the ``okrcore_refresh_finished`` hook is called; a hook that raises is
-    reported in ``result.hook_errors``, never raised.
+    reported in ``result.hook_errors``, never raised. With ``record=False`` the check-ins are
+    stored but the run is neither recorded nor announced: the caller records it (the distributed
+    refresh of :mod:`okrcore.workers` merges each job's outcomes into one shared run).
     """
     return _refresh(plan, store, at=at, only=only, backfill=backfill, dry_run=dry_run,
-                    manager=manager, options=options or RefreshOptions(), on_result=on_result)
+                    manager=manager, options=options or RefreshOptions(), on_result=on_result,
+                    record=record)
 
 
 def _refresh(
@@ -579,6 +591,7 @@ def _refresh(
     sleep: Sleep = time.sleep,
     clock: Clock = time.monotonic,
     jitter: Callable[[], float] = random.random,
+    record: bool = True,
 ) -> RefreshResult:
     """:func:`refresh` with its clock, sleep and jitter replaceable (``okrcore.testing``)."""
     deadline, timeout = options.deadline, options.timeout
@@ -643,7 +656,7 @@ def _refresh(
             outcomes.append(planned.decided[kr.id])
             continue
         request = by_kr[kr.id]
-        outcomes.append(_store_answer(store, results[request.key], engine.attempts))
+        outcomes.append(_store_answer(store, results[request.key], engine.attempts, run_id))
     finished_at = dt.datetime.now(dt.timezone.utc)
     info: dict[str, Any] = {
         "connections": {
@@ -669,6 +682,8 @@ def _refresh(
     if deadline_hit:
         info["deadline"] = deadline
     run = RunRecord(run_id, started_at, finished_at, as_of, outcomes, info)
+    if not record:
+        return RefreshResult(run, (), False, (), plugins)
     store.record_run(run)
     _log.info("refresh %s done in %.1f s: %s", run_id, info["seconds"], ", ".join(
         f"{n} {status}" for status, n in sorted(collections.Counter(
@@ -742,7 +757,10 @@ def _run_all(engine: _Engine, jobs: list[_ConnectionRun]) -> bool:
 
 
 def _store_answer(
-    store: Store, answer: Reading | Failure, attempts: Mapping[tuple[Any, ...], int]
+    store: Store,
+    answer: Reading | Failure,
+    attempts: Mapping[tuple[Any, ...], int],
+    run_id: str,
 ) -> RunOutcome:
     request = answer.request
     kr, conn = request.kr, request.connection
@@ -756,7 +774,7 @@ def _store_answer(
         )
     source = f"{conn.plugin}:{conn.name}"
     checkins = [CheckIn(kr.id, float(v), day, source=source) for day, v in answer.points]
-    stored = store.add_checkins(checkins)
+    added = store.add_checkins(checkins, run_id=run_id)
     points = sorted(answer.points)
     if not points:
         value = None
@@ -770,5 +788,8 @@ def _store_answer(
     n = attempts.get(request.key, 1)
     if n > 1:
         warnings.append(f"answered after {n} attempts")
-    status = "refreshed" if stored else "unchanged"
-    return RunOutcome(kr.id, status, conn.name, value=value, stored=stored, warnings=warnings)
+    status = "refreshed" if added.stored else "unchanged"
+    return RunOutcome(
+        kr.id, status, conn.name, value=value, stored=added.new, revised=added.revised,
+        warnings=warnings,
+    )

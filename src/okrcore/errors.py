@@ -181,3 +181,7 @@ class FetchError(OkrError):
         from okrcore.sources import Failure
 
         return Failure(request, self.kind, self.message, self.retry_after, timed_out=self.timed_out)
+
+
+class StoreNotFoundError(StoreError, FileNotFoundError):
+    """A store opened with ``create=False`` does not exist (a mistyped ``--store`` URL)."""

@@ -462,7 +462,8 @@ class Funnel:
 
 @attrs.frozen
 class CheckIn:
-    """One recorded actual of a key result. History is append-only.
+    """One recorded actual of a key result. A store keeps one in force per ``(kr_id, as_of,
+    source)``; a later, different reading replaces it as a revision (docs/stores.md#revisions).
 
     For a gauge the value is the level at ``as_of``; for a cumulative key result it is the amount of
     the period that ends at ``as_of``.
@@ -520,8 +521,10 @@ class StrategyChange:
 class RunOutcome:
     """What one refresh run did for one key result.
 
-    ``status`` is ``refreshed`` (new check-ins stored), ``unchanged`` (the readings were already
-    stored), ``failed``, ``skipped`` (not selected, or a manual key result) or ``manual``.
+    ``status`` is ``refreshed`` (new or revised readings stored), ``unchanged`` (the same
+    readings were already stored), ``failed``, ``skipped`` (not selected, or a manual key result)
+    or ``manual``. ``stored`` counts new readings, ``revised`` readings that replaced a different
+    stored one (docs/stores.md#revisions).
     """
 
     kr_id: str
@@ -529,6 +532,7 @@ class RunOutcome:
     connection: str | None = None
     value: float | None = attrs.field(default=None, converter=_opt_number, validator=_finite)
     stored: int = 0
+    revised: int = 0
     error: str | None = None
     kind: str | None = None
     warnings: tuple[str, ...] = attrs.field(default=(), converter=_tuple)

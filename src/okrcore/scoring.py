@@ -30,6 +30,7 @@ from .policies import (
     setting,
 )
 from .progress import (
+    MAINTAIN,
     clamp,
     expected_progress,
     grade_columns,
@@ -255,27 +256,33 @@ def _period_completions(
         return ()
     count = -(-window // length)
     amounts = [0.0] * count
-    seen = [False] * count
     latest: list[dt.date | None] = [None] * count
     for d, v in daily.items():
         if not start <= d <= end:
             continue
         k = (end - d).days // length
         amounts[k] += v
-        seen[k] = True
         if latest[k] is None or d > latest[k]:  # type: ignore[operator]
             latest[k] = d
     per_day = (target - base) / span
+    lower = kr.lower_is_better
+    # a gauge's p is progress / expected progress on the period's last day; for the linear kinds
+    # both are inlined (the same operations as progress() and expected_progress())
+    linear = not cumulative and kr.kind not in MAINTAIN
+    baseline = kr.effective_baseline or 0.0
+    first = start.toordinal()
     out: list[float | None] = []
     for k in range(count - 1, -1, -1):
-        if not seen[k]:
+        day = latest[k]
+        if day is None:
             out.append(None)
         elif cumulative:
             days_in = length if k < count - 1 else window - length * (count - 1)
-            out.append(_ratio(amounts[k], per_day * days_in, kr.lower_is_better))
+            out.append(_ratio(amounts[k], per_day * days_in, lower))
+        elif linear:
+            pace = min(max(day.toordinal() - first + 1, 0), span) / span
+            out.append((daily[day] - baseline) / (target - baseline) / pace if pace > 0 else None)
         else:
-            day = latest[k]
-            assert day is not None
             pace = expected_progress(kr, cycle, deadline, day)
             out.append(progress(kr, daily[day]) / pace if pace > 0 else None)
     return tuple(out)

@@ -39,6 +39,8 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from ._store_contract import StoreContract as StoreContract
+
 if TYPE_CHECKING:
     import datetime as dt
     from collections.abc import Iterable

@@ -71,7 +71,7 @@ store_option = click.option(
     "store_url",
     default=default_store_url,
     show_default="$OKRCORE_STORE or sqlite:///okrcore.db",
-    help="Check-in store URL (sqlite:///path, memory://).",
+    help="Check-in store URL (sqlite:///path, postgresql://user@host/db, memory://).",
 )
 at_option = click.option(
     "--at", "at", callback=parse_date, help="Date to evaluate at (YYYY-MM-DD; default: today)."
@@ -130,6 +130,7 @@ COMMAND_MODULES = {
     "retarget": "targets",
     "runs": "refresh",
     "score": "score",
+    "worker": "workers",
 }
 
 
@@ -159,10 +160,15 @@ plan_argument = click.argument(
 
 
 @contextmanager
-def opened_store(url: str) -> Iterator[Store]:
-    """Open a store for one command; a store that cannot be opened is unusable input."""
+def opened_store(url: str, *, create: bool = False) -> Iterator[Store]:
+    """Open a store for one command; a store that cannot be opened is unusable input.
+
+    Only the commands that record readings (``refresh``, ``checkin``, ``import``, the demo) pass
+    ``create=True``:
+    for the others a store that does not exist is a mistyped URL, not an empty store.
+    """
     try:
-        store = open_store(url)
+        store = open_store(url, create=create)
     except StoreError as exc:
         raise UsageError(str(exc)) from None
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from typing import Any
 
 import click
 
@@ -31,6 +32,7 @@ from okrcore.model import CheckIn
 from okrcore.planfile import load_plan
 from okrcore.reports._format import num
 from okrcore.reports._table import Col
+from okrcore.store import CheckInRecord, Store, differs
 
 
 @main.command(context_settings=VALUE_ARGS)
@@ -43,6 +45,8 @@ from okrcore.reports._table import Col
 @click.option("--author", help="Who reports it.")
 @click.option("--confidence", type=click.FloatRange(0.0, 1.0), help="Confidence, 0 to 1.")
 @click.option("--source", default="manual", show_default=True, help="Where the value comes from.")
+@click.option("--replace", is_flag=True, help="Correct the check-in already stored for that day.")
+@click.option("--reason", help="Why the stored check-in is corrected (needed with --replace).")
 @format_option("text", "json")
 @handle_errors
 def checkin(
@@ -55,12 +59,16 @@ def checkin(
     author: str | None,
     confidence: float | None,
     source: str,
+    replace: bool,
+    reason: str | None,
     fmt: str,
 ) -> None:
     """Record VALUE as KR's actual (as of --at, default today).
 
-    The same key result, date and source is stored once: a second check-in says so and changes
-    nothing.
+    A key result has one check-in per day and source. When one is stored, the same check-in
+    again changes nothing, and a different one is refused unless it is a correction:
+    --replace --reason "..." stores it as a revision and keeps the old one in `okr history`
+    (docs/stores.md#revisions).
     """
     plan = load_plan(plan_path)
     kr = key_result(plan, kr_id)
@@ -71,22 +79,23 @@ def checkin(
         raise UsageError(f"VALUE {value:g} cannot be an actual of {kr.id!r}: {problem}")
     if confidence is not None and not math.isfinite(confidence):
         raise UsageError(f"--confidence must be a number from 0 to 1, got {confidence!r}")
+    if replace and not (reason or "").strip():
+        raise UsageError("--replace needs --reason saying why the stored check-in is wrong")
+    if reason is not None and not replace:
+        raise UsageError("--reason goes with --replace (it says why a check-in is corrected)")
     as_of = at or dt.date.today()
     entry = CheckIn(
         kr.id, value, as_of, source=source, author=author, note=note, confidence=confidence
     )
-    with opened_store(store_url) as store:
-        new = store.add_checkins([entry]) == 1
-        existing = None
-        if not new:
-            existing = next(
-                (
-                    c
-                    for c in store.checkins([kr.id], since=as_of, until=as_of)
-                    if c.source == source
-                ),
-                None,
+    with opened_store(store_url, create=True) as store:
+        existing = _stored(store, entry)
+        if existing is not None and differs(existing, entry) and not replace:
+            raise UsageError(
+                f"{kr.id} already has a check-in as of {as_of} from {source} "
+                f"({num(existing.value, kr.unit)}); to correct it, run the command again with "
+                '--replace --reason "why it was wrong"'
             )
+        added = store.add_checkins([entry], reason=reason if replace else None)
     cycle = plan.cycle_of(kr.id)
     warning = None
     if as_of not in cycle:
@@ -94,22 +103,33 @@ def checkin(
     if fmt == "json":
         echo_json(
             {
-                "stored": new,
-                "checkin": checkin_dict(entry if existing is None else existing),
+                "stored": added.stored == 1,
+                "revised": added.revised == 1,
+                "checkin": checkin_dict(entry if added.stored or existing is None else existing),
+                "replaced": checkin_dict(existing) if added.revised and existing else None,
                 "warnings": [warning] if warning else [],
             }
         )
         return
     if warning:
         click.echo(f"Warning: {warning}", err=True)
-    if new:
-        click.echo(f"Stored {kr.id} = {num(value, kr.unit)} as of {as_of} (source {source}).")
+    stored = f"{kr.id} = {num(value, kr.unit)} as of {as_of} (source {source})"
+    if added.revised:
+        was = f" (was {num(existing.value, kr.unit)})" if existing else ""
+        click.echo(f"Replaced: {stored}{was}; the old check-in stays in `okr history`.")
+    elif added.new:
+        click.echo(f"Stored {stored}.")
     else:
-        kept = f" (stored value: {num(existing.value, kr.unit)})" if existing else ""
         click.echo(
-            f"Already stored: {kr.id} has a check-in as of {as_of} from {source}{kept}; "
+            f"Already stored: {kr.id} has this check-in as of {as_of} from {source}; "
             "nothing written."
         )
+
+
+def _stored(store: Store, entry: CheckIn) -> CheckIn | None:
+    """The check-in in force for ``entry``'s key result, day and source, if any."""
+    same_day = store.checkins([entry.kr_id], since=entry.as_of, until=entry.as_of)
+    return next((c for c in same_day if c.source == entry.source), None)
 
 
 # `okr history` tables; on a narrow terminal notes and reasons move under their row, then columns
@@ -131,6 +151,8 @@ CHANGE_COLUMNS = (
     Col("reason", "note"),
     Col("author", drop=1),
 )
+# only when the key result has replaced readings
+REVISION_COLUMN = Col("revision", "note")
 
 
 @main.command()
@@ -145,8 +167,9 @@ def history(plan_path: str, kr_id: str, store_url: str, fmt: str) -> None:
     kr = key_result(plan, kr_id)
     with opened_store(store_url) as store:
         changes = store.target_changes(kr.id)
-        entries = store.checkins([kr.id])
+        records = store.checkin_history([kr.id])
     current = with_target_changes(plan, changes).key_result(kr.id)
+    revisions = _revisions(records)
     if fmt == "json":
         echo_json(
             {
@@ -155,7 +178,12 @@ def history(plan_path: str, kr_id: str, store_url: str, fmt: str) -> None:
                 "unit": kr.unit,
                 "original": target_values(kr),
                 "current": target_values(current),
-                "checkins": [checkin_dict(c) for c in entries],
+                "checkins": [checkin_dict(r.checkin) for r in records if r.in_force],
+                "replaced": [
+                    {**checkin_dict(r.checkin), **revisions[i]}
+                    for i, r in enumerate(records)
+                    if not r.in_force
+                ],
                 "target_changes": [change_dict(c) for c in changes],
             }
         )
@@ -171,17 +199,19 @@ def history(plan_path: str, kr_id: str, store_url: str, fmt: str) -> None:
     head = f"{kr.id}: {kr.title}"
     ci_rows = [
         [
-            str(c.as_of),
-            num(c.value, unit),
-            c.source,
-            c.author or "",
-            c.note or "",
-            "" if c.confidence is None else f"{c.confidence:.2f}",
-            c.recorded_at.strftime("%Y-%m-%d %H:%M UTC"),
+            str(r.checkin.as_of),
+            num(r.checkin.value, unit),
+            r.checkin.source,
+            r.checkin.author or "",
+            r.checkin.note or "",
+            "" if r.checkin.confidence is None else f"{r.checkin.confidence:.2f}",
+            r.checkin.recorded_at.strftime("%Y-%m-%d %H:%M UTC"),
         ]
-        for c in entries
+        + ([_revision_text(revisions.get(i))] if revisions else [])
+        for i, r in enumerate(records)
     ]
-    ci_headers = [c.header for c in CHECKIN_COLUMNS]
+    ci_columns = CHECKIN_COLUMNS + ((REVISION_COLUMN,) if revisions else ())
+    ci_headers = [c.header for c in ci_columns]
     tc_rows = [
         [
             c.changed_at.strftime("%Y-%m-%d %H:%M UTC"),
@@ -209,7 +239,7 @@ def history(plan_path: str, kr_id: str, store_url: str, fmt: str) -> None:
     out.print(Text(head, style="bold"))
     out.print(Text(targets))
     for title, cols, rows, empty in (
-        ("Check-ins", CHECKIN_COLUMNS, ci_rows, "No check-ins yet."),
+        ("Check-ins", ci_columns, ci_rows, "No check-ins yet."),
         ("Target changes", CHANGE_COLUMNS, tc_rows, "No target changes."),
     ):
         out.print()
@@ -217,3 +247,26 @@ def history(plan_path: str, kr_id: str, store_url: str, fmt: str) -> None:
             out.print(empty)
             continue
         print_table(out, cols, rows, title=Text(title, style="bold"))
+
+
+def _revisions(records: list[CheckInRecord]) -> dict[int, dict[str, Any]]:
+    """For each replaced reading (by position): when, and by which run or for which reason, the
+    next reading of its key replaced it."""
+    out: dict[int, dict[str, Any]] = {}
+    for i, r in enumerate(records):
+        if r.in_force or i + 1 >= len(records):
+            continue
+        by = records[i + 1]  # the history lists a key's readings in order, the one in force last
+        out[i] = {"replaced_at": r.replaced_at, "replaced_by_run": by.run_id, "reason": by.reason}
+    return out
+
+
+def _revision_text(revision: dict[str, Any] | None) -> str:
+    if revision is None:
+        return ""
+    text = f"replaced {revision['replaced_at']:%Y-%m-%d %H:%M}"
+    if revision["replaced_by_run"]:
+        text += f" by run {revision['replaced_by_run']}"
+    if revision["reason"]:
+        text += f": {revision['reason']}"
+    return text

@@ -57,8 +57,9 @@ def _run_summary(run: RunRecord) -> str:
     for o in run.outcomes:
         tally[o.status] = tally.get(o.status, 0) + 1
     stored = sum(o.stored for o in run.outcomes)
+    revised = sum(o.revised for o in run.outcomes)
     parts = ", ".join(f"{n} {status}" for status, n in sorted(tally.items())) or "nothing to do"
-    return f"Refresh as of {run.as_of}: {parts}; {stored} new check-in(s) stored."
+    return f"Refresh as of {run.as_of}: {parts}; {stored} new check-in(s), {revised} revised."
 
 
 def next_commands(plan: Plan, plan_arg: str, store_arg: str, at: dt.date) -> list[str]:
@@ -118,7 +119,7 @@ def demo(folder: str, at: dt.date | None) -> None:
     plan = load_plan(plan_path)
     store_url = f"sqlite:///{where / 'okrcore.db'}"
     out = console()
-    with opened_store(store_url) as store:
+    with opened_store(store_url, create=True) as store:
         run: RunRecord = refresh(plan, store, at=at).run
         click.echo(_run_summary(run))
         failed = [o for o in run.outcomes if o.status == "failed"]

@@ -90,11 +90,12 @@ def import_command(folder: str, store_url: str, plan_out: str, force: bool) -> N
     target = Path(plan_out)
     if target.exists() and not force:
         raise UsageError(f"{plan_out} exists; choose another --output or pass --force")
-    with opened_store(store_url) as store:
-        stored = store.add_checkins(checkins)
+    with opened_store(store_url, create=True) as store:  # importing check-ins may start one
+        added = store.add_checkins(checkins)
     dump_plan(plan, target)
     krs = sum(1 for _ in plan.key_results())
     click.echo(
         f"Wrote {plan_out}: {len(plan.objectives)} objective(s), {krs} key result(s); "
-        f"{stored} new check-in(s) of {len(checkins)} stored in {store_url}"
+        f"{added.new} new and {added.revised} revised check-in(s) of {len(checkins)} stored in "
+        f"{store_url}"
     )

@@ -31,12 +31,14 @@ from okrcore.cli._common import (
     plan_argument,
     store_option,
 )
+from okrcore.cli.workers import describe_progress, enqueue_run, queue_option, shard_ids
 from okrcore.engine import RefreshOptions, RefreshResult, describe_request, refresh
 from okrcore.errors import PluginError
 from okrcore.model import RunRecord
 from okrcore.planfile import load_plan
 from okrcore.reports._format import num
 from okrcore.reports._table import wrap, wrap_width
+from okrcore.workers import DEFAULT_JOB_SIZE
 
 STATUS_MARK = {
     "refreshed": "ok",
@@ -131,6 +133,26 @@ def _progress(total: int, enabled: bool) -> Iterator[Callable[[Any, Any], None] 
     count=True,
     help="Log to stderr what the engine does: -v retries and failures, -vv every attempt.",
 )
+@click.option(
+    "--shard",
+    "shard",
+    metavar="K/N",
+    default=None,
+    help="Refresh only part K of N (deterministic; for orchestrators).",
+)
+@click.option(
+    "--enqueue",
+    is_flag=True,
+    help="Queue the run as jobs for okr worker processes instead of running it here.",
+)
+@queue_option
+@click.option(
+    "--job-size",
+    type=click.IntRange(min=1),
+    default=DEFAULT_JOB_SIZE,
+    show_default=True,
+    help="Key results per job (with --enqueue).",
+)
 @format_option("text", "json")
 @handle_errors
 def refresh_command(
@@ -145,19 +167,37 @@ def refresh_command(
     retries: int,
     timeout_retries: int,
     verbose: int,
+    shard: str | None,
+    enqueue: bool,
+    queue_url: str | None,
+    job_size: int,
     fmt: str,
 ) -> None:
     """Fetch key-result actuals from live systems and store them as check-ins.
 
     Exit 0 when every fetched key result was refreshed, 1 when any failed or a notification
-    after the refresh failed, 2 when the plan or the arguments are unusable.
+    after the refresh failed, 2 when the plan or the arguments are unusable. With --enqueue, exit
+    0 once the jobs are queued.
     """
     if verbose:
         _log_to_stderr(logging.DEBUG if verbose > 1 else logging.INFO)
     if backfill is not None and at is not None:
         raise UsageError("--at and --backfill exclude each other (the backfill end is the as_of)")
+    for flag, on, others in (
+        ("--shard", shard, {"--only": only}),
+        ("--enqueue", enqueue,
+         {"--only": only, "--shard": shard, "--dry-run": dry_run, "--deadline": deadline}),
+    ):
+        clash = [name for name, value in others.items() if value]
+        if on and clash:
+            raise UsageError(f"{flag} excludes {', '.join(clash)}")
+    if enqueue:
+        with opened_store(store_url) as store:
+            enqueue_run(plan_path, store, store_url, queue_url, at, backfill, job_size, timeout,
+                        retries, timeout_retries, fmt)
+        return
     plan = load_plan(plan_path)
-    selected = list(only) or None
+    selected = list(only) or (shard_ids(plan, shard, at, backfill) if shard else None)
     if selected is not None:
         unknown = [k for k in selected if not plan.has_key_result(k)]
         if unknown:
@@ -166,7 +206,7 @@ def refresh_command(
                 f"--only: no key result {', '.join(map(repr, unknown))} in "
                 f"{plan_path} (known: {known})"
             )
-    with opened_store(store_url) as store:
+    with opened_store(store_url, create=True) as store:
         total = sum(1 for kr in plan.key_results() if kr.source is not None)
         with _progress(total, fmt == "text" and not dry_run) as on_result:
             try:
@@ -240,7 +280,8 @@ def _print_result(result: RefreshResult) -> None:
         mark = STATUS_MARK.get(o.status, o.status)
         if o.status in ("refreshed", "unchanged"):
             value = num(o.value)
-            line = f"{mark:7} {o.kr_id} = {value} ({o.stored} new) [{o.connection}]"
+            stored = f"{o.stored} new, {o.revised} revised"
+            line = f"{mark:7} {o.kr_id} = {value} ({stored}) [{o.connection}]"
         elif o.status == "failed":
             line = f"{mark:7} {o.kr_id} [{o.connection}] {o.kind}: {o.error}"
         elif o.error == "not selected":
@@ -258,8 +299,11 @@ def _summary(run: RunRecord) -> str:
     for o in run.outcomes:
         tally[o.status] = tally.get(o.status, 0) + 1
     stored = sum(o.stored for o in run.outcomes)
+    revised = sum(o.revised for o in run.outcomes)
     parts = ", ".join(f"{n} {status}" for status, n in sorted(tally.items())) or "nothing to do"
-    return f"Run {run.id} for {run.as_of}: {parts}; {stored} new check-in(s)."
+    return (
+        f"Run {run.id} for {run.as_of}: {parts}; {stored} new check-in(s), {revised} revised."
+    )
 
 
 def run_to_dict(run: RunRecord) -> dict[str, Any]:
@@ -276,6 +320,7 @@ def run_to_dict(run: RunRecord) -> dict[str, Any]:
                 "connection": o.connection,
                 "value": o.value,
                 "stored": o.stored,
+                "revised": o.revised,
                 "error": o.error,
                 "kind": o.kind,
                 "warnings": list(o.warnings),
@@ -313,7 +358,7 @@ def runs_command(store_url: str, limit: int, fmt: str) -> None:
         if run.finished_at is not None:
             took = f" in {(run.finished_at - run.started_at).total_seconds():.1f} s"
         started = run.started_at.strftime("%Y-%m-%d %H:%M:%S %Z")
-        click.echo(wrap(f"{started}{took}: {_summary(run)}", width))
+        click.echo(wrap(f"{started}{took}: {_summary(run)}{describe_progress(run)}", width))
         for o in run.outcomes:
             if o.status == "failed":
                 line = f"  FAILED {o.kr_id} [{o.connection}] {o.kind}: {o.error}"

@@ -13,6 +13,7 @@ import requests
 from okrcore.errors import SourceError
 from okrcore.model import Connection, KeyResult, Measure
 from okrcore.sources import (
+    HTTP_SETTINGS,
     Failure,
     FailureKind,
     FetchError,
@@ -23,6 +24,7 @@ from okrcore.sources import (
     Source,
     Throttle,
     http_session,
+    http_setting_problems,
     is_secret_reference,
     parse_retry_after,
     unknown_keys,
@@ -84,7 +86,8 @@ class AsanaSource(Source):
     def validate_connection(cls, connection: Connection) -> list[QueryProblem]:
         """The token must be a secret reference; numbers must be positive."""
         settings = connection.settings
-        problems = unknown_keys(settings, _SETTINGS)
+        problems = unknown_keys(settings, (*_SETTINGS, *HTTP_SETTINGS))
+        problems += http_setting_problems(settings)
         if not is_secret_reference(settings.get("token")):
             problems.append(QueryProblem(
                 "token", "set token to 'env:NAME' or 'file:PATH' holding an Asana access token"))
@@ -228,7 +231,8 @@ class AsanaSource(Source):
                     )
                 self._token = token
             if self._session is None:
-                self._session = http_session(f"okrcore-asana/{__version__}", self._concurrency)
+                self._session = http_session(f"okrcore-asana/{__version__}", self._concurrency,
+                                             connection=self.connection)
             return self._session, self._token
 
     def _get(self, path: str, params: Mapping[str, str], what: str) -> Mapping[str, Any]:
@@ -248,7 +252,8 @@ class AsanaSource(Source):
             )
         except requests.Timeout:
             raise FetchError(
-                FailureKind.TRANSIENT, f"Asana did not answer within {self._timeout[1]:g} s"
+                FailureKind.TRANSIENT, f"Asana did not answer within {self._timeout[1]:g} s",
+                timed_out=True,
             ) from None
         except requests.RequestException as exc:
             raise FetchError(

@@ -19,7 +19,7 @@ from typing import Any
 
 import attrs
 
-from okrcore.model import Cycle, KeyResult, Measure
+from okrcore.model import Cycle, Measure
 from okrcore.sources import QueryProblem
 
 from .filters import FilterError, Node, canonical, parse_filter
@@ -259,10 +259,3 @@ def cells_for(
 def describe_window(start: dt.date, end: dt.date) -> str:
     """``2026-01-01..2026-03-31`` (or one date)."""
     return start.isoformat() if start == end else f"{start.isoformat()}..{end.isoformat()}"
-
-
-def kr_default_range(kr: KeyResult) -> str:
-    """How the window is chosen when the query names none (for docs and dry runs)."""
-    if kr.measure is Measure.CUMULATIVE:
-        return "cycle"
-    return f"window: {GAUGE_DEFAULT_WINDOW}"

@@ -13,28 +13,20 @@ import contextlib
 import datetime as dt
 import difflib
 import math
-import re
 import threading
 import zoneinfo
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, ClassVar
 
-import attrs
 from google.analytics.data_v1beta import BetaAnalyticsDataClient
 from google.analytics.data_v1beta.types import (
     BatchRunReportsRequest,
-    DateRange,
-    Dimension,
     GetMetadataRequest,
-    Metric,
-    OrderBy,
     RunReportRequest,
     RunReportResponse,
 )
 from google.api_core import exceptions as gexc
-from google.auth import exceptions as auth_exc
 
-from okrcore.errors import SourceError
 from okrcore.model import KeyResult, Measure
 from okrcore.sources import (
     Failure,
@@ -46,16 +38,23 @@ from okrcore.sources import (
     Source,
 )
 
-from .filters import Node, filter_fields, to_expression
-from .query import Cell, GA4Query, cells_for, describe_window, parse_query
+from .failures import Fail, bad_field, classify, remote_message, seconds_to_pacific_midnight
+from .filters import filter_fields
+from .query import cells_for, describe_window, parse_query
+from .reports import (
+    MAX_BATCH_REQUESTS,
+    MAX_METRICS_PER_REPORT,
+    MAX_REPORTS_PER_BATCH,
+    Answer,
+    Need,
+    ReportKey,
+    Spec,
+    plan_reports,
+)
 from .settings import make_client, parse_settings
 
 __all__ = ["GA4Source"]
 
-MAX_METRICS_PER_REPORT = 10
-MAX_REPORTS_PER_BATCH = 5
-MAX_BATCH_REQUESTS = 1000
-PACIFIC = zoneinfo.ZoneInfo("America/Los_Angeles")
 QUOTA_BUCKETS = (
     "tokens_per_day",
     "tokens_per_hour",
@@ -68,190 +67,6 @@ QUOTA_BUCKETS = (
 
 def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
-
-
-# -- planning ----------------------------------------------------------------------------------
-
-
-@attrs.frozen
-class ReportKey:
-    """What key results must share to be answered by one report."""
-
-    start: dt.date
-    end: dt.date
-    by_date: bool
-    filter_key: str
-
-
-@attrs.frozen
-class Need:
-    """One request, parsed: its query, the report cells it needs and the reports they come from.
-
-    Build it with :meth:`of`. A series of single days (``by_date``) comes from one report with
-    the ``date`` dimension; other cells each need the report of their own window.
-    """
-
-    request: FetchRequest
-    query: GA4Query
-    cells: tuple[Cell, ...]
-    by_date: bool
-    keys: tuple[ReportKey, ...]
-
-    @classmethod
-    def of(cls, request: FetchRequest, query: GA4Query, cells: Sequence[Cell]) -> Need:
-        """Work out the reports once (requests can have hundreds of cells)."""
-        fk = query.filter_key
-        by_date = request.series and all(c.single_day for c in cells)
-        if by_date:
-            keys: tuple[ReportKey, ...] = (ReportKey(cells[0].start, cells[-1].end, True, fk),)
-        else:
-            keys = tuple(dict.fromkeys(ReportKey(c.start, c.end, False, fk) for c in cells))
-        return cls(request, query, tuple(cells), by_date, keys)
-
-    def report_keys(self) -> list[ReportKey]:
-        """The reports this request needs, in order, without repeats."""
-        return list(self.keys)
-
-    def key_of(self, cell: Cell) -> ReportKey:
-        """The report a cell is read from."""
-        if self.by_date:
-            return self.keys[0]
-        return ReportKey(cell.start, cell.end, False, self.query.filter_key)
-
-    def uses(self, field: str) -> bool:
-        """Whether the query names this metric or dimension."""
-        if self.query.metric == field:
-            return True
-        return self.query.filter is not None and field in filter_fields(self.query.filter)
-
-
-@attrs.frozen
-class Spec:
-    """One report to request."""
-
-    key: ReportKey
-    metrics: tuple[str, ...]
-    filter: Node | None
-
-    def request(self, page_size: int, offset: int = 0, prop: str | None = None) -> RunReportRequest:
-        """The RunReportRequest (``prop`` only for a standalone runReport)."""
-        req = RunReportRequest(
-            date_ranges=[DateRange(start_date=self.key.start.isoformat(),
-                                   end_date=self.key.end.isoformat())],
-            metrics=[Metric(name=m) for m in self.metrics],
-            return_property_quota=True,
-        )
-        if prop:
-            req.property = prop
-        if self.filter is not None:
-            req.dimension_filter = to_expression(self.filter)
-        if self.key.by_date:
-            req.dimensions = [Dimension(name="date")]
-            req.order_bys = [OrderBy(dimension=OrderBy.DimensionOrderBy(dimension_name="date"))]
-            req.limit = page_size
-            if offset:
-                req.offset = offset
-        return req
-
-
-def plan_reports(needs: Sequence[Need]) -> tuple[list[Spec], dict[tuple[ReportKey, str], int]]:
-    """Group the needs into reports of up to 10 metrics; return them and where each value is."""
-    metrics: dict[ReportKey, list[str]] = {}
-    filters: dict[ReportKey, Node | None] = {}
-    for need in needs:
-        for key in need.report_keys():
-            names = metrics.setdefault(key, [])
-            filters[key] = need.query.filter
-            if need.query.metric not in names:
-                names.append(need.query.metric)
-    specs: list[Spec] = []
-    where: dict[tuple[ReportKey, str], int] = {}
-    for key, names in metrics.items():
-        for i in range(0, len(names), MAX_METRICS_PER_REPORT):
-            chunk = tuple(names[i : i + MAX_METRICS_PER_REPORT])
-            for name in chunk:
-                where[(key, name)] = len(specs)
-            specs.append(Spec(key, chunk, filters[key]))
-    return specs, where
-
-
-# -- answers and failures ----------------------------------------------------------------------
-
-
-@attrs.define
-class Answer:
-    """One report's rows (``date`` -> metric values, ``""`` for a total) and its metadata."""
-
-    metrics: list[str]
-    rows: dict[str, list[str]]
-    row_count: int
-    time_zone: str | None
-    warnings: list[str]
-    quota: dict[str, int]
-    currency: str | None
-    empty_reason: str | None
-
-    def value(self, metric: str, day: str) -> str | None:
-        """The raw value of a metric on a day (``""``: the total row), or None."""
-        values = self.rows.get(day)
-        if values is None or metric not in self.metrics:
-            return None
-        i = self.metrics.index(metric)
-        return values[i] if i < len(values) else None
-
-
-@attrs.frozen
-class Fail:
-    """A failed report or call, before it is attributed to key results."""
-
-    kind: FailureKind
-    message: str
-    retry_after: float | None = None
-    timed_out: bool = False
-
-
-def _remote_message(exc: BaseException) -> str:
-    msg = str(getattr(exc, "message", None) or exc)
-    return re.sub(r"^(GET|POST) \S+: ", "", msg).strip()
-
-
-_BAD_FIELD = (
-    re.compile(r"[Ff]ield ([A-Za-z][\w:]*) is not a valid (?:metric|dimension)"),
-    re.compile(r"(?:metric|dimension)s? ([A-Za-z][\w:]*) (?:is|are) not (?:valid|compatible)"),
-    re.compile(r"[Ff]ield[ :]+'?([A-Za-z][\w:]*)'?"),
-)
-
-
-def bad_field(message: str) -> str | None:
-    """The metric or dimension a 400 INVALID_ARGUMENT message names, if any."""
-    for pattern in _BAD_FIELD:
-        m = pattern.search(message)
-        if m:
-            return m.group(1).rstrip(".")
-    return None
-
-
-def seconds_to_pacific_midnight(now: dt.datetime) -> float:
-    """Seconds until GA4's daily quota resets (midnight, Pacific time)."""
-    local = now.astimezone(PACIFIC)
-    tomorrow = dt.datetime.combine(local.date() + dt.timedelta(days=1), dt.time(), PACIFIC)
-    return max(1.0, (tomorrow - local).total_seconds())
-
-
-def _retry_hint(exc: BaseException) -> float | None:
-    response = getattr(exc, "response", None)
-    headers: Mapping[str, str] = getattr(response, "headers", None) or {}
-    header = headers.get("Retry-After")
-    if header:
-        try:
-            return max(0.0, float(header))
-        except ValueError:
-            pass
-    for detail in getattr(exc, "details", None) or ():
-        delay = getattr(detail, "retry_delay", None)
-        if delay is not None and hasattr(delay, "seconds"):
-            return float(delay.seconds) + float(getattr(delay, "nanos", 0)) / 1e9
-    return None
 
 
 # -- the source --------------------------------------------------------------------------------
@@ -498,7 +313,7 @@ class GA4Source(Source):
             try:
                 answers = self._send([specs[s] for s in chunk])
             except gexc.BadRequest as exc:
-                message = _remote_message(exc)
+                message = remote_message(exc)
                 field = bad_field(message)
                 culprits = [(i, n) for i, n in needs if field and n.uses(field)]
                 if culprits:
@@ -658,77 +473,10 @@ class GA4Source(Source):
 
     def _classify(self, exc: BaseException) -> Fail:
         """Turn an exception from the client or google-auth into a failure kind and message."""
-        where = self._where()
-        remote = _remote_message(exc)
-        if isinstance(exc, gexc.TooManyRequests):  # ResourceExhausted (gRPC) is a subclass
-            lowered = remote.lower()
-            if "per day" in lowered or "daily" in lowered:
-                wait = seconds_to_pacific_midnight(self._clock())
-                fail = Fail(FailureKind.QUOTA,
-                            f"{where}: daily quota exhausted (429 RESOURCE_EXHAUSTED: {remote}); "
-                            f"tokens return after midnight Pacific time, in about "
-                            f"{wait / 3600:.1f} h", retry_after=wait)
-                self._set_stop(fail)
-                return fail
-            wait_s = _retry_hint(exc)
-            if wait_s is None:
-                wait_s = 1.0 if "concurrent" in lowered else 60.0
-            return Fail(FailureKind.TRANSIENT, f"{where}: rate limited (429 RESOURCE_EXHAUSTED: "
-                                               f"{remote})", retry_after=wait_s)
-        if isinstance(exc, gexc.Unauthorized):  # Unauthenticated (gRPC)
-            fail = Fail(FailureKind.AUTH, f"{where}: 401 UNAUTHENTICATED: {remote}. Hint: the "
-                        "credentials are invalid or expired; check the service-account key")
+        fail = classify(exc, self._where(), self._clock)
+        if fail.stop:
             self._set_stop(fail)
-            return fail
-        if isinstance(exc, gexc.Forbidden):  # PermissionDenied (gRPC)
-            lowered = remote.lower()
-            if "has not been used" in lowered or "disabled" in lowered:
-                hint = ("enable the Google Analytics Data API in the service account's Google "
-                        "Cloud project (APIs & Services > Library)")
-            else:
-                hint = ("add the service account's e-mail (client_email in the key file) to the "
-                        "GA4 property as a Viewer (Admin > Property access management), and "
-                        "check that 'property' is the numeric property id, not a G- measurement id")
-            fail = Fail(FailureKind.AUTH, f"{where}: 403 PERMISSION_DENIED: {remote}. Hint: {hint}")
-            self._set_stop(fail)
-            return fail
-        if isinstance(exc, auth_exc.InvalidOperation) and "nonymous" in str(exc):
-            fail = Fail(FailureKind.AUTH, f"{where}: the server answered 401 Unauthorized and "
-                        "anonymous: true has no credentials to offer; drop anonymous and set "
-                        "credentials")
-            self._set_stop(fail)
-            return fail
-        if isinstance(exc, auth_exc.TransportError):
-            return Fail(FailureKind.TRANSIENT, f"{where}: cannot reach the token server: {exc}")
-        if isinstance(exc, auth_exc.DefaultCredentialsError):
-            fail = Fail(FailureKind.AUTH, f"{where}: no usable credentials ({exc}). Hint: set "
-                        "'credentials' to a service-account key (or env:NAME), or set up "
-                        "Application Default Credentials (GOOGLE_APPLICATION_CREDENTIALS or "
-                        "gcloud auth application-default login)")
-            self._set_stop(fail)
-            return fail
-        if isinstance(exc, (auth_exc.GoogleAuthError, SourceError)):
-            fail = Fail(FailureKind.AUTH, f"{where}: credentials: {exc}")
-            self._set_stop(fail)
-            return fail
-        if isinstance(exc, gexc.BadRequest):  # InvalidArgument (gRPC)
-            field = bad_field(remote)
-            named = f" (field {field!r})" if field else ""
-            return Fail(FailureKind.PERMANENT,
-                        f"{where}: GA4 rejected the report{named} (400 INVALID_ARGUMENT): {remote}")
-        if isinstance(exc, gexc.NotFound):
-            return Fail(FailureKind.PERMANENT, f"{where}: 404 NOT_FOUND: {remote}. Hint: check "
-                                               "the property id")
-        if isinstance(exc, (gexc.ServerError, gexc.DeadlineExceeded, gexc.RetryError,
-                            gexc.ServiceUnavailable, TimeoutError, ConnectionError)):
-            return Fail(FailureKind.TRANSIENT, f"{where}: {type(exc).__name__}: {remote}",
-                        timed_out=isinstance(exc, (gexc.DeadlineExceeded, TimeoutError)))
-        if _is_network_error(exc):
-            return Fail(FailureKind.TRANSIENT, f"{where}: network error: {type(exc).__name__}: "
-                                               f"{remote}", timed_out=_is_timeout(exc))
-        if isinstance(exc, gexc.GoogleAPICallError):
-            return Fail(FailureKind.PERMANENT, f"{where}: {type(exc).__name__}: {remote}")
-        return Fail(FailureKind.PERMANENT, f"{where}: unexpected {type(exc).__name__}: {remote}")
+        return fail
 
     # -- turning answers into readings ---------------------------------------------------
     def _today(self, tz: str | None) -> dt.date:
@@ -824,19 +572,3 @@ class GA4Source(Source):
         if last is not None and last.currency:
             info["currency"] = last.currency
         return Reading(req, points, warnings=warnings, info=info)
-
-
-def _is_network_error(exc: BaseException) -> bool:
-    try:
-        import requests
-    except ImportError:  # pragma: no cover - requests comes with google-auth[requests]
-        return False
-    return isinstance(exc, (requests.ConnectionError, requests.Timeout))
-
-
-def _is_timeout(exc: BaseException) -> bool:
-    try:
-        import requests
-    except ImportError:  # pragma: no cover - requests comes with google-auth[requests]
-        return False
-    return isinstance(exc, requests.Timeout)

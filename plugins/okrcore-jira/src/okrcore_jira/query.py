@@ -10,7 +10,7 @@ one search.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -19,7 +19,7 @@ from okrcore.model import KeyResult, Kind, Measure
 from okrcore.sources import QueryProblem, unknown_keys
 from okrcore.tasks import METRICS
 
-__all__ = ["JiraQuery", "default_metric", "parse_query", "texts", "validate_query"]
+__all__ = ["JiraQuery", "Table", "default_metric", "parse_query", "texts", "validate_query"]
 
 _KEYS = ("jql", "metric", "done_status", "completed_on", "where")
 _FIELD = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
@@ -50,12 +50,13 @@ class JiraQuery:
         names = [*BASE_FIELDS, self.completed_on, *(name for name, _ in self.where)]
         return list(dict.fromkeys(names))
 
-    def matches(self, fields: Mapping[str, Any]) -> bool:
-        """Whether an issue's fields pass every ``where`` filter."""
-        return all(
-            {t.lower() for t in texts(fields.get(name))} & {w.lower() for w in wanted}
-            for name, wanted in self.where
-        )
+    def select(self, table: Table) -> list[int]:
+        """The indices of the table's issues that pass every ``where`` filter."""
+        chosen: Sequence[int] = range(len(table.fields))
+        for name, wanted in self.where:
+            column, keys = table.texts(name), frozenset(w.lower() for w in wanted)
+            chosen = [i for i in chosen if column[i] & keys]
+        return list(chosen)
 
     def is_done(self, fields: Mapping[str, Any]) -> bool:
         """Done: the status is one of ``done_status``, else its category is Done."""
@@ -68,6 +69,23 @@ class JiraQuery:
         if not isinstance(category, Mapping) or not category.get("key"):
             raise ValueError("the issue's status has no statusCategory")
         return category.get("key") == "done"
+
+
+class Table:
+    """The issues of one search (their ``fields``). Each field's comparable texts are worked
+    out once, however many key results filter on it."""
+
+    def __init__(self, fields: Sequence[Mapping[str, Any]]) -> None:
+        self.fields = list(fields)
+        self._texts: dict[str, list[frozenset[str]]] = {}
+
+    def texts(self, name: str) -> list[frozenset[str]]:
+        """Per issue, the lower-cased texts field ``name`` holds (see :func:`texts`)."""
+        column = self._texts.get(name)
+        if column is None:
+            column = [frozenset(t.lower() for t in texts(f.get(name))) for f in self.fields]
+            self._texts[name] = column
+        return column
 
 
 def texts(value: Any) -> set[str]:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import base64
+import re
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -14,6 +15,7 @@ import requests
 from okrcore.errors import SourceError
 from okrcore.model import Connection, KeyResult, Measure
 from okrcore.sources import (
+    HTTP_SETTINGS,
     Failure,
     FailureKind,
     FetchError,
@@ -24,6 +26,7 @@ from okrcore.sources import (
     Source,
     Throttle,
     http_session,
+    http_setting_problems,
     is_secret_reference,
     parse_retry_after,
     unknown_keys,
@@ -31,7 +34,9 @@ from okrcore.sources import (
 from okrcore.tasks import NoTasks, Task, day_of, points, total
 
 from ._version import __version__
-from .query import JiraQuery, parse_query, validate_query
+from .query import JiraQuery, Table, parse_query, validate_query
+
+_OFFSET = re.compile(r"([+-]\d\d)(\d\d)$")
 
 __all__ = ["DEFAULT_RATE", "MAX_RESULTS", "SEARCH", "JiraSource"]
 
@@ -87,7 +92,8 @@ class JiraSource(Source):
     def validate_connection(cls, connection: Connection) -> list[QueryProblem]:
         """A site URL, a token given as a secret reference, positive numbers."""
         settings = connection.settings
-        problems = unknown_keys(settings, _SETTINGS)
+        problems = unknown_keys(settings, (*_SETTINGS, *HTTP_SETTINGS))
+        problems += http_setting_problems(settings)
         site = connection.endpoint or settings.get("site")
         if not (isinstance(site, str) and site.startswith(("https://", "http://"))):
             problems.append(QueryProblem(
@@ -149,8 +155,14 @@ class JiraSource(Source):
                 for request, _ in group:
                     yield error.failure(request)
                 continue
+            try:
+                table = _table(issues)
+            except FetchError as error:
+                for request, _ in group:
+                    yield error.failure(request)
+                continue
             for request, query in group:
-                yield _reading(request, query, issues, calls)
+                yield _reading(request, query, table, calls)
 
     def _search(self, jql: str, fields: list[str]) -> tuple[list[Mapping[str, Any]], int]:
         """Every issue the JQL selects, following ``nextPageToken`` to the last page."""
@@ -205,7 +217,8 @@ class JiraSource(Source):
                 else:
                     self._authorization = f"Bearer {token}"
             if self._session is None:
-                self._session = http_session(f"okrcore-jira/{__version__}", self._concurrency)
+                self._session = http_session(f"okrcore-jira/{__version__}", self._concurrency,
+                                             connection=self.connection)
             return self._session, self._authorization
 
     def _call(self, method: str, path: str, body: Mapping[str, Any] | None) -> Mapping[str, Any]:
@@ -223,7 +236,8 @@ class JiraSource(Source):
             )
         except requests.Timeout:
             raise FetchError(
-                FailureKind.TRANSIENT, f"Jira did not answer within {self._timeout[1]:g} s"
+                FailureKind.TRANSIENT, f"Jira did not answer within {self._timeout[1]:g} s",
+                timed_out=True,
             ) from None
         except requests.RequestException as exc:
             raise FetchError(
@@ -314,18 +328,23 @@ class JiraSource(Source):
         return [f for f in answer if isinstance(f, Mapping)]
 
 
+def _table(issues: Sequence[Mapping[str, Any]]) -> Table:
+    """The issues' fields; FetchError when an issue has none."""
+    for issue in issues:
+        if not isinstance(issue.get("fields"), Mapping):
+            raise FetchError(FailureKind.TRANSIENT,
+                             f"Jira sent a malformed issue: {issue.get('key')} has no fields")
+    return Table([issue["fields"] for issue in issues])
+
+
 def _reading(
-    request: FetchRequest, query: JiraQuery, issues: Sequence[Mapping[str, Any]], calls: int
+    request: FetchRequest, query: JiraQuery, table: Table, calls: int
 ) -> Reading | Failure:
     tasks: list[Task] = []
     undated = 0
     try:
-        for issue in issues:
-            fields = issue.get("fields")
-            if not isinstance(fields, Mapping):
-                raise ValueError(f"issue {issue.get('key')} has no fields")
-            if not query.matches(fields):
-                continue
+        for i in query.select(table):
+            fields = table.fields[i]
             done = query.is_done(fields)
             completed = day_of(_stamp(fields.get(query.completed_on))) if done else None
             if done and completed is None:
@@ -353,8 +372,12 @@ def _reading(
 
 
 def _stamp(value: Any) -> str | None:
-    if value is None or isinstance(value, str):
-        return value
+    """A Jira timestamp with a colon in its offset (``+0000`` -> ``+00:00``), which Python 3.10's
+    ``fromisoformat`` needs."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return _OFFSET.sub(r"\1:\2", value)
     raise ValueError(f"{value!r} is not a date")
 
 

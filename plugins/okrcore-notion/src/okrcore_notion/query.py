@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -22,6 +22,7 @@ from okrcore.tasks import METRICS
 __all__ = [
     "DEFAULT_DONE",
     "NotionQuery",
+    "Table",
     "default_metric",
     "normalize_id",
     "parse_query",
@@ -71,14 +72,17 @@ class NotionQuery:
         """Queries with the same group are answered by one paged read."""
         return (*self.target, self.filter)
 
-    def matches(self, page: Mapping[str, Any]) -> bool:
-        """Whether a page passes every ``where`` filter."""
-        props = properties_of(page)
-        return all(_holds(props.get(name), wanted) for name, wanted in self.where)
+    def select(self, table: Table) -> list[int]:
+        """The indices of the table's pages that pass every ``where`` filter."""
+        chosen: Sequence[int] = range(len(table.pages))
+        for name, wanted in self.where:
+            column, keys = table.texts(name), _keys(wanted)
+            chosen = [i for i in chosen if column[i] & keys]
+        return list(chosen)
 
-    def is_done(self, page: Mapping[str, Any]) -> bool:
+    def is_done(self, table: Table, index: int) -> bool:
         """Whether a page counts as done; ValueError when the done property cannot tell."""
-        prop = properties_of(page).get(self.done_property)
+        prop = properties_of(table.pages[index]).get(self.done_property)
         if not isinstance(prop, Mapping):
             raise ValueError(f"pages have no property {self.done_property!r} (set done)")
         if not self.done_values:
@@ -88,7 +92,25 @@ class NotionQuery:
                     f"done property {self.done_property!r} is a {prop.get('type')}, not a "
                     "checkbox: say which values mean done with done.equals")
             return value
-        return _holds(prop, self.done_values)
+        return bool(table.texts(self.done_property)[index] & _keys(self.done_values))
+
+
+class Table:
+    """The pages of one read. Each property's comparable texts are worked out once, however many
+    key results filter on it."""
+
+    def __init__(self, pages: Sequence[Mapping[str, Any]]) -> None:
+        self.pages = list(pages)
+        self._texts: dict[str, list[frozenset[str]]] = {}
+
+    def texts(self, name: str) -> list[frozenset[str]]:
+        """Per page, the lower-cased texts property ``name`` holds (see :func:`texts`)."""
+        column = self._texts.get(name)
+        if column is None:
+            column = [frozenset(t.lower() for t in texts(properties_of(p).get(name)))
+                      for p in self.pages]
+            self._texts[name] = column
+        return column
 
 
 def properties_of(page: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -144,19 +166,14 @@ def _number_text(value: float) -> str:
     return f"{float(value):g}"
 
 
-def _holds(prop: Any, wanted: tuple[Any, ...]) -> bool:
-    """The property holds one of the wanted values (any option of a multi-select or people)."""
-    have = {t.lower() for t in texts(prop)}
-    for value in wanted:
-        if isinstance(value, bool):
-            if str(value).lower() in have:
-                return True
-        elif isinstance(value, (int, float)):
-            if _number_text(value) in have:
-                return True
-        elif str(value).lower() in have:
-            return True
-    return False
+def _keys(wanted: tuple[Any, ...]) -> frozenset[str]:
+    """Wanted values as the lower-cased texts :func:`texts` gives (``true``, ``3``, ``done``): a
+    property holds a value when the two sets meet (any option of a multi-select or people)."""
+    return frozenset(
+        str(v).lower() if isinstance(v, bool) else _number_text(v)
+        if isinstance(v, (int, float)) else str(v).lower()
+        for v in wanted
+    )
 
 
 def validate_query(query: Mapping[str, Any], kr: KeyResult) -> list[QueryProblem]:

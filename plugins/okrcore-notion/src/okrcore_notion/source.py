@@ -14,6 +14,7 @@ import requests
 from okrcore.errors import SourceError
 from okrcore.model import Connection, KeyResult, Measure
 from okrcore.sources import (
+    HTTP_SETTINGS,
     Failure,
     FailureKind,
     FetchError,
@@ -24,6 +25,7 @@ from okrcore.sources import (
     Source,
     Throttle,
     http_session,
+    http_setting_problems,
     is_secret_reference,
     parse_retry_after,
     unknown_keys,
@@ -31,7 +33,14 @@ from okrcore.sources import (
 from okrcore.tasks import NoTasks, Task, day_of, points, total
 
 from ._version import __version__
-from .query import TIMESTAMPS, NotionQuery, parse_query, properties_of, validate_query
+from .query import (
+    TIMESTAMPS,
+    NotionQuery,
+    Table,
+    parse_query,
+    properties_of,
+    validate_query,
+)
 
 __all__ = ["DEFAULT_ENDPOINT", "DEFAULT_RATE", "NOTION_VERSION", "PAGE_SIZE", "NotionSource"]
 
@@ -86,7 +95,8 @@ class NotionSource(Source):
     def validate_connection(cls, connection: Connection) -> list[QueryProblem]:
         """The token must be a secret reference; numbers must be positive."""
         settings = connection.settings
-        problems = unknown_keys(settings, _SETTINGS)
+        problems = unknown_keys(settings, (*_SETTINGS, *HTTP_SETTINGS))
+        problems += http_setting_problems(settings)
         if not is_secret_reference(settings.get("token")):
             problems.append(QueryProblem(
                 "token", "set token to 'env:NAME' or 'file:PATH' holding a Notion token"))
@@ -141,8 +151,9 @@ class NotionSource(Source):
                 for request, _ in group:
                     yield error.failure(request)
                 continue
+            table = Table(pages)
             for request, query in group:
-                yield _reading(request, query, pages, calls)
+                yield _reading(request, query, table, calls)
 
     def _pages(self, query: NotionQuery) -> tuple[list[Mapping[str, Any]], int]:
         """Every page of the query's data sources (paged to the end) and the calls it took."""
@@ -223,7 +234,8 @@ class NotionSource(Source):
                     )
                 self._token = token
             if self._session is None:
-                self._session = http_session(f"okrcore-notion/{__version__}", self._concurrency)
+                self._session = http_session(f"okrcore-notion/{__version__}", self._concurrency,
+                                             connection=self.connection)
             return self._session, self._token
 
     def _call(
@@ -246,7 +258,8 @@ class NotionSource(Source):
             )
         except requests.Timeout:
             raise FetchError(
-                FailureKind.TRANSIENT, f"Notion did not answer within {self._timeout[1]:g} s"
+                FailureKind.TRANSIENT, f"Notion did not answer within {self._timeout[1]:g} s",
+                timed_out=True,
             ) from None
         except requests.RequestException as exc:
             raise FetchError(
@@ -370,15 +383,14 @@ def _completed_on(query: NotionQuery, page: Mapping[str, Any]) -> str | None:
 
 
 def _reading(
-    request: FetchRequest, query: NotionQuery, pages: Sequence[Mapping[str, Any]], calls: int
+    request: FetchRequest, query: NotionQuery, table: Table, calls: int
 ) -> Reading | Failure:
     tasks: list[Task] = []
     undated = 0
     try:
-        for page in pages:
-            if not query.matches(page):
-                continue
-            done = query.is_done(page)
+        for i in query.select(table):
+            page = table.pages[i]
+            done = query.is_done(table, i)
             completed = day_of(_completed_on(query, page)) if done else None
             if done and query.completed_on and completed is None:
                 undated += 1

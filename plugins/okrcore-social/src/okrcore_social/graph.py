@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
-import json
 import math
 import re
 import threading
@@ -38,6 +37,8 @@ from okrcore.sources import (
 )
 
 from ._version import __version__
+from .common import current_only_problem, number, today
+from .graph_api import day_of, graph_error, usage_of
 from .removed import facebook_replacement, instagram_replacement
 
 __all__ = ["DEFAULT_GRAPH_VERSION", "FacebookSource", "GraphSource", "InstagramSource"]
@@ -45,45 +46,11 @@ __all__ = ["DEFAULT_GRAPH_VERSION", "FacebookSource", "GraphSource", "InstagramS
 DEFAULT_GRAPH_VERSION = "v25.0"
 DEFAULT_ENDPOINT = "https://graph.facebook.com"
 DEFAULT_TIMEOUT = 30.0
-THROTTLE_CODES = frozenset({4, 17, 32, 613, *range(80000, 80015)})
 _SETTINGS = {"access_token", "app_secret", "graph_version", "page_id", "ig_user_id", "timeout",
              "concurrency", "max_batch", "requests_per_second"}  # fmt: skip
 _VERSION = re.compile(r"^v\d+\.\d+$")
 _METRIC = re.compile(r"^[a-z0-9_]+$")
 _PERIODS = ("day", "week", "days_28", "month", "lifetime", "total_over_range")
-_USAGE_HEADERS = ("X-App-Usage", "X-Page-Usage", "X-Business-Use-Case-Usage")
-
-
-def today() -> dt.date:
-    """The current date (UTC); current-only values cannot stand for a day before yesterday."""
-    return dt.datetime.now(dt.timezone.utc).date()
-
-
-def current_only_problem(request: FetchRequest, what: str, history_hint: str) -> str | None:
-    """Why a value that exists only as of now cannot answer ``request``, or ``None``."""
-    if request.series:
-        return f"{what} is a current value with no history, so no daily series; {history_hint}"
-    if request.end < today() - dt.timedelta(days=1):
-        return (
-            f"{what} is a current value and cannot stand for {request.end.isoformat()}; "
-            f"{history_hint}"
-        )
-    return None
-
-
-def number(value: Any, what: str) -> float:
-    """A count from a JSON answer (a number, a numeric string, or a breakdown summed)."""
-    if isinstance(value, Mapping):  # a breakdown such as {"US": 10, "FR": 5}
-        return math.fsum(number(v, what) for v in value.values())
-    if isinstance(value, bool) or value is None:
-        raise FetchError(FailureKind.PERMANENT, f"{what} is {value!r}, not a number")
-    try:
-        result = float(value)
-    except (TypeError, ValueError):
-        raise FetchError(FailureKind.PERMANENT, f"{what} is {value!r}, not a number") from None
-    if not math.isfinite(result):
-        raise FetchError(FailureKind.PERMANENT, f"{what} is {value!r}, not a number")
-    return result
 
 
 class GraphSource(Source):
@@ -421,7 +388,7 @@ class GraphSource(Source):
                     continue
                 for entry in item.get("values") or []:
                     if isinstance(entry, Mapping) and "value" in entry:
-                        day = _day_of(entry.get("end_time"))
+                        day = day_of(entry.get("end_time"))
                         data[name].append((day, number(entry["value"], name)))
             low = high + dt.timedelta(days=1)
         info = {**info, "requests": calls}
@@ -469,7 +436,7 @@ class GraphSource(Source):
             raise FetchError(
                 FailureKind.TRANSIENT, f"cannot reach {self._endpoint}: {type(exc).__name__}"
             ) from None
-        usage = _usage(response)
+        usage = usage_of(response)
         try:
             body = response.json()
         except ValueError:
@@ -481,68 +448,6 @@ class GraphSource(Source):
                 FailureKind.TRANSIENT, f"{self.service} answered with a body that is not JSON"
             )
         return body, {"usage": usage} if usage else {}
-
-
-def _day_of(end_time: Any) -> dt.date | None:
-    """The day a daily value covers: its ``end_time`` (the next Pacific midnight) minus a day."""
-    if not isinstance(end_time, str):
-        return None
-    try:
-        stamp = dt.datetime.strptime(end_time, "%Y-%m-%dT%H:%M:%S%z")
-    except ValueError:
-        return None
-    return stamp.astimezone(dt.timezone.utc).date() - dt.timedelta(days=1)
-
-
-def _usage(response: requests.Response) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for name in _USAGE_HEADERS:
-        raw = response.headers.get(name)
-        if raw:
-            try:
-                out[name.lower()] = json.loads(raw)
-            except ValueError:
-                out[name.lower()] = raw
-    return out
-
-
-def _regain_seconds(usage: Mapping[str, Any]) -> float | None:
-    """Seconds until access returns, from X-Business-Use-Case-Usage (given in minutes)."""
-    buc = usage.get("x-business-use-case-usage")
-    minutes = []
-    if isinstance(buc, Mapping):
-        for entries in buc.values():
-            for entry in entries if isinstance(entries, list) else []:
-                if not isinstance(entry, Mapping):
-                    continue
-                value = entry.get("estimated_time_to_regain_access")
-                if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
-                    minutes.append(float(value))
-    return max(minutes) * 60.0 if minutes else None
-
-
-def graph_error(status: int, body: Any, usage: Mapping[str, Any]) -> FetchError:
-    """Classify a Graph API error by ``error.code`` (the HTTP status is usually just 400)."""
-    error = body.get("error") if isinstance(body, Mapping) else None
-    if not isinstance(error, Mapping):
-        kind = FailureKind.TRANSIENT if status >= 500 or status == 429 else FailureKind.PERMANENT
-        return FetchError(kind, f"Graph API answered {status} without an error body")
-    code = error.get("code")
-    code = code if isinstance(code, int) and not isinstance(code, bool) else -1
-    subcode = error.get("error_subcode")
-    label = (
-        f"Graph API error {code}{f'/{subcode}' if subcode else ''} "
-        f"({error.get('type', 'error')}): {error.get('message', 'no message')}"
-    )
-    if code in THROTTLE_CODES:
-        return FetchError(FailureKind.TRANSIENT, f"{label} (rate limited)", _regain_seconds(usage))
-    if code == 190:
-        return FetchError(FailureKind.AUTH, f"{label} (the access token is expired or invalid)")
-    if code == 10 or 200 <= code <= 299:
-        return FetchError(FailureKind.AUTH, f"{label} (the token lacks a permission)")
-    if code in (1, 2) or error.get("is_transient") is True or status >= 500:
-        return FetchError(FailureKind.TRANSIENT, label)
-    return FetchError(FailureKind.PERMANENT, label)
 
 
 class FacebookSource(GraphSource):

@@ -30,7 +30,7 @@ from okrcore.sources import (
 )
 
 from ._version import __version__
-from .graph import current_only_problem, number
+from .common import current_only_problem, number
 
 __all__ = ["METRICS", "YouTubeSource"]
 

@@ -1,107 +1,40 @@
-"""The check-in store: check-ins, target and strategy changes, and the refresh run log.
-
-:class:`Store` is the interface a backend implements (a plugin may add one through the
-``okrcore_register_stores`` hook). :func:`open_store` picks a backend by URL scheme:
-``sqlite:///path/to/okr.db`` (the embedded default) or ``memory://`` (tests and embedding).
-"""
+"""The embedded store: one SQLite file (``sqlite:///path``) or a private in-memory database
+(``memory://``)."""
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
 import json
+import logging
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
 
-from .errors import StoreError
-from .model import CheckIn, RunOutcome, RunRecord, StrategyChange, TargetChange
+from okrcore.errors import StoreError, StoreNotFoundError
+from okrcore.model import CheckIn, RunOutcome, RunRecord, StrategyChange, TargetChange
 
-if TYPE_CHECKING:
-    from .plugins import PluginManager
+from .base import (
+    AddResult,
+    CheckInRecord,
+    check_run,
+    check_target_change,
+    encode_json,
+    latest_per_key,
+)
+from .rows import RowReader
 
-__all__ = ["MemoryStore", "SQLiteStore", "Store", "open_store"]
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "MemoryStore", "SQLiteStore"]
 
+log = logging.getLogger(__name__)
 
-@runtime_checkable
-class Store(Protocol):
-    """What every check-in store backend provides.
-
-    Check-ins are append-only: writing one whose ``(kr_id, as_of, source)`` is already stored
-    stores nothing. Lists come back in ``as_of`` (or time) order, oldest first.
-    """
-
-    def add_checkins(self, checkins: Iterable[CheckIn]) -> int:
-        """Store check-ins; return how many were new."""
-        ...
-
-    def checkins(
-        self,
-        kr_ids: Sequence[str] | None = None,
-        *,
-        since: dt.date | None = None,
-        until: dt.date | None = None,
-    ) -> list[CheckIn]:
-        """Check-ins of the given key results (all when ``None``) with since <= as_of <= until."""
-        ...
-
-    def add_target_change(self, change: TargetChange) -> None:
-        """Record a target change."""
-        ...
-
-    def target_changes(self, kr_id: str | None = None) -> list[TargetChange]:
-        """Target changes of one key result (all when ``None``), oldest first."""
-        ...
-
-    def add_strategy_change(self, change: StrategyChange) -> None:
-        """Record a strategy change."""
-        ...
-
-    def strategy_changes(self, strategy_id: str | None = None) -> list[StrategyChange]:
-        """Strategy changes of one strategy (all when ``None``), oldest first."""
-        ...
-
-    def record_run(self, run: RunRecord) -> None:
-        """Record (or update, by ``run.id``) a refresh run."""
-        ...
-
-    def runs(self, limit: int = 20) -> list[RunRecord]:
-        """The most recent refresh runs, newest first."""
-        ...
-
-    def close(self) -> None:
-        """Release the connection."""
-        ...
-
-
-def open_store(url: str, *, manager: PluginManager | None = None) -> Store:
-    """Open a check-in store by URL: ``sqlite:///okr.db``, ``memory://``, or a plugin's scheme.
-
-    A bare path (no ``scheme://``) is taken as a SQLite file.
-    """
-    from .plugins import default_manager
-
-    scheme = url.split("://", 1)[0] if "://" in url else "sqlite"
-    if "://" not in url:
-        url = f"sqlite:///{url}"
-    registry = (manager or default_manager()).stores
-    if scheme not in registry:
-        known = ", ".join(registry) or "none"
-        raise StoreError(f"unknown store scheme {scheme!r} in {url!r} (known: {known})")
-    store: Store = registry.get(scheme)(url)
-    return store
-
-
-# -- SQL backends -----------------------------------------------------------------------------
+# Dates and datetimes are ISO text (datetimes fixed-width UTC, so that text order is time order),
+# values DOUBLE PRECISION, JSON in TEXT columns.
 #
-# The SQL below stays portable on purpose (a Postgres backend will reuse the statements): dates and
-# datetimes are ISO text, values DOUBLE PRECISION, JSON in TEXT columns, and the only upsert form
-# is ``INSERT ... ON CONFLICT DO NOTHING``. Only the DDL of the auto-numbered ``seq`` columns and
-# the connection set-up (PRAGMAs) are SQLite's own.
-
-# version -> statements; applied in order, each version once, in one transaction at open.
+# version -> statements; applied in order, each version once, in one BEGIN IMMEDIATE transaction
+# at open (docs/stores.md#migrations). Never edit a released version: add one.
 MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
     (
         1,
@@ -168,14 +101,60 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
             "CREATE INDEX runs_started ON runs (started_at)",
         ),
     ),
+    (
+        3,
+        (
+            # Revisions: `checkins` holds the readings in force; a reading replaced by a different
+            # one moves to `checkin_revisions` (the trigger does it inside the same statement).
+            "ALTER TABLE checkins ADD COLUMN run_id TEXT",
+            "ALTER TABLE checkins ADD COLUMN reason TEXT",
+            """CREATE TABLE checkin_revisions (
+                seq INTEGER PRIMARY KEY,
+                kr_id TEXT NOT NULL,
+                as_of TEXT NOT NULL,
+                source TEXT NOT NULL,
+                value DOUBLE PRECISION NOT NULL,
+                recorded_at TEXT NOT NULL,
+                author TEXT,
+                note TEXT,
+                confidence DOUBLE PRECISION,
+                run_id TEXT,
+                reason TEXT,
+                replaced_at TEXT NOT NULL
+            )""",
+            "CREATE INDEX checkin_revisions_key ON checkin_revisions (kr_id, as_of, source, seq)",
+            """CREATE TRIGGER checkins_keep_revision BEFORE UPDATE ON checkins
+            BEGIN
+                INSERT INTO checkin_revisions (kr_id, as_of, source, value, recorded_at, author,
+                    note, confidence, run_id, reason, replaced_at)
+                VALUES (OLD.kr_id, OLD.as_of, OLD.source, OLD.value, OLD.recorded_at, OLD.author,
+                    OLD.note, OLD.confidence, OLD.run_id, OLD.reason, NEW.recorded_at);
+            END""",
+            # The index matches checkins()'s ORDER BY, so reading everything needs no sort.
+            "DROP INDEX checkins_as_of",
+            "CREATE INDEX checkins_order ON checkins (as_of, recorded_at, kr_id, source)",
+            "ALTER TABLE run_outcomes ADD COLUMN revised INTEGER NOT NULL DEFAULT 0",
+        ),
+    ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 # More ids than this in one ``IN (...)`` are filtered in Python (SQLite's variable limit).
 _MAX_IN_IDS = 500
 
+_CHECKIN_COLUMNS = "kr_id, value, as_of, source, recorded_at, author, note, confidence"
+_UPSERT = (
+    "INSERT INTO checkins (kr_id, as_of, source, value, recorded_at, author, note, confidence,"
+    " run_id, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " ON CONFLICT (kr_id, as_of, source) DO UPDATE SET value = excluded.value,"
+    " recorded_at = excluded.recorded_at, author = excluded.author, note = excluded.note,"
+    " confidence = excluded.confidence, run_id = excluded.run_id, reason = excluded.reason"
+    " WHERE checkins.value IS NOT excluded.value OR checkins.author IS NOT excluded.author"
+    " OR checkins.note IS NOT excluded.note OR checkins.confidence IS NOT excluded.confidence"
+)
 
-def _utc_text(moment: dt.datetime) -> str:
+
+def utc_text(moment: dt.datetime) -> str:
     """Fixed-width UTC ISO text, so that text order is time order. Naive means UTC."""
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=dt.timezone.utc)
@@ -186,47 +165,40 @@ def _utc(text: str) -> dt.datetime:
     return dt.datetime.fromisoformat(text)
 
 
-def _json_default(value: Any) -> Any:
-    if isinstance(value, (dt.date, dt.datetime)):
-        return value.isoformat()
-    if isinstance(value, (set, frozenset, tuple)):
-        return list(value)
-    if isinstance(value, Mapping):
-        return dict(value)
-    if hasattr(value, "value"):  # enums
-        return value.value
-    raise TypeError(f"cannot store a {type(value).__name__} as JSON")
-
-
-def _to_json(value: Any) -> str:
-    return json.dumps(value, default=_json_default, sort_keys=True, ensure_ascii=False)
-
-
 class SQLiteStore:
     """The embedded store: one SQLite file (WAL mode), or an in-memory database.
 
     One connection, guarded by a lock, serves every thread (the refresh engine writes from worker
-    threads). Pending migrations are applied in order when the store opens. Dates are stored as
-    ISO text; datetimes as UTC ISO text and read back UTC-aware. Strategy-change values and run
-    ``info`` are stored as JSON (dates come back as ISO strings).
+    threads); other processes may use the same file (docs/stores.md#concurrency). Pending
+    migrations are applied in order when the store opens. ``create=False`` refuses a file that
+    is not already an okrcore store (:class:`~okrcore.StoreNotFoundError`).
 
     Usable as a context manager, which closes it.
     """
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, create: bool = True) -> None:
         self.path = os.fspath(path)
         self._lock = threading.RLock()
         self._conn: sqlite3.Connection | None = None
+        #: schema versions this open applied (empty when the store was up to date)
+        self.applied_migrations: tuple[int, ...] = ()
+        if not create and (self.path == ":memory:" or not os.path.isfile(self.path)):
+            raise StoreNotFoundError(
+                f"no store at sqlite:///{self.path}: the file does not exist (only `okr refresh`"
+                " and `okr checkin` create a store; check the --store URL)"
+            )
         try:
+            # timeout: the busy timeout, so that a writer waits for another process's short
+            # transaction instead of failing with "database is locked"
             conn = sqlite3.connect(
-                self.path, check_same_thread=False, isolation_level=None, timeout=30.0
+                self.path, check_same_thread=False, isolation_level=None, timeout=60.0
             )
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open SQLite store {self.path!r}: {exc}") from None
         self._conn = conn
         try:
             self._setup(conn)
-            self._migrate()
+            self._migrate(create)
         except sqlite3.Error as exc:
             self.close()
             raise StoreError(f"cannot use SQLite store {self.path!r}: {exc}") from None
@@ -235,7 +207,7 @@ class SQLiteStore:
             raise
 
     @classmethod
-    def from_url(cls, url: str) -> SQLiteStore:
+    def from_url(cls, url: str, *, create: bool = True) -> SQLiteStore:
         """Open ``sqlite:///relative.db``, ``sqlite:////absolute.db`` or ``sqlite:///:memory:``."""
         scheme, sep, rest = url.partition("://")
         if scheme != "sqlite" or not sep or not rest.startswith("/") or rest == "/":
@@ -246,7 +218,7 @@ class SQLiteStore:
         path = rest[1:].split("?", 1)[0]
         if path == ":memory:":
             return MemoryStore()
-        return cls(path)
+        return cls(path, create=create)
 
     # -- set-up ------------------------------------------------------------------------------
     def _setup(self, conn: sqlite3.Connection) -> None:
@@ -258,8 +230,16 @@ class SQLiteStore:
                 raise StoreError(f"cannot switch {self.path!r} to WAL mode (got {mode!r})")
             cur.execute("PRAGMA synchronous = NORMAL")
 
-    def _migrate(self) -> None:
+    def _migrate(self, create: bool) -> None:
         with self._transaction() as cur:
+            exists = cur.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'"
+            ).fetchone()
+            if not exists and not create:
+                raise StoreNotFoundError(
+                    f"no store at sqlite:///{self.path}: the file is not an okrcore store"
+                    " (check the --store URL)"
+                )
             cur.execute(
                 "CREATE TABLE IF NOT EXISTS schema_version ("
                 " version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)"
@@ -271,16 +251,20 @@ class SQLiteStore:
                     f"store {self.path!r} has schema version {current}, newer than this okrcore "
                     f"understands ({SCHEMA_VERSION}); upgrade okrcore"
                 )
-            now = _utc_text(dt.datetime.now(dt.timezone.utc))
+            now = utc_text(dt.datetime.now(dt.timezone.utc))
+            applied = []
             for version, statements in MIGRATIONS:
                 if version <= current:
                     continue
+                log.info("store %s: applying schema migration %d", self.path, version)
                 for statement in statements:
                     cur.execute(statement)
                 cur.execute(
                     "INSERT INTO schema_version (version, applied_at) VALUES (?, ?)",
                     (version, now),
                 )
+                applied.append(version)
+            self.applied_migrations = tuple(applied)
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[sqlite3.Cursor]:
@@ -316,54 +300,59 @@ class SQLiteStore:
         return int(self._query("SELECT MAX(version) FROM schema_version")[0][0])
 
     # -- check-ins -----------------------------------------------------------------------------
-    def add_checkins(self, checkins: Iterable[CheckIn]) -> int:
-        """Store check-ins; return how many were new (a known (kr, as_of, source) is skipped)."""
+    def add_checkins(
+        self,
+        checkins: Iterable[CheckIn],
+        *,
+        run_id: str | None = None,
+        reason: str | None = None,
+    ) -> AddResult:
+        """Store readings; a different reading for a stored key is a revision (see
+        :class:`~okrcore.store.Store`). Returns the new and revised counts."""
         rows = [
             (
                 c.kr_id,
                 c.as_of.isoformat(),
                 c.source,
                 c.value,
-                _utc_text(c.recorded_at),
+                utc_text(c.recorded_at),
                 c.author,
                 c.note,
                 c.confidence,
+                run_id,
+                reason,
             )
-            for c in checkins
+            for c in latest_per_key(checkins)
         ]
         if not rows:
-            return 0
-        new = 0
+            return AddResult()
         try:
             with self._transaction() as cur:
-                for row in rows:
-                    cur.execute(
-                        "INSERT INTO checkins (kr_id, as_of, source, value, recorded_at, author,"
-                        " note, confidence) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-                        " ON CONFLICT DO NOTHING",
-                        row,
-                    )
-                    new += max(cur.rowcount, 0)
+                conn = self._connection()
+                before = conn.total_changes
+                cur.executemany(_UPSERT, rows)
+                written = max(cur.rowcount, 0)
+                # the trigger's inserts count in total_changes, not in rowcount
+                revised = conn.total_changes - before - written
         except sqlite3.Error as exc:
             raise StoreError(f"store {self.path!r}: cannot add check-ins: {exc}") from None
-        return new
+        return AddResult(new=written - revised, revised=revised)
 
-    def checkins(
+    def _where(
         self,
-        kr_ids: Sequence[str] | None = None,
-        *,
-        since: dt.date | None = None,
-        until: dt.date | None = None,
-    ) -> list[CheckIn]:
-        """Check-ins of the given key results (all when ``None``) with since <= as_of <= until,
-        ordered by ``as_of`` then ``recorded_at``."""
+        kr_ids: Sequence[str] | None,
+        since: dt.date | None,
+        until: dt.date | None,
+    ) -> tuple[str, list[Any], set[str] | None] | None:
+        """The WHERE clause of a check-in query, its parameters and the ids to filter in Python
+        (``None`` when no key result is asked for)."""
         where: list[str] = []
         params: list[Any] = []
         wanted: set[str] | None = None
         if kr_ids is not None:
             ids = list(dict.fromkeys(kr_ids))
             if not ids:
-                return []
+                return None
             if len(ids) <= _MAX_IN_IDS:
                 where.append(f"kr_id IN ({', '.join('?' for _ in ids)})")
                 params.extend(ids)
@@ -375,30 +364,60 @@ class SQLiteStore:
         if until is not None:
             where.append("as_of <= ?")
             params.append(until.isoformat())
+        return (" WHERE " + " AND ".join(where) if where else ""), params, wanted
+
+    def checkins(
+        self,
+        kr_ids: Sequence[str] | None = None,
+        *,
+        since: dt.date | None = None,
+        until: dt.date | None = None,
+    ) -> list[CheckIn]:
+        """Readings in force of the given key results (all when ``None``) with
+        since <= as_of <= until, ordered by ``as_of``, ``recorded_at``, ``kr_id``, ``source``."""
+        query = self._where(kr_ids, since, until)
+        if query is None:
+            return []
+        where, params, wanted = query
         sql = (
-            "SELECT kr_id, value, as_of, source, recorded_at, author, note, confidence"
-            " FROM checkins"
-            + (" WHERE " + " AND ".join(where) if where else "")
-            + " ORDER BY as_of, recorded_at, kr_id, source"
+            f"SELECT {_CHECKIN_COLUMNS} FROM checkins{where}"
+            " ORDER BY as_of, recorded_at, kr_id, source"
         )
-        return [
-            CheckIn(
-                kr_id=r[0],
-                value=r[1],
-                as_of=dt.date.fromisoformat(r[2]),
-                source=r[3],
-                recorded_at=_utc(r[4]),
-                author=r[5],
-                note=r[6],
-                confidence=r[7],
-            )
-            for r in self._query(sql, params)
-            if wanted is None or r[0] in wanted
-        ]
+        with self._lock:
+            try:
+                cursor = self._connection().execute(sql, params)
+                return RowReader(wanted).checkins(cursor)
+            except sqlite3.Error as exc:
+                raise StoreError(f"store {self.path!r}: {exc}") from None
+
+    def checkin_history(
+        self,
+        kr_ids: Sequence[str] | None = None,
+        *,
+        since: dt.date | None = None,
+        until: dt.date | None = None,
+    ) -> list[CheckInRecord]:
+        """Every reading, replaced ones included (see :meth:`Store.checkin_history`)."""
+        query = self._where(kr_ids, since, until)
+        if query is None:
+            return []
+        where, params, wanted = query
+        # the reading in force (replaced_at NULL) comes last among its key's readings
+        sql = (
+            f"SELECT {_CHECKIN_COLUMNS}, run_id, reason, replaced_at FROM ("
+            f" SELECT {_CHECKIN_COLUMNS}, run_id, reason, replaced_at, seq"
+            f" FROM checkin_revisions{where}"
+            f" UNION ALL SELECT {_CHECKIN_COLUMNS}, run_id, reason, NULL, NULL"
+            f" FROM checkins{where})"
+            " ORDER BY as_of, kr_id, source, replaced_at IS NULL, seq"
+        )
+        rows = self._query(sql, params + params)
+        return RowReader(wanted).history(rows)
 
     # -- target and strategy changes -----------------------------------------------------------
     def add_target_change(self, change: TargetChange) -> None:
-        """Record a target change."""
+        """Record a target change (a non-finite value raises StoreError)."""
+        check_target_change(change)
         try:
             with self._transaction() as cur:
                 cur.execute(
@@ -410,7 +429,7 @@ class SQLiteStore:
                         change.old,
                         change.new,
                         change.reason,
-                        _utc_text(change.changed_at),
+                        utc_text(change.changed_at),
                         change.author,
                     ),
                 )
@@ -443,10 +462,8 @@ class SQLiteStore:
 
     def add_strategy_change(self, change: StrategyChange) -> None:
         """Record a strategy change; ``old`` and ``new`` are stored as JSON."""
-        try:
-            old, new = _to_json(change.old), _to_json(change.new)
-        except TypeError as exc:
-            raise StoreError(f"strategy change of {change.strategy_id!r}: {exc}") from None
+        what = f"strategy change of {change.strategy_id!r}"
+        old, new = encode_json(change.old, what), encode_json(change.new, what)
         try:
             with self._transaction() as cur:
                 cur.execute(
@@ -458,7 +475,7 @@ class SQLiteStore:
                         old,
                         new,
                         change.reason,
-                        _utc_text(change.changed_at),
+                        utc_text(change.changed_at),
                         change.author,
                     ),
                 )
@@ -492,25 +509,24 @@ class SQLiteStore:
     # -- run log -------------------------------------------------------------------------------
     def record_run(self, run: RunRecord) -> None:
         """Record a refresh run, replacing an earlier record with the same ``run.id``."""
-        try:
-            info = _to_json(run.info)
-            outcomes = [
-                (
-                    run.id,
-                    i,
-                    o.kr_id,
-                    o.status,
-                    o.connection,
-                    o.value,
-                    o.stored,
-                    o.error,
-                    o.kind,
-                    _to_json(list(o.warnings)),
-                )
-                for i, o in enumerate(run.outcomes)
-            ]
-        except TypeError as exc:
-            raise StoreError(f"run {run.id!r}: {exc}") from None
+        check_run(run)
+        info = encode_json(run.info, f"run {run.id!r}")
+        outcomes = [
+            (
+                run.id,
+                i,
+                o.kr_id,
+                o.status,
+                o.connection,
+                o.value,
+                o.stored,
+                o.revised,
+                o.error,
+                o.kind,
+                encode_json(list(o.warnings), f"run {run.id!r}"),
+            )
+            for i, o in enumerate(run.outcomes)
+        ]
         try:
             with self._transaction() as cur:
                 cur.execute("DELETE FROM run_outcomes WHERE run_id = ?", (run.id,))
@@ -520,15 +536,16 @@ class SQLiteStore:
                     " VALUES (?, ?, ?, ?, ?)",
                     (
                         run.id,
-                        _utc_text(run.started_at),
-                        None if run.finished_at is None else _utc_text(run.finished_at),
+                        utc_text(run.started_at),
+                        None if run.finished_at is None else utc_text(run.finished_at),
                         run.as_of.isoformat(),
                         info,
                     ),
                 )
                 cur.executemany(
                     "INSERT INTO run_outcomes (run_id, position, kr_id, status, connection, value,"
-                    " stored, error, kind, warnings_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " stored, revised, error, kind, warnings_json)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     outcomes,
                 )
         except sqlite3.Error as exc:
@@ -541,37 +558,45 @@ class SQLiteStore:
             " ORDER BY started_at DESC, id DESC LIMIT ?",
             (max(int(limit), 0),),
         )
-        out = []
-        for run_id, started, finished, as_of, info in heads:
-            rows = self._query(
-                "SELECT kr_id, status, connection, value, stored, error, kind, warnings_json"
-                " FROM run_outcomes WHERE run_id = ? ORDER BY position",
-                (run_id,),
+        return [self._run(head) for head in heads]
+
+    def run(self, run_id: str) -> RunRecord | None:
+        """One refresh run by its id, or ``None`` when the store has no such run."""
+        heads = self._query(
+            "SELECT id, started_at, finished_at, as_of, info_json FROM runs WHERE id = ?",
+            (run_id,),
+        )
+        return self._run(heads[0]) if heads else None
+
+    def _run(self, head: tuple[Any, ...]) -> RunRecord:
+        run_id, started, finished, as_of, info = head
+        rows = self._query(
+            "SELECT kr_id, status, connection, value, stored, revised, error, kind,"
+            " warnings_json FROM run_outcomes WHERE run_id = ? ORDER BY position",
+            (run_id,),
+        )
+        outcomes = [
+            RunOutcome(
+                kr_id=r[0],
+                status=r[1],
+                connection=r[2],
+                value=r[3],
+                stored=r[4],
+                revised=r[5],
+                error=r[6],
+                kind=r[7],
+                warnings=json.loads(r[8]),
             )
-            outcomes = [
-                RunOutcome(
-                    kr_id=r[0],
-                    status=r[1],
-                    connection=r[2],
-                    value=r[3],
-                    stored=r[4],
-                    error=r[5],
-                    kind=r[6],
-                    warnings=json.loads(r[7]),
-                )
-                for r in rows
-            ]
-            out.append(
-                RunRecord(
-                    id=run_id,
-                    started_at=_utc(started),
-                    finished_at=None if finished is None else _utc(finished),
-                    as_of=dt.date.fromisoformat(as_of),
-                    outcomes=outcomes,
-                    info=json.loads(info),
-                )
-            )
-        return out
+            for r in rows
+        ]
+        return RunRecord(
+            id=run_id,
+            started_at=_utc(started),
+            finished_at=None if finished is None else _utc(finished),
+            as_of=dt.date.fromisoformat(as_of),
+            outcomes=outcomes,
+            info=json.loads(info),
+        )
 
     # -- lifetime ------------------------------------------------------------------------------
     def close(self) -> None:
@@ -601,8 +626,13 @@ class MemoryStore(SQLiteStore):
         super().__init__(":memory:")
 
     @classmethod
-    def from_url(cls, url: str) -> MemoryStore:
-        """Open ``memory://`` (anything after the scheme is ignored)."""
+    def from_url(cls, url: str, *, create: bool = True) -> MemoryStore:
+        """Open ``memory://`` (anything after the scheme is ignored). A memory store is always
+        new, so ``create=False`` refuses it."""
         if not url.startswith("memory://"):
             raise StoreError(f"bad memory store URL {url!r}: expected memory://")
+        if not create:
+            raise StoreNotFoundError(
+                f"no store at {url}: a memory store starts empty and is gone when closed"
+            )
         return cls()

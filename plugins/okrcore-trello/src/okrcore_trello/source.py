@@ -1,0 +1,336 @@
+"""The ``trello`` metric source: card and checklist progress of a board (REST API 1,
+``GET /1/boards/{id}/cards``)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import requests
+
+from okrcore.errors import SourceError
+from okrcore.model import Connection, KeyResult, Measure
+from okrcore.sources import (
+    HTTP_SETTINGS,
+    Failure,
+    FailureKind,
+    FetchError,
+    FetchRequest,
+    Limits,
+    QueryProblem,
+    Reading,
+    Source,
+    Throttle,
+    http_session,
+    http_setting_problems,
+    is_secret_reference,
+    parse_retry_after,
+    unknown_keys,
+)
+from okrcore.tasks import NoTasks, Task, day_of, points, total
+
+from ._version import __version__
+from .query import TrelloQuery, card_created, parse_query, validate_query
+
+__all__ = ["CARD_FIELDS", "DEFAULT_ENDPOINT", "DEFAULT_RATE", "TrelloSource"]
+
+DEFAULT_ENDPOINT = "https://api.trello.com/1"
+# Trello allows 100 requests per 10 seconds per token (300 per API key): stay under it.
+DEFAULT_RATE = 8.0
+WINDOW = 10.0  # seconds of Trello's rate-limit window: how long a 429 without Retry-After waits
+DEFAULT_TIMEOUT = 30.0
+CARD_FIELDS = "idList,closed,due,dueComplete,dateLastActivity,labels,idMembers,badges"
+_SETTINGS = ("key", "token", "requests_per_second", "concurrency", "timeout")
+
+
+class TrelloSource(Source):
+    """Share of done cards (or checklist items), completions by day, open and total cards.
+
+    Connection settings: ``key`` and ``token`` (``env:NAME`` or ``file:PATH`` of the API key and
+    a user token), optional ``requests_per_second`` (default 8), ``concurrency`` (default 2) and
+    ``timeout`` (seconds, default 30); ``endpoint`` overrides ``https://api.trello.com/1``. Key
+    results on one board share one read of its lists and cards.
+    """
+
+    name = "trello"
+
+    def __init__(self, connection: Connection) -> None:
+        super().__init__(connection)
+        settings = connection.settings
+        self._endpoint = (connection.endpoint or DEFAULT_ENDPOINT).rstrip("/")
+        self._concurrency = int(settings.get("concurrency", 2))
+        configured = settings.get("timeout")
+        self._configured_timeout = float(configured) if configured is not None else None
+        self._throttle = Throttle(float(settings.get("requests_per_second", DEFAULT_RATE)))
+        self._lock = threading.Lock()
+        self._session: requests.Session | None = None
+        self._auth: dict[str, str] | None = None
+        self._auth_error: str | None = None
+        self._hold_until = 0.0
+
+    @property
+    def _timeout(self) -> tuple[float, float]:
+        """(connect, read) seconds: the connection's ``timeout``, else the engine's, else ours."""
+        seconds = self._configured_timeout or self.timeout or DEFAULT_TIMEOUT
+        return (min(10.0, seconds), seconds)
+
+    # -- contract ---------------------------------------------------------------------------
+
+    def limits(self) -> Limits:
+        """One board per fetch call; the source paces its own calls (a fetch makes several)."""
+        return Limits(max_batch=1000, concurrency=self._concurrency, rate=None)
+
+    @classmethod
+    def validate_connection(cls, connection: Connection) -> list[QueryProblem]:
+        """Key and token must be secret references; numbers must be positive."""
+        settings = connection.settings
+        problems = unknown_keys(settings, (*_SETTINGS, *HTTP_SETTINGS))
+        problems += http_setting_problems(settings)
+        for key, what in (("key", "API key"), ("token", "user token")):
+            if not is_secret_reference(settings.get(key)):
+                problems.append(QueryProblem(
+                    key, f"set {key} to 'env:NAME' or 'file:PATH' holding the Trello {what}"))
+        for key in ("requests_per_second", "concurrency", "timeout"):
+            value = settings.get(key)
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0
+            ):
+                problems.append(QueryProblem(key, f"{key} must be a positive number"))
+        return problems
+
+    @classmethod
+    def validate_query(cls, query: Mapping[str, Any], kr: KeyResult) -> list[QueryProblem]:
+        """Board, metric (fitting the measure), done, filters."""
+        return validate_query(query, kr)
+
+    def batches(self, requests: Sequence[FetchRequest]) -> list[list[FetchRequest]]:
+        """One batch per board: its lists and cards are read once for all its key results."""
+        groups: dict[Any, list[FetchRequest]] = {}
+        for request in requests:
+            try:
+                query = parse_query(request.query, request.kr)
+                key: Any = (query.board, query.archived)
+            except ValueError:
+                key = request.kr.id
+            groups.setdefault(key, []).append(request)
+        return list(groups.values())
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        with self._lock:
+            if self._session is not None:
+                self._session.close()
+                self._session = None
+
+    # -- fetching ---------------------------------------------------------------------------
+
+    def fetch(self, requests: Sequence[FetchRequest]) -> Iterable[Reading | Failure]:
+        """Read each board once (lists, members when filtered on, cards), then compute every
+        request of the batch from it."""
+        groups: dict[tuple[str, bool], list[tuple[FetchRequest, TrelloQuery]]] = {}
+        for request in requests:
+            try:
+                query = parse_query(request.query, request.kr)
+            except ValueError as exc:
+                yield Failure(request, FailureKind.PERMANENT, f"invalid trello query: {exc}")
+                continue
+            groups.setdefault((query.board, query.archived), []).append((request, query))
+        for (board, archived), group in groups.items():
+            calls = 0
+            try:
+                lists = {str(item.get("id")): str(item.get("name", ""))
+                         for item in self._list(f"/boards/{board}/lists",
+                                                {"fields": "name", "filter": "all"})}
+                calls += 1
+                members: dict[str, set[str]] = {}
+                if any(q.members for _, q in group):
+                    for person in self._list(f"/boards/{board}/members",
+                                             {"fields": "username,fullName"}):
+                        members[str(person.get("id"))] = {
+                            str(person.get(k, "")).lower() for k in ("username", "fullName")}
+                    calls += 1
+                path = f"/boards/{board}/cards" + ("/all" if archived else "")
+                cards = self._list(path, {"fields": CARD_FIELDS})
+                calls += 1
+            except FetchError as error:
+                for request, _ in group:
+                    yield error.failure(request)
+                continue
+            for request, query in group:
+                yield _reading(request, query, cards, lists, members, calls)
+
+    # -- HTTP -------------------------------------------------------------------------------
+
+    def _client(self) -> tuple[requests.Session, dict[str, str]]:
+        with self._lock:
+            if self._auth_error is not None:
+                raise FetchError(FailureKind.AUTH, f"not sent: {self._auth_error}")
+            if self._auth is None:
+                auth = {}
+                for name in ("key", "token"):
+                    try:
+                        value = self.secret(name)
+                    except SourceError as exc:
+                        raise FetchError(FailureKind.AUTH, str(exc)) from None
+                    if not value:
+                        raise FetchError(
+                            FailureKind.AUTH, f"connection {self.connection.name!r} has no "
+                            f"{name} (set {name}: env:NAME or file:PATH)")
+                    auth[name] = value
+                self._auth = auth
+            if self._session is None:
+                self._session = http_session(f"okrcore-trello/{__version__}", self._concurrency,
+                                             connection=self.connection)
+            return self._session, self._auth
+
+    def _list(self, path: str, params: Mapping[str, str]) -> list[Mapping[str, Any]]:
+        """One paced GET answered by a JSON array (Trello's lists are not paged)."""
+        session, auth = self._client()
+        with self._lock:
+            hold = self._hold_until - time.monotonic()
+        if hold > 0:  # another call was told to wait: the limit is per token
+            time.sleep(hold)
+        self._throttle.wait()
+        try:
+            # Trello takes key and token as query parameters; no message here names the URL
+            response = session.get(f"{self._endpoint}{path}", params={**params, **auth},
+                                   timeout=self._timeout)
+        except requests.Timeout:
+            raise FetchError(
+                FailureKind.TRANSIENT, f"Trello did not answer within {self._timeout[1]:g} s",
+                timed_out=True,
+            ) from None
+        except requests.RequestException as exc:
+            raise FetchError(
+                FailureKind.TRANSIENT, f"cannot reach {self._endpoint}: {type(exc).__name__}"
+            ) from None
+        if response.status_code == 200:
+            try:
+                answer = response.json()
+            except ValueError:
+                answer = None
+            if not isinstance(answer, list) or not all(isinstance(a, Mapping) for a in answer):
+                raise FetchError(FailureKind.TRANSIENT,
+                                 f"Trello answered {path} without a list of objects")
+            return answer
+        error = _error(response, path)
+        with self._lock:
+            if error.kind is FailureKind.AUTH:
+                self._auth_error = self._auth_error or error.message
+            if error.retry_after:
+                self._hold_until = max(self._hold_until, time.monotonic() + error.retry_after)
+        raise error
+
+    # -- online check -----------------------------------------------------------------------
+
+    def check_online(
+        self, queries: Sequence[tuple[KeyResult, Mapping[str, Any]]]
+    ) -> list[tuple[str, QueryProblem]]:
+        """Check that each board is readable and has the lists the queries name.
+
+        Reads each board's lists once. Authentication and network errors raise
+        :class:`okrcore.errors.SourceError`.
+        """
+        found: list[tuple[str, QueryProblem]] = []
+        boards: dict[str, set[str] | str] = {}
+        try:
+            for kr, raw in queries:
+                if validate_query(raw, kr):
+                    continue  # the offline lint reports these
+                query = parse_query(raw, kr)
+                if query.board not in boards:
+                    boards[query.board] = self._list_names(query.board)
+                names = boards[query.board]
+                if isinstance(names, str):
+                    found.append((kr.id, QueryProblem("board", names)))
+                    continue
+                for field, wanted in (("list", query.lists), ("done", query.done_lists)):
+                    missing = [w for w in wanted if w.lower() not in names]
+                    if missing:
+                        found.append((kr.id, QueryProblem(
+                            field, f"board {query.board} has no list "
+                            f"{', '.join(map(repr, missing))} (lists: "
+                            f"{', '.join(sorted(names)) or 'none'})")))
+        except FetchError as failed:
+            raise SourceError(failed.message) from None
+        return found
+
+    def _list_names(self, board: str) -> set[str] | str:
+        try:
+            lists = self._list(f"/boards/{board}/lists", {"fields": "name", "filter": "all"})
+        except FetchError as failed:
+            if failed.kind is FailureKind.PERMANENT:
+                return failed.message
+            raise
+        return {str(item.get("name", "")).lower() for item in lists}
+
+
+def _reading(
+    request: FetchRequest,
+    query: TrelloQuery,
+    cards: Sequence[Mapping[str, Any]],
+    lists: Mapping[str, str],
+    members: Mapping[str, set[str]],
+    calls: int,
+) -> Reading | Failure:
+    tasks: list[Task] = []
+    try:
+        for card in cards:
+            if not query.matches(card, lists, members):
+                continue
+            created = card_created(str(card.get("id", "")))
+            if query.checklist:
+                badges = card.get("badges")
+                if not isinstance(badges, Mapping):
+                    raise ValueError(f"card {card.get('id')} has no badges")
+                items, checked = int(badges["checkItems"]), int(badges["checkItemsChecked"])
+                tasks += [Task(i < checked, created) for i in range(items)]
+                continue
+            done = query.is_done(card, lists)
+            stamp = card.get("due" if query.completed_on == "due" else "dateLastActivity")
+            tasks.append(Task(done, created, day_of(stamp) if done else None))
+    except (KeyError, TypeError, ValueError) as exc:
+        return Failure(request, FailureKind.TRANSIENT, f"Trello sent a malformed card: {exc}")
+    cumulative = request.measure is Measure.CUMULATIVE
+    info = {"requests": calls, "items" if query.checklist else "cards": len(tasks)}
+    unit = "%" if query.metric == "percent_done" else None
+    try:
+        if request.series:
+            series = points(tasks, query.metric, request.start, request.end,
+                            cumulative=cumulative)
+            return Reading(request, series, unit=unit, info=info)
+        value = total(tasks, query.metric, request.start, request.end, cumulative=cumulative)
+    except NoTasks as exc:
+        return Failure(request, FailureKind.PERMANENT,
+                       f"board {query.board}: {exc} (check list, label and member)")
+    return Reading.total(request, value, unit=unit, info=info)
+
+
+def _error(response: requests.Response, path: str) -> FetchError:
+    """Classify an error answer: plain text (``invalid token``), JSON for rate limits."""
+    status = response.status_code
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, Mapping):
+        text = ": ".join(str(body[k]) for k in ("error", "message") if body.get(k))
+    elif "html" in response.headers.get("Content-Type", ""):
+        text = ""
+    else:
+        text = response.text.strip()[:200]
+    label = f"Trello {status}: {text or response.reason or 'no message'}"
+    retry_after = parse_retry_after(response.headers.get("Retry-After"))
+    if status == 401:
+        return FetchError(FailureKind.AUTH, f"{label} (check the API key and the user token)")
+    if status == 429:
+        # no Retry-After is documented: the limits count over a 10-second window
+        return FetchError(FailureKind.TRANSIENT, label, retry_after or WINDOW)
+    if status >= 500 or status == 408:
+        return FetchError(FailureKind.TRANSIENT, label, retry_after)
+    if status in (403, 404):
+        return FetchError(FailureKind.PERMANENT, f"{label} ({path}: check the board, and that "
+                                                 "the token's user is a member of it)")
+    return FetchError(FailureKind.PERMANENT, f"{label} ({path})")

@@ -1,0 +1,87 @@
+"""The check-in store: check-ins and their revisions, target and strategy changes, and the refresh
+run log.
+
+:class:`Store` is the interface a backend implements (a plugin may add one through the
+``okrcore_register_stores`` hook). :func:`open_store` picks a backend by URL scheme:
+``sqlite:///path/to/okr.db`` (the embedded default), ``memory://`` (tests and embedding), or a
+plugin's (``postgresql://`` with okrcore-postgres). docs/stores.md describes the rules.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import TYPE_CHECKING
+
+from okrcore.errors import StoreError
+
+from .base import (
+    AddResult,
+    CheckInRecord,
+    Store,
+    check_run,
+    check_target_change,
+    checkin_key,
+    differs,
+    encode_json,
+    latest_per_key,
+    require_finite,
+)
+from .rows import RowReader
+from .sqlite import MIGRATIONS, SCHEMA_VERSION, MemoryStore, SQLiteStore
+
+if TYPE_CHECKING:
+    from okrcore.plugins import PluginManager
+
+__all__ = [
+    "MIGRATIONS",
+    "SCHEMA_VERSION",
+    "AddResult",
+    "CheckInRecord",
+    "MemoryStore",
+    "RowReader",
+    "SQLiteStore",
+    "Store",
+    "check_run",
+    "check_target_change",
+    "checkin_key",
+    "differs",
+    "encode_json",
+    "latest_per_key",
+    "open_store",
+    "require_finite",
+]
+
+
+def open_store(
+    url: str, *, create: bool = True, manager: PluginManager | None = None
+) -> Store:
+    """Open a check-in store by URL: ``sqlite:///okr.db``, ``memory://``, or a plugin's scheme.
+
+    A bare path (no ``scheme://``) is taken as a SQLite file. ``create=False`` opens only a store
+    that exists (else :class:`~okrcore.StoreNotFoundError`, also a ``FileNotFoundError``), so
+    that a mistyped URL is not silently a new, empty store. Pending schema migrations are applied
+    on open.
+    """
+    from okrcore.plugins import default_manager
+
+    scheme = url.split("://", 1)[0] if "://" in url else "sqlite"
+    if "://" not in url:
+        url = f"sqlite:///{url}"
+    registry = (manager or default_manager()).stores
+    if scheme not in registry:
+        known = ", ".join(registry) or "none"
+        raise StoreError(f"unknown store scheme {scheme!r} in {url!r} (known: {known})")
+    factory = registry.get(scheme)
+    # a factory written before ``create`` existed always opens (or creates)
+    store: Store = factory(url, create=create) if _takes_create(factory) else factory(url)
+    return store
+
+
+def _takes_create(factory: object) -> bool:
+    try:
+        parameters = inspect.signature(factory).parameters  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return False
+    return "create" in parameters or any(
+        p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()
+    )

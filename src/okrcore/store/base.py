@@ -1,0 +1,216 @@
+"""What every store backend provides, and the helpers the backends share.
+
+The rules a backend follows are in docs/stores.md; :mod:`okrcore.testing`'s store contract suite
+checks them against any backend.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Protocol, runtime_checkable
+
+import attrs
+
+from okrcore.errors import StoreError
+from okrcore.model import CheckIn, RunRecord, StrategyChange, TargetChange
+
+__all__ = [
+    "AddResult",
+    "CheckInRecord",
+    "Store",
+    "check_run",
+    "check_target_change",
+    "checkin_key",
+    "differs",
+    "encode_json",
+    "latest_per_key",
+    "require_finite",
+]
+
+
+@attrs.frozen
+class AddResult:
+    """What :meth:`Store.add_checkins` did: ``new`` readings stored for a (key result, day,
+    source) not seen before, and ``revised`` readings that replaced a different stored one."""
+
+    new: int = 0
+    revised: int = 0
+
+    @property
+    def stored(self) -> int:
+        """Readings written, new or revised (0: everything was already stored)."""
+        return self.new + self.revised
+
+    def __add__(self, other: AddResult) -> AddResult:
+        return AddResult(self.new + other.new, self.revised + other.revised)
+
+
+@attrs.frozen
+class CheckInRecord:
+    """One reading in a key result's full history (:meth:`Store.checkin_history`).
+
+    ``checkin`` is the reading as it was stored, ``run_id`` the refresh run that stored it and
+    ``reason`` the reason given for a manual replacement. ``replaced_at`` is when a later reading
+    replaced it (``None``: the reading is in force).
+    """
+
+    checkin: CheckIn
+    run_id: str | None = None
+    reason: str | None = None
+    replaced_at: dt.datetime | None = None
+
+    @property
+    def in_force(self) -> bool:
+        """True for the reading :meth:`Store.checkins` returns."""
+        return self.replaced_at is None
+
+
+@runtime_checkable
+class Store(Protocol):
+    """What every check-in store backend provides.
+
+    A check-in is identified by ``(kr_id, as_of, source)``. Writing a reading for a known key
+    with the same content (value, author, note, confidence) stores nothing; a different reading
+    replaces it as a revision: :meth:`checkins` returns the reading in force, and
+    :meth:`checkin_history` keeps the replaced one too (see docs/stores.md). Lists come back in
+    ``as_of`` (or time) order, oldest first. Non-finite numbers are refused with
+    :class:`~okrcore.StoreError`.
+    """
+
+    def add_checkins(
+        self,
+        checkins: Iterable[CheckIn],
+        *,
+        run_id: str | None = None,
+        reason: str | None = None,
+    ) -> AddResult:
+        """Store readings (``run_id``: the refresh run writing them; ``reason``: why a manual
+        reading replaces another); within one call the last reading of a key counts."""
+        ...
+
+    def checkins(
+        self,
+        kr_ids: Sequence[str] | None = None,
+        *,
+        since: dt.date | None = None,
+        until: dt.date | None = None,
+    ) -> list[CheckIn]:
+        """Readings in force of the given key results (all when ``None``) with
+        since <= as_of <= until, ordered by ``as_of``, ``recorded_at``, ``kr_id``, ``source``."""
+        ...
+
+    def checkin_history(
+        self,
+        kr_ids: Sequence[str] | None = None,
+        *,
+        since: dt.date | None = None,
+        until: dt.date | None = None,
+    ) -> list[CheckInRecord]:
+        """Every reading, replaced ones included, ordered by ``as_of``, ``kr_id``, ``source`` and,
+        for one key, oldest reading first (the one in force last)."""
+        ...
+
+    def add_target_change(self, change: TargetChange) -> None:
+        """Record a target change."""
+        ...
+
+    def target_changes(self, kr_id: str | None = None) -> list[TargetChange]:
+        """Target changes of one key result (all when ``None``), oldest first."""
+        ...
+
+    def add_strategy_change(self, change: StrategyChange) -> None:
+        """Record a strategy change."""
+        ...
+
+    def strategy_changes(self, strategy_id: str | None = None) -> list[StrategyChange]:
+        """Strategy changes of one strategy (all when ``None``), oldest first."""
+        ...
+
+    def record_run(self, run: RunRecord) -> None:
+        """Record (or update, by ``run.id``) a refresh run."""
+        ...
+
+    def runs(self, limit: int = 20) -> list[RunRecord]:
+        """The most recent refresh runs, newest first."""
+        ...
+
+    def close(self) -> None:
+        """Release the connection; further use raises :class:`~okrcore.StoreError`."""
+        ...
+
+    def __enter__(self) -> Store:
+        """A store is a context manager that closes it."""
+        ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
+
+# -- helpers for backends ---------------------------------------------------------------------
+def require_finite(value: float | None, what: str) -> float | None:
+    """``value`` as a float, or ``None``; a NaN or infinity raises :class:`~okrcore.StoreError`
+    naming ``what`` (a backend might keep it, SQLite would turn NaN into NULL)."""
+    if value is None:
+        return None
+    number = float(value)
+    if not math.isfinite(number):
+        raise StoreError(f"{what} must be a finite number, got {number!r}; nothing was stored")
+    return number
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    if isinstance(value, Mapping):
+        return dict(value)
+    if hasattr(value, "value"):  # enums
+        return value.value
+    raise TypeError(f"cannot store a {type(value).__name__} as JSON")
+
+
+def encode_json(value: Any, what: str) -> str:
+    """Stable JSON text for a stored value (dates as ISO text); a value JSON cannot hold, or a
+    non-finite number, raises :class:`~okrcore.StoreError` naming ``what``."""
+    try:
+        return json.dumps(
+            value, default=_json_default, sort_keys=True, ensure_ascii=False, allow_nan=False
+        )
+    except (TypeError, ValueError) as exc:
+        raise StoreError(f"{what}: {exc}; nothing was stored") from None
+
+
+def checkin_key(c: CheckIn) -> tuple[str, dt.date, str]:
+    """The identity of a reading: ``(kr_id, as_of, source)``."""
+    return (c.kr_id, c.as_of, c.source)
+
+
+def differs(a: CheckIn, b: CheckIn) -> bool:
+    """True when ``b`` would replace ``a`` as a revision (``recorded_at`` does not count)."""
+    return (a.value, a.author, a.note, a.confidence) != (b.value, b.author, b.note, b.confidence)
+
+
+def latest_per_key(checkins: Iterable[CheckIn]) -> list[CheckIn]:
+    """The readings to write, checked: the last one of each key, sorted by key (so that
+    concurrent writers lock rows in one order). A non-finite value raises StoreError."""
+    latest: dict[tuple[str, dt.date, str], CheckIn] = {}
+    for c in checkins:
+        require_finite(c.value, f"check-in of {c.kr_id!r} as of {c.as_of}: value")
+        require_finite(c.confidence, f"check-in of {c.kr_id!r} as of {c.as_of}: confidence")
+        latest[checkin_key(c)] = c
+    return [latest[k] for k in sorted(latest)]
+
+
+def check_target_change(change: TargetChange) -> None:
+    """Refuse a target change with a non-finite old or new value."""
+    require_finite(change.old, f"target change of {change.kr_id!r}: old {change.field}")
+    require_finite(change.new, f"target change of {change.kr_id!r}: new {change.field}")
+
+
+def check_run(run: RunRecord) -> None:
+    """Refuse a run whose outcomes carry a non-finite value."""
+    for o in run.outcomes:
+        require_finite(o.value, f"run {run.id!r}: value of {o.kr_id!r}")

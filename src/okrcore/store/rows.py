@@ -1,0 +1,109 @@
+"""Turning stored rows into check-ins, fast: a store may hold millions of them.
+
+The rows come from the store, which checked every value on the way in, so the check-ins are built
+without running :class:`~okrcore.model.CheckIn`'s converters and validators again; equal dates,
+datetimes and ids are shared between check-ins instead of repeated.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import attrs
+
+from okrcore.model import CheckIn
+
+from .base import CheckInRecord
+
+__all__ = ["RowReader"]
+
+# Row layout: kr_id, value, as_of, source, recorded_at, author, note, confidence.
+_COLUMNS = ("kr_id", "value", "as_of", "source", "recorded_at", "author", "note", "confidence")
+
+
+def _slot_setters() -> list[Callable[[Any, Any], None]] | None:
+    """Setters of CheckIn's slots in row order; None if CheckIn has other fields (then the
+    normal constructor is used)."""
+    names = [f.name for f in attrs.fields(CheckIn)]
+    if sorted(names) != sorted(_COLUMNS) or "__slots__" not in CheckIn.__dict__:
+        return None
+    return [CheckIn.__dict__[name].__set__ for name in _COLUMNS]
+
+
+_SETTERS = _slot_setters()
+
+
+class RowReader:
+    """Builds check-ins from rows of one query (the caches live as long as the query).
+
+    ``wanted``: only rows of these key-result ids (``None``: all). Dates and datetimes may come
+    as ISO text (SQLite) or as objects (drivers that convert them).
+    """
+
+    def __init__(self, wanted: set[str] | None = None) -> None:
+        self.wanted = wanted
+        self._dates: dict[Any, dt.date] = {}
+        self._times: dict[Any, dt.datetime] = {}
+        self._text: dict[str, str] = {}
+
+    def date(self, value: Any) -> dt.date:
+        found = self._dates.get(value)
+        if found is None:
+            found = dt.date.fromisoformat(value) if isinstance(value, str) else value
+            self._dates[value] = found
+        return found
+
+    def moment(self, value: Any) -> dt.datetime:
+        found = self._times.get(value)
+        if found is None:
+            if isinstance(value, str):
+                found = dt.datetime.fromisoformat(value)
+            else:
+                found = value.astimezone(dt.timezone.utc)
+            self._times[value] = found
+        return found
+
+    def text(self, value: str) -> str:
+        return self._text.setdefault(value, value)
+
+    def checkin(self, row: tuple[Any, ...] | list[Any]) -> CheckIn:
+        kr_id, value, as_of, source, recorded_at, author, note, confidence = row[:8]
+        kr_id, source = self.text(kr_id), self.text(source)
+        as_of, recorded_at = self.date(as_of), self.moment(recorded_at)
+        if _SETTERS is None:
+            return CheckIn(
+                kr_id, value, as_of, source=source, recorded_at=recorded_at, author=author,
+                note=note, confidence=confidence,
+            )
+        c = object.__new__(CheckIn)
+        s0, s1, s2, s3, s4, s5, s6, s7 = _SETTERS
+        s0(c, kr_id)
+        s1(c, float(value))
+        s2(c, as_of)
+        s3(c, source)
+        s4(c, recorded_at)
+        s5(c, author)
+        s6(c, note)
+        s7(c, None if confidence is None else float(confidence))
+        return c
+
+    def checkins(self, rows: Iterable[tuple[Any, ...]]) -> list[CheckIn]:
+        make, wanted = self.checkin, self.wanted
+        if wanted is None:
+            return [make(r) for r in rows]
+        return [make(r) for r in rows if r[0] in wanted]
+
+    def history(self, rows: Iterable[tuple[Any, ...]]) -> list[CheckInRecord]:
+        """Rows of check-in columns followed by run_id, reason, replaced_at."""
+        return [
+            CheckInRecord(
+                self.checkin(r),
+                run_id=r[8],
+                reason=r[9],
+                replaced_at=None if r[10] is None else self.moment(r[10]),
+            )
+            for r in rows
+            if self.wanted is None or r[0] in self.wanted
+        ]

@@ -1,0 +1,91 @@
+"""Refresh stores a reading the source restates as a revision (docs/stores.md#revisions)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from okrcore.engine import refresh
+from okrcore.model import Connection, Cycle, KeyResult, Objective, Plan
+from okrcore.plugins import PluginManager
+from okrcore.store import MemoryStore
+from okrcore.testing import FakeServer, Reply
+
+AT = dt.date(2026, 3, 10)
+CYCLE = Cycle("q1", dt.date(2026, 3, 1), dt.date(2026, 3, 31))
+
+
+def make_plan(url: str, source: dict[str, Any], measure: str = "gauge") -> Plan:
+    kr = KeyResult("leads", "Leads", measure=measure, baseline=0, target=1000,
+                   source={"connection": "api", **source})
+    return Plan(cycles=[CYCLE], objectives=[Objective("o", "Grow", "q1", key_results=[kr])],
+                connections={"api": Connection("api", "http_json", {}, endpoint=url)})
+
+
+@pytest.fixture
+def server() -> Iterator[FakeServer]:
+    with FakeServer() as s:
+        yield s
+
+
+@pytest.fixture
+def store() -> Iterator[MemoryStore]:
+    s = MemoryStore()
+    yield s
+    s.close()
+
+
+def test_a_changed_reading_for_the_same_day_is_a_revision(
+    server: FakeServer, store: MemoryStore
+) -> None:
+    manager = PluginManager(load_entry_points=False)
+    plan = make_plan(server.url, {"url": "/total", "value": "$.total"})
+    server.route("/total", Reply(json={"total": 583}))
+    first = refresh(plan, store, at=AT, manager=manager)
+    server.route("/total", Reply(json={"total": 592}))  # the day's amount, restated later
+    second = refresh(plan, store, at=AT, manager=manager)
+    again = refresh(plan, store, at=AT, manager=manager)
+
+    assert [(o.status, o.stored, o.revised) for o in first.outcomes] == [("refreshed", 1, 0)]
+    assert [(o.status, o.stored, o.revised) for o in second.outcomes] == [("refreshed", 0, 1)]
+    assert [(o.status, o.stored, o.revised) for o in again.outcomes] == [("unchanged", 0, 0)]
+    assert second.to_dict()["refreshed"] == [
+        {"id": "leads", "value": 592.0, "stored": 0, "revised": 1, "connection": "api"}
+    ]
+    assert [c.value for c in store.checkins()] == [592.0]
+    old, current = store.checkin_history()
+    assert (old.checkin.value, old.run_id, old.in_force) == (583.0, first.run.id, False)
+    assert (current.checkin.value, current.run_id) == (592.0, second.run.id)
+    # the run log keeps the counts
+    assert {r.id: [o.revised for o in r.outcomes] for r in store.runs()}[second.run.id] == [1]
+
+
+def test_a_restated_backfill_updates_the_days_that_changed(
+    server: FakeServer, store: MemoryStore
+) -> None:
+    manager = PluginManager(load_entry_points=False)
+    bump = {"by": 0}
+
+    def daily(call: Any) -> Reply:
+        start = dt.date.fromisoformat(call.query["from"])
+        end = dt.date.fromisoformat(call.query["to"])
+        days = [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
+        # from the 8th on, the source restates its numbers by bump["by"]
+        rows = [{"day": d.isoformat(), "n": d.day + (bump["by"] if d.day >= 8 else 0)}
+                for d in days]
+        return Reply(json={"rows": rows})
+
+    server.handle("/daily", daily)
+    plan = make_plan(server.url, {
+        "url": "/daily", "params": {"from": "{start}", "to": "{end}"},
+        "series": {"items": "$.rows[*]", "date": "day", "value": "n"},
+    }, measure="cumulative")
+    refresh(plan, store, at=AT, manager=manager)
+    bump["by"] = 100
+    result = refresh(plan, store, manager=manager, backfill=(dt.date(2026, 3, 1), AT))
+    assert [(o.stored, o.revised) for o in result.outcomes] == [(0, 3)]
+    assert [c.value for c in store.checkins()] == [1, 2, 3, 4, 5, 6, 7, 108, 109, 110]
+    assert len(store.checkin_history()) == 13
