@@ -192,7 +192,7 @@ def refresh_command(
         if on and clash:
             raise UsageError(f"{flag} excludes {', '.join(clash)}")
     if enqueue:
-        with opened_store(store_url) as store:
+        with opened_store(store_url, create=True) as store:
             enqueue_run(plan_path, store, store_url, queue_url, at, backfill, job_size, timeout,
                         retries, timeout_retries, fmt)
         return
