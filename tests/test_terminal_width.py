@@ -25,7 +25,7 @@ from okrcore.model import Plan, StrategyChange, TargetChange
 from okrcore.planfile import load_plan
 from okrcore.reports import render, report
 from okrcore.reports._format import num
-from okrcore.reports._table import Col, print_table, terminal_width
+from okrcore.reports._table import Col, print_table, terminal_width, wrap_width
 from okrcore.store import Store, open_store
 
 AT = dt.date(2026, 11, 20)  # the last day of the bundled history
@@ -187,8 +187,10 @@ def test_terminal_width_without_a_terminal(monkeypatch: pytest.MonkeyPatch) -> N
 
     monkeypatch.delenv("COLUMNS", raising=False)
     assert terminal_width(io.StringIO()) == 100
+    assert wrap_width(io.StringIO()) is None  # plain lines stay whole in a pipe, for grep
     monkeypatch.setenv("COLUMNS", "80")
     assert terminal_width(io.StringIO()) == 80
+    assert wrap_width(io.StringIO()) == 80
 
 
 @pytest.mark.parametrize("kind", ["daily", "weekly", "monthly"])
@@ -272,3 +274,37 @@ def test_okr_history_fits(demo_dir: Path, demo_store: str, width: int) -> None:
     reasons = " ".join(column(out, "reason")) + " " + notes(out)
     assert "a new sales channel opened in November, approved by the board" in reasons
     assert column(out, "value")
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_okr_runs_wraps_at_the_width_keeping_words_whole(tmp_path: Path, width: int) -> None:
+    from okrcore.model import RunOutcome, RunRecord
+
+    url = f"sqlite:///{tmp_path / 'okr.db'}"
+    store = open_store(url)
+    error = (
+        "HTTP 429 from https://analyticsdata.googleapis.com/v1beta/properties/123456789:runReport:"
+        " quota exceeded for the property's tokens per hour; retry after 3,600 s"
+    )
+    start = dt.datetime(2026, 11, 20, 6, 0, tzinfo=UTC)
+    try:
+        store.record_run(
+            RunRecord(
+                "20261120T060000-0ee24cdf",
+                start,
+                start + dt.timedelta(seconds=3),
+                AT,
+                (
+                    RunOutcome("organic-sessions", "failed", "ga4-main", error=error, kind="quota"),
+                    RunOutcome("leads", "refreshed", "hubspot", value=583, stored=1),
+                ),
+            )
+        )
+    finally:
+        store.close()
+    out = okr(width, "runs", "--store", url)
+    long_word = "https://analyticsdata.googleapis.com/v1beta/properties/123456789:runReport:"
+    assert all(cell_len(line) <= width or long_word in line for line in out.splitlines())
+    assert "20261120T060000-0ee24cdf" in out
+    assert normal(error) in normal(out)
+    assert long_word in out  # a word longer than the line stays whole

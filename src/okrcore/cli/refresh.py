@@ -38,6 +38,7 @@ from okrcore.errors import PluginError
 from okrcore.model import RunRecord
 from okrcore.planfile import load_plan
 from okrcore.reports._format import num
+from okrcore.reports._table import wrap, wrap_width
 from okrcore.workers import DEFAULT_JOB_SIZE
 
 STATUS_MARK = {
@@ -336,12 +337,14 @@ def runs_command(store_url: str, limit: int, fmt: str) -> None:
     if not runs:
         click.echo("No refresh runs recorded in this store.")
         return
+    width = wrap_width()  # on a terminal, lines wrap with words whole (docs/reports.md)
     for run in runs:
         took = ""
         if run.finished_at is not None:
             took = f" in {(run.finished_at - run.started_at).total_seconds():.1f} s"
         started = run.started_at.strftime("%Y-%m-%d %H:%M:%S %Z")
-        click.echo(f"{started}{took}: {_summary(run)}{describe_progress(run)}")
+        click.echo(wrap(f"{started}{took}: {_summary(run)}{describe_progress(run)}", width))
         for o in run.outcomes:
             if o.status == "failed":
-                click.echo(f"  FAILED {o.kr_id} [{o.connection}] {o.kind}: {o.error}")
+                line = f"  FAILED {o.kr_id} [{o.connection}] {o.kind}: {o.error}"
+                click.echo(wrap(line, width, indent=9))

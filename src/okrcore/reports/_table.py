@@ -20,12 +20,13 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import textwrap
 from collections.abc import Sequence
 from typing import Any, Literal
 
 import attrs
 
-__all__ = ["Col", "print_table", "terminal_width"]
+__all__ = ["Col", "print_table", "terminal_width", "wrap", "wrap_width"]
 
 NAME_MIN = 20
 NOTE_MIN = 30
@@ -44,6 +45,31 @@ def terminal_width(stream: Any = None) -> int:
     if isatty is not None and isatty():
         return shutil.get_terminal_size((DEFAULT_WIDTH, 24)).columns
     return DEFAULT_WIDTH
+
+
+def wrap_width(stream: Any = None) -> int | None:
+    """The width to wrap plain lines at: the terminal's, or ``$COLUMNS``; ``None`` in a pipe
+    without ``$COLUMNS``, where one line per item serves ``grep`` best."""
+    stream = stream if stream is not None else sys.stdout
+    isatty = getattr(stream, "isatty", None)
+    if os.environ.get("COLUMNS", "").isdigit() or (isatty is not None and isatty()):
+        return terminal_width(stream)
+    return None
+
+
+def wrap(text: str, width: int | None, indent: int = 4) -> str:
+    """A line of output wrapped at ``width`` (``None``: not wrapped), continuation lines
+    indented; a word (an id, a number, a URL) is never broken, even when longer than the line."""
+    if width is None:
+        return text
+    lines = textwrap.wrap(
+        text,
+        width,
+        subsequent_indent=" " * indent,
+        break_long_words=False,
+        break_on_hyphens=False,
+    )
+    return "\n".join(lines) or text
 
 
 @attrs.frozen
