@@ -68,12 +68,12 @@ def test_refresh_and_plugin_loading_log_and_no_record_holds_a_secret(
 def test_okr_verbose_shows_the_log(example_plan_path: Path) -> None:
     env = {**os.environ, "OKRCORE_LOAD_PLUGINS": ""}
     quiet = subprocess.run(
-        [sys.executable, "-m", "okrcore.cli", "score", str(example_plan_path), "--store",
-         "memory://"], capture_output=True, text=True, env=env,
+        [sys.executable, "-m", "okrcore.cli", "lint", str(example_plan_path)],
+        capture_output=True, text=True, env=env,
     )
     loud = subprocess.run(
-        [sys.executable, "-m", "okrcore.cli", "-vv", "score", str(example_plan_path), "--store",
-         "memory://"], capture_output=True, text=True, env=env,
+        [sys.executable, "-m", "okrcore.cli", "-vv", "lint", str(example_plan_path)],
+        capture_output=True, text=True, env=env,
     )
     assert quiet.returncode == loud.returncode == 0, loud.stderr
     assert "okrcore.plugins" not in quiet.stderr
