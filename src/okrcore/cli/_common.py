@@ -130,6 +130,7 @@ COMMAND_MODULES = {
     "retarget": "targets",
     "runs": "refresh",
     "score": "score",
+    "store": "stores",
     "worker": "workers",
 }
 
