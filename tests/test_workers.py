@@ -268,8 +268,9 @@ def workers() -> Iterator[list[subprocess.Popen[bytes]]]:
 def test_four_workers_one_killed_refresh_every_key_result_once(
         tmp_path: Path, workers: list[subprocess.Popen[bytes]]) -> None:
     pytest.importorskip("procrastinate")
+    pytest.importorskip("okrcore_postgres", reason="the PostgreSQL store: plugins/okrcore-postgres")
     queue = fresh_database("okr_team_workers")
-    store_url = f"sqlite:///{tmp_path / 'okr.db'}"
+    store_url = queue  # the PostgreSQL store and its queue in one database, as docs/company.md
     api = Counting(latency=0.05)
     n = 2000
     with serve(api.handler()) as url, contextlib.closing(open_store(store_url)) as store:
