@@ -131,6 +131,7 @@ COMMAND_MODULES = {
     "retarget": "targets",
     "runs": "refresh",
     "score": "score",
+    "store": "stores",
     "worker": "workers",
 }
 
