@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -60,3 +61,14 @@ def test_plugins_import_only_okrcores_public_modules() -> None:
         if name not in PLUGIN_API
     ]
     assert wrong == []
+
+
+def test_the_test_suite_installs_no_system_package() -> None:
+    # installing Chromium is an explicit step (.ci/run), never a side effect of running tests
+    offenders = [
+        str(path.relative_to(ROOT))
+        for path in [*ROOT.glob("tests/*.py"), *ROOT.glob("plugins/*/tests/*.py")]
+        if path.name != "test_layers.py"
+        and re.search(r"""which\(["']apt-get|\[["']apt-get["']""", path.read_text(encoding="utf-8"))
+    ]
+    assert offenders == []
