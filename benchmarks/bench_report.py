@@ -77,10 +77,12 @@ def main() -> None:
     print(f"{'key results':>12} {'contender':>12} {'min s':>8} {'median s':>9} {'cpu s':>7}")
     for krs in sizes:
         plan, store = make(krs)
-        rep = okrcore.report(plan, store, "weekly", AT, manager=manager)
+        rep = okrcore.report(plan, store, "weekly", at=AT, manager=manager)
         runs: dict[str, Callable[[], object]] = {
-            "report": lambda p=plan, s=store: okrcore.report(p, s, "weekly", AT, manager=manager),
-            "score once": lambda p=plan, s=store: okrcore.score(p, s, AT, manager=manager),
+            "report": lambda p=plan, s=store: okrcore.report(
+                p, s, "weekly", at=AT, manager=manager
+            ),
+            "score once": lambda p=plan, s=store: okrcore.score(p, s, at=AT, manager=manager),
             "html": lambda r=rep: render(r, "html"),
         }
         wall: dict[str, list[float]] = {name: [] for name in runs}

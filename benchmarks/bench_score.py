@@ -186,7 +186,7 @@ def _grade(kr: KeyResult, p: float) -> float:
 
 
 def agree(plan: Plan, checkins: list[CheckIn], manager: PluginManager) -> None:
-    card = score(plan, checkins, AT, manager=manager)
+    card = score(plan, checkins, at=AT, manager=manager)
     mine = baseline(plan, checkins, AT)
     for kr_id, (prog, grade, completion, light, forecast) in mine["krs"].items():
         k = card.key_results[kr_id]
@@ -239,7 +239,7 @@ def main() -> None:
         plan, checkins = make(krs, per_kr)
         agree(plan, checkins, manager)
         runs: dict[str, Callable[[], object]] = {
-            "okrcore": lambda p=plan, c=checkins: score(p, c, AT, manager=manager),
+            "okrcore": lambda p=plan, c=checkins: score(p, c, at=AT, manager=manager),
             "baseline": lambda p=plan, c=checkins: baseline(p, c, AT),
         }
         times: dict[str, list[float]] = {name: [] for name in runs}

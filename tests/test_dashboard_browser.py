@@ -344,7 +344,7 @@ def build_report(kind: str, plan: Plan | None = None) -> Report:
             [RunOutcome("sessions", "failed", "ga4", error="<i>quota</i> exhausted", kind="quota")],
         )
     )
-    return report(plan, store, kind, AT)
+    return report(plan, store, kind, at=AT)
 
 
 @pytest.mark.parametrize("kind", ["daily", "weekly", "monthly"])
@@ -408,7 +408,7 @@ def demo_report(kind: str) -> Report:
         plan = planfile.load_plan(Path(folder) / "marketing.yaml")
         store = open_store("memory://")
         refresh(plan, store, backfill=(plan.cycles[0].start, AT))
-    return report(plan, store, kind, AT)
+    return report(plan, store, kind, at=AT)
 
 
 @pytest.mark.parametrize("kind", ["daily", "monthly"])

@@ -146,7 +146,7 @@ def test_message_text_and_html_of_plan_text_with_markup(tmp_path: Path) -> None:
             """
         )
     )
-    msg = message_for(build(plan, open_store("memory://"), "daily", dt.date(2026, 11, 20)))
+    msg = message_for(build(plan, open_store("memory://"), "daily", at=dt.date(2026, 11, 20)))
     assert "<script>alert(1)</script> *launch* & more" in msg.text
     assert "Leads_total reach 100 <b>" in msg.text
     assert not re.search("[\u2500-\u257f]", msg.text)

@@ -143,7 +143,7 @@ def _alarm(signum: int, frame: FrameType | None) -> None:
 def _run_case(path: Path, manager: PluginManager) -> None:
     plan = load_plan(path)
     okrcore.check(plan, manager=manager)
-    okrcore.score(plan, [], dt.date(2026, 11, 15), manager=manager)
+    okrcore.score(plan, [], at=dt.date(2026, 11, 15), manager=manager)
 
 
 def fuzz(cases: int, seed: int, tmp: Path) -> tuple[dict[str, str], float, int]:

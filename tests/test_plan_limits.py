@@ -142,8 +142,8 @@ def test_dates_at_the_edges_of_the_range_load_and_score() -> None:
     text = HEAD.replace("2026-01-01", "1970-01-01").replace("2026-03-31", "9998-01-01")
     plan = loads_plan(text + OBJ.removeprefix(HEAD) + KR)
     okrcore.check(plan)
-    okrcore.score(plan, [], dt.date(1970, 1, 1))
-    okrcore.score(plan, [], dt.date(9998, 1, 1))
+    okrcore.score(plan, [], at=dt.date(1970, 1, 1))
+    okrcore.score(plan, [], at=dt.date(9998, 1, 1))
 
 
 def test_funnel_that_overflows_a_float_is_a_plan_error_not_an_overflow() -> None:

@@ -181,18 +181,18 @@ def current_plan(plan: Plan) -> Plan:
     ],
 )
 def test_period_of_each_kind(plan: Plan, store: Store, kind: str, start: dt.date) -> None:
-    rep = report(plan, store, kind, AT)
+    rep = report(plan, store, kind, at=AT)
     assert (rep.kind, rep.at, rep.period_start) == (kind, AT, start)
 
 
 def test_unknown_kind_is_refused(plan: Plan, store: Store) -> None:
     with pytest.raises(Exception, match="unknown report kind 'hourly'"):
-        report(plan, store, "hourly", AT)
+        report(plan, store, "hourly", at=AT)
 
 
 def test_scores_use_current_targets_up_to_the_report_date(plan: Plan, store: Store) -> None:
-    rep = report(plan, store, "daily", AT)
-    expected = score(current_plan(plan), history(), AT)
+    rep = report(plan, store, "daily", at=AT)
+    expected = score(current_plan(plan), history(), at=AT)
     for line in rep.key_results:
         assert line.score == expected.key_results[line.id]
     assert rep.key_result("sessions").score.target == 1250
@@ -201,7 +201,7 @@ def test_scores_use_current_targets_up_to_the_report_date(plan: Plan, store: Sto
 
 
 def test_lights_summary_counts_every_key_result(plan: Plan, store: Store) -> None:
-    rep = report(plan, store, "daily", AT)
+    rep = report(plan, store, "daily", at=AT)
     counted: dict[str, int] = {}
     for line in rep.key_results:
         counted[line.score.status.value] = counted.get(line.score.status.value, 0) + 1
@@ -210,27 +210,27 @@ def test_lights_summary_counts_every_key_result(plan: Plan, store: Store) -> Non
 
 
 def test_daily_change_since_previous_checkin_and_yesterdays_light(plan: Plan, store: Store) -> None:
-    rep = report(plan, store, "daily", AT)
+    rep = report(plan, store, "daily", at=AT)
     leads = rep.key_result("leads")  # cumulative: the change is the last day's amount
     assert leads.previous_checkin == AT - dt.timedelta(days=1)
     assert leads.change == pytest.approx(14 + (AT - CYCLE.start).days % 5)
     sessions = rep.key_result("sessions")  # gauge: difference of the last two readings
     assert sessions.previous_checkin == dt.date(2026, 11, 12)
     assert sessions.change == pytest.approx(1.5 * 7)
-    yesterday = score(current_plan(plan), history(), AT - dt.timedelta(days=1))
+    yesterday = score(current_plan(plan), history(), at=AT - dt.timedelta(days=1))
     for line in rep.key_results:
         assert line.previous_status == yesterday.key_results[line.id].status
 
 
 def test_stale_key_results(plan: Plan, store: Store) -> None:
-    rep = report(plan, store, "daily", AT)
+    rep = report(plan, store, "daily", at=AT)
     assert rep.stale == ("mentions",)
 
 
 def test_weekly_gaps_largest_first_with_trend_and_forecast(plan: Plan, store: Store) -> None:
-    rep = report(plan, store, "weekly", AT)
-    now = score(current_plan(plan), history(), AT)
-    week_ago = score(current_plan(plan), history(), AT - dt.timedelta(days=7))
+    rep = report(plan, store, "weekly", at=AT)
+    now = score(current_plan(plan), history(), at=AT)
+    week_ago = score(current_plan(plan), history(), at=AT - dt.timedelta(days=7))
     gaps = {
         k: s.progress - s.expected for k, s in now.key_results.items() if s.progress is not None
     }
@@ -248,9 +248,9 @@ def test_weekly_gaps_largest_first_with_trend_and_forecast(plan: Plan, store: St
 
 
 def test_weekly_movers_moved_most_first(plan: Plan, store: Store) -> None:
-    rep = report(plan, store, "weekly", AT)
-    now = score(current_plan(plan), history(), AT)
-    week_ago = score(current_plan(plan), history(), AT - dt.timedelta(days=7))
+    rep = report(plan, store, "weekly", at=AT)
+    now = score(current_plan(plan), history(), at=AT)
+    week_ago = score(current_plan(plan), history(), at=AT - dt.timedelta(days=7))
     moved: dict[str, float] = {}
     for k, s in now.key_results.items():
         before = week_ago.key_results[k].progress
@@ -266,7 +266,7 @@ def test_weekly_movers_moved_most_first(plan: Plan, store: Store) -> None:
 
 
 def test_monthly_changes_of_the_month_with_original_and_current(plan: Plan, store: Store) -> None:
-    rep = report(plan, store, "monthly", AT)
+    rep = report(plan, store, "monthly", at=AT)
     (change,) = rep.target_changes
     assert change.change.kr_id == "sessions"
     assert (change.original, change.current) == (1200, 1250)
@@ -274,7 +274,7 @@ def test_monthly_changes_of_the_month_with_original_and_current(plan: Plan, stor
     (sc,) = rep.strategy_changes
     assert (sc.title, sc.objective, sc.change.new) == ("SEO push", "sales", "paused")
     owners = {n.id: n for n in rep.rollups["owner"]}
-    card = score(current_plan(plan), history(), AT)
+    card = score(current_plan(plan), history(), at=AT)
     assert owners["ann"].score == card.by_owner["ann"].score
     assert {n.id for n in rep.rollups["level"]} == {"team", "company"}
     assert [g.id for g in rep.goals] == ["brand"]
@@ -310,7 +310,7 @@ def test_failed_sources_of_the_last_run_up_to_the_date(plan: Plan, store: Store)
             [RunOutcome("leads", "failed", "crm", error="boom")],
         )
     )
-    rep = report(plan, store, "daily", AT)
+    rep = report(plan, store, "daily", at=AT)
     (failed,) = rep.failed_sources
     assert (failed.kr_id, failed.connection, failed.kind) == ("sessions", "ga4", "auth")
     assert "PERMISSION_DENIED" in (failed.error or "")
@@ -320,7 +320,7 @@ def test_failed_sources_of_the_last_run_up_to_the_date(plan: Plan, store: Store)
 
 
 def test_series_and_pace_for_charts(plan: Plan, store: Store) -> None:
-    rep = report(plan, store, "daily", AT)
+    rep = report(plan, store, "daily", at=AT)
     leads = rep.key_result("leads")
     running = [p.value for p in leads.series]
     assert running == sorted(running)  # a running total of positive amounts
@@ -328,7 +328,7 @@ def test_series_and_pace_for_charts(plan: Plan, store: Store) -> None:
     assert leads.series[0].date == CYCLE.start
     assert leads.pace[0].date == CYCLE.start
     assert leads.pace[-1] == type(leads.pace[-1])(CYCLE.end, 2000.0)
-    first = score(current_plan(plan), history(), CYCLE.start).key_results["leads"].plan_to_date
+    first = score(current_plan(plan), history(), at=CYCLE.start).key_results["leads"].plan_to_date
     assert leads.pace[0].value == pytest.approx(first)
     sessions = rep.key_result("sessions")
     assert sessions.series[-1].value == sessions.score.actual
@@ -347,12 +347,12 @@ def load_schema() -> dict[str, Any]:
 def test_json_is_stable_and_matches_the_documented_schema(
     plan: Plan, store: Store, kind: str
 ) -> None:
-    rep = report(plan, store, kind, AT)
+    rep = report(plan, store, kind, at=AT)
     text = render(rep, "json")
     data = json.loads(text)
     jsonschema.validate(data, load_schema())
     assert data == json.loads(json.dumps(rep.to_dict()))
-    assert text == render(report(plan, store, kind, AT), "json")  # same input, same bytes
+    assert text == render(report(plan, store, kind, at=AT), "json")  # same input, same bytes
     assert data["schema"] == "okrcore.report/1"
     assert data["summary"]["lights"] == rep.lights
 
@@ -364,7 +364,7 @@ def every_title(rep: Report) -> list[str]:
 
 @pytest.mark.parametrize("kind", ["daily", "weekly", "monthly"])
 def test_markdown(plan: Plan, store: Store, kind: str) -> None:
-    rep = report(plan, store, kind, AT)
+    rep = report(plan, store, kind, at=AT)
     md = render(rep, "md")
     assert md.startswith(f"## {rep.title}")
     for title in [line.score.title for line in rep.key_results]:
@@ -383,13 +383,13 @@ def test_markdown(plan: Plan, store: Store, kind: str) -> None:
 
 
 def test_markdown_escapes_plan_text(store: Store) -> None:
-    rep = report(make_plan("Q4 *launch* [x](http://evil)"), store, "daily", AT)
+    rep = report(make_plan("Q4 *launch* [x](http://evil)"), store, "daily", at=AT)
     assert "\\*launch\\* \\[x\\](http://evil)" in render(rep, "md")
 
 
 @pytest.mark.parametrize("kind", ["daily", "weekly", "monthly"])
 def test_text(plan: Plan, store: Store, kind: str) -> None:
-    rep = report(plan, store, kind, AT)
+    rep = report(plan, store, kind, at=AT)
     plain = render(rep, "text", width=200)
     assert "\x1b[" not in plain
     for title in (
@@ -404,7 +404,7 @@ def test_text(plan: Plan, store: Store, kind: str) -> None:
 @pytest.mark.parametrize("kind", ["daily", "weekly", "monthly"])
 def test_html_is_self_contained_and_escaped(store: Store, kind: str) -> None:
     plan = make_plan('Q4 <script>alert(1)</script> "quoted" & more')
-    rep = report(plan, store, kind, AT)
+    rep = report(plan, store, kind, at=AT)
     html = render(rep, "html")
     assert "<script" not in html.lower()
     assert "Q4 &lt;script&gt;alert(1)&lt;/script&gt; &#34;quoted&#34; &amp; more" in html
@@ -414,12 +414,12 @@ def test_html_is_self_contained_and_escaped(store: Store, kind: str) -> None:
     assert html.count("<svg") == len(rep.key_results)
     for obj in rep.objectives:
         assert f'data-objective="{obj.node.id}"' in html
-    assert html == render(report(plan, store, kind, AT), "html")  # deterministic
+    assert html == render(report(plan, store, kind, at=AT), "html")  # deterministic
 
 
 def test_unknown_format(plan: Plan, store: Store) -> None:
     with pytest.raises(Exception, match="unknown report format 'pdf'"):
-        render(report(plan, store, "daily", AT), "pdf")
+        render(report(plan, store, "daily", at=AT), "pdf")
 
 
 # -- notify --------------------------------------------------------------------------------------
@@ -465,7 +465,7 @@ def test_send_report_to_channels(store: Store, manager: PluginManager) -> None:
         chat={"plugin": "recorder", "link": "https://okr.example/d.html"},
         broken={"plugin": "recorder", "fail": True},
     )
-    rep = report(plan, store, "daily", AT)
+    rep = report(plan, store, "daily", at=AT)
     results = send_report(plan, rep, ["chat", "broken"], manager=manager)
     assert [(r.channel, r.ok) for r in results] == [("chat", True), ("broken", False)]
     assert "errcode 310000" in (results[1].error or "")
@@ -481,7 +481,7 @@ def test_unknown_channel_lists_the_plans_channels(store: Store, manager: PluginM
     from okrcore.notify import send_report
 
     plan = notify_plan(chat={"plugin": "recorder"})
-    (result,) = send_report(plan, report(plan, store, "daily", AT), ["team"], manager=manager)
+    (result,) = send_report(plan, report(plan, store, "daily", at=AT), ["team"], manager=manager)
     assert result.error == "unknown channel 'team' (the plan has: chat)"
 
 
@@ -716,7 +716,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Plan, Store
 @pytest.mark.parametrize("kind", ["daily", "weekly", "monthly"])
 def test_example_plan_renders_every_format(demo: tuple[Plan, Store], kind: str) -> None:
     plan, s = demo
-    rep = report(plan, s, kind, DEMO_AT)
+    rep = report(plan, s, kind, at=DEMO_AT)
     data = json.loads(render(rep, "json"))
     jsonschema.validate(data, load_schema())
     md, text, html = render(rep, "md"), render(rep, "text", width=400), render(rep, "html")
@@ -731,7 +731,7 @@ def test_example_plan_renders_every_format(demo: tuple[Plan, Store], kind: str) 
 
 def test_example_plan_series_follow_the_bundled_history(demo: tuple[Plan, Store]) -> None:
     plan, s = demo
-    rep = report(plan, s, "weekly", DEMO_AT)
+    rep = report(plan, s, "weekly", at=DEMO_AT)
     rows = demo_history_rows()
     for kr in plan.key_results():
         if kr.source is None or kr.metric is None:
@@ -826,9 +826,9 @@ def test_score_report_and_okr_score_agree_after_a_retarget(demo_db: tuple[Path, 
     assert result.exit_code == 0, result.output
     plan = planfile.load_plan(plan_file)
     with open_store(url) as s:
-        card = okrcore.score(plan, s, DEMO_AT)
-        rep = okrcore.report(plan, s, "weekly", DEMO_AT)
-        before = okrcore.score(plan, s, dt.date(2026, 11, 9))  # the day before the change
+        card = okrcore.score(plan, s, at=DEMO_AT)
+        rep = okrcore.report(plan, s, "weekly", at=DEMO_AT)
+        before = okrcore.score(plan, s, at=dt.date(2026, 11, 9))  # the day before the change
     cli = run_cli("score", str(plan_file), "--format", "json", "--store", url, "--at", at)
     assert cli.exit_code == 0, cli.output
     shown = {k["id"]: k for k in json.loads(cli.stdout)["key_results"]}["leads"]
@@ -853,7 +853,7 @@ def test_a_stored_change_that_conflicts_with_the_plan_is_named_not_a_traceback(
         s.add_target_change(TargetChange("leads", "target", 1000, 1300, "typo", changed_at=when))
     plan = planfile.load_plan(plan_file)
     with open_store(url) as s, pytest.raises(PlanError, match="target change of 'leads'") as err:
-        okrcore.score(plan, s, DEMO_AT)
+        okrcore.score(plan, s, at=DEMO_AT)
     assert "2026-11-10" in str(err.value)
     assert "stretch (1200) falls short of the target (1300)" in str(err.value)
     for command in ("score", "report"):
@@ -875,7 +875,7 @@ def test_node_tables_show_score_against_expected_score(demo: tuple[Plan, Store])
     from okrcore.reports._format import fixed
 
     plan, s = demo
-    rep = report(plan, s, "monthly", DEMO_AT)
+    rep = report(plan, s, "monthly", at=DEMO_AT)
     content = next(o.node for o in rep.objectives if o.node.id == "content")
     assert content.expected_score is not None
     assert content.status.value == "yellow"  # never green while its key result leads is red
@@ -898,11 +898,11 @@ def test_a_report_scores_each_date_it_needs_once(
     real = build.score
 
     def counting(*args: Any, **kwargs: Any) -> Any:
-        days.append(args[2])
+        days.append(kwargs["at"])
         return real(*args, **kwargs)
 
     monkeypatch.setattr(build, "score", counting)
-    rep = report(plan, store, kind, AT)
+    rep = report(plan, store, kind, at=AT)
     # now, the day before (previous lights) and a week before (trends); the pace is the plan
     assert sorted(days) == [AT - dt.timedelta(days=7), AT - dt.timedelta(days=1), AT]
     for line in rep.key_results:
@@ -930,7 +930,7 @@ def large_report(krs: int) -> Report:
         for kr in big.key_results()
         for i in range(days)
     )
-    return report(big, s, "weekly", AT)
+    return report(big, s, "weekly", at=AT)
 
 
 def test_the_dashboard_draws_a_light_chart_for_every_key_result() -> None:
@@ -960,7 +960,7 @@ def test_every_format_renders_extreme_numbers(value: float, fmt: str) -> None:
     s.add_target_change(TargetChange("gauge", "target", 100, 110, "x",
                                      changed_at=dt.datetime(2026, 10, 2, tzinfo=UTC)))
     for kind in ("daily", "weekly", "monthly"):
-        out = render(report(extreme, s, kind, AT), fmt, width=120)
+        out = render(report(extreme, s, kind, at=AT), fmt, width=120)
         assert "A huge target" in out
         if fmt == "json":
             jsonschema.validate(json.loads(out), load_schema())

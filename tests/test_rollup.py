@@ -60,7 +60,7 @@ def test_weighted_mean_leaves_out_missing_values_and_zero_weights() -> None:
 
 
 def test_objective_and_goal_rollup(manager: PluginManager) -> None:
-    card = score(org(), checkins(k1=50, k2=100, k3=20, k4=80, k5=40), AT, manager=manager)
+    card = score(org(), checkins(k1=50, k2=100, k3=20, k4=80, k5=40), at=AT, manager=manager)
     obj = card.objectives
     assert obj["p"].score == pytest.approx(0.8)
     assert obj["t"].score == pytest.approx((0.2 + 0.8) / 2)  # k3 and child p, weight 1 each
@@ -77,14 +77,14 @@ def test_objective_and_goal_rollup(manager: PluginManager) -> None:
 
 
 def test_key_results_without_data_are_left_out(manager: PluginManager) -> None:
-    card = score(org(), checkins(k1=50, k5=40), AT, manager=manager)
+    card = score(org(), checkins(k1=50, k5=40), at=AT, manager=manager)
     assert card.objectives["c"].score == pytest.approx(0.5)  # k2 and team t have no data
     assert card.objectives["t"].score is None
     assert card.goals["g"].score == pytest.approx((0.5 + 0.4) / 2)
 
 
 def test_rollups_by_owner_level_and_cycle(manager: PluginManager) -> None:
-    card = score(org(), checkins(k1=50, k2=100, k3=20, k4=80, k5=40, k6=10), AT, manager=manager)
+    card = score(org(), checkins(k1=50, k2=100, k3=20, k4=80, k5=40, k6=10), at=AT, manager=manager)
     assert card.by_owner["ceo"].score == pytest.approx(0.75)
     # ann owns t (0.5, weight 2) and p (0.8, weight 1)
     assert card.by_owner["ann"].score == pytest.approx((0.5 * 2 + 0.8) / 3)
@@ -100,7 +100,7 @@ def test_rollups_by_owner_level_and_cycle(manager: PluginManager) -> None:
 def test_node_status_rolls_up_capped_completion(manager: PluginManager) -> None:
     # at day 45 expected is 0.5: k1 = 50 -> C 1.0 (green); k2 = 100 -> C 2.0, capped to 1.0;
     # k3 = 20 -> C 0.4 (red); k4 = 80 -> C 1.6 -> 1.0
-    card = score(org(), checkins(k1=50, k2=100, k3=20, k4=80), AT, manager=manager)
+    card = score(org(), checkins(k1=50, k2=100, k3=20, k4=80), at=AT, manager=manager)
     t = card.objectives["t"]
     assert t.completion == pytest.approx((0.4 + 1.0) / 2)
     assert t.status is Light.YELLOW
@@ -121,14 +121,14 @@ def one_objective(policy: dict[str, object] | None = None) -> Plan:
 def test_an_objective_is_never_green_while_a_child_is_red_or_yellow(manager: PluginManager) -> None:
     # green from C >= 0.8: k1 C 1.0, k2 C 1.0 (w3), k3 C 0.4 (red): (1 + 3 + 0.4) / 5 = 0.88
     plan = one_objective({"green_at": 0.8})
-    card = score(plan, checkins(k1=50, k2=60, k3=20), AT, manager=manager)
+    card = score(plan, checkins(k1=50, k2=60, k3=20), at=AT, manager=manager)
     o = card.objectives["o"]
     assert o.completion == pytest.approx(0.88)
     assert card.key_results["k3"].status is Light.RED
     assert o.status is Light.YELLOW
     assert o.reason == "weighted C = 0.88 >= 0.80, but k3 is red (2 green; 1 red: k3; 1 grey: k4)"
     # the same objective without the red key result is green, and names its grey one
-    card = score(plan, checkins(k1=50, k2=60, k3=50), AT, manager=manager)
+    card = score(plan, checkins(k1=50, k2=60, k3=50), at=AT, manager=manager)
     assert card.objectives["o"].status is Light.GREEN
     assert card.objectives["o"].reason == "weighted C = 1.00 >= 0.80 (3 green; 1 grey: k4)"
 
@@ -137,7 +137,7 @@ def test_goals_and_groups_follow_the_same_rule(manager: PluginManager) -> None:
     plan = one_objective({"green_at": 0.8})
     plan = Plan(cycles=[Q1], goals=[Goal("g", "G")], policy=plan.policy,
                 objectives=[attrs.evolve(plan.objectives[0], goal="g")])
-    card = score(plan, checkins(k1=50, k2=60, k3=20), AT, manager=manager)
+    card = score(plan, checkins(k1=50, k2=60, k3=20), at=AT, manager=manager)
     assert card.goals["g"].status is Light.YELLOW  # its objective is yellow
     assert card.goals["g"].reason == "weighted C = 0.88 >= 0.80, but o is yellow (1 yellow: o)"
     assert card.by_owner["ann"].status is Light.YELLOW
@@ -145,24 +145,24 @@ def test_goals_and_groups_follow_the_same_rule(manager: PluginManager) -> None:
 
 def test_weakest_child_light_is_an_option(manager: PluginManager) -> None:
     plan = one_objective({"objective_light": "weakest"})
-    card = score(plan, checkins(k1=50, k2=60, k3=20), AT, manager=manager)
+    card = score(plan, checkins(k1=50, k2=60, k3=20), at=AT, manager=manager)
     # k3 (C 0.4) is red: the rolled-up C is 0.88 (yellow by default), the weakest child red
-    assert score(one_objective(), checkins(k1=50, k2=60, k3=20), AT, manager=manager).objectives[
+    assert score(one_objective(), checkins(k1=50, k2=60, k3=20), at=AT, manager=manager).objectives[
         "o"
     ].status is Light.YELLOW
     o = card.objectives["o"]
     assert o.status is Light.RED
     assert o.reason == "weakest child is red (2 green; 1 red: k3; 1 grey: k4)"
-    card = score(plan, checkins(k1=50, k2=50, k3=50), AT, manager=manager)
+    card = score(plan, checkins(k1=50, k2=50, k3=50), at=AT, manager=manager)
     assert card.objectives["o"].status is Light.GREEN
-    card = score(plan, [], AT, manager=manager)
+    card = score(plan, [], at=AT, manager=manager)
     assert card.objectives["o"].status is Light.GREY
     assert card.objectives["o"].reason == "no key result with data yet (4 grey: k1, k2, k3, k4)"
 
 
 def test_an_unknown_objective_light_is_a_plan_error(manager: PluginManager) -> None:
     with pytest.raises(PlanError, match="policy.objective_light: expected rollup or weakest"):
-        score(one_objective({"objective_light": "worst"}), [], AT, manager=manager)
+        score(one_objective({"objective_light": "worst"}), [], at=AT, manager=manager)
 
 
 def test_nodes_compare_score_with_expected_score(manager: PluginManager) -> None:
@@ -170,7 +170,7 @@ def test_nodes_compare_score_with_expected_score(manager: PluginManager) -> None
     stretchy = KeyResult("k1", "K1", baseline=0, target=100, stretch=150)
     objective = Objective("o", "O", "q1", key_results=[stretchy, kr("k2"), kr("k3")])
     plan = Plan(cycles=[Q1], objectives=[objective])
-    card = score(plan, checkins(k1=50, k2=50), AT, manager=manager)
+    card = score(plan, checkins(k1=50, k2=50), at=AT, manager=manager)
     o = card.objectives["o"]
     assert card.key_results["k1"].expected_score == pytest.approx(0.35)
     assert o.score == pytest.approx((0.35 + 0.5) / 2)
@@ -190,7 +190,7 @@ def test_incremental_update_touches_only_ancestors(manager: PluginManager) -> No
     assert live.objective_score("c") == pytest.approx(3.9 / 6)
     assert live.goal_score("g") == pytest.approx((3.9 / 6 + 0.4) / 2)
     assert live.objective_score("m") == pytest.approx(0.4)
-    fresh = score(plan, checkins(k1=50, k2=100, k3=20, k4=20, k5=40), AT, manager=manager)
+    fresh = score(plan, checkins(k1=50, k2=100, k3=20, k4=20, k5=40), at=AT, manager=manager)
     snapshot = live.scorecard()
     for oid, node in fresh.objectives.items():
         assert snapshot.objectives[oid].score == pytest.approx(node.score)

@@ -64,7 +64,7 @@ def score_one(
     policy: Mapping[str, Any] | None = None,
 ) -> KRScore:
     cis = [CheckIn(kr.id, value, day(n)) for n, value in checkins]
-    card = score(plan_of(kr, policy=policy), cis, day(at), manager=manager)
+    card = score(plan_of(kr, policy=policy), cis, at=day(at), manager=manager)
     return card.key_results[kr.id]
 
 
@@ -220,7 +220,7 @@ def test_cumulative_actual_sums_the_cycle_and_plan_is_spread_evenly(
         CheckIn("leads", 40, day(2)),
         CheckIn("leads", 999, day(30)),  # after `at`
     ]
-    card = score(plan_of(kr), cis, day(10), manager=manager)
+    card = score(plan_of(kr), cis, at=day(10), manager=manager)
     result = card.key_results["leads"]
     assert result.actual == 70.0
     assert result.plan_to_date == pytest.approx(100.0)  # 900 * 10 / 90
@@ -234,7 +234,7 @@ def test_a_later_recorded_check_in_corrects_the_same_day(manager: PluginManager)
         CheckIn("leads", 30, day(1), recorded_at=t0 + dt.timedelta(hours=1)),
         CheckIn("leads", 25, day(1), recorded_at=t0),
     ]
-    result = score(plan_of(leads()), cis, day(1), manager=manager).key_results["leads"]
+    result = score(plan_of(leads()), cis, at=day(1), manager=manager).key_results["leads"]
     assert result.actual == 30.0
 
 
@@ -400,7 +400,7 @@ def test_grey_without_data_or_before_the_cycle(manager: PluginManager) -> None:
     assert none.score is None
     assert none.forecast is None
     early = score(
-        plan_of(leads()), [CheckIn("leads", 5, dt.date(2025, 12, 20))], dt.date(2025, 12, 25),
+        plan_of(leads()), [CheckIn("leads", 5, dt.date(2025, 12, 20))], at=dt.date(2025, 12, 25),
         manager=manager,
     )  # fmt: skip
     assert early.key_results["leads"].status is Light.GREY
@@ -417,14 +417,14 @@ def test_score_ignores_unknown_key_results_and_later_check_ins(manager: PluginMa
         CheckIn("other-plan-kr", 99, day(5)),
         CheckIn("f", 80, day(20)),
     ]
-    card = score(plan_of(kr), cis, day(10), manager=manager)
+    card = score(plan_of(kr), cis, at=day(10), manager=manager)
     assert list(card.key_results) == ["f"]
     assert card.key_results["f"].actual == 10.0
 
 
 def test_to_dict_is_stable_json(manager: PluginManager) -> None:
     kr = KeyResult("bounce", "Bounce", kind="decrease", baseline=50, target=45, unit="%")
-    card = score(plan_of(kr), [CheckIn("bounce", 47, day(45))], day(45), manager=manager)
+    card = score(plan_of(kr), [CheckIn("bounce", 47, day(45))], at=day(45), manager=manager)
     data = json.loads(json.dumps(card.to_dict()))
     assert data["as_of"] == "2026-02-14"
     (k,) = data["key_results"]
@@ -449,7 +449,7 @@ def test_live_score_matches_a_full_score(manager: PluginManager) -> None:
         live.add(ci)
     assert live.add(CheckIn("nope", 1, day(3))) is None
     assert live.add(CheckIn("f", 1, day(30))) is None  # after `at`
-    full = score(plan, cis, day(11), manager=manager)
+    full = score(plan, cis, at=day(11), manager=manager)
     assert live.scorecard().key_results == full.key_results
     assert live.objective_score("o") == pytest.approx(full.objectives["o"].score)
 
@@ -496,7 +496,7 @@ def test_a_plugin_replaces_the_policies() -> None:
     pm.register(StrictPolicies(), "strict")
     kr = KeyResult("f", "Followers", baseline=0, target=100)
     plan = plan_of(kr, policy={"grading": "half", "status": "always-red"})
-    card = score(plan, [CheckIn("f", 100, day(5))], day(5), manager=pm)
+    card = score(plan, [CheckIn("f", 100, day(5))], at=day(5), manager=pm)
     assert card.key_results["f"].score == 0.5
     assert card.key_results["f"].status is Light.RED
     assert card.key_results["f"].reason == "red by policy (1 check-ins)"
@@ -511,13 +511,13 @@ def test_policies_passed_in_win_and_unknown_names_fail() -> None:
     pm = PluginManager(load_entry_points=False)
     kr = KeyResult("f", "Followers", baseline=0, target=100)
     card = score(
-        plan_of(kr), [CheckIn("f", 50, day(5))], day(5),
+        plan_of(kr), [CheckIn("f", 50, day(5))], at=day(5),
         grading=HalfGrading(), status=DefaultStatus(green_at=0.1),
     )  # fmt: skip
     assert card.key_results["f"].score == 0.5
     assert card.key_results["f"].status is Light.GREEN
     with pytest.raises(PluginError, match="unknown policy 'grading:nope'"):
-        score(plan_of(kr, policy={"grading": "nope"}), [], day(5), manager=pm)
+        score(plan_of(kr, policy={"grading": "nope"}), [], at=day(5), manager=pm)
 
 
 def test_grade_columns_match_the_default_grading() -> None:

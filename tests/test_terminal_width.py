@@ -123,7 +123,7 @@ def test_report_tables_fit_and_keep_every_number_and_name(
     demo: tuple[Plan, Store], kind: str, width: int
 ) -> None:
     plan, store = demo
-    rep = report(plan, store, kind, AT)
+    rep = report(plan, store, kind, at=AT)
     text = render(rep, "text", width=width)
     assert_fits(text, width)
     names = " ".join(column(text, "Key result"))
@@ -147,7 +147,7 @@ def test_the_why_text_moves_under_the_row_before_any_column_leaves(
     demo: tuple[Plan, Store],
 ) -> None:
     plan, store = demo
-    rep = report(plan, store, "daily", AT)
+    rep = report(plan, store, "daily", at=AT)
     wide, middle = render(rep, "text", width=160), render(rep, "text", width=100)
     assert column(wide, "Why")
     assert not notes(wide)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import logging
 import os
 import re
 import threading
@@ -39,6 +40,8 @@ __all__ = [
 ]
 
 ENTRY_POINT_GROUP = "okrcore"
+
+log = logging.getLogger(__name__)
 
 # Built-in behaviour, registered through the very same hooks as third-party plugins.
 DEFAULT_PLUGINS = (
@@ -257,6 +260,7 @@ class PluginManager:
         except Exception as exc:  # a broken plugin must not take everything down with it
             raise PluginError(f"cannot load plugin module {dotted!r}: {exc}") from exc
         self.register(module, dotted)
+        log.info("loaded plugin module %s (named by the plan)", dotted)
 
     def _load_builtins(self, modules: Iterable[str] = DEFAULT_PLUGINS) -> None:
         if not self._builtins:
@@ -265,6 +269,7 @@ class PluginManager:
             for dotted in modules:
                 if not self.pm.has_plugin(dotted):
                     self.register(importlib.import_module(dotted), dotted)
+                    log.debug("registered built-in plugin %s", dotted)
 
     def discover(self) -> None:
         """Load every built-in and (unless disabled) the installed entry points, once.
@@ -286,10 +291,12 @@ class PluginManager:
 
         allow = _env_names("OKRCORE_LOAD_PLUGINS")
         deny = _env_names("OKRCORE_DISABLE_PLUGINS") or set()
+        log.debug("discovering installed plugins (entry-point group %r)", ENTRY_POINT_GROUP)
         for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
             dist = ep.dist.name if ep.dist is not None else None
             names = {ep.name, dist} - {None}
             if (allow is not None and not names & allow) or names & deny:
+                log.debug("plugin %s not loaded (OKRCORE_LOAD_PLUGINS/DISABLE_PLUGINS)", ep.name)
                 continue
             if self.pm.has_plugin(ep.name):
                 continue
@@ -300,7 +307,9 @@ class PluginManager:
             except Exception as exc:  # report, and keep every other plugin working
                 error = str(exc) if isinstance(exc, PluginError) else f"{type(exc).__name__}: {exc}"
                 self._load_failures.append(PluginFailure(ep.name, error, dist, version))
+                log.warning("plugin %s (%s %s) failed to load: %s", ep.name, dist, version, error)
                 continue
+            log.info("loaded plugin %s (%s %s)", ep.name, dist, version)
             if dist is not None and version is not None:
                 self._dists[ep.name] = (dist, version)
 

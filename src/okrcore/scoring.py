@@ -532,8 +532,8 @@ def _completion_leaf(kr: KRScore) -> float | None:
 def score(
     plan: Plan,
     checkins: Iterable[CheckIn] | History,
-    at: dt.date | None = None,
     *,
+    at: dt.date | None = None,
     manager: PluginManager | None = None,
     grading: GradingPolicy | None = None,
     status: StatusPolicy | None = None,

@@ -44,7 +44,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Plan, Message]:
     plan = load_plan(folder / "marketing.yaml")
     store = open_store("memory://")
     refresh(plan, store, backfill=(plan.cycles[0].start, AT))
-    return plan, message_for(report(plan, store, "daily", AT), link=LINK)
+    return plan, message_for(report(plan, store, "daily", at=AT), link=LINK)
 
 
 def test_the_message_text_is_plain_and_names_every_key_result(

@@ -641,7 +641,7 @@ def test_payloads_of_a_real_report_fit_every_platform(tmp_path: Any) -> None:
     store = open_store("memory://")
     at = dt.date(2026, 11, 20)
     refresh(plan, store, backfill=(plan.cycles[0].start, at))
-    msg = message_for(report(plan, store, "monthly", at), link="https://okr.example/m.html")
+    msg = message_for(report(plan, store, "monthly", at=at), link="https://okr.example/m.html")
     slack = slack_payload(msg)
     assert len(slack["blocks"]) <= 50
     assert all(len(b["text"]["text"]) <= 3000 for b in slack["blocks"] if b["type"] == "section")

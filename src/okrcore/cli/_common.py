@@ -13,6 +13,7 @@ import difflib
 import functools
 import importlib
 import json
+import logging
 import os
 import re
 import sys
@@ -194,8 +195,40 @@ def _json_default(value: Any) -> Any:
 
 @click.group(cls=OkrGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="okrcore")
-def main() -> None:
+@click.option(
+    "-v",
+    "--verbose",
+    count=True,
+    help="Show okrcore's log on stderr: -v what it does (plugins loaded, retries), -vv debug.",
+)
+def main(verbose: int) -> None:
     """okr: OKRs and SMART goals from plan files: lint, score, refresh, report."""
+    if verbose:
+        show_log(logging.DEBUG if verbose > 1 else logging.INFO)
+
+
+class _StderrLog(logging.StreamHandler):  # type: ignore[type-arg]
+    """The handler ``-v`` adds (one, however many ``-v`` options a command line has)."""
+
+
+def show_log(level: int) -> None:
+    """Show okrcore's log records (logger ``okrcore`` and children) at ``level`` and above on
+    stderr for the rest of the command; ``okr -v`` and ``okr refresh -v`` both use this."""
+    logger = logging.getLogger("okrcore")
+    if any(isinstance(h, _StderrLog) for h in logger.handlers):
+        logger.setLevel(min(level, logger.level or level))
+        return
+    handler = _StderrLog(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    before = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(level)
+
+    def restore() -> None:  # an embedding process (or a test) keeps its own logging
+        logger.removeHandler(handler)
+        logger.setLevel(before)
+
+    click.get_current_context().call_on_close(restore)
 
 
 # -- output ---------------------------------------------------------------------------------

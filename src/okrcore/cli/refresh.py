@@ -29,6 +29,7 @@ from okrcore.cli._common import (
     main,
     opened_store,
     plan_argument,
+    show_log,
     store_option,
 )
 from okrcore.cli.workers import describe_progress, enqueue_run, queue_option, shard_ids
@@ -180,7 +181,7 @@ def refresh_command(
     0 once the jobs are queued.
     """
     if verbose:
-        _log_to_stderr(logging.DEBUG if verbose > 1 else logging.INFO)
+        show_log(logging.DEBUG if verbose > 1 else logging.INFO)
     if backfill is not None and at is not None:
         raise UsageError("--at and --backfill exclude each other (the backfill end is the as_of)")
     for flag, on, others in (
@@ -241,22 +242,6 @@ def _hook_error(plugin: str, error: str) -> str:
     platform's error), or the plugin and its error."""
     text = error.removeprefix("okrcore_refresh_finished: ").removeprefix("NotifyError: ")
     return text if plugin == "okrcore.default_plugins.notify" else f"plugin {plugin!r}: {text}"
-
-
-def _log_to_stderr(level: int) -> None:
-    """Show okrcore's log records (logger ``okrcore`` and children) on stderr."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    logger = logging.getLogger("okrcore")
-    before = logger.level
-    logger.addHandler(handler)
-    logger.setLevel(level)
-
-    def restore() -> None:  # an embedding process (or a test) keeps its own logging
-        logger.removeHandler(handler)
-        logger.setLevel(before)
-
-    click.get_current_context().call_on_close(restore)
 
 
 def _print_requests(result: RefreshResult) -> None:

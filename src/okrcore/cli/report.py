@@ -65,7 +65,7 @@ def report_command(
     """Render the daily, weekly or monthly report of PLAN, and optionally send it."""
     plan = load_plan(plan_path)
     with opened_store(store_url) as store:
-        rep = report(plan, store, kind, at or dt.date.today())
+        rep = report(plan, store, kind, at=at or dt.date.today())
         color = output is None and sys.stdout.isatty()
         width = terminal_width() if output is None else None
         text = render(rep, fmt, color=color, width=width)

@@ -84,8 +84,8 @@ def report(
     plan: Plan,
     store: Store,
     kind: str = "daily",
-    at: dt.date | None = None,
     *,
+    at: dt.date | None = None,
     manager: PluginManager | None = None,
 ) -> Report:
     """Build a report of ``kind`` (``daily``, ``weekly`` or ``monthly``) as of ``at`` (today).
@@ -103,7 +103,7 @@ def report(
 
     # each date the report needs is scored once; the pace needs no check-ins (plan to date)
     card, yesterday, week_ago = (
-        score(current, checkins, day, manager=manager)
+        score(current, checkins, at=day, manager=manager)
         for day in (at, at - dt.timedelta(days=1), at - dt.timedelta(days=7))
     )
 

@@ -1,0 +1,80 @@
+"""Logging: standard `logging` under the "okrcore" logger, configured by nobody but the application,
+shown by `okr -v`, and never carrying a secret."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from okrcore.model import Connection, Cycle, KeyResult, Objective, Plan
+from okrcore.plugins import PluginManager
+from okrcore.store import MemoryStore
+from okrcore.testing import FakeServer, Reply, refresh_without_waiting
+
+SECRET = "s3cr3t-token-4242"
+
+
+def test_the_library_configures_no_logging() -> None:
+    code = (
+        "import logging, okrcore, okrcore.engine, okrcore.plugins\n"
+        "logger = logging.getLogger('okrcore')\n"
+        "print(logger.level, [type(h).__name__ for h in logger.handlers],"
+        " len(logging.getLogger().handlers))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "0 ['NullHandler'] 0"
+
+
+def test_refresh_and_plugin_loading_log_and_no_record_holds_a_secret(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OKR_TEST_TOKEN", SECRET)
+    caplog.set_level(logging.DEBUG, logger="okrcore")
+    with FakeServer() as server:
+        server.route("/flaky", Reply(status=503, json={"error": "busy"}), Reply(json={"n": 4}))
+        server.route("/bad", Reply(status=401, json={"error": "bad token"}))
+        connection = Connection(
+            "api", "http_json", {"bearer": "env:OKR_TEST_TOKEN"}, endpoint=server.url
+        )
+        krs = [
+            KeyResult(name, name, baseline=0, target=10,
+                      source={"connection": "api", "url": f"/{name}", "value": "$.n"})
+            for name in ("flaky", "bad")
+        ]
+        plan = Plan(
+            cycles=[Cycle("q", dt.date(2026, 1, 1), dt.date(2026, 3, 31))],
+            objectives=[Objective("o", "O", "q", key_results=krs)],
+            connections={"api": connection},
+        )
+        manager = PluginManager(load_entry_points=False)
+        refresh_without_waiting(
+            plan, MemoryStore(), at=dt.date(2026, 1, 5), manager=manager, sleep=lambda _s: None
+        )
+    names = {r.name for r in caplog.records}
+    assert {"okrcore.plugins", "okrcore.engine"} <= names
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("retry" in m for m in messages)
+    assert any("key result bad" in m and "failed" in m for m in messages)
+    assert [m for m in messages if SECRET in m] == []
+    assert [r for r in caplog.records if SECRET in repr(r.args)] == []
+
+
+def test_okr_verbose_shows_the_log(example_plan_path: Path) -> None:
+    env = {**os.environ, "OKRCORE_LOAD_PLUGINS": ""}
+    quiet = subprocess.run(
+        [sys.executable, "-m", "okrcore.cli", "lint", str(example_plan_path)],
+        capture_output=True, text=True, env=env,
+    )
+    loud = subprocess.run(
+        [sys.executable, "-m", "okrcore.cli", "-vv", "lint", str(example_plan_path)],
+        capture_output=True, text=True, env=env,
+    )
+    assert quiet.returncode == loud.returncode == 0, loud.stderr
+    assert "okrcore.plugins" not in quiet.stderr
+    assert "DEBUG okrcore.plugins: registered built-in plugin" in loud.stderr
