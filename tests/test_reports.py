@@ -892,16 +892,15 @@ def test_node_tables_show_score_against_expected_score(demo: tuple[Plan, Store])
 def test_a_report_scores_each_date_it_needs_once(
     plan: Plan, store: Store, kind: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import okrcore.reports.build as build
+    from okrcore.scoring import score as real
 
     days: list[dt.date] = []
-    real = build.score
 
     def counting(*args: Any, **kwargs: Any) -> Any:
         days.append(kwargs["at"])
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(build, "score", counting)
+    monkeypatch.setattr("okrcore.reports.build.score", counting)
     rep = report(plan, store, kind, at=AT)
     # now, the day before (previous lights) and a week before (trends); the pace is the plan
     assert sorted(days) == [AT - dt.timedelta(days=7), AT - dt.timedelta(days=1), AT]
