@@ -79,6 +79,8 @@ def test_unknown_metric() -> None:
         ("2026-11-02T23:30:00Z", dt.date(2026, 11, 2)),
         ("2026-11-02T23:30:00-02:00", dt.date(2026, 11, 3)),
         ("2026-11-02T10:00:00.123+00:00", dt.date(2026, 11, 2)),
+        ("2026-11-02T23:30:00.000+0000", dt.date(2026, 11, 2)),  # Jira's offsets, no colon
+        ("2026-11-02T23:30:00.000-0230", dt.date(2026, 11, 3)),
     ],
 )
 def test_day_of(stamp: str | None, day: dt.date | None) -> None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
+import re
 from collections import Counter
 from collections.abc import Sequence
 
@@ -43,8 +44,13 @@ class Task:
     completed: dt.date | None = None
 
 
+# "+0000" offsets (Jira writes them) as "+00:00", which fromisoformat needs before Python 3.11
+_BARE_OFFSET = re.compile(r"([+-]\d{2})(\d{2})$")
+
+
 def day_of(stamp: str | None) -> dt.date | None:
-    """The UTC day of an ISO 8601 date or date-time (``Z`` or an offset); ``None`` stays ``None``.
+    """The UTC day of an ISO 8601 date or date-time (``Z``, ``+01:00`` or ``+0100``); ``None``
+    stays ``None``.
 
     Raises ``ValueError`` for text that is not a date.
     """
@@ -53,7 +59,8 @@ def day_of(stamp: str | None) -> dt.date | None:
     text = str(stamp).strip()
     if len(text) == 10:
         return dt.date.fromisoformat(text)
-    moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    text = _BARE_OFFSET.sub(r"\1:\2", text.replace("Z", "+00:00"))
+    moment = dt.datetime.fromisoformat(text)
     if moment.tzinfo is not None:
         moment = moment.astimezone(dt.timezone.utc)
     return moment.date()

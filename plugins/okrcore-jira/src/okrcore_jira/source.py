@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import base64
-import re
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -35,8 +34,6 @@ from okrcore.tasks import NoTasks, Task, day_of, points, total
 
 from ._version import __version__
 from .query import JiraQuery, Table, parse_query, validate_query
-
-_OFFSET = re.compile(r"([+-]\d\d)(\d\d)$")
 
 __all__ = ["DEFAULT_RATE", "MAX_RESULTS", "SEARCH", "JiraSource"]
 
@@ -372,12 +369,9 @@ def _reading(
 
 
 def _stamp(value: Any) -> str | None:
-    """A Jira timestamp with a colon in its offset (``+0000`` -> ``+00:00``), which Python 3.10's
-    ``fromisoformat`` needs."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return _OFFSET.sub(r"\1:\2", value)
+    """A Jira timestamp (``2026-11-02T10:00:00.000+0000``) as text; anything else is no date."""
+    if value is None or isinstance(value, str):
+        return value
     raise ValueError(f"{value!r} is not a date")
 
 
