@@ -54,6 +54,7 @@ __all__ = [
     "http_setting_problems",
     "is_secret_reference",
     "parse_retry_after",
+    "positive_number_problems",
     "resolve_secret",
     "unknown_keys",
 ]
@@ -449,6 +450,18 @@ def http_session(
     session.headers["User-Agent"] = user_agent
     session.headers["Accept"] = "application/json"
     return session
+
+
+def positive_number_problems(
+    settings: Mapping[str, Any], keys: Iterable[str]
+) -> list[QueryProblem]:
+    """A problem for each of ``keys`` that is set but is not a positive number (no I/O)."""
+    return [
+        QueryProblem(key, f"{key} must be a positive number")
+        for key in keys
+        if (value := settings.get(key)) is not None
+        and (isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0)
+    ]
 
 
 def http_setting_problems(settings: Mapping[str, Any]) -> list[QueryProblem]:

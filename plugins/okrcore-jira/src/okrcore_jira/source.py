@@ -28,6 +28,7 @@ from okrcore.sources import (
     http_setting_problems,
     is_secret_reference,
     parse_retry_after,
+    positive_number_problems,
     unknown_keys,
 )
 from okrcore.tasks import NoTasks, Task, day_of, points, total
@@ -101,12 +102,9 @@ class JiraSource(Source):
         email = settings.get("email")
         if email is not None and not (isinstance(email, str) and "@" in email):
             problems.append(QueryProblem("email", "email is the Atlassian account's address"))
-        for key in ("requests_per_second", "concurrency", "timeout"):
-            value = settings.get(key)
-            if value is not None and (
-                isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0
-            ):
-                problems.append(QueryProblem(key, f"{key} must be a positive number"))
+        problems += positive_number_problems(
+            settings, ("requests_per_second", "concurrency", "timeout")
+        )
         return problems
 
     @classmethod

@@ -28,6 +28,7 @@ from okrcore.sources import (
     http_setting_problems,
     is_secret_reference,
     parse_retry_after,
+    positive_number_problems,
     unknown_keys,
 )
 from okrcore.tasks import NoTasks, Task, day_of, points, total
@@ -100,12 +101,9 @@ class NotionSource(Source):
         if not is_secret_reference(settings.get("token")):
             problems.append(QueryProblem(
                 "token", "set token to 'env:NAME' or 'file:PATH' holding a Notion token"))
-        for key in ("requests_per_second", "concurrency", "timeout"):
-            value = settings.get(key)
-            if value is not None and (
-                isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0
-            ):
-                problems.append(QueryProblem(key, f"{key} must be a positive number"))
+        problems += positive_number_problems(
+            settings, ("requests_per_second", "concurrency", "timeout")
+        )
         return problems
 
     @classmethod

@@ -24,6 +24,7 @@ from okrcore.sources import (
     Throttle,
     is_secret_reference,
     parse_retry_after,
+    positive_number_problems,
     unknown_keys,
 )
 
@@ -98,12 +99,7 @@ class SheetsSource(Source):
         for key in given:
             if not is_secret_reference(settings[key]):
                 problems.append(QueryProblem(key, f"set {key} to 'env:NAME' or 'file:PATH'"))
-        for key in ("requests_per_second", "timeout"):
-            value = settings.get(key)
-            if value is not None and (
-                isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0
-            ):
-                problems.append(QueryProblem(key, f"{key} must be a positive number"))
+        problems += positive_number_problems(settings, ("requests_per_second", "timeout"))
         return problems
 
     @classmethod

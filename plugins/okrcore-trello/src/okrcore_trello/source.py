@@ -27,6 +27,7 @@ from okrcore.sources import (
     http_setting_problems,
     is_secret_reference,
     parse_retry_after,
+    positive_number_problems,
     unknown_keys,
 )
 from okrcore.tasks import NoTasks, Task, day_of, points, total
@@ -92,12 +93,9 @@ class TrelloSource(Source):
             if not is_secret_reference(settings.get(key)):
                 problems.append(QueryProblem(
                     key, f"set {key} to 'env:NAME' or 'file:PATH' holding the Trello {what}"))
-        for key in ("requests_per_second", "concurrency", "timeout"):
-            value = settings.get(key)
-            if value is not None and (
-                isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0
-            ):
-                problems.append(QueryProblem(key, f"{key} must be a positive number"))
+        problems += positive_number_problems(
+            settings, ("requests_per_second", "concurrency", "timeout")
+        )
         return problems
 
     @classmethod
