@@ -156,7 +156,7 @@ def test_cli_export_import_round_trip(tmp_path: Path, example_plan_path: Path,
     assert "checkins.csv" in out
     imported = str(tmp_path / "imported.yaml")
     out = ok("import", str(tmp_path / "tables"), "--store", store2, "-o", imported)
-    assert "11 key result(s)" in out
+    assert "12 key result(s)" in out
     load_plan(imported)  # a valid plan file
     cards = [
         json.loads(ok("score", path, "--store", store, "--at", AT.isoformat(), "--format", "json"))

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 
 import okrcore
@@ -173,6 +174,26 @@ def test_hook_okrcore_refresh_finished(manager: PluginManager) -> None:
     manager.register(Listener(), "listener")
     okrcore.refresh(small_plan(), MemoryStore(), at=dt.date(2026, 1, 5), manager=manager)
     assert seen == [("2026-01-05", "small")]
+
+
+def test_hook_okrcore_event(manager: PluginManager) -> None:
+    seen: list[tuple[str, str, str]] = []
+
+    class Listener:
+        @hookimpl
+        def okrcore_event(self, event: Any, plan: Any) -> None:
+            seen.append((event.kind.value, event.key, plan.title))
+
+    manager.register(plugin_registering("okrcore_register_sources", Constant), "constant")
+    manager.register(Listener(), "listener")
+    store = MemoryStore()
+    goal = attrs.evolve(small_plan(), objectives=[Objective("o", "O", "c1", key_results=[
+        KeyResult("k", "Reach 7", baseline=0, target=7, source={"connection": "c"})])])
+    for _ in range(2):  # the second run sends nothing again
+        result = okrcore.refresh(goal, store, at=dt.date(2026, 1, 5), manager=manager)
+        assert result.hook_errors == ()
+    assert seen == [("target_reached", "target_reached:k:7.0", "small")]
+    assert [d.destination for d in store.event_deliveries()] == ["plugin:listener"]
 
 
 def small_plan() -> Plan:

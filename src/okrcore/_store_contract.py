@@ -32,6 +32,8 @@ import traceback
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, ClassVar
 
+import attrs
+
 from .errors import StoreError, StoreNotFoundError
 from .hookspecs import hookimpl
 from .model import (
@@ -48,7 +50,7 @@ from .model import (
 )
 from .plugins import PluginManager
 from .sources import FetchRequest, Reading, Source
-from .store import AddResult, Store, open_store
+from .store import AddResult, EventDelivery, Store, open_store
 
 __all__ = ["StoreContract"]
 
@@ -142,6 +144,32 @@ def _writer(url: str, n: int, start: Any, results: Any) -> None:
         results.put((n, traceback.format_exc(), 0, 0))
 
 
+def _delivery(key: str, token: str, *, at: dt.datetime = T0, **kw: Any) -> EventDelivery:
+    return EventDelivery(
+        key=key, destination=kw.pop("destination", "team-chat"), kind="target_reached",
+        subject="leads", at=D(2026, 1, 31), token=token, claimed_at=at, **kw,
+    )
+
+
+def _claimer(url: str, n: int, start: Any, results: Any) -> None:
+    """One process claiming the same event deliveries as every other one."""
+    try:
+        with contextlib.closing(open_store(url)) as store:
+            start.wait()
+            won = [
+                k for k in range(EVENTS)
+                if store.claim_event(_delivery(f"e{k}", f"p{n}"), stale_before=T0)
+            ]
+            for k in won:
+                store.finish_event(f"e{k}", "team-chat", f"p{n}", sent_at=T0)
+        results.put((n, None, won))
+    except BaseException:  # reported by the test in the parent process
+        results.put((n, traceback.format_exc(), []))
+
+
+EVENTS = 20
+
+
 class StoreContract:
     """Tests every store backend must pass; subclass it with ``store_url`` and
     ``missing_store_url`` fixtures (see the module documentation)."""
@@ -161,6 +189,22 @@ class StoreContract:
             yield store
         finally:
             store.close()
+
+    def _race(self, store_url: str, target: Callable[..., None]) -> list[Any]:
+        """Run ``target(url, n, start, results)`` in WRITERS processes started together; each
+        puts one tuple on ``results``. Skipped for a backend that keeps no data."""
+        self._skip_unless_persistent()
+        open_store(store_url, manager=self.manager()).close()  # created before the race
+        ctx = multiprocessing.get_context("spawn")
+        start, results = ctx.Barrier(WRITERS), ctx.Queue()
+        procs = [ctx.Process(target=target, args=(store_url, n, start, results))
+                 for n in range(WRITERS)]
+        for p in procs:
+            p.start()
+        outcomes = [results.get(timeout=600) for _ in procs]
+        for p in procs:
+            p.join(60)
+        return outcomes
 
     def _skip_unless_persistent(self) -> None:
         if not self.persistent:
@@ -459,6 +503,70 @@ class StoreContract:
                 assert lookup("nope") is None
 
     # -- lifetime ----------------------------------------------------------------------------
+    # -- events ------------------------------------------------------------------------------
+    def test_an_event_delivery_is_claimed_once_and_round_trips(self, store_url: str) -> None:
+        event = {"kind": "target_reached", "subject": "leads", "summary": "Leads: target 1,000 ✓"}
+        first = _delivery("target_reached:leads:1000", "a", run_id="r1", event=event)
+        with self.opened(store_url) as store:
+            assert store.event_deliveries(sent=None) == []
+            assert store.claim_event(first, stale_before=T0 - dt.timedelta(hours=1))
+            # a second sender (a re-run, another worker) does not get it while it is claimed
+            assert not store.claim_event(
+                _delivery(first.key, "b"), stale_before=T0 - dt.timedelta(hours=1)
+            )
+            assert store.event_deliveries() == []  # claimed, not sent
+            assert store.event_deliveries(sent=False) == [first]
+            sent_at = T0 + dt.timedelta(seconds=3)
+            store.finish_event(first.key, "team-chat", "a", sent_at=sent_at)
+            assert store.event_deliveries() == [attrs.evolve(first, sent_at=sent_at)]
+            assert store.event_deliveries()[0].sent
+            # once sent, never claimed again, however old the record
+            later = T0 + dt.timedelta(days=30)
+            assert not store.claim_event(_delivery(first.key, "c", at=later), stale_before=later)
+            # the same event to another destination is its own delivery
+            other = _delivery(first.key, "c", destination="mail")
+            assert store.claim_event(other, stale_before=T0)
+            assert [d.destination for d in store.event_deliveries(sent=None)] == [
+                "mail", "team-chat"
+            ]
+
+    def test_a_failed_event_delivery_is_not_recorded(self, store_url: str) -> None:
+        with self.opened(store_url) as store:
+            assert store.claim_event(_delivery("e", "a"), stale_before=T0)
+            store.finish_event("e", "team-chat", "a", sent_at=None)
+            assert store.event_deliveries(sent=None) == []
+            assert store.claim_event(_delivery("e", "b"), stale_before=T0)  # sent next time
+
+    def test_a_stale_event_claim_is_taken_over(self, store_url: str) -> None:
+        later = T0 + dt.timedelta(hours=2)
+        with self.opened(store_url) as store:
+            assert store.claim_event(_delivery("e", "dead"), stale_before=T0)
+            assert not store.claim_event(_delivery("e", "b", at=later), stale_before=T0)
+            assert store.claim_event(_delivery("e", "b", at=later), stale_before=later)
+            # the dead sender's token no longer holds the claim: finishing does nothing
+            store.finish_event("e", "team-chat", "dead", sent_at=later)
+            store.finish_event("e", "team-chat", "dead", sent_at=None)
+            [pending] = store.event_deliveries(sent=False)
+            assert (pending.token, pending.claimed_at) == ("b", later)
+
+    def test_event_deliveries_filter_and_order(self, store_url: str) -> None:
+        with self.opened(store_url) as store:
+            for key, day in (("z", 3), ("a", 5), ("m", 3)):
+                d = attrs.evolve(_delivery(key, "t"), at=D(2026, 2, day))
+                assert store.claim_event(d, stale_before=T0)
+                store.finish_event(key, "team-chat", "t", sent_at=T0)
+            assert [d.key for d in store.event_deliveries()] == ["m", "z", "a"]
+            assert [d.key for d in store.event_deliveries(since=D(2026, 2, 4))] == ["a"]
+
+    def test_many_processes_claim_each_event_once(self, store_url: str) -> None:
+        outcomes = self._race(store_url, _claimer)
+        errors = [error for _, error, _ in outcomes if error]
+        assert errors == [], errors[0]
+        won = sorted(k for _, _, keys in outcomes for k in keys)
+        assert won == list(range(EVENTS))  # every event claimed, none twice
+        with self.opened(store_url) as store:
+            assert len(store.event_deliveries()) == EVENTS
+
     def test_a_missing_store_is_not_created(self, missing_store_url: str) -> None:
         for _ in range(2 if self.persistent else 1):  # the second time: it still does not exist
             with (
@@ -500,17 +608,7 @@ class StoreContract:
             store.add_checkins([_ci("a", 1, 1)])
 
     def test_many_processes_lose_and_double_nothing(self, store_url: str) -> None:
-        self._skip_unless_persistent()
-        open_store(store_url, manager=self.manager()).close()  # created before the race
-        ctx = multiprocessing.get_context("spawn")
-        start, results = ctx.Barrier(WRITERS), ctx.Queue()
-        procs = [ctx.Process(target=_writer, args=(store_url, n, start, results))
-                 for n in range(WRITERS)]
-        for p in procs:
-            p.start()
-        outcomes = [results.get(timeout=600) for _ in procs]
-        for p in procs:
-            p.join(60)
+        outcomes = self._race(store_url, _writer)
         errors = [error for _, error, _, _ in outcomes if error]
         assert errors == [], errors[0]  # e.g. never "database is locked"
         assert sum(new for *_, new, _ in outcomes) == 1  # the contended reading: stored once...

@@ -18,6 +18,7 @@ import pluggy
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from .events import Event
     from .model import Plan, RunRecord
 
 hookspec = pluggy.HookspecMarker("okrcore")
@@ -106,4 +107,20 @@ def okrcore_refresh_finished(run: RunRecord, plan: Plan, store: Any, manager: An
     the end of every ``okrcore.refresh`` that is not a dry run. An exception raised here is reported
     in ``RefreshResult.hook_errors`` and the run log; it neither undoes the refresh nor stops other
     implementations.
+    """
+
+
+@hookspec
+def okrcore_event(event: Event, plan: Plan, store: Any, manager: Any) -> None:
+    """Called once for each event (a key result reached its target or stretch, turned red,
+    recovered, went stale) a refresh brought.
+
+    Receives the :class:`okrcore.events.Event` (``kind``, ``subject``, ``title``, ``at``,
+    ``summary``, ``key``, ``owner``, ``data``), the :class:`okrcore.model.Plan`, the store and the
+    :class:`okrcore.plugins.PluginManager`; name only the arguments you need. Return value ignored.
+    Runs after every refresh that is not a dry run or a backfill, once per event and
+    implementation: okrcore records in the store that this implementation took the event (as
+    ``plugin:NAME``) and never calls it again for the same ``event.key``, not on a re-run nor
+    from a second worker. An exception raised here is reported (``okr refresh`` exits 1 naming the
+    plugin) and the event is not recorded, so the next refresh calls the implementation again.
     """

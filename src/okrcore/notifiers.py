@@ -41,6 +41,8 @@ class Channel:
     name: str
     plugin: str
     settings: Mapping[str, Any] = attrs.field(factory=dict, converter=dict)
+    base_dir: str | None = attrs.field(default=None, eq=False)
+    """The plan file's folder: relative paths in settings are read from there."""
 
     def __repr__(self) -> str:  # settings hold webhook URLs and secrets: keep them out of reprs
         return f"Channel(name={self.name!r}, plugin={self.plugin!r})"

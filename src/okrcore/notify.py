@@ -9,6 +9,9 @@ okrcore's own and are not passed to the notifier:
     (``daily``, ``weekly``, ``monthly``).
 ``link``
     the URL where the full report is published; chat messages that must be trimmed point there.
+``events``
+    the events (:mod:`okrcore.events`) to post on this channel: a list of event kinds or groups
+    (``achievements``, ``alerts``, ``all``).
 
 Example::
 
@@ -20,6 +23,7 @@ Example::
 from __future__ import annotations
 
 import difflib
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -36,11 +40,12 @@ __all__ = [
     "SendResult",
     "after_refresh_channels",
     "channels",
+    "deliver",
     "message_for",
     "send_report",
 ]
 
-OWN_KEYS = ("plugin", "after_refresh", "link")
+OWN_KEYS = ("plugin", "after_refresh", "link", "events")
 
 
 @attrs.frozen
@@ -57,17 +62,18 @@ class SendResult:
 
 def channels(plan: Plan) -> dict[str, Channel]:
     """The plan's channels by name; a malformed entry raises :class:`NotifyError` naming it."""
-    return {str(name): _channel(str(name), entry) for name, entry in plan.notify.items()}
+    return {str(name): _channel(plan, str(name), entry) for name, entry in plan.notify.items()}
 
 
-def _channel(name: str, entry: Any) -> Channel:
+def _channel(plan: Plan, name: str, entry: Any) -> Channel:
     if not isinstance(entry, Mapping):
         raise NotifyError(f"notify.{name}: expected a mapping with 'plugin' and settings")
     plugin = entry.get("plugin")
     if not isinstance(plugin, str) or not plugin:
         raise NotifyError(f"notify.{name}: a channel needs 'plugin' (e.g. slack, dingtalk)")
     settings = {k: v for k, v in entry.items() if k not in OWN_KEYS}
-    return Channel(name, plugin, settings)
+    base = os.path.dirname(plan.source_path) if plan.source_path else None
+    return Channel(name, plugin, settings, base_dir=base)
 
 
 def _unknown(plan: Plan, name: str) -> str:
@@ -151,13 +157,22 @@ def send_report(
             results.append(SendResult(name, _unknown(plan, name)))
             continue
         link = _entry(plan, name).get("link")
-        try:
-            notifier = _notifier(manager, _channel(name, plan.notify[name]))
-            notifier.send(message_for(report, link=link if isinstance(link, str) else None))
-        except NotifyError as exc:
-            results.append(SendResult(name, str(exc)))
-        except Exception as exc:  # a notifier bug must not hide the other channels' results
-            results.append(SendResult(name, f"channel {name!r}: {type(exc).__name__}: {exc}"))
-        else:
-            results.append(SendResult(name))
+        message = message_for(report, link=link if isinstance(link, str) else None)
+        results.append(SendResult(name, deliver(plan, name, message, manager=manager)))
     return results
+
+
+def deliver(
+    plan: Plan, name: str, message: Message, *, manager: PluginManager
+) -> str | None:
+    """Send ``message`` on the plan's channel ``name``: ``None`` when delivered, else the error
+    (naming the channel); never raises for the channel's own failure."""
+    if name not in plan.notify:
+        return _unknown(plan, name)
+    try:
+        _notifier(manager, _channel(plan, name, plan.notify[name])).send(message)
+    except NotifyError as exc:
+        return str(exc)
+    except Exception as exc:  # a notifier bug must not hide the other channels' results
+        return f"channel {name!r}: {type(exc).__name__}: {exc}"
+    return None

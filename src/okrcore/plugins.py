@@ -50,6 +50,7 @@ DEFAULT_PLUGINS = (
     "okrcore.default_plugins.checks",
     "okrcore.default_plugins.policies",
     "okrcore.default_plugins.notify",
+    "okrcore.default_plugins.events",
     "okrcore.default_plugins.templates",
 )
 # The built-ins each registry needs: opening a store or scoring imports no source or check.
@@ -58,7 +59,7 @@ BUILTINS_BY_KIND = {
     "source": ("okrcore.default_plugins.sources",),
     "check": ("okrcore.default_plugins.checks", "okrcore.default_plugins.sources"),
     "policy": ("okrcore.default_plugins.policies",),
-    "notifier": (),
+    "notifier": ("okrcore.default_plugins.notify",),
     "template": ("okrcore.default_plugins.templates",),
 }
 
@@ -378,17 +379,30 @@ class PluginManager:
         Each implementation gets only the arguments it names. One that raises does not stop the
         others; its error is returned (and not raised).
         """
-        self.discover()
         failures: list[PluginFailure] = []
-        for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
+        for name, call in self.hook_callers(hook_name):
             try:
-                impl.function(**{name: kwargs[name] for name in impl.argnames})
+                call(**kwargs)
             except Exception as exc:  # reported by the caller; an event never undoes work
-                dist, version = self._dists.get(impl.plugin_name, (None, None))
+                dist, version = self._dists.get(name, (None, None))
                 failures.append(
-                    PluginFailure(impl.plugin_name, f"{hook_name}: {_exc_text(exc)}", dist, version)
+                    PluginFailure(name, f"{hook_name}: {_exc_text(exc)}", dist, version)
                 )
         return failures
+
+    def hook_callers(self, hook_name: str) -> list[tuple[str, Callable[..., Any]]]:
+        """``(plugin name, call)`` for each implementation of an event hook, in pluggy's order;
+        ``call(**kwargs)`` passes the implementation only the arguments it names. For callers
+        that handle each implementation on its own (:func:`okrcore.events.send_events`)."""
+        self.discover()
+        out: list[tuple[str, Callable[..., Any]]] = []
+        for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
+
+            def call(_impl: Any = impl, **kwargs: Any) -> Any:
+                return _impl.function(**{name: kwargs[name] for name in _impl.argnames})
+
+            out.append((impl.plugin_name, call))
+        return out
 
     @property
     def sources(self) -> Registry:

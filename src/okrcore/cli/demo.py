@@ -7,8 +7,10 @@ import datetime as dt
 import importlib.resources
 import shlex
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
+import attrs
 import click
 
 from okrcore.cli._common import (
@@ -27,6 +29,7 @@ from okrcore.planfile import load_plan
 from okrcore.plugins import default_manager
 from okrcore.reports import render, report
 from okrcore.reports._format import num
+from okrcore.store import Store
 
 DEMO_DATE = dt.date(2026, 11, 20)  # the last day of the bundled history: deterministic output
 DEMO_FILES = ("marketing.yaml", "marketing-history.csv")
@@ -60,6 +63,37 @@ def _run_summary(run: RunRecord) -> str:
     revised = sum(o.revised for o in run.outcomes)
     parts = ", ".join(f"{n} {status}" for status, n in sorted(tally.items())) or "nothing to do"
     return f"Refresh as of {run.as_of}: {parts}; {stored} new check-in(s), {revised} revised."
+
+
+DEMO_CHANNEL = {"plugin": "file", "path": "team-chat.md", "events": ["achievements"]}
+"""Where the demo posts events: a local file standing in for the team chat."""
+
+
+def with_demo_channel(plan: Plan) -> Plan:
+    """The plan with the demo's ``team-chat`` channel for achievements, unless one of its own
+    channels already takes events (the demo is offline: no chat to post to)."""
+    if any(isinstance(e, Mapping) and e.get("events") for e in plan.notify.values()):
+        return plan
+    return attrs.evolve(plan, notify={**plan.notify, "team-chat": DEMO_CHANNEL})
+
+
+def _print_events(store: Store, plan: Plan, where: Path) -> None:
+    """The events the plan's channels were sent (by this run or an earlier demo run)."""
+    deliveries = store.event_deliveries()
+    if not deliveries:
+        return
+    click.echo("Events sent after the refresh (each once: running the demo again sends none):")
+    for d in deliveries:
+        label = str(d.event.get("summary") or d.key)
+        kind = d.kind.replace("_", " ")
+        click.echo(f"  {d.at} {kind} -> {d.destination}: {label}")
+    files = sorted({
+        str(Path(str(entry["path"])))
+        for name, entry in plan.notify.items()
+        if isinstance(entry, Mapping) and entry.get("plugin") == "file" and entry.get("path")
+    })
+    for name in files:
+        click.echo(f"  (the file channel wrote them to {where / name})")
 
 
 def next_commands(plan: Plan, plan_arg: str, store_arg: str, at: dt.date) -> list[str]:
@@ -116,7 +150,7 @@ def demo(folder: str, at: dt.date | None) -> None:
     for path, copied in files:
         click.echo(f"{'Copied' if copied else 'Kept existing'} {shown / path.name}")
     plan_path = str(where / DEMO_FILES[0])
-    plan = load_plan(plan_path)
+    plan = with_demo_channel(load_plan(plan_path))
     store_url = f"sqlite:///{where / 'okrcore.db'}"
     out = console()
     with opened_store(store_url, create=True) as store:
@@ -125,6 +159,7 @@ def demo(folder: str, at: dt.date | None) -> None:
         failed = [o for o in run.outcomes if o.status == "failed"]
         for o in failed:
             click.echo(f"  {o.kr_id}: failed: {o.error}", err=True)
+        _print_events(store, plan, shown)
         click.echo("")
         render_scorecard(scorecard(plan, store, at), "text", plan.title or "")
         click.echo("")

@@ -230,7 +230,7 @@ def refresh_command(
         _print_requests(result)
     else:
         _print_result(result)
-    for failure in result.hook_errors:  # e.g. the report after the refresh was not delivered
+    for failure in result.hook_errors:  # e.g. a report or an event was not delivered
         click.echo(f"FAILED after the refresh: {_hook_error(failure.name, failure.error)}",
                    err=True)
     if not dry_run and (not result.ok or result.hook_errors):
@@ -241,7 +241,8 @@ def _hook_error(plugin: str, error: str) -> str:
     """A hook failure in words: the notifier's own message (which names the channel and the
     platform's error), or the plugin and its error."""
     text = error.removeprefix("okrcore_refresh_finished: ").removeprefix("NotifyError: ")
-    return text if plugin == "okrcore.default_plugins.notify" else f"plugin {plugin!r}: {text}"
+    builtin = plugin in ("okrcore.default_plugins.notify", "okrcore.default_plugins.events")
+    return text if builtin else f"plugin {plugin!r}: {text}"
 
 
 def _print_requests(result: RefreshResult) -> None:

@@ -1,4 +1,9 @@
-"""Built-in notification glue: send a report when a refresh finishes.
+"""Built-in notification glue: the ``file`` notifier, and sending a report when a refresh
+finishes.
+
+The ``file`` notifier appends each message, as Markdown, to the file its channel's ``path`` names
+(relative to the plan's folder): a local channel for trying notifications out, for the offline
+demo, or for a log another tool picks up.
 
 Channels of the plan's ``notify`` section with ``after_refresh: true`` (the daily report) or
 ``after_refresh: KIND`` get that report, as of the run's date, once the run is recorded (not
@@ -9,12 +14,52 @@ that fails does not stop the others; the failures are raised together as one
 
 from __future__ import annotations
 
-from typing import Any
+import datetime as dt
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, ClassVar
 
 from okrcore.hookspecs import hookimpl
 from okrcore.model import Plan, RunRecord
-from okrcore.notifiers import NotifyError
+from okrcore.notifiers import Channel, Message, Notifier, NotifyError
 from okrcore.plugins import PluginManager
+from okrcore.sources import QueryProblem
+
+
+class FileNotifier(Notifier):
+    """Appends each message to a Markdown file: a heading with the time, then the message."""
+
+    name: ClassVar[str] = "file"
+
+    @classmethod
+    def validate_channel(cls, channel: Channel) -> list[QueryProblem]:
+        path = channel.settings.get("path")
+        if not isinstance(path, str) or not path.strip():
+            return [QueryProblem("path", "expected the file to append messages to")]
+        return []
+
+    def path(self) -> Path:
+        path = Path(str(self.channel.settings["path"])).expanduser()
+        return path if path.is_absolute() else Path(self.channel.base_dir or ".") / path
+
+    def send(self, message: Message) -> None:
+        path = self.path()
+        stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+        body = message.markdown.strip()
+        link = f"\n\nFull report: {message.link}" if message.link else ""
+        try:
+            with path.open("a", encoding="utf-8") as f:
+                f.write(f"<!-- {stamp} -->\n{body}{link}\n\n")
+        except OSError as exc:
+            raise NotifyError(
+                f"channel {self.channel.name!r} (file): cannot write {path}: {exc.strerror}"
+            ) from None
+
+
+@hookimpl
+def okrcore_register_notifiers(register: Callable[[type[Any]], None]) -> None:
+    """The built-in ``file`` notifier."""
+    register(FileNotifier)
 
 
 @hookimpl

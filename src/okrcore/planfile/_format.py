@@ -137,9 +137,23 @@ CONNECTION = Obj(
     doc="A named connection; other keys are plugin settings (secrets as env:NAME references).",
 )
 
+# okrcore.events.EventKind values and GROUPS (tests/test_events.py keeps them equal)
+EVENT_NAMES = (
+    "achievements", "alerts", "all",
+    "target_reached", "stretch_reached", "turned_red", "recovered", "went_stale",
+)
+EVENT_NAME = Choice(EVENT_NAMES)
+
 NOTIFY_CHANNEL = Obj(
     "notify_channel",
-    (Field("plugin", ID, True, "Name of the notifier plugin (slack, teams, email...)."),),
+    (
+        Field("plugin", ID, True, "Name of the notifier plugin (slack, teams, email...)."),
+        Field(
+            "events",
+            AnyOf((EVENT_NAME, ListOf(EVENT_NAME)), "an event kind or group, or a list of them"),
+            doc="Events to post on this channel: kinds or groups (achievements, alerts, all).",
+        ),
+    ),
     extra=True,
     doc="A notification channel; other keys are the notifier's settings.",
 )

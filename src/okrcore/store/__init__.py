@@ -17,6 +17,7 @@ from okrcore.errors import StoreError
 from .base import (
     AddResult,
     CheckInRecord,
+    EventDelivery,
     Store,
     check_run,
     check_target_change,
@@ -37,6 +38,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "AddResult",
     "CheckInRecord",
+    "EventDelivery",
     "MemoryStore",
     "RowReader",
     "SQLiteStore",

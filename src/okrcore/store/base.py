@@ -20,6 +20,7 @@ from okrcore.model import CheckIn, RunRecord, StrategyChange, TargetChange
 __all__ = [
     "AddResult",
     "CheckInRecord",
+    "EventDelivery",
     "Store",
     "check_run",
     "check_target_change",
@@ -66,6 +67,34 @@ class CheckInRecord:
     def in_force(self) -> bool:
         """True for the reading :meth:`Store.checkins` returns."""
         return self.replaced_at is None
+
+
+@attrs.frozen
+class EventDelivery:
+    """One event's delivery to one destination, as the store records it (docs/stores.md#events).
+
+    ``key`` identifies the event (:attr:`okrcore.events.Event.key`), ``destination`` where it goes
+    (a notify channel's name, or ``plugin:NAME`` for an ``okrcore_event`` implementation);
+    ``kind``, ``subject`` (the key result or initiative) and ``at`` (the date the change shows)
+    describe it and ``event`` is its JSON form. ``token`` names the sender that claimed it at
+    ``claimed_at``; ``sent_at`` is set once it was delivered (``None``: claimed, being sent).
+    """
+
+    key: str
+    destination: str
+    kind: str
+    subject: str
+    at: dt.date
+    token: str
+    claimed_at: dt.datetime
+    sent_at: dt.datetime | None = None
+    run_id: str | None = None
+    event: Mapping[str, Any] = attrs.field(factory=dict)
+
+    @property
+    def sent(self) -> bool:
+        """True once the destination took the event."""
+        return self.sent_at is not None
 
 
 @runtime_checkable
@@ -135,6 +164,27 @@ class Store(Protocol):
 
     def runs(self, limit: int = 20) -> list[RunRecord]:
         """The most recent refresh runs, newest first."""
+        ...
+
+    def claim_event(self, delivery: EventDelivery, *, stale_before: dt.datetime) -> bool:
+        """Claim ``(delivery.key, delivery.destination)`` for sending, atomically across
+        processes: True when the caller may send it (nothing recorded yet, or an unsent claim
+        made before ``stale_before``, whose sender died); False when it was sent or another
+        sender holds a fresher claim."""
+        ...
+
+    def finish_event(
+        self, key: str, destination: str, token: str, *, sent_at: dt.datetime | None
+    ) -> None:
+        """End the claim ``token`` holds: record the delivery as sent at ``sent_at``, or, with
+        ``None`` (delivery failed), drop the claim so that a later run sends it again."""
+        ...
+
+    def event_deliveries(
+        self, *, since: dt.date | None = None, sent: bool | None = True
+    ) -> list[EventDelivery]:
+        """Recorded deliveries with ``at >= since``, ordered by ``at``, ``key``, ``destination``;
+        ``sent=True`` only the sent ones, ``False`` only pending claims, ``None`` both."""
         ...
 
     def close(self) -> None:

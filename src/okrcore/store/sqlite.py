@@ -19,6 +19,7 @@ from okrcore.model import CheckIn, RunOutcome, RunRecord, StrategyChange, Target
 from .base import (
     AddResult,
     CheckInRecord,
+    EventDelivery,
     check_run,
     check_target_change,
     encode_json,
@@ -136,6 +137,26 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
             "ALTER TABLE run_outcomes ADD COLUMN revised INTEGER NOT NULL DEFAULT 0",
         ),
     ),
+    (
+        4,
+        (
+            # Events sent once: one row per (event, destination), a claim until sent_at is set.
+            """CREATE TABLE event_deliveries (
+                event_key TEXT NOT NULL,
+                destination TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                subject TEXT NOT NULL,
+                at TEXT NOT NULL,
+                token TEXT NOT NULL,
+                claimed_at TEXT NOT NULL,
+                sent_at TEXT,
+                run_id TEXT,
+                event_json TEXT NOT NULL,
+                PRIMARY KEY (event_key, destination)
+            )""",
+            "CREATE INDEX event_deliveries_at ON event_deliveries (at, event_key, destination)",
+        ),
+    ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
@@ -151,6 +172,17 @@ _UPSERT = (
     " confidence = excluded.confidence, run_id = excluded.run_id, reason = excluded.reason"
     " WHERE checkins.value IS NOT excluded.value OR checkins.author IS NOT excluded.author"
     " OR checkins.note IS NOT excluded.note OR checkins.confidence IS NOT excluded.confidence"
+)
+
+# A claim is taken when there is no row yet, or over an unsent claim older than the last
+# parameter (its sender died); a sent row or a fresh claim stays, and rowcount is then 0.
+_CLAIM = (
+    "INSERT INTO event_deliveries (event_key, destination, kind, subject, at, token,"
+    " claimed_at, run_id, event_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " ON CONFLICT (event_key, destination) DO UPDATE SET token = excluded.token,"
+    " claimed_at = excluded.claimed_at, run_id = excluded.run_id,"
+    " event_json = excluded.event_json"
+    " WHERE event_deliveries.sent_at IS NULL AND event_deliveries.claimed_at < ?"
 )
 
 
@@ -597,6 +629,65 @@ class SQLiteStore:
             outcomes=outcomes,
             info=json.loads(info),
         )
+
+    # -- events ----------------------------------------------------------------------------------
+    def claim_event(self, delivery: EventDelivery, *, stale_before: dt.datetime) -> bool:
+        """Claim an event's delivery for sending (see :meth:`Store.claim_event`)."""
+        d = delivery
+        row = (
+            d.key, d.destination, d.kind, d.subject, d.at.isoformat(), d.token,
+            utc_text(d.claimed_at), d.run_id, encode_json(d.event, f"event {d.key!r}"),
+        )
+        try:
+            with self._transaction() as cur:
+                cur.execute(_CLAIM, (*row, utc_text(stale_before)))
+                return cur.rowcount > 0
+        except sqlite3.Error as exc:
+            raise StoreError(f"store {self.path!r}: cannot claim event {d.key!r}: {exc}") from None
+
+    def finish_event(
+        self, key: str, destination: str, token: str, *, sent_at: dt.datetime | None
+    ) -> None:
+        """Record a claimed delivery as sent, or drop the claim (see :meth:`Store.finish_event`)."""
+        where = " WHERE event_key = ? AND destination = ? AND token = ? AND sent_at IS NULL"
+        try:
+            with self._transaction() as cur:
+                if sent_at is None:
+                    cur.execute("DELETE FROM event_deliveries" + where, (key, destination, token))
+                else:
+                    cur.execute(
+                        "UPDATE event_deliveries SET sent_at = ?" + where,
+                        (utc_text(sent_at), key, destination, token),
+                    )
+        except sqlite3.Error as exc:
+            raise StoreError(f"store {self.path!r}: cannot finish event {key!r}: {exc}") from None
+
+    def event_deliveries(
+        self, *, since: dt.date | None = None, sent: bool | None = True
+    ) -> list[EventDelivery]:
+        """Recorded event deliveries (see :meth:`Store.event_deliveries`)."""
+        where: list[str] = []
+        params: list[Any] = []
+        if since is not None:
+            where.append("at >= ?")
+            params.append(since.isoformat())
+        if sent is not None:
+            where.append("sent_at IS NOT NULL" if sent else "sent_at IS NULL")
+        sql = (
+            "SELECT event_key, destination, kind, subject, at, token, claimed_at, sent_at,"
+            " run_id, event_json FROM event_deliveries"
+            + (" WHERE " + " AND ".join(where) if where else "")
+            + " ORDER BY at, event_key, destination"
+        )
+        return [
+            EventDelivery(
+                key=r[0], destination=r[1], kind=r[2], subject=r[3],
+                at=dt.date.fromisoformat(r[4]), token=r[5], claimed_at=_utc(r[6]),
+                sent_at=None if r[7] is None else _utc(r[7]), run_id=r[8],
+                event=json.loads(r[9]),
+            )
+            for r in self._query(sql, params)
+        ]
 
     # -- lifetime ------------------------------------------------------------------------------
     def close(self) -> None:

@@ -27,6 +27,7 @@ from okrcore.model import RunOutcome
 from okrcore.store import (
     AddResult,
     CheckInRecord,
+    EventDelivery,
     RowReader,
     check_run,
     check_target_change,
@@ -133,6 +134,26 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
             )""",
         ),
     ),
+    (
+        2,
+        (
+            # Events sent once: one row per (event, destination), a claim until sent_at is set.
+            """CREATE TABLE event_deliveries (
+                event_key TEXT COLLATE "C" NOT NULL,
+                destination TEXT COLLATE "C" NOT NULL,
+                kind TEXT NOT NULL,
+                subject TEXT NOT NULL,
+                at DATE NOT NULL,
+                token TEXT NOT NULL,
+                claimed_at TIMESTAMPTZ NOT NULL,
+                sent_at TIMESTAMPTZ,
+                run_id TEXT,
+                event_json TEXT NOT NULL,
+                PRIMARY KEY (event_key, destination)
+            )""",
+            "CREATE INDEX event_deliveries_at ON event_deliveries (at, event_key, destination)",
+        ),
+    ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
@@ -155,6 +176,16 @@ WITH up AS (
     RETURNING xmax = 0 AS inserted
 )
 SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM up
+"""
+
+# A claim is taken when there is no row yet, or over an unsent claim older than the last
+# parameter (its sender died); ON CONFLICT makes it atomic across processes.
+_CLAIM = """
+INSERT INTO event_deliveries (event_key, destination, kind, subject, at, token, claimed_at,
+    run_id, event_json) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
+ON CONFLICT (event_key, destination) DO UPDATE SET token = EXCLUDED.token,
+    claimed_at = EXCLUDED.claimed_at, run_id = EXCLUDED.run_id, event_json = EXCLUDED.event_json
+WHERE event_deliveries.sent_at IS NULL AND event_deliveries.claimed_at < %s
 """
 
 
@@ -500,6 +531,52 @@ class PostgresStore:
                       finished_at=None if finished is None else _utc(finished), as_of=as_of,
                       outcomes=by_run.get(run_id, []), info=json.loads(info))
             for run_id, started, finished, as_of, info in heads
+        ]
+
+    # -- events ----------------------------------------------------------------------------------
+    def claim_event(self, delivery: EventDelivery, *, stale_before: dt.datetime) -> bool:
+        """Claim an event's delivery for sending (see okrcore's ``Store.claim_event``)."""
+        d = delivery
+        row = (d.key, d.destination, d.kind, d.subject, d.at, d.token, _aware(d.claimed_at),
+               d.run_id, encode_json(d.event, f"event {d.key!r}"), _aware(stale_before))
+        with self._connection(f"cannot claim event {d.key!r}") as conn:
+            return conn.execute(_CLAIM, row).rowcount > 0
+
+    def finish_event(
+        self, key: str, destination: str, token: str, *, sent_at: dt.datetime | None
+    ) -> None:
+        """Record a claimed delivery as sent, or drop the claim."""
+        where = " WHERE event_key = %s AND destination = %s AND token = %s AND sent_at IS NULL"
+        with self._connection(f"cannot finish event {key!r}") as conn:
+            if sent_at is None:
+                conn.execute("DELETE FROM event_deliveries" + where, (key, destination, token))
+            else:
+                conn.execute("UPDATE event_deliveries SET sent_at = %s" + where,
+                             (_aware(sent_at), key, destination, token))
+
+    def event_deliveries(
+        self, *, since: dt.date | None = None, sent: bool | None = True
+    ) -> list[EventDelivery]:
+        """Recorded event deliveries, ordered by ``at``, key and destination."""
+        where: list[str] = []
+        params: list[Any] = []
+        if since is not None:
+            where.append("at >= %s")
+            params.append(since)
+        if sent is not None:
+            where.append("sent_at IS NOT NULL" if sent else "sent_at IS NULL")
+        sql = (
+            "SELECT event_key, destination, kind, subject, at, token, claimed_at, sent_at,"
+            " run_id, event_json FROM event_deliveries"
+            + (" WHERE " + " AND ".join(where) if where else "")
+            + " ORDER BY at, event_key, destination"
+        )
+        return [
+            EventDelivery(key=r[0], destination=r[1], kind=r[2], subject=r[3], at=r[4],
+                          token=r[5], claimed_at=_utc(r[6]),
+                          sent_at=None if r[7] is None else _utc(r[7]), run_id=r[8],
+                          event=json.loads(r[9]))
+            for r in self._query(sql, params)
         ]
 
     # -- lifetime ------------------------------------------------------------------------------
