@@ -336,7 +336,9 @@ def test_no_destination_no_work(tmp_path: Path, manager: PluginManager) -> None:
 
 
 def test_okr_refresh_exits_1_naming_the_failed_delivery(tmp_path: Path) -> None:
-    plan = _csv_plan(tmp_path, "  log: {plugin: file, path: no-such-dir/events.md, events: all}")
+    plan = _csv_plan(
+        tmp_path, "  log: {plugin: markdown-file, path: no-such-dir/events.md, events: all}"
+    )
     url = f"sqlite:///{tmp_path / 'okr.db'}"
     runner = CliRunner()
     args = ["refresh", str(plan), "--store", url]
@@ -344,7 +346,7 @@ def test_okr_refresh_exits_1_naming_the_failed_delivery(tmp_path: Path) -> None:
     done = runner.invoke(main, [*args, "--at", "2026-10-10"], env={"COLUMNS": "80"})
     assert done.exit_code == 1, done.output
     assert "FAILED after the refresh: events not delivered" in done.output
-    assert "channel 'log' (file): cannot write" in done.output
+    assert "channel 'log' (markdown-file): cannot write" in done.output
     (tmp_path / "no-such-dir").mkdir()
     done = runner.invoke(main, [*args, "--at", "2026-10-10"])
     assert done.exit_code == 0, done.output

@@ -65,7 +65,7 @@ def _run_summary(run: RunRecord) -> str:
     return f"Refresh as of {run.as_of}: {parts}; {stored} new check-in(s), {revised} revised."
 
 
-DEMO_CHANNEL = {"plugin": "file", "path": "team-chat.md", "events": ["achievements"]}
+DEMO_CHANNEL = {"plugin": "markdown-file", "path": "team-chat.md", "events": ["achievements"]}
 """Where the demo posts events: a local file standing in for the team chat."""
 
 
@@ -88,9 +88,10 @@ def _print_events(store: Store, plan: Plan, where: Path) -> None:
         kind = d.kind.replace("_", " ")
         click.echo(f"  {d.at} {kind} -> {d.destination}: {label}")
     files = sorted({
-        str(Path(str(entry["path"])))
-        for name, entry in plan.notify.items()
-        if isinstance(entry, Mapping) and entry.get("plugin") == "file" and entry.get("path")
+        str(entry["path"])
+        for entry in plan.notify.values()
+        if isinstance(entry, Mapping) and entry.get("plugin") == "markdown-file"
+        and entry.get("path")
     })
     for name in files:
         click.echo(f"  (the file channel wrote them to {where / name})")

@@ -1,9 +1,9 @@
-"""Built-in notification glue: the ``file`` notifier, and sending a report when a refresh
-finishes.
+"""Built-in notification glue: the ``markdown-file`` notifier, and sending a report when a
+refresh finishes.
 
-The ``file`` notifier appends each message, as Markdown, to the file its channel's ``path`` names
-(relative to the plan's folder): a local channel for trying notifications out, for the offline
-demo, or for a log another tool picks up.
+The ``markdown-file`` notifier appends each message, as Markdown, to the file its channel's
+``path`` names (relative to the plan's folder): a local channel for trying notifications out,
+for the offline demo, or for a log another tool picks up.
 
 Channels of the plan's ``notify`` section with ``after_refresh: true`` (the daily report) or
 ``after_refresh: KIND`` get that report, as of the run's date, once the run is recorded (not
@@ -29,7 +29,7 @@ from okrcore.sources import QueryProblem
 class FileNotifier(Notifier):
     """Appends each message to a Markdown file: a heading with the time, then the message."""
 
-    name: ClassVar[str] = "file"
+    name: ClassVar[str] = "markdown-file"
 
     @classmethod
     def validate_channel(cls, channel: Channel) -> list[QueryProblem]:
@@ -52,13 +52,14 @@ class FileNotifier(Notifier):
                 f.write(f"<!-- {stamp} -->\n{body}{link}\n\n")
         except OSError as exc:
             raise NotifyError(
-                f"channel {self.channel.name!r} (file): cannot write {path}: {exc.strerror}"
+                f"channel {self.channel.name!r} (markdown-file): cannot write {path}:"
+                f" {exc.strerror}"
             ) from None
 
 
 @hookimpl
 def okrcore_register_notifiers(register: Callable[[type[Any]], None]) -> None:
-    """The built-in ``file`` notifier."""
+    """The built-in ``markdown-file`` notifier."""
     register(FileNotifier)
 
 
