@@ -66,11 +66,13 @@ KR_COLUMNS = {
 }
 
 
-def _kr_row(rich: Any, line: KRLine, kind: str) -> list[Any]:
+def _kr_row(rich: Any, line: KRLine, kind: str, owner: str | None = None) -> list[Any]:
+    """One key result's row; ``owner`` (a label) follows the title when the key result's owner
+    is not its objective's."""
     s = line.score
     row: list[Any] = [
         _light(rich, s.status.value),
-        rich.text.Text(s.title),
+        rich.text.Text(s.title + (f" · {owner}" if owner else "")),
         num(s.actual, s.unit),  # the unit once per row keeps the numeric columns narrow
         num(s.plan_to_date),
         num(s.target),
@@ -85,8 +87,16 @@ def _kr_row(rich: Any, line: KRLine, kind: str) -> list[Any]:
     return row
 
 
-def _kr_table(rich: Any, console: Any, title: str, lines: list[KRLine], kind: str) -> None:
-    rows = [_kr_row(rich, line, kind) for line in lines]
+def _kr_table(
+    rich: Any,
+    console: Any,
+    title: str,
+    lines: list[KRLine],
+    kind: str,
+    owners: dict[str, str | None] | None = None,
+) -> None:
+    owners = owners or {}
+    rows = [_kr_row(rich, line, kind, owners.get(line.id)) for line in lines]
     print_table(console, KR_COLUMNS[kind], rows, title=rich.text.Text(title, style="bold"))
 
 
@@ -183,10 +193,11 @@ def render_text(rep: Report, *, color: bool = False, width: int | None = None) -
             n = obj.node
             head = f"{n.title} — score {fixed(n.score)}, {n.status.value}"
             if n.owner:
-                head += f" ({n.owner})"
+                head += f" ({rep.owner_label(n.owner)})"
             lines = [rep.key_result(k) for k in obj.key_results]
+            owners = {ln.id: rep.owner_label(ln.owner) for ln in lines if ln.owner != n.owner}
             console.print()
-            _kr_table(rich, console, head, lines, rep.kind)
+            _kr_table(rich, console, head, lines, rep.kind, owners)
     if rep.kind == "monthly":
         if rep.goals:
             console.print()
