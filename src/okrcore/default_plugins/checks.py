@@ -525,7 +525,7 @@ BUILTIN_CHECKS: tuple[Check, ...] = (
     Check("dependencies", "OKR-D", dependencies, "dependencies exist, loop-free, in order"),
     Check("resources", "OKR-B", resources, "strategy budgets fit the objective's budget"),
     Check("orphans", "OKR-H", orphans, "every check-in belongs to a key result of the plan"),
-    Check("owners", "OKR-O", owners, "owners are ids of the owners section, and reachable"),
+    Check("owner_ids", "OKR-O", owners, "owners are ids of the owners section, and reachable"),
 )
 
 
