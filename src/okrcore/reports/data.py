@@ -273,7 +273,11 @@ class Report:
             ],
             "as_of": self.at.isoformat(),
             "period": {"start": self.period_start.isoformat(), "end": self.at.isoformat()},
-            "policy": {"grading": card.grading, "status": card.status_policy},
+            "policy": {
+                "grading": card.grading,
+                "status": card.status_policy,
+                "confidence_scale": card.confidence_scale,
+            },
             "summary": {
                 "lights": self.lights,
                 "key_results": len(self.key_results),
