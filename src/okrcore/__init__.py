@@ -26,6 +26,7 @@ logging.getLogger("okrcore").addHandler(logging.NullHandler())
 # public name -> module that defines it
 _EXPORTS = {
     # model
+    "Alignment": "model",
     "Cadence": "model",
     "CheckIn": "model",
     "Connection": "model",
@@ -158,6 +159,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs (X as X: re-e
         hookimpl as hookimpl,
     )
     from .model import (
+        Alignment as Alignment,
         Cadence as Cadence,
         CheckIn as CheckIn,
         Connection as Connection,

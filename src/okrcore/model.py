@@ -24,6 +24,7 @@ from ._graph import find_loops
 from .errors import AlignmentLoopError, PlanError, Problem, ValidationError, WrongTypeError
 
 __all__ = [
+    "Alignment",
     "Cadence",
     "CheckIn",
     "Connection",
@@ -358,11 +359,35 @@ class Strategy:
 
 
 @attrs.frozen
+class Alignment:
+    """One alignment of an objective to a parent objective, with its weight in that parent's
+    rollup (:attr:`Objective.parents`)."""
+
+    parent: str
+    weight: float = attrs.field(default=1.0, converter=_number, validator=[_finite, _non_negative])
+
+
+def _alignments(value: Iterable[Any]) -> tuple[Alignment, ...]:
+    """Alignments as given, or ``(parent, weight)`` pairs, or bare parent ids (weight 1)."""
+    out = []
+    for item in value:
+        if isinstance(item, Alignment):
+            out.append(item)
+        elif isinstance(item, str):
+            out.append(Alignment(item))
+        else:
+            out.append(Alignment(*item))
+    return tuple(out)
+
+
+@attrs.frozen
 class Objective:
     """A specific, inspiring outcome for one cycle and one owner.
 
     ``goal`` and ``parent`` align it upwards; ``weight`` is the weight of that alignment in the
-    parent's (or goal's) rollup.
+    parent's (or goal's) rollup. An objective that serves several parent objectives lists them in
+    ``parents`` instead of ``parent``, each :class:`Alignment` with its own weight; it then counts
+    in the rollup of every one of them. :attr:`alignments` gives either form.
     """
 
     id: str
@@ -378,6 +403,38 @@ class Objective:
     )
     key_results: tuple[KeyResult, ...] = attrs.field(default=(), converter=_tuple)
     strategies: tuple[Strategy, ...] = attrs.field(default=(), converter=_tuple)
+    parents: tuple[Alignment, ...] = attrs.field(default=(), converter=_alignments)
+
+    def __attrs_post_init__(self) -> None:
+        if self.parents and self.parent is not None:
+            raise ValidationError(
+                f"objective {self.id!r}: give either parent or parents, not both",
+                "Objective.parents",
+            )
+        seen: set[str] = set()
+        for a in self.parents:
+            if a.parent in seen:
+                raise ValidationError(
+                    f"objective {self.id!r}: aligned to {a.parent!r} twice", "Objective.parents"
+                )
+            seen.add(a.parent)
+
+    @property
+    def alignments(self) -> tuple[Alignment, ...]:
+        """Every parent objective with the weight of the alignment (``parents``, or ``parent``
+        with ``weight``); empty for a top-level objective."""
+        if self.parents:
+            return self.parents
+        if self.parent is not None:
+            return (Alignment(self.parent, self.weight),)
+        return ()
+
+    @property
+    def parent_ids(self) -> tuple[str, ...]:
+        """The ids of every parent objective."""
+        if self.parents:
+            return tuple(a.parent for a in self.parents)
+        return () if self.parent is None else (self.parent,)
 
 
 @attrs.frozen
@@ -603,6 +660,10 @@ class Plan:
                 problems.append(Problem(f"{at}.goal", f"unknown goal {obj.goal!r}"))
             if obj.parent is not None and obj.parent not in objectives:
                 problems.append(Problem(f"{at}.parent", f"unknown objective {obj.parent!r}"))
+            for k, a in enumerate(obj.parents):
+                if a.parent not in objectives:
+                    message = f"unknown objective {a.parent!r}"
+                    problems.append(Problem(f"{at}.parents[{k}].id", message))
             for j, kr in enumerate(obj.key_results):
                 if kr.id in krs or kr.id in objectives:
                     problems.append(
@@ -620,7 +681,7 @@ class Plan:
             raise AlignmentLoopError(loop, file=self.source_path)
 
     def _alignment_loop(self) -> list[str] | None:
-        parents = {i: [o.parent] for i, o in self._objectives.items() if o.parent is not None}
+        parents = {i: o.parent_ids for i, o in self._objectives.items() if o.parent_ids}
         loops = find_loops(parents)
         return loops[0] if loops else None
 
@@ -660,8 +721,8 @@ class Plan:
             yield kr
 
     def children(self, objective_id: str) -> list[Objective]:
-        """Objectives whose parent is this objective."""
-        return [o for o in self.objectives if o.parent == objective_id]
+        """Objectives aligned to this objective (as ``parent`` or one of ``parents``)."""
+        return [o for o in self.objectives if objective_id in o.parent_ids]
 
     def locate(self, path: str) -> tuple[int, int] | None:
         """Line and column of a field path in the plan file, or of its nearest located parent."""

@@ -11,6 +11,8 @@ Rules (docs/scoring.md, "Rollup"):
 
 - An objective's value is the weighted mean of its key results' values (``KeyResult.weight``) and
   of its child objectives' values (``Objective.weight``, the weight of the alignment to its parent).
+  An objective aligned to several parents (``Objective.parents``) counts in each of them with the
+  weight of that alignment.
 - A goal's value is the weighted mean of the objectives aligned to it *that have no parent
   objective*. A child objective already counts through its parent; counting it toward the goal as
   well would count it twice. (Its ``goal`` field still says which goal it serves.)
@@ -55,6 +57,8 @@ class RollupTree:
     Built from a plan with :meth:`from_plan`, or straight from flat lists (a generated
     organisation, a database export) with the constructor. ``node_parent[i]`` is the index of
     node ``i``'s parent node or ``-1``; ``leaf_parent[j]`` is the node of leaf ``j``.
+    ``more_parents`` maps a node aligned to several parents to its further ``(parent, weight)``
+    pairs, beyond ``node_parent`` and ``node_weight`` (a tree then becomes a graph without loops).
     """
 
     __slots__ = (
@@ -62,6 +66,7 @@ class RollupTree:
         "leaf_index",
         "leaf_parent",
         "leaf_weight",
+        "more_parents",
         "node_ids",
         "node_index",
         "node_parent",
@@ -77,6 +82,7 @@ class RollupTree:
         leaf_ids: Sequence[str],
         leaf_parent: Sequence[int],
         leaf_weight: Sequence[float],
+        more_parents: Mapping[int, Sequence[tuple[int, float]]] | None = None,
     ) -> None:
         n = len(node_ids)
         if not len(node_parent) == len(node_weight) == n:
@@ -89,6 +95,16 @@ class RollupTree:
         for p in leaf_parent:
             if not 0 <= p < n:
                 raise ValidationError(f"leaf parent index {p} out of range")
+        more: dict[int, tuple[tuple[int, float], ...]] = {}
+        for i, edges in (more_parents or {}).items():
+            if not 0 <= i < n or node_parent[i] < 0:
+                raise ValidationError(f"node {i} has further parents but no first parent")
+            for p, _w in edges:
+                if not 0 <= p < n:
+                    raise ValidationError(f"node parent index {p} out of range")
+            if edges:
+                more[i] = tuple((p, float(w)) for p, w in edges)
+        self.more_parents = more
         self.node_ids = list(node_ids)
         self.node_parent = list(node_parent)
         self.node_weight = [float(w) for w in node_weight]
@@ -114,27 +130,45 @@ class RollupTree:
         leaf_ids: list[str] = []
         leaf_parent: list[int] = []
         leaf_weight: list[float] = []
+        more_parents: dict[int, list[tuple[int, float]]] = {}
         for obj in plan.objectives:
-            if obj.parent is not None:
-                node_parent.append(index[f"objective:{obj.parent}"])
-            elif obj.goal is not None:
-                node_parent.append(index[f"goal:{obj.goal}"])
-            else:
-                node_parent.append(-1)
-            node_weight.append(obj.weight)
             me = index[f"objective:{obj.id}"]
+            first, *more = obj.alignments or (None,)
+            if first is not None:
+                node_parent.append(index[f"objective:{first.parent}"])
+                node_weight.append(first.weight)
+                if more:
+                    more_parents[me] = [(index[f"objective:{a.parent}"], a.weight) for a in more]
+            else:
+                node_parent.append(index[f"goal:{obj.goal}"] if obj.goal is not None else -1)
+                node_weight.append(obj.weight)
             for kr in obj.key_results:
                 leaf_ids.append(kr.id)
                 leaf_parent.append(me)
                 leaf_weight.append(kr.weight)
-        return cls(node_ids, node_parent, node_weight, leaf_ids, leaf_parent, leaf_weight)
+        return cls(
+            node_ids, node_parent, node_weight, leaf_ids, leaf_parent, leaf_weight, more_parents
+        )
+
+    def parents(self, node: int) -> list[int]:
+        """Every parent node of node ``node`` (none for a root)."""
+        first = self.node_parent[node]
+        if first < 0:
+            return []
+        return [first, *(p for p, _w in self.more_parents.get(node, ()))]
 
     def _deepest_first(self) -> list[int]:
-        """Node indexes ordered so every node comes before its parent; guards against loops."""
+        """Node indexes ordered so every node comes before its parents; guards against loops."""
         parent = self.node_parent
-        loops = find_loops({i: [p] for i, p in enumerate(parent) if p >= 0})
+        if self.more_parents:
+            graph = {i: self.parents(i) for i in range(len(parent)) if parent[i] >= 0}
+        else:
+            graph = {i: [p] for i, p in enumerate(parent) if p >= 0}
+        loops = find_loops(graph)
         if loops:
             raise AlignmentLoopError([self.node_ids[i] for i in loops[0]])
+        if self.more_parents:
+            return self._longest_path_first()
         depth = [-1] * len(parent)
         for start in range(len(parent)):
             path: list[int] = []
@@ -148,13 +182,41 @@ class RollupTree:
                 depth[i] = d
         return sorted(range(len(parent)), key=depth.__getitem__, reverse=True)
 
+    def _longest_path_first(self) -> list[int]:
+        """The order of :meth:`_deepest_first` when nodes have several parents: a node's depth is
+        its longest path to a root, so it still comes after all of its children."""
+        n = len(self.node_parent)
+        depth = [-1] * n
+        for start in range(n):
+            stack = [start]
+            while stack:
+                node = stack[-1]
+                if depth[node] >= 0:
+                    stack.pop()
+                    continue
+                up = self.parents(node)
+                pending = [p for p in up if depth[p] < 0]
+                if pending:
+                    stack.extend(pending)
+                else:
+                    stack.pop()
+                    depth[node] = 1 + max((depth[p] for p in up), default=-1)
+        return sorted(range(n), key=depth.__getitem__, reverse=True)
+
     def ancestors(self, leaf: str) -> list[str]:
-        """Node ids from a leaf's objective up to the root (the nodes an update touches)."""
-        out = []
-        n = self.leaf_parent[self.leaf_index[leaf]]
-        while n >= 0:
-            out.append(self.node_ids[n])
-            n = self.node_parent[n]
+        """Node ids from a leaf's objective up to the roots (the nodes an update touches), nearest
+        first; a node reached through several parents is named once."""
+        out: list[str] = []
+        seen: set[int] = set()
+        level = [self.leaf_parent[self.leaf_index[leaf]]]
+        while level:
+            up: list[int] = []
+            for n in level:
+                if n not in seen:
+                    seen.add(n)
+                    out.append(self.node_ids[n])
+                    up.extend(self.parents(n))
+            level = up
         return out
 
 
@@ -196,6 +258,7 @@ class Rollup:
                 count[p] += 1
         parent = tree.node_parent
         weight = tree.node_weight
+        more = tree.more_parents
         for i in tree.order:
             if count[i]:
                 v = wsum[i] / wtot[i]
@@ -206,6 +269,12 @@ class Rollup:
                     wsum[p] += w * v
                     wtot[p] += w
                     count[p] += 1
+                if more and i in more:  # aligned to several parents: each alignment counts
+                    for p, w in more[i]:
+                        if w > 0:
+                            wsum[p] += w * v
+                            wtot[p] += w
+                            count[p] += 1
         self._leaf = list(values)
         self._wsum, self._wtot, self._count, self._value = wsum, wtot, count, value
 
@@ -223,29 +292,37 @@ class Rollup:
             return
         new = value
         wsum, wtot, count, node_value = self._wsum, self._wtot, self._count, self._value
-        parent, weight = tree.node_parent, tree.node_weight
-        while n >= 0:
-            if old is not None:
-                wsum[n] -= w * old
-                wtot[n] -= w
-                count[n] -= 1
-            if new is not None:
-                wsum[n] += w * new
-                wtot[n] += w
-                count[n] += 1
-            before = node_value[n]
-            if count[n]:
-                after: float | None = wsum[n] / wtot[n]
-            else:
-                wsum[n] = wtot[n] = 0.0  # nothing left: drop accumulated rounding
-                after = None
-            if after == before:
+        parent, weight, more = tree.node_parent, tree.node_weight, tree.more_parents
+        # the changes still to pass to further parents (only for nodes aligned to several)
+        pending: list[tuple[int, float | None, float | None, float]] = []
+        while True:
+            while n >= 0:
+                if old is not None:
+                    wsum[n] -= w * old
+                    wtot[n] -= w
+                    count[n] -= 1
+                if new is not None:
+                    wsum[n] += w * new
+                    wtot[n] += w
+                    count[n] += 1
+                before = node_value[n]
+                if count[n]:
+                    after: float | None = wsum[n] / wtot[n]
+                else:
+                    wsum[n] = wtot[n] = 0.0  # nothing left: drop accumulated rounding
+                    after = None
+                if after == before:
+                    break
+                node_value[n] = after
+                if more and n in more:
+                    pending.extend((p, before, after, pw) for p, pw in more[n] if pw > 0)
+                old, new, w = before, after, weight[n]
+                if w <= 0:
+                    break
+                n = parent[n]
+            if not pending:
                 return
-            node_value[n] = after
-            old, new, w = before, after, weight[n]
-            if w <= 0:
-                return
-            n = parent[n]
+            n, old, new, w = pending.pop()
 
     def leaf(self, leaf: str | int) -> float | None:
         """The current value of a leaf."""

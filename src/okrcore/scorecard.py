@@ -34,7 +34,8 @@ class KRScore:
     progress by now); ``plan_to_date`` the actual expected by now; ``completion`` the C of the
     traffic light and ``periods`` the period completions p, oldest first; ``forecast`` the
     projected actual at the deadline and ``forecast_score`` its grade; ``success_bar`` is 0.7 for
-    an aspirational key result and 1.0 for a committed one. Values are ``None`` without data.
+    an aspirational key result and 1.0 for a committed one; ``confidence`` the latest confidence
+    (0-1) a check-in stated. Values are ``None`` without data.
     """
 
     id: str
@@ -67,6 +68,7 @@ class KRScore:
     success_bar: float
     last_checkin: dt.date | None
     checkins: int
+    confidence: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Stable JSON-ready form (see docs/cli.md)."""
@@ -101,6 +103,7 @@ class KRScore:
             "success_bar": self.success_bar,
             "last_checkin": self.last_checkin.isoformat() if self.last_checkin else None,
             "checkins": self.checkins,
+            "confidence": _r(self.confidence),
         }
 
 
@@ -111,7 +114,9 @@ class NodeScore:
     ``score``, ``expected`` (expected progress) and ``expected_score`` (the score on plan, to
     compare ``score`` with) are weighted means over the key results with data (``None`` when
     nothing below has data); ``completion`` is the weighted mean of the key results' C, each capped
-    to [0, 1].
+    to [0, 1]; ``confidence`` the weighted mean of the key results' latest confidence (0-1) the
+    same way. For an objective, ``parent`` is its (first) parent objective and ``parents`` all of
+    them.
     """
 
     id: str
@@ -128,6 +133,8 @@ class NodeScore:
     cycle: str | None = None
     parent: str | None = None
     goal: str | None = None
+    parents: tuple[str, ...] = ()
+    confidence: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Stable JSON-ready form."""
@@ -140,6 +147,7 @@ class NodeScore:
             "completion": _r(self.completion),
             "status": self.status.value,
             "reason": self.reason,
+            "confidence": _r(self.confidence),
         }
         if self.kind == "objective":
             out.update(
@@ -147,6 +155,7 @@ class NodeScore:
                 level=self.level,
                 cycle=self.cycle,
                 parent=self.parent,
+                parents=list(self.parents),
                 goal=self.goal,
             )
         return out
@@ -170,12 +179,17 @@ class Scorecard:
     by_cycle: Mapping[str, NodeScore]
     grading: str = "default"
     status_policy: str = "default"
+    confidence_scale: int = 1  # how confidences are shown: 1 (0-1) or 10 (0-10)
 
     def to_dict(self) -> dict[str, Any]:
         """Stable JSON: ``{"as_of", "key_results", "objectives", "goals", "rollups", ...}``."""
         return {
             "as_of": self.at.isoformat(),
-            "policy": {"grading": self.grading, "status": self.status_policy},
+            "policy": {
+                "grading": self.grading,
+                "status": self.status_policy,
+                "confidence_scale": self.confidence_scale,
+            },
             "key_results": [k.to_dict() for k in self.key_results.values()],
             "objectives": [o.to_dict() for o in self.objectives.values()],
             "goals": [g.to_dict() for g in self.goals.values()],

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .changes import History, plan_in_force
+from .errors import PlanError, Problem
 from .model import Cadence, CheckIn, Cycle, KeyResult, Measure, Plan, as_date
 from .policies import (
     DefaultGrading,
@@ -59,6 +60,7 @@ __all__ = [
     "Scorecard",
     "StatusFacts",
     "StatusPolicy",
+    "confidence_scale",
     "daily_values",
     "expected_progress",
     "grade_columns",
@@ -73,9 +75,19 @@ DEFAULT_STALE_FACTOR = 1.5
 
 def daily_values(history: Iterable[CheckIn], end: dt.date) -> dict[dt.date, float]:
     """One value per day up to ``end``; a later-recorded check-in for a day corrects an earlier."""
+    return _daily_and_confidence(history, end)[0]
+
+
+def _daily_and_confidence(
+    history: Iterable[CheckIn], end: dt.date
+) -> tuple[dict[dt.date, float], float | None]:
+    """:func:`daily_values`, and the confidence of the latest check-in up to ``end`` that states
+    one (latest ``as_of``, then latest recorded), in one pass."""
     # one pass instead of a sort: the latest recorded wins, and of equal times the later given
     value: dict[dt.date, float] = {}
     recorded: dict[dt.date, dt.datetime] = {}
+    confidence: float | None = None
+    said: tuple[dt.date, dt.datetime] | None = None
     for ci in history:
         day = ci.as_of
         if day <= end:
@@ -83,7 +95,9 @@ def daily_values(history: Iterable[CheckIn], end: dt.date) -> dict[dt.date, floa
             if when is None or ci.recorded_at >= when:
                 value[day] = ci.value
                 recorded[day] = ci.recorded_at
-    return {day: value[day] for day in sorted(value)}
+            if ci.confidence is not None and (said is None or (day, ci.recorded_at) >= said):
+                confidence, said = ci.confidence, (day, ci.recorded_at)
+    return {day: value[day] for day in sorted(value)}, confidence
 
 
 def _ratio(actual: float, plan: float, lower_is_better: bool) -> float | None:
@@ -114,7 +128,7 @@ def _score_kr(
     target = kr.effective_target
     assert target is not None  # the model refuses key results without one
 
-    daily = daily_values(history, end)
+    daily, confidence = _daily_and_confidence(history, end)
     last_checkin = next(reversed(daily)) if daily else None
     if cumulative and last_checkin is not None and next(iter(daily)) < start:
         daily = {d: v for d, v in daily.items() if d >= start}
@@ -207,6 +221,7 @@ def _score_kr(
         success_bar=0.7 if kr.aspirational else 1.0,
         last_checkin=last_checkin,
         checkins=len(days),
+        confidence=confidence,
     )
 
 
@@ -291,6 +306,17 @@ def _period_completions(
 # -- the whole plan --------------------------------------------------------------------------
 
 
+def confidence_scale(plan: Plan) -> int:
+    """The plan's ``policy.confidence_scale``: 1 (confidences from 0 to 1, the default) or 10
+    (0 to 10). Confidences are kept from 0 to 1 either way; the scale is how people give and see
+    them."""
+    scale = plan.policy.get("confidence_scale", 1)
+    if scale not in (1, 10) or isinstance(scale, bool):
+        message = f"expected 1 (confidence 0-1) or 10 (0-10), got {scale!r}"
+        raise PlanError([Problem("policy.confidence_scale", message)], plan.source_path)
+    return int(scale)
+
+
 def _resolve(
     plan: Plan,
     manager: PluginManager | None,
@@ -368,6 +394,11 @@ class LiveScore:
         self.expected = Rollup(self.tree, [_expected_leaf(k) for k in ordered])
         self.completion = Rollup(self.tree, [_completion_leaf(k) for k in ordered])
         self.expected_score = Rollup(self.tree, [_expected_score_leaf(k) for k in ordered])
+        # confidence is optional: without any, no rollup is kept (and none is paid for)
+        self.confidence: Rollup | None = None
+        if any(k.confidence is not None for k in ordered):
+            self.confidence = Rollup(self.tree, [k.confidence for k in ordered])
+        self.confidence_scale = confidence_scale(plan)
 
     def _score(self, kr_id: str) -> KRScore:
         plan = self.plan
@@ -396,6 +427,11 @@ class LiveScore:
         self.expected.update(kr.id, _expected_leaf(kr))
         self.completion.update(kr.id, _completion_leaf(kr))
         self.expected_score.update(kr.id, _expected_score_leaf(kr))
+        if self.confidence is not None:
+            self.confidence.update(kr.id, kr.confidence)
+        elif kr.confidence is not None:
+            leaves = [self._krs[k].confidence for k in self.tree.leaf_ids]
+            self.confidence = Rollup(self.tree, leaves)
         return kr
 
     def key_result(self, kr_id: str) -> KRScore:
@@ -420,8 +456,7 @@ class LiveScore:
         for i in tree.order:  # children before parents
             kind, _, node_id = tree.node_ids[i].partition(":")
             node_status[i] = self._node_light(node_id, kind, self.completion.node(i), children[i])
-            parent = tree.node_parent[i]
-            if parent >= 0:
+            for parent in tree.parents(i):
                 children[parent].append((node_id, node_status[i][0]))
 
         def node(i: int, kind: str, title: str, **extra: Any) -> NodeScore:
@@ -436,6 +471,7 @@ class LiveScore:
                 completion=self.completion.node(i),
                 status=light,
                 reason=reason,
+                confidence=None if self.confidence is None else self.confidence.node(i),
                 **extra,
             )
 
@@ -449,7 +485,8 @@ class LiveScore:
                 owner=o.owner,
                 level=o.level.value,
                 cycle=o.cycle,
-                parent=o.parent,
+                parent=o.parent_ids[0] if o.parent_ids else None,
+                parents=o.parent_ids,
                 goal=o.goal,
             )
             for i, o in enumerate(plan.objectives)
@@ -461,7 +498,7 @@ class LiveScore:
             if o.owner is not None:
                 by_owner.setdefault(o.owner, []).append(o.id)
             by_level.setdefault(o.level.value, []).append(o.id)
-            if o.parent is None:
+            if not o.parent_ids:
                 by_cycle.setdefault(o.cycle, []).append(o.id)
         return Scorecard(
             at=self.at,
@@ -473,6 +510,7 @@ class LiveScore:
             by_cycle={k: self._group(k, "cycle", v, objectives) for k, v in by_cycle.items()},
             grading=self.grading.name,
             status_policy=self.status.name,
+            confidence_scale=self.confidence_scale,
         )
 
     def _node_light(
@@ -506,6 +544,7 @@ class LiveScore:
             completion=completion,
             status=light,
             reason=reason,
+            confidence=weighted_mean((n.confidence, w) for n, w in pairs),
         )
 
 

@@ -30,8 +30,9 @@ from okrcore.cli._common import (
 )
 from okrcore.model import CheckIn
 from okrcore.planfile import load_plan
-from okrcore.reports._format import num
+from okrcore.reports._format import confidence as confidence_text, num
 from okrcore.reports._table import Col
+from okrcore.scoring import confidence_scale
 from okrcore.store import CheckInRecord, Store, differs
 
 
@@ -43,7 +44,11 @@ from okrcore.store import CheckInRecord, Store, differs
 @click.option("--at", "at", callback=parse_date, help="as_of date, YYYY-MM-DD (default: today).")
 @click.option("--note", help="A note to keep with the check-in.")
 @click.option("--author", help="Who reports it.")
-@click.option("--confidence", type=click.FloatRange(0.0, 1.0), help="Confidence, 0 to 1.")
+@click.option(
+    "--confidence",
+    type=float,
+    help="Confidence, 0 to 1 (0 to 10 when the plan sets policy: {confidence_scale: 10}).",
+)
 @click.option("--source", default="manual", show_default=True, help="Where the value comes from.")
 @click.option("--replace", is_flag=True, help="Correct the check-in already stored for that day.")
 @click.option("--reason", help="Why the stored check-in is corrected (needed with --replace).")
@@ -77,8 +82,11 @@ def checkin(
     problem = kr.value_problem(value)
     if problem is not None:
         raise UsageError(f"VALUE {value:g} cannot be an actual of {kr.id!r}: {problem}")
-    if confidence is not None and not math.isfinite(confidence):
-        raise UsageError(f"--confidence must be a number from 0 to 1, got {confidence!r}")
+    if confidence is not None:
+        scale = confidence_scale(plan)
+        if not (math.isfinite(confidence) and 0 <= confidence <= scale):
+            raise UsageError(f"--confidence must be a number from 0 to {scale}, got {confidence:g}")
+        confidence /= scale  # kept from 0 to 1 whatever the scale
     if replace and not (reason or "").strip():
         raise UsageError("--replace needs --reason saying why the stored check-in is wrong")
     if reason is not None and not replace:
@@ -197,6 +205,7 @@ def history(plan_path: str, kr_id: str, store_url: str, fmt: str) -> None:
         if value is not None or original[name] is not None
     )
     head = f"{kr.id}: {kr.title}"
+    scale = confidence_scale(plan)
     ci_rows = [
         [
             str(r.checkin.as_of),
@@ -204,7 +213,7 @@ def history(plan_path: str, kr_id: str, store_url: str, fmt: str) -> None:
             r.checkin.source,
             r.checkin.author or "",
             r.checkin.note or "",
-            "" if r.checkin.confidence is None else f"{r.checkin.confidence:.2f}",
+            "" if r.checkin.confidence is None else confidence_text(r.checkin.confidence, scale),
             r.checkin.recorded_at.strftime("%Y-%m-%d %H:%M UTC"),
         ]
         + ([_revision_text(revisions.get(i))] if revisions else [])

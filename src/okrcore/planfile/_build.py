@@ -12,6 +12,7 @@ from okrcore._graph import find_loops
 from okrcore.errors import PlanError
 from okrcore.funnel import derive_funnel
 from okrcore.model import (
+    Alignment,
     Connection,
     Cycle,
     Funnel,
@@ -123,7 +124,7 @@ def _check_references(doc: dict[str, Any], ctx: Ctx) -> None:
         for j, ident in _ids_of(obj.get("strategies")):
             _duplicates(ctx, strategies, f"objectives[{i}].strategies[{j}].id", ident, "strategy")
     connections = _dict(doc.get("connections"))
-    parents: dict[str, str] = {}
+    parents: dict[str, list[str]] = {}
     for i, obj in enumerate(objs):
         if not isinstance(obj, dict):
             continue
@@ -136,8 +137,21 @@ def _check_references(doc: dict[str, Any], ctx: Ctx) -> None:
             ref = obj.get(key)
             if isinstance(ref, str) and ref not in known:
                 ctx.add(f"{at}.{key}", f"unknown {what} {ref!r}{suggest(ref, known)}")
-        if isinstance(obj.get("parent"), str) and isinstance(obj.get("id"), str):
-            parents[obj["id"]] = obj["parent"]
+        named = [obj.get("parent")] + [a.get("id") for a in _list(obj.get("parents")) if a]
+        ups = [u for u in named if isinstance(u, str)]
+        if ups and isinstance(obj.get("id"), str):
+            parents[obj["id"]] = ups
+        seen_up: set[str] = set()
+        for k, a in enumerate(_list(obj.get("parents"))):
+            ref = a.get("id") if isinstance(a, dict) else None
+            if not isinstance(ref, str):
+                continue
+            if ref not in objectives:
+                message = f"unknown objective {ref!r}{suggest(ref, objectives)}"
+                ctx.add(f"{at}.parents[{k}].id", message)
+            elif ref in seen_up:
+                ctx.add(f"{at}.parents[{k}].id", f"aligned to {ref!r} twice")
+            seen_up.add(ref)
         for j, kr in enumerate(_list(obj.get("key_results"))):
             if not isinstance(kr, dict):
                 continue
@@ -172,10 +186,12 @@ def _check_references(doc: dict[str, Any], ctx: Ctx) -> None:
             _check_funnel(funnel, f"funnels[{i}]", krs, ctx)
 
 
-def _check_loops(parents: dict[str, str], where: dict[str, str], ctx: Ctx) -> None:
-    for loop in find_loops({child: [parent] for child, parent in parents.items()}):
+def _check_loops(parents: dict[str, list[str]], where: dict[str, str], ctx: Ctx) -> None:
+    for loop in find_loops(parents):
         chain = " -> ".join([*loop, loop[0]])
-        at = where[loop[0]].removesuffix(".id") + ".parent"
+        at = where[loop[0]].removesuffix(".id")
+        ups = parents[loop[0]]
+        at += f".parents[{ups.index(loop[1 % len(loop)])}].id" if len(ups) > 1 else ".parent"
         ctx.add(at, f"alignment loop: {chain}")
 
 
@@ -296,6 +312,8 @@ def _build_objective(raw: dict[str, Any], path: str, ctx: Ctx) -> Objective | No
     if not ok or ctx.bad(raw):
         return None
     fields = {k: v for k, v in raw.items() if k not in ("key_results", "strategies")}
+    if "parents" in fields:
+        fields["parents"] = [Alignment(a["id"], a.get("weight", 1.0)) for a in fields["parents"]]
     try:
         return Objective(**fields, key_results=krs, strategies=strategies)
     except ValueError as exc:

@@ -12,7 +12,7 @@ import tomli_w
 import yaml
 
 from okrcore.errors import ValidationError
-from okrcore.model import Funnel, KeyResult, Objective, Plan, Strategy
+from okrcore.model import Alignment, Funnel, KeyResult, Objective, Plan, Strategy
 
 from ._format import FORMATS, VERSION
 
@@ -88,6 +88,13 @@ def _strategy_data(st: Strategy) -> dict[str, Any]:
     return out
 
 
+def _alignment_data(alignment: Alignment) -> dict[str, Any]:
+    out: dict[str, Any] = {"id": alignment.parent}
+    if alignment.weight != 1.0:
+        out["weight"] = _num(alignment.weight)
+    return out
+
+
 def _objective_data(obj: Objective) -> dict[str, Any]:
     out: dict[str, Any] = {"id": obj.id, "title": obj.title}
     _put(out, "owner", obj.owner)
@@ -97,6 +104,7 @@ def _objective_data(obj: Objective) -> dict[str, Any]:
     _put(out, "parent", obj.parent)
     if obj.weight != 1.0:
         _put(out, "weight", obj.weight)
+    _put(out, "parents", [_alignment_data(a) for a in obj.parents])
     _put(out, "budget", obj.budget)
     _put(out, "key_results", [_kr_data(kr) for kr in obj.key_results])
     _put(out, "strategies", [_strategy_data(st) for st in obj.strategies])

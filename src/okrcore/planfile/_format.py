@@ -109,6 +109,15 @@ STRATEGY = Obj(
     doc="How an owner pursues an objective.",
 )
 
+ALIGNMENT = Obj(
+    "alignment",
+    (
+        Field("id", ID, True, "Id of a parent objective."),
+        Field("weight", WEIGHT, doc="Weight of this alignment in that parent's rollup (default 1)"),
+    ),
+    doc="One of several parent objectives an objective aligns to.",
+)
+
 OBJECTIVE = Obj(
     "objective",
     (
@@ -120,11 +129,17 @@ OBJECTIVE = Obj(
         Field("goal", ID, doc="Id of the goal it aligns to."),
         Field("parent", ID, doc="Id of the parent objective it aligns to."),
         Field("weight", WEIGHT, doc="Weight of this alignment in the parent's rollup."),
+        Field(
+            "parents",
+            ListOf(ALIGNMENT),
+            doc="Several parent objectives, each with its weight (instead of parent).",
+        ),
         Field("budget", MONEY),
         Field("key_results", ListOf(KEY_RESULT)),
         Field("strategies", ListOf(STRATEGY)),
     ),
     doc="A specific, inspiring outcome for one cycle and one owner.",
+    at_most_one=("parent", "parents"),
 )
 
 CONNECTION = Obj(

@@ -435,13 +435,15 @@ class Field:
 @attrs.frozen
 class Obj(Spec):
     """A mapping with known keys. ``extra`` keeps unknown keys (plugin settings) as written;
-    ``one_of`` names keys of which exactly one must be given."""
+    ``one_of`` names keys of which exactly one must be given, ``at_most_one`` keys of which one
+    may be given."""
 
     name: str | None
     fields: tuple[Field, ...]
     extra: bool = False
     one_of: tuple[str, ...] = ()
     doc: str = ""
+    at_most_one: tuple[str, ...] = ()  # keys of which one may be given, not several
     # derived from ``fields`` once (checking runs for every key result of a plan)
     _known: dict[str, Field] = attrs.field(init=False, eq=False, repr=False)
     _required: tuple[str, ...] = attrs.field(init=False, eq=False, repr=False)
@@ -490,6 +492,11 @@ class Obj(Spec):
             elif len(given) > 1:
                 ctx.add(join(path, given[1]), f"a {what} takes only one of {names}")
                 out[given[1]] = BAD
+        given = [k for k in self.at_most_one if k in value]
+        if len(given) > 1:
+            names = " or ".join(self.at_most_one)
+            ctx.add(join(path, given[1]), f"a {what} takes {names}, not both")
+            out[given[1]] = BAD
         for name, relative_to in self._targets:  # relative targets need their reference value
             if isinstance(out.get(name), Relative) and relative_to not in value:
                 rel = out[name].text
@@ -515,6 +522,8 @@ class Obj(Spec):
         out["additionalProperties"] = self.extra
         if self.one_of:
             out["oneOf"] = [{"required": [k]} for k in self.one_of]
+        if self.at_most_one:
+            out["not"] = {"required": list(self.at_most_one)}
         rules = [
             {
                 "if": {"properties": {f.name: {"type": "string"}}, "required": [f.name]},

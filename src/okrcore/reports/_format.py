@@ -81,3 +81,17 @@ def fixed(value: Any) -> str:
     if _missing(value):
         return MISSING
     return f"{value:.2f}"
+
+
+def confidence(value: Any, scale: int = 1) -> str:
+    """A confidence (kept 0-1) on the plan's ``confidence_scale``: ``0.70``, or ``7/10``."""
+    if _missing(value):
+        return MISSING
+    if scale == 10:  # one decimal at most: "7.5/10", "8/10"
+        return f"{value * 10:.1f}".removesuffix(".0") + "/10"
+    return f"{value:.2f}"
+
+
+def with_confidence(score_text: str, value: Any, scale: int) -> str:
+    """``score_text`` followed by the confidence, when one was stated."""
+    return score_text if _missing(value) else f"{score_text}, confidence {confidence(value, scale)}"

@@ -255,7 +255,11 @@ class Report:
             "plan": self.plan_title,
             "as_of": self.at.isoformat(),
             "period": {"start": self.period_start.isoformat(), "end": self.at.isoformat()},
-            "policy": {"grading": card.grading, "status": card.status_policy},
+            "policy": {
+                "grading": card.grading,
+                "status": card.status_policy,
+                "confidence_scale": card.confidence_scale,
+            },
             "summary": {
                 "lights": self.lights,
                 "key_results": len(self.key_results),

@@ -18,7 +18,7 @@ from html import escape
 from typing import Any
 
 from okrcore.errors import OkrError
-from okrcore.reports._format import LIGHT_ICON, fixed, num, pct, pts, signed
+from okrcore.reports._format import LIGHT_ICON, confidence, fixed, num, pct, pts, signed
 from okrcore.reports.data import KRLine, Report
 
 __all__ = ["chart_svg", "render_html"]
@@ -152,7 +152,15 @@ def render_html(rep: Report) -> str:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(num=num, signed=signed, pct=pct, pts=pts, fixed=fixed)
+    scale = rep.scorecard.confidence_scale
+    env.filters.update(
+        num=num,
+        signed=signed,
+        pct=pct,
+        pts=pts,
+        fixed=fixed,
+        confidence=lambda value: confidence(value, scale),
+    )
     template = env.get_template("dashboard.html.j2")
     lines = {line.id: line for line in rep.key_results}
     return str(

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 
 import attrs
 
-from okrcore.reports._format import LIGHT_ICON, fixed, num, pct, pts, signed
+from okrcore.reports._format import LIGHT_ICON, fixed, num, pct, pts, signed, with_confidence
 from okrcore.reports.data import KRLine, Report
 
 __all__ = ["render_html_mail", "render_markdown", "render_plain"]
@@ -73,7 +73,9 @@ def _daily(rep: Report) -> Iterable[Block]:
     for obj in rep.objectives:
         node = obj.node
         owner = f" · {node.owner}" if node.owner else ""
-        yield _h("h3", f"{LIGHT_ICON[node.status.value]} {node.title}{owner}")
+        scale = rep.scorecard.confidence_scale
+        sure = with_confidence("", node.confidence, scale).replace(", ", " · ", 1)
+        yield _h("h3", f"{LIGHT_ICON[node.status.value]} {node.title}{owner}{sure}")
         for kr_id in obj.key_results:
             line = rep.key_result(kr_id)
             s = line.score
@@ -120,19 +122,22 @@ def _weekly(rep: Report) -> Iterable[Block]:
 
 
 def _monthly(rep: Report) -> Iterable[Block]:
+    scale = rep.scorecard.confidence_scale
     yield _h("h3", "Objectives")
     for obj in rep.objectives:
         n = obj.node
         yield _li(
             f"{LIGHT_ICON[n.status.value]} ",
             b(n.title),
-            f": score {fixed(n.score)} (expected {fixed(n.expected_score)})"
+            with_confidence(f": score {fixed(n.score)}", n.confidence, scale)
+            + f" (expected {fixed(n.expected_score)})"
             + (f" · {n.owner}" if n.owner else ""),
         )
         for kr_id in obj.key_results:
             s = rep.key_result(kr_id).score
             yield _li(
-                f"{LIGHT_ICON[s.status.value]} {s.title}: score {fixed(s.score)}, "
+                f"{LIGHT_ICON[s.status.value]} {s.title}: "
+                f"{with_confidence(f'score {fixed(s.score)}', s.confidence, scale)}, "
                 f"forecast {num(s.forecast, s.unit)} of {num(s.target, s.unit)} "
                 f"(score {fixed(s.forecast_score)}, bar {s.success_bar:g})",
                 *((" · ", b("below floor")) if s.below_floor else ()),
@@ -141,14 +146,16 @@ def _monthly(rep: Report) -> Iterable[Block]:
     if rep.goals:
         yield _h("h3", "Goals")
         for g in rep.goals:
-            yield _li(f"{LIGHT_ICON[g.status.value]} ", b(g.title), f": score {fixed(g.score)}")
+            text = with_confidence(f": score {fixed(g.score)}", g.confidence, scale)
+            yield _li(f"{LIGHT_ICON[g.status.value]} ", b(g.title), text)
     for key, heading in (("owner", "By owner"), ("level", "By level")):
         nodes = rep.rollups.get(key, ())
         if nodes:
             yield _h("h3", heading)
             for n in nodes:
+                score_text = with_confidence(f"score {fixed(n.score)}", n.confidence, scale)
                 yield _li(
-                    f"{LIGHT_ICON[n.status.value]} {n.title}: score {fixed(n.score)}, "
+                    f"{LIGHT_ICON[n.status.value]} {n.title}: {score_text}, "
                     f"completion {pct(n.completion)}"
                 )
 

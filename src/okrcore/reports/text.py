@@ -7,7 +7,16 @@ import re
 from typing import Any
 
 from okrcore.errors import OkrError
-from okrcore.reports._format import LIGHT_STYLE, fixed, num, pct, pts, signed
+from okrcore.reports._format import (
+    LIGHT_STYLE,
+    confidence,
+    fixed,
+    num,
+    pct,
+    pts,
+    signed,
+    with_confidence,
+)
 from okrcore.reports._table import DEFAULT_WIDTH, Col, print_table
 from okrcore.reports.data import KRLine, Report
 
@@ -85,9 +94,19 @@ def _kr_row(rich: Any, line: KRLine, kind: str) -> list[Any]:
     return row
 
 
-def _kr_table(rich: Any, console: Any, title: str, lines: list[KRLine], kind: str) -> None:
+CONFIDENCE_COLUMN = Col("Conf.", justify="right", drop=1)
+
+
+def _kr_table(
+    rich: Any, console: Any, title: str, lines: list[KRLine], kind: str, scale: int = 1
+) -> None:
     rows = [_kr_row(rich, line, kind) for line in lines]
-    print_table(console, KR_COLUMNS[kind], rows, title=rich.text.Text(title, style="bold"))
+    columns: tuple[Col, ...] = KR_COLUMNS[kind]
+    if kind == "monthly" and any(line.score.confidence is not None for line in lines):
+        columns = (*columns, CONFIDENCE_COLUMN)  # next to the scores, only when stated
+        for row, line in zip(rows, lines, strict=True):
+            row.append(confidence(line.score.confidence, scale))
+    print_table(console, columns, rows, title=rich.text.Text(title, style="bold"))
 
 
 NODE_COLUMNS = (
@@ -99,7 +118,7 @@ NODE_COLUMNS = (
 )
 
 
-def _nodes_table(rich: Any, console: Any, title: str, nodes: Any) -> None:
+def _nodes_table(rich: Any, console: Any, title: str, nodes: Any, scale: int = 1) -> None:
     rows = [
         [
             _light(rich, n.status.value),
@@ -110,7 +129,12 @@ def _nodes_table(rich: Any, console: Any, title: str, nodes: Any) -> None:
         ]
         for n in nodes
     ]
-    print_table(console, NODE_COLUMNS, rows, title=rich.text.Text(title, style="bold"))
+    columns: tuple[Col, ...] = NODE_COLUMNS
+    if any(n.confidence is not None for n in nodes):
+        columns = (*columns, CONFIDENCE_COLUMN)
+        for row, n in zip(rows, nodes, strict=True):
+            row.append(confidence(n.confidence, scale))
+    print_table(console, columns, rows, title=rich.text.Text(title, style="bold"))
 
 
 MOVER_COLUMNS = (
@@ -151,6 +175,7 @@ def render_text(rep: Report, *, color: bool = False, width: int | None = None) -
         highlight=False,
     )
     lights = rep.lights
+    scale = rep.scorecard.confidence_scale
     console.print(rich.text.Text(rep.title, style="bold"))
     summary = rich.text.Text()
     for name in ("green", "yellow", "red", "grey"):
@@ -181,20 +206,21 @@ def render_text(rep: Report, *, color: bool = False, width: int | None = None) -
     else:
         for obj in rep.objectives:
             n = obj.node
-            head = f"{n.title} — score {fixed(n.score)}, {n.status.value}"
+            head = with_confidence(f"{n.title} — score {fixed(n.score)}", n.confidence, scale)
+            head += f", {n.status.value}"
             if n.owner:
                 head += f" ({n.owner})"
             lines = [rep.key_result(k) for k in obj.key_results]
             console.print()
-            _kr_table(rich, console, head, lines, rep.kind)
+            _kr_table(rich, console, head, lines, rep.kind, scale)
     if rep.kind == "monthly":
         if rep.goals:
             console.print()
-            _nodes_table(rich, console, "Goals", rep.goals)
+            _nodes_table(rich, console, "Goals", rep.goals, scale)
         for key, title in (("owner", "By owner"), ("level", "By level")):
             if rep.rollups.get(key):
                 console.print()
-                _nodes_table(rich, console, title, rep.rollups[key])
+                _nodes_table(rich, console, title, rep.rollups[key], scale)
     if rep.target_changes:
         rows = []
         for c in rep.target_changes:

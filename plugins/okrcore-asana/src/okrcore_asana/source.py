@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Any
-
-import requests
+from typing import TYPE_CHECKING, Any
 
 from okrcore.errors import SourceError
 from okrcore.model import KeyResult, Measure
@@ -25,6 +23,9 @@ from okrcore.tasks import NoTasks, Task, day_of, points, total
 
 from ._version import __version__
 from .query import AsanaQuery, parse_query, validate_query
+
+if TYPE_CHECKING:  # imported where it is used, so that listing plugins stays fast
+    import requests
 
 __all__ = ["DEFAULT_ENDPOINT", "DEFAULT_RATE", "PAGE_SIZE", "AsanaSource"]
 

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
-
-import requests
+from typing import TYPE_CHECKING, Any
 
 from okrcore.errors import SourceError
 from okrcore.model import Connection, KeyResult, Measure
@@ -26,6 +24,9 @@ from okrcore.tasks import NoTasks, Task, day_of, points, total
 
 from ._version import __version__
 from .query import JiraQuery, Table, parse_query, validate_query
+
+if TYPE_CHECKING:  # imported where it is used, so that listing plugins stays fast
+    import requests
 
 __all__ = ["DEFAULT_RATE", "MAX_RESULTS", "SEARCH", "JiraSource"]
 

@@ -6,9 +6,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
-
-import requests
+from typing import TYPE_CHECKING, Any
 
 from okrcore.errors import SourceError
 from okrcore.model import Connection, KeyResult, Measure
@@ -34,6 +32,9 @@ from .query import (
     properties_of,
     validate_query,
 )
+
+if TYPE_CHECKING:  # imported where it is used, so that listing plugins stays fast
+    import requests
 
 __all__ = ["DEFAULT_ENDPOINT", "DEFAULT_RATE", "NOTION_VERSION", "PAGE_SIZE", "NotionSource"]
 
