@@ -551,7 +551,7 @@ class LiveScore:
         return NodeScore(
             id=key,
             kind=kind,
-            title=key,
+            title=(self.plan.owner_label(key) or key) if kind == "owner" else key,
             score=weighted_mean((n.score, w) for n, w in pairs),
             expected=weighted_mean((n.expected, w) for n, w in pairs),
             expected_score=weighted_mean((n.expected_score, w) for n, w in pairs),
