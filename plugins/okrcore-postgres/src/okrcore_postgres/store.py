@@ -304,22 +304,24 @@ class PostgresStore:
     ) -> AddResult:
         """Store readings; a different reading for a stored key is a revision (see
         :class:`okrcore.store.Store`). Returns the new and revised counts."""
+        import psycopg
+
         batch = latest_per_key(checkins)
         if not batch:
             return AddResult()
         with self._connection("cannot add check-ins") as conn:
+            # Readings for keys not stored yet (a first refresh of the day, an import) go
+            # straight into the table: as fast as a bare COPY. One stored key fails the whole
+            # COPY on the primary key; then every reading goes through the comparing merge.
+            try:
+                with conn.transaction():
+                    _copy(conn, "checkins", batch, run_id, reason)
+                return AddResult(new=len(batch))
+            except psycopg.errors.UniqueViolation:
+                pass
             conn.execute(_INCOMING)
-            with conn.cursor() as cur:
-                with cur.copy(
-                    "COPY okrcore_incoming (kr_id, as_of, source, value, recorded_at, author,"
-                    " note, confidence, run_id, reason) FROM STDIN"
-                ) as copy:
-                    for c in batch:
-                        copy.write_row((
-                            c.kr_id, c.as_of, c.source, c.value, _aware(c.recorded_at),
-                            c.author, c.note, c.confidence, run_id, reason,
-                        ))
-                row = cur.execute(_MERGE).fetchone()
+            _copy(conn, "okrcore_incoming", batch, run_id, reason)
+            row = conn.execute(_MERGE).fetchone()
         assert row is not None
         return AddResult(new=int(row[0]), revised=int(row[1]))
 
@@ -523,6 +525,25 @@ class PostgresStore:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.url!r})"
+
+
+def _copy(
+    conn: psycopg.Connection[Any],
+    table: str,
+    batch: Sequence[CheckIn],
+    run_id: str | None,
+    reason: str | None,
+) -> None:
+    """COPY readings into ``checkins`` or the incoming table."""
+    with conn.cursor() as cur, cur.copy(
+        f"COPY {table} (kr_id, as_of, source, value, recorded_at, author, note, confidence,"
+        " run_id, reason) FROM STDIN"
+    ) as copy:
+        for c in batch:
+            copy.write_row((
+                c.kr_id, c.as_of, c.source, c.value, _aware(c.recorded_at),
+                c.author, c.note, c.confidence, run_id, reason,
+            ))
 
 
 def _aware(moment: dt.datetime) -> dt.datetime:
