@@ -9,6 +9,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import attrs
 import psycopg
 import pytest
 from click.testing import CliRunner
@@ -146,7 +147,8 @@ _BATCHES = st.lists(
 @given(batches=_BATCHES)
 def test_writes_match_the_sqlite_store(postgres_server: str, batches: list[Any]) -> None:
     """add_checkins copies new readings straight in and merges a batch with stored keys: either
-    way the counts, the readings in force and the history are the SQLite store's."""
+    way the counts (in total and by key result), the readings in force and the history are the
+    SQLite store's."""
     schema = f"okr_test_{uuid.uuid4().hex[:12]}"
     moment = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
     try:
@@ -159,6 +161,10 @@ def test_writes_match_the_sqlite_store(postgres_server: str, batches: list[Any])
                 ]
                 assert pg.add_checkins(checkins, run_id=f"r{i}") == lite.add_checkins(
                     checkins, run_id=f"r{i}"
+                )
+                again = [attrs.evolve(c, value=c.value + 1) for c in checkins[::2]] + checkins
+                assert pg.add_checkins_by_kr(again, run_id=f"s{i}") == lite.add_checkins_by_kr(
+                    again, run_id=f"s{i}"
                 )
             assert pg.checkins() == lite.checkins()
             assert pg.checkin_history() == lite.checkin_history()
