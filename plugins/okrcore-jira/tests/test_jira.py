@@ -190,6 +190,10 @@ def test_a_bearer_token_without_email(fake: FakeJira) -> None:
         (429, "", {"Retry-After": "1800", "RateLimit-Reason": "jira-quota-tenant-based",
                    "X-RateLimit-Reset": "2026-03-15T11:00Z"}, FailureKind.QUOTA, None,
          "the quota resets at 2026-03-15T11:00Z"),
+        (429, "", {"X-Beta-RateLimit-Reason": "jira-quota-tenant-based",
+                   "X-Beta-RateLimit-Reset": "2026-03-26T17:00Z",
+                   "Beta-RateLimit": '"tenant-app-quota";r=0;t=2788'}, FailureKind.QUOTA, None,
+         "(jira-quota-tenant-based: the quota resets at 2026-03-26T17:00Z)"),
         (503, "", {"Retry-After": "3"}, FailureKind.TRANSIENT, 3.0, "Jira 503"),
         (200, "not json", {}, FailureKind.TRANSIENT, None, "not a JSON object"),
         (200, {"issues": {}}, {}, FailureKind.TRANSIENT, None, "without an issues list"),
@@ -281,7 +285,7 @@ def test_connection_validation() -> None:
     bad = Connection("jira", "jira", {"site": "acme", "email": "ana", "token": "ATATT3x",
                                       "timeout": -1, "colour": 1})
     assert [p.field for p in JiraSource.validate_connection(bad)] == [
-        "colour", "site", "token", "email", "timeout"]
+        "colour", "token", "timeout", "site", "email"]
 
 
 def test_check_online_reports_jql_and_field_problems(issues: FakeJira) -> None:
