@@ -670,8 +670,8 @@ class SQLiteStore:
         return [
             EventDelivery(
                 key=r[0], destination=r[1], kind=r[2], subject=r[3],
-                at=dt.date.fromisoformat(r[4]), token=r[5], claimed_at=_utc(r[6]),
-                sent_at=None if r[7] is None else _utc(r[7]), run_id=r[8],
+                at=dt.date.fromisoformat(r[4]), token=r[5], claimed_at=utc_moment(r[6]),
+                sent_at=None if r[7] is None else utc_moment(r[7]), run_id=r[8],
                 event=json.loads(r[9]),
             )
             for r in self._query(sql, params)
