@@ -3,7 +3,6 @@ renderers print the same value the same way (docs/reports.md, "Numbers")."""
 
 from __future__ import annotations
 
-import html
 import json
 from pathlib import Path
 
@@ -12,7 +11,6 @@ from click.testing import CliRunner
 
 from okrcore.cli import main
 from okrcore.reports._format import num, signed
-from okrcore.reports.markdown import _inline
 
 PLAN = """\
 okrcore: 1
