@@ -44,6 +44,15 @@ objectives:
         (2.675, "", "2.675"),  # the shortest decimal form, not the binary float
         (-65900, "", "-65,900"),
         (5.0, "", "5"),
+        (1, "mentions", "1 mention"),  # a plural unit is singular after exactly 1
+        (1.0000001, "leads", "1 lead"),
+        (-1, "sign-ups", "-1 sign-up"),
+        (1, "stories", "1 story"),
+        (1, "new customers", "1 new customer"),
+        (1, "USD", "1 USD"),
+        (1, "bonus", "1 bonus"),
+        (1.5, "mentions", "1.5 mentions"),
+        (2, "mentions", "2 mentions"),
         (-1e-9, "", "0"),
         (None, "USD", "—"),
         (float("nan"), "", "—"),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import decimal
 import math
+import re
 from typing import Any
 
 MISSING = "—"
@@ -21,7 +22,8 @@ def num(value: Any, unit: str = "") -> str:
     """A number for people, with its unit: thousands separators; whole numbers from 1,000 on,
     else 4 significant digits (at most 6 decimals), trailing zeros dropped, halves rounded up
     (``1,234.5`` -> ``1,235``, ``47.766`` -> ``47.77``, ``0.012345`` -> ``0.01235``).
-    ``"—"`` when missing or not finite; text that is not a number is returned as it is."""
+    ``"—"`` when missing or not finite; text that is not a number is returned as it is. After a
+    value shown as exactly 1, a unit written in the plural is singular (``1 lead``)."""
     if value is None:
         return MISSING
     if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -41,4 +43,22 @@ def num(value: Any, unit: str = "") -> str:
         text = "0"
     if unit in ("%", ""):
         return f"{text}{unit}"
+    if text in ("1", "-1"):
+        unit = singular(unit)
     return f"{text} {unit}"
+
+
+# a unit written as a lowercase plural word, or words ("leads", "new customers"); not "USD", "kWh"
+_PLURAL = re.compile(r"[a-z][a-z -]*[a-z]s")
+
+
+def singular(unit: str) -> str:
+    """The singular of a unit written in the plural, shown after exactly 1 (``1 lead``, ``1 story``,
+    ``1 new customer``); any other unit (``USD``, ``bonus``, ``%``) as it is."""
+    if not _PLURAL.fullmatch(unit) or unit.endswith(("ss", "us", "is")):
+        return unit
+    if unit.endswith("ies"):
+        return unit[:-3] + "y"
+    if unit.endswith(("ches", "shes", "xes", "sses")):
+        return unit[:-2]
+    return unit[:-1]
