@@ -57,7 +57,7 @@ from .sources import (
 
 if TYPE_CHECKING:
     from .plugins import PluginFailure, PluginManager
-    from .store import Store
+    from .store import AddResult, Store
 
 __all__ = ["RefreshOptions", "RefreshResult", "describe_request", "refresh"]
 
@@ -190,8 +190,7 @@ def _plan_requests(
     decided: dict[str, RunOutcome] = {}
     for kr in plan.key_results():
         if only is not None and kr.id not in only:
-            decided[kr.id] = RunOutcome(kr.id, "skipped", error="not selected")
-            continue
+            continue  # not selected: the run's outcome is made only if the run needs it
         conn_name = kr.source.get("connection") if kr.source else None
         conn = plan.connections.get(conn_name) if isinstance(conn_name, str) else None
         if kr.source is None or (conn is not None and conn.plugin == "manual"):
@@ -574,7 +573,8 @@ def refresh(
     dry run) and then the ``okrcore_refresh_finished`` hook is called; a hook that raises is
     reported in ``result.hook_errors``, never raised. With ``record=False`` the check-ins are
     stored but the run is neither recorded nor announced: the caller records it (the distributed
-    refresh of :mod:`okrcore.workers` merges each job's outcomes into one shared run).
+    refresh of :mod:`okrcore.workers` merges each job's outcomes into one shared run); its
+    outcomes then leave out the key results ``only`` did not select.
     """
     return _refresh(plan, store, at=at, only=only, backfill=backfill, dry_run=dry_run,
                     manager=manager, options=options or RefreshOptions(), on_result=on_result,
@@ -625,7 +625,9 @@ def _refresh(
     plugins = {name: conn.plugin for name, conn in plan.connections.items()}
     if dry_run:
         outcomes = [
-            planned.decided.get(kr.id) or RunOutcome(kr.id, "planned", _conn_of(kr))
+            planned.decided.get(kr.id) or (
+                _not_selected(kr.id) if selected is not None and kr.id not in selected
+                else RunOutcome(kr.id, "planned", _conn_of(kr)))
             for kr in plan.key_results()
         ]
         run = RunRecord(run_id, started_at, dt.datetime.now(dt.timezone.utc), as_of, outcomes)
@@ -653,14 +655,19 @@ def _refresh(
     for r in planned.requests:  # whatever is still open when the deadline passed
         results.setdefault(r.key, Failure(r, FailureKind.DEADLINE, _DEADLINE_IN_FLIGHT))
 
-    outcomes = []
     by_kr = {r.kr.id: r for r in planned.requests}
+    readings = [a for a in (results[r.key] for r in planned.requests) if isinstance(a, Reading)]
+    added = _store_readings(store, readings, run_id)
+    outcomes = []
     for kr in plan.key_results():
         if kr.id in planned.decided:
             outcomes.append(planned.decided[kr.id])
-            continue
-        request = by_kr[kr.id]
-        outcomes.append(_store_answer(store, results[request.key], engine.attempts, run_id))
+        elif kr.id in by_kr:
+            outcomes.append(_outcome(results[by_kr[kr.id].key], added, engine.attempts))
+        elif record:
+            # not selected; a job of a distributed run (record=False) of 100 key results out
+            # of thousands reports its own only, without making thousands of outcomes per job
+            outcomes.append(_not_selected(kr.id))
     finished_at = dt.datetime.now(dt.timezone.utc)
     info: dict[str, Any] = {
         "connections": {
@@ -702,6 +709,10 @@ def _refresh(
         run = attrs.evolve(run, info=info)
         store.record_run(run)
     return RefreshResult(run, (), False, hook_errors, plugins)
+
+
+def _not_selected(kr_id: str) -> RunOutcome:
+    return RunOutcome(kr_id, "skipped", error="not selected")
 
 
 def _conn_of(kr: KeyResult) -> str | None:
@@ -760,12 +771,47 @@ def _run_all(engine: _Engine, jobs: list[_ConnectionRun]) -> bool:
     return any(thread.is_alive() for thread in threads)
 
 
-def _store_answer(
-    store: Store,
+# key results whose readings one transaction stores: a commit per key result made storing a
+# large refresh slow (PostgreSQL most), one commit for all of them risks a long transaction
+STORE_CHUNK = 500
+
+
+def _checkins(answer: Reading) -> list[CheckIn]:
+    conn = answer.request.connection
+    source = f"{conn.plugin}:{conn.name}"
+    kr_id = answer.request.kr.id
+    return [CheckIn(kr_id, float(v), day, source=source) for day, v in answer.points]
+
+
+def _store_readings(
+    store: Store, readings: Sequence[Reading], run_id: str
+) -> dict[str, AddResult]:
+    """Store the readings that pass their key result's checks, STORE_CHUNK key results per
+    transaction when the store counts per key result (``add_checkins_by_kr``, as the built-in
+    stores do), else one ``add_checkins`` per key result. Returns the counts by key result."""
+    from .store import AddResult
+
+    good = [r for r in readings if _check_reading(r, r.request.kr) is None]
+    by_kr = getattr(store, "add_checkins_by_kr", None)
+    added: dict[str, AddResult] = {}
+    if by_kr is None:
+        for r in good:
+            added[r.request.kr.id] = store.add_checkins(_checkins(r), run_id=run_id)
+        return added
+    for start in range(0, len(good), STORE_CHUNK):
+        chunk = good[start:start + STORE_CHUNK]
+        counts = by_kr([c for r in chunk for c in _checkins(r)], run_id=run_id)
+        for r in chunk:
+            added[r.request.kr.id] = counts.get(r.request.kr.id, AddResult())
+    return added
+
+
+def _outcome(
     answer: Reading | Failure,
+    added: Mapping[str, AddResult],
     attempts: Mapping[tuple[Any, ...], int],
-    run_id: str,
 ) -> RunOutcome:
+    """The run log's line for one key result, once its readings are stored."""
     request = answer.request
     kr, conn = request.kr, request.connection
     if isinstance(answer, Failure):
@@ -776,9 +822,7 @@ def _store_answer(
             kr.id, "failed", conn.name, error=problem, kind=FailureKind.PERMANENT.value,
             warnings=answer.warnings,
         )
-    source = f"{conn.plugin}:{conn.name}"
-    checkins = [CheckIn(kr.id, float(v), day, source=source) for day, v in answer.points]
-    added = store.add_checkins(checkins, run_id=run_id)
+    stored = added[kr.id]
     points = sorted(answer.points)
     if not points:
         value = None
@@ -792,8 +836,8 @@ def _store_answer(
     n = attempts.get(request.key, 1)
     if n > 1:
         warnings.append(f"answered after {n} attempts")
-    status = "refreshed" if added.stored else "unchanged"
+    status = "refreshed" if stored.stored else "unchanged"
     return RunOutcome(
-        kr.id, status, conn.name, value=value, stored=added.new, revised=added.revised,
+        kr.id, status, conn.name, value=value, stored=stored.new, revised=stored.revised,
         warnings=warnings,
     )

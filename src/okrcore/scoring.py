@@ -569,7 +569,7 @@ class LiveScore:
         )
 
 
-def initiative_readings(plan: Plan, at: dt.date) -> list[CheckIn]:
+def initiative_readings(plan: Plan, *, at: dt.date) -> list[CheckIn]:
     """The readings scoring uses for key results whose progress comes from their initiatives:
     the share done, as a check-in at ``at`` (source ``initiatives``); none for a key result with
     no initiative left to count."""
