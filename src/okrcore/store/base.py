@@ -196,9 +196,10 @@ def differs(a: CheckIn, b: CheckIn) -> bool:
     return (a.value, a.author, a.note, a.confidence) != (b.value, b.author, b.note, b.confidence)
 
 
-def latest_per_key(checkins: Iterable[CheckIn]) -> list[CheckIn]:
+def latest_per_key(checkins: Iterable[CheckIn], *, by_key: bool = True) -> list[CheckIn]:
     """The readings to write, checked: the last one of each key, sorted by key (so that
-    concurrent writers lock rows in one order). A non-finite value raises StoreError."""
+    concurrent writers lock rows in one order) or, with ``by_key=False``, in the order the keys
+    first came. A non-finite value raises StoreError."""
     latest: dict[tuple[str, dt.date, str], CheckIn] = {}
     isfinite = math.isfinite
     for c in checkins:
@@ -207,7 +208,7 @@ def latest_per_key(checkins: Iterable[CheckIn]) -> list[CheckIn]:
             require_finite(c.value, f"check-in of {c.kr_id!r} as of {c.as_of}: value")
             require_finite(c.confidence, f"check-in of {c.kr_id!r} as of {c.as_of}: confidence")
         latest[(c.kr_id, c.as_of, c.source)] = c
-    return [latest[k] for k in sorted(latest)]
+    return [latest[k] for k in sorted(latest)] if by_key else list(latest.values())
 
 
 def check_target_change(change: TargetChange) -> None:

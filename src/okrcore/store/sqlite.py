@@ -175,12 +175,14 @@ def _utc(text: str) -> dt.datetime:
 def _rows(
     checkins: Iterable[CheckIn], run_id: str | None, reason: str | None
 ) -> list[tuple[Any, ...]]:
-    """The rows to upsert, sorted by key (:func:`~okrcore.store.latest_per_key`)."""
+    """The rows to upsert (:func:`~okrcore.store.latest_per_key`), in the order given: a write
+    takes the whole file's lock, so row order cannot deadlock, and the given order (often by
+    day) is the reading-order index's, which writes a large batch faster than key order."""
     # a batch has few distinct days and times (a refresh records one time): text each once
     days: dict[dt.date, str] = {}
     times: dict[dt.datetime, str] = {}
     rows = []
-    for c in latest_per_key(checkins):
+    for c in latest_per_key(checkins, by_key=False):
         day = days.get(c.as_of)
         if day is None:
             day = days[c.as_of] = c.as_of.isoformat()
@@ -359,17 +361,14 @@ class SQLiteStore:
     ) -> dict[str, AddResult]:
         """:meth:`add_checkins` in one transaction, counted per key result (a refresh stores
         every key result's readings with one commit and still reports each one's counts)."""
-        rows = _rows(checkins, run_id, reason)
-        counts: dict[str, AddResult] = {}
-        if not rows:
-            return counts
+        by_kr: dict[str, list[tuple[Any, ...]]] = {}
+        for row in _rows(checkins, run_id, reason):
+            by_kr.setdefault(row[0], []).append(row)
+        if not by_kr:
+            return {}
         try:
             with self._transaction() as cur:
-                start = 0
-                for end in range(1, len(rows) + 1):  # rows are sorted by key: kr_id runs
-                    if end == len(rows) or rows[end][0] != rows[start][0]:
-                        counts[rows[start][0]] = self._upsert(cur, rows[start:end])
-                        start = end
+                counts = {kr_id: self._upsert(cur, rows) for kr_id, rows in by_kr.items()}
         except sqlite3.Error as exc:
             raise StoreError(f"store {self.path!r}: cannot add check-ins: {exc}") from None
         return counts
