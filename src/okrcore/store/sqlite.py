@@ -26,7 +26,17 @@ from .base import (
     outcome_from_row,
     outcome_row,
 )
-from .rows import RowReader
+from .rows import (
+    STRATEGY_CHANGE_COLUMNS,
+    TARGET_CHANGE_COLUMNS,
+    RowReader,
+    changes_query,
+    strategy_change_from_row,
+    strategy_change_row,
+    target_change_from_row,
+    target_change_row,
+    utc_moment,
+)
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "MemoryStore", "SQLiteStore"]
 
@@ -167,9 +177,6 @@ def utc_text(moment: dt.datetime) -> str:
         moment = moment.replace(tzinfo=dt.timezone.utc)
     return moment.astimezone(dt.timezone.utc).isoformat(timespec="microseconds")
 
-
-def _utc(text: str) -> dt.datetime:
-    return dt.datetime.fromisoformat(text)
 
 
 def _rows(
@@ -462,93 +469,35 @@ class SQLiteStore:
     def add_target_change(self, change: TargetChange) -> None:
         """Record a target change (a non-finite value raises StoreError)."""
         check_target_change(change)
-        try:
-            with self._transaction() as cur:
-                cur.execute(
-                    "INSERT INTO target_changes (kr_id, field, old_value, new_value, reason,"
-                    " changed_at, author) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        change.kr_id,
-                        change.field,
-                        change.old,
-                        change.new,
-                        change.reason,
-                        utc_text(change.changed_at),
-                        change.author,
-                    ),
-                )
-        except sqlite3.Error as exc:
-            raise StoreError(f"store {self.path!r}: cannot add a target change: {exc}") from None
+        self._insert("target_changes", TARGET_CHANGE_COLUMNS,
+                     target_change_row(change, utc_text), "a target change")
 
     def target_changes(self, kr_id: str | None = None) -> list[TargetChange]:
         """Target changes of one key result (all when ``None``), oldest first."""
-        sql = (
-            "SELECT kr_id, field, old_value, new_value, reason, changed_at, author"
-            " FROM target_changes"
-        )
-        params: list[Any] = []
-        if kr_id is not None:
-            sql += " WHERE kr_id = ?"
-            params.append(kr_id)
-        sql += " ORDER BY changed_at, seq"
-        return [
-            TargetChange(
-                kr_id=r[0],
-                field=r[1],
-                old=r[2],
-                new=r[3],
-                reason=r[4],
-                changed_at=_utc(r[5]),
-                author=r[6],
-            )
-            for r in self._query(sql, params)
-        ]
+        sql = changes_query("target_changes", TARGET_CHANGE_COLUMNS,
+                            None if kr_id is None else "kr_id", "?")
+        params = () if kr_id is None else (kr_id,)
+        return [target_change_from_row(r) for r in self._query(sql, params)]
 
     def add_strategy_change(self, change: StrategyChange) -> None:
         """Record a strategy change; ``old`` and ``new`` are stored as JSON."""
-        what = f"strategy change of {change.strategy_id!r}"
-        old, new = encode_json(change.old, what), encode_json(change.new, what)
-        try:
-            with self._transaction() as cur:
-                cur.execute(
-                    "INSERT INTO strategy_changes (strategy_id, field, old_json, new_json, reason,"
-                    " changed_at, author) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        change.strategy_id,
-                        change.field,
-                        old,
-                        new,
-                        change.reason,
-                        utc_text(change.changed_at),
-                        change.author,
-                    ),
-                )
-        except sqlite3.Error as exc:
-            raise StoreError(f"store {self.path!r}: cannot add a strategy change: {exc}") from None
+        self._insert("strategy_changes", STRATEGY_CHANGE_COLUMNS,
+                     strategy_change_row(change, utc_text), "a strategy change")
 
     def strategy_changes(self, strategy_id: str | None = None) -> list[StrategyChange]:
         """Strategy changes of one strategy (all when ``None``), oldest first."""
-        sql = (
-            "SELECT strategy_id, field, old_json, new_json, reason, changed_at, author"
-            " FROM strategy_changes"
-        )
-        params: list[Any] = []
-        if strategy_id is not None:
-            sql += " WHERE strategy_id = ?"
-            params.append(strategy_id)
-        sql += " ORDER BY changed_at, seq"
-        return [
-            StrategyChange(
-                strategy_id=r[0],
-                field=r[1],
-                old=json.loads(r[2]),
-                new=json.loads(r[3]),
-                reason=r[4],
-                changed_at=_utc(r[5]),
-                author=r[6],
-            )
-            for r in self._query(sql, params)
-        ]
+        sql = changes_query("strategy_changes", STRATEGY_CHANGE_COLUMNS,
+                            None if strategy_id is None else "strategy_id", "?")
+        params = () if strategy_id is None else (strategy_id,)
+        return [strategy_change_from_row(r) for r in self._query(sql, params)]
+
+    def _insert(self, table: str, columns: str, row: Sequence[Any], what: str) -> None:
+        marks = ", ".join("?" for _ in row)
+        try:
+            with self._transaction() as cur:
+                cur.execute(f"INSERT INTO {table} ({columns}) VALUES ({marks})", row)
+        except sqlite3.Error as exc:
+            raise StoreError(f"store {self.path!r}: cannot add {what}: {exc}") from None
 
     # -- run log -------------------------------------------------------------------------------
     def record_run(self, run: RunRecord) -> None:
@@ -630,8 +579,8 @@ class SQLiteStore:
         ) if outcomes else []
         return RunRecord(
             id=run_id,
-            started_at=_utc(started),
-            finished_at=None if finished is None else _utc(finished),
+            started_at=utc_moment(started),
+            finished_at=None if finished is None else utc_moment(finished),
             as_of=dt.date.fromisoformat(as_of),
             outcomes=[outcome_from_row(r) for r in rows],
             info=json.loads(info),
