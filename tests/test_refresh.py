@@ -936,5 +936,5 @@ def test_a_refused_connection_is_retried_once_and_the_failure_says_so(
     assert outcome.status == "failed"
     assert outcome.kind == "transient"
     assert len(sleeps.delays) == 1  # one retry, not retries (4)
-    assert "could not connect" in (outcome.error or "")
+    assert "connection failed" in (outcome.error or "")
     assert (outcome.error or "").endswith(", twice")

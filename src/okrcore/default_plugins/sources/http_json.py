@@ -267,7 +267,7 @@ class HttpJsonSource(Source):
             if _could_not_connect(exc):
                 # refused, or no such host: the service is down or the URL is wrong. Like a call
                 # that hangs, it is retried timeout_retries times, not retries times
-                return Failure(r, FailureKind.TRANSIENT, f"{where}: could not connect: "
+                return Failure(r, FailureKind.TRANSIENT, f"{where}: connection failed: "
                                f"{_short(_without_url(str(exc)))}", timed_out=True)
             return Failure(r, FailureKind.TRANSIENT, f"{where}: connection failed: "
                            f"{_short(_without_url(str(exc)))}")
