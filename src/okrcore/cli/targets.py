@@ -95,7 +95,7 @@ def retarget(
     original = key_result(plan, kr_id)
     when = changed_at(at)
     with opened_store(store_url) as store:
-        current = plan_in_force(plan, store, when.date()).key_result(original.id)
+        current = plan_in_force(plan, store, at=when.date()).key_result(original.id)
         new = parse_target(value, current.effective_baseline)
         old = target_values(current)[field]
         try:
