@@ -136,6 +136,13 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
             "ALTER TABLE run_outcomes ADD COLUMN revised INTEGER NOT NULL DEFAULT 0",
         ),
     ),
+    (
+        4,
+        (
+            # Linked target changes: the changes of one move share a link (NULL: not linked).
+            "ALTER TABLE target_changes ADD COLUMN link TEXT",
+        ),
+    ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
@@ -417,21 +424,30 @@ class SQLiteStore:
     # -- target and strategy changes -----------------------------------------------------------
     def add_target_change(self, change: TargetChange) -> None:
         """Record a target change (a non-finite value raises StoreError)."""
-        check_target_change(change)
+        self.add_target_changes([change])
+
+    def add_target_changes(self, changes: Sequence[TargetChange]) -> None:
+        """Record several target changes in one transaction: all, or none when one is refused."""
+        for change in changes:
+            check_target_change(change)
         try:
             with self._transaction() as cur:
-                cur.execute(
+                cur.executemany(
                     "INSERT INTO target_changes (kr_id, field, old_value, new_value, reason,"
-                    " changed_at, author) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        change.kr_id,
-                        change.field,
-                        change.old,
-                        change.new,
-                        change.reason,
-                        utc_text(change.changed_at),
-                        change.author,
-                    ),
+                    " changed_at, author, link) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        (
+                            c.kr_id,
+                            c.field,
+                            c.old,
+                            c.new,
+                            c.reason,
+                            utc_text(c.changed_at),
+                            c.author,
+                            c.link,
+                        )
+                        for c in changes
+                    ],
                 )
         except sqlite3.Error as exc:
             raise StoreError(f"store {self.path!r}: cannot add a target change: {exc}") from None
@@ -439,7 +455,7 @@ class SQLiteStore:
     def target_changes(self, kr_id: str | None = None) -> list[TargetChange]:
         """Target changes of one key result (all when ``None``), oldest first."""
         sql = (
-            "SELECT kr_id, field, old_value, new_value, reason, changed_at, author"
+            "SELECT kr_id, field, old_value, new_value, reason, changed_at, author, link"
             " FROM target_changes"
         )
         params: list[Any] = []
@@ -456,6 +472,7 @@ class SQLiteStore:
                 reason=r[4],
                 changed_at=_utc(r[5]),
                 author=r[6],
+                link=r[7],
             )
             for r in self._query(sql, params)
         ]

@@ -133,6 +133,13 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
             )""",
         ),
     ),
+    (
+        2,
+        (
+            # Linked target changes: the changes of one move share a link (NULL: not linked).
+            "ALTER TABLE target_changes ADD COLUMN link TEXT",
+        ),
+    ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
@@ -383,19 +390,24 @@ class PostgresStore:
     # -- target and strategy changes -----------------------------------------------------------
     def add_target_change(self, change: TargetChange) -> None:
         """Record a target change (a non-finite value raises StoreError)."""
-        check_target_change(change)
-        with self._connection("cannot add a target change") as conn:
-            conn.execute(
+        self.add_target_changes([change])
+
+    def add_target_changes(self, changes: Sequence[TargetChange]) -> None:
+        """Record several target changes in one transaction: all, or none when one is refused."""
+        for change in changes:
+            check_target_change(change)
+        with self._connection("cannot add a target change") as conn, conn.cursor() as cur:
+            cur.executemany(
                 "INSERT INTO target_changes (kr_id, field, old_value, new_value, reason,"
-                " changed_at, author) VALUES (%s, %s, %s, %s, %s, %s, %s)",
-                (change.kr_id, change.field, change.old, change.new, change.reason,
-                 _aware(change.changed_at), change.author),
+                " changed_at, author, link) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+                [(c.kr_id, c.field, c.old, c.new, c.reason, _aware(c.changed_at), c.author,
+                  c.link) for c in changes],
             )
 
     def target_changes(self, kr_id: str | None = None) -> list[TargetChange]:
         """Target changes of one key result (all when ``None``), oldest first."""
         sql = (
-            "SELECT kr_id, field, old_value, new_value, reason, changed_at, author"
+            "SELECT kr_id, field, old_value, new_value, reason, changed_at, author, link"
             " FROM target_changes"
         )
         params: list[Any] = []
@@ -405,7 +417,7 @@ class PostgresStore:
         sql += " ORDER BY changed_at, seq"
         return [
             TargetChange(kr_id=r[0], field=r[1], old=r[2], new=r[3], reason=r[4],
-                         changed_at=_utc(r[5]), author=r[6])
+                         changed_at=_utc(r[5]), author=r[6], link=r[7])
             for r in self._query(sql, params)
         ]
 
