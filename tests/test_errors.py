@@ -60,10 +60,10 @@ PUBLIC_MODULES = [
     "checks.py",
     "funnel.py",
     "engine.py",
-    "sources.py",
     "notifiers.py",
     "plugins.py",
     *(f"planfile/{p.name}" for p in sorted((SRC / "planfile").glob("*.py"))),
+    *(f"sources/{p.name}" for p in sorted((SRC / "sources").glob("*.py"))),
 ]
 
 

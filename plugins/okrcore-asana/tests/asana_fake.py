@@ -190,9 +190,6 @@ def _select(obj: Mapping[str, Any], fields: list[str]) -> dict[str, Any]:
 class Handler(BaseHTTPRequestHandler):
     fake: FakeAsana
     protocol_version = "HTTP/1.1"
-    # headers and body go out in two writes: without TCP_NODELAY, Nagle holds the body back
-    # until the client's delayed ACK, adding ~40 ms to every answer on a kept-alive connection
-    disable_nagle_algorithm = True
 
     def do_GET(self) -> None:
         parts = urllib.parse.urlsplit(self.path)

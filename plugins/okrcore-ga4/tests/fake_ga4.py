@@ -377,6 +377,9 @@ class FakeGA4:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # headers and body go out in two writes: without TCP_NODELAY, Nagle holds the body
+            # back until the client's delayed ACK, ~40 ms on every kept-alive answer
+            disable_nagle_algorithm = True
 
             def log_message(self, *args: Any) -> None:
                 pass

@@ -199,9 +199,6 @@ def _holds(issue: Mapping[str, Any], clause: tuple[str, list[str]]) -> bool:
 class Handler(BaseHTTPRequestHandler):
     fake: FakeJira
     protocol_version = "HTTP/1.1"
-    # headers and body go out in two writes: without TCP_NODELAY, Nagle holds the body back
-    # until the client's delayed ACK, adding ~40 ms to every answer on a kept-alive connection
-    disable_nagle_algorithm = True
 
     def _serve(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)

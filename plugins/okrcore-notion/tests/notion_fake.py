@@ -210,9 +210,6 @@ def _passes(page: Mapping[str, Any], spec: Any) -> bool:
 class Handler(BaseHTTPRequestHandler):
     fake: FakeNotion
     protocol_version = "HTTP/1.1"
-    # headers and body go out in two writes: without TCP_NODELAY, Nagle holds the body back
-    # until the client's delayed ACK, adding ~40 ms to every answer on a kept-alive connection
-    disable_nagle_algorithm = True
 
     def _serve(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)

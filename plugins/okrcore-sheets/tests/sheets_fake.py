@@ -155,8 +155,6 @@ def _value_range(book: Mapping[str, dict[tuple[int, int], Any]], text: str,
 class Handler(BaseHTTPRequestHandler):
     fake: FakeSheets
     protocol_version = "HTTP/1.1"
-    # headers and body go out in two writes: without TCP_NODELAY, Nagle holds the body back
-    disable_nagle_algorithm = True
 
     def _serve(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
