@@ -157,15 +157,17 @@ def move_target(
         )
     changes = []
     for kr, delta in ((giver, -amount), (taker, amount)):
-        old = getattr(kr, f"effective_{field}", None) if field in ("target", "baseline") else None
-        old = old if old is not None else getattr(kr, field)
+        effective = {"target": kr.effective_target, "baseline": kr.effective_baseline}
+        old = effective[field] if field in effective else getattr(kr, field)
         if old is None:
             raise ValidationError(f"{kr.id!r} has no {field} to move")
         new = old + delta
         try:
-            attrs.evolve(kr, **{field: new})
+            changed: dict[str, Any] = {field: new}
+            attrs.evolve(kr, **changed)
         except ValueError as exc:
-            raise ValidationError(f"moving {amount:g} would leave {kr.id!r} impossible: {exc}")
+            message = f"moving {amount:g} would leave {kr.id!r} impossible: {exc}"
+            raise ValidationError(message) from None
         changes.append(
             TargetChange(kr.id, field, old, new, reason, changed_at=when, author=author, link=link)
         )

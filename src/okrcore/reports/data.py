@@ -181,6 +181,7 @@ class TargetChangeLine:
             "reason": c.reason,
             "changed_at": c.changed_at.isoformat(),
             "author": c.author,
+            "link": c.link,
         }
 
 
@@ -229,6 +230,13 @@ class Report:
     last_run: RunSummary | None
     target_changes: tuple[TargetChangeLine, ...]
     strategy_changes: tuple[StrategyChangeLine, ...]
+
+    def moved_with(self, line: TargetChangeLine) -> list[str]:
+        """The titles of the other key results of a move (changes sharing the line's link)."""
+        link = line.change.link
+        if link is None:
+            return []
+        return [o.title for o in self.target_changes if o.change.link == link and o is not line]
 
     def key_result(self, kr_id: str) -> KRLine:
         """The line of one key result."""
