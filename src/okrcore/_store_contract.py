@@ -18,6 +18,10 @@ The tests open the URLs with :func:`okrcore.open_store` and :meth:`manager` (by 
 installed plugins, so the backend's plugin must be installed or :meth:`manager` overridden).
 Set ``persistent = False`` for a backend whose data is gone when closed (``memory://``): the
 tests that reopen a store, or write to it from other processes, are then skipped.
+
+Every store a test opens with :meth:`StoreContract.opened` is copied to a memory store with
+:func:`okrcore.store.copy_store` before it closes, and the copy must read back the same: so
+``okr store copy`` keeps everything the suite writes, from any backend.
 """
 
 from __future__ import annotations
@@ -48,7 +52,7 @@ from .model import (
 )
 from .plugins import PluginManager
 from .sources import FetchRequest, Reading, Source
-from .store import AddResult, Store, open_store
+from .store import AddResult, MemoryStore, Store, copy_store, open_store, store_content
 
 __all__ = ["StoreContract"]
 
@@ -142,6 +146,38 @@ def _writer(url: str, n: int, start: Any, results: Any) -> None:
         results.put((n, traceback.format_exc(), 0, 0))
 
 
+def _write_everything(store: Store) -> None:
+    """Some of every record a store holds, revisions included."""
+    t = T0
+    store.add_checkins([_ci("a", 1, 1, recorded_at=t), _ci("b", 2, 1, recorded_at=t),
+                        _ci("a", 5, 2, source="ga4", recorded_at=t)], run_id="r1")
+    store.add_checkins([_ci("a", 1.5, 1, recorded_at=t + dt.timedelta(hours=1))], run_id="r2")
+    store.add_checkins([_ci("a", 1.25, 1, note="typo ✓", author="Zoë",
+                            recorded_at=t + dt.timedelta(hours=2))], reason="one digit off")
+    store.add_checkins([_ci("a", 1.5, 1, recorded_at=t + dt.timedelta(hours=3)),  # back again
+                        _ci("b", 3, 1, confidence=0.5, recorded_at=t + dt.timedelta(hours=3)),
+                        _ci("c", 7, 3, recorded_at=t)], run_id="r2")
+    store.add_checkins([_ci("d", -1e300, 4, recorded_at=t)])
+    store.add_target_change(TargetChange("a", "target", 10.0, 12.0, "budget", changed_at=t))
+    store.add_target_change(TargetChange("a", "floor", None, 2.0, "floor ✓", changed_at=t))
+    store.add_strategy_change(StrategyChange("s", "budget", {"x": [1, 2.5]}, None, "cut",
+                                             changed_at=t))
+    store.add_strategy_change(StrategyChange("s", "status", "a", "b", "why", changed_at=t))
+    store.record_run(_run("r1", 8, outcomes=[RunOutcome("a", "refreshed", value=5, stored=3)],
+                          info={"calls": {"ga": 1}}))
+    store.record_run(_run("r2", 9, outcomes=[RunOutcome("b", "failed", error="HTTP 500",
+                                                        kind="server", warnings=("w",))]))
+
+
+def _copies_intact(store: Store) -> None:
+    """Copy ``store`` into a memory store, which must then read back the same."""
+    with MemoryStore() as copy:
+        copy_store(store, copy)
+        copied = store_content(copy)
+        for name, records in store_content(store).items():
+            assert copied[name] == records, f"the copy's {name} differ"
+
+
 class StoreContract:
     """Tests every store backend must pass; subclass it with ``store_url`` and
     ``missing_store_url`` fixtures (see the module documentation)."""
@@ -155,10 +191,12 @@ class StoreContract:
 
     @contextlib.contextmanager
     def opened(self, url: str, *, create: bool = True) -> Iterator[Store]:
-        """Open ``url`` for the ``with`` block."""
+        """Open ``url`` for the ``with`` block; when the block succeeds, the store is copied
+        to a memory store, which must then hold the same records."""
         store = open_store(url, create=create, manager=self.manager())
         try:
             yield store
+            _copies_intact(store)
         finally:
             store.close()
 
@@ -475,6 +513,36 @@ class StoreContract:
                 assert lookup("r1") == first
                 assert lookup("r3") == done
                 assert lookup("nope") is None
+
+    # -- copying -----------------------------------------------------------------------------
+    def test_copy_round_trip_keeps_everything(self, store_url: str) -> None:
+        """A store of everything (revisions with runs and reasons, changes, runs) copied into
+        this backend and out again reads back the same, field by field."""
+        with MemoryStore() as original:
+            _write_everything(original)
+            with self.opened(store_url) as store:
+                there = copy_store(original, store)
+                assert store_content(store) == store_content(original)
+                with MemoryStore() as back:
+                    assert copy_store(store, back) == there
+                    assert store_content(back) == store_content(original)
+        assert there.counts == {"check-ins in force": 5, "replaced readings": 4,
+                                "target changes": 2, "strategy changes": 2, "runs": 2,
+                                "run outcomes": 2}
+
+    def test_copy_refuses_a_destination_that_is_not_empty(self, store_url: str) -> None:
+        with MemoryStore() as source, self.opened(store_url) as store:
+            _write_everything(source)
+            store.add_checkins([_ci("theirs", 1, 1)])
+            with _refused(StoreError, "not empty .*1 check-ins in force"):
+                copy_store(source, store)
+            assert [c.kr_id for c in store.checkins()] == ["theirs"]
+            report = copy_store(source, store, merge=True)
+            assert report.counts["check-ins in force"] == 5
+            assert len(store.checkins()) == 6
+            with _refused(StoreError, "both stores hold check-ins of 'a'"):
+                copy_store(source, store, merge=True)
+            assert len(store.checkin_history()) == 10
 
     # -- lifetime ----------------------------------------------------------------------------
     def test_a_missing_store_is_not_created(self, missing_store_url: str) -> None:

@@ -16,7 +16,6 @@ Environment:
 
 from __future__ import annotations
 
-import difflib
 import importlib
 import logging
 import os
@@ -447,6 +446,8 @@ def _did_you_mean(message: str) -> str:
     match = re.search(r"unknown hook '([^']+)'", message)
     if match is None:
         return ""
+    import difflib  # only for this error message
+
     close = difflib.get_close_matches(match.group(1), hook_names(), n=2, cutoff=0.6)
     if close:
         return "; did you mean " + " or ".join(repr(c) for c in close) + "?"

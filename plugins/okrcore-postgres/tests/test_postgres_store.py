@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+import re
+from pathlib import Path
 
 import psycopg
 import pytest
+from click.testing import CliRunner
 from okrcore_postgres import SCHEMA_VERSION, PostgresStore
 
-from okrcore import open_store
+from okrcore import CheckIn, open_store
+from okrcore.cli import main
 from okrcore.errors import StoreError, StoreNotFoundError
 from okrcore.testing import StoreContract
 
@@ -72,3 +77,54 @@ def test_the_password_is_never_shown() -> None:
 def test_bad_schema_names_are_refused(schema: str) -> None:
     with pytest.raises(StoreError, match="bad schema name"):
         PostgresStore(f"postgresql://root@127.0.0.1/test?schema={schema}")
+
+
+def test_every_table_of_the_postgres_store_belongs_to_a_copy_section() -> None:
+    from okrcore_postgres import MIGRATIONS
+
+    from okrcore.store import SECTIONS
+
+    created = {name for _, statements in MIGRATIONS for statement in statements
+               for name in re.findall(r"CREATE TABLE (?:IF NOT EXISTS )?\"?(\w+)", statement)}
+    covered = {table for section in SECTIONS for table in section.tables}
+    assert created == covered, (
+        f"okr store copy would leave out table(s) {sorted(created - covered)}: add a Section to "
+        "okrcore.store.copy.SECTIONS"
+    )
+
+
+def test_okr_store_copy_sqlite_to_postgres_and_back(fresh_schema: str, tmp_path: Path) -> None:
+    from okrcore.store import SQLiteStore, store_content
+
+    with SQLiteStore(tmp_path / "team.db") as team:
+        for day in (1, 2):
+            team.add_checkins([CheckIn(f"kr{i}", i * day, dt.date(2026, 1, day))
+                               for i in range(50)], run_id=f"r{day}")
+        team.add_checkins([CheckIn("kr1", 99, dt.date(2026, 1, 1), note="é")], reason="fixed")
+        expected = store_content(team)
+    up = CliRunner().invoke(main, ["store", "copy", f"sqlite:///{tmp_path / 'team.db'}",
+                                   fresh_schema])
+    assert up.exit_code == 0, up.output
+    assert "  100  check-ins in force" in up.stdout
+    assert "    1  replaced readings" in up.stdout
+    back = CliRunner().invoke(main, ["store", "copy", fresh_schema,
+                                     f"sqlite:///{tmp_path / 'back.db'}"])
+    assert back.exit_code == 0, back.output
+    assert back.stdout.splitlines()[-1] == up.stdout.splitlines()[-1]  # the same checksum
+    with SQLiteStore(tmp_path / "back.db", create=False) as copied:
+        assert store_content(copied) == expected
+
+
+def test_okr_store_copy_never_shows_a_password(fresh_schema: str, tmp_path: Path) -> None:
+    with_password = fresh_schema.replace("@", ":s3cret@", 1)
+    assert "s3cret" in with_password  # the server trusts 127.0.0.1: the password is not checked
+    with open_store(f"sqlite:///{tmp_path / 'a.db'}") as store:
+        store.add_checkins([CheckIn("a", 1, dt.date(2026, 1, 1))])
+    copy = ["store", "copy", f"sqlite:///{tmp_path / 'a.db'}", with_password]
+    done = CliRunner().invoke(main, copy)
+    assert done.exit_code == 0, done.output
+    assert ":***@" in done.stdout
+    again = CliRunner().invoke(main, copy)
+    assert again.exit_code == 1
+    assert "not empty" in again.stderr
+    assert "s3cret" not in done.output + again.output

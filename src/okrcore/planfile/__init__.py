@@ -15,16 +15,19 @@ Regenerate the schema with ``python -m okrcore.planfile --schema > docs/plan.sch
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING, Any
 
 from okrcore.errors import PlanError, Problem, ValidationError
 from okrcore.model import Plan
 
 from ._build import build
-from ._dump import dump_plan, dumps_plan, plan_data
 from ._format import FORMATS, PLAN_SPEC, VERSION, plan_schema
 from ._limits import MAX_BYTES
 from ._read import PARSERS, parse
 from ._spec import Ctx, Relative, parse_relative
+
+if TYPE_CHECKING:
+    from ._dump import dump_plan, dumps_plan, plan_data
 
 __all__ = [
     "FORMATS",
@@ -39,6 +42,17 @@ __all__ = [
     "plan_data",
     "plan_schema",
 ]
+
+_DUMPING = ("dump_plan", "dumps_plan", "plan_data")
+
+
+def __getattr__(name: str) -> Any:
+    # Dumping (tomli_w, the YAML dumper) is imported on first use: loading a plan does not need it.
+    if name in _DUMPING:
+        from . import _dump
+
+        return getattr(_dump, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def loads_plan(

@@ -28,11 +28,6 @@ from okrcore.errors import PlanError, Problem
 from ._limits import MAX_BYTES, MAX_DEPTH, MAX_NODES
 from ._spec import Ctx, join, locate
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
-
 Positions = dict[str, tuple[int, int]]
 
 # json's own string scanner (not in the typeshed stubs): decodes one JSON string literal
@@ -456,6 +451,10 @@ def _toml_place(text: str, path: str) -> tuple[int, int]:
 
 
 def _parse_toml(text: str, ctx: Ctx) -> Any:
+    if sys.version_info >= (3, 11):  # imported here: a YAML plan does not need it
+        import tomllib
+    else:  # pragma: no cover - Python 3.10
+        import tomli as tomllib
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

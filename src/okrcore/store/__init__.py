@@ -26,6 +26,7 @@ from .base import (
     latest_per_key,
     require_finite,
 )
+from .copy import SECTIONS, CopyReport, Section, copy_store, store_content
 from .rows import RowReader
 from .sqlite import MIGRATIONS, SCHEMA_VERSION, MemoryStore, SQLiteStore
 
@@ -35,20 +36,25 @@ if TYPE_CHECKING:
 __all__ = [
     "MIGRATIONS",
     "SCHEMA_VERSION",
+    "SECTIONS",
     "AddResult",
     "CheckInRecord",
+    "CopyReport",
     "MemoryStore",
     "RowReader",
     "SQLiteStore",
+    "Section",
     "Store",
     "check_run",
     "check_target_change",
     "checkin_key",
+    "copy_store",
     "differs",
     "encode_json",
     "latest_per_key",
     "open_store",
     "require_finite",
+    "store_content",
 ]
 
 

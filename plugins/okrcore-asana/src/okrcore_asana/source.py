@@ -6,9 +6,7 @@ import datetime as dt
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Any
-
-import requests
+from typing import TYPE_CHECKING, Any
 
 from okrcore.errors import SourceError
 from okrcore.model import Connection, KeyResult, Measure
@@ -34,6 +32,9 @@ from okrcore.tasks import NoTasks, Task, day_of, points, total
 
 from ._version import __version__
 from .query import AsanaQuery, parse_query, validate_query
+
+if TYPE_CHECKING:  # imported where it is used, so that listing plugins stays fast
+    import requests
 
 __all__ = ["DEFAULT_ENDPOINT", "DEFAULT_RATE", "PAGE_SIZE", "AsanaSource"]
 
@@ -235,6 +236,8 @@ class AsanaSource(Source):
 
     def _get(self, path: str, params: Mapping[str, str], what: str) -> Mapping[str, Any]:
         """One paced GET; an error answer is raised as a classified FetchError."""
+        import requests
+
         session, token = self._client()
         with self._lock:
             hold = self._hold_until - time.monotonic()

@@ -9,8 +9,6 @@ import zoneinfo
 from collections.abc import Callable, Mapping
 
 import attrs
-from google.api_core import exceptions as gexc
-from google.auth import exceptions as auth_exc
 
 from okrcore.errors import SourceError
 from okrcore.sources import FailureKind
@@ -86,6 +84,9 @@ def retry_hint(exc: BaseException) -> float | None:
 def classify(exc: BaseException, where: str, now: Callable[[], dt.datetime]) -> Fail:
     """An exception from the client or google-auth as a failure kind and message (``where``
     names the connection; ``now`` is the clock, for the daily quota's reset)."""
+    from google.api_core import exceptions as gexc  # imported on a failure, not to list plugins
+    from google.auth import exceptions as auth_exc
+
     remote = remote_message(exc)
     if isinstance(exc, gexc.TooManyRequests):  # ResourceExhausted (gRPC) is a subclass
         lowered = remote.lower()

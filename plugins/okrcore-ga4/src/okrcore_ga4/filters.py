@@ -24,14 +24,12 @@ Errors carry the 1-based column of the offending token.
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 import attrs
-from google.analytics.data_v1beta.types import (
-    Filter,
-    FilterExpression,
-    FilterExpressionList,
-    NumericValue,
-)
+
+if TYPE_CHECKING:  # the client library is imported when a filter is compiled, not to parse one
+    from google.analytics.data_v1beta.types import FilterExpression, NumericValue
 
 __all__ = ["FilterError", "compile_filter", "filter_fields", "parse_filter", "to_expression"]
 
@@ -266,32 +264,37 @@ def parse_filter(text: str) -> Node:
 
 # -- compile -----------------------------------------------------------------------------------
 
+# Names of Filter.StringFilter.MatchType and Filter.NumericFilter.Operation members
 _STRING_OPS = {
-    "==": Filter.StringFilter.MatchType.EXACT,
-    "!=": Filter.StringFilter.MatchType.EXACT,
-    "=~": Filter.StringFilter.MatchType.PARTIAL_REGEXP,
-    "!~": Filter.StringFilter.MatchType.PARTIAL_REGEXP,
-    "contains": Filter.StringFilter.MatchType.CONTAINS,
-    "starts_with": Filter.StringFilter.MatchType.BEGINS_WITH,
-    "ends_with": Filter.StringFilter.MatchType.ENDS_WITH,
+    "==": "EXACT",
+    "!=": "EXACT",
+    "=~": "PARTIAL_REGEXP",
+    "!~": "PARTIAL_REGEXP",
+    "contains": "CONTAINS",
+    "starts_with": "BEGINS_WITH",
+    "ends_with": "ENDS_WITH",
 }
 _NUMERIC_OPS = {
-    "==": Filter.NumericFilter.Operation.EQUAL,
-    "!=": Filter.NumericFilter.Operation.EQUAL,
-    "<": Filter.NumericFilter.Operation.LESS_THAN,
-    "<=": Filter.NumericFilter.Operation.LESS_THAN_OR_EQUAL,
-    ">": Filter.NumericFilter.Operation.GREATER_THAN,
-    ">=": Filter.NumericFilter.Operation.GREATER_THAN_OR_EQUAL,
+    "==": "EQUAL",
+    "!=": "EQUAL",
+    "<": "LESS_THAN",
+    "<=": "LESS_THAN_OR_EQUAL",
+    ">": "GREATER_THAN",
+    ">=": "GREATER_THAN_OR_EQUAL",
 }
 
 
 def _numeric(value: float) -> NumericValue:
+    from google.analytics.data_v1beta.types import NumericValue
+
     if value.is_integer() and abs(value) < 2**63:
         return NumericValue(int64_value=int(value))
     return NumericValue(double_value=value)
 
 
 def _compile(node: Node) -> FilterExpression:
+    from google.analytics.data_v1beta.types import Filter, FilterExpression, FilterExpressionList
+
     if isinstance(node, Group):
         group = FilterExpressionList(expressions=[_compile(e) for e in node.exprs])
         if node.op == "and":
@@ -303,12 +306,12 @@ def _compile(node: Node) -> FilterExpression:
         in_list = Filter.InListFilter(values=list(node.values), case_sensitive=True)
         return FilterExpression(filter=Filter(field_name=node.field, in_list_filter=in_list))
     if isinstance(node.value, str):
-        sf = Filter.StringFilter(
-            match_type=_STRING_OPS[node.op], value=node.value, case_sensitive=True
-        )
+        match_type = getattr(Filter.StringFilter.MatchType, _STRING_OPS[node.op])
+        sf = Filter.StringFilter(match_type=match_type, value=node.value, case_sensitive=True)
         expr = FilterExpression(filter=Filter(field_name=node.field, string_filter=sf))
     else:
-        nf = Filter.NumericFilter(operation=_NUMERIC_OPS[node.op], value=_numeric(node.value))
+        operation = getattr(Filter.NumericFilter.Operation, _NUMERIC_OPS[node.op])
+        nf = Filter.NumericFilter(operation=operation, value=_numeric(node.value))
         expr = FilterExpression(filter=Filter(field_name=node.field, numeric_filter=nf))
     if node.op in ("!=", "!~"):
         return FilterExpression(not_expression=expr)

@@ -5,19 +5,16 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import attrs
-from google.analytics.data_v1beta.types import (
-    DateRange,
-    Dimension,
-    Metric,
-    OrderBy,
-    RunReportRequest,
-)
 
 from okrcore.sources import FetchRequest
 
 from .filters import Node, filter_fields, to_expression
+
+if TYPE_CHECKING:  # the client library is imported when a request is built
+    from google.analytics.data_v1beta.types import RunReportRequest
 from .query import Cell, GA4Query
 
 __all__ = ["Answer", "Need", "ReportKey", "Spec", "plan_reports"]
@@ -89,6 +86,14 @@ class Spec:
 
     def request(self, page_size: int, offset: int = 0, prop: str | None = None) -> RunReportRequest:
         """The RunReportRequest (``prop`` only for a standalone runReport)."""
+        from google.analytics.data_v1beta.types import (
+            DateRange,
+            Dimension,
+            Metric,
+            OrderBy,
+            RunReportRequest,
+        )
+
         req = RunReportRequest(
             date_ranges=[DateRange(start_date=self.key.start.isoformat(),
                                    end_date=self.key.end.isoformat())],

@@ -6,18 +6,17 @@ import json
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import attrs
-from google.analytics.data_v1beta import BetaAnalyticsDataClient
-from google.analytics.data_v1beta.services.beta_analytics_data.transports import (
-    BetaAnalyticsDataGrpcTransport,
-)
 
 from okrcore.errors import SourceError
 from okrcore.model import Connection
 from okrcore.sources import QueryProblem, resolve_secret
+
+if TYPE_CHECKING:  # the client library (grpc, google-auth) is imported when a client is made
+    from google.analytics.data_v1beta import BetaAnalyticsDataClient
 
 __all__ = ["SCOPE", "GA4Settings", "make_client", "parse_settings"]
 
@@ -209,6 +208,11 @@ def _load(info: Any, origin: str) -> Any:
 
 def make_client(settings: GA4Settings) -> BetaAnalyticsDataClient:
     """A Data API client for the connection (may raise google.auth errors or SourceError)."""
+    from google.analytics.data_v1beta import BetaAnalyticsDataClient
+    from google.analytics.data_v1beta.services.beta_analytics_data.transports import (
+        BetaAnalyticsDataGrpcTransport,
+    )
+
     creds = _credentials(settings)
     endpoint = settings.endpoint
     if not endpoint:

@@ -16,16 +16,7 @@ import math
 import threading
 import zoneinfo
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, ClassVar
-
-from google.analytics.data_v1beta import BetaAnalyticsDataClient
-from google.analytics.data_v1beta.types import (
-    BatchRunReportsRequest,
-    GetMetadataRequest,
-    RunReportRequest,
-    RunReportResponse,
-)
-from google.api_core import exceptions as gexc
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from okrcore.model import KeyResult, Measure
 from okrcore.sources import (
@@ -52,6 +43,10 @@ from .reports import (
     plan_reports,
 )
 from .settings import make_client, parse_settings
+
+if TYPE_CHECKING:  # the client library (grpc, google-auth) is imported when a report is sent
+    from google.analytics.data_v1beta import BetaAnalyticsDataClient
+    from google.analytics.data_v1beta.types import RunReportRequest, RunReportResponse
 
 __all__ = ["GA4Source"]
 
@@ -192,6 +187,8 @@ class GA4Source(Source):
             return [(kr.id, QueryProblem("", f"connection {self.connection.name}: {p.field}: "
                                              f"{p.message}")) for kr, _ in queries
                     for p in self.problems[:1]]
+        from google.analytics.data_v1beta.types import GetMetadataRequest
+
         try:
             client = self._get_client()
             self._count("getMetadata")
@@ -301,6 +298,8 @@ class GA4Source(Source):
         results: dict[int, Reading | Failure],
     ) -> None:
         """Send the reports the needs require, chunk by chunk, and attribute the answers."""
+        from google.api_core import exceptions as gexc
+
         assert self.settings is not None
         specs, where = plan_reports([n for _, n in needs])
         outcome: dict[int, Answer | Fail] = {}
@@ -353,6 +352,8 @@ class GA4Source(Source):
 
     def _send(self, specs: list[Spec]) -> list[Answer | Fail]:
         """One runReport (one spec) or batchRunReports call, then any further pages."""
+        from google.analytics.data_v1beta.types import BatchRunReportsRequest
+
         assert self.settings is not None
         st = self.settings
         if len(specs) == 1:

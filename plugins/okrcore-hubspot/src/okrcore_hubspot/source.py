@@ -5,9 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from collections.abc import Mapping, Sequence
-from typing import Any
-
-import requests
+from typing import TYPE_CHECKING, Any
 
 from okrcore.errors import SourceError
 from okrcore.model import Connection, KeyResult, Measure
@@ -32,6 +30,9 @@ from okrcore.sources import (
 from ._version import __version__
 from .aggregate import Acc, parse_number, properties_of, record_day
 from .query import HubSpotQuery, Window, day_end_ms, day_start_ms, parse_query, validate_query
+
+if TYPE_CHECKING:  # imported where it is used, so that listing plugins stays fast
+    import requests
 
 __all__ = ["DEFAULT_ENDPOINT", "RESULT_CAP", "HubSpotSource"]
 
@@ -323,6 +324,8 @@ class HubSpotSource(Source):
         self, method: str, path: str, body: Mapping[str, Any] | None, stats: _Stats
     ) -> requests.Response:
         """One throttled call; network trouble is transient."""
+        import requests
+
         session, token = self._client()
         self._throttle.wait()
         try:

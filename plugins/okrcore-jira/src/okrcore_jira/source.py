@@ -7,9 +7,7 @@ import base64
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
-
-import requests
+from typing import TYPE_CHECKING, Any
 
 from okrcore.errors import SourceError
 from okrcore.model import Connection, KeyResult, Measure
@@ -35,6 +33,9 @@ from okrcore.tasks import NoTasks, Task, day_of, points, total
 
 from ._version import __version__
 from .query import JiraQuery, Table, parse_query, validate_query
+
+if TYPE_CHECKING:  # imported where it is used, so that listing plugins stays fast
+    import requests
 
 __all__ = ["DEFAULT_RATE", "MAX_RESULTS", "SEARCH", "JiraSource"]
 
@@ -218,6 +219,8 @@ class JiraSource(Source):
 
     def _call(self, method: str, path: str, body: Mapping[str, Any] | None) -> Mapping[str, Any]:
         """One paced call; an error answer is raised as a classified FetchError."""
+        import requests
+
         session, authorization = self._client()
         with self._lock:
             hold = self._hold_until - time.monotonic()
@@ -304,6 +307,8 @@ class JiraSource(Source):
 
     def _call_list(self, path: str) -> list[Mapping[str, Any]]:
         """A GET whose answer is a JSON array (``/field``)."""
+        import requests
+
         session, authorization = self._client()
         self._throttle.wait()
         try:

@@ -11,14 +11,16 @@ import re
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import attrs
-import requests
 
 from okrcore.errors import SourceError
 from okrcore.notifiers import Channel, Notifier, NotifyError, send_with_retries
 from okrcore.sources import QueryProblem, parse_retry_after, resolve_secret
+
+if TYPE_CHECKING:  # imported where it is used, so that listing plugins stays fast
+    import requests
 
 __all__ = ["HttpNotifier", "Reply", "fit_lines", "json_size"]
 
@@ -110,6 +112,8 @@ class HttpNotifier(Notifier):
     """Whether the webhook URL itself is the credential (then it must be a reference)."""
 
     def __init__(self, channel: Channel, *, session: requests.Session | None = None) -> None:
+        import requests
+
         super().__init__(channel)
         self.session = session or requests.Session()
         self.sleep: Callable[[float], None] = time.sleep
@@ -190,6 +194,8 @@ class HttpNotifier(Notifier):
         ``check`` raises :class:`NotifyError` (``transient=True`` when worth retrying) for a
         platform that answers HTTP 200 with an error code in the body.
         """
+        import requests
+
         timeout = float(self.channel.settings.get("timeout", 10.0))
         body = json_bytes(payload)
         all_headers = {"Content-Type": "application/json; charset=utf-8", **(headers or {})}

@@ -13,16 +13,17 @@ from __future__ import annotations
 import datetime as dt
 import email.utils
 import html
-import smtplib
-import ssl
 import time
 from collections.abc import Callable, Mapping
 from email.message import EmailMessage
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from okrcore.errors import SourceError
 from okrcore.notifiers import Channel, Message, Notifier, NotifyError, send_with_retries
 from okrcore.sources import QueryProblem, resolve_secret
+
+if TYPE_CHECKING:
+    import smtplib
 
 __all__ = ["EmailNotifier", "build_email"]
 
@@ -124,6 +125,9 @@ class EmailNotifier(Notifier):
         )
 
     def _deliver(self, mail: EmailMessage, recipients: list[str]) -> None:
+        import smtplib  # here, not at the top: listing plugins stays fast
+        import ssl
+
         s = self.channel.settings
         host = str(s["host"])
         use_ssl, starttls = bool(s.get("ssl")), bool(s.get("starttls"))

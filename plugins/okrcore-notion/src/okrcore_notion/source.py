@@ -7,9 +7,7 @@ import json
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
-
-import requests
+from typing import TYPE_CHECKING, Any
 
 from okrcore.errors import SourceError
 from okrcore.model import Connection, KeyResult, Measure
@@ -42,6 +40,9 @@ from .query import (
     properties_of,
     validate_query,
 )
+
+if TYPE_CHECKING:  # imported where it is used, so that listing plugins stays fast
+    import requests
 
 __all__ = ["DEFAULT_ENDPOINT", "DEFAULT_RATE", "NOTION_VERSION", "PAGE_SIZE", "NotionSource"]
 
@@ -240,6 +241,8 @@ class NotionSource(Source):
         self, method: str, path: str, body: Mapping[str, Any] | None, what: str
     ) -> Mapping[str, Any]:
         """One paced call; an error answer is raised as a classified FetchError."""
+        import requests
+
         session, token = self._client()
         with self._lock:
             hold = self._hold_until - time.monotonic()

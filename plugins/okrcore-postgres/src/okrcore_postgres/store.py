@@ -16,10 +16,7 @@ import re
 import threading
 import urllib.parse
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any
-
-import psycopg
-from psycopg_pool import ConnectionPool
+from typing import TYPE_CHECKING, Any
 
 from okrcore import CheckIn, RunRecord, StoreError, StrategyChange, TargetChange
 from okrcore.errors import StoreNotFoundError
@@ -33,6 +30,9 @@ from okrcore.store import (
     encode_json,
     latest_per_key,
 )
+
+if TYPE_CHECKING:  # imported where it is used, so that listing plugins stays fast
+    import psycopg
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "PostgresStore"]
 
@@ -189,6 +189,9 @@ class PostgresStore:
     """
 
     def __init__(self, url: str, *, create: bool = True, pool_size: int = 8) -> None:
+        import psycopg  # here, not at the top: listing plugins and opening SQLite stay fast
+        from psycopg_pool import ConnectionPool
+
         self.url = _masked(url)
         parts = urllib.parse.urlsplit(url)
         query = urllib.parse.parse_qsl(parts.query, keep_blank_values=True)
@@ -280,6 +283,8 @@ class PostgresStore:
     @contextlib.contextmanager
     def _connection(self, what: str) -> Iterator[psycopg.Connection[Any]]:
         """A pooled connection in a transaction (committed when the block ends)."""
+        import psycopg
+
         if self._closed:
             raise StoreError(f"store {self.url} is closed")
         try:

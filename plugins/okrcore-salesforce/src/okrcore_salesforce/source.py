@@ -7,9 +7,7 @@ import math
 import re
 import threading
 from collections.abc import Mapping, Sequence
-from typing import Any
-
-import requests
+from typing import TYPE_CHECKING, Any
 
 from okrcore.errors import SourceError
 from okrcore.model import Connection, KeyResult, Measure
@@ -41,6 +39,9 @@ from .soql import (
     to_soql,
     validate_query,
 )
+
+if TYPE_CHECKING:  # imported where it is used, so that listing plugins stays fast
+    import requests
 
 __all__ = ["DEFAULT_API_VERSION", "SalesforceSource"]
 
@@ -362,6 +363,8 @@ class SalesforceSource(Source):
             raise FetchError(FailureKind.AUTH, str(exc)) from None
 
     def _fetch_token(self) -> Credentials:
+        import requests
+
         if self._flow == "token":
             token = self._secret("access_token")
             if not token:
@@ -411,6 +414,8 @@ class SalesforceSource(Source):
     def _get(
         self, path: str, params: Mapping[str, str] | None, stats: _Stats
     ) -> Mapping[str, Any]:
+        import requests
+
         session = self._http()
         credentials = self._tokens.get()
         renewed = False

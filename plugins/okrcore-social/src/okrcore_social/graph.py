@@ -14,9 +14,7 @@ import math
 import re
 import threading
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, ClassVar
-
-import requests
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from okrcore.errors import SourceError
 from okrcore.model import Connection, KeyResult, Measure
@@ -40,6 +38,9 @@ from ._version import __version__
 from .common import current_only_problem, number, today
 from .graph_api import day_of, graph_error, usage_of
 from .removed import facebook_replacement, instagram_replacement
+
+if TYPE_CHECKING:  # imported where it is used, so that listing plugins stays fast
+    import requests
 
 __all__ = ["DEFAULT_GRAPH_VERSION", "FacebookSource", "GraphSource", "InstagramSource"]
 
@@ -416,6 +417,8 @@ class GraphSource(Source):
     def _get(
         self, path: str, params: Mapping[str, str]
     ) -> tuple[Mapping[str, Any], dict[str, Any]]:
+        import requests
+
         session, token, app_secret = self._credentials()
         query = dict(params)
         query["access_token"] = token  # the Graph API takes the token in the query string

@@ -6,11 +6,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Mapping
-from typing import Any
-
-import requests
+from typing import TYPE_CHECKING, Any
 
 from okrcore.sources import FailureKind, FetchError
+
+if TYPE_CHECKING:  # imported where it is used, so that listing plugins stays fast
+    import requests
 
 __all__ = ["THROTTLE_CODES", "day_of", "graph_error", "regain_seconds", "usage_of"]
 

@@ -6,9 +6,7 @@ import datetime as dt
 import re
 import threading
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
-
-import requests
+from typing import TYPE_CHECKING, Any
 
 from okrcore.errors import SourceError
 from okrcore.model import Connection, KeyResult, Measure
@@ -31,6 +29,9 @@ from okrcore.sources import (
 
 from ._version import __version__
 from .common import current_only_problem, number
+
+if TYPE_CHECKING:  # imported where it is used, so that listing plugins stays fast
+    import requests
 
 __all__ = ["METRICS", "YouTubeSource"]
 
@@ -246,6 +247,8 @@ class YouTubeSource(Source):
             yield Reading.total(request, value, info=info)
 
     def _get(self, params: Mapping[str, str]) -> Mapping[str, Any]:
+        import requests
+
         with self._lock:
             if self._key is None:
                 try:

@@ -6,9 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
-
-import requests
+from typing import TYPE_CHECKING, Any
 
 from okrcore.errors import SourceError
 from okrcore.model import Connection, KeyResult, Measure
@@ -34,6 +32,9 @@ from okrcore.tasks import NoTasks, Task, day_of, points, total
 
 from ._version import __version__
 from .query import TrelloQuery, card_created, parse_query, validate_query
+
+if TYPE_CHECKING:  # imported where it is used, so that listing plugins stays fast
+    import requests
 
 __all__ = ["CARD_FIELDS", "DEFAULT_ENDPOINT", "DEFAULT_RATE", "TrelloSource"]
 
@@ -185,6 +186,8 @@ class TrelloSource(Source):
 
     def _list(self, path: str, params: Mapping[str, str]) -> list[Mapping[str, Any]]:
         """One paced GET answered by a JSON array (Trello's lists are not paged)."""
+        import requests
+
         session, auth = self._client()
         with self._lock:
             hold = self._hold_until - time.monotonic()
