@@ -26,6 +26,7 @@ import argparse
 import datetime as dt
 import gc
 import math
+import os
 import random
 import statistics
 import time
@@ -233,6 +234,7 @@ def main() -> None:
     if args.quick:
         sizes = sizes[:2]
     growth: dict[str, list[tuple[int, float]]] = {"okrcore": [], "baseline": []}
+    print("load average", *(f"{x:.2f}" for x in os.getloadavg()))
     print(f"{'key results':>12} {'check-ins':>10} {'contender':>9} {'min s':>8} {'median s':>9} "
           f"{'peak MiB':>9}")
     for krs, per_kr in sizes:
@@ -254,6 +256,7 @@ def main() -> None:
         ratio = min(times["okrcore"]) / min(times["baseline"])
         print(f"{'':>12} {'':>10} {'ratio':>9} {ratio:>8.2f}x {'':>9} "
               f"{memory['okrcore'] / memory['baseline']:>8.2f}x")
+    print("load average", *(f"{x:.2f}" for x in os.getloadavg()))
     for name, points in growth.items():
         print(f"growth {name}: time ~ n^{fit(points):.2f} over {len(points)} sizes "
               f"(n = check-ins)")

@@ -1,13 +1,22 @@
-"""The SQLite store through its public API against raw sqlite3 on the same schema.
+"""The stores through their public API against a raw driver on the same data.
 
 Contenders run interleaved in one process, GC on, min and median of repeats, ratios printed:
 
-- write N check-ins: ``store.add_checkins`` vs ``executemany`` of plain INSERTs into the same table;
-- read all N: ``store.checkins()`` vs a raw ``SELECT ... ORDER BY`` building ``date`` objects;
-- one key result's history: ``store.checkins([kr])`` vs the raw SELECT for one kr_id.
+- write N check-ins: ``store.add_checkins`` vs what a competent user writes with the driver alone:
+  sqlite3 ``executemany`` of plain INSERTs into the same schema; psycopg ``COPY`` into a bare
+  table with the same two indexes (key and reading order);
+- read all N: ``store.checkins()`` vs the raw ``SELECT ... ORDER BY`` giving tuples with ``date``
+  objects (psycopg converts dates and times itself; for sqlite3 the loop converts the date);
+  memory is the tracemalloc peak of one untimed read on each side, results included;
+- one key result's history: ``store.checkins([kr])`` vs the raw SELECT of one kr_id, the mean
+  of 200 reads of different key results.
 
-Growth over 1k, 10k, 100k (and 1M with ``--max 1000000``) with the fitted exponent.
-Usage: ``python benchmarks/bench_store.py [--max N] [--repeats R]``.
+The data: N / 100 key results with one check-in a day for 100 days (a quarter of daily readings),
+so that one history is 100 rows at every size and its time shows what the store's size costs.
+SQLite always; PostgreSQL (the okrcore-postgres store) when ``--postgres URL`` is given (the
+benchmark creates and drops its own schemas ``bench_store_*``). Growth over 1k, 10k, 100k (and 1M
+with ``--max 1000000``) with the fitted exponent.
+Usage: ``python benchmarks/bench_store.py [--max N] [--repeats R] [--postgres URL]``.
 """
 
 from __future__ import annotations
@@ -16,22 +25,33 @@ import argparse
 import datetime as dt
 import gc
 import math
+import os
+import sqlite3
 import statistics
 import tempfile
 import time
+import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from okrcore import CheckIn
 from okrcore.store import SQLiteStore
 
-KRS = 1000
+DAYS = 100
+HISTORY_READS = 200
 DAY0 = dt.date(2020, 1, 1)
 NOW = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+RAW_PG_TABLE = """CREATE TABLE raw_checkins (
+    kr_id TEXT COLLATE "C" NOT NULL, as_of DATE NOT NULL, source TEXT COLLATE "C" NOT NULL,
+    value DOUBLE PRECISION NOT NULL, recorded_at TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (kr_id, as_of, source));
+CREATE INDEX raw_order ON raw_checkins (as_of, recorded_at, kr_id, source)"""
 
 
 def checkins(n: int) -> list[CheckIn]:
-    return [CheckIn(f"kr-{i % KRS}", float(i), DAY0 + dt.timedelta(days=i // KRS),
+    krs = max(n // DAYS, 1)
+    return [CheckIn(f"kr-{i % krs}", float(i), DAY0 + dt.timedelta(days=i // krs),
                     source="bench", recorded_at=NOW) for i in range(n)]
 
 
@@ -39,6 +59,17 @@ def timed(fn: Callable[[], object]) -> float:
     start = time.perf_counter()
     fn()
     return time.perf_counter() - start
+
+
+def peak(fn: Callable[[], object]) -> int:
+    """Bytes allocated at the peak of one call, its result included."""
+    gc.collect()
+    tracemalloc.start()
+    result = fn()
+    size = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    del result
+    return size
 
 
 def fit(sizes: list[int], seconds: list[float]) -> float:
@@ -49,19 +80,19 @@ def fit(sizes: list[int], seconds: list[float]) -> float:
     return slope / sum((x - mx) ** 2 for x in xs)
 
 
-def run(n: int, repeats: int, folder: Path) -> dict[str, tuple[float, float]]:
-    data = checkins(n)
-    results: dict[str, list[float]] = {}
-    for r in range(repeats):
-        one_repeat(data, folder / f"s{n}-{r}.db", folder / f"r{n}-{r}.db", results)
-    return {k: (min(v), statistics.median(v)) for k, v in results.items()}
+Pairs = list[tuple[str, Callable[[], object], Callable[[], object]]]
 
 
-def one_repeat(data: list[CheckIn], path: Path, raw_path: Path,
-               results: dict[str, list[float]]) -> None:
-    store = SQLiteStore(path)
-    raw_store = SQLiteStore(raw_path)  # the same schema, written by hand below
-    raw = raw_store._connection()
+def history_ids(n: int) -> list[str]:
+    krs = max(n // DAYS, 1)
+    return [f"kr-{(i * 7919) % krs}" for i in range(HISTORY_READS)]
+
+
+def sqlite_pairs(data: list[CheckIn], folder: Path, tag: str) -> tuple[Pairs, Callable[[], None]]:
+    store = SQLiteStore(folder / f"s{tag}.db")
+    raw_store = SQLiteStore(folder / f"r{tag}.db")  # the same schema, written by hand below
+    raw: sqlite3.Connection = raw_store._connection()
+    ids = history_ids(len(data))
 
     def raw_write() -> None:
         raw.execute("BEGIN")
@@ -78,39 +109,128 @@ def one_repeat(data: list[CheckIn], path: Path, raw_path: Path,
             " ORDER BY as_of, recorded_at, kr_id, source")]
 
     def raw_one() -> object:
-        return [(v, dt.date.fromisoformat(a)) for v, a in raw.execute(
+        return [[(v, dt.date.fromisoformat(a)) for v, a in raw.execute(
             "SELECT value, as_of FROM checkins WHERE kr_id = ? ORDER BY as_of, recorded_at",
-            ("kr-7",))]
+            (kr,))] for kr in ids]
 
-    pairs = [
+    def close() -> None:
+        store.close()
+        raw_store.close()
+
+    return [
         ("write", lambda: store.add_checkins(data), raw_write),
         ("read all", store.checkins, raw_read),
-        ("one history", lambda: store.checkins(["kr-7"]), raw_one),
-    ]
-    for name, ours, theirs in pairs:
-        results.setdefault(f"{name} okrcore", []).append(timed(ours))
-        results.setdefault(f"{name} raw", []).append(timed(theirs))
-    store.close()
-    raw_store.close()
+        ("one history", lambda: [store.checkins([kr]) for kr in ids], raw_one),
+    ], close
+
+
+def postgres_pairs(data: list[CheckIn], url: str, tag: str) -> tuple[Pairs, Callable[[], None]]:
+    import psycopg
+    from okrcore_postgres import PostgresStore
+
+    schema, raw_schema = f"bench_store_{tag}", f"bench_store_raw_{tag}"
+    admin = psycopg.connect(url, autocommit=True)
+    for name in (schema, raw_schema):
+        admin.execute(f"DROP SCHEMA IF EXISTS {name} CASCADE")
+    admin.execute(f"CREATE SCHEMA {raw_schema}")
+    store = PostgresStore(f"{url}?schema={schema}")
+    raw = psycopg.connect(url, options=f"-c search_path={raw_schema}")
+    raw.execute(RAW_PG_TABLE)
+    raw.commit()
+    ids = history_ids(len(data))
+
+    def raw_write() -> None:
+        with raw.cursor() as cur, cur.copy(
+            "COPY raw_checkins (kr_id, as_of, source, value, recorded_at) FROM STDIN"
+        ) as copy:
+            for c in data:
+                copy.write_row((c.kr_id, c.as_of, c.source, c.value, c.recorded_at))
+        raw.commit()
+
+    def raw_read() -> object:
+        rows: list[tuple[Any, ...]] = raw.execute(
+            "SELECT kr_id, value, as_of, source, recorded_at FROM raw_checkins"
+            " ORDER BY as_of, recorded_at, kr_id, source").fetchall()
+        raw.commit()
+        return rows
+
+    def raw_one() -> object:
+        out = [raw.execute(
+            "SELECT value, as_of FROM raw_checkins WHERE kr_id = %s ORDER BY as_of, recorded_at",
+            (kr,)).fetchall() for kr in ids]
+        raw.commit()
+        return out
+
+    def close() -> None:
+        store.close()
+        raw.close()
+        for name in (schema, raw_schema):
+            admin.execute(f"DROP SCHEMA IF EXISTS {name} CASCADE")
+        admin.close()
+
+    return [
+        ("write", lambda: store.add_checkins(data), raw_write),
+        ("read all", store.checkins, raw_read),
+        ("one history", lambda: [store.checkins([kr]) for kr in ids], raw_one),
+    ], close
+
+
+def run(n: int, repeats: int, folder: Path, postgres: str | None) -> dict[str, list[float]]:
+    data = checkins(n)
+    results: dict[str, list[float]] = {}
+    backends: list[tuple[str, Callable[[str], tuple[Pairs, Callable[[], None]]]]] = [
+        ("sqlite", lambda tag: sqlite_pairs(data, folder, tag))]
+    if postgres:
+        backends.append(("postgres", lambda tag: postgres_pairs(data, postgres, tag)))
+    for r in range(repeats):
+        for backend, make in backends:
+            pairs, close = make(f"{n}_{r}")
+            try:
+                for name, ours, theirs in pairs:  # interleaved: ours, raw, next operation
+                    results.setdefault(f"{backend} {name} okrcore", []).append(timed(ours))
+                    results.setdefault(f"{backend} {name} raw", []).append(timed(theirs))
+                if r == 0:  # memory of reading everything, counted alike on both sides
+                    _, read_ours, read_raw = pairs[1]
+                    results[f"{backend} memory okrcore"] = [peak(read_ours)]
+                    results[f"{backend} memory raw"] = [peak(read_raw)]
+            finally:
+                close()
+    return results
+
+
+def load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--max", type=int, default=100_000)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--postgres", help="a PostgreSQL URL, e.g. postgresql://postgres@127.0.0.1/test")
     args = parser.parse_args()
     gc.enable()
     sizes = [s for s in (1_000, 10_000, 100_000, 1_000_000) if s <= args.max]
+    backends = ["sqlite"] + (["postgres"] if args.postgres else [])
     growth: dict[str, list[float]] = {}
+    print(f"load average {load()}; history = {DAYS} rows, time per read (mean of {HISTORY_READS})")
     with tempfile.TemporaryDirectory() as tmp:
         for n in sizes:
-            res = run(n, args.repeats, Path(tmp))
+            res = run(n, args.repeats if n < 1_000_000 else 1, Path(tmp), args.postgres)
             print(f"n = {n:,}")
-            for name in ("write", "read all", "one history"):
-                ours, raw = res[f"{name} okrcore"], res[f"{name} raw"]
-                growth.setdefault(name, []).append(ours[0])
-                print(f"  {name:12} okrcore min {ours[0] * 1000:9.2f} ms med {ours[1] * 1000:9.2f}"
-                      f" | raw min {raw[0] * 1000:9.2f} ms | ratio {ours[0] / raw[0]:5.2f}x")
+            for backend in backends:
+                for name in ("write", "read all", "one history"):
+                    scale = 1000 / HISTORY_READS if name == "one history" else 1000
+                    ours = res[f"{backend} {name} okrcore"]
+                    raw = res[f"{backend} {name} raw"]
+                    growth.setdefault(f"{backend} {name}", []).append(min(ours))
+                    print(f"  {backend:8} {name:12} okrcore min {min(ours) * scale:9.3f} ms"
+                          f" med {statistics.median(ours) * scale:9.3f} | raw min"
+                          f" {min(raw) * scale:9.3f} ms | ratio {min(ours) / min(raw):5.2f}x")
+                ours_mem = res[f"{backend} memory okrcore"][0]
+                raw_mem = res[f"{backend} memory raw"][0]
+                print(f"  {backend:8} {'read memory':12} okrcore {ours_mem / 2**20:9.1f} MiB"
+                      f" | raw {raw_mem / 2**20:9.1f} MiB | ratio {ours_mem / raw_mem:5.2f}x")
+    print(f"load average {load()}")
     if len(sizes) > 1:
         for name, seconds in growth.items():
             print(f"growth of {name}: exponent {fit(sizes, seconds):.2f}")

@@ -21,17 +21,22 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
+import attrs
+
 from .errors import OkrError, PlanError, Problem
-from .model import CheckIn, Cycle, Goal, KeyResult, Objective, Plan
+from .model import CheckIn, Cycle, Goal, KeyResult, Objective, Owner, Plan
 from .scorecard import Scorecard
 
 __all__ = [
     "CHECKIN_COLUMNS",
     "KEY_RESULT_COLUMNS",
+    "OWNER_COLUMNS",
     "TableFormat",
     "checkin_rows",
     "checkins_from_rows",
     "key_result_rows",
+    "owner_rows",
+    "owners_from_rows",
     "plan_from_rows",
     "read_tables",
     "write_tables",
@@ -86,9 +91,10 @@ CHECKIN_COLUMNS: tuple[str, ...] = (
     "note",
     "confidence",
 )
+OWNER_COLUMNS: tuple[str, ...] = ("id", "name", "external", "email")
 _NUMBERS = {"objective_weight", "objective_budget", "baseline", "target", "floor", "stretch"}
 _NUMBERS |= {"weight", "tolerance", "value", "confidence"}
-_FILES = {"key_results": KEY_RESULT_COLUMNS, "checkins": CHECKIN_COLUMNS}
+_FILES = {"key_results": KEY_RESULT_COLUMNS, "checkins": CHECKIN_COLUMNS, "owners": OWNER_COLUMNS}
 
 
 # -- plan and check-ins to rows ---------------------------------------------------------------
@@ -127,6 +133,36 @@ def key_result_rows(
                 )
             rows.append(_complete(row))
     return rows
+
+
+def owner_rows(plan: Plan) -> list[Row]:
+    """One row per owner of the plan's owners section (notify channels are not exported)."""
+    return [
+        {"id": o.id, "name": o.name, "external": o.external, "email": o.email}
+        for o in plan.owners
+    ]
+
+
+def owners_from_rows(rows: Sequence[Mapping[str, Any]], *, file: str = "owners") -> list[Owner]:
+    """Owners from ``owners`` rows; :class:`PlanError` naming every bad cell."""
+    read = _Rows(file)
+    out: list[Owner] = []
+    for i, row in enumerate(rows):
+        line = i + 2
+        owner_id = read.required(row, line, "id")
+        try:
+            out.append(
+                Owner(
+                    owner_id,
+                    read.text(row, line, "name") or owner_id,
+                    external=bool(read.flag(row, line, "external")),
+                    email=read.text(row, line, "email"),
+                )
+            )
+        except (OkrError, ValueError) as exc:
+            read.fail(line, "email", str(exc))
+    read.raise_problems()
+    return out
 
 
 def checkin_rows(checkins: Iterable[CheckIn]) -> list[Row]:
@@ -459,14 +495,17 @@ def write_tables(
     original: Plan | None = None,
     format: TableFormat = "csv",
 ) -> list[Path]:
-    """Write ``key_results`` and ``checkins`` tables into ``folder`` (created when missing).
+    """Write ``key_results`` and ``checkins`` tables into ``folder`` (created when missing), and
+    an ``owners`` table when the plan has an owners section.
 
-    Returns the two paths. ``format="parquet"`` needs pyarrow (``pip install pyarrow``).
+    Returns the paths. ``format="parquet"`` needs pyarrow (``pip install pyarrow``).
     """
     tables = {
         "key_results": key_result_rows(plan, card, original=original),
         "checkins": checkin_rows(checkins),
     }
+    if plan.owners:
+        tables["owners"] = owner_rows(plan)
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
     paths = []
@@ -485,8 +524,8 @@ def read_tables(
 ) -> tuple[Plan, list[CheckIn]]:
     """Read the plan and check-ins written by :func:`write_tables` (CSV or Parquet).
 
-    The check-ins table is optional. Raises :class:`PlanError` naming the file, line and column of
-    every bad cell, and check-ins of key results the table does not define.
+    The check-ins and owners tables are optional. Raises :class:`PlanError` naming the file, line
+    and column of every bad cell, and check-ins of key results the table does not define.
     """
     base = Path(folder)
     kr_path = _find(base, "key_results")
@@ -495,6 +534,13 @@ def read_tables(
             [Problem("", "no key_results.csv or key_results.parquet here")], str(base)
         )
     plan = plan_from_rows(_read(kr_path), file=str(kr_path), title=title)
+    owners_path = _find(base, "owners")
+    if owners_path is not None:
+        owners = owners_from_rows(_read(owners_path), file=str(owners_path))
+        try:
+            plan = attrs.evolve(plan, owners=owners)
+        except PlanError as exc:  # duplicate owner ids
+            raise PlanError(exc.problems, str(owners_path)) from None
     ci_path = _find(base, "checkins")
     if ci_path is None:
         return plan, []

@@ -15,6 +15,7 @@ import datetime as dt
 import enum
 import math
 import numbers
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, cast
 
@@ -38,6 +39,7 @@ __all__ = [
     "Level",
     "Measure",
     "Objective",
+    "Owner",
     "Plan",
     "RunOutcome",
     "RunRecord",
@@ -226,6 +228,37 @@ class Cycle:
 
     def __contains__(self, day: object) -> bool:
         return isinstance(day, dt.date) and self.start <= day <= self.end
+
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
+
+
+def _email(inst: object, field: attrs.Attribute[Any], value: Any) -> None:
+    if value is None or (isinstance(value, str) and _EMAIL.match(value)):
+        return
+    where = _where(inst, field)
+    raise ValidationError(f"{where} must be an email address (name@domain), got {value!r}", where)
+
+
+@attrs.frozen
+class Owner:
+    """Who owns objectives, key results, strategies and initiatives: a person, a team, or an
+    outside firm (``external``: an agency, a PR firm).
+
+    ``notify`` names a channel of the plan's ``notify`` section and ``email`` an address; either
+    is how reminders and events reach the owner. ``name`` defaults to the id.
+    """
+
+    id: str
+    name: str = attrs.field(default=attrs.Factory(lambda self: self.id, takes_self=True))
+    external: bool = False
+    notify: str | None = None
+    email: str | None = attrs.field(default=None, validator=_email)
+
+    @property
+    def label(self) -> str:
+        """The name as reports show it: ``"Bright PR (external)"`` for an external owner."""
+        return f"{self.name} (external)" if self.external else self.name
 
 
 @attrs.frozen
@@ -616,10 +649,12 @@ class RunRecord:
 @attrs.frozen
 class Plan:
     """A whole plan: cycles, goals, objectives (with their key results and strategies),
-    connections, funnels and check settings.
+    connections, funnels, check settings and owners.
 
     Construction checks the references (unknown cycle, goal or parent ids, duplicate ids, alignment
-    loops) and raises :class:`~okrcore.PlanError` listing every problem.
+    loops, an owner's unknown notify channel) and raises :class:`~okrcore.PlanError` listing every
+    problem. Owner references (``owner:`` of goals, objectives, key results, strategies) are ids of
+    :attr:`owners` when the plan has any, free text otherwise; ``okr lint`` flags unknown ones.
     """
 
     cycles: tuple[Cycle, ...] = attrs.field(default=(), converter=_tuple)
@@ -632,6 +667,7 @@ class Plan:
     notify: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_mapping)
     plugins: tuple[str, ...] = attrs.field(default=(), converter=_ids)
     title: str | None = None
+    owners: tuple[Owner, ...] = attrs.field(default=(), converter=_tuple)
     source_path: str | None = attrs.field(default=None, eq=False)
     # field path ("objectives[1].key_results[0].target") -> (line, column), filled by the loader
     positions: Mapping[str, tuple[int, int]] = attrs.field(factory=dict, eq=False, repr=False)
@@ -641,6 +677,7 @@ class Plan:
     _goals: dict[str, Goal] = attrs.field(init=False, eq=False, repr=False)
     _objectives: dict[str, Objective] = attrs.field(init=False, eq=False, repr=False)
     _krs: dict[str, tuple[KeyResult, Objective]] = attrs.field(init=False, eq=False, repr=False)
+    _owners: dict[str, Owner] = attrs.field(init=False, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         problems: list[Problem] = []
@@ -657,6 +694,11 @@ class Plan:
         cycles = index(self.cycles, "cycles")
         goals = index(self.goals, "goals")
         objectives = index(self.objectives, "objectives")
+        owners = index(self.owners, "owners")
+        for i, owner in enumerate(self.owners):
+            if owner.notify is not None and owner.notify not in self.notify:
+                message = f"unknown notify channel {owner.notify!r} for owner {owner.id!r}"
+                problems.append(Problem(f"owners[{i}].notify", message))
         krs: dict[str, tuple[KeyResult, Objective]] = {}
         for i, obj in enumerate(self.objectives):
             at = f"objectives[{i}]"
@@ -682,6 +724,7 @@ class Plan:
         object.__setattr__(self, "_goals", goals)
         object.__setattr__(self, "_objectives", objectives)
         object.__setattr__(self, "_krs", krs)
+        object.__setattr__(self, "_owners", owners)
         loop = self._alignment_loop()
         if loop:
             raise AlignmentLoopError(loop, file=self.source_path)
@@ -725,6 +768,61 @@ class Plan:
         """Every key result, in plan order."""
         for kr, _obj in self._krs.values():
             yield kr
+
+    def owner(self, owner_id: str) -> Owner:
+        """The owner with this id from the ``owners`` section (``KeyError`` when there is none)."""
+        return self._owners[owner_id]
+
+    def find_owner(self, ref: str | None) -> Owner | None:
+        """The owner an ``owner:`` field refers to, or ``None`` (no owner, or free text that the
+        ``owners`` section does not list)."""
+        return None if ref is None else self._owners.get(ref)
+
+    def owner_label(self, ref: str | None) -> str | None:
+        """How reports name the owner ``ref``: its name, marked "(external)" for an outside
+        firm; free text as written."""
+        owner = self.find_owner(ref)
+        return owner.label if owner is not None else ref
+
+    def kr_owner(self, kr_id: str) -> str | None:
+        """The owner of a key result: its own ``owner``, else its objective's."""
+        kr, obj = self._krs[kr_id]
+        return kr.owner or obj.owner
+
+    def known_owners(self) -> list[str]:
+        """Every owner the plan knows: the ids of the ``owners`` section, then any other owner
+        named by an ``owner:`` field (free text), each once, in plan order."""
+        names = dict.fromkeys(o.id for o in self.owners)
+        names.update(dict.fromkeys(ref for _path, ref in self.owner_refs()))
+        return list(names)
+
+    def answers_for(self, owner: str) -> tuple[list[str], list[str]]:
+        """What ``owner`` answers for, as ``(objective ids, key-result ids)`` in plan order.
+
+        The key results it owns (one without an ``owner`` belongs to its objective's owner) and
+        every key result of an objective it owns; the objectives it owns and those holding one of
+        its key results. Reports filtered with ``--owner`` show these.
+        """
+        krs = [kr.id for kr, obj in self._krs.values() if owner in (kr.owner, obj.owner)]
+        held = {self._krs[k][1].id for k in krs}
+        objectives = [o.id for o in self.objectives if o.owner == owner or o.id in held]
+        return objectives, krs
+
+    def owner_refs(self) -> Iterator[tuple[str, str]]:
+        """Every ``owner:`` reference as ``(field path, owner)``, in plan order."""
+        for i, goal in enumerate(self.goals):
+            if goal.owner is not None:
+                yield f"goals[{i}].owner", goal.owner
+        for i, obj in enumerate(self.objectives):
+            at = f"objectives[{i}]"
+            if obj.owner is not None:
+                yield f"{at}.owner", obj.owner
+            for j, kr in enumerate(obj.key_results):
+                if kr.owner is not None:
+                    yield f"{at}.key_results[{j}].owner", kr.owner
+            for j, st in enumerate(obj.strategies):
+                if st.owner is not None:
+                    yield f"{at}.strategies[{j}].owner", st.owner
 
     def children(self, objective_id: str) -> list[Objective]:
         """Objectives aligned to this objective (as ``parent`` or one of ``parents``)."""

@@ -62,8 +62,8 @@ class RollupTree:
     """
 
     __slots__ = (
+        "_leaf_index",
         "leaf_ids",
-        "leaf_index",
         "leaf_parent",
         "leaf_weight",
         "more_parents",
@@ -112,8 +112,15 @@ class RollupTree:
         self.leaf_parent = list(leaf_parent)
         self.leaf_weight = [float(w) for w in leaf_weight]
         self.node_index = {nid: i for i, nid in enumerate(self.node_ids)}
-        self.leaf_index = {lid: i for i, lid in enumerate(self.leaf_ids)}
+        self._leaf_index: dict[str, int] | None = None
         self.order = self._deepest_first()
+
+    @property
+    def leaf_index(self) -> dict[str, int]:
+        """Leaf id -> leaf index (built on first use: scoring a whole plan never needs it)."""
+        if self._leaf_index is None:
+            self._leaf_index = {lid: i for i, lid in enumerate(self.leaf_ids)}
+        return self._leaf_index
 
     @classmethod
     def from_plan(cls, plan: Plan) -> RollupTree:
@@ -234,10 +241,12 @@ class Rollup:
         self.tree = tree
         n = len(tree.node_ids)
         self._leaf: list[float | None] = [None] * len(tree.leaf_ids)
-        self._wsum = [0.0] * n
-        self._wtot = [0.0] * n
-        self._count = [0] * n  # children with a value and a positive weight
         self._value: list[float | None] = [None] * n
+        # the running sums update() needs, built on its first call (a full rollup that is only
+        # read, as score() does, never needs them)
+        self._wsum: list[float] = []
+        self._wtot: list[float] = []
+        self._count: list[int] = []  # children with a value and a positive weight
         if values is not None:
             self.full(values)
 
@@ -246,37 +255,9 @@ class Rollup:
         tree = self.tree
         if len(values) != len(tree.leaf_ids):
             raise ValidationError(f"expected {len(tree.leaf_ids)} leaf values, got {len(values)}")
-        n = len(tree.node_ids)
-        wsum = [0.0] * n
-        wtot = [0.0] * n
-        count = [0] * n
-        value: list[float | None] = [None] * n
-        for p, w, v in zip(tree.leaf_parent, tree.leaf_weight, values, strict=True):
-            if v is not None and w > 0:
-                wsum[p] += w * v
-                wtot[p] += w
-                count[p] += 1
-        parent = tree.node_parent
-        weight = tree.node_weight
-        more = tree.more_parents
-        for i in tree.order:
-            if count[i]:
-                v = wsum[i] / wtot[i]
-                value[i] = v
-                p = parent[i]
-                w = weight[i]
-                if p >= 0 and w > 0:
-                    wsum[p] += w * v
-                    wtot[p] += w
-                    count[p] += 1
-                if more and i in more:  # aligned to several parents: each alignment counts
-                    for p, w in more[i]:
-                        if w > 0:
-                            wsum[p] += w * v
-                            wtot[p] += w
-                            count[p] += 1
         self._leaf = list(values)
-        self._wsum, self._wtot, self._count, self._value = wsum, wtot, count, value
+        self._value = _sums(tree, self._leaf)[3]
+        self._wsum, self._wtot, self._count = [], [], []
 
     def update(self, leaf: str | int, value: float | None) -> None:
         """Change one leaf's value (by id or index) and re-compute its ancestors only."""
@@ -285,6 +266,8 @@ class Rollup:
         old = self._leaf[i]
         if old == value:
             return
+        if not self._count:  # the first update: the sums as full() computed them
+            self._wsum, self._wtot, self._count, _ = _sums(tree, self._leaf)
         self._leaf[i] = value
         n = tree.leaf_parent[i]
         w = tree.leaf_weight[i]
@@ -335,3 +318,39 @@ class Rollup:
     def nodes(self) -> Mapping[str, float | None]:
         """Every node's value by node id."""
         return dict(zip(self.tree.node_ids, self._value, strict=True))
+
+
+def _sums(
+    tree: RollupTree, values: Sequence[float | None]
+) -> tuple[list[float], list[float], list[int], list[float | None]]:
+    """Every node's weighted sum, total weight, count of children with a value, and value."""
+    n = len(tree.node_ids)
+    wsum = [0.0] * n
+    wtot = [0.0] * n
+    count = [0] * n
+    value: list[float | None] = [None] * n
+    for p, w, v in zip(tree.leaf_parent, tree.leaf_weight, values, strict=True):
+        if v is not None and w > 0:
+            wsum[p] += w * v
+            wtot[p] += w
+            count[p] += 1
+    parent = tree.node_parent
+    weight = tree.node_weight
+    more = tree.more_parents
+    for i in tree.order:
+        if count[i]:
+            v = wsum[i] / wtot[i]
+            value[i] = v
+            p = parent[i]
+            w = weight[i]
+            if p >= 0 and w > 0:
+                wsum[p] += w * v
+                wtot[p] += w
+                count[p] += 1
+            if more and i in more:  # aligned to several parents: each alignment counts
+                for p, w in more[i]:
+                    if w > 0:
+                        wsum[p] += w * v
+                        wtot[p] += w
+                        count[p] += 1
+    return wsum, wtot, count, value

@@ -32,7 +32,8 @@ class KRScore:
 
     ``progress`` is unclamped; ``score`` the graded 0-1 value; ``expected`` the pace (expected
     progress by now); ``plan_to_date`` the actual expected by now; ``completion`` the C of the
-    traffic light and ``periods`` the period completions p, oldest first; ``forecast`` the
+    traffic light and ``periods`` the completions p of the last three periods, oldest first
+    (fewer early in a cycle; the status policy sees every period); ``forecast`` the
     projected actual at the deadline and ``forecast_score`` its grade; ``success_bar`` is 0.7 for
     an aspirational key result and 1.0 for a committed one; ``confidence`` the latest confidence
     (0-1) a check-in stated. Values are ``None`` without data.

@@ -71,6 +71,9 @@ __all__ = [
 
 DEFAULT_CADENCE = Cadence.WEEKLY
 DEFAULT_STALE_FACTOR = 1.5
+# KRScore keeps the last three period completions (the status policy sees every period): a
+# whole cycle's periods for every key result was a quarter of a large scorecard's memory
+RECENT_PERIODS = 3
 
 
 def daily_values(history: Iterable[CheckIn], end: dt.date) -> dict[dt.date, float]:
@@ -210,7 +213,7 @@ def _score_kr(
         expected_score=expected_score,
         plan_to_date=planned,
         completion=completion,
-        periods=periods,
+        periods=periods[-RECENT_PERIODS:],
         status=light,
         reason=reason,
         forecast=forecast,
@@ -389,6 +392,8 @@ class LiveScore:
             self._krs[kr_id] = self._score(kr_id)
             if not self._keeps_history:
                 del self._history[kr_id]
+        if not self._keeps_history:
+            self._history = {}  # a dict emptied by del keeps its table
         ordered = [self._krs[kr_id] for kr_id in self.tree.leaf_ids]
         self.scores = Rollup(self.tree, [k.score for k in ordered])
         self.expected = Rollup(self.tree, [_expected_leaf(k) for k in ordered])
@@ -448,16 +453,21 @@ class LiveScore:
 
     def scorecard(self) -> Scorecard:
         """An immutable snapshot of everything."""
-        plan, tree = self.plan, self.tree
-        children: list[list[tuple[str, Light]]] = [[] for _ in tree.node_ids]
+        plan, tree, krs = self.plan, self.tree, self._krs
+        # each node's key results first, its child objectives appended as they are judged; a
+        # node's (id, light) pairs are built only while it is judged (they add up at 100k KRs)
+        leaves: list[list[str]] = [[] for _ in tree.node_ids]
         for kr_id, p in zip(tree.leaf_ids, tree.leaf_parent, strict=True):
-            children[p].append((kr_id, self._krs[kr_id].status))
+            leaves[p].append(kr_id)
+        nodes: list[list[tuple[str, Light]]] = [[] for _ in tree.node_ids]
         node_status: list[tuple[Light, str]] = [(Light.GREY, "")] * len(tree.node_ids)
         for i in tree.order:  # children before parents
             kind, _, node_id = tree.node_ids[i].partition(":")
-            node_status[i] = self._node_light(node_id, kind, self.completion.node(i), children[i])
+            children = [(kr_id, krs[kr_id].status) for kr_id in leaves[i]] + nodes[i]
+            leaves[i], nodes[i] = [], []
+            node_status[i] = self._node_light(node_id, kind, self.completion.node(i), children)
             for parent in tree.parents(i):
-                children[parent].append((node_id, node_status[i][0]))
+                nodes[parent].append((node_id, node_status[i][0]))
 
         def node(i: int, kind: str, title: str, **extra: Any) -> NodeScore:
             light, reason = node_status[i]
@@ -502,7 +512,7 @@ class LiveScore:
                 by_cycle.setdefault(o.cycle, []).append(o.id)
         return Scorecard(
             at=self.at,
-            key_results=dict(self._krs),
+            key_results=self._snapshot(),
             objectives=objectives,
             goals=goals,
             by_owner={k: self._group(k, "owner", v, objectives) for k, v in by_owner.items()},
@@ -512,6 +522,10 @@ class LiveScore:
             status_policy=self.status.name,
             confidence_scale=self.confidence_scale,
         )
+
+    def _snapshot(self) -> dict[str, KRScore]:
+        # a copy: later add() calls must not change a scorecard already taken
+        return dict(self._krs)
 
     def _node_light(
         self,
@@ -537,7 +551,7 @@ class LiveScore:
         return NodeScore(
             id=key,
             kind=kind,
-            title=key,
+            title=(self.plan.owner_label(key) or key) if kind == "owner" else key,
             score=weighted_mean((n.score, w) for n, w in pairs),
             expected=weighted_mean((n.expected, w) for n, w in pairs),
             expected_score=weighted_mean((n.expected_score, w) for n, w in pairs),
@@ -553,6 +567,9 @@ class _Once(LiveScore):
     check-ins and the scores are not held twice at the peak (takes no check-in afterwards)."""
 
     _keeps_history = False
+
+    def _snapshot(self) -> dict[str, KRScore]:
+        return self._krs  # scorecard() is called once and nothing is added after it
 
 
 def _expected_leaf(kr: KRScore) -> float | None:

@@ -79,6 +79,14 @@ at_option = click.option(
 )
 
 
+owner_option = click.option(
+    "--owner",
+    default=None,
+    metavar="OWNER",
+    help="Only what this owner answers for (an owner id, or an owner name of the plan).",
+)
+
+
 def format_option(*choices: str) -> Callable[[F], F]:
     """``--format`` with the given choices, ``text`` first and the default."""
     return click.option(

@@ -19,6 +19,7 @@ from okrcore.cli._common import (
     handle_errors,
     main,
     opened_store,
+    owner_option,
     plan_argument,
     store_option,
 )
@@ -45,6 +46,7 @@ from okrcore.reports._table import terminal_width
 )
 @store_option
 @at_option
+@owner_option
 @click.option(
     "--notify",
     "channels",
@@ -60,12 +62,13 @@ def report_command(
     output: str | None,
     store_url: str,
     at: dt.date | None,
+    owner: str | None,
     channels: tuple[str, ...],
 ) -> None:
     """Render the daily, weekly or monthly report of PLAN, and optionally send it."""
     plan = load_plan(plan_path)
     with opened_store(store_url) as store:
-        rep = report(plan, store, kind, at=at or dt.date.today())
+        rep = report(plan, store, kind, at=at or dt.date.today(), owner=owner)
         color = output is None and sys.stdout.isatty()
         width = terminal_width() if output is None else None
         text = render(rep, fmt, color=color, width=width)

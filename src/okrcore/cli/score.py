@@ -22,6 +22,7 @@ from okrcore.cli._common import (
     main,
     md_table,
     opened_store,
+    owner_option,
     plan_argument,
     status_text,
     store_option,
@@ -29,19 +30,23 @@ from okrcore.cli._common import (
 from okrcore.model import Plan
 from okrcore.planfile import load_plan
 from okrcore.plugins import default_manager, load_plugin_modules
+from okrcore.reports import check_owner
 from okrcore.reports._format import fixed, num, pct
 from okrcore.reports._table import Col
 from okrcore.scoring import score as score_plan
 from okrcore.store import Store
 
 
-def scorecard(plan: Plan, store: Store, at: dt.date) -> dict[str, Any]:
+def scorecard(plan: Plan, store: Store, at: dt.date, owner: str | None = None) -> dict[str, Any]:
     """Score the plan's current targets on the stored check-ins; the documented JSON shape.
 
     Target changes recorded up to ``at`` apply (a past date shows the targets of that day). Every
     key result carries ``target`` (current) and ``original_target`` (from the plan file) so that
-    reports show what was recalibrated.
+    reports show what was recalibrated. With ``owner``, only what that owner answers for is kept
+    (the numbers stay those of the whole plan).
     """
+    if owner is not None:
+        check_owner(plan, owner)
     current = plan_in_force(plan, store, at)
     manager = default_manager()
     load_plugin_modules(manager, plan.plugins)  # the plan may name its policies' plugins
@@ -53,7 +58,32 @@ def scorecard(plan: Plan, store: Store, at: dt.date) -> dict[str, Any]:
             entry.setdefault("target", current.key_result(kr_id).effective_target)
             entry.setdefault("original_target", plan.key_result(kr_id).effective_target)
             entry.setdefault("unit", plan.key_result(kr_id).unit)
-    return data
+            entry.setdefault("owner", plan.kr_owner(kr_id))
+    for entry in data.get("objectives", []):
+        entry["owner_name"] = plan.owner_label(entry.get("owner"))
+    for entry in data.get("rollups", {}).get("owner", []):
+        owner_entry = plan.find_owner(entry.get("id"))
+        entry["external"] = owner_entry.external if owner_entry else False
+    data["owner"] = owner
+    data["owners"] = [{"id": o.id, "name": o.name, "external": o.external} for o in plan.owners]
+    return data if owner is None else _for_owner(data, plan, owner)
+
+
+def _for_owner(data: dict[str, Any], plan: Plan, owner: str) -> dict[str, Any]:
+    """The scorecard keeping what ``owner`` answers for (docs/cli.md, ``--owner``)."""
+    objective_ids, kr_ids = plan.answers_for(owner)
+    objectives, krs = set(objective_ids), set(kr_ids)
+    rollups = data.get("rollups", {})
+    return {
+        **data,
+        "key_results": [e for e in data.get("key_results", []) if e.get("id") in krs],
+        "objectives": [e for e in data.get("objectives", []) if e.get("id") in objectives],
+        "goals": [e for e in data.get("goals", []) if plan.goal(e["id"]).owner == owner],
+        "rollups": {
+            key: [n for n in nodes if key == "owner" and n.get("id") == owner]
+            for key, nodes in rollups.items()
+        },
+    }
 
 
 def _target_cell(entry: Mapping[str, Any]) -> str:
@@ -78,7 +108,7 @@ KR_COLUMNS = (
     Col("why", "note"),
 )
 ROLLUP_COLUMNS = (
-    Col("objective / goal"),
+    Col("objective / goal / owner"),
     Col("title", "name"),
     Col("score", justify="right"),
     Col("exp. score", justify="right"),
@@ -110,7 +140,14 @@ def render_scorecard(data: Mapping[str, Any], fmt: str, title: str = "") -> None
     krs = data.get("key_results", [])
     objectives = data.get("objectives", [])
     goals = data.get("goals", [])
+    owners = data.get("rollups", {}).get("owner", [])
     as_of = data.get("as_of")
+    if data.get("owner"):  # filtered: say whose scorecard it is
+        label = str(data["owner"])
+        for o in data.get("owners", []):
+            if o.get("id") == label:
+                label = f"{o['name']} (external)" if o.get("external") else str(o["name"])
+        title = f"{title}, owner {label}" if title else f"owner {label}"
     if fmt == "md":
         head = f"## Scorecard{' — ' + title if title else ''} (as of {as_of})"
         rows = []
@@ -120,7 +157,7 @@ def render_scorecard(data: Mapping[str, Any], fmt: str, title: str = "") -> None
             light = f"{STATUS_ICON.get(status, '⚪')} {status}{stale}"
             rows.append(_kr_cells(e, f"`{e.get('id')}`", light))
         parts = [head, "", md_table([c.header for c in KR_COLUMNS], rows)]
-        for heading, nodes in (("Objectives", objectives), ("Goals", goals)):
+        for heading, nodes in (("Objectives", objectives), ("Goals", goals), ("Owners", owners)):
             if not nodes:
                 continue
             rows = [
@@ -153,9 +190,10 @@ def render_scorecard(data: Mapping[str, Any], fmt: str, title: str = "") -> None
     ]
     caption = Text(f"Scorecard{' — ' + title if title else ''} · as of {as_of}", style="bold")
     print_table(out, KR_COLUMNS, rows, title=caption)
-    if objectives or goals:
+    if objectives or goals or owners:
         nodes = [(o, str(o.get("id"))) for o in objectives]
         nodes += [(g, f"goal {g.get('id')}") for g in goals]
+        nodes += [(n, f"owner {n.get('id')}") for n in owners]
         rows = [
             [
                 label,
@@ -174,13 +212,16 @@ def render_scorecard(data: Mapping[str, Any], fmt: str, title: str = "") -> None
 @plan_argument
 @store_option
 @at_option
+@owner_option
 @format_option("text", "json", "md")
 @handle_errors
-def score(plan_path: str, store_url: str, at: dt.date | None, fmt: str) -> None:
+def score(
+    plan_path: str, store_url: str, at: dt.date | None, owner: str | None, fmt: str
+) -> None:
     """Score PLAN's key results, objectives and goals on the stored check-ins."""
     plan = load_plan(plan_path)
     with opened_store(store_url) as store:
-        data = scorecard(plan, store, at or dt.date.today())
+        data = scorecard(plan, store, at or dt.date.today(), owner)
         orphans = orphaned_checkins(plan, store.checkins())
     render_scorecard(data, fmt, plan.title or "")
     for kr_id, checkins in orphans.items():  # renamed or removed key results: say so

@@ -9,6 +9,7 @@ work as written is an error, a hygiene problem is a warning, a suggestion is inf
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import math
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -486,6 +487,33 @@ def resources(plan: Plan, ctx: CheckContext) -> Iterator[Finding]:
             )
 
 
+def owners(plan: Plan, ctx: CheckContext) -> Iterator[Finding]:
+    """OKR-O: with an ``owners`` section, every owner reference names one of its owners, and
+    every owner can be reached. A plan without the section keeps free-text owners unchecked."""
+    if not plan.owners:
+        return
+    known = [o.id for o in plan.owners]
+    for path, ref in plan.owner_refs():
+        if plan.find_owner(ref) is None:
+            close = difflib.get_close_matches(ref, known, n=1) if len(ref) < 100 else []
+            hint = f" (did you mean {close[0]!r}?)" if close else f" (owners: {', '.join(known)})"
+            yield Finding(
+                "OKR-O001",
+                ERROR,
+                f"unknown owner {ref!r}{hint}: add it to the owners section or use an owner's id",
+                path,
+            )
+    for i, owner in enumerate(plan.owners):
+        if owner.notify is None and owner.email is None:
+            yield Finding(
+                "OKR-O002",
+                INFO,
+                f"owner {owner.id!r} has no notify channel and no email, so reminders and events "
+                "cannot reach them",
+                f"owners[{i}]",
+            )
+
+
 BUILTIN_CHECKS: tuple[Check, ...] = (
     Check("specific", "SMART-S", specific, "key results name a metric and state a number"),
     Check("measurable", "SMART-M", measurable, "key results have a source or a cadence"),
@@ -497,6 +525,7 @@ BUILTIN_CHECKS: tuple[Check, ...] = (
     Check("dependencies", "OKR-D", dependencies, "dependencies exist, loop-free, in order"),
     Check("resources", "OKR-B", resources, "strategy budgets fit the objective's budget"),
     Check("orphans", "OKR-H", orphans, "every check-in belongs to a key result of the plan"),
+    Check("owner_ids", "OKR-O", owners, "owners are ids of the owners section, and reachable"),
 )
 
 

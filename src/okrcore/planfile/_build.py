@@ -21,6 +21,7 @@ from okrcore.model import (
     Goal,
     KeyResult,
     Objective,
+    Owner,
     Plan,
     Strategy,
 )
@@ -123,6 +124,15 @@ def _check_references(doc: dict[str, Any], ctx: Ctx) -> None:
             _duplicates(ctx, krs, where, ident, "key result")
         for j, ident in _ids_of(obj.get("strategies")):
             _duplicates(ctx, strategies, f"objectives[{i}].strategies[{j}].id", ident, "strategy")
+    owners: dict[str, str] = {}
+    for i, ident in _ids_of(doc.get("owners")):
+        _duplicates(ctx, owners, f"owners[{i}].id", ident, "owner")
+    channels = _dict(doc.get("notify"))
+    for i, owner in enumerate(_list(doc.get("owners"))):
+        ref = owner.get("notify") if isinstance(owner, dict) else None
+        if isinstance(ref, str) and ref not in channels:
+            hint = suggest(ref, channels) or f" (channels: {', '.join(channels) or 'none defined'})"
+            ctx.add(f"owners[{i}].notify", f"unknown notify channel {ref!r}{hint}")
     connections = _dict(doc.get("connections"))
     parents: dict[str, list[str]] = {}
     for i, obj in enumerate(objs):
@@ -336,6 +346,7 @@ def build(data: Any, ctx: Ctx, source_path: str | None, base_dir: str | None) ->
         except ValueError as exc:
             _model_problem(ctx, f"cycles[{i}]", exc, default="end")
     goals = [Goal(**g) for _i, g in _clean_items(doc.get("goals"), ctx)]
+    owners = [Owner(**o) for _i, o in _clean_items(doc.get("owners"), ctx)]
     objectives = []
     for i, raw in enumerate(_list(doc.get("objectives"))):
         if isinstance(raw, dict):
@@ -372,6 +383,7 @@ def build(data: Any, ctx: Ctx, source_path: str | None, base_dir: str | None) ->
             notify=doc.get("notify", {}),
             plugins=tuple(doc.get("plugins", ())),
             title=doc.get("title"),
+            owners=owners,
             source_path=source_path,
             positions=ctx.positions,
         )

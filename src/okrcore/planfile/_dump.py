@@ -12,7 +12,7 @@ import tomli_w
 import yaml
 
 from okrcore.errors import ValidationError
-from okrcore.model import Alignment, Funnel, KeyResult, Objective, Plan, Strategy
+from okrcore.model import Alignment, Funnel, KeyResult, Objective, Owner, Plan, Strategy
 
 from ._format import FORMATS, VERSION
 
@@ -111,6 +111,17 @@ def _objective_data(obj: Objective) -> dict[str, Any]:
     return out
 
 
+def _owner_data(owner: Owner) -> dict[str, Any]:
+    out: dict[str, Any] = {"id": owner.id}
+    if owner.name != owner.id:
+        out["name"] = owner.name
+    if owner.external:
+        out["external"] = True
+    _put(out, "notify", owner.notify)
+    _put(out, "email", owner.email)
+    return out
+
+
 def _funnel_data(funnel: Funnel) -> dict[str, Any]:
     out: dict[str, Any] = {"id": funnel.id, "start": funnel.start, "value": _num(funnel.value)}
     if funnel.unit:
@@ -141,6 +152,7 @@ def plan_data(plan: Plan) -> dict[str, Any]:
     """The plan as plain data in the file format (numbers resolved to absolute values)."""
     out: dict[str, Any] = {"okrcore": VERSION}
     _put(out, "title", plan.title)
+    _put(out, "owners", [_owner_data(o) for o in plan.owners])
     _put(
         out,
         "cycles",

@@ -32,7 +32,8 @@ FORMATS = {".yaml": "yaml", ".yml": "yaml", ".toml": "toml", ".json": "json"}
 DOTTED = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$"
 
 TEXT = Text()
-OWNER = Text(what="an owner (text)")
+OWNER = Text(what="an owner (an id of the owners section, or text)")
+EMAIL = Text(pattern=r"^[^@\s]+@[^@\s]+$", what="an email address (name@domain)")
 WEIGHT = Number(minimum=0)
 MONEY = Number(minimum=0)
 
@@ -50,6 +51,19 @@ CYCLE = Obj(
         Field("end", Date(), True, "Last day (inclusive)."),
     ),
     doc="A time box: a quarter, a year or custom dates.",
+)
+
+OWNER_ENTRY = Obj(
+    "owner",
+    (
+        Field("id", ID, True, "Owner id, referenced by the `owner` of goals, objectives, key "
+              "results, strategies and initiatives."),
+        Field("name", TEXT, doc="Name shown in reports (default: the id)."),
+        Field("external", Boolean(), doc="An outside firm (agency, PR firm); default false."),
+        Field("notify", ID, doc="Name of a channel of the plan's `notify` section."),
+        Field("email", EMAIL, doc="Email address."),
+    ),
+    doc="A person, a team or an outside firm that owns parts of the plan, and how to reach it.",
 )
 
 GOAL = Obj(
@@ -202,6 +216,8 @@ PLAN_SPEC = Obj(
         Field("$schema", TEXT, doc="Optional schema reference for editors; ignored."),
         Field("okrcore", Const(VERSION), True, "Plan format version."),
         Field("title", TEXT),
+        Field("owners", ListOf(OWNER_ENTRY), doc="Who owns parts of the plan; when present, "
+              "every `owner` field names one of them."),
         Field("cycles", ListOf(CYCLE)),
         Field("goals", ListOf(GOAL)),
         Field("objectives", ListOf(OBJECTIVE)),
@@ -228,8 +244,8 @@ def plan_schema() -> dict[str, Any]:
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": "https://okrcore.readthedocs.io/plan.schema.json",
         "title": "okrcore plan",
-        "description": "An okrcore plan file: cycles, goals, objectives, key results, strategies, "
-        "connections, checks, policy, notify, plugins and funnels.",
+        "description": "An okrcore plan file: owners, cycles, goals, objectives, key results, "
+        "strategies, connections, checks, policy, notify, plugins and funnels.",
         **body,
         "$defs": dict(sorted(defs.items())),
     }

@@ -23,7 +23,7 @@ both are re-exported here.
 
 from okrcore.errors import OkrError
 
-from .build import actual_series, period_start, report
+from .build import actual_series, check_owner, period_start, report
 from .data import (
     FORMATS,
     KINDS,
@@ -51,6 +51,7 @@ __all__ = [
     "StrategyChangeLine",
     "TargetChangeLine",
     "actual_series",
+    "check_owner",
     "period_start",
     "render",
     "report",

@@ -8,11 +8,14 @@ and the expected pace (plan to date) over its cycle, for charts.
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
+import attrs
+
 from okrcore.changes import changes_until, plan_in_force
-from okrcore.errors import OkrError
+from okrcore.errors import OkrError, ValidationError
 from okrcore.model import (
     CheckIn,
     KeyResult,
@@ -87,12 +90,19 @@ def report(
     *,
     at: dt.date | None = None,
     manager: PluginManager | None = None,
+    owner: str | None = None,
 ) -> Report:
     """Build a report of ``kind`` (``daily``, ``weekly`` or ``monthly``) as of ``at`` (today).
 
     Reads check-ins, target and strategy changes and the refresh-run log from ``store``; scores
-    with the plan's policies from ``manager`` (default: the process-wide manager).
+    with the plan's policies from ``manager`` (default: the process-wide manager). With
+    ``owner``, the report keeps only what that owner answers for (:meth:`Plan.answers_for
+    <okrcore.model.Plan.answers_for>`); every number is still the one of the whole plan (an
+    objective's score counts all its key results). An owner the plan does not know raises
+    :class:`~okrcore.errors.ValidationError`.
     """
+    if owner is not None:
+        check_owner(plan, owner)
     at = dt.date.today() if at is None else as_date(at)
     start = period_start(kind, at)
     original = plan
@@ -161,9 +171,9 @@ def report(
         ObjectiveLine(card.objectives[o.id], tuple(kr.id for kr in o.key_results))
         for o in current.objectives
     )
-    return Report(
+    rep = Report(
         kind=kind,
-        title=_title(kind, plan, at),
+        title=_title(kind, plan, at, plan.owner_label(owner)),
         plan_title=plan.title,
         at=at,
         period_start=start,
@@ -183,6 +193,51 @@ def report(
         last_run=_last_run(store, at),
         target_changes=_target_changes(original, current, changes, start, at),
         strategy_changes=_strategy_changes(current, store.strategy_changes(), start, at),
+        owners=plan.owners,
+    )
+    return rep if owner is None else _for_owner(rep, current, owner)
+
+
+def check_owner(plan: Plan, owner: str) -> None:
+    """Raise :class:`~okrcore.errors.ValidationError` unless the plan knows ``owner`` (an id of
+    its owners section or a name some ``owner:`` field gives), naming the owners it knows."""
+    known = plan.known_owners()
+    if owner not in known:
+        close = difflib.get_close_matches(owner, known, n=1) if len(owner) < 100 else []
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        names = ", ".join(known) or "none: no owner field is set"
+        raise ValidationError(f"unknown owner {owner!r}; {hint}owners in the plan: {names}")
+
+
+def _for_owner(rep: Report, plan: Plan, owner: str) -> Report:
+    """``rep`` keeping only what ``owner`` answers for; the numbers stay those of the plan."""
+    objective_ids, kr_ids = plan.answers_for(owner)
+    objectives, krs = set(objective_ids), set(kr_ids)
+    strategies = {
+        st.id for o in plan.objectives for st in o.strategies if owner in (st.owner, o.owner)
+    }
+    return attrs.evolve(
+        rep,
+        key_results=tuple(ln for ln in rep.key_results if ln.id in krs),
+        objectives=tuple(
+            attrs.evolve(o, key_results=tuple(k for k in o.key_results if k in krs))
+            for o in rep.objectives
+            if o.node.id in objectives
+        ),
+        goals=tuple(g for g in rep.goals if plan.goal(g.id).owner == owner),
+        rollups={  # the level and cycle rollups are the whole plan's: left out
+            key: tuple(n for n in nodes if key == "owner" and n.id == owner)
+            for key, nodes in rep.rollups.items()
+        },
+        gaps=tuple(k for k in rep.gaps if k in krs),
+        movers=tuple(k for k in rep.movers if k in krs),
+        stale=tuple(k for k in rep.stale if k in krs),
+        failed_sources=tuple(f for f in rep.failed_sources if f.kr_id in krs),
+        target_changes=tuple(c for c in rep.target_changes if c.change.kr_id in krs),
+        strategy_changes=tuple(
+            c for c in rep.strategy_changes if c.change.strategy_id in strategies
+        ),
+        owner=owner,
     )
 
 
@@ -190,14 +245,15 @@ def _minus(a: float | None, b: float | None) -> float | None:
     return None if a is None or b is None else a - b
 
 
-def _title(kind: str, plan: Plan, at: dt.date) -> str:
+def _title(kind: str, plan: Plan, at: dt.date, owner: str | None = None) -> str:
     what = {
         "daily": "Daily OKR status",
         "weekly": "Weekly gap analysis",
         "monthly": "Monthly OKR review",
     }
     name = f": {plan.title}" if plan.title else ""
-    return f"{what[kind]}{name} ({at.isoformat()})"
+    whose = f", owner {owner}" if owner else ""
+    return f"{what[kind]}{name}{whose} ({at.isoformat()})"
 
 
 def _run(store: Store, at: dt.date) -> RunRecord | None:

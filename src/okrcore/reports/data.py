@@ -14,7 +14,7 @@ from typing import Any
 
 import attrs
 
-from okrcore.model import StrategyChange, TargetChange
+from okrcore.model import Owner, StrategyChange, TargetChange
 from okrcore.policies import Light
 from okrcore.scorecard import KRScore, NodeScore, Scorecard
 
@@ -211,7 +211,11 @@ class StrategyChangeLine:
 @attrs.frozen
 class Report:
     """A report as data. Sequences keep plan order except ``gaps`` (largest gap first) and
-    ``movers`` (the key results whose progress moved most over the last 7 days, either way)."""
+    ``movers`` (the key results whose progress moved most over the last 7 days, either way).
+
+    ``owners`` is the plan's owners section; ``owner`` the owner the report is filtered to
+    (``None``: the whole plan).
+    """
 
     kind: str
     title: str
@@ -230,6 +234,16 @@ class Report:
     last_run: RunSummary | None
     target_changes: tuple[TargetChangeLine, ...]
     strategy_changes: tuple[StrategyChangeLine, ...]
+    owners: tuple[Owner, ...] = ()
+    owner: str | None = None
+
+    def owner_label(self, ref: str | None) -> str | None:
+        """How the report names owner ``ref``: the owners section's name, marked "(external)"
+        for an outside firm; free text as written."""
+        for owner in self.owners:
+            if owner.id == ref:
+                return owner.label
+        return ref
 
     def moved_with(self, line: TargetChangeLine) -> list[str]:
         """The titles of the other key results of a move (changes sharing the line's link)."""
@@ -261,6 +275,10 @@ class Report:
             "kind": self.kind,
             "title": self.title,
             "plan": self.plan_title,
+            "owner": self.owner,
+            "owners": [
+                {"id": o.id, "name": o.name, "external": o.external} for o in self.owners
+            ],
             "as_of": self.at.isoformat(),
             "period": {"start": self.period_start.isoformat(), "end": self.at.isoformat()},
             "policy": {

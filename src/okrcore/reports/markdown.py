@@ -72,14 +72,15 @@ def _kr_head(line: KRLine) -> tuple[Span, ...]:
 def _daily(rep: Report) -> Iterable[Block]:
     for obj in rep.objectives:
         node = obj.node
-        owner = f" · {node.owner}" if node.owner else ""
+        owner = f" · {rep.owner_label(node.owner)}" if node.owner else ""
         scale = rep.scorecard.confidence_scale
         sure = with_confidence("", node.confidence, scale).replace(", ", " · ", 1)
         yield _h("h3", f"{LIGHT_ICON[node.status.value]} {node.title}{owner}{sure}")
         for kr_id in obj.key_results:
             line = rep.key_result(kr_id)
             s = line.score
-            yield _li(*_kr_head(line), f" — {s.reason}")
+            own = f" · {rep.owner_label(line.owner)}" if line.owner != node.owner else ""
+            yield _li(*_kr_head(line), f"{own} — {s.reason}")
             bits: list[Span] = []
             if line.previous_checkin:
                 bits.append(
@@ -131,7 +132,7 @@ def _monthly(rep: Report) -> Iterable[Block]:
             b(n.title),
             with_confidence(f": score {fixed(n.score)}", n.confidence, scale)
             + f" (expected {fixed(n.expected_score)})"
-            + (f" · {n.owner}" if n.owner else ""),
+            + (f" · {rep.owner_label(n.owner)}" if n.owner else ""),
         )
         for kr_id in obj.key_results:
             s = rep.key_result(kr_id).score

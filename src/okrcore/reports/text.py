@@ -75,11 +75,13 @@ KR_COLUMNS = {
 }
 
 
-def _kr_row(rich: Any, line: KRLine, kind: str) -> list[Any]:
+def _kr_row(rich: Any, line: KRLine, kind: str, owner: str | None = None) -> list[Any]:
+    """One key result's row; ``owner`` (a label) follows the title when the key result's owner
+    is not its objective's."""
     s = line.score
     row: list[Any] = [
         _light(rich, s.status.value),
-        rich.text.Text(s.title),
+        rich.text.Text(s.title + (f" · {owner}" if owner else "")),
         num(s.actual, s.unit),  # the unit once per row keeps the numeric columns narrow
         num(s.plan_to_date),
         num(s.target),
@@ -98,9 +100,16 @@ CONFIDENCE_COLUMN = Col("Conf.", justify="right", drop=1)
 
 
 def _kr_table(
-    rich: Any, console: Any, title: str, lines: list[KRLine], kind: str, scale: int = 1
+    rich: Any,
+    console: Any,
+    title: str,
+    lines: list[KRLine],
+    kind: str,
+    scale: int = 1,
+    owners: dict[str, str | None] | None = None,
 ) -> None:
-    rows = [_kr_row(rich, line, kind) for line in lines]
+    owners = owners or {}
+    rows = [_kr_row(rich, line, kind, owners.get(line.id)) for line in lines]
     columns: tuple[Col, ...] = KR_COLUMNS[kind]
     if kind == "monthly" and any(line.score.confidence is not None for line in lines):
         columns = (*columns, CONFIDENCE_COLUMN)  # next to the scores, only when stated
@@ -209,10 +218,11 @@ def render_text(rep: Report, *, color: bool = False, width: int | None = None) -
             head = with_confidence(f"{n.title} — score {fixed(n.score)}", n.confidence, scale)
             head += f", {n.status.value}"
             if n.owner:
-                head += f" ({n.owner})"
+                head += f" ({rep.owner_label(n.owner)})"
             lines = [rep.key_result(k) for k in obj.key_results]
+            owners = {ln.id: rep.owner_label(ln.owner) for ln in lines if ln.owner != n.owner}
             console.print()
-            _kr_table(rich, console, head, lines, rep.kind, scale)
+            _kr_table(rich, console, head, lines, rep.kind, scale, owners)
     if rep.kind == "monthly":
         if rep.goals:
             console.print()

@@ -202,10 +202,13 @@ def latest_per_key(checkins: Iterable[CheckIn]) -> list[CheckIn]:
     """The readings to write, checked: the last one of each key, sorted by key (so that
     concurrent writers lock rows in one order). A non-finite value raises StoreError."""
     latest: dict[tuple[str, dt.date, str], CheckIn] = {}
+    isfinite = math.isfinite
     for c in checkins:
-        require_finite(c.value, f"check-in of {c.kr_id!r} as of {c.as_of}: value")
-        require_finite(c.confidence, f"check-in of {c.kr_id!r} as of {c.as_of}: confidence")
-        latest[checkin_key(c)] = c
+        # inline fast test; require_finite raises with the message (a store may hold millions)
+        if not isfinite(c.value) or not (c.confidence is None or isfinite(c.confidence)):
+            require_finite(c.value, f"check-in of {c.kr_id!r} as of {c.as_of}: value")
+            require_finite(c.confidence, f"check-in of {c.kr_id!r} as of {c.as_of}: confidence")
+        latest[(c.kr_id, c.as_of, c.source)] = c
     return [latest[k] for k in sorted(latest)]
 
 

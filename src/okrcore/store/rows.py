@@ -90,10 +90,28 @@ class RowReader:
         return c
 
     def checkins(self, rows: Iterable[tuple[Any, ...]]) -> list[CheckIn]:
-        make, wanted = self.checkin, self.wanted
-        if wanted is None:
-            return [make(r) for r in rows]
-        return [make(r) for r in rows if r[0] in wanted]
+        if _SETTERS is None:
+            return [self.checkin(r) for r in rows if self.wanted is None or r[0] in self.wanted]
+        # checkin() inlined: this loop runs once per stored row (millions for a whole store)
+        wanted, text, dates, times = self.wanted, self._text, self._dates, self._times
+        date, moment = self.date, self.moment
+        new, s0, s1, s2, s3, s4, s5, s6, s7 = object.__new__, *_SETTERS
+        out: list[CheckIn] = []
+        append = out.append
+        for kr_id, value, as_of, source, recorded_at, author, note, confidence in rows:
+            if wanted is not None and kr_id not in wanted:
+                continue
+            c = new(CheckIn)
+            s0(c, text.setdefault(kr_id, kr_id))
+            s1(c, float(value))
+            s2(c, dates.get(as_of) or date(as_of))
+            s3(c, text.setdefault(source, source))
+            s4(c, times.get(recorded_at) or moment(recorded_at))
+            s5(c, author)
+            s6(c, note)
+            s7(c, None if confidence is None else float(confidence))
+            append(c)
+        return out
 
     def history(self, rows: Iterable[tuple[Any, ...]]) -> list[CheckInRecord]:
         """Rows of check-in columns followed by run_id, reason, replaced_at."""

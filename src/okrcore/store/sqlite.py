@@ -316,21 +316,21 @@ class SQLiteStore:
     ) -> AddResult:
         """Store readings; a different reading for a stored key is a revision (see
         :class:`~okrcore.store.Store`). Returns the new and revised counts."""
-        rows = [
-            (
-                c.kr_id,
-                c.as_of.isoformat(),
-                c.source,
-                c.value,
-                utc_text(c.recorded_at),
-                c.author,
-                c.note,
-                c.confidence,
-                run_id,
-                reason,
+        # a batch has few distinct days and times (a refresh records one time): text each once
+        days: dict[dt.date, str] = {}
+        times: dict[dt.datetime, str] = {}
+        rows = []
+        for c in latest_per_key(checkins):
+            day = days.get(c.as_of)
+            if day is None:
+                day = days[c.as_of] = c.as_of.isoformat()
+            recorded = times.get(c.recorded_at)
+            if recorded is None:
+                recorded = times[c.recorded_at] = utc_text(c.recorded_at)
+            rows.append(
+                (c.kr_id, day, c.source, c.value, recorded, c.author, c.note, c.confidence,
+                 run_id, reason)
             )
-            for c in latest_per_key(checkins)
-        ]
         if not rows:
             return AddResult()
         try:

@@ -1,0 +1,258 @@
+"""Owners: the ``owners`` plan section, the lint rule on owner references, ``--owner`` filtering
+and how reports name (external) owners."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from okrcore.checks import check
+from okrcore.cli import main
+from okrcore.errors import PlanError, ValidationError
+from okrcore.exchange import read_tables, write_tables
+from okrcore.model import CheckIn, Cycle, KeyResult, Objective, Owner, Plan
+from okrcore.planfile import dumps_plan, loads_plan
+from okrcore.reports import render, report
+from okrcore.store import MemoryStore
+
+AT = dt.date(2026, 11, 20)
+
+PLAN = """\
+okrcore: 1
+title: Owned
+owners:
+  - {id: maria, name: Maria Chen, notify: chat, email: maria@example.com}
+  - {id: bright, name: Bright PR, external: true, email: team@bright.example}
+  - {id: seo, name: SEO team, notify: chat}
+notify:
+  chat: {plugin: slack, url: env:SLACK_URL}
+cycles:
+  - {id: q4, start: 2026-10-01, end: 2026-12-31}
+objectives:
+  - id: reach
+    title: Reach buyers
+    owner: maria
+    cycle: q4
+    key_results:
+      - {id: leads, title: Leads reach 1000, unit: leads, measure: cumulative, target: 1000,
+         baseline: 0, cadence: daily}
+      - {id: mentions, title: Press mentions reach 3, kind: count, unit: mentions, target: 3,
+         cadence: weekly, owner: bright}
+  - id: traffic
+    title: Traffic
+    owner: seo
+    cycle: q4
+    parent: reach
+    key_results:
+      - {id: sessions, title: Sessions reach 5000, unit: sessions, baseline: 4000, target: 5000,
+         cadence: weekly}
+    strategies:
+      - {id: seo-push, title: SEO push, owner: seo}
+"""
+
+
+def load(text: str = PLAN) -> Plan:
+    return loads_plan(text, "yaml", name="owned.yaml")
+
+
+def test_owners_section_loads_with_defaults_and_a_clear_repr() -> None:
+    plan = load()
+    assert plan.owner("bright") == Owner(
+        "bright", "Bright PR", external=True, email="team@bright.example"
+    )
+    assert Owner("ann").name == "ann"  # the name defaults to the id
+    assert repr(plan.owner("seo")) == (
+        "Owner(id='seo', name='SEO team', external=False, notify='chat', email=None)"
+    )
+    assert plan.owner_label("bright") == "Bright PR (external)"
+    assert plan.owner_label("maria") == "Maria Chen"
+    assert plan.owner_label("someone else") == "someone else"  # free text as written
+    assert plan.find_owner("nobody") is None
+    assert plan.kr_owner("leads") == "maria"  # from the objective
+    assert plan.kr_owner("mentions") == "bright"
+
+
+@pytest.mark.parametrize("fmt", ["yaml", "json", "toml"])
+def test_dump_round_trips_owners(fmt: str) -> None:
+    plan = load()
+    again = loads_plan(dumps_plan(plan, fmt), fmt)
+    assert again == plan
+    assert again.owners == plan.owners
+
+
+def test_loader_names_bad_owner_entries_with_line_and_path() -> None:
+    bad = PLAN.replace("notify: chat, email: maria", "notify: chta, email: maria").replace(
+        "email: team@bright.example", "email: not-an-address"
+    ) + "\n" + "  - {id: seo, title: dup, cycle: q4}\n".replace("title: dup", "title: x")
+    bad = bad.replace("  - {id: seo, name: SEO team", "  - {id: maria, name: SEO team")
+    with pytest.raises(PlanError) as err:
+        load(bad)
+    text = str(err.value)
+    assert "owned.yaml:4:" in text
+    assert "owners[0].notify: unknown notify channel 'chta'" in text
+    assert "did you mean 'chat'" in text
+    assert "owners[1].email: expected an email address" in text
+    assert "owners[2].id: duplicate owner id 'maria'" in text
+
+
+def test_model_refuses_an_unknown_notify_channel_and_a_bad_email() -> None:
+    with pytest.raises(ValidationError, match="email address"):
+        Owner("x", email="nope")
+    with pytest.raises(PlanError, match="unknown notify channel 'chat'"):
+        Plan(owners=[Owner("x", notify="chat")])
+
+
+def codes(plan: Plan) -> list[tuple[str, str, int | None]]:
+    return [(f.code, f.where, f.line) for f in check(plan) if f.code.startswith("OKR-O")]
+
+
+def test_lint_flags_unknown_owners_with_line_and_field_path() -> None:
+    text = PLAN.replace("owner: bright}", "owner: brigth}").replace(
+        "{id: seo-push, title: SEO push, owner: seo}", "{id: seo-push, title: SEO push, owner: ann}"
+    )
+    plan = load(text)  # still loads: owners are checked by lint, not by the loader
+    findings = [f for f in check(plan) if f.code == "OKR-O001"]
+    assert [(f.where, f.line) for f in findings] == [
+        ("objectives[0].key_results[1].owner", 20),
+        ("objectives[1].strategies[0].owner", 30),
+    ]
+    assert "did you mean 'bright'?" in findings[0].message
+    assert "owners: maria, bright, seo" in findings[1].message
+    assert all(f.severity.value == "error" for f in findings)
+
+
+def test_plans_without_owners_section_keep_free_text_owners_unchecked() -> None:
+    lines = PLAN.splitlines(keepends=True)
+    text = "".join(lines[:2] + lines[6:])  # without the owners section
+    plan = load(text)
+    assert plan.owners == ()
+    assert codes(plan) == []
+    assert plan.owner_label("maria") == "maria"
+    assert plan.known_owners() == ["maria", "bright", "seo"]
+
+
+def test_lint_says_when_an_owner_cannot_be_reached() -> None:
+    plan = load(PLAN.replace("{id: seo, name: SEO team, notify: chat}", "{id: seo}"))
+    assert codes(plan) == [("OKR-O002", "owners[2]", 6)]
+
+
+def test_answers_for_keeps_own_key_results_and_those_of_own_objectives() -> None:
+    plan = load()
+    assert plan.answers_for("maria") == (["reach"], ["leads", "mentions"])
+    assert plan.answers_for("bright") == (["reach"], ["mentions"])
+    assert plan.answers_for("seo") == (["traffic"], ["sessions"])
+
+
+@pytest.fixture
+def store() -> MemoryStore:
+    s = MemoryStore()
+    s.add_checkins(
+        [
+            CheckIn("leads", 10.0, dt.date(2026, 10, 1) + dt.timedelta(days=d))
+            for d in range((AT - dt.date(2026, 10, 1)).days + 1)
+        ]
+        + [CheckIn("sessions", 4500.0, AT), CheckIn("mentions", 1.0, AT)]
+    )
+    return s
+
+
+def test_report_for_an_owner_keeps_its_part_with_the_plans_numbers(store: MemoryStore) -> None:
+    plan = load()
+    whole = report(plan, store, "daily", at=AT)
+    mine = report(plan, store, "daily", at=AT, owner="bright")
+    assert [line.id for line in mine.key_results] == ["mentions"]
+    assert [(o.node.id, o.key_results) for o in mine.objectives] == [("reach", ("mentions",))]
+    # the objective's score still counts its other key results
+    assert mine.objectives[0].node == whole.objectives[0].node
+    assert mine.key_result("mentions") == whole.key_result("mentions")
+    assert mine.rollups["owner"] == ()
+    assert mine.rollups["level"] == ()
+    assert "owner Bright PR (external)" in mine.title
+    data = json.loads(render(mine, "json"))
+    assert data["owner"] == "bright"
+    assert {"id": "bright", "name": "Bright PR", "external": True} in data["owners"]
+    seo = report(plan, store, "monthly", at=AT, owner="seo")
+    assert [n.title for n in seo.rollups["owner"]] == ["SEO team"]
+    with pytest.raises(ValidationError, match="unknown owner 'brigth'; did you mean 'bright'"):
+        report(plan, store, "daily", at=AT, owner="brigth")
+
+
+@pytest.mark.parametrize("fmt", ["text", "md", "html"])
+def test_reports_name_owners_and_mark_external_ones(store: MemoryStore, fmt: str) -> None:
+    out = render(report(load(), store, "daily", at=AT), fmt, width=80)
+    assert "Maria Chen" in out
+    assert "Bright PR (external)" in out  # the key result's owner differs from its objective's
+
+
+def run(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, list(args), env={"COLUMNS": "80"})
+    return result.exit_code, result.output
+
+
+def test_cli_owner_filter_on_score_and_report(tmp_path: Path, store: MemoryStore) -> None:
+    plan_file = tmp_path / "plan.yaml"
+    plan_file.write_text(PLAN, encoding="utf-8")
+    url = f"sqlite:///{tmp_path / 'okr.db'}"
+    for ci in store.checkins():
+        code, out = run("checkin", str(plan_file), ci.kr_id, str(ci.value), "--store", url,
+                        "--at", ci.as_of.isoformat())
+        assert code == 0, out
+    code, out = run("score", str(plan_file), "--store", url, "--at", "2026-11-20",
+                    "--owner", "bright", "--format", "json")
+    assert code == 0, out
+    data = json.loads(out)
+    assert [k["id"] for k in data["key_results"]] == ["mentions"]
+    assert [o["id"] for o in data["objectives"]] == ["reach"]
+    assert data["objectives"][0]["owner_name"] == "Maria Chen"
+    code, out = run("score", str(plan_file), "--store", url, "--at", "2026-11-20",
+                    "--owner", "bright")
+    assert code == 0, out
+    assert "owner Bright PR (external)" in out
+    assert "sessions" not in out
+    assert max(len(line) for line in out.splitlines()) <= 80
+    code, out = run("score", str(plan_file), "--store", url, "--at", "2026-11-20")
+    assert "owner seo" in out
+    assert "SEO team" in out
+    code, out = run("report", str(plan_file), "--store", url, "--at", "2026-11-20",
+                    "--owner", "seo", "--format", "md")
+    assert code == 0, out
+    assert "Sessions reach 5000" in out
+    assert "Leads reach" not in out
+    code, out = run("report", str(plan_file), "--store", url, "--owner", "nobody")
+    assert code == 2
+    assert "unknown owner 'nobody'" in out
+    assert "owners in the plan: maria, bright, seo" in out
+
+
+def test_export_import_keeps_owners(tmp_path: Path) -> None:
+    plan = load()
+    write_tables(plan, [], tmp_path)
+    assert (tmp_path / "owners.csv").read_text(encoding="utf-8").splitlines()[:2] == [
+        "id,name,external,email",
+        "maria,Maria Chen,false,maria@example.com",
+    ]
+    again, _ = read_tables(tmp_path)
+    # notify channels are not exported: the rest of each owner comes back
+    assert again.owners == tuple(
+        Owner(o.id, o.name, o.external, None, o.email) for o in plan.owners
+    )
+
+
+def test_python_api_builds_owners() -> None:
+    plan = Plan(
+        cycles=[Cycle("q", dt.date(2026, 1, 1), dt.date(2026, 3, 31))],
+        objectives=[
+            Objective("o", "O", "q", owner="x", key_results=[KeyResult("k", "K 5", target=5,
+                                                                        baseline=0, owner="y")])
+        ],
+        owners=[Owner("x", "Xavier"), Owner("y", "Agency Y", external=True)],
+    )
+    assert list(plan.owner_refs()) == [
+        ("objectives[0].owner", "x"),
+        ("objectives[0].key_results[0].owner", "y"),
+    ]
+    assert plan.owner_label(plan.kr_owner("k")) == "Agency Y (external)"
