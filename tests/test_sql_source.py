@@ -1,6 +1,7 @@
 """The ``sql`` source on SQLite, and on the real PostgreSQL and MariaDB servers on 127.0.0.1.
 
-The server tests create their own database ``okr_team_sql`` (and roles ``okr_team_*``). They run
+The server tests create their own database and roles, ``okr_team_*`` named for the run (pid and a
+random part, so that test runs sharing a server never meet), and drop them afterwards. They run
 when the servers answer; with ``CI=true`` a missing server is a failure, elsewhere a skip that
 says how to run them (docs/company.md, "Testing against the servers").
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import sqlite3
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,7 +28,9 @@ CYCLE = Cycle("q1", dt.date(2026, 3, 1), dt.date(2026, 3, 31))
 AT = dt.date(2026, 3, 5)
 ROWS = [("2026-02-28", 100, "pro"), ("2026-03-01", 3, "pro"), ("2026-03-02", 4, "free"),
         ("2026-03-02", 5, "pro"), ("2026-03-08", 9, "pro")]
-DB = "okr_team_sql"
+RUN = f"{os.getpid()}_{uuid.uuid4().hex[:6]}"
+DB = f"okr_team_sql_{RUN}"
+NOREAD, READER = f"okr_team_noread_{RUN}", f"okr_team_reader_{RUN}"
 SECRET = "s3cret-Pw/with:odd@chars"
 
 
@@ -166,11 +170,8 @@ def pg() -> Iterator[str]:
         "host=127.0.0.1 port=5432 user=postgres dbname=postgres", autocommit=True,
         connect_timeout=5))
     with admin:
-        admin.execute(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
         admin.execute(f"CREATE DATABASE {DB}")
-        if not admin.execute("SELECT 1 FROM pg_roles WHERE rolname = 'okr_team_noread'"
-                             ).fetchone():
-            admin.execute("CREATE ROLE okr_team_noread LOGIN")
+        admin.execute(f"CREATE ROLE {NOREAD} LOGIN")
     with psycopg.connect(f"host=127.0.0.1 port=5432 user=postgres dbname={DB}",
                          autocommit=True) as db:
         db.execute("CREATE TABLE signups (day DATE, n NUMERIC(12, 2), plan TEXT)")
@@ -180,6 +181,7 @@ def pg() -> Iterator[str]:
     with psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=postgres",
                          autocommit=True) as admin:
         admin.execute(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
+        admin.execute(f"DROP ROLE IF EXISTS {NOREAD}")
 
 
 def test_postgres_series_total_and_bound_dates(pg: str) -> None:
@@ -210,7 +212,7 @@ def test_postgres_slow_query_hits_the_statement_timeout(pg: str) -> None:
 
 
 def test_postgres_role_without_select_fails_as_auth(pg: str) -> None:
-    url = pg.replace("postgres@", "okr_team_noread@")
+    url = pg.replace("postgres@", f"{NOREAD}@")
     kind, message = failure(fetch(Connection("dw", "sql", {"url": url}),
                                   "SELECT COUNT(*) FROM signups"))
     assert kind == "auth"
@@ -224,6 +226,10 @@ def test_postgres_sql_errors_are_permanent(pg: str) -> None:
 
 
 # -- MariaDB -------------------------------------------------------------------------------------
+MARIA_ACCOUNTS = [f"'{user}'@'{host}'".replace("%", "%%")  # pymysql's format style
+                  for user in (NOREAD, READER) for host in ("%", "localhost")]
+
+
 @pytest.fixture(scope="module")
 def maria() -> Iterator[str]:
     pymysql = pytest.importorskip("pymysql")
@@ -231,23 +237,21 @@ def maria() -> Iterator[str]:
         host="127.0.0.1", port=3306, user="root", password="", connect_timeout=5,
         autocommit=True))
     with admin, admin.cursor() as cur:
-        cur.execute(f"DROP DATABASE IF EXISTS {DB}")  # left over by an interrupted run
         cur.execute(f"CREATE DATABASE {DB}")
         cur.execute(f"CREATE TABLE {DB}.signups (day DATE, n DECIMAL(12, 2), plan TEXT)")
         cur.executemany(f"INSERT INTO {DB}.signups VALUES (%s, %s, %s)", ROWS)
         cur.execute(f"CREATE TABLE {DB}.other (n INTEGER)")
-        for user in ("okr_team_noread", "okr_team_reader"):
-            for host in ("%", "localhost"):
-                account = f"'{user}'@'{host}'".replace("%", "%%")  # pymysql's format style
-                cur.execute(f"DROP USER IF EXISTS {account}", ())
-                cur.execute(f"CREATE USER {account} IDENTIFIED BY %s", (SECRET,))
-                # the reader may read everything; the other one only another table
-                what = "*" if user == "okr_team_reader" else "other"
-                cur.execute(f"GRANT SELECT ON {DB}.{what} TO {account}", ())
+        for account in MARIA_ACCOUNTS:
+            cur.execute(f"CREATE USER {account} IDENTIFIED BY %s", (SECRET,))
+            # the reader may read everything; the other one only another table
+            what = "*" if READER in account else "other"
+            cur.execute(f"GRANT SELECT ON {DB}.{what} TO {account}", ())
     yield f"mysql+pymysql://root@127.0.0.1:3306/{DB}"
     with pymysql.connect(host="127.0.0.1", port=3306, user="root", password="",
                          autocommit=True) as admin, admin.cursor() as cur:
         cur.execute(f"DROP DATABASE IF EXISTS {DB}")
+        for account in MARIA_ACCOUNTS:
+            cur.execute(f"DROP USER IF EXISTS {account}", ())
 
 
 def test_mariadb_series_total_and_bound_dates(maria: str) -> None:
@@ -277,7 +281,7 @@ def test_mariadb_slow_query_hits_the_statement_timeout(maria: str) -> None:
 def test_mariadb_user_without_select_fails_as_auth(maria: str,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OKR_TEAM_PW", SECRET)
-    url = maria.replace("root@", "okr_team_noread@")
+    url = maria.replace("root@", f"{NOREAD}@")
     conn = Connection("dw", "sql", {"url": url, "password": "env:OKR_TEAM_PW"})
     kind, message = failure(fetch(conn, "SELECT COUNT(*) FROM signups"))
     assert kind == "auth"
@@ -287,12 +291,12 @@ def test_mariadb_user_without_select_fails_as_auth(maria: str,
 def test_mariadb_password_from_a_file_and_a_refused_one_is_masked(
         maria: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "pw").write_text(SECRET + "\n")
-    url = maria.replace("root@", "okr_team_reader@")
+    url = maria.replace("root@", f"{READER}@")
     good = Connection("dw", "sql", {"url": url, "password": "file:pw"}, base_dir=str(tmp_path))
     assert points(fetch(good, "SELECT COUNT(*) FROM signups")) == [(5, 5)]
     monkeypatch.setenv("OKR_TEAM_PW", "wrong-" + SECRET)
     bad = Connection("dw", "sql", {"url": url, "password": "env:OKR_TEAM_PW"})
     kind, message = failure(fetch(bad, "SELECT 1"))
     assert kind == "auth"
-    assert "Access denied for user 'okr_team_reader'" in message
+    assert f"Access denied for user '{READER}'" in message
     assert "s3cret" not in message

@@ -1,7 +1,8 @@
 """The distributed refresh (okrcore.workers): splitting and sharding, the run log in flight, and
 workers on procrastinate against the real PostgreSQL on 127.0.0.1.
 
-The server tests use their own databases ``okr_team_*``; without a server they skip (with
+The server tests use their own databases, ``okr_team_*`` named for the run and dropped after
+the test; without a server they skip (with
 ``CI=true`` they fail), as docs/company.md explains.
 """
 
@@ -16,6 +17,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from http.server import BaseHTTPRequestHandler
@@ -185,22 +187,36 @@ def plan_yaml(url: str, n: int) -> str:
             f"{krs}\n")
 
 
-def fresh_database(name: str) -> str:
-    """An empty PostgreSQL database ``name``; skips (fails in CI) without a server."""
+ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
+
+
+@pytest.fixture
+def fresh_database() -> Iterator[Callable[[str], str]]:
+    """Makes empty PostgreSQL databases, named for this run (``okr_team_PURPOSE_PID_RANDOM``, so
+    that test runs sharing the server never meet) and dropped after the test; skips (fails in
+    CI) without a server."""
     psycopg = pytest.importorskip("psycopg")
     try:
-        admin = psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=postgres",
-                                autocommit=True, connect_timeout=5)
+        psycopg.connect(ADMIN, connect_timeout=5).close()
     except psycopg.Error as exc:
         message = (f"PostgreSQL is not reachable on 127.0.0.1:5432 ({exc}); start it (see "
                    "docs/company.md) to run these tests; with CI=true they fail instead")
         if os.environ.get("CI") == "true":
             pytest.fail(message)
         pytest.skip(message)
-    with admin:
-        admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        admin.execute(f"CREATE DATABASE {name}")
-    return f"postgresql://postgres@127.0.0.1:5432/{name}"
+    made: list[str] = []
+
+    def make(purpose: str) -> str:
+        name = f"okr_team_{purpose}_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+        with psycopg.connect(ADMIN, autocommit=True) as admin:
+            admin.execute(f"CREATE DATABASE {name}")
+        made.append(name)
+        return f"postgresql://postgres@127.0.0.1:5432/{name}"
+
+    yield make
+    with psycopg.connect(ADMIN, autocommit=True) as admin:
+        for name in made:  # FORCE: a worker still connected does not keep it
+            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 @attrs.define
@@ -266,10 +282,11 @@ def workers() -> Iterator[list[subprocess.Popen[bytes]]]:
 
 @pytest.mark.slow
 def test_four_workers_one_killed_refresh_every_key_result_once(
-        tmp_path: Path, workers: list[subprocess.Popen[bytes]]) -> None:
+        tmp_path: Path, fresh_database: Callable[[str], str],
+        workers: list[subprocess.Popen[bytes]]) -> None:
     pytest.importorskip("procrastinate")
     pytest.importorskip("okrcore_postgres", reason="the PostgreSQL store: plugins/okrcore-postgres")
-    queue = fresh_database("okr_team_workers")
+    queue = fresh_database("workers")
     store_url = queue  # the PostgreSQL store and its queue in one database, as docs/company.md
     api = Counting(latency=0.05)
     n = 2000
@@ -350,9 +367,10 @@ def test_enqueue_needs_a_queue(file_plan: Path, tmp_path: Path,
     assert "needs a task queue: --queue postgresql://" in result.output
 
 
-def test_enqueue_then_a_burst_worker_completes_the_run(file_plan: Path, tmp_path: Path) -> None:
+def test_enqueue_then_a_burst_worker_completes_the_run(
+        file_plan: Path, tmp_path: Path, fresh_database: Callable[[str], str]) -> None:
     pytest.importorskip("procrastinate")
-    queue = fresh_database("okr_team_cli")
+    queue = fresh_database("cli")
     store = f"sqlite:///{tmp_path / 'okr.db'}"
     queued = okr("refresh", file_plan, "--store", store, "--queue", queue, "--enqueue",
                  "--job-size", "4", "--format", "json")

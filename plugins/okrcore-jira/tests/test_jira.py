@@ -281,7 +281,7 @@ def test_connection_validation() -> None:
     bad = Connection("jira", "jira", {"site": "acme", "email": "ana", "token": "ATATT3x",
                                       "timeout": -1, "colour": 1})
     assert [p.field for p in JiraSource.validate_connection(bad)] == [
-        "colour", "site", "token", "email", "timeout"]
+        "colour", "token", "timeout", "site", "email"]
 
 
 def test_check_online_reports_jql_and_field_problems(issues: FakeJira) -> None:

@@ -9,7 +9,8 @@ within :attr:`Limits.max_batch`, concurrency and rate limits, retries with backo
 
 This package is public and stable; plugins import from it (``from okrcore.sources import ...``),
 never from its parts: ``_contract`` (what a source is), ``_secrets`` (reading and scrubbing the
-secrets a connection references) and ``_http`` (helpers for sources that speak HTTP).
+secrets a connection references), ``_http`` (helpers for sources that speak HTTP) and
+``_http_source`` (:class:`HttpSource`, the base of sources that read one HTTP API).
 """
 
 from __future__ import annotations
@@ -39,16 +40,20 @@ from ._http import (
     http_setting_problems,
     parse_retry_after,
 )
+from ._http_source import PACING_SETTINGS, Credentials, HttpSource
 from ._secrets import REDACTED, Scrubber, is_secret_reference, resolve_secret
 
 __all__ = [
     "DEFAULT_MAX_RESPONSE_BYTES",
     "HTTP_SETTINGS",
+    "PACING_SETTINGS",
     "REDACTED",
+    "Credentials",
     "Failure",
     "FailureKind",
     "FetchError",
     "FetchRequest",
+    "HttpSource",
     "Limits",
     "QueryProblem",
     "Reading",

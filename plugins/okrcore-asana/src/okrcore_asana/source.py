@@ -3,30 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
-import threading
-import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from okrcore.errors import SourceError
-from okrcore.model import Connection, KeyResult, Measure
+from okrcore.model import KeyResult, Measure
 from okrcore.sources import (
-    HTTP_SETTINGS,
+    Credentials,
     Failure,
     FailureKind,
     FetchError,
     FetchRequest,
-    Limits,
+    HttpSource,
     QueryProblem,
     Reading,
-    Source,
-    Throttle,
-    http_session,
-    http_setting_problems,
-    is_secret_reference,
     parse_retry_after,
-    positive_number_problems,
-    unknown_keys,
 )
 from okrcore.tasks import NoTasks, Task, day_of, points, total
 
@@ -43,11 +34,9 @@ PAGE_SIZE = 100  # the largest `limit` Asana accepts
 # Asana allows 150 requests per minute per token on the free plan (1,500 on paid plans):
 # 2.4 per second stays under the smaller one; paid workspaces may raise it.
 DEFAULT_RATE = 2.4
-DEFAULT_TIMEOUT = 30.0
-_SETTINGS = ("token", "requests_per_second", "concurrency", "timeout")
 
 
-class AsanaSource(Source):
+class AsanaSource(HttpSource):
     """Share of done tasks, completions by day, open and total tasks of Asana projects.
 
     Connection settings: ``token`` (``env:NAME`` or ``file:PATH`` of a personal access token,
@@ -57,46 +46,11 @@ class AsanaSource(Source):
     """
 
     name = "asana"
-
-    def __init__(self, connection: Connection) -> None:
-        super().__init__(connection)
-        settings = connection.settings
-        self._endpoint = (connection.endpoint or DEFAULT_ENDPOINT).rstrip("/")
-        self._concurrency = int(settings.get("concurrency", 2))
-        configured = settings.get("timeout")
-        self._configured_timeout = float(configured) if configured is not None else None
-        self._throttle = Throttle(float(settings.get("requests_per_second", DEFAULT_RATE)))
-        self._lock = threading.Lock()
-        self._session: requests.Session | None = None
-        self._token: str | None = None
-        self._auth_error: str | None = None
-        self._hold_until = 0.0
-
-    @property
-    def _timeout(self) -> tuple[float, float]:
-        """(connect, read) seconds: the connection's ``timeout``, else the engine's, else ours."""
-        seconds = self._configured_timeout or self.timeout or DEFAULT_TIMEOUT
-        return (min(10.0, seconds), seconds)
-
-    # -- contract ---------------------------------------------------------------------------
-
-    def limits(self) -> Limits:
-        """One project per fetch call; the source paces its own calls (a fetch reads pages)."""
-        return Limits(max_batch=1000, concurrency=self._concurrency, rate=None)
-
-    @classmethod
-    def validate_connection(cls, connection: Connection) -> list[QueryProblem]:
-        """The token must be a secret reference; numbers must be positive."""
-        settings = connection.settings
-        problems = unknown_keys(settings, (*_SETTINGS, *HTTP_SETTINGS))
-        problems += http_setting_problems(settings)
-        if not is_secret_reference(settings.get("token")):
-            problems.append(QueryProblem(
-                "token", "set token to 'env:NAME' or 'file:PATH' holding an Asana access token"))
-        problems += positive_number_problems(
-            settings, ("requests_per_second", "concurrency", "timeout")
-        )
-        return problems
+    service = "Asana"
+    user_agent = f"okrcore-asana/{__version__}"
+    default_endpoint = DEFAULT_ENDPOINT
+    default_rate = DEFAULT_RATE
+    secrets = (("token", "an Asana access token"),)
 
     @classmethod
     def validate_query(cls, query: Mapping[str, Any], kr: KeyResult) -> list[QueryProblem]:
@@ -109,13 +63,6 @@ class AsanaSource(Source):
         for request in requests:
             groups.setdefault(str(request.query.get("project")), []).append(request)
         return list(groups.values())
-
-    def close(self) -> None:
-        """Close the connection pool."""
-        with self._lock:
-            if self._session is not None:
-                self._session.close()
-                self._session = None
 
     # -- fetching ---------------------------------------------------------------------------
 
@@ -213,71 +160,17 @@ class AsanaSource(Source):
 
     # -- HTTP -------------------------------------------------------------------------------
 
-    def _client(self) -> tuple[requests.Session, str]:
-        with self._lock:
-            if self._auth_error is not None:
-                raise FetchError(FailureKind.AUTH, f"not sent: {self._auth_error}")
-            if self._token is None:
-                try:
-                    token = self.secret("token")
-                except SourceError as exc:
-                    raise FetchError(FailureKind.AUTH, str(exc)) from None
-                if not token:
-                    raise FetchError(
-                        FailureKind.AUTH,
-                        f"connection {self.connection.name!r} has no token "
-                        "(set token: env:NAME or file:PATH)",
-                    )
-                self._token = token
-            if self._session is None:
-                self._session = http_session(f"okrcore-asana/{__version__}", self._concurrency,
-                                             connection=self.connection)
-            return self._session, self._token
+    def credentials(self) -> Credentials:
+        """Asana takes every kind of token as a bearer token."""
+        return Credentials(headers={"Authorization": f"Bearer {self.required_secret('token')}"})
+
+    def error(self, response: requests.Response, what: str) -> FetchError:
+        """Classify an error answer (see :func:`_error`)."""
+        return _error(response, what)
 
     def _get(self, path: str, params: Mapping[str, str], what: str) -> Mapping[str, Any]:
-        """One paced GET; an error answer is raised as a classified FetchError."""
-        import requests
-
-        session, token = self._client()
-        with self._lock:
-            hold = self._hold_until - time.monotonic()
-        if hold > 0:  # another call was told to wait: the limit is per token
-            time.sleep(hold)
-        self._throttle.wait()
-        try:
-            response = session.get(
-                f"{self._endpoint}{path}",
-                params=params,
-                headers={"Authorization": f"Bearer {token}"},
-                timeout=self._timeout,
-            )
-        except requests.Timeout:
-            raise FetchError(
-                FailureKind.TRANSIENT, f"Asana did not answer within {self._timeout[1]:g} s",
-                timed_out=True,
-            ) from None
-        except requests.RequestException as exc:
-            raise FetchError(
-                FailureKind.TRANSIENT, f"cannot reach {self._endpoint}: {type(exc).__name__}"
-            ) from None
-        if response.status_code == 200:
-            try:
-                body = response.json()
-            except ValueError:
-                body = None
-            if not isinstance(body, Mapping):
-                raise FetchError(FailureKind.TRANSIENT,
-                                 f"Asana answered 200 for {what} with a body that is not a JSON "
-                                 "object")
-            return body
-        error = _error(response, what)
-        if error.kind is FailureKind.AUTH:
-            with self._lock:
-                self._auth_error = self._auth_error or error.message
-        if error.retry_after:
-            with self._lock:
-                self._hold_until = max(self._hold_until, time.monotonic() + error.retry_after)
-        raise error
+        """One paced GET answered by a JSON object."""
+        return self.call_object("GET", path, params=params, what=what)
 
     # -- online check -----------------------------------------------------------------------
 

@@ -4,30 +4,21 @@
 from __future__ import annotations
 
 import base64
-import threading
-import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from okrcore.errors import SourceError
 from okrcore.model import Connection, KeyResult, Measure
 from okrcore.sources import (
-    HTTP_SETTINGS,
+    Credentials,
     Failure,
     FailureKind,
     FetchError,
     FetchRequest,
-    Limits,
+    HttpSource,
     QueryProblem,
     Reading,
-    Source,
-    Throttle,
-    http_session,
-    http_setting_problems,
-    is_secret_reference,
     parse_retry_after,
-    positive_number_problems,
-    unknown_keys,
 )
 from okrcore.tasks import NoTasks, Task, day_of, points, total
 
@@ -45,11 +36,9 @@ SEARCH = "/rest/api/3/search/jql"
 MAX_RESULTS = 5000
 # Jira Cloud publishes no number for its per-second burst limit on API-token traffic: stay modest.
 DEFAULT_RATE = 5.0
-DEFAULT_TIMEOUT = 30.0
-_SETTINGS = ("site", "email", "token", "requests_per_second", "concurrency", "timeout")
 
 
-class JiraSource(Source):
+class JiraSource(HttpSource):
     """Share of done issues, completions by day, open and total issues of JQL searches.
 
     Connection settings: ``site`` (``https://<name>.atlassian.net``), ``email`` and ``token``
@@ -60,52 +49,29 @@ class JiraSource(Source):
     """
 
     name = "jira"
+    service = "Jira"
+    user_agent = f"okrcore-jira/{__version__}"
+    default_rate = DEFAULT_RATE
+    secrets = (("token", "a Jira API token"),)
+    extra_settings = ("site", "email")
 
     def __init__(self, connection: Connection) -> None:
         super().__init__(connection)
-        settings = connection.settings
-        self._site = str(connection.endpoint or settings.get("site") or "").rstrip("/")
-        self._concurrency = int(settings.get("concurrency", 2))
-        configured = settings.get("timeout")
-        self._configured_timeout = float(configured) if configured is not None else None
-        self._throttle = Throttle(float(settings.get("requests_per_second", DEFAULT_RATE)))
-        self._lock = threading.Lock()
-        self._session: requests.Session | None = None
-        self._authorization: str | None = None
-        self._auth_error: str | None = None
-        self._hold_until = 0.0
-
-    @property
-    def _timeout(self) -> tuple[float, float]:
-        """(connect, read) seconds: the connection's ``timeout``, else the engine's, else ours."""
-        seconds = self._configured_timeout or self.timeout or DEFAULT_TIMEOUT
-        return (min(10.0, seconds), seconds)
-
-    # -- contract ---------------------------------------------------------------------------
-
-    def limits(self) -> Limits:
-        """One JQL per fetch call; the source paces its own calls (a fetch reads pages)."""
-        return Limits(max_batch=1000, concurrency=self._concurrency, rate=None)
+        self.endpoint = str(connection.endpoint or connection.settings.get("site") or "")
+        self.endpoint = self.endpoint.rstrip("/")
 
     @classmethod
     def validate_connection(cls, connection: Connection) -> list[QueryProblem]:
         """A site URL, a token given as a secret reference, positive numbers."""
         settings = connection.settings
-        problems = unknown_keys(settings, (*_SETTINGS, *HTTP_SETTINGS))
-        problems += http_setting_problems(settings)
+        problems = super().validate_connection(connection)
         site = connection.endpoint or settings.get("site")
         if not (isinstance(site, str) and site.startswith(("https://", "http://"))):
             problems.append(QueryProblem(
                 "site", "set site to your Jira Cloud URL, e.g. https://acme.atlassian.net"))
-        if not is_secret_reference(settings.get("token")):
-            problems.append(QueryProblem(
-                "token", "set token to 'env:NAME' or 'file:PATH' holding a Jira API token"))
         email = settings.get("email")
         if email is not None and not (isinstance(email, str) and "@" in email):
             problems.append(QueryProblem("email", "email is the Atlassian account's address"))
-        problems += positive_number_problems(
-            settings, ("requests_per_second", "concurrency", "timeout")
-        )
         return problems
 
     @classmethod
@@ -123,13 +89,6 @@ class JiraSource(Source):
                 key = f"\0{request.kr.id}"
             groups.setdefault(key, []).append(request)
         return list(groups.values())
-
-    def close(self) -> None:
-        """Close the connection pool."""
-        with self._lock:
-            if self._session is not None:
-                self._session.close()
-                self._session = None
 
     # -- fetching ---------------------------------------------------------------------------
 
@@ -188,76 +147,25 @@ class JiraSource(Source):
 
     # -- HTTP -------------------------------------------------------------------------------
 
-    def _client(self) -> tuple[requests.Session, str]:
-        with self._lock:
-            if self._auth_error is not None:
-                raise FetchError(FailureKind.AUTH, f"not sent: {self._auth_error}")
-            if not self._site:
-                raise FetchError(FailureKind.PERMANENT,
-                                 f"connection {self.connection.name!r} has no site URL")
-            if self._authorization is None:
-                try:
-                    token = self.secret("token")
-                except SourceError as exc:
-                    raise FetchError(FailureKind.AUTH, str(exc)) from None
-                if not token:
-                    raise FetchError(
-                        FailureKind.AUTH,
-                        f"connection {self.connection.name!r} has no token "
-                        "(set token: env:NAME or file:PATH)",
-                    )
-                email = self.connection.settings.get("email")
-                if email:
-                    pair = base64.b64encode(f"{email}:{token}".encode()).decode()
-                    self._authorization = f"Basic {pair}"
-                else:
-                    self._authorization = f"Bearer {token}"
-            if self._session is None:
-                self._session = http_session(f"okrcore-jira/{__version__}", self._concurrency,
-                                             connection=self.connection)
-            return self._session, self._authorization
+    def credentials(self) -> Credentials:
+        """Basic auth of email and API token; without an email, the token as a bearer token."""
+        if not self.endpoint:
+            raise FetchError(FailureKind.PERMANENT,
+                             f"connection {self.connection.name!r} has no site URL")
+        token = self.required_secret("token")
+        email = self.connection.settings.get("email")
+        if email:
+            pair = base64.b64encode(f"{email}:{token}".encode()).decode()
+            return Credentials(headers={"Authorization": f"Basic {pair}"})
+        return Credentials(headers={"Authorization": f"Bearer {token}"})
+
+    def error(self, response: requests.Response, what: str) -> FetchError:
+        """Classify an error answer (see :func:`_error`)."""
+        return _error(response)
 
     def _call(self, method: str, path: str, body: Mapping[str, Any] | None) -> Mapping[str, Any]:
-        """One paced call; an error answer is raised as a classified FetchError."""
-        import requests
-
-        session, authorization = self._client()
-        with self._lock:
-            hold = self._hold_until - time.monotonic()
-        if hold > 0:  # another call was told to wait
-            time.sleep(hold)
-        self._throttle.wait()
-        try:
-            response = session.request(
-                method, f"{self._site}{path}", json=body,
-                headers={"Authorization": authorization}, timeout=self._timeout,
-            )
-        except requests.Timeout:
-            raise FetchError(
-                FailureKind.TRANSIENT, f"Jira did not answer within {self._timeout[1]:g} s",
-                timed_out=True,
-            ) from None
-        except requests.RequestException as exc:
-            raise FetchError(
-                FailureKind.TRANSIENT, f"cannot reach {self._site}: {type(exc).__name__}"
-            ) from None
-        if response.status_code == 200:
-            try:
-                answer = response.json()
-            except ValueError:
-                answer = None
-            if not isinstance(answer, Mapping):
-                raise FetchError(FailureKind.TRANSIENT,
-                                 f"Jira answered 200 for {path} with a body that is not a JSON "
-                                 "object")
-            return answer
-        error = _error(response)
-        with self._lock:
-            if error.kind is FailureKind.AUTH:
-                self._auth_error = self._auth_error or error.message
-            if error.retry_after and error.kind is FailureKind.TRANSIENT:
-                self._hold_until = max(self._hold_until, time.monotonic() + error.retry_after)
-        raise error
+        """One paced call answered by a JSON object."""
+        return self.call_object(method, path, json=body, what=path)
 
     # -- online check -----------------------------------------------------------------------
 
@@ -273,7 +181,7 @@ class JiraSource(Source):
         searched: dict[str, str | None] = {}
         try:
             self._call("GET", "/rest/api/3/myself", None)
-            listed = self._call_list("/rest/api/3/field")
+            listed = self.call_list("GET", "/rest/api/3/field", what="/rest/api/3/field")
             ids = {str(f.get("id")) for f in listed}
             names = {str(f.get("name", "")).lower(): str(f.get("id")) for f in listed}
             for kr, raw in queries:
@@ -304,28 +212,6 @@ class JiraSource(Source):
                 return failed.message
             raise
         return None
-
-    def _call_list(self, path: str) -> list[Mapping[str, Any]]:
-        """A GET whose answer is a JSON array (``/field``)."""
-        import requests
-
-        session, authorization = self._client()
-        self._throttle.wait()
-        try:
-            response = session.get(f"{self._site}{path}", headers={"Authorization": authorization},
-                                   timeout=self._timeout)
-        except requests.RequestException as exc:
-            raise FetchError(FailureKind.TRANSIENT,
-                             f"cannot reach {self._site}: {type(exc).__name__}") from None
-        if response.status_code != 200:
-            raise _error(response)
-        try:
-            answer = response.json()
-        except ValueError:
-            answer = None
-        if not isinstance(answer, list):
-            raise FetchError(FailureKind.TRANSIENT, f"Jira answered {path} without a list")
-        return [f for f in answer if isinstance(f, Mapping)]
 
 
 def _table(issues: Sequence[Mapping[str, Any]]) -> Table:

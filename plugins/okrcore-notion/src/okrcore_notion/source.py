@@ -5,29 +5,21 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from okrcore.errors import SourceError
 from okrcore.model import Connection, KeyResult, Measure
 from okrcore.sources import (
-    HTTP_SETTINGS,
+    Credentials,
     Failure,
     FailureKind,
     FetchError,
     FetchRequest,
-    Limits,
+    HttpSource,
     QueryProblem,
     Reading,
-    Source,
-    Throttle,
-    http_session,
-    http_setting_problems,
-    is_secret_reference,
     parse_retry_after,
-    positive_number_problems,
-    unknown_keys,
 )
 from okrcore.tasks import NoTasks, Task, day_of, points, total
 
@@ -51,11 +43,9 @@ NOTION_VERSION = "2025-09-03"  # data sources: the first version that reads mult
 PAGE_SIZE = 100  # the largest page_size Notion accepts
 # Notion allows an average of three requests per second per connection: stay under it.
 DEFAULT_RATE = 2.5
-DEFAULT_TIMEOUT = 30.0
-_SETTINGS = ("token", "requests_per_second", "concurrency", "timeout")
 
 
-class NotionSource(Source):
+class NotionSource(HttpSource):
     """Share of done pages, completions by day, open and total pages of Notion databases.
 
     Connection settings: ``token`` (``env:NAME`` or ``file:PATH`` of an internal connection's
@@ -65,47 +55,16 @@ class NotionSource(Source):
     """
 
     name = "notion"
+    service = "Notion"
+    user_agent = f"okrcore-notion/{__version__}"
+    default_endpoint = DEFAULT_ENDPOINT
+    default_rate = DEFAULT_RATE
+    secrets = (("token", "a Notion token"),)
 
     def __init__(self, connection: Connection) -> None:
         super().__init__(connection)
-        settings = connection.settings
-        self._endpoint = (connection.endpoint or DEFAULT_ENDPOINT).rstrip("/")
-        self._concurrency = int(settings.get("concurrency", 2))
-        configured = settings.get("timeout")
-        self._configured_timeout = float(configured) if configured is not None else None
-        self._throttle = Throttle(float(settings.get("requests_per_second", DEFAULT_RATE)))
-        self._lock = threading.Lock()
-        self._session: requests.Session | None = None
-        self._token: str | None = None
-        self._auth_error: str | None = None
-        self._hold_until = 0.0
+        self._sources_lock = threading.Lock()
         self._sources: dict[str, list[str]] = {}  # database id -> its data source ids
-
-    @property
-    def _timeout(self) -> tuple[float, float]:
-        """(connect, read) seconds: the connection's ``timeout``, else the engine's, else ours."""
-        seconds = self._configured_timeout or self.timeout or DEFAULT_TIMEOUT
-        return (min(10.0, seconds), seconds)
-
-    # -- contract ---------------------------------------------------------------------------
-
-    def limits(self) -> Limits:
-        """One database per fetch call; the source paces its own calls (a fetch reads pages)."""
-        return Limits(max_batch=1000, concurrency=self._concurrency, rate=None)
-
-    @classmethod
-    def validate_connection(cls, connection: Connection) -> list[QueryProblem]:
-        """The token must be a secret reference; numbers must be positive."""
-        settings = connection.settings
-        problems = unknown_keys(settings, (*_SETTINGS, *HTTP_SETTINGS))
-        problems += http_setting_problems(settings)
-        if not is_secret_reference(settings.get("token")):
-            problems.append(QueryProblem(
-                "token", "set token to 'env:NAME' or 'file:PATH' holding a Notion token"))
-        problems += positive_number_problems(
-            settings, ("requests_per_second", "concurrency", "timeout")
-        )
-        return problems
 
     @classmethod
     def validate_query(cls, query: Mapping[str, Any], kr: KeyResult) -> list[QueryProblem]:
@@ -122,13 +81,6 @@ class NotionSource(Source):
                 key = ("invalid", request.kr.id)
             groups.setdefault(key, []).append(request)
         return list(groups.values())
-
-    def close(self) -> None:
-        """Close the connection pool."""
-        with self._lock:
-            if self._session is not None:
-                self._session.close()
-                self._session = None
 
     # -- fetching ---------------------------------------------------------------------------
 
@@ -198,7 +150,7 @@ class NotionSource(Source):
 
     def _data_sources(self, database: str) -> tuple[list[str], int]:
         """The data source ids of a database, read once per connection."""
-        with self._lock:
+        with self._sources_lock:
             known = self._sources.get(database)
         if known is not None:
             return known, 0
@@ -210,79 +162,26 @@ class NotionSource(Source):
             raise FetchError(FailureKind.TRANSIENT,
                              f"Notion answered database {database} without data_sources")
         ids = [str(s["id"]) for s in found]
-        with self._lock:
+        with self._sources_lock:
             self._sources[database] = ids
         return ids, 1
 
     # -- HTTP -------------------------------------------------------------------------------
 
-    def _client(self) -> tuple[requests.Session, str]:
-        with self._lock:
-            if self._auth_error is not None:
-                raise FetchError(FailureKind.AUTH, f"not sent: {self._auth_error}")
-            if self._token is None:
-                try:
-                    token = self.secret("token")
-                except SourceError as exc:
-                    raise FetchError(FailureKind.AUTH, str(exc)) from None
-                if not token:
-                    raise FetchError(
-                        FailureKind.AUTH,
-                        f"connection {self.connection.name!r} has no token "
-                        "(set token: env:NAME or file:PATH)",
-                    )
-                self._token = token
-            if self._session is None:
-                self._session = http_session(f"okrcore-notion/{__version__}", self._concurrency,
-                                             connection=self.connection)
-            return self._session, self._token
+    def credentials(self) -> Credentials:
+        """A bearer token, and the API version every call must name."""
+        return Credentials(headers={"Authorization": f"Bearer {self.required_secret('token')}",
+                                    "Notion-Version": NOTION_VERSION})
+
+    def error(self, response: requests.Response, what: str) -> FetchError:
+        """Classify an error answer (see :func:`_error`)."""
+        return _error(response, what)
 
     def _call(
         self, method: str, path: str, body: Mapping[str, Any] | None, what: str
     ) -> Mapping[str, Any]:
-        """One paced call; an error answer is raised as a classified FetchError."""
-        import requests
-
-        session, token = self._client()
-        with self._lock:
-            hold = self._hold_until - time.monotonic()
-        if hold > 0:  # another call was told to wait: the limit is per connection
-            time.sleep(hold)
-        self._throttle.wait()
-        try:
-            response = session.request(
-                method,
-                f"{self._endpoint}{path}",
-                json=body,
-                headers={"Authorization": f"Bearer {token}", "Notion-Version": NOTION_VERSION},
-                timeout=self._timeout,
-            )
-        except requests.Timeout:
-            raise FetchError(
-                FailureKind.TRANSIENT, f"Notion did not answer within {self._timeout[1]:g} s",
-                timed_out=True,
-            ) from None
-        except requests.RequestException as exc:
-            raise FetchError(
-                FailureKind.TRANSIENT, f"cannot reach {self._endpoint}: {type(exc).__name__}"
-            ) from None
-        if response.status_code == 200:
-            try:
-                answer = response.json()
-            except ValueError:
-                answer = None
-            if not isinstance(answer, Mapping):
-                raise FetchError(FailureKind.TRANSIENT,
-                                 f"Notion answered 200 for {what} with a body that is not a "
-                                 "JSON object")
-            return answer
-        error = _error(response, what)
-        with self._lock:
-            if error.kind is FailureKind.AUTH:
-                self._auth_error = self._auth_error or error.message
-            if error.retry_after:
-                self._hold_until = max(self._hold_until, time.monotonic() + error.retry_after)
-        raise error
+        """One paced call answered by a JSON object."""
+        return self.call_object(method, path, json=body, what=what)
 
     # -- online check -----------------------------------------------------------------------
 

@@ -3,30 +3,21 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from okrcore.errors import SourceError
-from okrcore.model import Connection, KeyResult, Measure
+from okrcore.model import KeyResult, Measure
 from okrcore.sources import (
-    HTTP_SETTINGS,
+    Credentials,
     Failure,
     FailureKind,
     FetchError,
     FetchRequest,
-    Limits,
+    HttpSource,
     QueryProblem,
     Reading,
-    Source,
-    Throttle,
-    http_session,
-    http_setting_problems,
-    is_secret_reference,
     parse_retry_after,
-    positive_number_problems,
-    unknown_keys,
 )
 from okrcore.tasks import NoTasks, Task, day_of, points, total
 
@@ -42,12 +33,10 @@ DEFAULT_ENDPOINT = "https://api.trello.com/1"
 # Trello allows 100 requests per 10 seconds per token (300 per API key): stay under it.
 DEFAULT_RATE = 8.0
 WINDOW = 10.0  # seconds of Trello's rate-limit window: how long a 429 without Retry-After waits
-DEFAULT_TIMEOUT = 30.0
 CARD_FIELDS = "idList,closed,due,dueComplete,dateLastActivity,labels,idMembers,badges"
-_SETTINGS = ("key", "token", "requests_per_second", "concurrency", "timeout")
 
 
-class TrelloSource(Source):
+class TrelloSource(HttpSource):
     """Share of done cards (or checklist items), completions by day, open and total cards.
 
     Connection settings: ``key`` and ``token`` (``env:NAME`` or ``file:PATH`` of the API key and
@@ -57,47 +46,11 @@ class TrelloSource(Source):
     """
 
     name = "trello"
-
-    def __init__(self, connection: Connection) -> None:
-        super().__init__(connection)
-        settings = connection.settings
-        self._endpoint = (connection.endpoint or DEFAULT_ENDPOINT).rstrip("/")
-        self._concurrency = int(settings.get("concurrency", 2))
-        configured = settings.get("timeout")
-        self._configured_timeout = float(configured) if configured is not None else None
-        self._throttle = Throttle(float(settings.get("requests_per_second", DEFAULT_RATE)))
-        self._lock = threading.Lock()
-        self._session: requests.Session | None = None
-        self._auth: dict[str, str] | None = None
-        self._auth_error: str | None = None
-        self._hold_until = 0.0
-
-    @property
-    def _timeout(self) -> tuple[float, float]:
-        """(connect, read) seconds: the connection's ``timeout``, else the engine's, else ours."""
-        seconds = self._configured_timeout or self.timeout or DEFAULT_TIMEOUT
-        return (min(10.0, seconds), seconds)
-
-    # -- contract ---------------------------------------------------------------------------
-
-    def limits(self) -> Limits:
-        """One board per fetch call; the source paces its own calls (a fetch makes several)."""
-        return Limits(max_batch=1000, concurrency=self._concurrency, rate=None)
-
-    @classmethod
-    def validate_connection(cls, connection: Connection) -> list[QueryProblem]:
-        """Key and token must be secret references; numbers must be positive."""
-        settings = connection.settings
-        problems = unknown_keys(settings, (*_SETTINGS, *HTTP_SETTINGS))
-        problems += http_setting_problems(settings)
-        for key, what in (("key", "API key"), ("token", "user token")):
-            if not is_secret_reference(settings.get(key)):
-                problems.append(QueryProblem(
-                    key, f"set {key} to 'env:NAME' or 'file:PATH' holding the Trello {what}"))
-        problems += positive_number_problems(
-            settings, ("requests_per_second", "concurrency", "timeout")
-        )
-        return problems
+    service = "Trello"
+    user_agent = f"okrcore-trello/{__version__}"
+    default_endpoint = DEFAULT_ENDPOINT
+    default_rate = DEFAULT_RATE
+    secrets = (("key", "the Trello API key"), ("token", "the Trello user token"))
 
     @classmethod
     def validate_query(cls, query: Mapping[str, Any], kr: KeyResult) -> list[QueryProblem]:
@@ -115,13 +68,6 @@ class TrelloSource(Source):
                 key = request.kr.id
             groups.setdefault(key, []).append(request)
         return list(groups.values())
-
-    def close(self) -> None:
-        """Close the connection pool."""
-        with self._lock:
-            if self._session is not None:
-                self._session.close()
-                self._session = None
 
     # -- fetching ---------------------------------------------------------------------------
 
@@ -162,67 +108,17 @@ class TrelloSource(Source):
 
     # -- HTTP -------------------------------------------------------------------------------
 
-    def _client(self) -> tuple[requests.Session, dict[str, str]]:
-        with self._lock:
-            if self._auth_error is not None:
-                raise FetchError(FailureKind.AUTH, f"not sent: {self._auth_error}")
-            if self._auth is None:
-                auth = {}
-                for name in ("key", "token"):
-                    try:
-                        value = self.secret(name)
-                    except SourceError as exc:
-                        raise FetchError(FailureKind.AUTH, str(exc)) from None
-                    if not value:
-                        raise FetchError(
-                            FailureKind.AUTH, f"connection {self.connection.name!r} has no "
-                            f"{name} (set {name}: env:NAME or file:PATH)")
-                    auth[name] = value
-                self._auth = auth
-            if self._session is None:
-                self._session = http_session(f"okrcore-trello/{__version__}", self._concurrency,
-                                             connection=self.connection)
-            return self._session, self._auth
+    def credentials(self) -> Credentials:
+        """Trello takes the key and token as query parameters (no message names the URL)."""
+        return Credentials(params={name: self.required_secret(name) for name in ("key", "token")})
+
+    def error(self, response: requests.Response, what: str) -> FetchError:
+        """Classify an error answer (see :func:`_error`)."""
+        return _error(response, what)
 
     def _list(self, path: str, params: Mapping[str, str]) -> list[Mapping[str, Any]]:
         """One paced GET answered by a JSON array (Trello's lists are not paged)."""
-        import requests
-
-        session, auth = self._client()
-        with self._lock:
-            hold = self._hold_until - time.monotonic()
-        if hold > 0:  # another call was told to wait: the limit is per token
-            time.sleep(hold)
-        self._throttle.wait()
-        try:
-            # Trello takes key and token as query parameters; no message here names the URL
-            response = session.get(f"{self._endpoint}{path}", params={**params, **auth},
-                                   timeout=self._timeout)
-        except requests.Timeout:
-            raise FetchError(
-                FailureKind.TRANSIENT, f"Trello did not answer within {self._timeout[1]:g} s",
-                timed_out=True,
-            ) from None
-        except requests.RequestException as exc:
-            raise FetchError(
-                FailureKind.TRANSIENT, f"cannot reach {self._endpoint}: {type(exc).__name__}"
-            ) from None
-        if response.status_code == 200:
-            try:
-                answer = response.json()
-            except ValueError:
-                answer = None
-            if not isinstance(answer, list) or not all(isinstance(a, Mapping) for a in answer):
-                raise FetchError(FailureKind.TRANSIENT,
-                                 f"Trello answered {path} without a list of objects")
-            return answer
-        error = _error(response, path)
-        with self._lock:
-            if error.kind is FailureKind.AUTH:
-                self._auth_error = self._auth_error or error.message
-            if error.retry_after:
-                self._hold_until = max(self._hold_until, time.monotonic() + error.retry_after)
-        raise error
+        return self.call_list("GET", path, params=params, what=path)
 
     # -- online check -----------------------------------------------------------------------
 
