@@ -743,8 +743,11 @@ def test_example_plan_series_follow_the_bundled_history(demo: tuple[Plan, Store]
             assert line.series[-1].value == pytest.approx(sum(v for _, v in mine))
         else:
             assert line.series[-1].value == pytest.approx(mine[-1][1])
-    manual = {kr.id for kr in plan.key_results() if kr.source is None}
+    manual = {kr.id for kr in plan.key_results() if kr.source is None and not kr.progress_from}
     assert manual <= set(rep.stale)
+    # the rebrand milestone reads the share of its initiatives done (1 of 3), never stale
+    assert "rebrand" not in rep.stale
+    assert rep.key_result("rebrand").score.actual == pytest.approx(1 / 3)
 
 
 def test_refresh_sends_the_daily_report_when_asked(

@@ -23,7 +23,8 @@ from .model import CheckIn, Plan, Strategy, StrategyChange, TargetChange
 
 __all__ = ["History", "move_target", "plan_in_force"]
 
-_STRATEGY_FIELDS = frozenset(a.name for a in attrs.fields(Strategy)) - {"id"}
+# a recorded change sets one plain field; initiatives change through their own statuses
+_STRATEGY_FIELDS = frozenset(a.name for a in attrs.fields(Strategy)) - {"id", "initiatives"}
 
 
 @runtime_checkable

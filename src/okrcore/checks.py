@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from .model import CheckIn, Plan, as_date
+from .model import CheckIn, Plan, StrategyChange, TargetChange, as_date
 
 if TYPE_CHECKING:
     from .plugins import PluginManager
@@ -69,12 +69,15 @@ class Finding:
 
 @attrs.frozen
 class CheckContext:
-    """What a check gets besides the plan: its settings, the check-in history, the date."""
+    """What a check gets besides the plan: its settings, the check-in history, the recorded
+    strategy and target changes (oldest first), the date."""
 
     settings: Mapping[str, Any]
     checkins: Sequence[CheckIn] = ()
     at: dt.date | None = None
     manager: PluginManager | None = None
+    strategy_changes: Sequence[StrategyChange] = ()
+    target_changes: Sequence[TargetChange] = ()
 
 
 @attrs.frozen
@@ -136,8 +139,13 @@ def check(
     *,
     at: dt.date | None = None,
     manager: PluginManager | None = None,
+    strategy_changes: Sequence[StrategyChange] = (),
+    target_changes: Sequence[TargetChange] = (),
 ) -> list[Finding]:
     """Run every registered, enabled check over ``plan`` and return the findings.
+
+    ``strategy_changes`` and ``target_changes`` are the changes recorded in a store (the
+    ``budget_cuts`` check reads them); changes after ``at`` are left out.
 
     The checks come from ``manager`` (default: :func:`okrcore.plugins.default_manager`). The plan's
     ``checks`` section switches a check off (``checks: {achievable: false}``) or gives it settings
@@ -166,6 +174,8 @@ def check(
                 )
             )
     history = tuple(checkins or ())
+    strategies = tuple(c for c in strategy_changes if at is None or c.changed_at.date() <= at)
+    targets = tuple(c for c in target_changes if at is None or c.changed_at.date() <= at)
     for name in registry:
         rule: Check = registry.get(name)
         settings, problem = _settings_for(rule, plan.checks.get(name))
@@ -174,7 +184,14 @@ def check(
             continue
         if settings is None:  # switched off
             continue
-        context = CheckContext(settings=settings, checkins=history, at=at, manager=manager)
+        context = CheckContext(
+            settings=settings,
+            checkins=history,
+            at=at,
+            manager=manager,
+            strategy_changes=strategies,
+            target_changes=targets,
+        )
         try:
             findings.extend(rule.func(plan, context))
         except Exception as exc:  # one broken rule must not hide every other finding

@@ -26,6 +26,7 @@ import attrs
 from .errors import OkrError, PlanError, Problem
 from .model import CheckIn, Cycle, Goal, KeyResult, Objective, Owner, Plan
 from .scorecard import Scorecard
+from .scoring import initiative_readings
 
 __all__ = [
     "CHECKIN_COLUMNS",
@@ -500,6 +501,10 @@ def write_tables(
 
     Returns the paths. ``format="parquet"`` needs pyarrow (``pip install pyarrow``).
     """
+    if card is not None:  # the tables carry no initiatives: their share is the reading
+        readings = initiative_readings(plan, card.at)
+        read_from = {c.kr_id for c in readings}
+        checkins = [c for c in checkins if c.kr_id not in read_from] + readings
     tables = {
         "key_results": key_result_rows(plan, card, original=original),
         "checkins": checkin_rows(checkins),

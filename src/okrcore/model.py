@@ -34,6 +34,8 @@ __all__ = [
     "FunnelSplit",
     "FunnelStep",
     "Goal",
+    "Initiative",
+    "InitiativeStatus",
     "KeyResult",
     "Kind",
     "Level",
@@ -302,6 +304,7 @@ class KeyResult:
     depends_on: tuple[str, ...] = attrs.field(default=(), converter=_ids)
     source: Mapping[str, Any] | None = None
     committed: bool | None = None
+    progress_from: str | None = None
 
     def __attrs_post_init__(self) -> None:
         problems = self.problems()
@@ -324,6 +327,11 @@ class KeyResult:
                 out.append(f"target ({target:g}) must be above the baseline ({base:g}) to increase")
             elif kind is Kind.DECREASE and target > base:
                 out.append(f"target ({target:g}) must be below the baseline ({base:g}) to decrease")
+        if self.progress_from is not None:
+            if self.progress_from != "initiatives":
+                out.append(f"progress_from must be 'initiatives', got {self.progress_from!r}")
+            elif kind is not Kind.MILESTONE:
+                out.append("progress_from: initiatives needs a milestone key result")
         if kind in (Kind.MAINTAIN_ABOVE, Kind.MAINTAIN_BELOW) and target is None:
             out.append(f"{a_kind} needs a target (the bound)")
         if self.floor is not None and self.stretch is not None:
@@ -376,6 +384,47 @@ class KeyResult:
         return self.stretch is not None
 
 
+class InitiativeStatus(str, enum.Enum):
+    """Where an initiative stands. ``planned`` and ``doing`` are open; ``done`` and ``dropped``
+    are closed (a dropped initiative counts nowhere)."""
+
+    PLANNED = "planned"
+    DOING = "doing"
+    DONE = "done"
+    DROPPED = "dropped"
+
+    @property
+    def open(self) -> bool:
+        """Whether work on it is still to do (planned or doing)."""
+        return self in (InitiativeStatus.PLANNED, InitiativeStatus.DOING)
+
+
+@attrs.frozen
+class Initiative:
+    """A concrete action of a strategy ("four live streams a month", "SEO keyword overhaul").
+
+    ``key_results`` are the ids of the key results it is meant to move; ``blocked`` says what
+    blocks it (``None``: nothing). It is overdue when it is still open after its ``due`` date.
+    """
+
+    id: str
+    title: str
+    owner: str | None = None
+    due: dt.date | None = attrs.field(default=None, converter=_opt_day, validator=_is_date)
+    status: InitiativeStatus = attrs.field(
+        default=InitiativeStatus.PLANNED, converter=InitiativeStatus
+    )
+    budget: float | None = attrs.field(
+        default=None, converter=_opt_number, validator=[_finite, _non_negative]
+    )
+    key_results: tuple[str, ...] = attrs.field(default=(), converter=_ids)
+    blocked: str | None = None
+
+    def overdue(self, at: dt.date) -> bool:
+        """Whether it is still open (planned or doing) after its due date."""
+        return self.status.open and self.due is not None and self.due < at
+
+
 @attrs.frozen
 class Strategy:
     """How an owner pursues an objective. May change mid-cycle while the objective stays."""
@@ -389,6 +438,7 @@ class Strategy:
     resources: tuple[str, ...] = attrs.field(default=(), converter=_ids)
     status: str = "active"
     depends_on: tuple[str, ...] = attrs.field(default=(), converter=_ids)
+    initiatives: tuple[Initiative, ...] = attrs.field(default=(), converter=_tuple)
 
 
 @attrs.frozen
@@ -678,6 +728,9 @@ class Plan:
     _objectives: dict[str, Objective] = attrs.field(init=False, eq=False, repr=False)
     _krs: dict[str, tuple[KeyResult, Objective]] = attrs.field(init=False, eq=False, repr=False)
     _owners: dict[str, Owner] = attrs.field(init=False, eq=False, repr=False)
+    _initiatives: dict[str, tuple[Initiative, Strategy, Objective]] = attrs.field(
+        init=False, eq=False, repr=False
+    )
 
     def __attrs_post_init__(self) -> None:
         problems: list[Problem] = []
@@ -718,8 +771,10 @@ class Plan:
                         Problem(f"{at}.key_results[{j}].id", f"duplicate key result id {kr.id!r}")
                     )
                 krs[kr.id] = (kr, obj)
+        initiatives = self._index_initiatives(krs, problems)
         if problems:
             raise PlanError(problems, self.source_path)
+        object.__setattr__(self, "_initiatives", initiatives)
         object.__setattr__(self, "_cycles", cycles)
         object.__setattr__(self, "_goals", goals)
         object.__setattr__(self, "_objectives", objectives)
@@ -728,6 +783,38 @@ class Plan:
         loop = self._alignment_loop()
         if loop:
             raise AlignmentLoopError(loop, file=self.source_path)
+
+    def _index_initiatives(
+        self, krs: Mapping[str, Any], problems: list[Problem]
+    ) -> dict[str, tuple[Initiative, Strategy, Objective]]:
+        """Initiatives by id; unknown key results and duplicate ids become problems."""
+        out: dict[str, tuple[Initiative, Strategy, Objective]] = {}
+        linked: set[str] = set()
+        for i, obj in enumerate(self.objectives):
+            for j, st in enumerate(obj.strategies):
+                for k, ini in enumerate(st.initiatives):
+                    at = f"objectives[{i}].strategies[{j}].initiatives[{k}]"
+                    if ini.id in out:
+                        problems.append(Problem(f"{at}.id", f"duplicate initiative id {ini.id!r}"))
+                    out[ini.id] = (ini, st, obj)
+                    for n, kr_id in enumerate(ini.key_results):
+                        if kr_id not in krs:
+                            message = f"unknown key result {kr_id!r}"
+                            problems.append(Problem(f"{at}.key_results[{n}]", message))
+                    linked.update(ini.key_results)
+        for kr_id, (kr, _obj) in krs.items():
+            if kr.progress_from == "initiatives" and kr_id not in linked:
+                message = (
+                    f"key result {kr_id!r} takes its progress from initiatives, but no "
+                    "initiative names it in its key_results"
+                )
+                problems.append(Problem(f"{self._path_of(kr_id, krs)}.progress_from", message))
+        return out
+
+    def _path_of(self, kr_id: str, krs: Mapping[str, tuple[KeyResult, Objective]]) -> str:
+        kr, obj = krs[kr_id]
+        i = self.objectives.index(obj)
+        return f"objectives[{i}].key_results[{obj.key_results.index(kr)}]"
 
     def _alignment_loop(self) -> list[str] | None:
         parents = {i: o.parent_ids for i, o in self._objectives.items() if o.parent_ids}
@@ -823,6 +910,9 @@ class Plan:
             for j, st in enumerate(obj.strategies):
                 if st.owner is not None:
                     yield f"{at}.strategies[{j}].owner", st.owner
+                for k, ini in enumerate(st.initiatives):
+                    if ini.owner is not None:
+                        yield f"{at}.strategies[{j}].initiatives[{k}].owner", ini.owner
 
     def children(self, objective_id: str) -> list[Objective]:
         """Objectives aligned to this objective (as ``parent`` or one of ``parents``)."""
@@ -839,9 +929,64 @@ class Plan:
 
     def kr_path(self, kr_id: str) -> str:
         """The field path of a key result (``objectives[1].key_results[0]``)."""
-        kr, obj = self._krs[kr_id]
-        i = self.objectives.index(obj)
-        return f"objectives[{i}].key_results[{obj.key_results.index(kr)}]"
+        return self._path_of(kr_id, self._krs)
+
+    # -- initiatives -----------------------------------------------------------------------
+    def initiatives(self) -> Iterator[Initiative]:
+        """Every initiative, in plan order."""
+        for ini, _st, _obj in self._initiatives.values():
+            yield ini
+
+    def initiative(self, initiative_id: str) -> Initiative:
+        """The initiative with this id (``KeyError`` when there is none)."""
+        return self._initiatives[initiative_id][0]
+
+    def strategy_of(self, initiative_id: str) -> Strategy:
+        """The strategy an initiative belongs to."""
+        return self._initiatives[initiative_id][1]
+
+    def initiative_objective(self, initiative_id: str) -> Objective:
+        """The objective whose strategy holds the initiative."""
+        return self._initiatives[initiative_id][2]
+
+    def initiative_owner(self, initiative_id: str) -> str | None:
+        """An initiative's owner: its own, else its strategy's, else its objective's."""
+        ini, st, obj = self._initiatives[initiative_id]
+        return ini.owner or st.owner or obj.owner
+
+    def initiatives_for(self, kr_id: str) -> list[Initiative]:
+        """The initiatives meant to move a key result, in plan order."""
+        return [ini for ini, _st, _obj in self._initiatives.values() if kr_id in ini.key_results]
+
+    def initiative_share(self, kr_id: str) -> float | None:
+        """The share of a key result's initiatives that are done, dropped ones left out
+        (``None`` when none is left to count)."""
+        dropped = InitiativeStatus.DROPPED
+        counted = [i for i in self.initiatives_for(kr_id) if i.status is not dropped]
+        if not counted:
+            return None
+        return sum(i.status is InitiativeStatus.DONE for i in counted) / len(counted)
+
+    def with_initiative_statuses(self, statuses: Mapping[str, InitiativeStatus | str]) -> Plan:
+        """A new plan with these initiatives' statuses set (initiative id -> status), for a
+        status that comes from elsewhere than the plan file (a tracker, a recorded change)."""
+        unknown = [i for i in statuses if i not in self._initiatives]
+        if unknown:
+            raise ValidationError(f"unknown initiative(s): {', '.join(map(repr, unknown))}")
+        objectives = []
+        for obj in self.objectives:
+            strategies = tuple(
+                attrs.evolve(
+                    st,
+                    initiatives=tuple(
+                        attrs.evolve(ini, status=statuses[ini.id]) if ini.id in statuses else ini
+                        for ini in st.initiatives
+                    ),
+                )
+                for st in obj.strategies
+            )
+            objectives.append(attrs.evolve(obj, strategies=strategies))
+        return attrs.evolve(self, objectives=objectives)
 
     def has_key_result(self, kr_id: str) -> bool:
         """Whether the plan has a key result with this id."""

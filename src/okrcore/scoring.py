@@ -13,7 +13,7 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .changes import History, plan_in_force
@@ -64,6 +64,7 @@ __all__ = [
     "daily_values",
     "expected_progress",
     "grade_columns",
+    "initiative_readings",
     "least_squares",
     "progress",
     "score",
@@ -387,6 +388,10 @@ class LiveScore:
             kept = history(ci.kr_id)
             if kept is not None and ci.as_of <= at_:
                 kept.append(ci)
+        for kr_id, share in _initiative_shares(plan):
+            if kr_id in self._history:  # the share replaces check-ins: initiative_readings
+                reading = [] if share is None else [_share_reading(kr_id, share, self.at)]
+                self._history[kr_id] = reading
         self._krs: dict[str, KRScore] = {}
         for kr_id in self.tree.leaf_ids:
             self._krs[kr_id] = self._score(kr_id)
@@ -420,10 +425,12 @@ class LiveScore:
         )
 
     def add(self, checkin: CheckIn) -> KRScore | None:
-        """Take one new check-in; ``None`` (and nothing changes) for an unknown key result or
-        a check-in after the scoring date."""
+        """Take one new check-in; ``None`` (and nothing changes) for an unknown key result, a
+        check-in after the scoring date, or a key result whose progress comes from initiatives."""
         history = self._history.get(checkin.kr_id)
         if history is None or checkin.as_of > self.at:
+            return None
+        if self.plan.key_result(checkin.kr_id).progress_from is not None:
             return None
         bisect.insort(history, checkin, key=lambda c: (c.as_of, c.recorded_at))
         kr = self._score(checkin.kr_id)
@@ -560,6 +567,27 @@ class LiveScore:
             reason=reason,
             confidence=weighted_mean((n.confidence, w) for n, w in pairs),
         )
+
+
+def initiative_readings(plan: Plan, at: dt.date) -> list[CheckIn]:
+    """The readings scoring uses for key results whose progress comes from their initiatives:
+    the share done, as a check-in at ``at`` (source ``initiatives``); none for a key result with
+    no initiative left to count."""
+    shares = _initiative_shares(plan)
+    return [_share_reading(kr_id, share, at) for kr_id, share in shares if share is not None]
+
+
+def _initiative_shares(plan: Plan) -> Iterator[tuple[str, float | None]]:
+    """(key result id, share of its initiatives done) of each key result whose progress comes
+    from its initiatives (docs/scoring.md, "Progress from initiatives")."""
+    for kr in plan.key_results():
+        if kr.progress_from == "initiatives":
+            yield kr.id, plan.initiative_share(kr.id)
+
+
+def _share_reading(kr_id: str, share: float, at: dt.date) -> CheckIn:
+    midnight = dt.datetime.combine(at, dt.time(), tzinfo=dt.timezone.utc)
+    return CheckIn(kr_id, share, at, source="initiatives", recorded_at=midnight)
 
 
 class _Once(LiveScore):

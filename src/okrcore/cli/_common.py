@@ -140,6 +140,7 @@ COMMAND_MODULES = {
     "runs": "refresh",
     "score": "score",
     "store": "stores",
+    "strategy": "strategies",
     "worker": "workers",
 }
 

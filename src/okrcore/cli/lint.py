@@ -20,7 +20,7 @@ from okrcore.cli._common import (
     opened_store,
     plan_argument,
 )
-from okrcore.model import CheckIn, Plan
+from okrcore.model import CheckIn, Plan, StrategyChange, TargetChange
 from okrcore.planfile import load_plan
 from okrcore.plugins import default_manager, load_plugin_modules
 from okrcore.sources import Scrubber, Source
@@ -123,10 +123,21 @@ def run_checks(plan: Plan, store_url: str | None, at: dt.date | None) -> list[Fi
     manager = default_manager()
     load_plugin_modules(manager, plan.plugins)
     history: list[CheckIn] | None = None
+    strategy_changes: list[StrategyChange] = []
+    target_changes: list[TargetChange] = []
     if store_url is not None:
         with opened_store(store_url) as store:
             history = store.checkins()
-    findings: list[Finding] = check(plan, history, at=at, manager=manager)
+            strategy_changes = store.strategy_changes()
+            target_changes = store.target_changes()
+    findings: list[Finding] = check(
+        plan,
+        history,
+        at=at,
+        manager=manager,
+        strategy_changes=strategy_changes,
+        target_changes=target_changes,
+    )
     return findings
 
 
@@ -137,7 +148,8 @@ def run_checks(plan: Plan, store_url: str | None, at: dt.date | None) -> list[Fi
     "--store",
     "store_url",
     default=None,
-    help="Check-in store whose history feeds the achievability checks (default: none).",
+    help="Store whose check-ins and recorded changes feed the achievability and budget-cut "
+    "checks (default: none).",
 )
 @at_option
 @format_option("text", "json", "md")

@@ -25,7 +25,7 @@ from okrcore.checks import (
     orphans_message,
 )
 from okrcore.hookspecs import hookimpl
-from okrcore.model import Cadence, KeyResult, Kind, Level, Measure, Objective, Plan
+from okrcore.model import Cadence, KeyResult, Kind, Level, Measure, Objective, Plan, Strategy
 
 __all__ = [
     "BUILTIN_CHECKS",
@@ -463,8 +463,19 @@ def orphans(plan: Plan, ctx: CheckContext) -> Iterator[Finding]:
 
 
 def resources(plan: Plan, ctx: CheckContext) -> Iterator[Finding]:
-    """OKR-B: the strategies' budgets fit their objective's budget."""
+    """OKR-B: the strategies' budgets fit their objective's budget, and the initiatives' budgets
+    their strategy's."""
     for i, obj in enumerate(plan.objectives):
+        for j, st in enumerate(obj.strategies):
+            spent = sum(ini.budget for ini in st.initiatives if ini.budget is not None)
+            if st.budget is not None and spent > st.budget * (1 + 1e-9):
+                yield Finding(
+                    "OKR-B003",
+                    ERROR,
+                    f"strategy {st.id!r}: its initiatives budget {spent:,.10g} in all, over "
+                    f"the strategy's budget of {st.budget:,.10g} by {spent - st.budget:,.10g}",
+                    f"objectives[{i}].strategies[{j}].budget",
+                )
         budgets = [s.budget for s in obj.strategies if s.budget is not None]
         if not budgets:
             continue
@@ -514,6 +525,59 @@ def owners(plan: Plan, ctx: CheckContext) -> Iterator[Finding]:
             )
 
 
+def _supported(plan: Plan, obj: Objective, strategy: Strategy) -> list[str]:
+    """Ids of the key results a strategy works for: those its initiatives name, else every key
+    result of its objective."""
+    named = [k for ini in strategy.initiatives for k in ini.key_results]
+    return list(dict.fromkeys(named)) if named else [kr.id for kr in obj.key_results]
+
+
+def budget_cuts(plan: Plan, ctx: CheckContext) -> Iterator[Finding]:
+    """OKR-F: a strategy's budget was cut (a recorded strategy change) and a key result it works
+    for keeps its target: re-check that the target is still feasible."""
+    min_cut = _setting(ctx.settings, "min_cut", 0.1)
+    rechecked = ctx.settings.get("rechecked", [])
+    if not isinstance(rechecked, list) or not all(isinstance(k, str) for k in rechecked):
+        raise ValueError(f"setting 'rechecked' must be a list of key-result ids, got {rechecked!r}")
+    for obj in plan.objectives:
+        for strategy in obj.strategies:
+            if strategy.budget is None or strategy.budget <= 0:
+                continue
+            cuts = [
+                c
+                for c in ctx.strategy_changes
+                if c.strategy_id == strategy.id and c.field == "budget"
+            ]
+            budget, cut_at, reason = strategy.budget, None, ""
+            for change in cuts:  # oldest first: the first cut since the plan's budget counts
+                new = change.new
+                if isinstance(new, (int, float)) and not isinstance(new, bool):
+                    if cut_at is None and new < strategy.budget * (1 - min_cut):
+                        cut_at, reason = change.changed_at, change.reason
+                    budget = float(new)
+            if cut_at is None or budget >= strategy.budget * (1 - min_cut):
+                continue  # no cut, or the budget came back
+            share = 1 - budget / strategy.budget
+            for kr_id in _supported(plan, obj, strategy):
+                retargeted = any(
+                    t.kr_id == kr_id and t.changed_at >= cut_at for t in ctx.target_changes
+                )
+                if retargeted or kr_id in rechecked:
+                    continue
+                kr = plan.key_result(kr_id)
+                target = kr.effective_target
+                kept = f"keeps its target {target:,.10g}{' ' + kr.unit if kr.unit else ''}"
+                yield Finding(
+                    "OKR-F001",
+                    WARNING,
+                    f"key result {kr_id!r} {kept} although the budget of strategy "
+                    f"{strategy.id!r} was cut from {strategy.budget:,.10g} to {budget:,.10g} "
+                    f"(-{share:.0%}) on {cut_at.date().isoformat()} ({reason}): re-check that "
+                    "the target is still feasible, and record a new one with okr retarget if not",
+                    f"{plan.kr_path(kr_id)}.target",
+                )
+
+
 BUILTIN_CHECKS: tuple[Check, ...] = (
     Check("specific", "SMART-S", specific, "key results name a metric and state a number"),
     Check("measurable", "SMART-M", measurable, "key results have a source or a cadence"),
@@ -526,6 +590,7 @@ BUILTIN_CHECKS: tuple[Check, ...] = (
     Check("resources", "OKR-B", resources, "strategy budgets fit the objective's budget"),
     Check("orphans", "OKR-H", orphans, "every check-in belongs to a key result of the plan"),
     Check("owner_ids", "OKR-O", owners, "owners are ids of the owners section, and reachable"),
+    Check("budget_cuts", "OKR-F", budget_cuts, "targets re-checked after a budget cut"),
 )
 
 

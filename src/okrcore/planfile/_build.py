@@ -19,6 +19,7 @@ from okrcore.model import (
     FunnelSplit,
     FunnelStep,
     Goal,
+    Initiative,
     KeyResult,
     Objective,
     Owner,
@@ -111,6 +112,7 @@ def _check_references(doc: dict[str, Any], ctx: Ctx) -> None:
     objectives: dict[str, str] = {}
     krs: dict[str, str] = {}
     strategies: dict[str, str] = {}
+    initiatives: dict[str, str] = {}
     objs = _list(doc.get("objectives"))
     for i, ident in _ids_of(objs):
         _duplicates(ctx, objectives, f"objectives[{i}].id", ident, "objective")
@@ -122,8 +124,13 @@ def _check_references(doc: dict[str, Any], ctx: Ctx) -> None:
             if ident in objectives:
                 ctx.add(where, f"key result id {ident!r} is also an objective id")
             _duplicates(ctx, krs, where, ident, "key result")
-        for j, ident in _ids_of(obj.get("strategies")):
-            _duplicates(ctx, strategies, f"objectives[{i}].strategies[{j}].id", ident, "strategy")
+        for j, st in enumerate(_list(obj.get("strategies"))):
+            if isinstance(st, dict) and isinstance(st.get("id"), str):
+                where = f"objectives[{i}].strategies[{j}].id"
+                _duplicates(ctx, strategies, where, st["id"], "strategy")
+            for k, ident in _ids_of(st.get("initiatives") if isinstance(st, dict) else None):
+                where = f"objectives[{i}].strategies[{j}].initiatives[{k}].id"
+                _duplicates(ctx, initiatives, where, ident, "initiative")
     owners: dict[str, str] = {}
     for i, ident in _ids_of(doc.get("owners")):
         _duplicates(ctx, owners, f"owners[{i}].id", ident, "owner")
@@ -133,6 +140,7 @@ def _check_references(doc: dict[str, Any], ctx: Ctx) -> None:
         if isinstance(ref, str) and ref not in channels:
             hint = suggest(ref, channels) or f" (channels: {', '.join(channels) or 'none defined'})"
             ctx.add(f"owners[{i}].notify", f"unknown notify channel {ref!r}{hint}")
+    linked: set[str] = set()  # key results some initiative names
     connections = _dict(doc.get("connections"))
     parents: dict[str, list[str]] = {}
     for i, obj in enumerate(objs):
@@ -180,12 +188,29 @@ def _check_references(doc: dict[str, Any], ctx: Ctx) -> None:
         for j, st in enumerate(_list(obj.get("strategies"))):
             if not isinstance(st, dict):
                 continue
+            for k, ini in enumerate(_list(st.get("initiatives"))):
+                refs = _list(ini.get("key_results")) if isinstance(ini, dict) else []
+                for n, ref in enumerate(refs):
+                    if isinstance(ref, str) and ref not in krs:
+                        where = f"{at}.strategies[{j}].initiatives[{k}].key_results[{n}]"
+                        ctx.add(where, f"unknown key result {ref!r}{suggest(ref, krs)}")
+                    elif isinstance(ref, str):
+                        linked.add(ref)
             for k, dep in enumerate(_list(st.get("depends_on"))):
                 if isinstance(dep, str) and dep not in strategies and dep not in krs:
                     ctx.add(
                         f"{at}.strategies[{j}].depends_on[{k}]",
                         f"unknown strategy or key result {dep!r}",
                     )
+    for i, obj in enumerate(objs):
+        for j, kr in enumerate(_list(obj.get("key_results")) if isinstance(obj, dict) else []):
+            from_initiatives = isinstance(kr, dict) and kr.get("progress_from") == "initiatives"
+            if from_initiatives and kr.get("id") not in linked:
+                ctx.add(
+                    f"objectives[{i}].key_results[{j}].progress_from",
+                    f"key result {kr.get('id')!r} takes its progress from initiatives, but "
+                    "no initiative names it in its key_results",
+                )
     _check_loops(parents, objectives, ctx)
     funnels = _list(doc.get("funnels"))
     seen: dict[str, str] = {}
@@ -315,6 +340,7 @@ def _build_objective(raw: dict[str, Any], path: str, ctx: Ctx) -> Objective | No
         for key in ("resources", "depends_on"):
             if key in fields:
                 fields[key] = tuple(fields[key])
+        fields["initiatives"] = [Initiative(**ini) for ini in fields.get("initiatives", [])]
         try:
             strategies.append(Strategy(**fields))
         except ValueError as exc:

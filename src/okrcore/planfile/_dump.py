@@ -12,7 +12,17 @@ import tomli_w
 import yaml
 
 from okrcore.errors import ValidationError
-from okrcore.model import Alignment, Funnel, KeyResult, Objective, Owner, Plan, Strategy
+from okrcore.model import (
+    Alignment,
+    Funnel,
+    Initiative,
+    InitiativeStatus,
+    KeyResult,
+    Objective,
+    Owner,
+    Plan,
+    Strategy,
+)
 
 from ._format import FORMATS, VERSION
 
@@ -72,8 +82,21 @@ def _kr_data(kr: KeyResult) -> dict[str, Any]:
     _put(out, "tolerance", kr.tolerance)
     _put(out, "depends_on", kr.depends_on)
     _put(out, "committed", kr.committed)
+    _put(out, "progress_from", kr.progress_from)
     if kr.source is not None:
         out["source"] = _plain(kr.source)
+    return out
+
+
+def _initiative_data(ini: Initiative) -> dict[str, Any]:
+    out: dict[str, Any] = {"id": ini.id, "title": ini.title}
+    _put(out, "owner", ini.owner)
+    _put(out, "due", ini.due)
+    if ini.status is not InitiativeStatus.PLANNED:
+        out["status"] = ini.status.value
+    _put(out, "budget", ini.budget)
+    _put(out, "key_results", ini.key_results)
+    _put(out, "blocked", ini.blocked)
     return out
 
 
@@ -85,6 +108,7 @@ def _strategy_data(st: Strategy) -> dict[str, Any]:
     if st.status != "active":
         out["status"] = st.status
     _put(out, "depends_on", st.depends_on)
+    _put(out, "initiatives", [_initiative_data(i) for i in st.initiatives])
     return out
 
 

@@ -104,9 +104,31 @@ KEY_RESULT = Obj(
         Field("tolerance", Number(minimum=0), doc="Linear fall-off beyond a maintain bound."),
         Field("depends_on", Ids(), doc="Ids of key results this one depends on."),
         Field("committed", Boolean(), doc="Committed (1.0 expected) or aspirational (0.7)."),
+        Field(
+            "progress_from",
+            Choice(("initiatives",)),
+            doc="A milestone's progress: the share of its initiatives done.",
+        ),
         Field("source", SOURCE),
     ),
     doc="A measurable, time-bound result that shows progress on an objective.",
+)
+
+INITIATIVE_STATUSES = ("planned", "doing", "done", "dropped")
+
+INITIATIVE = Obj(
+    "initiative",
+    (
+        Field("id", ID, True, "Initiative id, unique in the plan."),
+        Field("title", TEXT, True),
+        Field("owner", OWNER, doc="Defaults to the strategy's owner, then the objective's."),
+        Field("due", Date(), doc="When it should be done; open after it means overdue."),
+        Field("status", Choice(INITIATIVE_STATUSES), doc="Default planned."),
+        Field("budget", MONEY),
+        Field("key_results", Ids(), doc="Ids of the key results it is meant to move."),
+        Field("blocked", TEXT, doc="What blocks it (absent: nothing)."),
+    ),
+    doc="A concrete action of a strategy.",
 )
 
 STRATEGY = Obj(
@@ -119,6 +141,7 @@ STRATEGY = Obj(
         Field("resources", Ids(), doc="People, teams or tools assigned."),
         Field("status", TEXT, doc="Default active."),
         Field("depends_on", Ids(), doc="Ids of strategies or key results it depends on."),
+        Field("initiatives", ListOf(INITIATIVE), doc="The concrete actions of the strategy."),
     ),
     doc="How an owner pursues an objective.",
 )

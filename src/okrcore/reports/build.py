@@ -32,6 +32,7 @@ from okrcore.scoring import daily_values, score
 from .data import (
     KINDS,
     FailedSource,
+    InitiativeLine,
     KRLine,
     ObjectiveLine,
     Point,
@@ -127,6 +128,8 @@ def report(
         cycle = current.cycle_of(kr.id)
         deadline = current.deadline_of(kr.id)
         series = actual_series(kr, by_kr[kr.id], cycle.start, min(at, deadline))
+        if kr.progress_from is not None:  # the share of its initiatives done, as of `at`
+            series = () if s.actual is None else (Point(at, s.actual),)
         prev = series[-2] if len(series) >= 2 else None
         then = week_ago.key_results[kr.id]
         pace = tuple(
@@ -194,8 +197,26 @@ def report(
         target_changes=_target_changes(original, current, changes, start, at),
         strategy_changes=_strategy_changes(current, store.strategy_changes(), start, at),
         owners=plan.owners,
+        initiatives=_initiatives(current, at),
     )
     return rep if owner is None else _for_owner(rep, current, owner)
+
+
+def _initiatives(plan: Plan, at: dt.date) -> tuple[InitiativeLine, ...]:
+    out = []
+    for ini in plan.initiatives():
+        strategy = plan.strategy_of(ini.id)
+        out.append(
+            InitiativeLine(
+                initiative=ini,
+                strategy=strategy.id,
+                strategy_title=strategy.title,
+                objective=plan.initiative_objective(ini.id).id,
+                owner=plan.initiative_owner(ini.id),
+                days_overdue=(at - ini.due).days if ini.due and ini.overdue(at) else None,
+            )
+        )
+    return tuple(out)
 
 
 def check_owner(plan: Plan, owner: str) -> None:
@@ -236,6 +257,11 @@ def _for_owner(rep: Report, plan: Plan, owner: str) -> Report:
         target_changes=tuple(c for c in rep.target_changes if c.change.kr_id in krs),
         strategy_changes=tuple(
             c for c in rep.strategy_changes if c.change.strategy_id in strategies
+        ),
+        initiatives=tuple(
+            i
+            for i in rep.initiatives
+            if owner in (i.owner, plan.objective(i.objective).owner)
         ),
         owner=owner,
     )

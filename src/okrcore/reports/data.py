@@ -14,7 +14,7 @@ from typing import Any
 
 import attrs
 
-from okrcore.model import Owner, StrategyChange, TargetChange
+from okrcore.model import Initiative, Owner, StrategyChange, TargetChange
 from okrcore.policies import Light
 from okrcore.scorecard import KRScore, NodeScore, Scorecard
 
@@ -22,6 +22,7 @@ __all__ = [
     "KINDS",
     "SCHEMA",
     "FailedSource",
+    "InitiativeLine",
     "KRLine",
     "ObjectiveLine",
     "Point",
@@ -209,6 +210,65 @@ class StrategyChangeLine:
 
 
 @attrs.frozen
+class InitiativeLine:
+    """An initiative in a report: with its strategy, objective and owner (its own, else the
+    strategy's, else the objective's), and whether it is overdue at the report's date."""
+
+    initiative: Initiative
+    strategy: str
+    strategy_title: str
+    objective: str
+    owner: str | None
+    days_overdue: int | None  # None unless overdue
+
+    @property
+    def id(self) -> str:
+        return self.initiative.id
+
+    @property
+    def overdue(self) -> bool:
+        return self.days_overdue is not None
+
+    @property
+    def blocked(self) -> str | None:
+        """What blocks it, while it is open."""
+        return self.initiative.blocked if self.initiative.status.open else None
+
+    @property
+    def state(self) -> str:
+        """Its status in words: ``doing, overdue 3 days, blocked: legal review``."""
+        ini = self.initiative
+        words = [ini.status.value]
+        if ini.due is not None and ini.status.open:
+            words.append(
+                f"overdue {self.days_overdue} day{'s' if self.days_overdue != 1 else ''}"
+                if self.days_overdue is not None
+                else f"due {ini.due.isoformat()}"
+            )
+        if self.blocked:
+            words.append(f"blocked: {self.blocked}")
+        return ", ".join(words)
+
+    def to_dict(self) -> dict[str, Any]:
+        ini = self.initiative
+        return {
+            "id": ini.id,
+            "title": ini.title,
+            "status": ini.status.value,
+            "owner": self.owner,
+            "due": ini.due.isoformat() if ini.due else None,
+            "budget": _r(ini.budget),
+            "key_results": list(ini.key_results),
+            "blocked": self.blocked,
+            "overdue": self.overdue,
+            "days_overdue": self.days_overdue,
+            "strategy": self.strategy,
+            "strategy_title": self.strategy_title,
+            "objective": self.objective,
+        }
+
+
+@attrs.frozen
 class Report:
     """A report as data. Sequences keep plan order except ``gaps`` (largest gap first) and
     ``movers`` (the key results whose progress moved most over the last 7 days, either way).
@@ -236,6 +296,25 @@ class Report:
     strategy_changes: tuple[StrategyChangeLine, ...]
     owners: tuple[Owner, ...] = ()
     owner: str | None = None
+    initiatives: tuple[InitiativeLine, ...] = ()
+
+    @property
+    def attention(self) -> tuple[InitiativeLine, ...]:
+        """The open initiatives that are overdue or blocked, most overdue first."""
+        late = [i for i in self.initiatives if i.overdue or i.blocked]
+        return tuple(sorted(late, key=lambda i: -(i.days_overdue or 0)))
+
+    def initiatives_for(self, kr_id: str) -> tuple[InitiativeLine, ...]:
+        """The initiatives meant to move a key result."""
+        return tuple(i for i in self.initiatives if kr_id in i.initiative.key_results)
+
+    @property
+    def lagging(self) -> tuple[str, ...]:
+        """Key results behind their plan to date (gap below 0) that have initiatives, largest
+        gap first."""
+        return tuple(
+            k for k in self.gaps if (self.key_result(k).gap or 0) < 0 and self.initiatives_for(k)
+        )
 
     def owner_label(self, ref: str | None) -> str | None:
         """How the report names owner ``ref``: the owners section's name, marked "(external)"
@@ -293,6 +372,14 @@ class Report:
                 "failed_sources": len(self.failed_sources),
                 "target_changes": len(self.target_changes),
                 "strategy_changes": len(self.strategy_changes),
+                "initiatives": {
+                    **{
+                        status: sum(i.initiative.status.value == status for i in self.initiatives)
+                        for status in ("planned", "doing", "done", "dropped")
+                    },
+                    "overdue": sum(i.overdue for i in self.initiatives),
+                    "blocked": sum(bool(i.blocked) for i in self.initiatives),
+                },
             },
             "objectives": [o.to_dict() for o in self.objectives],
             "goals": [g.to_dict() for g in self.goals],
@@ -305,4 +392,6 @@ class Report:
             "last_run": self.last_run.to_dict() if self.last_run else None,
             "target_changes": [c.to_dict() for c in self.target_changes],
             "strategy_changes": [c.to_dict() for c in self.strategy_changes],
+            "initiatives": [i.to_dict() for i in self.initiatives],
+            "lagging": {k: [i.id for i in self.initiatives_for(k)] for k in self.lagging},
         }

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable
 import attrs
 
 from okrcore.reports._format import LIGHT_ICON, fixed, num, pct, pts, signed, with_confidence
-from okrcore.reports.data import KRLine, Report
+from okrcore.reports.data import InitiativeLine, KRLine, Report
 
 __all__ = ["render_html_mail", "render_markdown", "render_plain"]
 
@@ -161,6 +161,34 @@ def _monthly(rep: Report) -> Iterable[Block]:
                 )
 
 
+def _initiative_item(rep: Report, ini: InitiativeLine, level: int = 0) -> Block:
+    owner = rep.owner_label(ini.owner)
+    return _li(
+        b(ini.initiative.title),
+        f": {ini.state}" + (f" · {owner}" if owner else ""),
+        level=level,
+    )
+
+
+def _initiatives(rep: Report) -> Iterable[Block]:
+    """Daily: the overdue and blocked initiatives; weekly: the initiatives of each lagging key
+    result; monthly: every initiative."""
+    if rep.kind == "weekly":
+        if rep.lagging:
+            yield _h("h3", "Initiatives of lagging key results")
+            for kr_id in rep.lagging:
+                line = rep.key_result(kr_id)
+                yield _li(b(line.score.title), f" (gap {pts(line.gap)})")
+                for ini in rep.initiatives_for(kr_id):
+                    yield _initiative_item(rep, ini, level=1)
+        return
+    shown = rep.attention if rep.kind == "daily" else rep.initiatives
+    if shown:
+        yield _h("h3", "Overdue and blocked initiatives" if rep.kind == "daily" else "Initiatives")
+        for ini in shown:
+            yield _initiative_item(rep, ini)
+
+
 def _changes(rep: Report) -> Iterable[Block]:
     if rep.target_changes:
         yield _h("h3", "Target changes")
@@ -205,6 +233,7 @@ def blocks(rep: Report) -> list[Block]:
     out = [_h("h2", rep.title), _h("p", *_summary(rep))]
     body = {"daily": _daily, "weekly": _weekly}.get(rep.kind, _monthly)
     out += body(rep)
+    out += _initiatives(rep)
     out += _changes(rep)
     out += _health(rep)
     return out

@@ -231,6 +231,7 @@ def render_text(rep: Report, *, color: bool = False, width: int | None = None) -
             if rep.rollups.get(key):
                 console.print()
                 _nodes_table(rich, console, title, rep.rollups[key], scale)
+    _initiatives_text(rich, console, rep)
     if rep.target_changes:
         rows = []
         for c in rep.target_changes:
@@ -280,6 +281,49 @@ def render_text(rep: Report, *, color: bool = False, width: int | None = None) -
 
 def _with_move(reason: str, moved_with: list[str]) -> str:
     return f"{reason} (moved with {', '.join(moved_with)})" if moved_with else reason
+
+
+INITIATIVE_COLUMNS = (
+    Col("Initiative", "name"),
+    Col("Owner", drop=1),
+    Col("State", "note"),
+)
+LAGGING_COLUMNS = (
+    Col("Key result", "name"),
+    Col("Gap", justify="right"),
+    Col("Initiative", "name"),
+    Col("State", "note"),
+)
+
+
+def _initiatives_text(rich: Any, console: Any, rep: Report) -> None:
+    """Daily: the overdue and blocked initiatives; weekly: the initiatives of each lagging key
+    result; monthly: every initiative."""
+    bold = "bold"
+    if rep.kind == "weekly":
+        rows = []
+        for kr_id in rep.lagging:
+            line = rep.key_result(kr_id)
+            for i, ini in enumerate(rep.initiatives_for(kr_id)):
+                title = line.score.title if i == 0 else ""
+                gap = pts(line.gap) if i == 0 else ""
+                rows.append([rich.text.Text(title), gap, rich.text.Text(ini.initiative.title),
+                             ini.state])
+        if rows:
+            console.print()
+            title = rich.text.Text("Initiatives of lagging key results", style=bold)
+            print_table(console, LAGGING_COLUMNS, rows, title=title)
+        return
+    shown = rep.attention if rep.kind == "daily" else rep.initiatives
+    if not shown:
+        return
+    rows = [
+        [rich.text.Text(i.initiative.title), rep.owner_label(i.owner) or "—", i.state]
+        for i in shown
+    ]
+    console.print()
+    heading = "Overdue and blocked initiatives" if rep.kind == "daily" else "Initiatives"
+    print_table(console, INITIATIVE_COLUMNS, rows, title=rich.text.Text(heading, style=bold))
 
 
 _ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
