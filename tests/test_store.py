@@ -263,3 +263,29 @@ def test_property_dedupe_order_and_window(
         window = store.checkins(["a"], since=D(2026, 1, lo), until=D(2026, 1, hi))
         expected = [c for c in stored if c.kr_id == "a" and lo <= c.as_of.day <= hi]
         assert window == expected
+
+
+_KEYS = st.tuples(st.sampled_from(["a", "b", "c"]), st.integers(0, 2), st.sampled_from(["x", "y"]))
+_BATCHES = st.lists(
+    st.lists(st.tuples(_KEYS, st.sampled_from([1.0, 2.0])), max_size=8), min_size=1, max_size=4
+)
+
+
+@settings(max_examples=50, deadline=None)
+@given(batches=_BATCHES)
+def test_counts_by_key_result_equal_one_add_per_key_result(batches: list[Any]) -> None:
+    """add_checkins_by_kr (one transaction) stores and counts as add_checkins called once per
+    key result does."""
+    with MemoryStore() as together, MemoryStore() as apart:
+        for i, batch in enumerate(batches):
+            checkins = [CheckIn(kr, value, dt.date(2026, 1, 1) + dt.timedelta(days=day),
+                                source=src, recorded_at=dt.datetime(2026, 1, 2, i))
+                        for (kr, day, src), value in batch]
+            counts = together.add_checkins_by_kr(checkins, run_id=f"r{i}")
+            one_by_one = {
+                kr: apart.add_checkins([c for c in checkins if c.kr_id == kr], run_id=f"r{i}")
+                for kr in sorted({c.kr_id for c in checkins})
+            }
+            assert counts == one_by_one
+        assert together.checkins() == apart.checkins()
+        assert together.checkin_history() == apart.checkin_history()

@@ -89,3 +89,43 @@ def test_a_restated_backfill_updates_the_days_that_changed(
     assert [(o.stored, o.revised) for o in result.outcomes] == [(0, 3)]
     assert [c.value for c in store.checkins()] == [1, 2, 3, 4, 5, 6, 7, 108, 109, 110]
     assert len(store.checkin_history()) == 13
+
+
+class _CountsTotalsOnly:
+    """A store with only the Store protocol's add_checkins (no per-key-result counts)."""
+
+    def __init__(self, inner: MemoryStore) -> None:
+        self.inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "add_checkins_by_kr":
+            raise AttributeError(name)
+        return getattr(self.inner, name)
+
+
+def test_refresh_counts_each_key_result_alike_with_or_without_per_kr_counts(
+    server: FakeServer,
+) -> None:
+    # 7 key results over 3 chunks: batched (per chunk, one transaction) and one add_checkins per
+    # key result give the same outcomes, stored readings and history
+    manager = PluginManager(load_entry_points=False)
+    krs = [KeyResult(f"k{i}", f"K{i}", baseline=0, target=100,
+                     source={"connection": "api", "url": f"/v{i % 3}", "value": "$.v"})
+           for i in range(7)]
+    plan = Plan(cycles=[CYCLE], objectives=[Objective("o", "Grow", "q1", key_results=krs)],
+                connections={"api": Connection("api", "http_json", {}, endpoint=server.url)})
+    batched, single = MemoryStore(), MemoryStore()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("okrcore.engine.STORE_CHUNK", 3)
+        for values in ((1, 2, 3), (1, 5, 3), (1, 5, 3)):  # new, one revised, unchanged
+            for i, v in enumerate(values):
+                server.route(f"/v{i}", Reply(json={"v": v}))
+            runs = [refresh(plan, s, at=AT, manager=manager)
+                    for s in (batched, _CountsTotalsOnly(single))]
+            first, second = ([(o.kr_id, o.status, o.stored, o.revised) for o in r.outcomes]
+                             for r in runs)
+            assert first == second
+    assert [o.status for o in runs[0].outcomes] == ["unchanged"] * 7
+    assert [(c.kr_id, c.value) for c in batched.checkins()] == [
+        (c.kr_id, c.value) for c in single.checkins()]
+    assert len(batched.checkin_history()) == len(single.checkin_history()) == 7 + 2

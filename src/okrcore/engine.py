@@ -53,7 +53,7 @@ from .sources import (
 
 if TYPE_CHECKING:
     from .plugins import PluginFailure, PluginManager
-    from .store import Store
+    from .store import AddResult, Store
 
 __all__ = ["RefreshOptions", "RefreshResult", "describe_request", "refresh"]
 
@@ -649,14 +649,16 @@ def _refresh(
     for r in planned.requests:  # whatever is still open when the deadline passed
         results.setdefault(r.key, Failure(r, FailureKind.DEADLINE, _DEADLINE_IN_FLIGHT))
 
-    outcomes = []
     by_kr = {r.kr.id: r for r in planned.requests}
-    for kr in plan.key_results():
-        if kr.id in planned.decided:
-            outcomes.append(planned.decided[kr.id])
-            continue
-        request = by_kr[kr.id]
-        outcomes.append(_store_answer(store, results[request.key], engine.attempts, run_id))
+    answers = [
+        None if kr.id in planned.decided else results[by_kr[kr.id].key]
+        for kr in plan.key_results()
+    ]
+    added = _store_readings(store, [a for a in answers if isinstance(a, Reading)], run_id)
+    outcomes = [
+        planned.decided[kr.id] if answer is None else _outcome(answer, added, engine.attempts)
+        for kr, answer in zip(plan.key_results(), answers, strict=True)
+    ]
     finished_at = dt.datetime.now(dt.timezone.utc)
     info: dict[str, Any] = {
         "connections": {
@@ -756,12 +758,47 @@ def _run_all(engine: _Engine, jobs: list[_ConnectionRun]) -> bool:
     return any(thread.is_alive() for thread in threads)
 
 
-def _store_answer(
-    store: Store,
+# key results whose readings one transaction stores: a commit per key result made storing a
+# large refresh slow (PostgreSQL most), one commit for all of them risks a long transaction
+STORE_CHUNK = 500
+
+
+def _checkins(answer: Reading) -> list[CheckIn]:
+    conn = answer.request.connection
+    source = f"{conn.plugin}:{conn.name}"
+    kr_id = answer.request.kr.id
+    return [CheckIn(kr_id, float(v), day, source=source) for day, v in answer.points]
+
+
+def _store_readings(
+    store: Store, readings: Sequence[Reading], run_id: str
+) -> dict[str, AddResult]:
+    """Store the readings that pass their key result's checks, STORE_CHUNK key results per
+    transaction when the store counts per key result (``add_checkins_by_kr``, as the built-in
+    stores do), else one ``add_checkins`` per key result. Returns the counts by key result."""
+    from .store import AddResult
+
+    good = [r for r in readings if _check_reading(r, r.request.kr) is None]
+    by_kr = getattr(store, "add_checkins_by_kr", None)
+    added: dict[str, AddResult] = {}
+    if by_kr is None:
+        for r in good:
+            added[r.request.kr.id] = store.add_checkins(_checkins(r), run_id=run_id)
+        return added
+    for start in range(0, len(good), STORE_CHUNK):
+        chunk = good[start:start + STORE_CHUNK]
+        counts = by_kr([c for r in chunk for c in _checkins(r)], run_id=run_id)
+        for r in chunk:
+            added[r.request.kr.id] = counts.get(r.request.kr.id, AddResult())
+    return added
+
+
+def _outcome(
     answer: Reading | Failure,
+    added: Mapping[str, AddResult],
     attempts: Mapping[tuple[Any, ...], int],
-    run_id: str,
 ) -> RunOutcome:
+    """The run log's line for one key result, once its readings are stored."""
     request = answer.request
     kr, conn = request.kr, request.connection
     if isinstance(answer, Failure):
@@ -772,9 +809,7 @@ def _store_answer(
             kr.id, "failed", conn.name, error=problem, kind=FailureKind.PERMANENT.value,
             warnings=answer.warnings,
         )
-    source = f"{conn.plugin}:{conn.name}"
-    checkins = [CheckIn(kr.id, float(v), day, source=source) for day, v in answer.points]
-    added = store.add_checkins(checkins, run_id=run_id)
+    stored = added[kr.id]
     points = sorted(answer.points)
     if not points:
         value = None
@@ -788,8 +823,8 @@ def _store_answer(
     n = attempts.get(request.key, 1)
     if n > 1:
         warnings.append(f"answered after {n} attempts")
-    status = "refreshed" if added.stored else "unchanged"
+    status = "refreshed" if stored.stored else "unchanged"
     return RunOutcome(
-        kr.id, status, conn.name, value=value, stored=added.new, revised=added.revised,
+        kr.id, status, conn.name, value=value, stored=stored.new, revised=stored.revised,
         warnings=warnings,
     )

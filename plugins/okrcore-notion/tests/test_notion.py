@@ -222,8 +222,8 @@ def test_the_10000_result_cap_is_a_named_failure(fake: FakeNotion, tasks: str) -
                     "resource."), {}, FailureKind.AUTH, None, "'Read content' capability"),
         (404, error(404, "object_not_found", "Could not find database with ID: x."), {},
          FailureKind.PERMANENT, None, "share the database with the connection"),
-        (429, error(429, "rate_limited", "You have been rate limited. Please try again in a "
-                    "few minutes."), {"Retry-After": "4"}, FailureKind.TRANSIENT, 4.0,
+        (429, error(429, "rate_limited", "This request exceeds the number of requests allowed. "
+                    "Slow down and try again."), {"Retry-After": "4"}, FailureKind.TRANSIENT, 4.0,
          "Notion 429 rate_limited"),
         (529, error(529, "service_overload", "Notion is overloaded."), {"Retry-After": "2"},
          FailureKind.TRANSIENT, 2.0, "Notion 529 service_overload"),

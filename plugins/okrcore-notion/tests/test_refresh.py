@@ -88,7 +88,7 @@ def test_one_failing_key_result_never_stops_the_others(
     plan = load_plan(docs_plan(workspace.url, tmp_path))
     workspace.databases.pop(CHECKLIST)  # no longer shared with the connection
     sleeps: list[float] = []
-    workspace.answer(429, error(429, "rate_limited", "You have been rate limited."),
+    workspace.answer(429, error(429, "rate_limited", "Slow down and try again."),
                      {"Retry-After": "6"})
     manager = PluginManager(load_entry_points=False)
     manager.load_module("okrcore_notion.plugin")

@@ -5,16 +5,21 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
+import uuid
 from pathlib import Path
+from typing import Any
 
+import attrs
 import psycopg
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings, strategies as st
 from okrcore_postgres import SCHEMA_VERSION, PostgresStore
 
 from okrcore import CheckIn, open_store
 from okrcore.cli import main
 from okrcore.errors import StoreError, StoreNotFoundError
+from okrcore.store import MemoryStore
 from okrcore.testing import StoreContract
 
 
@@ -128,3 +133,41 @@ def test_okr_store_copy_never_shows_a_password(fresh_schema: str, tmp_path: Path
     assert again.exit_code == 1
     assert "not empty" in again.stderr
     assert "s3cret" not in done.output + again.output
+
+
+_KEYS = st.tuples(st.sampled_from(["a", "b"]), st.integers(0, 2), st.sampled_from(["x", "y"]))
+_BATCHES = st.lists(
+    st.lists(st.tuples(_KEYS, st.sampled_from([1.0, 2.0]), st.integers(0, 3)), max_size=6),
+    min_size=1,
+    max_size=4,
+)
+
+
+@settings(max_examples=25, deadline=None)
+@given(batches=_BATCHES)
+def test_writes_match_the_sqlite_store(postgres_server: str, batches: list[Any]) -> None:
+    """add_checkins copies new readings straight in and merges a batch with stored keys: either
+    way the counts (in total and by key result), the readings in force and the history are the
+    SQLite store's."""
+    schema = f"okr_test_{uuid.uuid4().hex[:12]}"
+    moment = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+    try:
+        with PostgresStore(f"{postgres_server}?schema={schema}") as pg, MemoryStore() as lite:
+            for i, batch in enumerate(batches):
+                checkins = [
+                    CheckIn(kr, value, dt.date(2026, 1, 1) + dt.timedelta(days=day), source=src,
+                            recorded_at=moment + dt.timedelta(minutes=i, seconds=second))
+                    for (kr, day, src), value, second in batch
+                ]
+                assert pg.add_checkins(checkins, run_id=f"r{i}") == lite.add_checkins(
+                    checkins, run_id=f"r{i}"
+                )
+                again = [attrs.evolve(c, value=c.value + 1) for c in checkins[::2]] + checkins
+                assert pg.add_checkins_by_kr(again, run_id=f"s{i}") == lite.add_checkins_by_kr(
+                    again, run_id=f"s{i}"
+                )
+            assert pg.checkins() == lite.checkins()
+            assert pg.checkin_history() == lite.checkin_history()
+    finally:
+        with psycopg.connect(postgres_server, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')

@@ -25,8 +25,16 @@ API_KEY = "AIzaSyFakeKey0123456789"
 _CELL = re.compile(r"^([A-Z]*)([0-9]*)$")
 
 
+# The older "errors" list Sheets still sends beside the status (seen in public reports of real
+# answers: 400 badRequest "Unable to parse range", 403 forbidden, 429 rateLimitExceeded).
+_REASONS = {400: "badRequest", 403: "forbidden", 404: "notFound", 429: "rateLimitExceeded"}
+
+
 def gerror(code: int, status: str, message: str) -> dict[str, Any]:
-    return {"error": {"code": code, "message": message, "status": status}}
+    error: dict[str, Any] = {"code": code, "message": message, "status": status}
+    if code in _REASONS:
+        error["errors"] = [{"message": message, "domain": "global", "reason": _REASONS[code]}]
+    return {"error": error}
 
 
 class Call:

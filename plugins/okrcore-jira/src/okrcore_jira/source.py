@@ -290,9 +290,12 @@ def _error(response: requests.Response) -> FetchError:
                                             "projects, or must solve a CAPTCHA after failed "
                                             "logins)")
     if status == 429:
-        reason = response.headers.get("RateLimit-Reason", "")
+        # the hourly quota was first announced in beta headers (X-Beta-RateLimit-Reason:
+        # jira-quota-tenant-based, X-Beta-RateLimit-Reset), the burst limit in the plain ones
+        headers = response.headers
+        reason = headers.get("RateLimit-Reason") or headers.get("X-Beta-RateLimit-Reason", "")
         if "quota" in reason:
-            reset = response.headers.get("X-RateLimit-Reset")
+            reset = headers.get("X-RateLimit-Reset") or headers.get("X-Beta-RateLimit-Reset")
             return FetchError(FailureKind.QUOTA, f"{label} ({reason}: the quota resets "
                                                  f"{'at ' + reset if reset else 'later'})")
         return FetchError(FailureKind.TRANSIENT, f"{label}{' (' + reason + ')' if reason else ''}",

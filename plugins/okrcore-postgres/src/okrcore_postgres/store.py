@@ -8,6 +8,7 @@ safe); reads of all check-ins stream rows from the server.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import datetime as dt
 import json
@@ -159,9 +160,10 @@ WITH up AS (
         confidence = EXCLUDED.confidence, run_id = EXCLUDED.run_id, reason = EXCLUDED.reason
     WHERE (checkins.value, checkins.author, checkins.note, checkins.confidence)
         IS DISTINCT FROM (EXCLUDED.value, EXCLUDED.author, EXCLUDED.note, EXCLUDED.confidence)
-    RETURNING xmax = 0 AS inserted
+    RETURNING kr_id, xmax = 0 AS inserted
 )
-SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM up
+SELECT kr_id, count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted)
+FROM up GROUP BY kr_id
 """
 
 
@@ -311,24 +313,39 @@ class PostgresStore:
     ) -> AddResult:
         """Store readings; a different reading for a stored key is a revision (see
         :class:`okrcore.store.Store`). Returns the new and revised counts."""
+        counts = self.add_checkins_by_kr(checkins, run_id=run_id, reason=reason)
+        return sum(counts.values(), AddResult())
+
+    def add_checkins_by_kr(
+        self,
+        checkins: Iterable[CheckIn],
+        *,
+        run_id: str | None = None,
+        reason: str | None = None,
+    ) -> dict[str, AddResult]:
+        """:meth:`add_checkins` in one transaction, counted per key result."""
+        import psycopg
+
         batch = latest_per_key(checkins)
+        counts = {c.kr_id: AddResult() for c in batch}
         if not batch:
-            return AddResult()
+            return counts
         with self._connection("cannot add check-ins") as conn:
+            # Readings for keys not stored yet (a first refresh of the day, an import) go
+            # straight into the table: as fast as a bare COPY. One stored key fails the whole
+            # COPY on the primary key; then every reading goes through the comparing merge.
+            try:
+                with conn.transaction():
+                    _copy(conn, "checkins", batch, run_id, reason)
+                rows = collections.Counter(c.kr_id for c in batch)
+                return {kr_id: AddResult(new=n) for kr_id, n in rows.items()}
+            except psycopg.errors.UniqueViolation:
+                pass
             conn.execute(_INCOMING)
-            with conn.cursor() as cur:
-                with cur.copy(
-                    "COPY okrcore_incoming (kr_id, as_of, source, value, recorded_at, author,"
-                    " note, confidence, run_id, reason) FROM STDIN"
-                ) as copy:
-                    for c in batch:
-                        copy.write_row((
-                            c.kr_id, c.as_of, c.source, c.value, _aware(c.recorded_at),
-                            c.author, c.note, c.confidence, run_id, reason,
-                        ))
-                row = cur.execute(_MERGE).fetchone()
-        assert row is not None
-        return AddResult(new=int(row[0]), revised=int(row[1]))
+            _copy(conn, "okrcore_incoming", batch, run_id, reason)
+            for kr_id, new, revised in conn.execute(_MERGE).fetchall():
+                counts[kr_id] = AddResult(new=int(new), revised=int(revised))
+        return counts
 
     @staticmethod
     def _where(
@@ -535,6 +552,25 @@ class PostgresStore:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.url!r})"
+
+
+def _copy(
+    conn: psycopg.Connection[Any],
+    table: str,
+    batch: Sequence[CheckIn],
+    run_id: str | None,
+    reason: str | None,
+) -> None:
+    """COPY readings into ``checkins`` or the incoming table."""
+    with conn.cursor() as cur, cur.copy(
+        f"COPY {table} (kr_id, as_of, source, value, recorded_at, author, note, confidence,"
+        " run_id, reason) FROM STDIN"
+    ) as copy:
+        for c in batch:
+            copy.write_row((
+                c.kr_id, c.as_of, c.source, c.value, _aware(c.recorded_at),
+                c.author, c.note, c.confidence, run_id, reason,
+            ))
 
 
 def _aware(moment: dt.datetime) -> dt.datetime:
