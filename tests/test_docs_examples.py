@@ -22,7 +22,7 @@ EXAMPLES = re.findall(r"```python\n(.*?)```\n(?:\n```text\n(.*?)```)?", API_MD, 
 # Table rows such as: | `score` | `score(plan, checkins, at=None, *, manager=None) -> Scorecard` |
 SIGNATURES = re.findall(r"^\| `([\w.]+)` \| `(\w+)\((.*?)\)(?: -> [^`]*)?` \|", API_MD, re.M)
 MODULES = ("okrcore", "okrcore.sources", "okrcore.notifiers", "okrcore.reports", "okrcore.notify",
-           "okrcore.testing", "okrcore.workers")
+           "okrcore.testing", "okrcore.workers", "okrcore.scoring")
 
 
 def run(code: str, name: str) -> str:
