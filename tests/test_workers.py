@@ -31,7 +31,7 @@ from okrcore.hookspecs import hookimpl
 from okrcore.model import Connection, Cycle, KeyResult, Objective, Plan, RunOutcome
 from okrcore.plugins import PluginManager
 from okrcore.sources import FetchRequest, Reading, Source
-from okrcore.store import open_store
+from okrcore.store import MemoryStore, open_store
 from okrcore.testing import serve
 from okrcore.workers import (
     QUEUED,
@@ -45,7 +45,7 @@ from okrcore.workers import (
     split_jobs,
 )
 from okrcore.workers.jobs import Job, PlanCache, execute
-from okrcore.workers.runlog import find_run, in_flight, merge
+from okrcore.workers.runlog import find_run, in_flight, merge, record
 
 TODAY = dt.date.today()
 CYCLE = Cycle("q", TODAY - dt.timedelta(days=5), TODAY + dt.timedelta(days=60))
@@ -162,6 +162,36 @@ def test_a_run_completes_when_every_job_merged_and_the_first_answer_counts() -> 
     assert [o.status for o in run.outcomes] == ["refreshed", "failed", "manual"]
     assert run.info["connections"]["c"]["requests"] == 2
     assert run.info["seconds"] == 3.0
+
+
+class WholeRunsOnly(MemoryStore):
+    """A backend without record_outcomes: the run log rewrites the whole run."""
+
+    record_outcomes = None  # type: ignore[assignment]
+
+
+@pytest.mark.parametrize("store_class", [MemoryStore, WholeRunsOnly])
+def test_recording_jobs_by_position_or_whole_runs_agree(store_class: type[MemoryStore]) -> None:
+    planned = _run([RunOutcome("m", "manual", error="manual"), RunOutcome("a", "planned", "c"),
+                    RunOutcome("b", "planned", "c"), RunOutcome("d", "planned", "c")])
+    run = in_flight(planned, [["a", "d"], ["b"]], {"engine": "test"})
+    positions = {"a": 1, "b": 2, "d": 3}
+    stats = {"connections": {"c": {"requests": 2, "fetch_calls": 1}}}
+    a, d = RunOutcome("a", "refreshed", "c", value=1, stored=1), RunOutcome("d", "unchanged", "c")
+    b = RunOutcome("b", "failed", "c", error="x", kind="auth")
+    with store_class() as store:
+        store.record_run(run)
+        assert record(store, run.id, 1, [d, a], stats, positions) is None
+        assert str(run_progress(find_run(store, run.id))) == (
+            "in flight: 2/3 key results, 1/2 jobs done")
+        assert record(store, run.id, 1, [RunOutcome("a", "failed", "c")], stats, positions) is None
+        done = record(store, run.id, 2, [b], stats, positions)
+        assert done is not None
+        assert done == find_run(store, run.id)
+    assert done.outcomes == (run.outcomes[0], a, b, d)
+    assert done.finished_at is not None
+    assert done.info["connections"]["c"] == {"requests": 4, "fetch_calls": 2}
+    assert done.info["distributed"]["done"] == [1, 2]
 
 
 # -- jobs ---------------------------------------------------------------------------------------

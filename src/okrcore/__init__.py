@@ -82,6 +82,8 @@ _EXPORTS = {
     "open_store": "store",
     "Store": "store",
     "refresh": "engine",
+    "follow_initiatives": "follow",
+    "FollowResult": "follow",
     "report": "reports",
     # plugins
     "hookimpl": "hookspecs",
@@ -153,6 +155,10 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs (X as X: re-e
         StoreNotFoundError as StoreNotFoundError,
         ValidationError as ValidationError,
         WrongTypeError as WrongTypeError,
+    )
+    from .follow import (
+        FollowResult as FollowResult,
+        follow_initiatives as follow_initiatives,
     )
     from .funnel import (
         FunnelResult as FunnelResult,

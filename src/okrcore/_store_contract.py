@@ -36,6 +36,8 @@ import traceback
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, ClassVar
 
+import attrs
+
 from .errors import StoreError, StoreNotFoundError
 from .hookspecs import hookimpl
 from .model import (
@@ -513,6 +515,42 @@ class StoreContract:
                 assert lookup("r1") == first
                 assert lookup("r3") == done
                 assert lookup("nope") is None
+
+    def test_run_outcomes_recorded_by_position(self, store_url: str) -> None:
+        """A backend with ``record_outcomes`` (the distributed refresh merges each job's
+        outcomes with it) replaces just those outcomes, the info and finished_at."""
+        queued = [RunOutcome(k, "queued", "api") for k in ("a", "b", "c")]
+        run = attrs.evolve(_run("r1", 8, outcomes=[*queued, RunOutcome("m", "manual")],
+                                info={"jobs": 2}), finished_at=None)  # in flight
+        with self.opened(store_url) as store:
+            update = getattr(store, "record_outcomes", None)
+            if update is None:
+                import pytest
+
+                pytest.skip("the backend records whole runs only")
+            lookup = store.run  # type: ignore[attr-defined]
+            store.record_run(run)
+            store.record_run(_run("other", 9, outcomes=queued))
+            b = RunOutcome("b", "refreshed", "api", value=2.5, stored=1, warnings=("w ✓",))
+            update("r1", {1: b}, finished_at=None, info={"jobs": 2, "done": [1]})
+            first = attrs.evolve(run, outcomes=[queued[0], b, *run.outcomes[2:]],
+                                 info={"jobs": 2, "done": [1]})
+            assert lookup("r1") == first
+            assert lookup("r1", outcomes=False) == attrs.evolve(first, outcomes=())
+            assert lookup("nope", outcomes=False) is None
+            bad = _forced(RunOutcome("a", "refreshed", value=1.0), value=float("nan"))
+            with _refused(StoreError, "finite"):
+                update("r1", {0: bad}, finished_at=None, info={})
+            with _refused(StoreError, "no run 'nope'"):
+                update("nope", {0: b}, finished_at=None, info={})
+            assert lookup("r1") == first
+            end = dt.datetime(2026, 4, 1, 9, tzinfo=UTC)
+            a, c = RunOutcome("a", "failed", "api", error="HTTP 500"), RunOutcome("c", "unchanged")
+            update("r1", {0: a, 2: c}, finished_at=end, info={"done": [1, 2]})
+            assert lookup("r1") == attrs.evolve(
+                run, outcomes=[a, b, c, run.outcomes[3]], finished_at=end,
+                info={"done": [1, 2]})
+            assert lookup("other").outcomes == tuple(queued)
 
     # -- copying -----------------------------------------------------------------------------
     def test_copy_round_trip_keeps_everything(self, store_url: str) -> None:

@@ -186,8 +186,7 @@ def _plan_requests(
     decided: dict[str, RunOutcome] = {}
     for kr in plan.key_results():
         if only is not None and kr.id not in only:
-            decided[kr.id] = RunOutcome(kr.id, "skipped", error="not selected")
-            continue
+            continue  # not selected: the run's outcome is made only if the run needs it
         conn_name = kr.source.get("connection") if kr.source else None
         conn = plan.connections.get(conn_name) if isinstance(conn_name, str) else None
         if kr.source is None or (conn is not None and conn.plugin == "manual"):
@@ -570,7 +569,8 @@ def refresh(
     dry run) and then the ``okrcore_refresh_finished`` hook is called; a hook that raises is
     reported in ``result.hook_errors``, never raised. With ``record=False`` the check-ins are
     stored but the run is neither recorded nor announced: the caller records it (the distributed
-    refresh of :mod:`okrcore.workers` merges each job's outcomes into one shared run).
+    refresh of :mod:`okrcore.workers` merges each job's outcomes into one shared run); its
+    outcomes then leave out the key results ``only`` did not select.
     """
     return _refresh(plan, store, at=at, only=only, backfill=backfill, dry_run=dry_run,
                     manager=manager, options=options or RefreshOptions(), on_result=on_result,
@@ -621,7 +621,9 @@ def _refresh(
     plugins = {name: conn.plugin for name, conn in plan.connections.items()}
     if dry_run:
         outcomes = [
-            planned.decided.get(kr.id) or RunOutcome(kr.id, "planned", _conn_of(kr))
+            planned.decided.get(kr.id) or (
+                _not_selected(kr.id) if selected is not None and kr.id not in selected
+                else RunOutcome(kr.id, "planned", _conn_of(kr)))
             for kr in plan.key_results()
         ]
         run = RunRecord(run_id, started_at, dt.datetime.now(dt.timezone.utc), as_of, outcomes)
@@ -650,15 +652,18 @@ def _refresh(
         results.setdefault(r.key, Failure(r, FailureKind.DEADLINE, _DEADLINE_IN_FLIGHT))
 
     by_kr = {r.kr.id: r for r in planned.requests}
-    answers = [
-        None if kr.id in planned.decided else results[by_kr[kr.id].key]
-        for kr in plan.key_results()
-    ]
-    added = _store_readings(store, [a for a in answers if isinstance(a, Reading)], run_id)
-    outcomes = [
-        planned.decided[kr.id] if answer is None else _outcome(answer, added, engine.attempts)
-        for kr, answer in zip(plan.key_results(), answers, strict=True)
-    ]
+    readings = [a for a in (results[r.key] for r in planned.requests) if isinstance(a, Reading)]
+    added = _store_readings(store, readings, run_id)
+    outcomes = []
+    for kr in plan.key_results():
+        if kr.id in planned.decided:
+            outcomes.append(planned.decided[kr.id])
+        elif kr.id in by_kr:
+            outcomes.append(_outcome(results[by_kr[kr.id].key], added, engine.attempts))
+        elif record:
+            # not selected; a job of a distributed run (record=False) of 100 key results out
+            # of thousands reports its own only, without making thousands of outcomes per job
+            outcomes.append(_not_selected(kr.id))
     finished_at = dt.datetime.now(dt.timezone.utc)
     info: dict[str, Any] = {
         "connections": {
@@ -700,6 +705,10 @@ def _refresh(
         run = attrs.evolve(run, info=info)
         store.record_run(run)
     return RefreshResult(run, (), False, hook_errors, plugins)
+
+
+def _not_selected(kr_id: str) -> RunOutcome:
+    return RunOutcome(kr_id, "skipped", error="not selected")
 
 
 def _conn_of(kr: KeyResult) -> str | None:

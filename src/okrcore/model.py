@@ -405,6 +405,7 @@ class Initiative:
 
     ``key_results`` are the ids of the key results it is meant to move; ``blocked`` says what
     blocks it (``None``: nothing). It is overdue when it is still open after its ``due`` date.
+    With ``tracks``, its status can follow an item in a work tracker.
     """
 
     id: str
@@ -419,6 +420,9 @@ class Initiative:
     )
     key_results: tuple[str, ...] = attrs.field(default=(), converter=_ids)
     blocked: str | None = None
+    tracks: Mapping[str, Any] | None = None
+    """The task, card, page or issue in a tracker whose state the status follows
+    (``{"connection": "jira", "issue": "MKT-12"}``; see :func:`okrcore.follow_initiatives`)."""
 
     def overdue(self, at: dt.date) -> bool:
         """Whether it is still open (planned or doing) after its due date."""

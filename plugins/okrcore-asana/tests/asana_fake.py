@@ -115,6 +115,12 @@ class FakeAsana:
         if call.headers.get("authorization") != f"Bearer {TOKEN}":
             return 401, {"errors": [{"message": "Not Authorized"}]}, {}
         parts = call.path[len(PREFIX):].strip("/").split("/")
+        if parts[0] == "tasks" and len(parts) == 2:  # GET /tasks/{task_gid}: one task
+            fields = [f for f in (call.param("opt_fields") or "").split(",") if f]
+            for task in (t for tasks in self.tasks.values() for t in tasks):
+                if task["gid"] == parts[1]:
+                    return 200, {"data": _select(task, fields)}, {}
+            return 404, {"errors": [{"message": f"task: Not a recognized ID: {parts[1]}"}]}, {}
         if parts[0] != "projects" or len(parts) < 2:
             return 404, {"errors": [{"message": "Unknown path"}]}, {}
         gid = parts[1]

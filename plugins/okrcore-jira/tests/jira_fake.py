@@ -130,7 +130,17 @@ class FakeJira:
                                "#CHANGE-2046"), {}
         if call.method == "POST" and call.path == "/rest/api/3/search/jql":
             return self._search(call.body or {})
+        if call.method == "GET" and call.path.startswith("/rest/api/3/issue/"):
+            return self._issue(call.path.rsplit("/", 1)[1])
         return 404, errors("Not found"), {}
+
+    def _issue(self, key: str) -> tuple[int, Any, dict[str, str]]:
+        """``GET /rest/api/3/issue/{issueIdOrKey}?fields=status``: one issue by key or id."""
+        for issue in self.issues:
+            if key in (issue["key"], issue["id"]):
+                return 200, {"id": issue["id"], "key": issue["key"], "self": issue["self"],
+                             "fields": {"status": issue["fields"]["status"]}}, {}
+        return 404, errors("Issue does not exist or you do not have permission to see it."), {}
 
     def _search(self, body: Mapping[str, Any]) -> tuple[int, Any, dict[str, str]]:
         try:

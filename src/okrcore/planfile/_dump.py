@@ -97,6 +97,8 @@ def _initiative_data(ini: Initiative) -> dict[str, Any]:
     _put(out, "budget", ini.budget)
     _put(out, "key_results", ini.key_results)
     _put(out, "blocked", ini.blocked)
+    if ini.tracks is not None:
+        out["tracks"] = dict(ini.tracks)
     return out
 
 

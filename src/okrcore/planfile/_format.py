@@ -84,6 +84,14 @@ SOURCE = Obj(
     doc="Where the key result's actual comes from; other keys are the plugin's query.",
 )
 
+TRACKS = Obj(
+    "tracks",
+    (Field("connection", ID, True, "Name of an entry of the plan's `connections`."),),
+    extra=True,
+    doc="The task, card, page or issue in a work tracker whose state the initiative's status "
+        "follows (okrcore.follow_initiatives); other keys name the item, e.g. `issue: MKT-12`.",
+)
+
 KEY_RESULT = Obj(
     "key_result",
     (
@@ -127,6 +135,7 @@ INITIATIVE = Obj(
         Field("budget", MONEY),
         Field("key_results", Ids(), doc="Ids of the key results it is meant to move."),
         Field("blocked", TEXT, doc="What blocks it (absent: nothing)."),
+        Field("tracks", TRACKS),
     ),
     doc="A concrete action of a strategy.",
 )

@@ -25,10 +25,12 @@ from okrcore.errors import (  # re-exported: part of this contract
 from ._contract import (
     Failure,
     FetchRequest,
+    ItemState,
     Limits,
     QueryProblem,
     Reading,
     Source,
+    TrackedItem,
     positive_number_problems,
     unknown_keys,
 )
@@ -54,6 +56,7 @@ __all__ = [
     "FetchError",
     "FetchRequest",
     "HttpSource",
+    "ItemState",
     "Limits",
     "QueryProblem",
     "Reading",
@@ -61,6 +64,7 @@ __all__ = [
     "Source",
     "SourceError",
     "Throttle",
+    "TrackedItem",
     "ValidationError",
     "http_session",
     "http_setting_problems",

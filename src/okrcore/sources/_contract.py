@@ -115,6 +115,33 @@ class Failure:
 
 
 @attrs.frozen
+class TrackedItem:
+    """An item in a work tracker (task, card, page, issue) whose state an initiative follows.
+
+    ``query`` is the initiative's ``tracks`` mapping without ``connection``
+    (``{"issue": "MKT-12"}``).
+    """
+
+    initiative: str
+    query: Mapping[str, Any]
+
+
+@attrs.frozen
+class ItemState:
+    """What a tracker says of a :class:`TrackedItem`.
+
+    ``status`` is ``planned``, ``doing``, ``done`` or ``dropped`` (an
+    :class:`~okrcore.model.InitiativeStatus` value), or ``"open"`` when the tracker knows only
+    that the item is not closed (the initiative then keeps ``planned`` or ``doing``). ``problem``
+    says why the state could not be read (then ``status`` is ``None``).
+    """
+
+    item: TrackedItem
+    status: str | None
+    problem: str | None = None
+
+
+@attrs.frozen
 class QueryProblem:
     """A problem with a key result's ``source`` mapping, found by :meth:`Source.validate_query`.
 
@@ -202,6 +229,15 @@ class Source:
     def fetch_one(self, request: FetchRequest) -> Reading:
         """Fetch one request (used by the default :meth:`fetch`); raise :class:`FetchError`."""
         raise NotImplementedError(f"{type(self).__name__} implements neither fetch nor fetch_one")
+
+    def item_states(self, items: Sequence[TrackedItem]) -> list[ItemState]:
+        """The state of each tracked item, for initiatives that follow one (``tracks``).
+
+        A work-tracker source overrides it; an unreadable item gets an :class:`ItemState` with
+        its ``problem``. Default: every item's problem is that this source follows no items.
+        """
+        return [ItemState(item, None, f"the {self.name} source cannot follow an item's state")
+                for item in items]
 
     def close(self) -> None:
         """Release sessions and pools. Called once when the refresh is done."""

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from okrcore.errors import StoreError
 
 from .base import (
+    OUTCOME_COLUMNS,
     AddResult,
     CheckInRecord,
     Store,
@@ -24,6 +25,8 @@ from .base import (
     differs,
     encode_json,
     latest_per_key,
+    outcome_from_row,
+    outcome_row,
     require_finite,
 )
 from .copy import SECTIONS, CopyReport, Section, copy_store, store_content
@@ -35,6 +38,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MIGRATIONS",
+    "OUTCOME_COLUMNS",
     "SCHEMA_VERSION",
     "SECTIONS",
     "AddResult",
@@ -53,6 +57,8 @@ __all__ = [
     "encode_json",
     "latest_per_key",
     "open_store",
+    "outcome_from_row",
+    "outcome_row",
     "require_finite",
     "store_content",
 ]

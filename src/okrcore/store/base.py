@@ -15,9 +15,10 @@ from typing import Any, Protocol, runtime_checkable
 import attrs
 
 from okrcore.errors import StoreError
-from okrcore.model import CheckIn, RunRecord, StrategyChange, TargetChange
+from okrcore.model import CheckIn, RunOutcome, RunRecord, StrategyChange, TargetChange
 
 __all__ = [
+    "OUTCOME_COLUMNS",
     "AddResult",
     "CheckInRecord",
     "Store",
@@ -27,6 +28,8 @@ __all__ = [
     "differs",
     "encode_json",
     "latest_per_key",
+    "outcome_from_row",
+    "outcome_row",
     "require_finite",
 ]
 
@@ -198,9 +201,10 @@ def differs(a: CheckIn, b: CheckIn) -> bool:
     return (a.value, a.author, a.note, a.confidence) != (b.value, b.author, b.note, b.confidence)
 
 
-def latest_per_key(checkins: Iterable[CheckIn]) -> list[CheckIn]:
+def latest_per_key(checkins: Iterable[CheckIn], *, by_key: bool = True) -> list[CheckIn]:
     """The readings to write, checked: the last one of each key, sorted by key (so that
-    concurrent writers lock rows in one order). A non-finite value raises StoreError."""
+    concurrent writers lock rows in one order) or, with ``by_key=False``, in the order the keys
+    first came. A non-finite value raises StoreError."""
     latest: dict[tuple[str, dt.date, str], CheckIn] = {}
     isfinite = math.isfinite
     for c in checkins:
@@ -209,7 +213,7 @@ def latest_per_key(checkins: Iterable[CheckIn]) -> list[CheckIn]:
             require_finite(c.value, f"check-in of {c.kr_id!r} as of {c.as_of}: value")
             require_finite(c.confidence, f"check-in of {c.kr_id!r} as of {c.as_of}: confidence")
         latest[(c.kr_id, c.as_of, c.source)] = c
-    return [latest[k] for k in sorted(latest)]
+    return [latest[k] for k in sorted(latest)] if by_key else list(latest.values())
 
 
 def check_target_change(change: TargetChange) -> None:
@@ -220,5 +224,26 @@ def check_target_change(change: TargetChange) -> None:
 
 def check_run(run: RunRecord) -> None:
     """Refuse a run whose outcomes carry a non-finite value."""
-    for o in run.outcomes:
-        require_finite(o.value, f"run {run.id!r}: value of {o.kr_id!r}")
+    for position, o in enumerate(run.outcomes):
+        outcome_row(run.id, position, o)
+
+
+# Columns of a stored run outcome, in the order of outcome_row / outcome_from_row.
+OUTCOME_COLUMNS = (
+    "kr_id, status, connection, value, stored, revised, error, kind, warnings_json"
+)
+
+
+def outcome_row(run_id: str, position: int, o: RunOutcome) -> tuple[Any, ...]:
+    """A run outcome as stored: ``run_id, position`` and :data:`OUTCOME_COLUMNS` (warnings as
+    JSON); a non-finite value raises :class:`~okrcore.StoreError`."""
+    value = require_finite(o.value, f"run {run_id!r}: value of {o.kr_id!r}")
+    return (run_id, position, o.kr_id, o.status, o.connection, value, o.stored, o.revised,
+            o.error, o.kind, encode_json(list(o.warnings), f"run {run_id!r}"))
+
+
+def outcome_from_row(row: Sequence[Any]) -> RunOutcome:
+    """The run outcome of a row of :data:`OUTCOME_COLUMNS`."""
+    return RunOutcome(kr_id=row[0], status=row[1], connection=row[2], value=row[3],
+                      stored=row[4], revised=row[5], error=row[6], kind=row[7],
+                      warnings=json.loads(row[8]))

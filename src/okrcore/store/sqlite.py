@@ -10,19 +10,21 @@ import logging
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from okrcore.errors import StoreError, StoreNotFoundError
 from okrcore.model import CheckIn, RunOutcome, RunRecord, StrategyChange, TargetChange
 
 from .base import (
+    OUTCOME_COLUMNS,
     AddResult,
     CheckInRecord,
-    check_run,
     check_target_change,
     encode_json,
     latest_per_key,
+    outcome_from_row,
+    outcome_row,
 )
 from .rows import RowReader
 
@@ -160,6 +162,11 @@ _UPSERT = (
     " OR checkins.note IS NOT excluded.note OR checkins.confidence IS NOT excluded.confidence"
 )
 
+_UPDATE_OUTCOME = (
+    "UPDATE run_outcomes SET kr_id = ?, status = ?, connection = ?, value = ?, stored = ?,"
+    " revised = ?, error = ?, kind = ?, warnings_json = ? WHERE run_id = ? AND position = ?"
+)
+
 
 def utc_text(moment: dt.datetime) -> str:
     """Fixed-width UTC ISO text, so that text order is time order. Naive means UTC."""
@@ -175,12 +182,14 @@ def _utc(text: str) -> dt.datetime:
 def _rows(
     checkins: Iterable[CheckIn], run_id: str | None, reason: str | None
 ) -> list[tuple[Any, ...]]:
-    """The rows to upsert, sorted by key (:func:`~okrcore.store.latest_per_key`)."""
+    """The rows to upsert (:func:`~okrcore.store.latest_per_key`), in the order given: a write
+    takes the whole file's lock, so row order cannot deadlock, and the given order (often by
+    day) is the reading-order index's, which writes a large batch faster than key order."""
     # a batch has few distinct days and times (a refresh records one time): text each once
     days: dict[dt.date, str] = {}
     times: dict[dt.datetime, str] = {}
     rows = []
-    for c in latest_per_key(checkins):
+    for c in latest_per_key(checkins, by_key=False):
         day = days.get(c.as_of)
         if day is None:
             day = days[c.as_of] = c.as_of.isoformat()
@@ -359,17 +368,14 @@ class SQLiteStore:
     ) -> dict[str, AddResult]:
         """:meth:`add_checkins` in one transaction, counted per key result (a refresh stores
         every key result's readings with one commit and still reports each one's counts)."""
-        rows = _rows(checkins, run_id, reason)
-        counts: dict[str, AddResult] = {}
-        if not rows:
-            return counts
+        by_kr: dict[str, list[tuple[Any, ...]]] = {}
+        for row in _rows(checkins, run_id, reason):
+            by_kr.setdefault(row[0], []).append(row)
+        if not by_kr:
+            return {}
         try:
             with self._transaction() as cur:
-                start = 0
-                for end in range(1, len(rows) + 1):  # rows are sorted by key: kr_id runs
-                    if end == len(rows) or rows[end][0] != rows[start][0]:
-                        counts[rows[start][0]] = self._upsert(cur, rows[start:end])
-                        start = end
+                counts = {kr_id: self._upsert(cur, rows) for kr_id, rows in by_kr.items()}
         except sqlite3.Error as exc:
             raise StoreError(f"store {self.path!r}: cannot add check-ins: {exc}") from None
         return counts
@@ -564,24 +570,8 @@ class SQLiteStore:
     # -- run log -------------------------------------------------------------------------------
     def record_run(self, run: RunRecord) -> None:
         """Record a refresh run, replacing an earlier record with the same ``run.id``."""
-        check_run(run)
         info = encode_json(run.info, f"run {run.id!r}")
-        outcomes = [
-            (
-                run.id,
-                i,
-                o.kr_id,
-                o.status,
-                o.connection,
-                o.value,
-                o.stored,
-                o.revised,
-                o.error,
-                o.kind,
-                encode_json(list(o.warnings), f"run {run.id!r}"),
-            )
-            for i, o in enumerate(run.outcomes)
-        ]
+        outcomes = [outcome_row(run.id, i, o) for i, o in enumerate(run.outcomes)]
         try:
             with self._transaction() as cur:
                 cur.execute("DELETE FROM run_outcomes WHERE run_id = ?", (run.id,))
@@ -606,6 +596,31 @@ class SQLiteStore:
         except sqlite3.Error as exc:
             raise StoreError(f"store {self.path!r}: cannot record run {run.id!r}: {exc}") from None
 
+    def record_outcomes(
+        self,
+        run_id: str,
+        outcomes: Mapping[int, RunOutcome],
+        *,
+        finished_at: dt.datetime | None,
+        info: Mapping[str, Any],
+    ) -> None:
+        """Replace the outcomes at these positions of a recorded run, and its ``finished_at``
+        and ``info``, in one transaction (a distributed refresh merges a job's outcomes so,
+        without rewriting the whole run). A run the store does not hold raises StoreError."""
+        text = encode_json(info, f"run {run_id!r}")
+        rows = [(*outcome_row(run_id, i, o)[2:], run_id, i) for i, o in outcomes.items()]
+        try:
+            with self._transaction() as cur:
+                cur.execute(
+                    "UPDATE runs SET finished_at = ?, info_json = ? WHERE id = ?",
+                    (None if finished_at is None else utc_text(finished_at), text, run_id),
+                )
+                if cur.rowcount != 1:
+                    raise StoreError(f"store {self.path!r}: no run {run_id!r} to update")
+                cur.executemany(_UPDATE_OUTCOME, rows)
+        except sqlite3.Error as exc:
+            raise StoreError(f"store {self.path!r}: cannot record run {run_id!r}: {exc}") from None
+
     def runs(self, limit: int = 20) -> list[RunRecord]:
         """The most recent refresh runs, newest first."""
         heads = self._query(
@@ -615,41 +630,27 @@ class SQLiteStore:
         )
         return [self._run(head) for head in heads]
 
-    def run(self, run_id: str) -> RunRecord | None:
-        """One refresh run by its id, or ``None`` when the store has no such run."""
+    def run(self, run_id: str, *, outcomes: bool = True) -> RunRecord | None:
+        """One refresh run by its id, or ``None`` when the store has no such run;
+        ``outcomes=False`` leaves its outcomes out (cheap, for a run of thousands)."""
         heads = self._query(
             "SELECT id, started_at, finished_at, as_of, info_json FROM runs WHERE id = ?",
             (run_id,),
         )
-        return self._run(heads[0]) if heads else None
+        return self._run(heads[0], outcomes=outcomes) if heads else None
 
-    def _run(self, head: tuple[Any, ...]) -> RunRecord:
+    def _run(self, head: tuple[Any, ...], *, outcomes: bool = True) -> RunRecord:
         run_id, started, finished, as_of, info = head
         rows = self._query(
-            "SELECT kr_id, status, connection, value, stored, revised, error, kind,"
-            " warnings_json FROM run_outcomes WHERE run_id = ? ORDER BY position",
+            f"SELECT {OUTCOME_COLUMNS} FROM run_outcomes WHERE run_id = ? ORDER BY position",
             (run_id,),
-        )
-        outcomes = [
-            RunOutcome(
-                kr_id=r[0],
-                status=r[1],
-                connection=r[2],
-                value=r[3],
-                stored=r[4],
-                revised=r[5],
-                error=r[6],
-                kind=r[7],
-                warnings=json.loads(r[8]),
-            )
-            for r in rows
-        ]
+        ) if outcomes else []
         return RunRecord(
             id=run_id,
             started_at=_utc(started),
             finished_at=None if finished is None else _utc(finished),
             as_of=dt.date.fromisoformat(as_of),
-            outcomes=outcomes,
+            outcomes=[outcome_from_row(r) for r in rows],
             info=json.loads(info),
         )
 

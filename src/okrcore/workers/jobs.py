@@ -45,6 +45,10 @@ def _pair(value: Sequence[str] | None) -> tuple[str, str] | None:
     return None if value is None else (str(value[0]), str(value[1]))
 
 
+def _positions(value: Sequence[int] | None) -> tuple[int, ...] | None:
+    return None if value is None else tuple(int(v) for v in value)
+
+
 @attrs.frozen
 class Job:
     """One job of a run: the key results to fetch and how. JSON-ready (:meth:`to_json`).
@@ -64,12 +68,15 @@ class Job:
     retries: int = DEFAULT_RETRIES
     timeout_retries: int = DEFAULT_TIMEOUT_RETRIES
     backfill: tuple[str, str] | None = attrs.field(default=None, converter=_pair)
+    #: where ``kr_ids`` are in the run's outcomes (the run log merges the job's outcomes there)
+    positions: tuple[int, ...] | None = attrs.field(default=None, converter=_positions)
 
     def to_json(self) -> dict[str, Any]:
         """The job as task arguments (JSON types only)."""
         data = attrs.asdict(self)
         data["kr_ids"] = list(self.kr_ids)
         data["backfill"] = None if self.backfill is None else list(self.backfill)
+        data["positions"] = None if self.positions is None else list(self.positions)
         return data
 
     @classmethod
@@ -134,10 +141,12 @@ def enqueue(
     run = runlog.in_flight(planned.run, groups, {"engine": engine.name, "plan": str(path)})
     store.record_run(run)
     sha = _sha256(path)
+    position = {o.kr_id: i for i, o in enumerate(run.outcomes)}
     jobs = [
         Job(run.id, i, str(path), sha, run.as_of.isoformat(), run.started_at.isoformat(), ids,
             timeout, retries, timeout_retries,
-            None if backfill is None else (backfill[0].isoformat(), backfill[1].isoformat()))
+            None if backfill is None else (backfill[0].isoformat(), backfill[1].isoformat()),
+            tuple(position[k] for k in ids))
         for i, ids in enumerate(groups, start=1)
     ]
     if not jobs:
@@ -207,7 +216,9 @@ def finish(
     """Merge a job's outcomes into its run (never concurrently for one run: the engine
     serialises these calls). When that completes the run, announce it to the
     ``okrcore_refresh_finished`` hook, as a local refresh does, and return it."""
-    run = runlog.record(store, job.run, job.number, outcomes, job_info)
+    positions = None if job.positions is None else dict(zip(job.kr_ids, job.positions,
+                                                               strict=True))
+    run = runlog.record(store, job.run, job.number, outcomes, job_info, positions)
     if run is None:
         return None
     try:

@@ -66,22 +66,30 @@ def in_flight(run: RunRecord, jobs: Sequence[Sequence[str]], info: Mapping[str, 
     )
 
 
-def merge(
-    run: RunRecord, job: int, outcomes: Iterable[RunOutcome], job_info: Mapping[str, Any],
-    now: dt.datetime,
-) -> tuple[RunRecord, bool]:
-    """``run`` with one job's outcomes merged in, and whether this merge completed it."""
+def _merge_info(run: RunRecord, job: int, job_info: Mapping[str, Any]
+                ) -> tuple[dict[str, Any], bool]:
+    """The run's info with job ``job`` done, and whether that is its first answer."""
     info = dict(run.info)
     flight = dict(info.get("distributed") or {})
     done = set(flight.get("done", ()))
-    answers = {o.kr_id: o for o in outcomes}
-    merged = [answers.get(o.kr_id, o) if o.status == QUEUED else o for o in run.outcomes]
-    if job not in done:  # count a job's calls once, even when it ran twice
+    first = job not in done
+    if first:  # count a job's calls once, even when it ran twice
         done.add(job)
         info["connections"] = _add_connections(info.get("connections") or {},
                                                job_info.get("connections") or {})
     flight["done"] = sorted(done)
     info["distributed"] = flight
+    return info, first
+
+
+def merge(
+    run: RunRecord, job: int, outcomes: Iterable[RunOutcome], job_info: Mapping[str, Any],
+    now: dt.datetime,
+) -> tuple[RunRecord, bool]:
+    """``run`` with one job's outcomes merged in, and whether this merge completed it."""
+    info, _ = _merge_info(run, job, job_info)
+    answers = {o.kr_id: o for o in outcomes}
+    merged = [answers.get(o.kr_id, o) if o.status == QUEUED else o for o in run.outcomes]
     complete = run.finished_at is None and all(o.status != QUEUED for o in merged)
     finished = run.finished_at
     if complete:
@@ -102,13 +110,14 @@ def _add_connections(total: Mapping[str, Any], more: Mapping[str, Any]) -> dict[
     return out
 
 
-def find_run(store: Store, run_id: str) -> RunRecord:
-    """The run ``run_id`` of ``store``; an :class:`~okrcore.OkrError` says why not."""
+def find_run(store: Store, run_id: str, *, outcomes: bool = True) -> RunRecord:
+    """The run ``run_id`` of ``store`` (``outcomes=False``: without its outcomes, for a store
+    that records outcomes by position); an :class:`~okrcore.OkrError` says why not."""
     lookup = getattr(store, "run", None)
     if lookup is None:
         raise OkrError(f"store {store!r} cannot look a run up by its id (Store.run), which a "
                        "distributed refresh needs; use a sqlite:/// or postgresql:// store")
-    run: RunRecord | None = lookup(run_id)
+    run: RunRecord | None = lookup(run_id) if outcomes else lookup(run_id, outcomes=False)
     if run is None:
         raise OkrError(f"run {run_id} is not in store {store!r}: every worker must write to the "
                        "store the run was enqueued into (okr worker --store)")
@@ -117,10 +126,31 @@ def find_run(store: Store, run_id: str) -> RunRecord:
 
 def record(
     store: Store, run_id: str, job: int, outcomes: Iterable[RunOutcome],
-    job_info: Mapping[str, Any],
+    job_info: Mapping[str, Any], positions: Mapping[str, int] | None = None,
 ) -> RunRecord | None:
-    """Merge one job's outcomes into the stored run; the run when this merge completed it."""
-    run, complete = merge(find_run(store, run_id), job, outcomes, job_info,
-                          dt.datetime.now(dt.timezone.utc))
-    store.record_run(run)
-    return run if complete else None
+    """Merge one job's outcomes into the stored run; the run when this merge completed it.
+
+    ``positions``: where the job's key results are in the run's outcomes. With them, a store
+    that records outcomes by position (``record_outcomes``) writes only the job's outcomes and
+    the run's info, not the whole run: merges of one run are serialised, so their cost bounds
+    how fast a run of thousands of key results completes.
+    """
+    now = dt.datetime.now(dt.timezone.utc)
+    update = getattr(store, "record_outcomes", None)
+    if update is None or positions is None:
+        run, complete = merge(find_run(store, run_id), job, outcomes, job_info, now)
+        store.record_run(run)
+        return run if complete else None
+    head = find_run(store, run_id, outcomes=False)
+    info, first = _merge_info(head, job, job_info)
+    if not first:
+        return None  # the job ran twice (its first worker died): the first answer counts
+    flight = info["distributed"]
+    complete = head.finished_at is None and len(flight["done"]) >= int(flight.get("jobs", 0))
+    finished = head.finished_at
+    if complete:
+        finished = now
+        info["seconds"] = round((now - head.started_at).total_seconds(), 3)
+    changes = {positions[o.kr_id]: o for o in outcomes if o.kr_id in positions}
+    update(run_id, changes, finished_at=finished, info=info)
+    return find_run(store, run_id) if complete else None

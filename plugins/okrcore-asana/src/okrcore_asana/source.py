@@ -15,8 +15,10 @@ from okrcore.sources import (
     FetchError,
     FetchRequest,
     HttpSource,
+    ItemState,
     QueryProblem,
     Reading,
+    TrackedItem,
     parse_retry_after,
 )
 from okrcore.tasks import NoTasks, Task, day_of, points, total
@@ -157,6 +159,32 @@ class AsanaSource(HttpSource):
             if offset in seen:  # a server that repeats itself must not loop us forever
                 raise FetchError(FailureKind.TRANSIENT, "Asana returned the same page offset twice")
             seen.add(offset)
+
+    # -- initiatives that follow a task -----------------------------------------------------
+
+    def item_states(self, items: Sequence[TrackedItem]) -> list[ItemState]:
+        """Each tracked task's state (``tracks: {connection: asana, task: "1206..."}``): a
+        completed task is ``done``, another ``open`` (Asana has no in-progress state of its
+        own); one ``GET /tasks/{gid}?opt_fields=completed`` per task."""
+        out = []
+        for item in items:
+            gid = str(item.query.get("task") or "").strip()
+            if not gid.isdigit():
+                out.append(ItemState(item, None, "tracks needs task: the task's gid (the "
+                                                 "number in its URL)"))
+                continue
+            try:
+                answer = self._get(f"/tasks/{gid}", {"opt_fields": "completed"}, f"task {gid}")
+                data = answer.get("data")
+                done = data.get("completed") if isinstance(data, Mapping) else None
+                if not isinstance(done, bool):
+                    raise FetchError(FailureKind.TRANSIENT,
+                                     f"Asana answered task {gid} without completed")
+            except FetchError as failed:
+                out.append(ItemState(item, None, failed.message))
+                continue
+            out.append(ItemState(item, "done" if done else "open"))
+        return out
 
     # -- HTTP -------------------------------------------------------------------------------
 

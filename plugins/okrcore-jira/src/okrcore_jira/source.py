@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -16,8 +17,10 @@ from okrcore.sources import (
     FetchError,
     FetchRequest,
     HttpSource,
+    ItemState,
     QueryProblem,
     Reading,
+    TrackedItem,
     parse_retry_after,
 )
 from okrcore.tasks import NoTasks, Task, day_of, points, total
@@ -31,6 +34,9 @@ if TYPE_CHECKING:  # imported where it is used, so that listing plugins stays fa
 __all__ = ["DEFAULT_RATE", "MAX_RESULTS", "SEARCH", "JiraSource"]
 
 SEARCH = "/rest/api/3/search/jql"
+# an issue's status category -> the state of an initiative that follows it
+_CATEGORIES = {"new": "planned", "indeterminate": "doing", "done": "done"}
+_ISSUE_KEY = re.compile(r"^([A-Z][A-Z0-9_]*-[0-9]+|[0-9]+)$")  # MKT-12, or the issue's id
 # Jira's documented ceiling for one page; it sends fewer when fields are asked for, and the
 # source follows nextPageToken whatever the page size.
 MAX_RESULTS = 5000
@@ -145,6 +151,37 @@ class JiraSource(HttpSource):
                 raise FetchError(FailureKind.TRANSIENT, "Jira returned the same page token twice")
             token = following
 
+    # -- initiatives that follow an issue ------------------------------------------------------
+
+    def item_states(self, items: Sequence[TrackedItem]) -> list[ItemState]:
+        """Each tracked issue's status category (``tracks: {connection: jira, issue: MKT-12}``):
+        To Do is ``planned``, In Progress ``doing``, Done ``done``; one
+        ``GET /rest/api/3/issue/{key}?fields=status`` per issue."""
+        out = []
+        for item in items:
+            key = item.query.get("issue")
+            if not isinstance(key, str) or not _ISSUE_KEY.match(key.strip()):
+                out.append(ItemState(item, None, "tracks needs issue: the issue's key, e.g. "
+                                                 "MKT-12"))
+                continue
+            key = key.strip()
+            try:
+                answer = self.call_object("GET", f"/rest/api/3/issue/{key}",
+                                          params={"fields": "status"}, what=f"issue {key}")
+                fields = answer.get("fields")
+                status = fields.get("status") if isinstance(fields, Mapping) else None
+                category = status.get("statusCategory") if isinstance(status, Mapping) else None
+                state = _CATEGORIES.get(str(category.get("key"))) \
+                    if isinstance(category, Mapping) else None
+                if state is None:
+                    raise FetchError(FailureKind.TRANSIENT,
+                                     f"Jira answered issue {key} without a status category")
+            except FetchError as failed:
+                out.append(ItemState(item, None, failed.message))
+                continue
+            out.append(ItemState(item, state))
+        return out
+
     # -- HTTP -------------------------------------------------------------------------------
 
     def credentials(self) -> Credentials:
@@ -161,7 +198,7 @@ class JiraSource(HttpSource):
 
     def error(self, response: requests.Response, what: str) -> FetchError:
         """Classify an error answer (see :func:`_error`)."""
-        return _error(response)
+        return _error(response, what)
 
     def _call(self, method: str, path: str, body: Mapping[str, Any] | None) -> Mapping[str, Any]:
         """One paced call answered by a JSON object."""
@@ -264,7 +301,7 @@ def _stamp(value: Any) -> str | None:
     raise ValueError(f"{value!r} is not a date")
 
 
-def _error(response: requests.Response) -> FetchError:
+def _error(response: requests.Response, what: str = "") -> FetchError:
     """Classify an error answer (``{"errorMessages": [...], "errors": {...}}``, or text)."""
     status = response.status_code
     try:
@@ -302,6 +339,8 @@ def _error(response: requests.Response) -> FetchError:
                           retry_after)
     if status >= 500 or status == 408:
         return FetchError(FailureKind.TRANSIENT, label, retry_after)
+    if status == 404 and what.startswith("issue "):
+        return FetchError(FailureKind.PERMANENT, f"{label} (check the key of {what})")
     if status == 404:
         return FetchError(FailureKind.PERMANENT, f"{label} (check the site URL)")
     return FetchError(FailureKind.PERMANENT, label)
