@@ -30,7 +30,17 @@ from .base import (
     require_finite,
 )
 from .copy import SECTIONS, CopyReport, Section, copy_store, store_content
-from .rows import RowReader
+from .rows import (
+    STRATEGY_CHANGE_COLUMNS,
+    TARGET_CHANGE_COLUMNS,
+    RowReader,
+    changes_query,
+    strategy_change_from_row,
+    strategy_change_row,
+    target_change_from_row,
+    target_change_row,
+    utc_moment,
+)
 from .sqlite import MIGRATIONS, SCHEMA_VERSION, MemoryStore, SQLiteStore
 
 if TYPE_CHECKING:
@@ -41,6 +51,8 @@ __all__ = [
     "OUTCOME_COLUMNS",
     "SCHEMA_VERSION",
     "SECTIONS",
+    "STRATEGY_CHANGE_COLUMNS",
+    "TARGET_CHANGE_COLUMNS",
     "AddResult",
     "CheckInRecord",
     "CopyReport",
@@ -49,6 +61,7 @@ __all__ = [
     "SQLiteStore",
     "Section",
     "Store",
+    "changes_query",
     "check_run",
     "check_target_change",
     "checkin_key",
@@ -61,6 +74,11 @@ __all__ = [
     "outcome_row",
     "require_finite",
     "store_content",
+    "strategy_change_from_row",
+    "strategy_change_row",
+    "target_change_from_row",
+    "target_change_row",
+    "utc_moment",
 ]
 
 

@@ -8,16 +8,27 @@ datetimes and ids are shared between check-ins instead of repeated.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable
+import json
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import attrs
 
-from okrcore.model import CheckIn
+from okrcore.model import CheckIn, StrategyChange, TargetChange
 
-from .base import CheckInRecord
+from .base import CheckInRecord, encode_json
 
-__all__ = ["RowReader"]
+__all__ = [
+    "STRATEGY_CHANGE_COLUMNS",
+    "TARGET_CHANGE_COLUMNS",
+    "RowReader",
+    "changes_query",
+    "strategy_change_from_row",
+    "strategy_change_row",
+    "target_change_from_row",
+    "target_change_row",
+    "utc_moment",
+]
 
 # Row layout: kr_id, value, as_of, source, recorded_at, author, note, confidence.
 _COLUMNS = ("kr_id", "value", "as_of", "source", "recorded_at", "author", "note", "confidence")
@@ -125,3 +136,53 @@ class RowReader:
             for r in rows
             if self.wanted is None or r[0] in self.wanted
         ]
+
+
+# -- target and strategy changes: the columns, the query and the rows both built-in stores use
+TARGET_CHANGE_COLUMNS = "kr_id, field, old_value, new_value, reason, changed_at, author, link"
+STRATEGY_CHANGE_COLUMNS = "strategy_id, field, old_json, new_json, reason, changed_at, author"
+
+
+def changes_query(table: str, columns: str, key: str | None, param: str) -> str:
+    """``SELECT columns FROM table`` (``WHERE key = param`` when ``key``), oldest first;
+    ``param`` is the backend's parameter marker (``?``, ``%s``)."""
+    where = "" if key is None else f" WHERE {key} = {param}"
+    return f"SELECT {columns} FROM {table}{where} ORDER BY changed_at, seq"
+
+
+def target_change_row(change: TargetChange, moment: Callable[[dt.datetime], Any]
+                      ) -> tuple[Any, ...]:
+    """The values of :data:`TARGET_CHANGE_COLUMNS`; ``moment`` converts ``changed_at`` for the
+    database. Check the change first (:func:`~okrcore.store.check_target_change`)."""
+    return (change.kr_id, change.field, change.old, change.new, change.reason,
+            moment(change.changed_at), change.author, change.link)
+
+
+def target_change_from_row(row: Sequence[Any]) -> TargetChange:
+    """The target change of a row of :data:`TARGET_CHANGE_COLUMNS`."""
+    return TargetChange(kr_id=row[0], field=row[1], old=row[2], new=row[3], reason=row[4],
+                        changed_at=utc_moment(row[5]), author=row[6], link=row[7])
+
+
+def strategy_change_row(change: StrategyChange, moment: Callable[[dt.datetime], Any]
+                        ) -> tuple[Any, ...]:
+    """The values of :data:`STRATEGY_CHANGE_COLUMNS` (``old`` and ``new`` as JSON text; a value
+    JSON cannot hold raises :class:`~okrcore.StoreError`)."""
+    what = f"strategy change of {change.strategy_id!r}"
+    return (change.strategy_id, change.field, encode_json(change.old, what),
+            encode_json(change.new, what), change.reason, moment(change.changed_at),
+            change.author)
+
+
+def strategy_change_from_row(row: Sequence[Any]) -> StrategyChange:
+    """The strategy change of a row of :data:`STRATEGY_CHANGE_COLUMNS`."""
+    return StrategyChange(strategy_id=row[0], field=row[1], old=json.loads(row[2]),
+                          new=json.loads(row[3]), reason=row[4], changed_at=utc_moment(row[5]),
+                          author=row[6])
+
+
+def utc_moment(value: str | dt.datetime) -> dt.datetime:
+    """A stored moment as an aware UTC datetime: ISO text (SQLite) or a driver's datetime."""
+    if isinstance(value, str):
+        return dt.datetime.fromisoformat(value)
+    return value.astimezone(dt.timezone.utc)

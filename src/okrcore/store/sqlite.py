@@ -26,7 +26,17 @@ from .base import (
     outcome_from_row,
     outcome_row,
 )
-from .rows import RowReader
+from .rows import (
+    STRATEGY_CHANGE_COLUMNS,
+    TARGET_CHANGE_COLUMNS,
+    RowReader,
+    changes_query,
+    strategy_change_from_row,
+    strategy_change_row,
+    target_change_from_row,
+    target_change_row,
+    utc_moment,
+)
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "MemoryStore", "SQLiteStore"]
 
@@ -174,9 +184,6 @@ def utc_text(moment: dt.datetime) -> str:
         moment = moment.replace(tzinfo=dt.timezone.utc)
     return moment.astimezone(dt.timezone.utc).isoformat(timespec="microseconds")
 
-
-def _utc(text: str) -> dt.datetime:
-    return dt.datetime.fromisoformat(text)
 
 
 def _rows(
@@ -474,98 +481,42 @@ class SQLiteStore:
         """Record several target changes in one transaction: all, or none when one is refused."""
         for change in changes:
             check_target_change(change)
+        rows = [target_change_row(c, utc_text) for c in changes]
+        marks = ", ".join("?" for _ in TARGET_CHANGE_COLUMNS.split(", "))
         try:
             with self._transaction() as cur:
                 cur.executemany(
-                    "INSERT INTO target_changes (kr_id, field, old_value, new_value, reason,"
-                    " changed_at, author, link) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    [
-                        (
-                            c.kr_id,
-                            c.field,
-                            c.old,
-                            c.new,
-                            c.reason,
-                            utc_text(c.changed_at),
-                            c.author,
-                            c.link,
-                        )
-                        for c in changes
-                    ],
+                    f"INSERT INTO target_changes ({TARGET_CHANGE_COLUMNS}) VALUES ({marks})", rows
                 )
         except sqlite3.Error as exc:
             raise StoreError(f"store {self.path!r}: cannot add a target change: {exc}") from None
 
     def target_changes(self, kr_id: str | None = None) -> list[TargetChange]:
         """Target changes of one key result (all when ``None``), oldest first."""
-        sql = (
-            "SELECT kr_id, field, old_value, new_value, reason, changed_at, author, link"
-            " FROM target_changes"
-        )
-        params: list[Any] = []
-        if kr_id is not None:
-            sql += " WHERE kr_id = ?"
-            params.append(kr_id)
-        sql += " ORDER BY changed_at, seq"
-        return [
-            TargetChange(
-                kr_id=r[0],
-                field=r[1],
-                old=r[2],
-                new=r[3],
-                reason=r[4],
-                changed_at=_utc(r[5]),
-                author=r[6],
-                link=r[7],
-            )
-            for r in self._query(sql, params)
-        ]
+        sql = changes_query("target_changes", TARGET_CHANGE_COLUMNS,
+                            None if kr_id is None else "kr_id", "?")
+        params = () if kr_id is None else (kr_id,)
+        return [target_change_from_row(r) for r in self._query(sql, params)]
 
     def add_strategy_change(self, change: StrategyChange) -> None:
         """Record a strategy change; ``old`` and ``new`` are stored as JSON."""
-        what = f"strategy change of {change.strategy_id!r}"
-        old, new = encode_json(change.old, what), encode_json(change.new, what)
-        try:
-            with self._transaction() as cur:
-                cur.execute(
-                    "INSERT INTO strategy_changes (strategy_id, field, old_json, new_json, reason,"
-                    " changed_at, author) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        change.strategy_id,
-                        change.field,
-                        old,
-                        new,
-                        change.reason,
-                        utc_text(change.changed_at),
-                        change.author,
-                    ),
-                )
-        except sqlite3.Error as exc:
-            raise StoreError(f"store {self.path!r}: cannot add a strategy change: {exc}") from None
+        self._insert("strategy_changes", STRATEGY_CHANGE_COLUMNS,
+                     strategy_change_row(change, utc_text), "a strategy change")
 
     def strategy_changes(self, strategy_id: str | None = None) -> list[StrategyChange]:
         """Strategy changes of one strategy (all when ``None``), oldest first."""
-        sql = (
-            "SELECT strategy_id, field, old_json, new_json, reason, changed_at, author"
-            " FROM strategy_changes"
-        )
-        params: list[Any] = []
-        if strategy_id is not None:
-            sql += " WHERE strategy_id = ?"
-            params.append(strategy_id)
-        sql += " ORDER BY changed_at, seq"
-        return [
-            StrategyChange(
-                strategy_id=r[0],
-                field=r[1],
-                old=json.loads(r[2]),
-                new=json.loads(r[3]),
-                reason=r[4],
-                changed_at=_utc(r[5]),
-                author=r[6],
-            )
-            for r in self._query(sql, params)
-        ]
+        sql = changes_query("strategy_changes", STRATEGY_CHANGE_COLUMNS,
+                            None if strategy_id is None else "strategy_id", "?")
+        params = () if strategy_id is None else (strategy_id,)
+        return [strategy_change_from_row(r) for r in self._query(sql, params)]
+
+    def _insert(self, table: str, columns: str, row: Sequence[Any], what: str) -> None:
+        marks = ", ".join("?" for _ in row)
+        try:
+            with self._transaction() as cur:
+                cur.execute(f"INSERT INTO {table} ({columns}) VALUES ({marks})", row)
+        except sqlite3.Error as exc:
+            raise StoreError(f"store {self.path!r}: cannot add {what}: {exc}") from None
 
     # -- run log -------------------------------------------------------------------------------
     def record_run(self, run: RunRecord) -> None:
@@ -647,8 +598,8 @@ class SQLiteStore:
         ) if outcomes else []
         return RunRecord(
             id=run_id,
-            started_at=_utc(started),
-            finished_at=None if finished is None else _utc(finished),
+            started_at=utc_moment(started),
+            finished_at=None if finished is None else utc_moment(finished),
             as_of=dt.date.fromisoformat(as_of),
             outcomes=[outcome_from_row(r) for r in rows],
             info=json.loads(info),

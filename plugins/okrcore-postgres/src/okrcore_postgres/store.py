@@ -25,14 +25,22 @@ from okrcore.errors import StoreNotFoundError
 from okrcore.model import RunOutcome
 from okrcore.store import (
     OUTCOME_COLUMNS,
+    STRATEGY_CHANGE_COLUMNS,
+    TARGET_CHANGE_COLUMNS,
     AddResult,
     CheckInRecord,
     RowReader,
+    changes_query,
     check_target_change,
     encode_json,
     latest_per_key,
     outcome_from_row,
     outcome_row,
+    strategy_change_from_row,
+    strategy_change_row,
+    target_change_from_row,
+    target_change_row,
+    utc_moment,
 )
 
 if TYPE_CHECKING:  # imported where it is used, so that listing plugins stays fast
@@ -425,59 +433,36 @@ class PostgresStore:
         """Record several target changes in one transaction: all, or none when one is refused."""
         for change in changes:
             check_target_change(change)
+        rows = [target_change_row(c, _aware) for c in changes]
+        marks = ", ".join("%s" for _ in TARGET_CHANGE_COLUMNS.split(", "))
         with self._connection("cannot add a target change") as conn, conn.cursor() as cur:
             cur.executemany(
-                "INSERT INTO target_changes (kr_id, field, old_value, new_value, reason,"
-                " changed_at, author, link) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
-                [(c.kr_id, c.field, c.old, c.new, c.reason, _aware(c.changed_at), c.author,
-                  c.link) for c in changes],
+                f"INSERT INTO target_changes ({TARGET_CHANGE_COLUMNS}) VALUES ({marks})", rows
             )
 
     def target_changes(self, kr_id: str | None = None) -> list[TargetChange]:
         """Target changes of one key result (all when ``None``), oldest first."""
-        sql = (
-            "SELECT kr_id, field, old_value, new_value, reason, changed_at, author, link"
-            " FROM target_changes"
-        )
-        params: list[Any] = []
-        if kr_id is not None:
-            sql += " WHERE kr_id = %s"
-            params.append(kr_id)
-        sql += " ORDER BY changed_at, seq"
-        return [
-            TargetChange(kr_id=r[0], field=r[1], old=r[2], new=r[3], reason=r[4],
-                         changed_at=_utc(r[5]), author=r[6], link=r[7])
-            for r in self._query(sql, params)
-        ]
+        sql = changes_query("target_changes", TARGET_CHANGE_COLUMNS,
+                            None if kr_id is None else "kr_id", "%s")
+        params = () if kr_id is None else (kr_id,)
+        return [target_change_from_row(r) for r in self._query(sql, params)]
 
     def add_strategy_change(self, change: StrategyChange) -> None:
         """Record a strategy change; ``old`` and ``new`` are stored as JSON."""
-        what = f"strategy change of {change.strategy_id!r}"
-        old, new = encode_json(change.old, what), encode_json(change.new, what)
-        with self._connection("cannot add a strategy change") as conn:
-            conn.execute(
-                "INSERT INTO strategy_changes (strategy_id, field, old_json, new_json, reason,"
-                " changed_at, author) VALUES (%s, %s, %s, %s, %s, %s, %s)",
-                (change.strategy_id, change.field, old, new, change.reason,
-                 _aware(change.changed_at), change.author),
-            )
+        self._insert("strategy_changes", STRATEGY_CHANGE_COLUMNS,
+                     strategy_change_row(change, _aware), "a strategy change")
 
     def strategy_changes(self, strategy_id: str | None = None) -> list[StrategyChange]:
         """Strategy changes of one strategy (all when ``None``), oldest first."""
-        sql = (
-            "SELECT strategy_id, field, old_json, new_json, reason, changed_at, author"
-            " FROM strategy_changes"
-        )
-        params: list[Any] = []
-        if strategy_id is not None:
-            sql += " WHERE strategy_id = %s"
-            params.append(strategy_id)
-        sql += " ORDER BY changed_at, seq"
-        return [
-            StrategyChange(strategy_id=r[0], field=r[1], old=json.loads(r[2]),
-                           new=json.loads(r[3]), reason=r[4], changed_at=_utc(r[5]), author=r[6])
-            for r in self._query(sql, params)
-        ]
+        sql = changes_query("strategy_changes", STRATEGY_CHANGE_COLUMNS,
+                            None if strategy_id is None else "strategy_id", "%s")
+        params = () if strategy_id is None else (strategy_id,)
+        return [strategy_change_from_row(r) for r in self._query(sql, params)]
+
+    def _insert(self, table: str, columns: str, row: Sequence[Any], what: str) -> None:
+        marks = ", ".join("%s" for _ in row)
+        with self._connection(f"cannot add {what}") as conn:
+            conn.execute(f"INSERT INTO {table} ({columns}) VALUES ({marks})", row)
 
     # -- run log -------------------------------------------------------------------------------
     def record_run(self, run: RunRecord) -> None:
@@ -557,8 +542,8 @@ class PostgresStore:
         for r in rows:
             by_run.setdefault(r[0], []).append(outcome_from_row(r[1:]))
         return [
-            RunRecord(id=run_id, started_at=_utc(started),
-                      finished_at=None if finished is None else _utc(finished), as_of=as_of,
+            RunRecord(id=run_id, started_at=utc_moment(started),
+                      finished_at=None if finished is None else utc_moment(finished), as_of=as_of,
                       outcomes=by_run.get(run_id, []), info=json.loads(info))
             for run_id, started, finished, as_of, info in heads
         ]
@@ -604,6 +589,3 @@ def _aware(moment: dt.datetime) -> dt.datetime:
     """Naive means UTC, as in every okrcore store."""
     return moment.replace(tzinfo=dt.timezone.utc) if moment.tzinfo is None else moment
 
-
-def _utc(moment: dt.datetime) -> dt.datetime:
-    return moment.astimezone(dt.timezone.utc)
