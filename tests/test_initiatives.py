@@ -151,7 +151,7 @@ def test_milestone_progress_is_the_share_of_initiatives_done() -> None:
     assert score(done, [], at=AT).key_results["relaunch"].actual == 1.0
     dropped = plan.with_initiative_statuses({i.id: "dropped" for i in plan.initiatives()})
     assert score(dropped, [], at=AT).key_results["relaunch"].actual is None
-    live = LiveScore(plan, [], AT)
+    live = LiveScore(plan, [], at=AT)
     assert live.add(CheckIn("relaunch", 1.0, AT)) is None
     with pytest.raises(ValidationError, match="unknown initiative"):
         plan.with_initiative_statuses({"nope": "done"})

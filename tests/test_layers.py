@@ -37,6 +37,31 @@ def test_the_import_contract_holds() -> None:
     assert "0 broken" in done.stdout
 
 
+def _layered() -> set[str]:
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Python 3.10
+        import tomli as tomllib
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    (contract,) = [c for c in config["tool"]["importlinter"]["contracts"] if c["type"] == "layers"]
+    return {name.strip() for layer in contract["layers"] for name in layer.split(":")}
+
+
+def test_every_module_is_in_a_layer() -> None:
+    # a module in no layer escapes the contract: it could import anything, and be imported by
+    # anything, without the contract breaking
+    package = ROOT / "src" / "okrcore"
+    modules = {
+        f"okrcore.{path.stem if path.is_file() else path.name}"
+        for path in package.iterdir()
+        if (path.suffix == ".py" and path.stem != "__init__")
+        or (path.is_dir() and (path / "__init__.py").exists())
+    }
+    assert len(modules) > 20
+    assert sorted(modules - _layered()) == []
+    assert sorted(_layered() - modules) == []
+
+
 def _okrcore_imports(path: Path) -> list[tuple[int, str]]:
     tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
     found: list[tuple[int, str]] = []

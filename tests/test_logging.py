@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -78,3 +79,21 @@ def test_okr_verbose_shows_the_log(example_plan_path: Path) -> None:
     assert quiet.returncode == loud.returncode == 0, loud.stderr
     assert "okrcore.plugins" not in quiet.stderr
     assert "DEBUG okrcore.plugins: registered built-in plugin" in loud.stderr
+
+
+def test_okr_verbose_shows_a_store_migration(tmp_path: Path, example_plan_path: Path) -> None:
+    # a store written by an earlier okrcore (schema version 2) is migrated when it opens
+    store = tmp_path / "old.db"
+    shutil.copy(Path(__file__).parent / "fixtures" / "store_592c20e.db", store)
+    command = [sys.executable, "-m", "okrcore.cli", "score", str(example_plan_path),
+               "--store", f"sqlite:///{store}", "--at", "2026-11-20"]
+    env = {**os.environ, "OKRCORE_LOAD_PLUGINS": ""}
+    loud = subprocess.run([*command[:3], "-v", *command[3:]], capture_output=True, text=True,
+                          env=env)
+    assert loud.returncode == 0, loud.stderr
+    assert f"INFO okrcore.store.sqlite: store {store}: applying schema migration 3" in loud.stderr
+    again = subprocess.run([*command[:3], "-vv", *command[3:]], capture_output=True, text=True,
+                           env=env)
+    assert again.returncode == 0, again.stderr
+    assert "okrcore.plugins" in again.stderr  # the log is shown, and no migration is left
+    assert "migration" not in again.stderr

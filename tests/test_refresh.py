@@ -916,3 +916,25 @@ def test_the_public_signature_groups_options_and_keeps_test_seams_out() -> None:
         RefreshOptions(retries=-1)
     with pytest.raises(OkrError, match="deadline must be > 0"):
         RefreshOptions(deadline=0)
+
+
+def test_a_refused_connection_is_retried_once_and_the_failure_says_so(
+    store: MemoryStore, manager: PluginManager
+) -> None:
+    # a port nothing listens on: the service is down (or the URL wrong), not slow
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    plan = make_plan([kr("k", {"connection": "api", "url": "/x", "value": "$.n"})],
+                     [api(f"http://127.0.0.1:{port}")])
+    sleeps = Sleeps()
+    result = refresh_without_waiting(plan, store, at=AT, manager=manager, sleep=sleeps,
+                                     options=RefreshOptions(retries=4, timeout_retries=1))
+    (outcome,) = result.outcomes
+    assert outcome.status == "failed"
+    assert outcome.kind == "transient"
+    assert len(sleeps.delays) == 1  # one retry, not retries (4)
+    assert "connection failed" in (outcome.error or "")
+    assert (outcome.error or "").endswith(", twice")

@@ -54,12 +54,12 @@ def test_a_move_is_two_linked_changes_that_keep_the_total(plan_path: Path) -> No
     assert out.reason == into.reason == "budget to SEM"
     store = MemoryStore()
     store.add_target_changes([out, into])
-    current = plan_in_force(plan, store, WHEN.date())
+    current = plan_in_force(plan, store, at=WHEN.date())
     after = [current.key_result(k).effective_target or 0.0 for k in ("leads", "sem-leads")]
     assert after == [800.0, 500.0]
     assert sum(after) == 1300.0  # the total is kept
     # before the day of the move, the plan's targets are in force
-    assert plan_in_force(plan, store, dt.date(2026, 11, 1)).key_result("leads").target == 1000.0
+    assert plan_in_force(plan, store, at=dt.date(2026, 11, 1)).key_result("leads").target == 1000.0
 
 
 @pytest.mark.parametrize(

@@ -181,7 +181,7 @@ def test_nodes_compare_score_with_expected_score(manager: PluginManager) -> None
 
 def test_incremental_update_touches_only_ancestors(manager: PluginManager) -> None:
     plan = org()
-    live = LiveScore(plan, checkins(k1=50, k2=100, k3=20, k4=80, k5=40), AT, manager=manager)
+    live = LiveScore(plan, checkins(k1=50, k2=100, k3=20, k4=80, k5=40), at=AT, manager=manager)
     assert live.tree.ancestors("k4") == ["objective:p", "objective:t", "objective:c", "goal:g"]
     live.add(CheckIn("k4", 20, AT + dt.timedelta(days=0), note="correction"))
     # p 0.2; t (0.2 + 0.2) / 2 = 0.2; c (0.5 + 3 + 0.4) / 6 = 0.65; g (0.65 + 0.4) / 2

@@ -163,7 +163,7 @@ def test_live_score_equals_a_full_score(rows: list[tuple[str, float, int]], at_d
     at = Q1.start + dt.timedelta(days=at_day - 1)
     cis = [CheckIn(k, v, Q1.start + dt.timedelta(days=d)) for k, v, d in rows]
     full = score(PLAN, cis, at=at, manager=MANAGER)
-    live = LiveScore(PLAN, [], at, manager=MANAGER)
+    live = LiveScore(PLAN, [], at=at, manager=MANAGER)
     for ci in cis:
         live.add(ci)
     card = live.scorecard()
@@ -253,5 +253,5 @@ def test_score_equals_a_live_score_that_keeps_its_history(
     at = Q1.start + dt.timedelta(days=at_day)
     manager = PluginManager(load_entry_points=False)
     fast = score(plan, checkins, at=at, manager=manager)
-    kept = LiveScore(plan, checkins, at, manager=manager).scorecard()
+    kept = LiveScore(plan, checkins, at=at, manager=manager).scorecard()
     assert fast == kept

@@ -444,7 +444,7 @@ def test_live_score_matches_a_full_score(manager: PluginManager) -> None:
     plan = plan_of(*krs)
     cis = [CheckIn("leads", 6 + n % 3, day(n)) for n in range(1, 12)]
     cis += [CheckIn("f", 10.0 * n, day(n)) for n in (2, 6, 11)]
-    live = LiveScore(plan, [], day(11), manager=manager)
+    live = LiveScore(plan, [], at=day(11), manager=manager)
     for ci in cis:
         live.add(ci)
     assert live.add(CheckIn("nope", 1, day(3))) is None

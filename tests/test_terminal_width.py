@@ -308,3 +308,41 @@ def test_okr_runs_wraps_at_the_width_keeping_words_whole(tmp_path: Path, width: 
     assert "20261120T060000-0ee24cdf" in out
     assert normal(error) in normal(out)
     assert long_word in out  # a word longer than the line stays whole
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_okr_refresh_wraps_failed_lines_keeping_the_key_result_first(
+    tmp_path: Path, width: int
+) -> None:
+    from okrcore.testing import FakeServer, Reply
+
+    body = {"error": "the token was revoked by an administrator of the workspace on 2026-11-19; "
+                     "ask them for a new one and set it in OKR_API_TOKEN"}
+    with FakeServer() as server:
+        server.route("/leads", Reply(status=403, json=body))
+        plan = tmp_path / "plan.yaml"
+        plan.write_text(
+            "okrcore: 1\ntitle: Wrap\n"
+            "cycles: [{id: q4, start: 2026-10-01, end: 2026-12-31}]\n"
+            "objectives:\n  - id: o\n    title: Grow\n    cycle: q4\n    key_results:\n"
+            "      - id: qualified-leads-from-partner-webinars\n        title: Leads reach 100\n"
+            "        kind: increase\n        baseline: 0\n        target: 100\n"
+            "        source: {connection: api, url: /leads, value: $.n}\n"
+            f"connections:\n  api: {{plugin: http_json, endpoint: '{server.url}'}}\n",
+            encoding="utf-8",
+        )
+        result = CliRunner().invoke(
+            main,
+            ["refresh", str(plan), "--store", f"sqlite:///{tmp_path / 'okr.db'}", "--at",
+             "2026-11-20"],
+            env={"COLUMNS": str(width), "OKRCORE_LOAD_PLUGINS": ""},
+        )
+    assert result.exit_code != 0  # a failed key result fails the run
+    lines = result.output.splitlines()
+    failed = [i for i, line in enumerate(lines) if line.startswith("FAILED")]
+    assert len(failed) == 1
+    assert lines[failed[0]].startswith("FAILED  qualified-leads-from-partner-webinars [api]")
+    assert all(cell_len(line) <= width for line in lines if "://" not in line)
+    assert normal(body["error"]) in normal(result.output)
+    if width == 80:  # the error does not fit on one line: it goes on, indented
+        assert lines[failed[0] + 1].startswith("        ")

@@ -91,7 +91,7 @@ def property_plan(n: int) -> Plan:
 
 
 def test_units_follow_the_sources_batches(manager: PluginManager) -> None:
-    units = plan_units(property_plan(24), TODAY, manager=manager)
+    units = plan_units(property_plan(24), at=TODAY, manager=manager)
     assert all(len(u.kr_ids) <= 3 for u in units)
     for unit in units:  # one connection and one property per unit
         props = {int(k[2:]) % 3 for k in unit.kr_ids}
@@ -112,12 +112,12 @@ def test_jobs_pack_whole_units_of_one_connection() -> None:
 
 @pytest.mark.parametrize("count", [1, 2, 3, 4, 7])
 def test_shards_partition_deterministically(manager: PluginManager, count: int) -> None:
-    units = plan_units(property_plan(50), TODAY, manager=manager)
+    units = plan_units(property_plan(50), at=TODAY, manager=manager)
     parts = [shard(units, Shard(i, count)) for i in range(1, count + 1)]
     everything = [k for part in parts for k in part]
     assert sorted(everything) == sorted(f"kr{i}" for i in range(50))  # each once, none left out
-    assert parts == [shard(plan_units(property_plan(50), TODAY, manager=manager), Shard(i, count))
-                     for i in range(1, count + 1)]
+    again = plan_units(property_plan(50), at=TODAY, manager=manager)
+    assert parts == [shard(again, Shard(i, count)) for i in range(1, count + 1)]
     assert max(map(len, parts)) - min(map(len, parts)) <= 3  # at most one unit apart
     unit_of = {k: u for u in units for k in u.kr_ids}
     for part in parts:  # a unit is never cut

@@ -56,7 +56,7 @@ def changes_until(changes: Iterable[TargetChange], at: dt.date) -> list[TargetCh
     return [c for c in changes if c.changed_at.date() <= at]
 
 
-def plan_in_force(plan: Plan, log: History, at: dt.date) -> Plan:
+def plan_in_force(plan: Plan, log: History, *, at: dt.date) -> Plan:
     """``plan`` with every target and strategy change recorded on or before ``at`` applied, in
     the order recorded.
 

@@ -502,7 +502,7 @@ def write_tables(
     Returns the paths. ``format="parquet"`` needs pyarrow (``pip install pyarrow``).
     """
     if card is not None:  # the tables carry no initiatives: their share is the reading
-        readings = initiative_readings(plan, card.at)
+        readings = initiative_readings(plan, at=card.at)
         read_from = {c.kr_id for c in readings}
         checkins = [c for c in checkins if c.kr_id not in read_from] + readings
     tables = {

@@ -18,6 +18,7 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import attrs
 
+from ._numbers import num
 from .errors import PlanError, Problem
 from .model import KeyResult, Kind, Measure
 from .progress import MAINTAIN, clamp, piecewise, stretch_progress
@@ -192,16 +193,6 @@ class LinearGrading:
         return clamp(progress)
 
 
-def _num(x: float) -> str:
-    if math.isinf(x):
-        return "inf"
-    if abs(x - round(x)) < 1e-9 and abs(x) < 1e15:
-        return f"{round(x):,}"
-    if abs(x) >= 100:
-        return f"{x:,.1f}"
-    return f"{x:.4g}"
-
-
 def _period_word(days: int) -> tuple[str, str]:
     """(noun, adjective) for a period of ``days`` days."""
     return {1: ("day", "daily"), 7: ("week", "weekly"), 30: ("month", "monthly")}.get(
@@ -216,12 +207,11 @@ def _detail(facts: StatusFacts) -> str:
         return "no check-in yet"
     if kr.measure is Measure.CUMULATIVE and facts.plan_to_date is not None:
         verb = "allowed" if kr.lower_is_better else "planned"
-        return f"{_num(facts.actual)} of {_num(facts.plan_to_date)} {verb}{unit} to date"
-    sep = "" if kr.unit == "%" else " "
-    actual = f"{_num(facts.actual)}{sep}{kr.unit}".rstrip()
+        return f"{num(facts.actual)} of {num(facts.plan_to_date)} {verb}{unit} to date"
+    actual = num(facts.actual, kr.unit)
     if kr.kind in MAINTAIN:
         op = ">=" if kr.kind is Kind.MAINTAIN_ABOVE else "<="
-        bound = f"{_num(kr.effective_target or 0.0)}{sep}{kr.unit}".rstrip()
+        bound = num(kr.effective_target or 0.0, kr.unit)
         holds = "holds" if (facts.progress or 0.0) >= 1 else "broken"
         return f"{actual} against {op} {bound} ({holds})"
     return (
@@ -286,7 +276,7 @@ class DefaultStatus:
         if completion is None:
             return Light.GREY, f"nothing to compare yet: {detail}"
         red, green, n = self.red_below, self.green_at, self.red_periods
-        c = _num(completion) if math.isinf(completion) else f"{completion:.2f}"
+        c = "inf" if math.isinf(completion) else f"{completion:.2f}"
         if completion < red:
             return Light.RED, f"C = {c} < {red:.2f}: {detail}"
         last = list(periods[-n:]) if n else []

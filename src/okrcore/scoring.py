@@ -370,8 +370,8 @@ class LiveScore:
         self,
         plan: Plan,
         checkins: Iterable[CheckIn] = (),
-        at: dt.date | None = None,
         *,
+        at: dt.date | None = None,
         manager: PluginManager | None = None,
         grading: GradingPolicy | None = None,
         status: StatusPolicy | None = None,
@@ -569,7 +569,7 @@ class LiveScore:
         )
 
 
-def initiative_readings(plan: Plan, at: dt.date) -> list[CheckIn]:
+def initiative_readings(plan: Plan, *, at: dt.date) -> list[CheckIn]:
     """The readings scoring uses for key results whose progress comes from their initiatives:
     the share done, as a check-in at ``at`` (source ``initiatives``); none for a key result with
     no initiative left to count."""
@@ -637,6 +637,6 @@ def score(
     """
     at = dt.date.today() if at is None else as_date(at)  # a datetime gives its date
     if isinstance(checkins, History):
-        plan = plan_in_force(plan, checkins, at)
+        plan = plan_in_force(plan, checkins, at=at)
         checkins = checkins.checkins(until=at)
-    return _Once(plan, checkins, at, manager=manager, grading=grading, status=status).scorecard()
+    return _Once(plan, checkins, at=at, manager=manager, grading=grading, status=status).scorecard()

@@ -52,7 +52,7 @@ def test_migrations_are_logged_applied_once_and_locked(
     fresh_schema: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     with (
-        caplog.at_level(logging.INFO, logger="okrcore_postgres"),
+        caplog.at_level(logging.INFO, logger="okrcore.store"),
         PostgresStore(fresh_schema) as first,
     ):
         assert first.applied_migrations == tuple(range(1, SCHEMA_VERSION + 1))

@@ -122,7 +122,7 @@ def decompose(
             overrides.update(parse_rates(rates))
             result = _derive(funnel, overrides)
             if apply_:
-                current = plan_in_force(plan, store, changed_at(at).date())
+                current = plan_in_force(plan, store, at=changed_at(at).date())
                 _plan, made = apply_funnel(current, funnel_id, overrides, reason=reason)
                 when = changed_at(at)
                 for change in made:

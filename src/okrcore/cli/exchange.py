@@ -56,7 +56,7 @@ def export_command(
     day = at or dt.date.today()
     plan = load_plan(plan_path)
     with opened_store(store_url) as store:
-        current = plan_in_force(plan, store, day)
+        current = plan_in_force(plan, store, at=day)
         checkins = [c for c in store.checkins() if plan.has_key_result(c.kr_id)]
     card = score_plan(current, checkins, at=day)
     table_format: TableFormat = "parquet" if fmt == "parquet" else "csv"

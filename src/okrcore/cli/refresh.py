@@ -261,6 +261,7 @@ def _print_requests(result: RefreshResult) -> None:
 
 
 def _print_result(result: RefreshResult) -> None:
+    width = wrap_width()  # on a terminal (or $COLUMNS), lines wrap with words whole, like okr runs
     for o in result.outcomes:
         mark = STATUS_MARK.get(o.status, o.status)
         if o.status in ("refreshed", "unchanged"):
@@ -273,10 +274,10 @@ def _print_result(result: RefreshResult) -> None:
             continue
         else:
             line = f"{mark:7} {o.kr_id}" + (f": {o.error}" if o.error != o.status else "")
-        click.echo(line)
+        click.echo(wrap(line, width, indent=8))  # the key result stays first, then the error
         for warning in o.warnings:
-            click.echo(f"        warning: {warning}")
-    click.echo(_summary(result.run))
+            click.echo(wrap(f"        warning: {warning}", width, indent=17))
+    click.echo(wrap(_summary(result.run), width))
 
 
 def _summary(run: RunRecord) -> str:

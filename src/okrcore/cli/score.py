@@ -47,7 +47,7 @@ def scorecard(plan: Plan, store: Store, at: dt.date, owner: str | None = None) -
     """
     if owner is not None:
         check_owner(plan, owner)
-    current = plan_in_force(plan, store, at)
+    current = plan_in_force(plan, store, at=at)
     manager = default_manager()
     load_plugin_modules(manager, plan.plugins)  # the plan may name its policies' plugins
     card = score_plan(current, store.checkins(), at=at, manager=manager)

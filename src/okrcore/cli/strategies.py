@@ -83,7 +83,7 @@ def strategy_command(
     when = changed_at(at)
     recorded: list[StrategyChange] = []
     with opened_store(store_url) as store:
-        current = find_strategy(plan_in_force(plan, store, when.date()), strategy_id)
+        current = find_strategy(plan_in_force(plan, store, at=when.date()), strategy_id)
         for field, new in new_values.items():
             old = getattr(current, field)
             if old != new:

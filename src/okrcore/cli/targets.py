@@ -120,7 +120,7 @@ def retarget(
     original = key_result(plan, kr_id)
     when = changed_at(at)
     with opened_store(store_url) as store:
-        current = plan_in_force(plan, store, when.date()).key_result(original.id)
+        current = plan_in_force(plan, store, at=when.date()).key_result(original.id)
         new = parse_target(value, current.effective_baseline)
         old = target_values(current)[field]
         try:
@@ -172,7 +172,7 @@ def _move(
     giver, taker = key_result(plan, source), key_result(plan, destination)
     when = changed_at(at)
     with opened_store(store_url) as store:
-        current = plan_in_force(plan, store, when.date())
+        current = plan_in_force(plan, store, at=when.date())
         try:
             changes = move_target(
                 current,

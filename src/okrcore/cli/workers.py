@@ -60,7 +60,7 @@ def shard_ids(plan: Any, text: str, at: dt.date | None,
         part = Shard.parse(text)
     except OkrError as exc:
         raise UsageError(f"--shard: {exc}") from None
-    return shard(plan_units(plan, at, backfill=backfill, manager=default_manager()), part)
+    return shard(plan_units(plan, at=at, backfill=backfill, manager=default_manager()), part)
 
 
 def enqueue_run(plan_path: str, store: Store, store_url: str, queue_url: str | None,
@@ -72,7 +72,7 @@ def enqueue_run(plan_path: str, store: Store, store_url: str, queue_url: str | N
         engine = open_task_engine(queue)
     except MissingExtra as exc:
         raise UsageError(str(exc)) from None
-    run = enqueue(plan_path, store, engine, at, backfill=backfill, job_size=job_size,
+    run = enqueue(plan_path, store, engine, at=at, backfill=backfill, job_size=job_size,
                   timeout=timeout, retries=retries, timeout_retries=timeout_retries)
     flight = run.info["distributed"]
     if fmt == "json":

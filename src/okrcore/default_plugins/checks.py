@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from okrcore._graph import find_loops
+from okrcore._numbers import num
 from okrcore.checks import (
     Check,
     CheckContext,
@@ -155,13 +156,9 @@ def specific(plan: Plan, ctx: CheckContext) -> Iterator[Finding]:
                     "SMART-S003",
                     INFO,
                     f"key result {kr.id!r}: the title {kr.title!r} is vague; state the number "
-                    f"in it ({_number(kr.target, kr.unit)})",
+                    f"in it ({num(kr.target, kr.unit)})",
                     f"{path}.title",
                 )
-
-
-def _number(value: float, unit: str) -> str:
-    return f"{value:,.10g} {unit}".strip() if unit != "%" else f"{value:g}%"
 
 
 def measurable(plan: Plan, ctx: CheckContext) -> Iterator[Finding]:
@@ -244,7 +241,7 @@ def achievable(plan: Plan, ctx: CheckContext) -> Iterator[Finding]:
                 "SMART-A002",
                 WARNING,
                 f"key result {kr.id!r}: a {max(target / base, base / target):.3g}x jump in a ratio "
-                f"({base:g} -> {target:g}) is rarely achievable in one cycle (flagged from "
+                f"({num(base)} -> {num(target)}) is rarely achievable in one cycle (flagged from "
                 f"{jump:g}x)",
                 f"{path}.target",
             )
@@ -289,8 +286,8 @@ def _growth_finding(
         yield Finding(
             "SMART-A001",
             WARNING,
-            f"key result {kr.id!r} needs {needed:.1%} {verb} per {period} ({base:g} -> "
-            f"{target:g} over {periods:.3g} {period}s) but {origin} shows {past:.1%} per "
+            f"key result {kr.id!r} needs {needed:.1%} {verb} per {period} ({num(base)} -> "
+            f"{num(target)} over {periods:.3g} {period}s) but {origin} shows {past:.1%} per "
             f"{period}: "
             + (f"more than {factor:g}x the past rate" if past > 0 else f"no {verb} at all"),
             f"{path}.target",
@@ -484,7 +481,7 @@ def resources(plan: Plan, ctx: CheckContext) -> Iterator[Finding]:
             yield Finding(
                 "OKR-B002",
                 INFO,
-                f"objective {obj.id!r}: its strategies budget {total:,.10g} in all but the "
+                f"objective {obj.id!r}: its strategies budget {num(total)} in all but the "
                 "objective has no budget to check them against",
                 f"objectives[{i}]",
             )
@@ -492,8 +489,8 @@ def resources(plan: Plan, ctx: CheckContext) -> Iterator[Finding]:
             yield Finding(
                 "OKR-B001",
                 ERROR,
-                f"objective {obj.id!r}: its strategies budget {total:,.10g}, over the "
-                f"objective's budget of {obj.budget:,.10g} by {total - obj.budget:,.10g}",
+                f"objective {obj.id!r}: its strategies budget {num(total)}, over the "
+                f"objective's budget of {num(obj.budget)} by {num(total - obj.budget)}",
                 f"objectives[{i}].budget",
             )
 

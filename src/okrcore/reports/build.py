@@ -107,7 +107,7 @@ def report(
     at = dt.date.today() if at is None else as_date(at)
     start = period_start(kind, at)
     original = plan
-    current = plan_in_force(plan, store, at)
+    current = plan_in_force(plan, store, at=at)
     changes = changes_until(store.target_changes(), at)
     kr_ids = [kr.id for kr in current.key_results()]
     checkins = store.checkins(kr_ids, until=at) if kr_ids else []

@@ -61,8 +61,8 @@ class Shard:
 
 def plan_units(
     plan: Plan,
-    at: dt.date | None = None,
     *,
+    at: dt.date | None = None,
     backfill: tuple[dt.date, dt.date] | None = None,
     manager: PluginManager | None = None,
 ) -> list[Unit]:

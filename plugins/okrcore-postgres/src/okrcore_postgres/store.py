@@ -48,7 +48,9 @@ if TYPE_CHECKING:  # imported where it is used, so that listing plugins stays fa
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "PostgresStore"]
 
-log = logging.getLogger(__name__)
+# under okrcore.store, like the built-in stores: `okr -v` and an application's filter on
+# "okrcore.store" show every backend's migrations
+log = logging.getLogger("okrcore.store.postgres")
 
 # version -> statements, applied in order under an advisory lock when a store opens
 # (okrcore docs/stores.md#migrations). Never edit a released version: add one. Text columns that

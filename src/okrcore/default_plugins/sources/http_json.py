@@ -264,6 +264,11 @@ class HttpJsonSource(Source):
             return Failure(r, FailureKind.TRANSIENT,
                            f"{where}: no answer within {self._timeout():g} s", timed_out=True)
         except requests.ConnectionError as exc:
+            if _could_not_connect(exc):
+                # refused, or no such host: the service is down or the URL is wrong. Like a call
+                # that hangs, it is retried timeout_retries times, not retries times
+                return Failure(r, FailureKind.TRANSIENT, f"{where}: connection failed: "
+                               f"{_short(_without_url(str(exc)))}", timed_out=True)
             return Failure(r, FailureKind.TRANSIENT, f"{where}: connection failed: "
                            f"{_short(_without_url(str(exc)))}")
         except requests.RequestException as exc:
@@ -351,6 +356,14 @@ def _header_value(what: str, value: str) -> str:
 
 
 _URL_IN_ERROR = re.compile(r"\s*with url: \S+")
+
+
+def _could_not_connect(exc: BaseException) -> bool:
+    """The connection was refused or the host is unknown (no request was sent)."""
+    import urllib3.exceptions
+
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(reason, urllib3.exceptions.NewConnectionError)
 
 
 def _without_url(text: str) -> str:
