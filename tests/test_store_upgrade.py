@@ -44,7 +44,7 @@ def test_store_of_commit_592c20e_upgrades_without_losing_a_checkin(
         }
         note = next(c for c in back if c.author)
         assert (note.author, note.note, note.confidence) == ("Zoë", "Überschlag ✓", 0.75)
-        assert [c.new for c in store.target_changes()] == [150.0]
+        assert [(c.new, c.link) for c in store.target_changes()] == [(150.0, None)]
         assert [c.new for c in store.strategy_changes()] == ["active"]
         (run,) = store.runs()
         assert [o.stored for o in run.outcomes] == [30, 0]

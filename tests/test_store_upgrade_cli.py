@@ -19,8 +19,8 @@ def test_okr_store_upgrade(tmp_path: Path) -> None:
     url = f"sqlite:///{path}"
     first = CliRunner().invoke(main, ["store", "upgrade", url])
     assert first.exit_code == 0, first.output
-    applied = ", ".join(str(v) for v in range(3, SCHEMA_VERSION + 1))  # the fixture is schema 2
-    assert f"applied migration(s) {applied} (schema version {SCHEMA_VERSION})" in first.stdout
+    pending = ", ".join(str(v) for v in range(3, SCHEMA_VERSION + 1))
+    assert f"applied migration(s) {pending} (schema version {SCHEMA_VERSION})" in first.stdout
     again = CliRunner().invoke(main, ["store", "upgrade", url])
     assert "is up to date" in again.stdout
     missing = CliRunner().invoke(main, ["store", "upgrade", f"sqlite:///{tmp_path / 'no.db'}"])

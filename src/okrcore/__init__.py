@@ -72,6 +72,7 @@ _EXPORTS = {
     # math
     "score": "scoring",
     "plan_in_force": "changes",
+    "move_target": "changes",
     "Scorecard": "scorecard",
     "check": "checks",
     "Finding": "checks",
@@ -125,6 +126,7 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs (X as X: re-exported)
     from .changes import (
+        move_target as move_target,
         plan_in_force as plan_in_force,
     )
     from .checks import (

@@ -504,6 +504,24 @@ class StoreContract:
             assert store.target_changes() == [other, first, second]
             assert store.target_changes("none") == []
 
+    def test_linked_target_changes_are_stored_together_or_not_at_all(self, store_url: str) -> None:
+        t = dt.datetime(2026, 3, 2, 9, tzinfo=UTC)
+        moved = [
+            TargetChange("leads", "target", 1000.0, 800.0, "to SEM", changed_at=t, link="m1"),
+            TargetChange("sem", "target", 300.0, 500.0, "to SEM", changed_at=t, link="m1"),
+        ]
+        with self.opened(store_url) as store:
+            store.add_target_changes(moved)
+            assert store.target_changes() == moved
+            assert store.target_changes("sem")[0].link == "m1"
+            bad = TargetChange("sem", "target", 500.0, 600.0, "more", link="m2")
+            _forced(bad, new=float("nan"))
+            with _refused(StoreError, "finite"):
+                store.add_target_changes(
+                    [TargetChange("leads", "target", 800.0, 700.0, "more", link="m2"), bad]
+                )
+            assert store.target_changes() == moved  # the first of the refused pair is not kept
+
     def test_strategy_changes_keep_any_json_value(self, store_url: str) -> None:
         t = dt.datetime(2026, 3, 1, tzinfo=UTC)
         changes = [

@@ -11,15 +11,17 @@ the UTC day it was recorded on (docs/scoring.md, "Target changes").
 from __future__ import annotations
 
 import datetime as dt
+import math
+import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 import attrs
 
-from .errors import PlanError, Problem
+from .errors import PlanError, Problem, ValidationError
 from .model import CheckIn, Plan, Strategy, StrategyChange, TargetChange
 
-__all__ = ["History", "plan_in_force"]
+__all__ = ["History", "move_target", "plan_in_force"]
 
 # a recorded change sets one plain field; initiatives change through their own statuses
 _STRATEGY_FIELDS = frozenset(a.name for a in attrs.fields(Strategy)) - {"id", "initiatives"}
@@ -114,3 +116,60 @@ def _with_strategy_changes(plan: Plan, changes: Sequence[StrategyChange]) -> Pla
                 raise PlanError([Problem(path, message)], plan.source_path) from None
         objectives.append(attrs.evolve(o, strategies=tuple(strategies)))
     return attrs.evolve(plan, objectives=objectives)
+
+
+def move_target(
+    plan: Plan,
+    amount: float,
+    source: str,
+    destination: str,
+    reason: str,
+    *,
+    field: str = "target",
+    changed_at: dt.datetime | None = None,
+    author: str | None = None,
+    link: str | None = None,
+) -> tuple[TargetChange, TargetChange]:
+    """The two linked changes that move ``amount`` of ``field`` (the target by default) from key
+    result ``source`` to ``destination``: the source's value goes down by ``amount``, the
+    destination's up, so their total is kept (a budget shifted between channels).
+
+    ``plan`` is the plan in force (:func:`plan_in_force`) at ``changed_at`` (default now). Both
+    changes carry ``reason`` and the same ``link`` (a new random id unless given); record them
+    together with :meth:`Store.add_target_changes <okrcore.store.Store.add_target_changes>`.
+    Raises :class:`~okrcore.errors.ValidationError` saying why the move cannot be made: an amount
+    that is not a positive number, the same or an unknown key result, different units, a value
+    the plan does not set, or a key result the move would make impossible.
+    """
+    if not (isinstance(amount, (int, float)) and math.isfinite(amount) and amount > 0):
+        raise ValidationError(f"the amount to move must be a positive number, got {amount!r}")
+    if source == destination:
+        raise ValidationError(f"cannot move a {field} from {source!r} to itself")
+    for kr_id in (source, destination):
+        if not plan.has_key_result(kr_id):
+            raise ValidationError(f"unknown key result {kr_id!r}")
+    when = changed_at or dt.datetime.now(dt.timezone.utc)
+    link = link or uuid.uuid4().hex[:12]
+    giver, taker = plan.key_result(source), plan.key_result(destination)
+    if giver.unit != taker.unit:
+        raise ValidationError(
+            f"cannot move between {source!r} ({giver.unit or 'no unit'}) and {destination!r} "
+            f"({taker.unit or 'no unit'}): a move keeps the total, so both need the same unit"
+        )
+    changes = []
+    for kr, delta in ((giver, -amount), (taker, amount)):
+        effective = {"target": kr.effective_target, "baseline": kr.effective_baseline}
+        old = effective[field] if field in effective else getattr(kr, field)
+        if old is None:
+            raise ValidationError(f"{kr.id!r} has no {field} to move")
+        new = old + delta
+        try:
+            changed: dict[str, Any] = {field: new}
+            attrs.evolve(kr, **changed)
+        except ValueError as exc:
+            message = f"moving {amount:g} would leave {kr.id!r} impossible: {exc}"
+            raise ValidationError(message) from None
+        changes.append(
+            TargetChange(kr.id, field, old, new, reason, changed_at=when, author=author, link=link)
+        )
+    return changes[0], changes[1]

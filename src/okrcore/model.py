@@ -631,7 +631,12 @@ class CheckIn:
 
 @attrs.frozen
 class TargetChange:
-    """A recalibrated target (or floor, stretch, baseline): old and new value, when and why."""
+    """A recalibrated target (or floor, stretch, baseline): old and new value, when and why.
+
+    ``link`` is shared by changes recorded together as one decision: a move of part of one key
+    result's target to another (``okr retarget --move``, :func:`okrcore.changes.move_target`)
+    records two changes with the same link and reason.
+    """
 
     kr_id: str
     field: str
@@ -640,6 +645,7 @@ class TargetChange:
     reason: str
     changed_at: dt.datetime = attrs.field(factory=_now, validator=_is_datetime)
     author: str | None = None
+    link: str | None = None
 
     def __attrs_post_init__(self) -> None:
         if self.field not in ("target", "floor", "stretch", "baseline"):

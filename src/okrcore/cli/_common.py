@@ -304,6 +304,7 @@ def change_dict(c: TargetChange) -> dict[str, Any]:
         "reason": c.reason,
         "changed_at": c.changed_at,
         "author": c.author,
+        "link": c.link,
     }
 
 

@@ -28,7 +28,7 @@ from okrcore.cli._common import (
     store_option,
     target_values,
 )
-from okrcore.model import CheckIn
+from okrcore.model import CheckIn, TargetChange
 from okrcore.planfile import load_plan
 from okrcore.reports._format import confidence as confidence_text, num
 from okrcore.reports._table import Col
@@ -176,6 +176,7 @@ def history(plan_path: str, kr_id: str, store_url: str, fmt: str) -> None:
     with opened_store(store_url) as store:
         changes = store.target_changes(kr.id)
         records = store.checkin_history([kr.id])
+        linked = _linked(store, changes)
     current = with_target_changes(plan, changes).key_result(kr.id)
     revisions = _revisions(records)
     if fmt == "json":
@@ -192,7 +193,9 @@ def history(plan_path: str, kr_id: str, store_url: str, fmt: str) -> None:
                     for i, r in enumerate(records)
                     if not r.in_force
                 ],
-                "target_changes": [change_dict(c) for c in changes],
+                "target_changes": [
+                    {**change_dict(c), "linked": linked.get(c.link or "", [])} for c in changes
+                ],
             }
         )
         return
@@ -227,7 +230,7 @@ def history(plan_path: str, kr_id: str, store_url: str, fmt: str) -> None:
             c.field,
             num(c.old, unit),
             num(c.new, unit),
-            c.reason,
+            _link_text(c, linked),
             c.author or "",
         ]
         for c in changes
@@ -256,6 +259,29 @@ def history(plan_path: str, kr_id: str, store_url: str, fmt: str) -> None:
             out.print(empty)
             continue
         print_table(out, cols, rows, title=Text(title, style="bold"))
+
+
+def _linked(store: Store, changes: list[TargetChange]) -> dict[str, list[dict[str, Any]]]:
+    """For each link among ``changes``: the other changes recorded with it (a move's other
+    side), as ``{"kr_id", "field", "old", "new"}``."""
+    links = {c.link for c in changes if c.link}
+    if not links:
+        return {}
+    out: dict[str, list[dict[str, Any]]] = {link: [] for link in links}
+    for other in store.target_changes():
+        if other.link in links and other not in changes:
+            fields = ("kr_id", "field", "old", "new")
+            out[other.link].append({k: getattr(other, k) for k in fields})
+    return out
+
+
+def _link_text(change: TargetChange, linked: dict[str, list[dict[str, Any]]]) -> str:
+    """The reason, and for a move the other side: "to SEM (moved with sem-leads 300 → 500)"."""
+    others = linked.get(change.link or "")
+    if not others:
+        return change.reason
+    sides = ", ".join(f"{o['kr_id']} {num(o['old'])} → {num(o['new'])}" for o in others)
+    return f"{change.reason} (moved with {sides}; link {change.link})"
 
 
 def _revisions(records: list[CheckInRecord]) -> dict[int, dict[str, Any]]:

@@ -1,5 +1,6 @@
 """``okr retarget``: change a key result's target (or floor, stretch, baseline), keeping the old
-value and the reason in the store."""
+value and the reason in the store; ``--move`` moves part of one target to another as two linked
+changes."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 import attrs
 import click
 
-from okrcore.changes import plan_in_force
+from okrcore.changes import move_target, plan_in_force
 from okrcore.cli._common import (
     VALUE_ARGS,
     UsageError,
@@ -27,7 +28,8 @@ from okrcore.cli._common import (
     store_option,
     target_values,
 )
-from okrcore.model import TargetChange
+from okrcore.errors import ValidationError
+from okrcore.model import Plan, TargetChange
 from okrcore.planfile import load_plan, parse_relative
 from okrcore.reports._format import num
 
@@ -54,9 +56,17 @@ def parse_target(text: str, baseline: float | None) -> float:
 
 @main.command(context_settings=VALUE_ARGS)
 @plan_argument
-@click.argument("kr_id", metavar="KR")
-@click.argument("value")
+@click.argument("kr_id", metavar="KR", required=False)
+@click.argument("value", required=False)
 @click.option("--reason", required=True, help="Why the target changes (kept in the history).")
+@click.option(
+    "--move",
+    "amount",
+    type=float,
+    help="Move this amount of --field from --from to --to (instead of KR VALUE); totals are kept.",
+)
+@click.option("--from", "source", metavar="KR", help="With --move: the key result that gives.")
+@click.option("--to", "destination", metavar="KR", help="With --move: the key result that gets.")
 @click.option(
     "--field",
     type=click.Choice(TARGET_FIELDS),
@@ -76,9 +86,12 @@ def parse_target(text: str, baseline: float | None) -> float:
 @handle_errors
 def retarget(
     plan_path: str,
-    kr_id: str,
-    value: str,
+    kr_id: str | None,
+    value: str | None,
     reason: str,
+    amount: float | None,
+    source: str | None,
+    destination: str | None,
     field: str,
     author: str | None,
     at: dt.date | None,
@@ -87,10 +100,22 @@ def retarget(
 ) -> None:
     """Change KR's target (or --field) to VALUE, keeping the old value and the reason.
 
-    VALUE is a number or relative to the baseline: "+20%" is baseline x 1.2.
+    VALUE is a number or relative to the baseline: "+20%" is baseline x 1.2. Or move part of one
+    target to another: --move 200 --from leads --to sem-leads records two linked changes with
+    one reason, and the two targets' total stays the same.
     """
     if not reason.strip():
         raise UsageError("--reason must say why the target changes")
+    moving = amount is not None or source is not None or destination is not None
+    if moving:
+        if kr_id is not None or value is not None:
+            raise UsageError("give either KR VALUE or --move AMOUNT --from KR --to KR, not both")
+        if amount is None or source is None or destination is None:
+            raise UsageError("--move needs an AMOUNT, --from KR and --to KR")
+        _move(plan_path, amount, source, destination, reason, field, author, at, store_url, fmt)
+        return
+    if kr_id is None or value is None:
+        raise UsageError("give KR VALUE (or --move AMOUNT --from KR --to KR)")
     plan = load_plan(plan_path)
     original = key_result(plan, kr_id)
     when = changed_at(at)
@@ -128,3 +153,57 @@ def retarget(
         return
     was = f" (original {num(first, unit)})" if first != old else ""
     click.echo(f"{original.id}: {field} {num(old, unit)} → {num(new, unit)}{was}. Reason: {reason}")
+
+
+def _move(
+    plan_path: str,
+    amount: float,
+    source: str,
+    destination: str,
+    reason: str,
+    field: str,
+    author: str | None,
+    at: dt.date | None,
+    store_url: str,
+    fmt: str,
+) -> None:
+    """``okr retarget --move``: two linked changes recorded together, or nothing."""
+    plan: Plan = load_plan(plan_path)
+    giver, taker = key_result(plan, source), key_result(plan, destination)
+    when = changed_at(at)
+    with opened_store(store_url) as store:
+        current = plan_in_force(plan, store, at=when.date())
+        try:
+            changes = move_target(
+                current,
+                amount,
+                giver.id,
+                taker.id,
+                reason,
+                field=field,
+                changed_at=when,
+                author=author,
+            )
+        except ValidationError as exc:
+            raise UsageError(f"cannot move {num(amount)} of {field}: {exc}") from None
+        store.add_target_changes(changes)
+    out, into = changes
+    total = (out.old or 0.0) + (into.old or 0.0)  # move_target refuses missing values
+    if fmt == "json":
+        echo_json(
+            {
+                "changed": True,
+                "link": out.link,
+                "amount": amount,
+                "total": total,
+                "changes": [change_dict(c) for c in changes],
+            }
+        )
+        return
+    unit = giver.unit
+    click.echo(
+        f"Moved {num(amount, unit)} of {field} from {out.kr_id} ({num(out.old)} → {num(out.new)}) "
+        f"to {into.kr_id} ({num(into.old)} → {num(into.new)}); together still "
+        f"{num(total, unit)}. Reason: {reason}"
+    )
+    click.echo(f"Linked as {out.link} in `okr history` of both.")

@@ -182,6 +182,7 @@ class TargetChangeLine:
             "reason": c.reason,
             "changed_at": c.changed_at.isoformat(),
             "author": c.author,
+            "link": c.link,
         }
 
 
@@ -322,6 +323,13 @@ class Report:
             if owner.id == ref:
                 return owner.label
         return ref
+
+    def moved_with(self, line: TargetChangeLine) -> list[str]:
+        """The titles of the other key results of a move (changes sharing the line's link)."""
+        link = line.change.link
+        if link is None:
+            return []
+        return [o.title for o in self.target_changes if o.change.link == link and o is not line]
 
     def key_result(self, kr_id: str) -> KRLine:
         """The line of one key result."""

@@ -195,11 +195,13 @@ def _changes(rep: Report) -> Iterable[Block]:
         for c in rep.target_changes:
             ch = c.change
             by = f", by {ch.author}" if ch.author else ""
+            moved = ", ".join(rep.moved_with(c))
             yield _li(
                 b(c.title),
                 f" {ch.field}: {num(ch.old)} → {num(ch.new)} "
                 f"(original {num(c.original)}, current {num(c.current)}) — "
-                f"{ch.reason} ({ch.changed_at.date().isoformat()}{by})",
+                f"{ch.reason}{f' (moved with {moved})' if moved else ''} "
+                f"({ch.changed_at.date().isoformat()}{by})",
             )
     if rep.strategy_changes:
         yield _h("h3", "Strategy changes")

@@ -244,7 +244,7 @@ def render_text(rep: Report, *, color: bool = False, width: int | None = None) -
                     num(c.original),
                     num(c.current),
                     ch.changed_at.date().isoformat(),
-                    ch.reason,
+                    _with_move(ch.reason, rep.moved_with(c)),
                 ]
             )
         console.print()
@@ -277,6 +277,10 @@ def render_text(rep: Report, *, color: bool = False, width: int | None = None) -
             via = f" via {f.connection}" if f.connection else ""
             console.print(rich.text.Text(f"  {f.title}{via}: {f.error or f.kind or 'failed'}"))
     return _strip_line_ends(buffer.getvalue())
+
+
+def _with_move(reason: str, moved_with: list[str]) -> str:
+    return f"{reason} (moved with {', '.join(moved_with)})" if moved_with else reason
 
 
 INITIATIVE_COLUMNS = (

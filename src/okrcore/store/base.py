@@ -149,6 +149,11 @@ class Store(Protocol):
         """Record a target change."""
         ...
 
+    def add_target_changes(self, changes: Sequence[TargetChange]) -> None:
+        """Record several target changes (a move's linked pair) at once: all of them or, when
+        one cannot be stored, none."""
+        ...
+
     def target_changes(self, kr_id: str | None = None) -> list[TargetChange]:
         """Target changes of one key result (all when ``None``), oldest first."""
         ...

@@ -139,7 +139,7 @@ class RowReader:
 
 
 # -- target and strategy changes: the columns, the query and the rows both built-in stores use
-TARGET_CHANGE_COLUMNS = "kr_id, field, old_value, new_value, reason, changed_at, author"
+TARGET_CHANGE_COLUMNS = "kr_id, field, old_value, new_value, reason, changed_at, author, link"
 STRATEGY_CHANGE_COLUMNS = "strategy_id, field, old_json, new_json, reason, changed_at, author"
 
 
@@ -155,13 +155,13 @@ def target_change_row(change: TargetChange, moment: Callable[[dt.datetime], Any]
     """The values of :data:`TARGET_CHANGE_COLUMNS`; ``moment`` converts ``changed_at`` for the
     database. Check the change first (:func:`~okrcore.store.check_target_change`)."""
     return (change.kr_id, change.field, change.old, change.new, change.reason,
-            moment(change.changed_at), change.author)
+            moment(change.changed_at), change.author, change.link)
 
 
 def target_change_from_row(row: Sequence[Any]) -> TargetChange:
     """The target change of a row of :data:`TARGET_CHANGE_COLUMNS`."""
     return TargetChange(kr_id=row[0], field=row[1], old=row[2], new=row[3], reason=row[4],
-                        changed_at=utc_moment(row[5]), author=row[6])
+                        changed_at=utc_moment(row[5]), author=row[6], link=row[7])
 
 
 def strategy_change_row(change: StrategyChange, moment: Callable[[dt.datetime], Any]

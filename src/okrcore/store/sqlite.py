@@ -152,6 +152,13 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
     (
         4,
         (
+            # Linked target changes: the changes of one move share a link (NULL: not linked).
+            "ALTER TABLE target_changes ADD COLUMN link TEXT",
+        ),
+    ),
+    (
+        5,
+        (
             # Events sent once: one row per (event, destination), a claim until sent_at is set.
             """CREATE TABLE event_deliveries (
                 event_key TEXT NOT NULL,
@@ -500,9 +507,21 @@ class SQLiteStore:
     # -- target and strategy changes -----------------------------------------------------------
     def add_target_change(self, change: TargetChange) -> None:
         """Record a target change (a non-finite value raises StoreError)."""
-        check_target_change(change)
-        self._insert("target_changes", TARGET_CHANGE_COLUMNS,
-                     target_change_row(change, utc_text), "a target change")
+        self.add_target_changes([change])
+
+    def add_target_changes(self, changes: Sequence[TargetChange]) -> None:
+        """Record several target changes in one transaction: all, or none when one is refused."""
+        for change in changes:
+            check_target_change(change)
+        rows = [target_change_row(c, utc_text) for c in changes]
+        marks = ", ".join("?" for _ in TARGET_CHANGE_COLUMNS.split(", "))
+        try:
+            with self._transaction() as cur:
+                cur.executemany(
+                    f"INSERT INTO target_changes ({TARGET_CHANGE_COLUMNS}) VALUES ({marks})", rows
+                )
+        except sqlite3.Error as exc:
+            raise StoreError(f"store {self.path!r}: cannot add a target change: {exc}") from None
 
     def target_changes(self, kr_id: str | None = None) -> list[TargetChange]:
         """Target changes of one key result (all when ``None``), oldest first."""
