@@ -29,6 +29,7 @@ from okrcore.planfile import load_plan
 from okrcore.plugins import default_manager
 from okrcore.reports import render, report
 from okrcore.reports._format import num
+from okrcore.reports._table import wrap, wrap_width
 from okrcore.store import Store
 
 DEMO_DATE = dt.date(2026, 11, 20)  # the last day of the bundled history: deterministic output
@@ -82,11 +83,12 @@ def _print_events(store: Store, plan: Plan, where: Path) -> None:
     deliveries = store.event_deliveries()
     if not deliveries:
         return
+    width = wrap_width()  # at the terminal's width, like okr refresh's lines
     click.echo("Events sent after the refresh (each once: running the demo again sends none):")
     for d in deliveries:
         label = str(d.event.get("summary") or d.key)
         kind = d.kind.replace("_", " ")
-        click.echo(f"  {d.at} {kind} -> {d.destination}: {label}")
+        click.echo(wrap(f"  {d.at} {kind} -> {d.destination}: {label}", width, indent=4))
     files = sorted({
         str(entry["path"])
         for entry in plan.notify.values()
@@ -94,7 +96,7 @@ def _print_events(store: Store, plan: Plan, where: Path) -> None:
         and entry.get("path")
     })
     for name in files:
-        click.echo(f"  (the file channel wrote them to {where / name})")
+        click.echo(wrap(f"  (the file channel wrote them to {where / name})", width, indent=4))
 
 
 def next_commands(plan: Plan, plan_arg: str, store_arg: str, at: dt.date) -> list[str]:
@@ -156,7 +158,7 @@ def demo(folder: str, at: dt.date | None) -> None:
     out = console()
     with opened_store(store_url, create=True) as store:
         run: RunRecord = refresh(plan, store, at=at).run
-        click.echo(_run_summary(run))
+        click.echo(wrap(_run_summary(run), wrap_width()))
         failed = [o for o in run.outcomes if o.status == "failed"]
         for o in failed:
             click.echo(f"  {o.kr_id}: failed: {o.error}", err=True)
