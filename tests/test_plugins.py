@@ -473,16 +473,17 @@ def test_an_unknown_plugin_name_names_the_plugins_that_failed_to_load(dists: Pat
 
 # -- a real distribution, built and installed by pip ---------------------------------------------
 @pytest.fixture(scope="module")
-def installed_tutorial(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """examples/plugin-tutorial built by its own backend and pip-installed into a target folder."""
-    pytest.importorskip("hatchling", reason="building the tutorial plugin needs hatchling")
-    target = tmp_path_factory.mktemp("site")
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-         "--no-index", "--disable-pip-version-check", "--target", str(target), str(TUTORIAL)],
-        check=True, capture_output=True,
-    )
-    return target
+def installed_tutorial() -> Path:
+    """Where pip installed examples/plugin-tutorial (okrcore-counter). Installing it is the test
+    command's explicit step (``nox -s tests`` installs every plugin); a test never installs one."""
+    try:
+        dist = importlib.metadata.distribution("okrcore-counter")
+    except importlib.metadata.PackageNotFoundError:
+        why = "okrcore-counter is not installed: pip install -e examples/plugin-tutorial"
+        if os.environ.get("CI") == "true":
+            pytest.fail(why)
+        pytest.skip(why)
+    return Path(str(dist.locate_file("")))
 
 
 def test_a_pip_installed_plugin_is_discovered_and_refreshes(
