@@ -17,7 +17,7 @@ import attrs
 
 from okrcore.model import KeyResult, Kind, Measure
 from okrcore.sources import QueryProblem, unknown_keys
-from okrcore.tasks import METRICS
+from okrcore.tasks import METRICS, TaskCache
 
 __all__ = [
     "DEFAULT_DONE",
@@ -102,6 +102,7 @@ class Table:
     def __init__(self, pages: Sequence[Mapping[str, Any]]) -> None:
         self.pages = list(pages)
         self._texts: dict[str, list[frozenset[str]]] = {}
+        self.tasks = TaskCache()  # each page's task, built once per done rule
 
     def texts(self, name: str) -> list[frozenset[str]]:
         """Per page, the lower-cased texts property ``name`` holds (see :func:`texts`)."""

@@ -285,18 +285,20 @@ def _completed_on(query: NotionQuery, page: Mapping[str, Any]) -> str | None:
 def _reading(
     request: FetchRequest, query: NotionQuery, table: Table, calls: int
 ) -> Reading | Failure:
-    tasks: list[Task] = []
-    undated = 0
+    def build(i: int) -> Task:
+        page = table.pages[i]
+        done = query.is_done(table, i)
+        completed = day_of(_completed_on(query, page)) if done else None
+        return Task(done, day_of(page.get("created_time")), completed)
+
     try:
-        for i in query.select(table):
-            page = table.pages[i]
-            done = query.is_done(table, i)
-            completed = day_of(_completed_on(query, page)) if done else None
-            if done and query.completed_on and completed is None:
-                undated += 1
-            tasks.append(Task(done, day_of(page.get("created_time")), completed))
+        # key results reading a database alike share its tasks: each page is parsed once
+        how = (query.done_property, query.done_values, query.completed_on)
+        tasks = table.tasks.tasks(how, query.select(table), build)
     except (TypeError, ValueError) as exc:
         return Failure(request, FailureKind.PERMANENT, f"{_where(query)}: {exc}")
+    undated = sum(1 for t in tasks if t.done and t.completed is None) \
+        if query.completed_on else 0
     cumulative = request.measure is Measure.CUMULATIVE
     warnings = []
     if undated:
