@@ -172,7 +172,8 @@ def test_escalation_after_n_missed_periods(store: Store, manager: PluginManager)
     three = reminders(plan, store, at=D(2026, 11, 10))
     assert [r.owner for r in three.reminders] == ["bob", "ann"]
     ann = three.reminders[1]
-    assert ann.key_results == () and [d.kr for d in ann.escalations] == ["nps"]
+    assert ann.key_results == ()
+    assert [d.kr for d in ann.escalations] == ["nps"]
     assert ann.escalations[0].missed == 3
     results = send_reminders(plan, store, three, manager=manager)
     assert [r.status for r in results] == ["sent", "sent"]
@@ -299,7 +300,7 @@ def test_okr_remind_cli(tmp_path: Path) -> None:
     done = runner.invoke(main, args, env=env)
     assert done.exit_code == 0, done.output
     lines = done.output.splitlines()
-    assert lines[0].startswith("Check-in reminders for 2026-W43 (as of 2026-10-21; weekly,")
+    assert lines[0] == "Check-in reminders 2026-W43 (as of 2026-10-21, escalated after 2 periods)"
     assert "  sent bob (channel 'bob-chat'): 1 key result" in lines
     assert "  sent ann (channel 'ann-chat'): 1 key result" in lines
     assert all(len(line) <= 80 for line in lines), done.output

@@ -82,12 +82,12 @@ def remind(plan_path: str, store_url: str, at: dt.date | None, dry_run: bool, fm
 
 def _print(found: Reminders, results: list[ReminderResult], dry_run: bool) -> None:
     width = wrap_width()
-    s = found.settings
-    escalate = (f"escalating after {s.escalate_after} periods" if s.escalate_after
-                else "no escalation")
-    head = (f"Check-in reminders for {found.period} (as of {found.at.isoformat()}; "
-            f"{s.every.value}, {escalate}){' - dry run' if dry_run else ''}")
+    after = found.settings.escalate_after
+    escalate = f"escalated after {after} periods" if after else "never escalated"
+    head = f"Check-in reminders {found.period} (as of {found.at.isoformat()}, {escalate})"
     click.echo(wrap(head, width, indent=2))
+    if dry_run:
+        click.echo("  dry run: nothing is sent or recorded")
     if not results and not found.problems:
         click.echo("  nobody to remind: every key result is checked in")
     for r in results:
@@ -102,6 +102,8 @@ def _print(found: Reminders, results: list[ReminderResult], dry_run: bool) -> No
         else:
             line = f"  {_STATUS[r.status]} {rem.owner} ({rem.via}): {what}"
         click.echo(wrap(line, width, indent=4))
+        if r.status in ("already sent", "being sent"):
+            continue  # listed when it was sent
         for due in rem.key_results:
             click.echo(wrap(f"    - {due.describe()}", width, indent=6))
         for due in rem.escalations:
