@@ -203,6 +203,7 @@ CONNECTION = Obj(
 EVENT_NAMES = (
     "achievements", "alerts", "all",
     "target_reached", "stretch_reached", "turned_red", "recovered", "went_stale",
+    "initiative_overdue",
 )
 EVENT_NAME = Choice(EVENT_NAMES)
 
