@@ -5,10 +5,9 @@ for the first one) with the scorecard as of the run's date and derives :class:`E
 (:func:`derive_events`, pure): a key result reached its target or its stretch, turned red,
 recovered from red, went stale; an initiative became overdue. :func:`send_events` delivers
 them to the plan's notify channels that ask for them (a channel's ``events`` key) and to every
-``okrcore_event`` hook
-implementation, each event once per destination: the store records what was sent
-(:meth:`okrcore.store.Store.claim_event`), so a re-run, a backfill or a second worker sends
-nothing again, and a failed delivery is not recorded, so the next run sends it.
+``okrcore_event`` hook implementation, each event once per destination: the store records what
+was sent (:meth:`okrcore.store.Store.claim_event`), so a re-run, a backfill or a second worker
+sends nothing again, and a failed delivery is not recorded, so the next run sends it.
 
 docs/events.md describes the rules; this module is public.
 """
