@@ -55,6 +55,7 @@ __all__ = [
     "Call",
     "FakeServer",
     "Reply",
+    "closed_port",
     "echo_credentials",
     "refresh_without_waiting",
     "serve",
@@ -131,6 +132,17 @@ def echo_credentials(call: Call) -> Reply:
         "error": {"message": text, "code": 190, "type": "OAuthException", "status": 401},
         "errors": [{"message": text, "reason": "keyInvalid"}],
     })
+
+
+def closed_port() -> str:
+    """``http://127.0.0.1:PORT`` where nothing listens: every connection there is refused (the
+    port was free a moment ago and is released at once, so another process taking it meanwhile
+    is very unlikely). A source's test points a connection at it to check that a refused
+    connection is retried ``timeout_retries`` times only."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
 
 
 def refresh_without_waiting(

@@ -16,7 +16,7 @@ from okrcore import open_store
 from okrcore.cli import main
 from okrcore.planfile import load_plan
 from okrcore.plugins import PluginManager
-from okrcore.testing import refresh_without_waiting
+from okrcore.testing import closed_port, refresh_without_waiting
 
 D = dt.date
 DOCS = Path(__file__).resolve().parents[3] / "docs" / "plugins" / "jira.md"
@@ -185,3 +185,15 @@ def test_okr_lint_online_names_the_id_of_a_field_given_by_name(
     assert "plan.yaml:29:" in lines[1]
     assert "Jira has no field 'Sprint' (the field named so has the id customfield_10020)" \
         in lines[1]
+
+
+def test_a_refused_connection_is_retried_once_only(tmp_path: Path) -> None:
+    down = closed_port()
+    manager = PluginManager(load_entry_points=False)
+    manager.load_module("okrcore_jira.plugin")
+    result = refresh_without_waiting(load_plan(docs_plan(down, tmp_path)), open_store("memory://"),
+                                     at=D(2026, 3, 15), manager=manager)
+    assert {o.error for o in result.run.outcomes} == {
+        f"cannot reach {down}: no connection (refused, or an unknown host), twice"}
+    conn = result.run.info["connections"]["jira"]
+    assert conn["retries"] == conn["requests"]  # once each, not the engine's 4 retries

@@ -16,7 +16,7 @@ from okrcore import open_store
 from okrcore.cli import main
 from okrcore.planfile import load_plan
 from okrcore.plugins import PluginManager
-from okrcore.testing import refresh_without_waiting
+from okrcore.testing import closed_port, refresh_without_waiting
 
 D = dt.date
 DOCS = Path(__file__).resolve().parents[3] / "docs" / "plugins" / "trello.md"
@@ -144,3 +144,15 @@ def test_okr_lint_online_finds_an_unknown_list(board: FakeTrello, tmp_path: Path
     assert "plan.yaml:23:" in line
     assert f"board {BOARD} has no list 'Shipped' (lists: doing, done, ideas, published, " \
            "speakers)" in line
+
+
+def test_a_refused_connection_is_retried_once_only(tmp_path: Path) -> None:
+    down = closed_port()
+    manager = PluginManager(load_entry_points=False)
+    manager.load_module("okrcore_trello.plugin")
+    result = refresh_without_waiting(load_plan(docs_plan(down, tmp_path)), open_store("memory://"),
+                                     at=D(2026, 3, 15), manager=manager)
+    assert {o.error for o in result.run.outcomes} == {
+        f"cannot reach {down}/1: no connection (refused, or an unknown host), twice"}
+    conn = result.run.info["connections"]["trello"]
+    assert conn["retries"] == conn["requests"]  # once each, not the engine's 4 retries
