@@ -17,7 +17,7 @@ from okrcore import open_store
 from okrcore.cli import main
 from okrcore.planfile import load_plan
 from okrcore.plugins import PluginManager
-from okrcore.testing import refresh_without_waiting
+from okrcore.testing import closed_port, refresh_without_waiting
 
 D = dt.date
 DOCS = Path(__file__).resolve().parents[3] / "docs" / "plugins" / "sheets.md"
@@ -143,3 +143,18 @@ def test_okr_lint_online_finds_an_unknown_sheet(
     assert "plan.yaml:22:" in line
     assert f"spreadsheet {BOOK} has no sheet 'KR Dates' (sheets: KR Data, Summary, Weekly)" \
         in line
+
+
+def test_a_refused_connection_is_retried_once_only(
+    book: FakeSheets, key_file: Path, tmp_path: Path
+) -> None:
+    down = closed_port()  # the API is down; the token endpoint (the fake) answers
+    path = docs_plan(down, tmp_path, key_file)
+    manager = PluginManager(load_entry_points=False)
+    manager.load_module("okrcore_sheets.plugin")
+    result = refresh_without_waiting(load_plan(path), open_store("memory://"),
+                                     at=D(2026, 3, 15), manager=manager)
+    assert {o.error for o in result.run.outcomes} == {
+        f"cannot reach {down}: no connection (refused, or an unknown host), twice"}
+    conn = result.run.info["connections"]["sheets"]
+    assert conn["retries"] == conn["requests"]  # once each, not the engine's 4 retries

@@ -19,6 +19,7 @@ from okrcore.sources import (
     Reading,
     Source,
     Throttle,
+    could_not_connect,
     http_session,
     http_setting_problems,
     is_secret_reference,
@@ -343,6 +344,11 @@ class HubSpotSource(Source):
                 timed_out=True,
             ) from None
         except requests.RequestException as exc:
+            if could_not_connect(exc):  # no answer, like a hang: retried timeout_retries times
+                raise FetchError(FailureKind.TRANSIENT,
+                                 f"cannot reach {self._endpoint}: no connection "
+                                 "(refused, or an unknown host)",
+                                 timed_out=True) from None
             raise FetchError(
                 FailureKind.TRANSIENT, f"cannot reach {self._endpoint}: {type(exc).__name__}"
             ) from None

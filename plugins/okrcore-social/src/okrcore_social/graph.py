@@ -28,6 +28,7 @@ from okrcore.sources import (
     QueryProblem,
     Reading,
     Source,
+    could_not_connect,
     http_session,
     http_setting_problems,
     is_secret_reference,
@@ -436,6 +437,11 @@ class GraphSource(Source):
                 timed_out=True,
             ) from None
         except requests.RequestException as exc:  # never show the URL: it holds the token
+            if could_not_connect(exc):  # no answer, like a hang: retried timeout_retries times
+                raise FetchError(FailureKind.TRANSIENT,
+                                 f"cannot reach {self._endpoint}: no connection "
+                                 "(refused, or an unknown host)",
+                                 timed_out=True) from None
             raise FetchError(
                 FailureKind.TRANSIENT, f"cannot reach {self._endpoint}: {type(exc).__name__}"
             ) from None

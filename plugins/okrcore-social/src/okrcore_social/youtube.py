@@ -20,6 +20,7 @@ from okrcore.sources import (
     QueryProblem,
     Reading,
     Source,
+    could_not_connect,
     http_session,
     http_setting_problems,
     is_secret_reference,
@@ -274,6 +275,11 @@ class YouTubeSource(Source):
                 timed_out=True,
             ) from None
         except requests.RequestException as exc:  # never show the URL: it holds the key
+            if could_not_connect(exc):  # no answer, like a hang: retried timeout_retries times
+                raise FetchError(FailureKind.TRANSIENT,
+                                 f"cannot reach {self._endpoint}: no connection "
+                                 "(refused, or an unknown host)",
+                                 timed_out=True) from None
             raise FetchError(
                 FailureKind.TRANSIENT, f"cannot reach {self._endpoint}: {type(exc).__name__}"
             ) from None
