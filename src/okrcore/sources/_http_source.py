@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import attrs
@@ -181,8 +181,11 @@ class HttpSource(Source):
         what: str,
         params: Mapping[str, str] | None = None,
         json: Any = None,
+        ok: Collection[int] = (200,),
     ) -> requests.Response:
-        """One paced call of ``endpoint + path``; the 200 answer, or a classified FetchError."""
+        """One paced call of ``endpoint + path``; the answer when its status is one of ``ok``
+        (200 unless told, e.g. ``(200, 404)`` to read "no such thing" as an answer), else a
+        classified FetchError."""
         import requests
 
         session, credentials = self._client()
@@ -214,7 +217,7 @@ class HttpSource(Source):
             raise FetchError(
                 FailureKind.TRANSIENT, f"cannot reach {self.endpoint}: {type(exc).__name__}"
             ) from None
-        if response.status_code == 200:
+        if response.status_code in ok:
             return response
         error = self.error(response, what)
         with self._lock:
