@@ -18,7 +18,7 @@ from okrcore.cli import main
 from okrcore.engine import RefreshOptions
 from okrcore.planfile import load_plan
 from okrcore.plugins import PluginManager
-from okrcore.testing import closed_port, refresh_without_waiting
+from okrcore.testing import closed_port, plan_example, refresh_without_waiting
 
 D = dt.date
 DOCS = Path(__file__).resolve().parents[3] / "docs" / "plugins" / "asana.md"
@@ -27,11 +27,9 @@ P1, P2, P3 = "1206000000000001", "1206000000000002", "1206000000000003"
 
 def docs_plan(url: str) -> dict[str, Any]:
     """The page's full plan example, aimed at the fake."""
-    blocks = re.findall(r"```yaml\n(.*?)```", DOCS.read_text(encoding="utf-8"), re.S)
-    (plan,) = [yaml.safe_load(b) for b in blocks if b.startswith("okrcore: 1")]
+    plan = plan_example(DOCS)
     plan["connections"]["asana"]["endpoint"] = url + PREFIX
     plan["connections"]["asana"]["requests_per_second"] = 1000
-    assert isinstance(plan, dict)
     return plan
 
 

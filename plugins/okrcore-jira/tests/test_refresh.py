@@ -16,7 +16,7 @@ from okrcore import open_store
 from okrcore.cli import main
 from okrcore.planfile import load_plan
 from okrcore.plugins import PluginManager
-from okrcore.testing import closed_port, refresh_without_waiting
+from okrcore.testing import closed_port, plan_example, refresh_without_waiting
 
 D = dt.date
 DOCS = Path(__file__).resolve().parents[3] / "docs" / "plugins" / "jira.md"
@@ -30,8 +30,7 @@ def _docs_token(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def docs_plan(url: str, tmp_path: Path) -> Path:
     """The page's full plan example, aimed at the fake, written to a file."""
-    blocks = re.findall(r"```yaml\n(.*?)```", DOCS.read_text(encoding="utf-8"), re.S)
-    (plan,) = [yaml.safe_load(b) for b in blocks if b.startswith("okrcore: 1")]
+    plan = plan_example(DOCS)
     plan["connections"]["jira"]["endpoint"] = url
     plan["connections"]["jira"]["requests_per_second"] = 1000
     path = tmp_path / "plan.yaml"

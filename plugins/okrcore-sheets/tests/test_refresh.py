@@ -17,7 +17,7 @@ from okrcore import open_store
 from okrcore.cli import main
 from okrcore.planfile import load_plan
 from okrcore.plugins import PluginManager
-from okrcore.testing import closed_port, refresh_without_waiting
+from okrcore.testing import closed_port, plan_example, refresh_without_waiting
 
 D = dt.date
 DOCS = Path(__file__).resolve().parents[3] / "docs" / "plugins" / "sheets.md"
@@ -32,8 +32,7 @@ def _plugins(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def docs_plan(url: str, tmp_path: Path, key_file: Path) -> Path:
     """The page's full plan example, aimed at the fake, with its key file next to it."""
-    blocks = re.findall(r"```yaml\n(.*?)```", DOCS.read_text(encoding="utf-8"), re.S)
-    (plan,) = [yaml.safe_load(b) for b in blocks if b.startswith("okrcore: 1")]
+    plan = plan_example(DOCS)
     plan["connections"]["sheets"]["endpoint"] = url
     plan["connections"]["sheets"]["requests_per_second"] = 1000
     (tmp_path / "secrets").mkdir(exist_ok=True)
