@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import ClassVar
 
 import attrs
 from click.testing import CliRunner
 
 from okrcore import (
+    Connection,
     Cycle,
     Initiative,
     InitiativeChange,
@@ -20,12 +23,15 @@ from okrcore import (
     Plan,
     Strategy,
     follow_initiatives,
+    hookimpl,
     open_store,
     refresh,
 )
 from okrcore.cli import main
 from okrcore.initiative_history import new_statuses, record_initiative_statuses, status_history
 from okrcore.planfile import load_plan
+from okrcore.plugins import PluginManager
+from okrcore.sources import ItemState, Source, TrackedItem
 
 D = dt.date
 DOING, DONE = InitiativeStatus.DOING, InitiativeStatus.DONE
@@ -148,19 +154,43 @@ def test_okr_history_of_an_initiative(tmp_path: Path) -> None:
     assert "no key result 'nope'" in bad.output
 
 
-def test_following_a_tracker_with_a_store_records_its_statuses() -> None:
-    from tests.test_follow import ini, make_plan, manager
+class Board(Source):
+    name = "board"
+    states: ClassVar[dict[str, str]] = {"t1": "done", "t2": "open"}
 
-    plan = make_plan(ini("a", "t1", "doing"), ini("b", "t2", "planned"), ini("c", "t9"))
+    def item_states(self, items: Sequence[TrackedItem]) -> list[ItemState]:
+        return [
+            ItemState(i, self.states[str(i.query["card"])]) if i.query["card"] in self.states
+            else ItemState(i, None, "no such card")
+            for i in items
+        ]
+
+
+class BoardPlugin:
+    @hookimpl
+    def okrcore_register_sources(self, register: Callable[[type[Source]], None]) -> None:
+        register(Board)
+
+
+def test_following_a_tracker_with_a_store_records_its_statuses() -> None:
+    manager = PluginManager(load_entry_points=False)
+    manager.register(BoardPlugin(), name="board")
+    plan = attrs.evolve(_plan(), connections={"b": Connection("b", "board")})
+    tracked = [Initiative(i, i, status=status, tracks={"connection": "b", "card": card})
+               for i, card, status in (("a", "t1", "doing"), ("b", "t2", "planned"),
+                                       ("c", "t9", "planned"))]
+    objective = attrs.evolve(plan.objectives[0],
+                             strategies=[Strategy("s", "Launch", initiatives=tracked)])
+    plan = attrs.evolve(plan, objectives=[objective])
     with open_store("memory://") as store:
-        result = follow_initiatives(plan, manager=manager(), store=store, at=D(2026, 1, 10))
+        result = follow_initiatives(plan, manager=manager, store=store, at=D(2026, 1, 10))
         assert [(c.initiative_id, c.status.value, c.source) for c in result.recorded] == [
             ("a", "done", "tracker"), ("b", "planned", "tracker")
         ]  # c could not be read: nothing recorded
-        again = follow_initiatives(plan, manager=manager(), store=store, at=D(2026, 1, 11))
+        again = follow_initiatives(plan, manager=manager, store=store, at=D(2026, 1, 11))
         assert again.recorded == ()
         assert [c.at for c in store.initiative_changes()] == [D(2026, 1, 10)] * 2
-    assert attrs.evolve(result, recorded=()) == follow_initiatives(plan, manager=manager())
+    assert attrs.evolve(result, recorded=()) == follow_initiatives(plan, manager=manager)
 
 
 def test_reports_say_since_when_an_initiative_has_its_status() -> None:
