@@ -7,6 +7,9 @@ message that says what was expected. A :class:`Plan` holds the whole tree and in
 Numbers are plain ``float``: key-result values are measurements (traffic, rates, money summed from
 reports) whose precision is far below a float's, and the math (means, slopes, ratios) is float math.
 Money is carried as a float in the key result's unit; nothing in okrcore does accounting.
+
+One module of about 1,000 lines on purpose: the whole domain model reads in one place, each class
+beside the validators it uses; it is attrs declarations, not logic (that is in the modules above).
 """
 
 from __future__ import annotations

@@ -6,6 +6,9 @@ the alignment tree (:mod:`okrcore.rollup`). The pure formulas are in :mod:`okrco
 two judgement calls, how progress becomes a grade and how completion becomes a light, are the
 policies of :mod:`okrcore.policies`, looked up by the names the plan gives. docs/scoring.md has
 the rules with worked examples.
+
+A little over 600 lines on purpose: :func:`score` and :class:`LiveScore` are one computation (the
+batch is the incremental one run once), so a key result's scoring and its rollup read together.
 """
 
 from __future__ import annotations
