@@ -27,7 +27,7 @@ from okrcore.model import (
     as_date,
 )
 from okrcore.progress import plan_to_date
-from okrcore.scoring import daily_values, score
+from okrcore.scoring import daily_values, score, sum_readings
 
 from .data import (
     KINDS,
@@ -121,6 +121,11 @@ def report(
     by_kr: dict[str, list[CheckIn]] = {k: [] for k in kr_ids}
     for ci in checkins:
         by_kr[ci.kr_id].append(ci)
+    if current.sums():  # a sum's series is its parts' added up, as scoring sees it
+        for kr_id in current.sums():
+            by_kr[kr_id] = []
+        for ci in sum_readings(current, checkins, at=at):
+            by_kr[ci.kr_id].append(ci)
 
     lines: list[KRLine] = []
     for kr in current.key_results():
