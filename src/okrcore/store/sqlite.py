@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import json
 import logging
 import os
 import sqlite3
@@ -17,15 +16,12 @@ from okrcore.errors import StoreError, StoreNotFoundError
 from okrcore.model import CheckIn, RunOutcome, RunRecord, StrategyChange, TargetChange
 
 from .base import (
-    OUTCOME_COLUMNS,
     AddResult,
     CheckInRecord,
     EventDelivery,
     check_target_change,
     encode_json,
     latest_per_key,
-    outcome_from_row,
-    outcome_row,
 )
 from .rows import (
     STRATEGY_CHANGE_COLUMNS,
@@ -36,7 +32,17 @@ from .rows import (
     strategy_change_row,
     target_change_from_row,
     target_change_row,
-    utc_moment,
+)
+from .sql import (
+    apply_migrations,
+    checkin_filter,
+    checkins_query,
+    event_deliveries_query,
+    event_from_row,
+    history_query,
+    read_runs,
+    update_outcomes,
+    write_run,
 )
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "MemoryStore", "SQLiteStore"]
@@ -46,6 +52,16 @@ log = logging.getLogger(__name__)
 # Dates and datetimes are ISO text (datetimes fixed-width UTC, so that text order is time order),
 # values DOUBLE PRECISION, JSON in TEXT columns.
 #
+# A reading replaced by a different one moves to checkin_revisions, inside the same statement
+# (created by migration 3, again by 6 on the rebuilt table).
+_KEEP_REVISION = """CREATE TRIGGER checkins_keep_revision BEFORE UPDATE ON checkins
+BEGIN
+    INSERT INTO checkin_revisions (kr_id, as_of, source, value, recorded_at, author,
+        note, confidence, run_id, reason, replaced_at)
+    VALUES (OLD.kr_id, OLD.as_of, OLD.source, OLD.value, OLD.recorded_at, OLD.author,
+        OLD.note, OLD.confidence, OLD.run_id, OLD.reason, NEW.recorded_at);
+END"""
+
 # version -> statements; applied in order, each version once, in one BEGIN IMMEDIATE transaction
 # at open (docs/stores.md#migrations). Never edit a released version: add one.
 MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
@@ -136,13 +152,7 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
                 replaced_at TEXT NOT NULL
             )""",
             "CREATE INDEX checkin_revisions_key ON checkin_revisions (kr_id, as_of, source, seq)",
-            """CREATE TRIGGER checkins_keep_revision BEFORE UPDATE ON checkins
-            BEGIN
-                INSERT INTO checkin_revisions (kr_id, as_of, source, value, recorded_at, author,
-                    note, confidence, run_id, reason, replaced_at)
-                VALUES (OLD.kr_id, OLD.as_of, OLD.source, OLD.value, OLD.recorded_at, OLD.author,
-                    OLD.note, OLD.confidence, OLD.run_id, OLD.reason, NEW.recorded_at);
-            END""",
+            _KEEP_REVISION,
             # The index matches checkins()'s ORDER BY, so reading everything needs no sort.
             "DROP INDEX checkins_as_of",
             "CREATE INDEX checkins_order ON checkins (as_of, recorded_at, kr_id, source)",
@@ -176,13 +186,41 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
             "CREATE INDEX event_deliveries_at ON event_deliveries (at, event_key, destination)",
         ),
     ),
+    (
+        6,
+        (
+            # Check-ins clustered by key result: the table becomes a WITHOUT ROWID table keyed by
+            # (kr_id, as_of, source), so one key result's history is a few adjacent pages instead
+            # of one page per reading; the reading-order index covers every column checkins()
+            # reads, so reading everything is one index scan with no lookup per row. Renaming
+            # the old table keeps its trigger and indexes on it, and dropping it drops them.
+            "ALTER TABLE checkins RENAME TO checkins_before_6",
+            """CREATE TABLE checkins (
+                kr_id TEXT NOT NULL,
+                as_of TEXT NOT NULL,
+                source TEXT NOT NULL,
+                value DOUBLE PRECISION NOT NULL,
+                recorded_at TEXT NOT NULL,
+                author TEXT,
+                note TEXT,
+                confidence DOUBLE PRECISION,
+                run_id TEXT,
+                reason TEXT,
+                PRIMARY KEY (kr_id, as_of, source)
+            ) WITHOUT ROWID""",
+            "INSERT INTO checkins (kr_id, as_of, source, value, recorded_at, author, note,"
+            " confidence, run_id, reason) SELECT kr_id, as_of, source, value, recorded_at,"
+            " author, note, confidence, run_id, reason FROM checkins_before_6"
+            " ORDER BY kr_id, as_of, source",
+            "DROP TABLE checkins_before_6",
+            "CREATE INDEX checkins_order ON checkins (as_of, recorded_at, kr_id, source, value,"
+            " author, note, confidence)",
+            _KEEP_REVISION,
+        ),
+    ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
-# More ids than this in one ``IN (...)`` are filtered in Python (SQLite's variable limit).
-_MAX_IN_IDS = 500
-
-_CHECKIN_COLUMNS = "kr_id, value, as_of, source, recorded_at, author, note, confidence"
 _UPSERT = (
     "INSERT INTO checkins (kr_id, as_of, source, value, recorded_at, author, note, confidence,"
     " run_id, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -203,12 +241,6 @@ _CLAIM = (
     " event_json = excluded.event_json"
     " WHERE event_deliveries.sent_at IS NULL AND event_deliveries.claimed_at < ?"
 )
-
-_UPDATE_OUTCOME = (
-    "UPDATE run_outcomes SET kr_id = ?, status = ?, connection = ?, value = ?, stored = ?,"
-    " revised = ?, error = ?, kind = ?, warnings_json = ? WHERE run_id = ? AND position = ?"
-)
-
 
 def utc_text(moment: dt.datetime) -> str:
     """Fixed-width UTC ISO text, so that text order is time order. Naive means UTC."""
@@ -326,25 +358,14 @@ class SQLiteStore:
             )
             row = cur.execute("SELECT MAX(version) FROM schema_version").fetchone()
             current = int(row[0]) if row and row[0] is not None else 0
-            if current > SCHEMA_VERSION:
-                raise StoreError(
-                    f"store {self.path!r} has schema version {current}, newer than this okrcore "
-                    f"understands ({SCHEMA_VERSION}); upgrade okrcore"
-                )
             now = utc_text(dt.datetime.now(dt.timezone.utc))
-            applied = []
-            for version, statements in MIGRATIONS:
-                if version <= current:
-                    continue
-                log.info("store %s: applying schema migration %d", self.path, version)
-                for statement in statements:
-                    cur.execute(statement)
-                cur.execute(
+            self.applied_migrations = apply_migrations(
+                cur, MIGRATIONS, current, store=self.path, software="okrcore", log=log,
+                record=lambda version: (
                     "INSERT INTO schema_version (version, applied_at) VALUES (?, ?)",
                     (version, now),
-                )
-                applied.append(version)
-            self.applied_migrations = tuple(applied)
+                ),
+            )
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[sqlite3.Cursor]:
@@ -428,34 +449,6 @@ class SQLiteStore:
         revised = conn.total_changes - before - written
         return AddResult(new=written - revised, revised=revised)
 
-    def _where(
-        self,
-        kr_ids: Sequence[str] | None,
-        since: dt.date | None,
-        until: dt.date | None,
-    ) -> tuple[str, list[Any], set[str] | None] | None:
-        """The WHERE clause of a check-in query, its parameters and the ids to filter in Python
-        (``None`` when no key result is asked for)."""
-        where: list[str] = []
-        params: list[Any] = []
-        wanted: set[str] | None = None
-        if kr_ids is not None:
-            ids = list(dict.fromkeys(kr_ids))
-            if not ids:
-                return None
-            if len(ids) <= _MAX_IN_IDS:
-                where.append(f"kr_id IN ({', '.join('?' for _ in ids)})")
-                params.extend(ids)
-            else:
-                wanted = set(ids)
-        if since is not None:
-            where.append("as_of >= ?")
-            params.append(since.isoformat())
-        if until is not None:
-            where.append("as_of <= ?")
-            params.append(until.isoformat())
-        return (" WHERE " + " AND ".join(where) if where else ""), params, wanted
-
     def checkins(
         self,
         kr_ids: Sequence[str] | None = None,
@@ -465,18 +458,13 @@ class SQLiteStore:
     ) -> list[CheckIn]:
         """Readings in force of the given key results (all when ``None``) with
         since <= as_of <= until, ordered by ``as_of``, ``recorded_at``, ``kr_id``, ``source``."""
-        query = self._where(kr_ids, since, until)
+        query = checkin_filter(kr_ids, since, until, day=dt.date.isoformat)
         if query is None:
             return []
-        where, params, wanted = query
-        sql = (
-            f"SELECT {_CHECKIN_COLUMNS} FROM checkins{where}"
-            " ORDER BY as_of, recorded_at, kr_id, source"
-        )
         with self._lock:
             try:
-                cursor = self._connection().execute(sql, params)
-                return RowReader(wanted).checkins(cursor)
+                cursor = self._connection().execute(checkins_query(query.where), query.params)
+                return RowReader(query.wanted).checkins(cursor)
             except sqlite3.Error as exc:
                 raise StoreError(f"store {self.path!r}: {exc}") from None
 
@@ -488,21 +476,11 @@ class SQLiteStore:
         until: dt.date | None = None,
     ) -> list[CheckInRecord]:
         """Every reading, replaced ones included (see :meth:`Store.checkin_history`)."""
-        query = self._where(kr_ids, since, until)
+        query = checkin_filter(kr_ids, since, until, day=dt.date.isoformat)
         if query is None:
             return []
-        where, params, wanted = query
-        # the reading in force (replaced_at NULL) comes last among its key's readings
-        sql = (
-            f"SELECT {_CHECKIN_COLUMNS}, run_id, reason, replaced_at FROM ("
-            f" SELECT {_CHECKIN_COLUMNS}, run_id, reason, replaced_at, seq"
-            f" FROM checkin_revisions{where}"
-            f" UNION ALL SELECT {_CHECKIN_COLUMNS}, run_id, reason, NULL, NULL"
-            f" FROM checkins{where})"
-            " ORDER BY as_of, kr_id, source, replaced_at IS NULL, seq"
-        )
-        rows = self._query(sql, params + params)
-        return RowReader(wanted).history(rows)
+        rows = self._query(history_query(query.where), query.params * 2)
+        return RowReader(query.wanted).history(rows)
 
     # -- target and strategy changes -----------------------------------------------------------
     def add_target_change(self, change: TargetChange) -> None:
@@ -553,29 +531,9 @@ class SQLiteStore:
     # -- run log -------------------------------------------------------------------------------
     def record_run(self, run: RunRecord) -> None:
         """Record a refresh run, replacing an earlier record with the same ``run.id``."""
-        info = encode_json(run.info, f"run {run.id!r}")
-        outcomes = [outcome_row(run.id, i, o) for i, o in enumerate(run.outcomes)]
         try:
             with self._transaction() as cur:
-                cur.execute("DELETE FROM run_outcomes WHERE run_id = ?", (run.id,))
-                cur.execute("DELETE FROM runs WHERE id = ?", (run.id,))
-                cur.execute(
-                    "INSERT INTO runs (id, started_at, finished_at, as_of, info_json)"
-                    " VALUES (?, ?, ?, ?, ?)",
-                    (
-                        run.id,
-                        utc_text(run.started_at),
-                        None if run.finished_at is None else utc_text(run.finished_at),
-                        run.as_of.isoformat(),
-                        info,
-                    ),
-                )
-                cur.executemany(
-                    "INSERT INTO run_outcomes (run_id, position, kr_id, status, connection, value,"
-                    " stored, revised, error, kind, warnings_json)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    outcomes,
-                )
+                write_run(cur, run, mark="?", moment=utc_text, day=dt.date.isoformat)
         except sqlite3.Error as exc:
             raise StoreError(f"store {self.path!r}: cannot record run {run.id!r}: {exc}") from None
 
@@ -590,52 +548,31 @@ class SQLiteStore:
         """Replace the outcomes at these positions of a recorded run, and its ``finished_at``
         and ``info``, in one transaction (a distributed refresh merges a job's outcomes so,
         without rewriting the whole run). A run the store does not hold raises StoreError."""
-        text = encode_json(info, f"run {run_id!r}")
-        rows = [(*outcome_row(run_id, i, o)[2:], run_id, i) for i, o in outcomes.items()]
         try:
             with self._transaction() as cur:
-                cur.execute(
-                    "UPDATE runs SET finished_at = ?, info_json = ? WHERE id = ?",
-                    (None if finished_at is None else utc_text(finished_at), text, run_id),
-                )
-                if cur.rowcount != 1:
-                    raise StoreError(f"store {self.path!r}: no run {run_id!r} to update")
-                cur.executemany(_UPDATE_OUTCOME, rows)
+                update_outcomes(cur, run_id, outcomes, mark="?", moment=utc_text,
+                                finished_at=finished_at, info=info, store=repr(self.path))
         except sqlite3.Error as exc:
             raise StoreError(f"store {self.path!r}: cannot record run {run_id!r}: {exc}") from None
 
     def runs(self, limit: int = 20) -> list[RunRecord]:
         """The most recent refresh runs, newest first."""
-        heads = self._query(
-            "SELECT id, started_at, finished_at, as_of, info_json FROM runs"
-            " ORDER BY started_at DESC, id DESC LIMIT ?",
-            (max(int(limit), 0),),
-        )
-        return [self._run(head) for head in heads]
+        return self._runs(" ORDER BY started_at DESC, id DESC LIMIT ?", (max(int(limit), 0),))
 
     def run(self, run_id: str, *, outcomes: bool = True) -> RunRecord | None:
         """One refresh run by its id, or ``None`` when the store has no such run;
         ``outcomes=False`` leaves its outcomes out (cheap, for a run of thousands)."""
-        heads = self._query(
-            "SELECT id, started_at, finished_at, as_of, info_json FROM runs WHERE id = ?",
-            (run_id,),
-        )
-        return self._run(heads[0], outcomes=outcomes) if heads else None
+        found = self._runs(" WHERE id = ?", (run_id,), outcomes=outcomes)
+        return found[0] if found else None
 
-    def _run(self, head: tuple[Any, ...], *, outcomes: bool = True) -> RunRecord:
-        run_id, started, finished, as_of, info = head
-        rows = self._query(
-            f"SELECT {OUTCOME_COLUMNS} FROM run_outcomes WHERE run_id = ? ORDER BY position",
-            (run_id,),
-        ) if outcomes else []
-        return RunRecord(
-            id=run_id,
-            started_at=utc_moment(started),
-            finished_at=None if finished is None else utc_moment(finished),
-            as_of=dt.date.fromisoformat(as_of),
-            outcomes=[outcome_from_row(r) for r in rows],
-            info=json.loads(info),
-        )
+    def _runs(self, where: str, params: Sequence[Any], *, outcomes: bool = True
+              ) -> list[RunRecord]:
+        with self._lock:
+            try:
+                return read_runs(self._connection().cursor(), where, params, mark="?",
+                                 outcomes=outcomes)
+            except sqlite3.Error as exc:
+                raise StoreError(f"store {self.path!r}: cannot read runs: {exc}") from None
 
     # -- events ----------------------------------------------------------------------------------
     def claim_event(self, delivery: EventDelivery, *, stale_before: dt.datetime) -> bool:
@@ -673,28 +610,8 @@ class SQLiteStore:
         self, *, since: dt.date | None = None, sent: bool | None = True
     ) -> list[EventDelivery]:
         """Recorded event deliveries (see :meth:`Store.event_deliveries`)."""
-        where: list[str] = []
-        params: list[Any] = []
-        if since is not None:
-            where.append("at >= ?")
-            params.append(since.isoformat())
-        if sent is not None:
-            where.append("sent_at IS NOT NULL" if sent else "sent_at IS NULL")
-        sql = (
-            "SELECT event_key, destination, kind, subject, at, token, claimed_at, sent_at,"
-            " run_id, event_json FROM event_deliveries"
-            + (" WHERE " + " AND ".join(where) if where else "")
-            + " ORDER BY at, event_key, destination"
-        )
-        return [
-            EventDelivery(
-                key=r[0], destination=r[1], kind=r[2], subject=r[3],
-                at=dt.date.fromisoformat(r[4]), token=r[5], claimed_at=utc_moment(r[6]),
-                sent_at=None if r[7] is None else utc_moment(r[7]), run_id=r[8],
-                event=json.loads(r[9]),
-            )
-            for r in self._query(sql, params)
-        ]
+        sql, params = event_deliveries_query(since, sent, mark="?", day=dt.date.isoformat)
+        return [event_from_row(r) for r in self._query(sql, params)]
 
     # -- lifetime ------------------------------------------------------------------------------
     def close(self) -> None:

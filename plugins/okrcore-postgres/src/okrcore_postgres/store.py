@@ -12,8 +12,8 @@ import collections
 import contextlib
 import datetime as dt
 import itertools
-import json
 import logging
+import operator
 import re
 import threading
 import urllib.parse
@@ -24,7 +24,6 @@ from okrcore import CheckIn, RunRecord, StoreError, StrategyChange, TargetChange
 from okrcore.errors import StoreNotFoundError
 from okrcore.model import RunOutcome
 from okrcore.store import (
-    OUTCOME_COLUMNS,
     STRATEGY_CHANGE_COLUMNS,
     TARGET_CHANGE_COLUMNS,
     AddResult,
@@ -35,13 +34,21 @@ from okrcore.store import (
     check_target_change,
     encode_json,
     latest_per_key,
-    outcome_from_row,
-    outcome_row,
     strategy_change_from_row,
     strategy_change_row,
     target_change_from_row,
     target_change_row,
-    utc_moment,
+)
+from okrcore.store.sql import (
+    apply_migrations,
+    checkin_filter,
+    checkins_query,
+    event_deliveries_query,
+    event_from_row,
+    history_query,
+    read_runs,
+    update_outcomes,
+    write_run,
 )
 
 if TYPE_CHECKING:  # imported where it is used, so that listing plugins stays fast
@@ -175,11 +182,21 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
             "CREATE INDEX event_deliveries_at ON event_deliveries (at, event_key, destination)",
         ),
     ),
+    (
+        4,
+        (
+            # Check-ins are now written by day first; rewrite the rows already stored in reading
+            # order too, so that reading everything walks the table's pages in order instead of
+            # jumping between them (a store written before kept them by key result).
+            "CLUSTER checkins USING checkins_order",
+            "ANALYZE checkins",
+        ),
+    ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
+_WRITE_ORDER = operator.attrgetter("as_of", "kr_id", "source")
 _SCHEMA_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
-_CHECKIN_COLUMNS = "kr_id, value, as_of, source, recorded_at, author, note, confidence"
 _INCOMING = (
     "CREATE TEMP TABLE IF NOT EXISTS okrcore_incoming (LIKE checkins) ON COMMIT DELETE ROWS"
 )
@@ -188,7 +205,7 @@ WITH up AS (
     INSERT INTO checkins (kr_id, as_of, source, value, recorded_at, author, note, confidence,
         run_id, reason)
     SELECT kr_id, as_of, source, value, recorded_at, author, note, confidence, run_id, reason
-    FROM okrcore_incoming ORDER BY kr_id, as_of, source
+    FROM okrcore_incoming ORDER BY as_of, kr_id, source
     ON CONFLICT (kr_id, as_of, source) DO UPDATE SET value = EXCLUDED.value,
         recorded_at = EXCLUDED.recorded_at, author = EXCLUDED.author, note = EXCLUDED.note,
         confidence = EXCLUDED.confidence, run_id = EXCLUDED.run_id, reason = EXCLUDED.reason
@@ -272,8 +289,11 @@ class PostgresStore:
             raise StoreError(f"cannot open PostgreSQL store {self.url}: {text}") from None
         except psycopg.Error as exc:
             raise StoreError(f"cannot use PostgreSQL store {self.url}: {exc}") from None
+        # autocommit: a one-statement read is one round trip (no BEGIN and COMMIT around it);
+        # everything else runs in an explicit transaction (_connection)
         self._pool = ConnectionPool(
-            conninfo, min_size=1, max_size=max(1, pool_size), kwargs=self._kwargs,
+            conninfo, min_size=1, max_size=max(1, pool_size),
+            kwargs={**self._kwargs, "autocommit": True},
             open=True, name=f"okrcore {self.url}",
         )
 
@@ -307,40 +327,38 @@ class PostgresStore:
                 )
             row = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()
             current = int(row[0]) if row and row[0] is not None else 0
-            if current > SCHEMA_VERSION:
-                raise StoreError(
-                    f"store {self.url} has schema version {current}, newer than this "
-                    f"okrcore-postgres understands ({SCHEMA_VERSION}); upgrade okrcore-postgres"
+            with conn.cursor() as cur:
+                self.applied_migrations = apply_migrations(
+                    cur, MIGRATIONS, current, store=self.url, software="okrcore-postgres",
+                    log=log, record=lambda version: (
+                        "INSERT INTO schema_version (version, applied_at) VALUES (%s, now())",
+                        (version,),
+                    ),
                 )
-            applied = []
-            for version, statements in MIGRATIONS:
-                if version <= current:
-                    continue
-                log.info("store %s: applying schema migration %d", self.url, version)
-                for statement in statements:
-                    conn.execute(statement)
-                conn.execute(
-                    "INSERT INTO schema_version (version, applied_at) VALUES (%s, now())",
-                    (version,),
-                )
-                applied.append(version)
-            self.applied_migrations = tuple(applied)
 
     @contextlib.contextmanager
-    def _connection(self, what: str) -> Iterator[psycopg.Connection[Any]]:
-        """A pooled connection in a transaction (committed when the block ends)."""
+    def _connection(
+        self, what: str, *, transaction: bool = True
+    ) -> Iterator[psycopg.Connection[Any]]:
+        """A pooled connection in a transaction (committed when the block ends); with
+        ``transaction=False`` in autocommit, for one statement that needs none."""
         import psycopg
 
         if self._closed:
             raise StoreError(f"store {self.url} is closed")
         try:
             with self._pool.connection() as conn:
-                yield conn
+                if not transaction:
+                    yield conn
+                    return
+                with conn.transaction():
+                    yield conn
         except psycopg.Error as exc:
             raise StoreError(f"store {self.url}: {what}: {str(exc).strip()}") from None
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        with self._connection("cannot read") as conn:
+        """The rows of one read statement."""
+        with self._connection("cannot read", transaction=False) as conn:
             return conn.execute(sql, params).fetchall()
 
     def schema_version(self) -> int:
@@ -370,7 +388,11 @@ class PostgresStore:
         """:meth:`add_checkins` in one transaction, counted per key result."""
         import psycopg
 
-        batch = latest_per_key(checkins)
+        # Rows go in one order for every writer (so concurrent writers lock keys in the same
+        # order and cannot deadlock), by day first: the table's rows then lie in reading order,
+        # and reading everything follows the reading-order index through adjacent pages.
+        batch = latest_per_key(checkins, by_key=False)
+        batch.sort(key=_WRITE_ORDER)
         counts = {c.kr_id: AddResult() for c in batch}
         if not batch:
             return counts
@@ -391,26 +413,6 @@ class PostgresStore:
                 counts[kr_id] = AddResult(new=int(new), revised=int(revised))
         return counts
 
-    @staticmethod
-    def _where(
-        kr_ids: Sequence[str] | None, since: dt.date | None, until: dt.date | None
-    ) -> tuple[str, list[Any]] | None:
-        where: list[str] = []
-        params: list[Any] = []
-        if kr_ids is not None:
-            ids = list(dict.fromkeys(kr_ids))
-            if not ids:
-                return None
-            where.append("kr_id = ANY(%s)")
-            params.append(ids)
-        if since is not None:
-            where.append("as_of >= %s")
-            params.append(since)
-        if until is not None:
-            where.append("as_of <= %s")
-            params.append(until)
-        return (" WHERE " + " AND ".join(where) if where else ""), params
-
     def checkins(
         self,
         kr_ids: Sequence[str] | None = None,
@@ -419,17 +421,12 @@ class PostgresStore:
         until: dt.date | None = None,
     ) -> list[CheckIn]:
         """Readings in force, ordered by ``as_of``, ``recorded_at``, ``kr_id``, ``source``."""
-        query = self._where(kr_ids, since, until)
+        query = checkin_filter(kr_ids, since, until, mark="%s", id_array=True)
         if query is None:
             return []
-        where, params = query
-        sql = (
-            f"SELECT {_CHECKIN_COLUMNS} FROM checkins{where}"
-            " ORDER BY as_of, recorded_at, kr_id, source"
-        )
         reader = RowReader()
-        with self._connection("cannot read check-ins") as conn:
-            cursor = conn.execute(sql, params)
+        with self._connection("cannot read check-ins", transaction=False) as conn:
+            cursor = conn.execute(checkins_query(query.where), query.params)
             # rows loaded 2,000 at a time: a quarter faster than one at a time, and a whole
             # store's rows are never all held as tuples
             chunks = iter(lambda: cursor.fetchmany(2000), [])
@@ -443,19 +440,10 @@ class PostgresStore:
         until: dt.date | None = None,
     ) -> list[CheckInRecord]:
         """Every reading, replaced ones included (see okrcore.store.Store.checkin_history)."""
-        query = self._where(kr_ids, since, until)
+        query = checkin_filter(kr_ids, since, until, mark="%s", id_array=True)
         if query is None:
             return []
-        where, params = query
-        sql = (
-            f"SELECT {_CHECKIN_COLUMNS}, run_id, reason, replaced_at FROM ("
-            f" SELECT {_CHECKIN_COLUMNS}, run_id, reason, replaced_at, seq"
-            f" FROM checkin_revisions{where}"
-            f" UNION ALL SELECT {_CHECKIN_COLUMNS}, run_id, reason, NULL, NULL"
-            f" FROM checkins{where}) AS h"
-            " ORDER BY as_of, kr_id, source, replaced_at IS NULL, seq"
-        )
-        return RowReader().history(self._query(sql, params + params))
+        return RowReader().history(self._query(history_query(query.where), query.params * 2))
 
     # -- target and strategy changes -----------------------------------------------------------
     def add_target_change(self, change: TargetChange) -> None:
@@ -500,23 +488,8 @@ class PostgresStore:
     # -- run log -------------------------------------------------------------------------------
     def record_run(self, run: RunRecord) -> None:
         """Record a refresh run, replacing an earlier record with the same ``run.id``."""
-        info = encode_json(run.info, f"run {run.id!r}")
-        outcomes = [outcome_row(run.id, i, o) for i, o in enumerate(run.outcomes)]
-        with self._connection(f"cannot record run {run.id!r}") as conn:
-            conn.execute("DELETE FROM runs WHERE id = %s", (run.id,))
-            conn.execute(
-                "INSERT INTO runs (id, started_at, finished_at, as_of, info_json)"
-                " VALUES (%s, %s, %s, %s, %s)",
-                (run.id, _aware(run.started_at),
-                 None if run.finished_at is None else _aware(run.finished_at), run.as_of, info),
-            )
-            with conn.cursor() as cur:
-                cur.executemany(
-                    "INSERT INTO run_outcomes (run_id, position, kr_id, status, connection, value,"
-                    " stored, revised, error, kind, warnings_json)"
-                    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                    outcomes,
-                )
+        with self._connection(f"cannot record run {run.id!r}") as conn, conn.cursor() as cur:
+            write_run(cur, run, mark="%s", moment=_aware)
 
     def record_outcomes(
         self,
@@ -528,58 +501,25 @@ class PostgresStore:
     ) -> None:
         """Replace the outcomes at these positions of a recorded run, and its ``finished_at``
         and ``info``, in one transaction (see okrcore.store.SQLiteStore.record_outcomes)."""
-        text = encode_json(info, f"run {run_id!r}")
-        rows = [(*outcome_row(run_id, i, o)[2:], run_id, i) for i, o in outcomes.items()]
-        with self._connection(f"cannot record run {run_id!r}") as conn:
-            found = conn.execute(
-                "UPDATE runs SET finished_at = %s, info_json = %s WHERE id = %s",
-                (None if finished_at is None else _aware(finished_at), text, run_id),
-            )
-            if found.rowcount != 1:
-                raise StoreError(f"store {self.url}: no run {run_id!r} to update")
-            with conn.cursor() as cur:
-                cur.executemany(
-                    "UPDATE run_outcomes SET kr_id = %s, status = %s, connection = %s,"
-                    " value = %s, stored = %s, revised = %s, error = %s, kind = %s,"
-                    " warnings_json = %s WHERE run_id = %s AND position = %s",
-                    rows,
-                )
+        with self._connection(f"cannot record run {run_id!r}") as conn, conn.cursor() as cur:
+            update_outcomes(cur, run_id, outcomes, mark="%s", moment=_aware,
+                            finished_at=finished_at, info=info, store=self.url)
 
     def runs(self, limit: int = 20) -> list[RunRecord]:
         """The most recent refresh runs, newest first."""
-        return self._runs(
-            "SELECT id, started_at, finished_at, as_of, info_json FROM runs"
-            " ORDER BY started_at DESC, id DESC LIMIT %s",
-            (max(int(limit), 0),),
-        )
+        return self._runs(" ORDER BY started_at DESC, id DESC LIMIT %s", (max(int(limit), 0),))
 
     def run(self, run_id: str, *, outcomes: bool = True) -> RunRecord | None:
         """One refresh run by its id, or ``None`` when the store has no such run;
         ``outcomes=False`` leaves its outcomes out (cheap, for a run of thousands)."""
-        found = self._runs(
-            "SELECT id, started_at, finished_at, as_of, info_json FROM runs WHERE id = %s",
-            (run_id,), outcomes=outcomes,
-        )
+        found = self._runs(" WHERE id = %s", (run_id,), outcomes=outcomes)
         return found[0] if found else None
 
-    def _runs(self, sql: str, params: Sequence[Any], *, outcomes: bool = True
+    def _runs(self, where: str, params: Sequence[Any], *, outcomes: bool = True
               ) -> list[RunRecord]:
-        with self._connection("cannot read runs") as conn:
-            heads = conn.execute(sql, params).fetchall()
-            rows = conn.execute(
-                f"SELECT run_id, {OUTCOME_COLUMNS} FROM run_outcomes WHERE run_id = ANY(%s)"
-                " ORDER BY run_id, position",
-                ([h[0] for h in heads],),
-            ).fetchall() if outcomes else []
-        by_run: dict[str, list[RunOutcome]] = {}
-        for r in rows:
-            by_run.setdefault(r[0], []).append(outcome_from_row(r[1:]))
-        return [
-            RunRecord(id=run_id, started_at=utc_moment(started),
-                      finished_at=None if finished is None else utc_moment(finished), as_of=as_of,
-                      outcomes=by_run.get(run_id, []), info=json.loads(info))
-            for run_id, started, finished, as_of, info in heads
-        ]
+        # one transaction: the runs and their outcomes as of one moment
+        with self._connection("cannot read runs") as conn, conn.cursor() as cur:
+            return read_runs(cur, where, params, mark="%s", outcomes=outcomes)
 
     # -- events ----------------------------------------------------------------------------------
     def claim_event(self, delivery: EventDelivery, *, stale_before: dt.datetime) -> bool:
@@ -606,26 +546,8 @@ class PostgresStore:
         self, *, since: dt.date | None = None, sent: bool | None = True
     ) -> list[EventDelivery]:
         """Recorded event deliveries, ordered by ``at``, key and destination."""
-        where: list[str] = []
-        params: list[Any] = []
-        if since is not None:
-            where.append("at >= %s")
-            params.append(since)
-        if sent is not None:
-            where.append("sent_at IS NOT NULL" if sent else "sent_at IS NULL")
-        sql = (
-            "SELECT event_key, destination, kind, subject, at, token, claimed_at, sent_at,"
-            " run_id, event_json FROM event_deliveries"
-            + (" WHERE " + " AND ".join(where) if where else "")
-            + " ORDER BY at, event_key, destination"
-        )
-        return [
-            EventDelivery(key=r[0], destination=r[1], kind=r[2], subject=r[3], at=r[4],
-                          token=r[5], claimed_at=utc_moment(r[6]),
-                          sent_at=None if r[7] is None else utc_moment(r[7]), run_id=r[8],
-                          event=json.loads(r[9]))
-            for r in self._query(sql, params)
-        ]
+        sql, params = event_deliveries_query(since, sent, mark="%s")
+        return [event_from_row(r) for r in self._query(sql, params)]
 
     # -- lifetime ------------------------------------------------------------------------------
     def close(self) -> None:
