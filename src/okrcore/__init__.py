@@ -85,6 +85,8 @@ _EXPORTS = {
     "follow_initiatives": "follow",
     "FollowResult": "follow",
     "report": "reports",
+    "reminders": "remind",
+    "send_reminders": "remind",
     # plugins
     "hookimpl": "hookspecs",
     "PluginManager": "plugins",
@@ -205,6 +207,10 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs (X as X: re-e
     )
     from .policies import (
         Light as Light,
+    )
+    from .remind import (
+        reminders as reminders,
+        send_reminders as send_reminders,
     )
     from .reports import (
         Report as Report,

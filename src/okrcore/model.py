@@ -7,6 +7,9 @@ message that says what was expected. A :class:`Plan` holds the whole tree and in
 Numbers are plain ``float``: key-result values are measurements (traffic, rates, money summed from
 reports) whose precision is far below a float's, and the math (means, slopes, ratios) is float math.
 Money is carried as a float in the key result's unit; nothing in okrcore does accounting.
+
+One module of about 1,000 lines on purpose: the whole domain model reads in one place, each class
+beside the validators it uses; it is attrs declarations, not logic (that is in the modules above).
 """
 
 from __future__ import annotations
@@ -722,6 +725,9 @@ class Plan:
     plugins: tuple[str, ...] = attrs.field(default=(), converter=_ids)
     title: str | None = None
     owners: tuple[Owner, ...] = attrs.field(default=(), converter=_tuple)
+    reminders: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_mapping)
+    """Check-in reminder settings (``every``, ``escalate_after``, ``email_channel``; see
+    :func:`okrcore.remind.reminder_settings`)."""
     source_path: str | None = attrs.field(default=None, eq=False)
     # field path ("objectives[1].key_results[0].target") -> (line, column), filled by the loader
     positions: Mapping[str, tuple[int, int]] = attrs.field(factory=dict, eq=False, repr=False)
@@ -756,6 +762,9 @@ class Plan:
             if owner.notify is not None and owner.notify not in self.notify:
                 message = f"unknown notify channel {owner.notify!r} for owner {owner.id!r}"
                 problems.append(Problem(f"owners[{i}].notify", message))
+        mail = self.reminders.get("email_channel")
+        if mail is not None and mail not in self.notify:
+            problems.append(Problem("reminders.email_channel", f"unknown notify channel {mail!r}"))
         krs: dict[str, tuple[KeyResult, Objective]] = {}
         for i, obj in enumerate(self.objectives):
             at = f"objectives[{i}]"

@@ -168,7 +168,9 @@ class Scorecard:
 
     Mappings keep plan order. ``by_owner`` groups objectives by owner, ``by_level`` by level (both
     over every objective in the group), ``by_cycle`` the top-level objectives (no parent) of each
-    cycle; each is the weighted mean by ``Objective.weight``.
+    cycle; each is the weighted mean by ``Objective.weight``. An owner who owns key results but
+    no objective has a ``by_owner`` row too, after the others: the weighted mean of those key
+    results by ``KeyResult.weight``.
     """
 
     at: dt.date

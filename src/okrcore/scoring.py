@@ -6,6 +6,9 @@ the alignment tree (:mod:`okrcore.rollup`). The pure formulas are in :mod:`okrco
 two judgement calls, how progress becomes a grade and how completion becomes a light, are the
 policies of :mod:`okrcore.policies`, looked up by the names the plan gives. docs/scoring.md has
 the rules with worked examples.
+
+A little over 600 lines on purpose: :func:`score` and :class:`LiveScore` are one computation (the
+batch is the incremental one run once), so a key result's scoring and its rollup read together.
 """
 
 from __future__ import annotations
@@ -517,12 +520,19 @@ class LiveScore:
             by_level.setdefault(o.level.value, []).append(o.id)
             if not o.parent_ids:
                 by_cycle.setdefault(o.cycle, []).append(o.id)
+        owners = {k: self._group(k, "owner", v, objectives) for k, v in by_owner.items()}
+        # an owner who holds key results but no objective still gets a row: over those key results
+        held: dict[str, list[str]] = {}
+        for kr in plan.key_results():
+            if kr.owner is not None and kr.owner not in by_owner:
+                held.setdefault(kr.owner, []).append(kr.id)
+        owners.update((k, self._kr_group(k, v)) for k, v in held.items())
         return Scorecard(
             at=self.at,
             key_results=self._snapshot(),
             objectives=objectives,
             goals=goals,
-            by_owner={k: self._group(k, "owner", v, objectives) for k, v in by_owner.items()},
+            by_owner=owners,
             by_level={k: self._group(k, "level", v, objectives) for k, v in by_level.items()},
             by_cycle={k: self._group(k, "cycle", v, objectives) for k, v in by_cycle.items()},
             grading=self.grading.name,
@@ -566,6 +576,27 @@ class LiveScore:
             status=light,
             reason=reason,
             confidence=weighted_mean((n.confidence, w) for n, w in pairs),
+        )
+
+
+    def _kr_group(self, owner: str, members: list[str]) -> NodeScore:
+        """The row of an owner who holds key results but no objective: the weighted mean of those
+        key results (by ``KeyResult.weight``), computed as an objective's rollup is."""
+        pairs = [(self._krs[m], self.plan.key_result(m).weight) for m in members]
+        completion = weighted_mean((_completion_leaf(k), w) for k, w in pairs)
+        light, reason = self._node_light(owner, "owner", completion,
+                                         [(k.id, k.status) for k, _ in pairs])
+        return NodeScore(
+            id=owner,
+            kind="owner",
+            title=self.plan.owner_label(owner) or owner,
+            score=weighted_mean((k.score, w) for k, w in pairs),
+            expected=weighted_mean((_expected_leaf(k), w) for k, w in pairs),
+            expected_score=weighted_mean((_expected_score_leaf(k), w) for k, w in pairs),
+            completion=completion,
+            status=light,
+            reason=reason,
+            confidence=weighted_mean((k.confidence, w) for k, w in pairs),
         )
 
 

@@ -407,6 +407,7 @@ def build(data: Any, ctx: Ctx, source_path: str | None, base_dir: str | None) ->
             checks=doc.get("checks", {}),
             policy=doc.get("policy", {}),
             notify=doc.get("notify", {}),
+            reminders=doc.get("reminders", {}),
             plugins=tuple(doc.get("plugins", ())),
             title=doc.get("title"),
             owners=owners,

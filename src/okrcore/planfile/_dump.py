@@ -219,6 +219,7 @@ def plan_data(plan: Plan) -> dict[str, Any]:
     _put(out, "checks", _plain(plan.checks))
     _put(out, "policy", _plain(plan.policy))
     _put(out, "notify", _plain(plan.notify))
+    _put(out, "reminders", _plain(plan.reminders))
     _put(out, "plugins", plan.plugins)
     _put(out, "funnels", [_funnel_data(f) for f in plan.funnels])
     return out
