@@ -1,5 +1,6 @@
-"""SQL that relational backends share: the check-in queries and their filter, the run log's
-statements and rows, the event deliveries' query, and the migration runner.
+"""SQL that relational backends share: :class:`SQLStore` (every method whose SQL is the same on
+every driver), and the helpers it is made of: the check-in queries and their filter, the run
+log's statements and rows, the event deliveries' query, and the migration runner.
 
 Written for DB-API drivers whose cursors have ``execute`` (returning the cursor) and
 ``executemany``; ``mark`` is the driver's parameter marker (``?`` for sqlite3, ``%s`` for
@@ -15,15 +16,35 @@ import datetime as dt
 import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Protocol
+from contextlib import AbstractContextManager
+from typing import Any, ClassVar, Protocol
 
 import attrs
 
 from okrcore.errors import StoreError
-from okrcore.model import RunOutcome, RunRecord
+from okrcore.model import RunOutcome, RunRecord, StrategyChange, TargetChange
 
-from .base import OUTCOME_COLUMNS, EventDelivery, encode_json, outcome_from_row, outcome_row
-from .rows import utc_moment
+from .base import (
+    OUTCOME_COLUMNS,
+    CheckInRecord,
+    EventDelivery,
+    StoreBase,
+    check_target_change,
+    encode_json,
+    outcome_from_row,
+    outcome_row,
+)
+from .rows import (
+    STRATEGY_CHANGE_COLUMNS,
+    TARGET_CHANGE_COLUMNS,
+    RowReader,
+    changes_query,
+    strategy_change_from_row,
+    strategy_change_row,
+    target_change_from_row,
+    target_change_row,
+    utc_moment,
+)
 
 __all__ = [
     "CHECKIN_COLUMNS",
@@ -32,6 +53,7 @@ __all__ = [
     "RUN_COLUMNS",
     "CheckinFilter",
     "Cursor",
+    "SQLStore",
     "apply_migrations",
     "checkin_filter",
     "checkins_query",
@@ -280,3 +302,183 @@ def apply_migrations(
         cur.execute(*record(version))
         applied.append(version)
     return tuple(applied)
+
+
+# -- a store on the built-in tables ----------------------------------------------------------
+class SQLStore(StoreBase):
+    """The store methods whose SQL is the same on every DB-API driver, for a backend on the
+    built-in tables (the SQLite store and the PostgreSQL plugin both use it).
+
+    A subclass sets :attr:`mark` (and :attr:`ids_as_array`), implements :meth:`_cursor`, and
+    converts datetimes and dates for its driver in :meth:`_moment` and :meth:`_day`; it writes
+    and reads check-ins itself (``add_checkins``, ``add_checkins_by_kr``, ``checkins``: bulk
+    loading and the counting upsert differ between dialects), and ``close``.
+    """
+
+    #: the driver's parameter marker
+    mark: ClassVar[str] = "?"
+    #: True: a list of key-result ids is bound as one array (``kr_id = ANY(%s)``)
+    ids_as_array: ClassVar[bool] = False
+
+    def _cursor(self, what: str, *, write: bool) -> AbstractContextManager[Cursor]:
+        """A cursor for the ``with`` block: in one transaction, committed at its end, when
+        ``write``; for reading otherwise. A driver's error becomes a
+        :class:`~okrcore.StoreError` whose message names the store and says ``what`` failed."""
+        raise NotImplementedError
+
+    def _label(self) -> str:
+        """The store in messages (never with a password)."""
+        return repr(self)
+
+    def _moment(self, moment: dt.datetime) -> Any:
+        """A datetime as the driver stores it (naive means UTC)."""
+        return moment.replace(tzinfo=dt.timezone.utc) if moment.tzinfo is None else moment
+
+    def _day(self, day: dt.date) -> Any:
+        """A date as the driver stores it."""
+        return day
+
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """The rows of one read statement."""
+        with self._cursor("cannot read", write=False) as cur:
+            return list(cur.execute(sql, params).fetchall())
+
+    def _filter(
+        self, kr_ids: Sequence[str] | None, since: dt.date | None, until: dt.date | None
+    ) -> CheckinFilter | None:
+        """:func:`checkin_filter` for this driver."""
+        return checkin_filter(kr_ids, since, until, mark=self.mark, day=self._day,
+                              id_array=self.ids_as_array)
+
+    def schema_version(self) -> int:
+        """The schema version of the open database."""
+        return int(self._query("SELECT MAX(version) FROM schema_version")[0][0])
+
+    # -- check-ins ---------------------------------------------------------------------------
+    def checkin_history(
+        self,
+        kr_ids: Sequence[str] | None = None,
+        *,
+        since: dt.date | None = None,
+        until: dt.date | None = None,
+    ) -> list[CheckInRecord]:
+        """Every reading, replaced ones included (see :meth:`Store.checkin_history`)."""
+        query = self._filter(kr_ids, since, until)
+        if query is None:
+            return []
+        rows = self._query(history_query(query.where), query.params * 2)
+        return RowReader(query.wanted).history(rows)
+
+    # -- target and strategy changes ---------------------------------------------------------
+    def add_target_change(self, change: TargetChange) -> None:
+        """Record a target change (a non-finite value raises StoreError)."""
+        self.add_target_changes([change])
+
+    def add_target_changes(self, changes: Sequence[TargetChange]) -> None:
+        """Record several target changes in one transaction: all, or none when one is refused."""
+        for change in changes:
+            check_target_change(change)
+        rows = [target_change_row(c, self._moment) for c in changes]
+        marks = _marks(self.mark, len(TARGET_CHANGE_COLUMNS.split(", ")))
+        with self._cursor("cannot add a target change", write=True) as cur:
+            cur.executemany(
+                f"INSERT INTO target_changes ({TARGET_CHANGE_COLUMNS}) VALUES ({marks})", rows
+            )
+
+    def target_changes(self, kr_id: str | None = None) -> list[TargetChange]:
+        """Target changes of one key result (all when ``None``), oldest first."""
+        sql = changes_query("target_changes", TARGET_CHANGE_COLUMNS,
+                            None if kr_id is None else "kr_id", self.mark)
+        params = () if kr_id is None else (kr_id,)
+        return [target_change_from_row(r) for r in self._query(sql, params)]
+
+    def add_strategy_change(self, change: StrategyChange) -> None:
+        """Record a strategy change; ``old`` and ``new`` are stored as JSON."""
+        row = strategy_change_row(change, self._moment)
+        with self._cursor("cannot add a strategy change", write=True) as cur:
+            cur.execute(f"INSERT INTO strategy_changes ({STRATEGY_CHANGE_COLUMNS})"
+                        f" VALUES ({_marks(self.mark, len(row))})", row)
+
+    def strategy_changes(self, strategy_id: str | None = None) -> list[StrategyChange]:
+        """Strategy changes of one strategy (all when ``None``), oldest first."""
+        sql = changes_query("strategy_changes", STRATEGY_CHANGE_COLUMNS,
+                            None if strategy_id is None else "strategy_id", self.mark)
+        params = () if strategy_id is None else (strategy_id,)
+        return [strategy_change_from_row(r) for r in self._query(sql, params)]
+
+    # -- run log -----------------------------------------------------------------------------
+    def record_run(self, run: RunRecord) -> None:
+        """Record a refresh run, replacing an earlier record with the same ``run.id``."""
+        with self._cursor(f"cannot record run {run.id!r}", write=True) as cur:
+            write_run(cur, run, mark=self.mark, moment=self._moment, day=self._day)
+
+    def record_outcomes(
+        self,
+        run_id: str,
+        outcomes: Mapping[int, RunOutcome],
+        *,
+        finished_at: dt.datetime | None,
+        info: Mapping[str, Any],
+    ) -> None:
+        """Replace the outcomes at these positions of a recorded run, and its ``finished_at``
+        and ``info``, in one transaction (a distributed refresh merges a job's outcomes so,
+        without rewriting the whole run). A run the store does not hold raises StoreError."""
+        with self._cursor(f"cannot record run {run_id!r}", write=True) as cur:
+            update_outcomes(cur, run_id, outcomes, mark=self.mark, moment=self._moment,
+                            finished_at=finished_at, info=info, store=self._label())
+
+    def runs(self, limit: int = 20) -> list[RunRecord]:
+        """The most recent refresh runs, newest first."""
+        return self._runs(f" ORDER BY started_at DESC, id DESC LIMIT {self.mark}",
+                          (max(int(limit), 0),))
+
+    def run(self, run_id: str, *, outcomes: bool = True) -> RunRecord | None:
+        """One refresh run by its id, or ``None`` when the store has no such run;
+        ``outcomes=False`` leaves its outcomes out (cheap, for a run of thousands)."""
+        found = self._runs(f" WHERE id = {self.mark}", (run_id,), outcomes=outcomes)
+        return found[0] if found else None
+
+    def _runs(self, where: str, params: Sequence[Any], *, outcomes: bool = True
+              ) -> list[RunRecord]:
+        with self._cursor("cannot read runs", write=False) as cur:
+            return read_runs(cur, where, params, mark=self.mark, outcomes=outcomes)
+
+    # -- events ------------------------------------------------------------------------------
+    def claim_event(self, delivery: EventDelivery, *, stale_before: dt.datetime) -> bool:
+        """Claim an event's delivery for sending (see :meth:`Store.claim_event`)."""
+        d = delivery
+        row = (d.key, d.destination, d.kind, d.subject, self._day(d.at), d.token,
+               self._moment(d.claimed_at), d.run_id, encode_json(d.event, f"event {d.key!r}"),
+               self._moment(stale_before))
+        # a claim is taken when there is no row yet, or over an unsent claim older than
+        # stale_before (its sender died); a sent row or a fresh claim stays (rowcount 0)
+        sql = (
+            f"INSERT INTO event_deliveries (event_key, destination, kind, subject, at, token,"
+            f" claimed_at, run_id, event_json) VALUES ({_marks(self.mark, 9)})"
+            " ON CONFLICT (event_key, destination) DO UPDATE SET token = excluded.token,"
+            " claimed_at = excluded.claimed_at, run_id = excluded.run_id,"
+            " event_json = excluded.event_json"
+            f" WHERE event_deliveries.sent_at IS NULL AND event_deliveries.claimed_at < {self.mark}"
+        )
+        with self._cursor(f"cannot claim event {d.key!r}", write=True) as cur:
+            return bool(cur.execute(sql, row).rowcount > 0)
+
+    def finish_event(
+        self, key: str, destination: str, token: str, *, sent_at: dt.datetime | None
+    ) -> None:
+        """Record a claimed delivery as sent, or drop the claim (see :meth:`Store.finish_event`)."""
+        m = self.mark
+        where = f" WHERE event_key = {m} AND destination = {m} AND token = {m} AND sent_at IS NULL"
+        with self._cursor(f"cannot finish event {key!r}", write=True) as cur:
+            if sent_at is None:
+                cur.execute("DELETE FROM event_deliveries" + where, (key, destination, token))
+            else:
+                cur.execute(f"UPDATE event_deliveries SET sent_at = {m}" + where,
+                            (self._moment(sent_at), key, destination, token))
+
+    def event_deliveries(
+        self, *, since: dt.date | None = None, sent: bool | None = True
+    ) -> list[EventDelivery]:
+        """Recorded event deliveries (see :meth:`Store.event_deliveries`)."""
+        sql, params = event_deliveries_query(since, sent, mark=self.mark, day=self._day)
+        return [event_from_row(r) for r in self._query(sql, params)]

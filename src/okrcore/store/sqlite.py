@@ -9,40 +9,23 @@ import logging
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from okrcore.errors import StoreError, StoreNotFoundError
-from okrcore.model import CheckIn, RunOutcome, RunRecord, StrategyChange, TargetChange
+from okrcore.model import CheckIn
 
 from .base import (
     AddResult,
-    CheckInRecord,
-    EventDelivery,
-    check_target_change,
-    encode_json,
     latest_per_key,
 )
 from .rows import (
-    STRATEGY_CHANGE_COLUMNS,
-    TARGET_CHANGE_COLUMNS,
     RowReader,
-    changes_query,
-    strategy_change_from_row,
-    strategy_change_row,
-    target_change_from_row,
-    target_change_row,
 )
 from .sql import (
+    SQLStore,
     apply_migrations,
-    checkin_filter,
     checkins_query,
-    event_deliveries_query,
-    event_from_row,
-    history_query,
-    read_runs,
-    update_outcomes,
-    write_run,
 )
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "MemoryStore", "SQLiteStore"]
@@ -234,17 +217,6 @@ _UPSERT = (
     " OR checkins.note IS NOT excluded.note OR checkins.confidence IS NOT excluded.confidence"
 )
 
-# A claim is taken when there is no row yet, or over an unsent claim older than the last
-# parameter (its sender died); a sent row or a fresh claim stays, and rowcount is then 0.
-_CLAIM = (
-    "INSERT INTO event_deliveries (event_key, destination, kind, subject, at, token,"
-    " claimed_at, run_id, event_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-    " ON CONFLICT (event_key, destination) DO UPDATE SET token = excluded.token,"
-    " claimed_at = excluded.claimed_at, run_id = excluded.run_id,"
-    " event_json = excluded.event_json"
-    " WHERE event_deliveries.sent_at IS NULL AND event_deliveries.claimed_at < ?"
-)
-
 def utc_text(moment: dt.datetime) -> str:
     """Fixed-width UTC ISO text, so that text order is time order. Naive means UTC."""
     if moment.tzinfo is None:
@@ -277,7 +249,7 @@ def _rows(
     return rows
 
 
-class SQLiteStore:
+class SQLiteStore(SQLStore):
     """The embedded store: one SQLite file (WAL mode), or an in-memory database.
 
     One connection, guarded by a lock, serves every thread (the refresh engine writes from worker
@@ -392,16 +364,32 @@ class SQLiteStore:
             raise StoreError(f"store {self.path!r} is closed")
         return self._conn
 
-    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        with self._lock:
-            try:
-                return self._connection().execute(sql, params).fetchall()
-            except sqlite3.Error as exc:
-                raise StoreError(f"store {self.path!r}: {exc}") from None
+    @contextlib.contextmanager
+    def _cursor(self, what: str, *, write: bool) -> Iterator[sqlite3.Cursor]:
+        """A cursor in one BEGIN IMMEDIATE transaction when ``write``, else for reading (see
+        :meth:`SQLStore._cursor`)."""
+        try:
+            if write:
+                with self._transaction() as cur:
+                    yield cur
+                return
+            with self._lock:
+                cur = self._connection().cursor()
+                try:
+                    yield cur
+                finally:
+                    cur.close()
+        except sqlite3.Error as exc:
+            raise StoreError(f"store {self.path!r}: {what}: {exc}") from None
 
-    def schema_version(self) -> int:
-        """The schema version of the open database."""
-        return int(self._query("SELECT MAX(version) FROM schema_version")[0][0])
+    def _label(self) -> str:
+        return repr(self.path)
+
+    def _moment(self, moment: dt.datetime) -> str:
+        return utc_text(moment)
+
+    def _day(self, day: dt.date) -> str:
+        return day.isoformat()
 
     # -- check-ins -----------------------------------------------------------------------------
     def add_checkins(
@@ -481,7 +469,7 @@ class SQLiteStore:
     ) -> list[CheckIn]:
         """Readings in force of the given key results (all when ``None``) with
         since <= as_of <= until, ordered by ``as_of``, ``recorded_at``, ``kr_id``, ``source``."""
-        query = checkin_filter(kr_ids, since, until, day=dt.date.isoformat)
+        query = self._filter(kr_ids, since, until)
         if query is None:
             return []
         with self._lock:
@@ -491,151 +479,6 @@ class SQLiteStore:
             except sqlite3.Error as exc:
                 raise StoreError(f"store {self.path!r}: {exc}") from None
 
-    def checkin_history(
-        self,
-        kr_ids: Sequence[str] | None = None,
-        *,
-        since: dt.date | None = None,
-        until: dt.date | None = None,
-    ) -> list[CheckInRecord]:
-        """Every reading, replaced ones included (see :meth:`Store.checkin_history`)."""
-        query = checkin_filter(kr_ids, since, until, day=dt.date.isoformat)
-        if query is None:
-            return []
-        rows = self._query(history_query(query.where), query.params * 2)
-        return RowReader(query.wanted).history(rows)
-
-    # -- target and strategy changes -----------------------------------------------------------
-    def add_target_change(self, change: TargetChange) -> None:
-        """Record a target change (a non-finite value raises StoreError)."""
-        self.add_target_changes([change])
-
-    def add_target_changes(self, changes: Sequence[TargetChange]) -> None:
-        """Record several target changes in one transaction: all, or none when one is refused."""
-        for change in changes:
-            check_target_change(change)
-        rows = [target_change_row(c, utc_text) for c in changes]
-        marks = ", ".join("?" for _ in TARGET_CHANGE_COLUMNS.split(", "))
-        try:
-            with self._transaction() as cur:
-                cur.executemany(
-                    f"INSERT INTO target_changes ({TARGET_CHANGE_COLUMNS}) VALUES ({marks})", rows
-                )
-        except sqlite3.Error as exc:
-            raise StoreError(f"store {self.path!r}: cannot add a target change: {exc}") from None
-
-    def target_changes(self, kr_id: str | None = None) -> list[TargetChange]:
-        """Target changes of one key result (all when ``None``), oldest first."""
-        sql = changes_query("target_changes", TARGET_CHANGE_COLUMNS,
-                            None if kr_id is None else "kr_id", "?")
-        params = () if kr_id is None else (kr_id,)
-        return [target_change_from_row(r) for r in self._query(sql, params)]
-
-    def add_strategy_change(self, change: StrategyChange) -> None:
-        """Record a strategy change; ``old`` and ``new`` are stored as JSON."""
-        self._insert("strategy_changes", STRATEGY_CHANGE_COLUMNS,
-                     strategy_change_row(change, utc_text), "a strategy change")
-
-    def strategy_changes(self, strategy_id: str | None = None) -> list[StrategyChange]:
-        """Strategy changes of one strategy (all when ``None``), oldest first."""
-        sql = changes_query("strategy_changes", STRATEGY_CHANGE_COLUMNS,
-                            None if strategy_id is None else "strategy_id", "?")
-        params = () if strategy_id is None else (strategy_id,)
-        return [strategy_change_from_row(r) for r in self._query(sql, params)]
-
-    def _insert(self, table: str, columns: str, row: Sequence[Any], what: str) -> None:
-        marks = ", ".join("?" for _ in row)
-        try:
-            with self._transaction() as cur:
-                cur.execute(f"INSERT INTO {table} ({columns}) VALUES ({marks})", row)
-        except sqlite3.Error as exc:
-            raise StoreError(f"store {self.path!r}: cannot add {what}: {exc}") from None
-
-    # -- run log -------------------------------------------------------------------------------
-    def record_run(self, run: RunRecord) -> None:
-        """Record a refresh run, replacing an earlier record with the same ``run.id``."""
-        try:
-            with self._transaction() as cur:
-                write_run(cur, run, mark="?", moment=utc_text, day=dt.date.isoformat)
-        except sqlite3.Error as exc:
-            raise StoreError(f"store {self.path!r}: cannot record run {run.id!r}: {exc}") from None
-
-    def record_outcomes(
-        self,
-        run_id: str,
-        outcomes: Mapping[int, RunOutcome],
-        *,
-        finished_at: dt.datetime | None,
-        info: Mapping[str, Any],
-    ) -> None:
-        """Replace the outcomes at these positions of a recorded run, and its ``finished_at``
-        and ``info``, in one transaction (a distributed refresh merges a job's outcomes so,
-        without rewriting the whole run). A run the store does not hold raises StoreError."""
-        try:
-            with self._transaction() as cur:
-                update_outcomes(cur, run_id, outcomes, mark="?", moment=utc_text,
-                                finished_at=finished_at, info=info, store=repr(self.path))
-        except sqlite3.Error as exc:
-            raise StoreError(f"store {self.path!r}: cannot record run {run_id!r}: {exc}") from None
-
-    def runs(self, limit: int = 20) -> list[RunRecord]:
-        """The most recent refresh runs, newest first."""
-        return self._runs(" ORDER BY started_at DESC, id DESC LIMIT ?", (max(int(limit), 0),))
-
-    def run(self, run_id: str, *, outcomes: bool = True) -> RunRecord | None:
-        """One refresh run by its id, or ``None`` when the store has no such run;
-        ``outcomes=False`` leaves its outcomes out (cheap, for a run of thousands)."""
-        found = self._runs(" WHERE id = ?", (run_id,), outcomes=outcomes)
-        return found[0] if found else None
-
-    def _runs(self, where: str, params: Sequence[Any], *, outcomes: bool = True
-              ) -> list[RunRecord]:
-        with self._lock:
-            try:
-                return read_runs(self._connection().cursor(), where, params, mark="?",
-                                 outcomes=outcomes)
-            except sqlite3.Error as exc:
-                raise StoreError(f"store {self.path!r}: cannot read runs: {exc}") from None
-
-    # -- events ----------------------------------------------------------------------------------
-    def claim_event(self, delivery: EventDelivery, *, stale_before: dt.datetime) -> bool:
-        """Claim an event's delivery for sending (see :meth:`Store.claim_event`)."""
-        d = delivery
-        row = (
-            d.key, d.destination, d.kind, d.subject, d.at.isoformat(), d.token,
-            utc_text(d.claimed_at), d.run_id, encode_json(d.event, f"event {d.key!r}"),
-        )
-        try:
-            with self._transaction() as cur:
-                cur.execute(_CLAIM, (*row, utc_text(stale_before)))
-                return cur.rowcount > 0
-        except sqlite3.Error as exc:
-            raise StoreError(f"store {self.path!r}: cannot claim event {d.key!r}: {exc}") from None
-
-    def finish_event(
-        self, key: str, destination: str, token: str, *, sent_at: dt.datetime | None
-    ) -> None:
-        """Record a claimed delivery as sent, or drop the claim (see :meth:`Store.finish_event`)."""
-        where = " WHERE event_key = ? AND destination = ? AND token = ? AND sent_at IS NULL"
-        try:
-            with self._transaction() as cur:
-                if sent_at is None:
-                    cur.execute("DELETE FROM event_deliveries" + where, (key, destination, token))
-                else:
-                    cur.execute(
-                        "UPDATE event_deliveries SET sent_at = ?" + where,
-                        (utc_text(sent_at), key, destination, token),
-                    )
-        except sqlite3.Error as exc:
-            raise StoreError(f"store {self.path!r}: cannot finish event {key!r}: {exc}") from None
-
-    def event_deliveries(
-        self, *, since: dt.date | None = None, sent: bool | None = True
-    ) -> list[EventDelivery]:
-        """Recorded event deliveries (see :meth:`Store.event_deliveries`)."""
-        sql, params = event_deliveries_query(since, sent, mark="?", day=dt.date.isoformat)
-        return [event_from_row(r) for r in self._query(sql, params)]
-
     # -- lifetime ------------------------------------------------------------------------------
     def close(self) -> None:
         """Close the connection; further use raises :class:`~okrcore.StoreError`."""
@@ -643,12 +486,6 @@ class SQLiteStore:
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
-
-    def __enter__(self) -> SQLiteStore:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.path!r})"

@@ -3,7 +3,8 @@
 Behaves exactly as okrcore's SQLite store (both pass okrcore.testing.StoreContract): the same
 revisions, ordering and refusals. Bulk writes go through COPY into a temporary table and one
 ``INSERT ... ON CONFLICT`` (unique keys make concurrent writers from any number of processes
-safe); reads of all check-ins stream rows from the server.
+safe); reads of all check-ins stream rows from the server. What is the same SQL on both
+(changes, the run log, events, check-in history) comes from okrcore.store.sql.SQLStore.
 """
 
 from __future__ import annotations
@@ -17,38 +18,20 @@ import operator
 import re
 import threading
 import urllib.parse
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from okrcore import CheckIn, RunRecord, StoreError, StrategyChange, TargetChange
+from okrcore import CheckIn, StoreError
 from okrcore.errors import StoreNotFoundError
-from okrcore.model import RunOutcome
 from okrcore.store import (
-    STRATEGY_CHANGE_COLUMNS,
-    TARGET_CHANGE_COLUMNS,
     AddResult,
-    CheckInRecord,
-    EventDelivery,
     RowReader,
-    changes_query,
-    check_target_change,
-    encode_json,
     latest_per_key,
-    strategy_change_from_row,
-    strategy_change_row,
-    target_change_from_row,
-    target_change_row,
 )
 from okrcore.store.sql import (
+    SQLStore,
     apply_migrations,
-    checkin_filter,
     checkins_query,
-    event_deliveries_query,
-    event_from_row,
-    history_query,
-    read_runs,
-    update_outcomes,
-    write_run,
 )
 
 if TYPE_CHECKING:  # imported where it is used, so that listing plugins stays fast
@@ -217,17 +200,6 @@ SELECT kr_id, count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inser
 FROM up GROUP BY kr_id
 """
 
-# A claim is taken when there is no row yet, or over an unsent claim older than the last
-# parameter (its sender died); ON CONFLICT makes it atomic across processes.
-_CLAIM = """
-INSERT INTO event_deliveries (event_key, destination, kind, subject, at, token, claimed_at,
-    run_id, event_json) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
-ON CONFLICT (event_key, destination) DO UPDATE SET token = EXCLUDED.token,
-    claimed_at = EXCLUDED.claimed_at, run_id = EXCLUDED.run_id, event_json = EXCLUDED.event_json
-WHERE event_deliveries.sent_at IS NULL AND event_deliveries.claimed_at < %s
-"""
-
-
 def _masked(url: str) -> str:
     """The URL without its password (never shown)."""
     parts = urllib.parse.urlsplit(url)
@@ -238,7 +210,7 @@ def _masked(url: str) -> str:
                                                   + netloc[1]))
 
 
-class PostgresStore:
+class PostgresStore(SQLStore):
     """A check-in store in a PostgreSQL database (or one schema of it).
 
     ``url`` is a libpq URL, ``postgresql://user:password@host:port/dbname``; ``?schema=name``
@@ -250,6 +222,9 @@ class PostgresStore:
     Threads share a pool of up to ``pool_size`` connections. Usable as a context manager, which
     closes it.
     """
+
+    mark = "%s"
+    ids_as_array = True
 
     def __init__(self, url: str, *, create: bool = True, pool_size: int = 8) -> None:
         import psycopg  # here, not at the top: listing plugins and opening SQLite stay fast
@@ -356,14 +331,20 @@ class PostgresStore:
         except psycopg.Error as exc:
             raise StoreError(f"store {self.url}: {what}: {str(exc).strip()}") from None
 
+    @contextlib.contextmanager
+    def _cursor(self, what: str, *, write: bool) -> Iterator[psycopg.Cursor[Any]]:
+        """A cursor in one transaction, for writing and for reading alike (the statements of
+        one read see one snapshot)."""
+        with self._connection(what) as conn, conn.cursor() as cur:
+            yield cur
+
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """The rows of one read statement."""
         with self._connection("cannot read", transaction=False) as conn:
             return conn.execute(sql, params).fetchall()
 
-    def schema_version(self) -> int:
-        """The schema version of the open database."""
-        return int(self._query("SELECT MAX(version) FROM schema_version")[0][0])
+    def _label(self) -> str:
+        return self.url
 
     # -- check-ins -----------------------------------------------------------------------------
     def add_checkins(
@@ -421,7 +402,7 @@ class PostgresStore:
         until: dt.date | None = None,
     ) -> list[CheckIn]:
         """Readings in force, ordered by ``as_of``, ``recorded_at``, ``kr_id``, ``source``."""
-        query = checkin_filter(kr_ids, since, until, mark="%s", id_array=True)
+        query = self._filter(kr_ids, since, until)
         if query is None:
             return []
         reader = RowReader()
@@ -432,123 +413,6 @@ class PostgresStore:
             chunks = iter(lambda: cursor.fetchmany(2000), [])
             return reader.checkins(itertools.chain.from_iterable(chunks))
 
-    def checkin_history(
-        self,
-        kr_ids: Sequence[str] | None = None,
-        *,
-        since: dt.date | None = None,
-        until: dt.date | None = None,
-    ) -> list[CheckInRecord]:
-        """Every reading, replaced ones included (see okrcore.store.Store.checkin_history)."""
-        query = checkin_filter(kr_ids, since, until, mark="%s", id_array=True)
-        if query is None:
-            return []
-        return RowReader().history(self._query(history_query(query.where), query.params * 2))
-
-    # -- target and strategy changes -----------------------------------------------------------
-    def add_target_change(self, change: TargetChange) -> None:
-        """Record a target change (a non-finite value raises StoreError)."""
-        self.add_target_changes([change])
-
-    def add_target_changes(self, changes: Sequence[TargetChange]) -> None:
-        """Record several target changes in one transaction: all, or none when one is refused."""
-        for change in changes:
-            check_target_change(change)
-        rows = [target_change_row(c, _aware) for c in changes]
-        marks = ", ".join("%s" for _ in TARGET_CHANGE_COLUMNS.split(", "))
-        with self._connection("cannot add a target change") as conn, conn.cursor() as cur:
-            cur.executemany(
-                f"INSERT INTO target_changes ({TARGET_CHANGE_COLUMNS}) VALUES ({marks})", rows
-            )
-
-    def target_changes(self, kr_id: str | None = None) -> list[TargetChange]:
-        """Target changes of one key result (all when ``None``), oldest first."""
-        sql = changes_query("target_changes", TARGET_CHANGE_COLUMNS,
-                            None if kr_id is None else "kr_id", "%s")
-        params = () if kr_id is None else (kr_id,)
-        return [target_change_from_row(r) for r in self._query(sql, params)]
-
-    def add_strategy_change(self, change: StrategyChange) -> None:
-        """Record a strategy change; ``old`` and ``new`` are stored as JSON."""
-        self._insert("strategy_changes", STRATEGY_CHANGE_COLUMNS,
-                     strategy_change_row(change, _aware), "a strategy change")
-
-    def strategy_changes(self, strategy_id: str | None = None) -> list[StrategyChange]:
-        """Strategy changes of one strategy (all when ``None``), oldest first."""
-        sql = changes_query("strategy_changes", STRATEGY_CHANGE_COLUMNS,
-                            None if strategy_id is None else "strategy_id", "%s")
-        params = () if strategy_id is None else (strategy_id,)
-        return [strategy_change_from_row(r) for r in self._query(sql, params)]
-
-    def _insert(self, table: str, columns: str, row: Sequence[Any], what: str) -> None:
-        marks = ", ".join("%s" for _ in row)
-        with self._connection(f"cannot add {what}") as conn:
-            conn.execute(f"INSERT INTO {table} ({columns}) VALUES ({marks})", row)
-
-    # -- run log -------------------------------------------------------------------------------
-    def record_run(self, run: RunRecord) -> None:
-        """Record a refresh run, replacing an earlier record with the same ``run.id``."""
-        with self._connection(f"cannot record run {run.id!r}") as conn, conn.cursor() as cur:
-            write_run(cur, run, mark="%s", moment=_aware)
-
-    def record_outcomes(
-        self,
-        run_id: str,
-        outcomes: Mapping[int, RunOutcome],
-        *,
-        finished_at: dt.datetime | None,
-        info: Mapping[str, Any],
-    ) -> None:
-        """Replace the outcomes at these positions of a recorded run, and its ``finished_at``
-        and ``info``, in one transaction (see okrcore.store.SQLiteStore.record_outcomes)."""
-        with self._connection(f"cannot record run {run_id!r}") as conn, conn.cursor() as cur:
-            update_outcomes(cur, run_id, outcomes, mark="%s", moment=_aware,
-                            finished_at=finished_at, info=info, store=self.url)
-
-    def runs(self, limit: int = 20) -> list[RunRecord]:
-        """The most recent refresh runs, newest first."""
-        return self._runs(" ORDER BY started_at DESC, id DESC LIMIT %s", (max(int(limit), 0),))
-
-    def run(self, run_id: str, *, outcomes: bool = True) -> RunRecord | None:
-        """One refresh run by its id, or ``None`` when the store has no such run;
-        ``outcomes=False`` leaves its outcomes out (cheap, for a run of thousands)."""
-        found = self._runs(" WHERE id = %s", (run_id,), outcomes=outcomes)
-        return found[0] if found else None
-
-    def _runs(self, where: str, params: Sequence[Any], *, outcomes: bool = True
-              ) -> list[RunRecord]:
-        # one transaction: the runs and their outcomes as of one moment
-        with self._connection("cannot read runs") as conn, conn.cursor() as cur:
-            return read_runs(cur, where, params, mark="%s", outcomes=outcomes)
-
-    # -- events ----------------------------------------------------------------------------------
-    def claim_event(self, delivery: EventDelivery, *, stale_before: dt.datetime) -> bool:
-        """Claim an event's delivery for sending (see okrcore's ``Store.claim_event``)."""
-        d = delivery
-        row = (d.key, d.destination, d.kind, d.subject, d.at, d.token, _aware(d.claimed_at),
-               d.run_id, encode_json(d.event, f"event {d.key!r}"), _aware(stale_before))
-        with self._connection(f"cannot claim event {d.key!r}") as conn:
-            return conn.execute(_CLAIM, row).rowcount > 0
-
-    def finish_event(
-        self, key: str, destination: str, token: str, *, sent_at: dt.datetime | None
-    ) -> None:
-        """Record a claimed delivery as sent, or drop the claim."""
-        where = " WHERE event_key = %s AND destination = %s AND token = %s AND sent_at IS NULL"
-        with self._connection(f"cannot finish event {key!r}") as conn:
-            if sent_at is None:
-                conn.execute("DELETE FROM event_deliveries" + where, (key, destination, token))
-            else:
-                conn.execute("UPDATE event_deliveries SET sent_at = %s" + where,
-                             (_aware(sent_at), key, destination, token))
-
-    def event_deliveries(
-        self, *, since: dt.date | None = None, sent: bool | None = True
-    ) -> list[EventDelivery]:
-        """Recorded event deliveries, ordered by ``at``, key and destination."""
-        sql, params = event_deliveries_query(since, sent, mark="%s")
-        return [event_from_row(r) for r in self._query(sql, params)]
-
     # -- lifetime ------------------------------------------------------------------------------
     def close(self) -> None:
         """Close the pool; further use raises :class:`~okrcore.StoreError`."""
@@ -556,12 +420,6 @@ class PostgresStore:
             if not self._closed:
                 self._closed = True
                 self._pool.close()
-
-    def __enter__(self) -> PostgresStore:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.url!r})"
