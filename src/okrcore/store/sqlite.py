@@ -32,9 +32,6 @@ __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "MemoryStore", "SQLiteStore"]
 
 log = logging.getLogger(__name__)
 
-# Dates and datetimes are ISO text (datetimes fixed-width UTC, so that text order is time order),
-# values DOUBLE PRECISION, JSON in TEXT columns.
-#
 # A reading replaced by a different one moves to checkin_revisions, inside the same statement
 # (created by migration 3, again by 6 on the rebuilt table).
 _KEEP_REVISION = """CREATE TRIGGER checkins_keep_revision BEFORE UPDATE ON checkins
@@ -45,6 +42,9 @@ BEGIN
         OLD.note, OLD.confidence, OLD.run_id, OLD.reason, NEW.recorded_at);
 END"""
 
+# Dates and datetimes are ISO text (datetimes fixed-width UTC, so that text order is time order),
+# values DOUBLE PRECISION, JSON in TEXT columns.
+#
 # version -> statements; applied in order, each version once, in one BEGIN IMMEDIATE transaction
 # at open (docs/stores.md#migrations). Never edit a released version: add one.
 MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
