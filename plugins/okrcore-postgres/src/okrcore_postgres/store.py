@@ -26,12 +26,10 @@ from okrcore.errors import StoreNotFoundError
 from okrcore.store import (
     AddResult,
     RowReader,
-    latest_per_key,
-)
-from okrcore.store.sql import (
     SQLStore,
     apply_migrations,
     checkins_query,
+    latest_per_key,
 )
 
 if TYPE_CHECKING:  # imported where it is used, so that listing plugins stays fast
