@@ -37,7 +37,7 @@ def test_store_of_commit_592c20e_upgrades_without_losing_a_checkin(
     with store:
         assert store.applied_migrations == tuple(range(3, SCHEMA_VERSION + 1))
         assert "applying schema migration 3" in caplog.text
-        # migration 6: check-ins clustered by key result, the trigger and the index rebuilt
+        # migration 7: check-ins clustered by key result, the trigger and the index rebuilt
         (table,) = rows(path, "SELECT sql FROM sqlite_master WHERE name = 'checkins'")[0]
         assert str(table).endswith("WITHOUT ROWID")
         assert rows(path, "SELECT name FROM sqlite_master WHERE tbl_name = 'checkins'"

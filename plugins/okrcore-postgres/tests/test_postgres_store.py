@@ -173,7 +173,7 @@ def test_writes_match_the_sqlite_store(postgres_server: str, batches: list[Any])
             conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
-def test_a_store_of_schema_3_upgrades_to_reading_order_without_losing_a_checkin(
+def test_a_store_of_schema_4_upgrades_to_reading_order_without_losing_a_checkin(
     fresh_schema: str, postgres_server: str
 ) -> None:
     from okrcore_postgres import MIGRATIONS
@@ -181,12 +181,12 @@ def test_a_store_of_schema_3_upgrades_to_reading_order_without_losing_a_checkin(
     schema = fresh_schema.rsplit("=", 1)[1]
     written = [CheckIn(f"kr-{k}", float(k * 10 + d), dt.date(2026, 1, 1 + d), note=f"n{k}",
                        recorded_at=dt.datetime(2026, 2, 1, k, tzinfo=dt.timezone.utc))
-               for k in range(5) for d in range(4)]  # by key result, as schema 3 wrote them
+               for k in range(5) for d in range(4)]  # by key result, as schema 4 wrote them
     with psycopg.connect(postgres_server, options=f"-c search_path={schema}") as conn:
         conn.execute(f'CREATE SCHEMA "{schema}"')
         conn.execute("CREATE TABLE schema_version (version INTEGER PRIMARY KEY,"
                      " applied_at TIMESTAMPTZ NOT NULL)")
-        for version, statements in MIGRATIONS[:3]:
+        for version, statements in MIGRATIONS[:4]:
             for statement in statements:
                 conn.execute(statement)
             conn.execute("INSERT INTO schema_version VALUES (%s, now())", (version,))
@@ -196,7 +196,7 @@ def test_a_store_of_schema_3_upgrades_to_reading_order_without_losing_a_checkin(
                 " VALUES (%s, %s, %s, %s, %s, %s)",
                 [(c.kr_id, c.as_of, c.source, c.value, c.recorded_at, c.note) for c in written])
     with PostgresStore(fresh_schema) as store:
-        assert store.applied_migrations == (4,)
+        assert store.applied_migrations == (5,)
         back = store.checkins()
         assert sorted(back, key=lambda c: (c.kr_id, c.as_of)) == written
         assert [c.as_of for c in back] == sorted(c.as_of for c in written)

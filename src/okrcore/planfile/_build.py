@@ -31,7 +31,9 @@ from ._format import PLAN_SPEC
 from ._limits import MAX_NUMBER
 from ._spec import BAD, Ctx, Relative, join, suggest
 
-_KR_FIELDS = ("target", "floor", "stretch", "baseline", "tolerance", "weight")
+_KR_FIELDS = (
+    "target", "floor", "stretch", "baseline", "tolerance", "weight", "rollup", "sum_of"
+)
 
 
 def _model_problem(

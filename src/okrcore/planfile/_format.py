@@ -118,6 +118,13 @@ KEY_RESULT = Obj(
             Choice(("initiatives",)),
             doc="A milestone's progress: the share of its initiatives done.",
         ),
+        Field(
+            "rollup",
+            Choice(("sum",)),
+            doc="sum: the actual is the sum of its parts' actuals (sum_of, else the key result "
+            "in its unit of each child objective).",
+        ),
+        Field("sum_of", Ids(), doc="Ids of the key results a rollup: sum adds up."),
         Field("source", SOURCE),
     ),
     doc="A measurable, time-bound result that shows progress on an objective.",
@@ -182,6 +189,11 @@ OBJECTIVE = Obj(
             doc="Several parent objectives, each with its weight (instead of parent).",
         ),
         Field("budget", MONEY),
+        Field(
+            "rollup",
+            Choice(("sum",)),
+            doc="sum: every key result of the objective is a sum of its parts.",
+        ),
         Field("key_results", ListOf(KEY_RESULT)),
         Field("strategies", ListOf(STRATEGY)),
     ),

@@ -33,10 +33,13 @@ from .base import (
 )
 from .copy import SECTIONS, CopyReport, Section, copy_store, store_content
 from .rows import (
+    INITIATIVE_CHANGE_COLUMNS,
     STRATEGY_CHANGE_COLUMNS,
     TARGET_CHANGE_COLUMNS,
     RowReader,
     changes_query,
+    initiative_change_from_row,
+    initiative_change_row,
     strategy_change_from_row,
     strategy_change_row,
     target_change_from_row,
@@ -69,6 +72,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CHECKIN_COLUMNS",
     "EVENT_COLUMNS",
+    "INITIATIVE_CHANGE_COLUMNS",
     "MIGRATIONS",
     "OUTCOME_COLUMNS",
     "READING_ORDER",
@@ -103,6 +107,8 @@ __all__ = [
     "event_deliveries_query",
     "event_from_row",
     "history_query",
+    "initiative_change_from_row",
+    "initiative_change_row",
     "latest_per_key",
     "open_store",
     "outcome_from_row",

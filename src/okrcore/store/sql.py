@@ -22,7 +22,7 @@ from typing import Any, ClassVar, Protocol
 import attrs
 
 from okrcore.errors import StoreError
-from okrcore.model import RunOutcome, RunRecord, StrategyChange, TargetChange
+from okrcore.model import InitiativeChange, RunOutcome, RunRecord, StrategyChange, TargetChange
 
 from .base import (
     OUTCOME_COLUMNS,
@@ -35,10 +35,13 @@ from .base import (
     outcome_row,
 )
 from .rows import (
+    INITIATIVE_CHANGE_COLUMNS,
     STRATEGY_CHANGE_COLUMNS,
     TARGET_CHANGE_COLUMNS,
     RowReader,
     changes_query,
+    initiative_change_from_row,
+    initiative_change_row,
     strategy_change_from_row,
     strategy_change_row,
     target_change_from_row,
@@ -306,8 +309,8 @@ def apply_migrations(
 
 # -- a store on the built-in tables ----------------------------------------------------------
 class SQLStore(StoreBase):
-    """The store methods whose SQL is the same on every DB-API driver, for a backend on the
-    built-in tables (the SQLite store and the PostgreSQL plugin both use it).
+    """The store methods whose SQL is the same on every DB-API driver (changes, the initiative
+    status history, the run log, events, check-in history), for a backend on the built-in tables (the SQLite store and the PostgreSQL plugin both use it).
 
     A subclass sets :attr:`mark` (and :attr:`ids_as_array`), implements :meth:`_cursor`, and
     converts datetimes and dates for its driver in :meth:`_moment` and :meth:`_day`; it writes
@@ -405,6 +408,25 @@ class SQLStore(StoreBase):
                             None if strategy_id is None else "strategy_id", self.mark)
         params = () if strategy_id is None else (strategy_id,)
         return [strategy_change_from_row(r) for r in self._query(sql, params)]
+
+    # -- initiative status history -----------------------------------------------------------
+    def add_initiative_changes(self, changes: Sequence[InitiativeChange]) -> None:
+        """Record initiative statuses in one transaction: all, or none when one is refused."""
+        rows = [initiative_change_row(c, self._day, self._moment) for c in changes]
+        marks = _marks(self.mark, len(INITIATIVE_CHANGE_COLUMNS.split(", ")))
+        with self._cursor("cannot add an initiative status", write=True) as cur:
+            cur.executemany(
+                f"INSERT INTO initiative_changes ({INITIATIVE_CHANGE_COLUMNS}) VALUES ({marks})",
+                rows,
+            )
+
+    def initiative_changes(self, initiative_id: str | None = None) -> list[InitiativeChange]:
+        """Status records of one initiative (all when ``None``), by ``at``, then as added."""
+        where = "" if initiative_id is None else f" WHERE initiative_id = {self.mark}"
+        sql = (f"SELECT {INITIATIVE_CHANGE_COLUMNS} FROM initiative_changes{where}"
+               " ORDER BY at, seq")
+        params = () if initiative_id is None else (initiative_id,)
+        return [initiative_change_from_row(r) for r in self._query(sql, params)]
 
     # -- run log -----------------------------------------------------------------------------
     def record_run(self, run: RunRecord) -> None:

@@ -33,7 +33,7 @@ __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "MemoryStore", "SQLiteStore"]
 log = logging.getLogger(__name__)
 
 # A reading replaced by a different one moves to checkin_revisions, inside the same statement
-# (created by migration 3, again by 6 on the rebuilt table).
+# (created by migration 3, again by 7 on the rebuilt table).
 _KEEP_REVISION = """CREATE TRIGGER checkins_keep_revision BEFORE UPDATE ON checkins
 BEGIN
     INSERT INTO checkin_revisions (kr_id, as_of, source, value, recorded_at, author,
@@ -172,12 +172,29 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
     (
         6,
         (
+            # Initiative status history: each status as first seen, then each change.
+            """CREATE TABLE initiative_changes (
+                seq INTEGER PRIMARY KEY,
+                initiative_id TEXT NOT NULL,
+                status TEXT NOT NULL,
+                was TEXT,
+                at TEXT NOT NULL,
+                source TEXT NOT NULL,
+                recorded_at TEXT NOT NULL,
+                run_id TEXT
+            )""",
+            "CREATE INDEX initiative_changes_order ON initiative_changes (initiative_id, at, seq)",
+        ),
+    ),
+    (
+        7,
+        (
             # Check-ins clustered by key result: the table becomes a WITHOUT ROWID table keyed by
             # (kr_id, as_of, source), so one key result's history is a few adjacent pages instead
             # of one page per reading; the reading-order index covers every column checkins()
             # reads, so reading everything is one index scan with no lookup per row. Renaming
             # the old table keeps its trigger and indexes on it, and dropping it drops them.
-            "ALTER TABLE checkins RENAME TO checkins_before_6",
+            "ALTER TABLE checkins RENAME TO checkins_before_7",
             """CREATE TABLE checkins (
                 kr_id TEXT NOT NULL,
                 as_of TEXT NOT NULL,
@@ -193,9 +210,9 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
             ) WITHOUT ROWID""",
             "INSERT INTO checkins (kr_id, as_of, source, value, recorded_at, author, note,"
             " confidence, run_id, reason) SELECT kr_id, as_of, source, value, recorded_at,"
-            " author, note, confidence, run_id, reason FROM checkins_before_6"
+            " author, note, confidence, run_id, reason FROM checkins_before_7"
             " ORDER BY kr_id, as_of, source",
-            "DROP TABLE checkins_before_6",
+            "DROP TABLE checkins_before_7",
             "CREATE INDEX checkins_order ON checkins (as_of, recorded_at, kr_id, source, value,"
             " author, note, confidence)",
             _KEEP_REVISION,

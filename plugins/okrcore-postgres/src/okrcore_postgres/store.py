@@ -166,6 +166,23 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
     (
         4,
         (
+            # Initiative status history: each status as first seen, then each change.
+            """CREATE TABLE initiative_changes (
+                seq BIGSERIAL PRIMARY KEY,
+                initiative_id TEXT COLLATE "C" NOT NULL,
+                status TEXT NOT NULL,
+                was TEXT,
+                at DATE NOT NULL,
+                source TEXT NOT NULL,
+                recorded_at TIMESTAMPTZ NOT NULL,
+                run_id TEXT
+            )""",
+            "CREATE INDEX initiative_changes_order ON initiative_changes (initiative_id, at, seq)",
+        ),
+    ),
+    (
+        5,
+        (
             # Check-ins are now written by day first; rewrite the rows already stored in reading
             # order too, so that reading everything walks the table's pages in order instead of
             # jumping between them (a store written before kept them by key result).
