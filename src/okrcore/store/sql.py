@@ -310,7 +310,8 @@ def apply_migrations(
 # -- a store on the built-in tables ----------------------------------------------------------
 class SQLStore(StoreBase):
     """The store methods whose SQL is the same on every DB-API driver (changes, the initiative
-    status history, the run log, events, check-in history), for a backend on the built-in tables (the SQLite store and the PostgreSQL plugin both use it).
+    status history, the run log, events, check-in history), for a backend on the built-in
+    tables (the SQLite store and the PostgreSQL plugin both use it).
 
     A subclass sets :attr:`mark` (and :attr:`ids_as_array`), implements :meth:`_cursor`, and
     converts datetimes and dates for its driver in :meth:`_moment` and :meth:`_day`; it writes
