@@ -104,6 +104,8 @@ def _type_name(value: object) -> str:
 
 
 def _is_real(value: object) -> bool:
+    if type(value) is float or type(value) is int:  # the usual case, without the ABC check
+        return True
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 

@@ -3,8 +3,9 @@
 YAML positions come from the node tree libyaml composes (PyYAML's pure-Python parser when libyaml is
 not installed), JSON positions from a small scanner over the (already valid) text, TOML positions
 from a line scan that follows ``[table]`` and ``[[array]]`` headers and ``key = value`` lines (keys
-inside inline tables and arrays are located at their enclosing key). JSON and TOML positions are
-computed only when something asks for one (an error or a lint finding).
+inside inline tables and arrays are located at their enclosing key). Positions are computed only
+when something asks for one (an error or a lint finding), unless reading found a repeated key or
+a size limit passed; a YAML plan's text is then composed again.
 
 Every way a file can be broken ends in a :class:`~okrcore.errors.PlanError` with a line and column:
 syntax errors, control characters, integers too long to convert, nesting deeper than
@@ -245,6 +246,52 @@ class _YamlWalk:
                     self.walk(item, where, stack)
 
 
+def _plain_yaml(root: yaml.Node) -> bool:
+    """Whether a composed document is within the size limits and has no recursive alias and no
+    repeated key: checked without positions, the usual case. When it is not, the walk of
+    :class:`_YamlWalk` finds and reports what is wrong (a key repeated by a ``<<`` merge is not
+    a mistake, and is left to the walk too)."""
+    count = 0
+    on_path: set[int] = set()
+
+    def scan(node: yaml.Node, depth: int) -> bool:
+        nonlocal count
+        if id(node) in on_path or depth >= MAX_DEPTH:
+            return False
+        count += len(node.value)
+        if count > MAX_NODES:
+            return False
+        if isinstance(node, yaml.MappingNode):
+            keys = [k.value if isinstance(k, yaml.ScalarNode) else "?" for k, _ in node.value]
+            if len(set(keys)) < len(keys):
+                return False
+            children = [v for _, v in node.value if not isinstance(v, yaml.ScalarNode)]
+        else:
+            children = [v for v in node.value if not isinstance(v, yaml.ScalarNode)]
+        on_path.add(id(node))
+        if not all(scan(child, depth + 1) for child in children):
+            return False
+        on_path.discard(id(node))
+        return True
+
+    return scan(root, 0)
+
+
+def _yaml_positions(text: str, loader_class: Any) -> Positions:
+    """The position of every key and item of a YAML plan: its text read again, when a position
+    is first asked for (an error or a lint finding) of a plan that :func:`_plain_yaml` passed."""
+    positions: Positions = {"": (1, 1)}
+    loader = loader_class(text)
+    try:
+        node = loader.get_single_node()
+        if node is not None and not isinstance(node, yaml.ScalarNode):
+            loader.construct_document(node)  # flattens "<<" merges, as when it was loaded
+            _YamlWalk(Ctx(positions), positions).walk(node, "", ())
+    finally:
+        loader.dispose()
+    return positions
+
+
 def _yaml_character(text: str, exc: yaml.reader.ReaderError) -> tuple[str, tuple[int, int]]:
     char = exc.character if isinstance(exc.character, str) else chr(exc.character)
     index = exc.position if 0 <= exc.position <= len(text) else text.find(char)
@@ -268,7 +315,11 @@ def _parse_yaml(text: str, ctx: Ctx, loader_class: Any = None) -> Any:
             # constructing first flattens "<<" merges into the mappings the walk then sees; the
             # data shares aliased values, so an alias bomb is still small here
             data = loader.construct_document(node)
-            if not isinstance(node, yaml.ScalarNode):
+            if isinstance(node, yaml.ScalarNode):
+                return data
+            if _plain_yaml(node):  # the usual case: positions only when one is asked for
+                ctx.positions = LazyPositions(lambda: _yaml_positions(text, loader_class))
+            else:
                 _YamlWalk(ctx, positions).walk(node, "", ())
             return data
         finally:

@@ -518,7 +518,7 @@ class Obj(Spec):
 
     def check(self, value: Any, path: str, ctx: Ctx) -> Any:
         what = (self.name or "plan").replace("_", " ")
-        if not isinstance(value, Mapping):
+        if not isinstance(value, dict) and not isinstance(value, Mapping):  # dict: fast path
             ctx.add(path, f"expected a mapping (a {what}), got {_show(value)}")
             return BAD
         known = self._known
@@ -527,7 +527,7 @@ class Obj(Spec):
             if not isinstance(key, str):
                 ctx.add(path, f"keys must be text, got {_show(key)}")
                 continue
-            where = join(path, key)
+            where = f"{path}.{key}" if path else key  # join(), inlined: once per key of a plan
             if key in known:
                 out[key] = known[key].spec.check(item, where, ctx)
             elif self.extra:
