@@ -20,7 +20,7 @@ import math
 import numbers
 import re
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 import attrs
 
@@ -48,6 +48,7 @@ __all__ = [
     "Plan",
     "RunOutcome",
     "RunRecord",
+    "RunStatus",
     "Strategy",
     "StrategyChange",
     "TargetChange",
@@ -673,18 +674,23 @@ class StrategyChange:
     author: str | None = None
 
 
+#: What a refresh run did for one key result (:attr:`RunOutcome.status`).
+RunStatus = Literal["refreshed", "unchanged", "failed", "skipped", "manual", "planned", "queued"]
+
+
 @attrs.frozen
 class RunOutcome:
     """What one refresh run did for one key result.
 
     ``status`` is ``refreshed`` (new or revised readings stored), ``unchanged`` (the same
     readings were already stored), ``failed``, ``skipped`` (not selected, or a manual key result)
-    or ``manual``. ``stored`` counts new readings, ``revised`` readings that replaced a different
+    or ``manual``; a dry run records ``planned`` and a distributed run ``queued`` until the job
+    of the key result finishes (:data:`RunStatus`). ``stored`` counts new readings, ``revised`` readings that replaced a different
     stored one (docs/stores.md#revisions).
     """
 
     kr_id: str
-    status: str
+    status: RunStatus
     connection: str | None = None
     value: float | None = attrs.field(default=None, converter=_opt_number, validator=_finite)
     stored: int = 0
