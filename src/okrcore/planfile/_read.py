@@ -246,6 +246,87 @@ class _YamlWalk:
                     self.walk(item, where, stack)
 
 
+_STR, _SEQ, _MAP = "tag:yaml.org,2002:str", "tag:yaml.org,2002:seq", "tag:yaml.org,2002:map"
+# scalars built by the loader's own constructor (what a plan holds besides text)
+_PLAIN_SCALARS = frozenset(
+    f"tag:yaml.org,2002:{name}" for name in ("null", "bool", "int", "float", "timestamp")
+)
+
+
+class _NotPlain(Exception):
+    """The document needs PyYAML's own construction and the positional walk."""
+
+
+def _construct_plain(loader: Any, root: yaml.Node) -> Any:
+    """The data of a document of plain mappings (text keys), sequences and scalars, built in one
+    pass that also checks what :class:`_YamlWalk` refuses (the size limits, recursive aliases,
+    repeated keys). Raises :class:`_NotPlain` for anything else (a ``<<`` merge, another tag, a
+    scalar the loader refuses, a problem): PyYAML then constructs it and the walk reports. The
+    result is what ``loader.construct_document`` returns, in a third of its time."""
+    constructors = loader.yaml_constructors
+    built: dict[int, tuple[Any, int, int]] = {}  # node -> data, values counted, container levels
+    on_path: set[int] = set()
+    count = 0
+
+    def scalar(node: Any) -> Any:
+        if node.tag == _STR:
+            return node.value
+        if node.tag not in _PLAIN_SCALARS:
+            raise _NotPlain
+        try:
+            return constructors[node.tag](loader, node)
+        except Exception:  # the loader's own error, raised again by its construction
+            raise _NotPlain from None
+
+    def build(node: Any, depth: int) -> tuple[Any, int]:
+        nonlocal count
+        ident = id(node)
+        if ident in built:  # an alias: its values count again, as the data holds them again
+            again, size, height = built[ident]
+            count += size
+            if count > MAX_NODES or depth + height > MAX_DEPTH:
+                raise _NotPlain
+            return again, height
+        if ident in on_path or depth >= MAX_DEPTH:
+            raise _NotPlain
+        before = count
+        count += len(node.value)
+        if count > MAX_NODES:
+            raise _NotPlain
+        on_path.add(ident)
+        levels = 0
+        data: Any
+        if node.tag == _MAP and isinstance(node, yaml.MappingNode):
+            data = {}
+            for key_node, value_node in node.value:
+                if not isinstance(key_node, yaml.ScalarNode) or key_node.tag != _STR:
+                    raise _NotPlain
+                key = key_node.value
+                if key in data:
+                    raise _NotPlain
+                if isinstance(value_node, yaml.ScalarNode):
+                    data[key] = scalar(value_node)
+                else:
+                    data[key], below = build(value_node, depth + 1)
+                    levels = max(levels, below)
+        elif node.tag == _SEQ and isinstance(node, yaml.SequenceNode):
+            data = []
+            for item in node.value:
+                if isinstance(item, yaml.ScalarNode):
+                    data.append(scalar(item))
+                else:
+                    value, below = build(item, depth + 1)
+                    data.append(value)
+                    levels = max(levels, below)
+        else:
+            raise _NotPlain
+        on_path.discard(ident)
+        built[ident] = (data, count - before, levels + 1)
+        return data, levels + 1
+
+    return build(root, 0)[0]
+
+
 def _plain_yaml(root: yaml.Node) -> bool:
     """Whether a composed document is within the size limits and has no recursive alias and no
     repeated key: checked without positions, the usual case. When it is not, the walk of
@@ -312,6 +393,14 @@ def _parse_yaml(text: str, ctx: Ctx, loader_class: Any = None) -> Any:
             node = loader.get_single_node()
             if node is None:
                 return None
+            if not isinstance(node, yaml.ScalarNode):
+                try:
+                    data = _construct_plain(loader, node)
+                except _NotPlain:
+                    pass
+                else:  # the usual case: positions only when one is asked for
+                    ctx.positions = LazyPositions(lambda: _yaml_positions(text, loader_class))
+                    return data
             # constructing first flattens "<<" merges into the mappings the walk then sees; the
             # data shares aliased values, so an alias bomb is still small here
             data = loader.construct_document(node)
