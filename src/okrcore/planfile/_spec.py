@@ -243,6 +243,27 @@ class Number(Spec):
         return out
 
 
+class Integer(Spec):
+    """A whole number (an int, not a bool), at least ``minimum``."""
+
+    __slots__ = ("minimum",)
+
+    def __init__(self, minimum: int = 0) -> None:
+        self.minimum = minimum
+
+    def check(self, value: Any, path: str, ctx: Ctx) -> Any:
+        if not isinstance(value, int) or isinstance(value, bool):
+            ctx.add(path, f"expected a whole number, got {_show(value)}")
+            return BAD
+        if value < self.minimum:
+            ctx.add(path, f"expected a whole number >= {self.minimum}, got {value!r}")
+            return BAD
+        return value
+
+    def schema(self, defs: dict[str, Any]) -> dict[str, Any]:
+        return {"type": "integer", "minimum": self.minimum}
+
+
 class Boolean(Spec):
     """true or false."""
 
