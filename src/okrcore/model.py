@@ -741,8 +741,8 @@ class RunOutcome:
     ``status`` is ``refreshed`` (new or revised readings stored), ``unchanged`` (the same
     readings were already stored), ``failed``, ``skipped`` (not selected, or a manual key result)
     or ``manual``; a dry run records ``planned`` and a distributed run ``queued`` until the job
-    of the key result finishes (:data:`RunStatus`). ``stored`` counts new readings, ``revised`` readings that replaced a different
-    stored one (docs/stores.md#revisions).
+    of the key result finishes (:data:`RunStatus`). ``stored`` counts new readings, ``revised``
+    readings that replaced a different stored one (docs/stores.md#revisions).
     """
 
     kr_id: str
