@@ -1,4 +1,4 @@
-"""A plain YAML plan is built in one pass (okrcore.planfile._read._construct_plain) with its
+"""A plain YAML plan is built in one pass (okrcore.planfile._yaml_plain.construct_plain) with its
 positions computed only when asked for; anything else goes through PyYAML's construction and the
 positional walk. Both ways must give the same data and the same positions."""
 
@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from okrcore import PlanError, load_plan, loads_plan
-from okrcore.planfile import _read
+from okrcore.planfile import _read, _yaml_plain
 from okrcore.planfile._spec import Ctx
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -30,7 +30,7 @@ def _both(text: str) -> tuple[Any, Any]:
     fast = _read.LOADER(text)
     slow = _read.LOADER(text)
     try:
-        data = _read._construct_plain(fast, fast.get_single_node())
+        data = _yaml_plain.construct_plain(fast, fast.get_single_node())
         expected = slow.construct_document(slow.get_single_node())
     finally:
         fast.dispose()
@@ -61,8 +61,8 @@ def test_plain_documents_are_built_as_pyyaml_builds_them() -> None:
 def test_anything_else_is_left_to_pyyaml_and_the_walk(text: str) -> None:
     loader = _read.LOADER(text)
     try:
-        with pytest.raises(_read._NotPlain):
-            _read._construct_plain(loader, loader.get_single_node())
+        with pytest.raises(_yaml_plain.NotPlain):
+            _yaml_plain.construct_plain(loader, loader.get_single_node())
     finally:
         loader.dispose()
 

@@ -8,8 +8,8 @@ Numbers are plain ``float``: key-result values are measurements (traffic, rates,
 reports) whose precision is far below a float's, and the math (means, slopes, ratios) is float math.
 Money is carried as a float in the key result's unit; nothing in okrcore does accounting.
 
-One module of about 1,000 lines on purpose: the whole domain model reads in one place, each class
-beside the validators it uses; it is attrs declarations, not logic (that is in the modules above).
+One module of about 1,200 lines on purpose: the whole domain model reads in one place, each class
+beside the validators it uses; it holds declarations and lookups, the math is in the modules above.
 """
 
 from __future__ import annotations

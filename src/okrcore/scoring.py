@@ -7,7 +7,7 @@ two judgement calls, how progress becomes a grade and how completion becomes a l
 policies of :mod:`okrcore.policies`, looked up by the names the plan gives. docs/scoring.md has
 the rules with worked examples.
 
-A little over 600 lines on purpose: :func:`score` and :class:`LiveScore` are one computation (the
+About 750 lines on purpose: :func:`score` and :class:`LiveScore` are one computation (the
 batch is the incremental one run once), so a key result's scoring and its rollup read together.
 """
 
