@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from okrcore import PlanError, load_plan, loads_plan
 from okrcore.planfile import _read, _yaml_plain
@@ -103,3 +104,28 @@ def test_a_merge_still_loads_with_positions_from_the_walk() -> None:
         loads_plan(text)
     [problem] = caught.value.problems
     assert (problem.path, problem.line) == ("cycles[1].colour", 4)
+
+
+@pytest.mark.parametrize("base", [yaml.CSafeLoader, yaml.SafeLoader])
+def test_the_loaders_resolve_every_tag_as_pyyaml_does(base: Any) -> None:
+    text = PLAIN + (
+        "more: ['', '~', yes, No, off, 0o17, 0b101, +12, 1e3, .5, -.inf, .NaN, 12:30:00,\n"
+        "       2026-01-31T10:00:00Z, '<<', =, x, 'quoted', \"2026-01-31\"]\n"
+        "<<: {merged: 1}\n"
+    )
+
+    def tags(node: Any) -> list[str]:
+        out = [node.tag]
+        if isinstance(node.value, list):
+            for child in node.value:
+                pairs = child if isinstance(child, tuple) else (child,)
+                for part in pairs:
+                    out += tags(part)
+        return out
+
+    ours, theirs = _read._loader_class(base)(text), base(text)
+    try:
+        assert tags(ours.get_single_node()) == tags(theirs.get_single_node())
+    finally:
+        ours.dispose()
+        theirs.dispose()

@@ -148,8 +148,31 @@ def _loader_class(base: Any) -> Any:
     (2026-13-01) stays text for the checker to report; an integer too long to convert and
     nesting past MAX_DEPTH are errors at their position."""
 
+    # implicit tags by a scalar's first character, the wildcard ones appended: PyYAML's resolve()
+    # builds this list for every scalar of the document
+    wildcard = base.yaml_implicit_resolvers.get(None, [])
+    by_first = {
+        first: [*resolvers, *wildcard]
+        for first, resolvers in base.yaml_implicit_resolvers.items()
+        if first is not None
+    }
+
     class Loader(base):  # type: ignore[misc]
         depth = 0
+
+        def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+            # PyYAML's, less the path resolvers a safe loader has none of: called for every node
+            if self.yaml_path_resolvers:
+                return super().resolve(kind, value, implicit)
+            if kind is yaml.ScalarNode:
+                if implicit[0]:
+                    for tag, regexp in by_first.get(value[:1], wildcard):
+                        if regexp.match(value):
+                            return tag
+                return self.DEFAULT_SCALAR_TAG
+            if kind is yaml.SequenceNode:
+                return self.DEFAULT_SEQUENCE_TAG
+            return self.DEFAULT_MAPPING_TAG
 
         def construct_yaml_timestamp(self, node: yaml.Node) -> Any:
             try:
