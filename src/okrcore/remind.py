@@ -384,7 +384,9 @@ def reminder_message(reminder: Reminder, *, title: str | None = None,
     """The message an owner gets: their key results that need a check-in, then the escalated
     ones, one line each, as Markdown, text and HTML; the data is ``{"reminder": {...}}``."""
     count = len(reminder.key_results) + len(reminder.escalations)
-    head = f"{title or 'OKR'}: check-in reminder ({count} key result{'s' if count != 1 else ''})"
+    # the recipient is named: a shared channel (or the demo's file) holds several owners' reminders
+    head = (f"{title or 'OKR'}: check-in reminder for {reminder.name} "
+            f"({count} key result{'s' if count != 1 else ''})")
     sections = []
     if reminder.key_results:
         sections.append(("Your key results need a check-in", reminder.key_results, False))
