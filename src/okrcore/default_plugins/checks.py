@@ -302,7 +302,7 @@ def relevant(plan: Plan, ctx: CheckContext) -> Iterator[Finding]:
     if not isinstance(alone_ok, bool):
         raise ValueError(f"setting 'company_may_stand_alone' must be true or false: {alone_ok!r}")
     for i, obj in enumerate(plan.objectives):
-        if obj.goal is None and obj.parent is None:
+        if obj.goal is None and not obj.parent_ids:  # parent, or any of parents
             if obj.level is Level.COMPANY and alone_ok:
                 continue
             yield Finding(
