@@ -179,7 +179,7 @@ def test_escalation_after_n_missed_periods(store: Store, manager: PluginManager)
     assert [r.status for r in results] == ["sent", "sent"]
     (ann_msg,) = [m for c, _to, m in Recorder.sent if c == "ann-chat"]
     assert "Escalated: key results under your objectives without a check-in" in ann_msg.text
-    line = "NPS (nps): 3 weekly periods without a check-in (last 2026-10-20), stale (owner: bob)"
+    line = "NPS (nps): 3 weekly periods without a check-in (last 2026-10-20), stale (owner: Bob)"
     assert f"- {line}" in ann_msg.text
     # escalate_after: 0 never escalates
     never = _plan({"escalate_after": 0})
@@ -338,3 +338,21 @@ def test_okr_remind_exits_1_naming_what_failed(
     assert "owner 'bob' has neither a notify channel nor an email" in out
     assert "owner 'ann': channel 'ann-chat' (markdown-file): cannot write" in out
     assert all(len(line) <= 80 for line in result.output.splitlines()), result.output
+
+
+def test_the_email_channel_an_owner_is_mailed_through(store: Store, manager: PluginManager) -> None:
+    two = {"mail2": {"plugin": "email"}}
+    found = reminders(_plan(**two), store, at=D(2026, 10, 20))
+    bob = next(r for r in found.reminders if r.owner == "bob")
+    assert bob.channel is None
+    assert bob.problem == ("owner 'bob' has an email but the plan has several email channels "
+                           "(mail, mail2): name one in reminders.email_channel")
+    named = reminders(_plan({"email_channel": "mail2"}, **two), store, at=D(2026, 10, 20))
+    bob = next(r for r in named.reminders if r.owner == "bob")
+    assert (bob.channel, bob.email, bob.via) == (
+        "mail2", "bob@example.com", "bob@example.com via channel 'mail2'"
+    )
+    results = send_reminders(_plan({"email_channel": "mail2"}, **two), store, named,
+                             manager=manager)
+    assert {r.reminder.owner: r.status for r in results} == {"bob": "sent", "ann": "sent"}
+    assert ("mail2", ["bob@example.com"]) in [(c, to) for c, to, _m in Recorder.sent]

@@ -807,6 +807,24 @@ class StrategyChange:
 
 
 @attrs.frozen
+class InitiativeChange:
+    """An initiative's status as first seen, or a change of it: ``was`` is the status before
+    (``None``: the first status recorded), ``at`` the day it was seen (a refresh's date, the
+    day a tracker was read), ``source`` where it was seen (``plan``: the plan file at a refresh;
+    ``tracker``: :func:`okrcore.follow_initiatives`), ``run_id`` the refresh run that saw it."""
+
+    initiative_id: str
+    status: InitiativeStatus = attrs.field(converter=InitiativeStatus)
+    was: InitiativeStatus | None = attrs.field(
+        default=None, converter=attrs.converters.optional(InitiativeStatus)
+    )
+    at: dt.date = attrs.field(factory=dt.date.today, converter=_day, validator=_is_date)
+    source: str = "plan"
+    recorded_at: dt.datetime = attrs.field(factory=_now, validator=_is_datetime)
+    run_id: str | None = None
+
+
+@attrs.frozen
 class RunOutcome:
     """What one refresh run did for one key result.
 

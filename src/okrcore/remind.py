@@ -117,7 +117,8 @@ class DueCheckIn:
     ``missed`` counts whole periods of its ``cadence`` since the last check-in (since the cycle
     started, when there is none); ``stale`` is the scorecard's staleness; ``manual`` says it is
     checked in by hand (no ``source``). ``owner`` is the key result's owner (its own, else its
-    objective's) and ``escalated`` whether it reached the plan's ``escalate_after``.
+    objective's), ``owner_name`` how reports name it, and ``escalated`` whether it reached the
+    plan's ``escalate_after``.
     """
 
     kr: str
@@ -130,6 +131,7 @@ class DueCheckIn:
     manual: bool
     last_checkin: dt.date | None
     escalated: bool = False
+    owner_name: str | None = None
 
     def describe(self) -> str:
         """One line in words: ``Leads (leads): 2 weekly periods without a check-in (last
@@ -152,6 +154,7 @@ class DueCheckIn:
             "title": self.title,
             "objective": self.objective,
             "owner": self.owner,
+            "owner_name": self.owner_name,
             "cadence": self.cadence.value,
             "missed": self.missed,
             "stale": self.stale,
@@ -242,10 +245,12 @@ def _due(plan: Plan, store: Store, at: dt.date, settings: ReminderSettings,
         if not (mine.stale if not manual else missed >= 1):
             continue
         escalated = settings.escalate_after > 0 and missed >= settings.escalate_after
+        owner = plan.kr_owner(kr.id)
         out.append(DueCheckIn(
-            kr=kr.id, title=kr.title, objective=mine.objective, owner=plan.kr_owner(kr.id),
+            kr=kr.id, title=kr.title, objective=mine.objective, owner=owner,
             cadence=cadence, missed=missed, stale=mine.stale, manual=manual,
             last_checkin=mine.last_checkin, escalated=escalated,
+            owner_name=plan.owner_label(owner),
         ))
     return out
 
@@ -354,7 +359,7 @@ def reminder_message(reminder: Reminder, *, title: str | None = None,
                          reminder.escalations, True))
     md, text, page = [f"## {head}", ""], [head, ""], [f"<h2>{html.escape(head)}</h2>"]
     for heading, items, others in sections:
-        lines = [d.describe() + (f" (owner: {d.owner})" if others and d.owner else "")
+        lines = [d.describe() + (f" (owner: {d.owner_name or d.owner})" if others else "")
                  for d in items]
         md += [f"**{heading}**", "", *(f"- {line}" for line in lines), ""]
         text += [f"{heading}:", *(f"- {line}" for line in lines), ""]

@@ -36,7 +36,14 @@ from typing import Any
 import attrs
 
 from okrcore.errors import StoreError, StoreNotFoundError
-from okrcore.model import CheckIn, RunOutcome, RunRecord, StrategyChange, TargetChange
+from okrcore.model import (
+    CheckIn,
+    InitiativeChange,
+    RunOutcome,
+    RunRecord,
+    StrategyChange,
+    TargetChange,
+)
 from okrcore.store import AddResult, MemoryStore, Store, copy_store, open_store, store_content
 
 from ._base import T0, UTC, D, _ci, _delivery, _refused, _run
@@ -69,6 +76,11 @@ def _write_everything(store: Store) -> None:
     store.add_strategy_change(StrategyChange("s", "budget", {"x": [1, 2.5]}, None, "cut",
                                              changed_at=t))
     store.add_strategy_change(StrategyChange("s", "status", "a", "b", "why", changed_at=t))
+    store.add_initiative_changes([
+        InitiativeChange("seo-overhaul ✓", "planned", at=D(2026, 3, 1), recorded_at=t),
+        InitiativeChange("seo-overhaul ✓", "doing", "planned", at=D(2026, 3, 5),
+                         source="tracker", recorded_at=t, run_id="r2"),
+    ])
     store.record_run(_run("r1", 8, outcomes=[RunOutcome("a", "refreshed", value=5, stored=3)],
                           info={"calls": {"ga": 1}}))
     store.record_run(_run("r2", 9, outcomes=[RunOutcome("b", "failed", error="HTTP 500",
@@ -363,6 +375,24 @@ class StoreContract(ConcurrencyContract):
                 store.add_strategy_change(StrategyChange("bad", "x", object(), 1, "why"))
             assert store.strategy_changes("bad") == []
 
+    def test_initiative_changes_round_trip_in_order(self, store_url: str) -> None:
+        t = dt.datetime(2026, 3, 1, 12, tzinfo=UTC)
+        first = InitiativeChange("streams", "planned", at=D(2026, 3, 1), recorded_at=t)
+        later = InitiativeChange("streams", "done", "doing", at=D(2026, 3, 20), source="tracker",
+                                 recorded_at=t, run_id="r9")
+        middle = InitiativeChange("streams", "doing", "planned", at=D(2026, 3, 10),
+                                  recorded_at=t + dt.timedelta(hours=1))
+        other = InitiativeChange("seo ✓", "dropped", "doing", at=D(2026, 3, 10), recorded_at=t)
+        with self.opened(store_url) as store:
+            assert store.initiative_changes() == []
+            store.add_initiative_changes([first, later])
+            store.add_initiative_changes([middle, other])  # an earlier day recorded later
+            assert store.initiative_changes("streams") == [first, middle, later]
+            assert store.initiative_changes() == [first, middle, other, later]
+            assert store.initiative_changes("none") == []
+            store.add_initiative_changes([])
+            assert len(store.initiative_changes()) == 4
+
     # -- run log -----------------------------------------------------------------------------
     def test_run_log_round_trip(self, store_url: str) -> None:
         outcomes = (
@@ -440,8 +470,9 @@ class StoreContract(ConcurrencyContract):
                     assert copy_store(store, back) == there
                     assert store_content(back) == store_content(original)
         assert there.counts == {"check-ins in force": 5, "replaced readings": 4,
-                                "target changes": 2, "strategy changes": 2, "runs": 2,
-                                "run outcomes": 2, "event deliveries": 2}
+                                "target changes": 2, "strategy changes": 2,
+                                "initiative changes": 2, "runs": 2, "run outcomes": 2,
+                                "event deliveries": 2}
 
     def test_copy_refuses_a_destination_that_is_not_empty(self, store_url: str) -> None:
         with MemoryStore() as source, self.opened(store_url) as store:

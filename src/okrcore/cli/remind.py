@@ -107,7 +107,8 @@ def _print(found: Reminders, results: list[ReminderResult], dry_run: bool) -> No
         for due in rem.key_results:
             click.echo(wrap(f"    - {due.describe()}", width, indent=6))
         for due in rem.escalations:
-            click.echo(wrap(f"    - escalated, owner {due.owner}: {due.describe()}", width,
+            owner = due.owner_name or due.owner
+            click.echo(wrap(f"    - escalated, owner {owner}: {due.describe()}", width,
                             indent=6))
     for problem in found.problems:
         click.echo(wrap(f"  FAILED {problem}", width, indent=4))
