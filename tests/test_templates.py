@@ -132,8 +132,8 @@ def test_the_sales_template_s_commented_commands_work(tmp_path: Path) -> None:
             at = args.index("--reason")
             reason = " ".join(args[at + 1:]).strip('"')
             args = [*args[: at + 1], reason]
-        at = [] if args[0] == "history" else ["--at", "2027-04-10"]
-        result = runner.invoke(main, [*args, "--store", store, *at])
+        when = [] if args[0] == "history" else ["--at", "2027-04-10"]
+        result = runner.invoke(main, [*args, "--store", store, *when])
         assert result.exit_code == 0, result.output
         return result.output
 
