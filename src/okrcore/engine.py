@@ -52,6 +52,7 @@ from .model import (
     Plan,
     RunOutcome,
     RunRecord,
+    RunStatus,
     as_date,
 )
 from .sources import (
@@ -854,7 +855,7 @@ def _outcome(
     n = attempts.get(request.key, 1)
     if n > 1:
         warnings.append(f"answered after {n} attempts")
-    status = "refreshed" if stored.stored else "unchanged"
+    status: RunStatus = "refreshed" if stored.stored else "unchanged"
     return RunOutcome(
         kr.id, status, conn.name, value=value, stored=stored.new, revised=stored.revised,
         warnings=warnings,
