@@ -373,3 +373,68 @@ def test_a_bad_event_name_in_a_plan_file_is_located(tmp_path: Path) -> None:
     text = str(caught.value)
     assert "notify.chat.events" in text
     assert "plan.yaml:" in text
+
+
+# -- initiatives becoming overdue -----------------------------------------------------------------
+def _initiative_plan(status: str = "doing", due: D | None = None) -> Plan:
+    from okrcore import Initiative, Strategy
+
+    due = due or D(2026, 10, 15)
+    return Plan(
+        title="Team OKRs",
+        cycles=[Cycle("q4", START, END)],
+        objectives=[Objective(
+            "o", "Grow", "q4", owner="ann",
+            key_results=[KeyResult("leads", "Leads", baseline=0, target=100)],
+            strategies=[Strategy("s", "Live streams", owner="cy", initiatives=[
+                Initiative("streams", "Four live streams a month", due=due, status=status,
+                           key_results=["leads"]),
+            ])],
+        )],
+        notify={"chat": {"plugin": "recorder", "events": ["alerts"]}},
+    )
+
+
+def test_an_initiative_becoming_overdue() -> None:
+    plan = _initiative_plan()
+    due, next_day = D(2026, 10, 15), D(2026, 10, 16)
+    (e,) = derive_events(score(plan, [], at=due), score(plan, [], at=next_day), plan)
+    assert e.kind is EventKind.INITIATIVE_OVERDUE
+    assert (e.subject, e.key, e.owner, e.objective, e.at) == (
+        "streams", "initiative_overdue:streams:2026-10-15", "cy", "o", next_day
+    )
+    assert e.summary == (
+        "Four live streams a month: overdue since 2026-10-15 (doing, 1 day past its due date)"
+    )
+    assert e.data == {"due": "2026-10-15", "status": "doing", "strategy": "s",
+                      "key_results": ["leads"], "days_overdue": 1}
+    # still overdue the day after: not news; done or dropped: never overdue
+    later = D(2026, 10, 17)
+    assert derive_events(score(plan, [], at=next_day), score(plan, [], at=later), plan) == []
+    for closed in ("done", "dropped"):
+        done = _initiative_plan(closed)
+        assert derive_events(score(done, [], at=due), score(done, [], at=next_day), done) == []
+    # without the plan, no initiative is known
+    assert derive_events(score(plan, [], at=due), score(plan, [], at=next_day)) == []
+
+
+def test_an_overdue_initiative_is_sent_once(manager: PluginManager) -> None:
+    plan = _initiative_plan()
+    due, next_day = D(2026, 10, 15), D(2026, 10, 16)
+    with open_store("memory://") as store:
+        for at in (next_day, next_day, D(2026, 10, 20)):  # re-runs and a later refresh
+            events = derive_events(score(plan, store, at=due), score(plan, store, at=at), plan)
+            send_events(plan, store, events, manager=manager)
+        ((channel, message),) = Recorder.sent
+        assert channel == "chat"
+        assert "- **Initiative overdue**: Four live streams a month: overdue since" in (
+            message.markdown
+        )
+        # a new due date that passes is news again
+        moved = _initiative_plan(due=D(2026, 10, 25))
+        events = derive_events(score(moved, store, at=D(2026, 10, 25)),
+                               score(moved, store, at=D(2026, 10, 26)), moved)
+        send_events(moved, store, events, manager=manager)
+        assert [d.key for d in store.event_deliveries()] == [
+            "initiative_overdue:streams:2026-10-15", "initiative_overdue:streams:2026-10-25"
+        ]

@@ -169,7 +169,12 @@ def test_report_for_an_owner_keeps_its_part_with_the_plans_numbers(store: Memory
     # the objective's score still counts its other key results
     assert mine.objectives[0].node == whole.objectives[0].node
     assert mine.key_result("mentions") == whole.key_result("mentions")
-    assert mine.rollups["owner"] == ()
+    # Bright PR holds a key result and no objective: its row is that key result's
+    (row,) = mine.rollups["owner"]
+    assert (row.id, row.title) == ("bright", "Bright PR (external)")
+    kr = whole.key_result("mentions").score
+    assert (row.score, row.expected, row.status) == (kr.score, kr.expected, kr.status)
+    assert row in whole.rollups["owner"]
     assert mine.rollups["level"] == ()
     assert "owner Bright PR (external)" in mine.title
     data = json.loads(render(mine, "json"))
@@ -256,3 +261,33 @@ def test_python_api_builds_owners() -> None:
         ("objectives[0].key_results[0].owner", "y"),
     ]
     assert plan.owner_label(plan.kr_owner("k")) == "Agency Y (external)"
+
+
+def test_an_owner_of_key_results_only_is_rolled_up_over_them() -> None:
+    from okrcore import Cycle, KeyResult, Objective, Plan, score
+
+    plan = Plan(
+        cycles=[Cycle("q4", dt.date(2026, 10, 1), dt.date(2026, 12, 31))],
+        objectives=[
+            Objective("a", "A", "q4", owner="ann", key_results=[
+                KeyResult("k1", "K1", baseline=0, target=10, owner="cy", weight=3),
+                KeyResult("k2", "K2", baseline=0, target=10),
+            ]),
+            Objective("b", "B", "q4", owner="bo", key_results=[
+                KeyResult("k3", "K3", baseline=0, target=10, owner="cy", weight=1),
+                KeyResult("k4", "K4", baseline=0, target=10, owner="ann"),
+            ]),
+        ],
+    )
+    day = dt.date(2026, 11, 1)
+    card = score(plan, [CheckIn("k1", 8, day), CheckIn("k3", 4, day), CheckIn("k2", 5, day)],
+                 at=day)
+    # ann and bo own objectives (their rows stay over objectives); cy holds only key results
+    assert list(card.by_owner) == ["ann", "bo", "cy"]
+    cy = card.by_owner["cy"]
+    k1, k3 = card.key_results["k1"].score, card.key_results["k3"].score
+    assert k1 is not None
+    assert k3 is not None
+    assert cy.score == pytest.approx((3 * k1 + 1 * k3) / 4)
+    assert card.by_owner["ann"].score == card.objectives["a"].score
+    assert [n["id"] for n in card.to_dict()["rollups"]["owner"]] == ["ann", "bo", "cy"]

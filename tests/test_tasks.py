@@ -4,12 +4,13 @@ task on every day, on random task lists."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 import pytest
 from hypothesis import given, settings, strategies as st
 
 from okrcore.errors import NoTasks, OkrError
-from okrcore.tasks import METRICS, Task, day_of, points, total
+from okrcore.tasks import METRICS, Task, TaskCache, day_of, points, total
 
 START = dt.date(2026, 10, 1)
 days = st.one_of(st.none(), st.dates(dt.date(2026, 9, 1), dt.date(2026, 12, 31)))
@@ -85,3 +86,33 @@ def test_unknown_metric() -> None:
 )
 def test_day_of(stamp: str | None, day: dt.date | None) -> None:
     assert day_of(stamp) == day
+
+
+def test_day_of_rejects_text_that_is_not_a_date() -> None:
+    with pytest.raises(ValueError):
+        day_of("next Tuesday")
+
+
+def test_task_cache_builds_each_item_once_per_way_of_reading() -> None:
+    built: list[tuple[str, int]] = []
+
+    def build(how: str) -> Callable[[int], Task]:
+        def one(i: int) -> Task:
+            built.append((how, i))
+            if i == 3:
+                raise ValueError("item 3 is malformed")
+            return Task(how == "status" and i % 2 == 0, START + dt.timedelta(days=i))
+        return one
+
+    cache = TaskCache()
+    first = cache.tasks("status", [0, 1, 2], build("status"))
+    again = cache.tasks("status", [2, 0], build("status"))
+    other = cache.tasks("checkbox", [0], build("checkbox"))
+    assert [t.done for t in first] == [True, False, True]
+    assert again == [first[2], first[0]]
+    assert other == [Task(False, START)]
+    assert built == [("status", 0), ("status", 1), ("status", 2), ("checkbox", 0)]
+    for _ in range(2):  # a failure is raised each time, never kept
+        with pytest.raises(ValueError, match="item 3"):
+            cache.tasks("status", [1, 3], build("status"))
+    assert built[-2:] == [("status", 3), ("status", 3)]

@@ -36,6 +36,7 @@ _EXPORTS = {
     "FunnelStep": "model",
     "Goal": "model",
     "Initiative": "model",
+    "InitiativeChange": "model",
     "InitiativeStatus": "model",
     "KeyResult": "model",
     "Kind": "model",
@@ -85,6 +86,8 @@ _EXPORTS = {
     "follow_initiatives": "follow",
     "FollowResult": "follow",
     "report": "reports",
+    "reminders": "remind",
+    "send_reminders": "remind",
     # plugins
     "hookimpl": "hookspecs",
     "PluginManager": "plugins",
@@ -180,6 +183,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs (X as X: re-e
         FunnelStep as FunnelStep,
         Goal as Goal,
         Initiative as Initiative,
+        InitiativeChange as InitiativeChange,
         InitiativeStatus as InitiativeStatus,
         KeyResult as KeyResult,
         Kind as Kind,
@@ -205,6 +209,10 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs (X as X: re-e
     )
     from .policies import (
         Light as Light,
+    )
+    from .remind import (
+        reminders as reminders,
+        send_reminders as send_reminders,
     )
     from .reports import (
         Report as Report,

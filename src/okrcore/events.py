@@ -3,11 +3,11 @@
 After a refresh okrcore compares the scorecard as of the previous refresh date (the day before,
 for the first one) with the scorecard as of the run's date and derives :class:`Event` values
 (:func:`derive_events`, pure): a key result reached its target or its stretch, turned red,
-recovered from red, went stale. :func:`send_events` delivers them to the plan's notify channels
-that ask for them (a channel's ``events`` key) and to every ``okrcore_event`` hook
-implementation, each event once per destination: the store records what was sent
-(:meth:`okrcore.store.Store.claim_event`), so a re-run, a backfill or a second worker sends
-nothing again, and a failed delivery is not recorded, so the next run sends it.
+recovered from red, went stale; an initiative became overdue. :func:`send_events` delivers
+them to the plan's notify channels that ask for them (a channel's ``events`` key) and to every
+``okrcore_event`` hook implementation, each event once per destination: the store records what
+was sent (:meth:`okrcore.store.Store.claim_event`), so a re-run, a backfill or a second worker
+sends nothing again, and a failed delivery is not recorded, so the next run sends it.
 
 docs/events.md describes the rules; this module is public.
 """
@@ -58,6 +58,7 @@ class EventKind(str, enum.Enum):
     TURNED_RED = "turned_red"
     RECOVERED = "recovered"
     WENT_STALE = "went_stale"
+    INITIATIVE_OVERDUE = "initiative_overdue"
 
 
 LABELS = {
@@ -66,11 +67,12 @@ LABELS = {
     EventKind.TURNED_RED: "Turned red",
     EventKind.RECOVERED: "Recovered",
     EventKind.WENT_STALE: "Went stale",
+    EventKind.INITIATIVE_OVERDUE: "Initiative overdue",
 }
 
 GROUPS: Mapping[str, tuple[EventKind, ...]] = {
     "achievements": (EventKind.TARGET_REACHED, EventKind.STRETCH_REACHED),
-    "alerts": (EventKind.TURNED_RED, EventKind.WENT_STALE),
+    "alerts": (EventKind.TURNED_RED, EventKind.WENT_STALE, EventKind.INITIATIVE_OVERDUE),
     "all": tuple(EventKind),
 }
 """Names a channel's ``events`` list may use for several kinds at once."""
@@ -82,13 +84,15 @@ _MAINTAIN = (Kind.MAINTAIN_ABOVE, Kind.MAINTAIN_BELOW)
 class Event:
     """One change worth telling the team about.
 
-    ``subject`` is the key result's id and ``title`` its title; ``at`` the date the change shows
-    in the scorecard; ``summary`` one line in words. ``key`` identifies the event: an event is
-    sent once per key and destination. It is ``KIND:SUBJECT:WHAT``, where WHAT is the target
-    (or stretch) reached, so that reaching a raised target is news again; the date of the change
-    for turning red and recovering; the last check-in date for going stale. ``data`` holds the
-    numbers (``actual``, ``target``, ``stretch``, ``unit``, ``status``, ``was``,
-    ``last_checkin``).
+    ``subject`` is the key result's id (the initiative's, for ``initiative_overdue``) and
+    ``title`` its title; ``at`` the date the change shows in the scorecard; ``summary`` one line
+    in words. ``key`` identifies the event: an event is sent once per key and destination. It is
+    ``KIND:SUBJECT:WHAT``, where WHAT is the target (or stretch) reached, so that reaching a
+    raised target is news again; the date of the change for turning red and recovering; the
+    last check-in date for going stale; the due date for an overdue initiative (a new due date
+    missed is news again). ``data`` holds the numbers (``actual``, ``target``, ``stretch``,
+    ``unit``, ``status``, ``was``, ``last_checkin``); for an initiative ``due``, ``status``,
+    ``strategy``, ``key_results`` and ``days_overdue``.
     """
 
     kind: EventKind
@@ -185,7 +189,9 @@ def derive_events(
     **reached its stretch** when its actual is at or beyond the stretch now and was not before;
     **turned red** when its light is red now and was not; **recovered** when it was red and is
     green or yellow now; **went stale** when it is stale now and was not. A key result missing
-    from ``before`` counts as having had no data. ``plan`` adds the owners.
+    from ``before`` counts as having had no data. ``plan`` adds the owners, and the initiatives:
+    one **became overdue** when it is open (planned or doing) after its due date as of
+    ``after.at`` and was not as of ``before.at``.
     """
     from .reports._format import num
 
@@ -223,6 +229,36 @@ def derive_events(
             last = kr.last_checkin.isoformat() if kr.last_checkin else "none"
             seen = f"last check-in {last}" if kr.last_checkin else "no check-in yet"
             event(EventKind.WENT_STALE, last, f"went stale ({seen})")
+    if plan is not None:
+        out += _overdue_initiatives(plan, before.at, after.at)
+    return out
+
+
+def _overdue_initiatives(plan: Plan, before: dt.date, after: dt.date) -> list[Event]:
+    out = []
+    for ini in plan.initiatives():
+        if not ini.overdue(after) or ini.overdue(before):
+            continue
+        assert ini.due is not None  # overdue needs a due date
+        days = (after - ini.due).days
+        out.append(Event(
+            kind=EventKind.INITIATIVE_OVERDUE,
+            subject=ini.id,
+            title=ini.title,
+            at=after,
+            summary=(f"{ini.title}: overdue since {ini.due.isoformat()} ({ini.status.value}, "
+                     f"{days} day{'s' if days != 1 else ''} past its due date)"),
+            key=f"{EventKind.INITIATIVE_OVERDUE.value}:{ini.id}:{ini.due.isoformat()}",
+            objective=plan.initiative_objective(ini.id).id,
+            owner=plan.initiative_owner(ini.id),
+            data={
+                "due": ini.due.isoformat(),
+                "status": ini.status.value,
+                "strategy": plan.strategy_of(ini.id).id,
+                "key_results": list(ini.key_results),
+                "days_overdue": days,
+            },
+        ))
     return out
 
 

@@ -13,7 +13,6 @@ the standard library; Parquet when pyarrow is installed).
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import math
 import os
@@ -23,6 +22,7 @@ from typing import Any, Literal
 
 import attrs
 
+from ._table_files import cell, find_table, read_rows, write_csv, write_parquet
 from .errors import OkrError, PlanError, Problem
 from .model import CheckIn, Cycle, Goal, KeyResult, Objective, Owner, Plan
 from .scorecard import Scorecard
@@ -320,7 +320,7 @@ class _Rows:
         """Cells repeated on every row of an objective, goal or cycle must agree."""
         first = seen.setdefault(key, (value, line))
         if first[0] != value:
-            was, now = _cell(first[0]) or "(empty)", _cell(value) or "(empty)"
+            was, now = cell(first[0]) or "(empty)", cell(value) or "(empty)"
             self.fail(line, key, f"{now!r} differs from {was!r} on line {first[1]}")
 
     def raise_problems(self) -> None:
@@ -517,9 +517,9 @@ def write_tables(
     for name, rows in tables.items():
         path = out / f"{name}.{format}"
         if format == "csv":
-            _write_csv(path, _FILES[name], rows)
+            write_csv(path, _FILES[name], rows)
         else:
-            _write_parquet(path, _FILES[name], rows)
+            write_parquet(path, _FILES[name], rows, numbers=_NUMBERS)
         paths.append(path)
     return paths
 
@@ -533,23 +533,23 @@ def read_tables(
     and column of every bad cell, and check-ins of key results the table does not define.
     """
     base = Path(folder)
-    kr_path = _find(base, "key_results")
+    kr_path = find_table(base, "key_results")
     if kr_path is None:
         raise PlanError(
             [Problem("", "no key_results.csv or key_results.parquet here")], str(base)
         )
-    plan = plan_from_rows(_read(kr_path), file=str(kr_path), title=title)
-    owners_path = _find(base, "owners")
+    plan = plan_from_rows(read_rows(kr_path), file=str(kr_path), title=title)
+    owners_path = find_table(base, "owners")
     if owners_path is not None:
-        owners = owners_from_rows(_read(owners_path), file=str(owners_path))
+        owners = owners_from_rows(read_rows(owners_path), file=str(owners_path))
         try:
             plan = attrs.evolve(plan, owners=owners)
         except PlanError as exc:  # duplicate owner ids
             raise PlanError(exc.problems, str(owners_path)) from None
-    ci_path = _find(base, "checkins")
+    ci_path = find_table(base, "checkins")
     if ci_path is None:
         return plan, []
-    checkins = checkins_from_rows(_read(ci_path), file=str(ci_path))
+    checkins = checkins_from_rows(read_rows(ci_path), file=str(ci_path))
     unknown = [
         Problem("key_result", f"unknown key result {c.kr_id!r}", line=i + 2)
         for i, c in enumerate(checkins)
@@ -558,66 +558,3 @@ def read_tables(
     if unknown:
         raise PlanError(unknown, str(ci_path))
     return plan, checkins
-
-
-def _find(folder: Path, name: str) -> Path | None:
-    for suffix in ("csv", "parquet"):
-        path = folder / f"{name}.{suffix}"
-        if path.is_file():
-            return path
-    return None
-
-
-def _cell(value: Any) -> str:
-    """CSV text that reads back to the same value: whole floats without '.0', ISO dates."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
-    if isinstance(value, (dt.date, dt.datetime)):
-        return value.isoformat()
-    return str(value)
-
-
-def _write_csv(path: Path, columns: Sequence[str], rows: Iterable[Row]) -> None:
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(columns)
-        writer.writerows([_cell(row.get(c)) for c in columns] for row in rows)
-
-
-def _write_parquet(path: Path, columns: Sequence[str], rows: Sequence[Row]) -> None:
-    pa, pq = _pyarrow()
-    # numbers as float64, everything else as text or dates: the shape BI tools type best
-    data = {
-        c: [r.get(c) for r in rows] if c in _NUMBERS else [_text_or_none(r.get(c)) for r in rows]
-        for c in columns
-    }
-    schema = pa.schema([(c, pa.float64() if c in _NUMBERS else pa.string()) for c in columns])
-    pq.write_table(pa.table(data, schema=schema), str(path))
-
-
-def _text_or_none(value: Any) -> str | None:
-    return None if value is None else _cell(value)
-
-
-def _read(path: Path) -> list[Row]:
-    if path.suffix == ".parquet":
-        _pa, pq = _pyarrow()
-        return list(pq.read_table(str(path)).to_pylist())
-    try:
-        with path.open(newline="", encoding="utf-8-sig") as handle:  # Excel writes a BOM
-            return list(csv.DictReader(handle))
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise PlanError([Problem("", f"cannot read: {exc}")], str(path)) from None
-
-
-def _pyarrow() -> tuple[Any, Any]:
-    try:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-    except ModuleNotFoundError:
-        raise OkrError("Parquet needs pyarrow: pip install pyarrow (or use CSV)") from None
-    return pa, pq

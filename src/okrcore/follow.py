@@ -16,16 +16,18 @@ statuses. The rules:
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from .model import Initiative, InitiativeStatus, Plan, Strategy
+from .model import Initiative, InitiativeChange, InitiativeStatus, Plan, Strategy
 from .sources import ItemState, Scrubber, TrackedItem
 
 if TYPE_CHECKING:
     from .plugins import PluginManager
+    from .store import Store
 
 __all__ = ["FollowResult", "follow_initiatives"]
 
@@ -41,14 +43,23 @@ class FollowResult:
     """Initiative id -> its status now, for each initiative whose item was read."""
     problems: Mapping[str, str]
     """Initiative id -> why its item could not be read (its status stays as planned)."""
+    recorded: tuple[InitiativeChange, ...] = ()
+    """With a store: the statuses recorded in it (new or changed since the last record)."""
 
 
 def follow_initiatives(
-    plan: Plan, *, manager: PluginManager | None = None, timeout: float | None = None
+    plan: Plan,
+    *,
+    manager: PluginManager | None = None,
+    timeout: float | None = None,
+    store: Store | None = None,
+    at: dt.date | None = None,
 ) -> FollowResult:
     """Read the state of every item the plan's initiatives track and return the plan with the
     statuses those states give (see the module's rules). ``timeout`` (seconds) bounds each
-    remote call; ``manager`` gives the source plugins (default: the installed ones)."""
+    remote call; ``manager`` gives the source plugins (default: the installed ones). With a
+    ``store``, the statuses read are recorded in its initiative history (source ``tracker``,
+    as of ``at``, default today) when they are new or changed."""
     from .plugins import default_manager
 
     manager = manager or default_manager()
@@ -94,7 +105,14 @@ def follow_initiatives(
         for ini in tracked
         if ini.id in states and ini.id not in problems
     }
-    return FollowResult(_with_statuses(plan, statuses), statuses, problems)
+    followed = _with_statuses(plan, statuses)
+    recorded: list[InitiativeChange] = []
+    if store is not None and statuses:
+        from .initiative_history import record_initiative_statuses
+
+        recorded = record_initiative_statuses(followed, store, at=at or dt.date.today(),
+                                              source="tracker", only=set(statuses))
+    return FollowResult(followed, statuses, problems, tuple(recorded))
 
 
 def _status(planned: InitiativeStatus, state: str | None) -> InitiativeStatus:

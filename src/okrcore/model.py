@@ -7,6 +7,9 @@ message that says what was expected. A :class:`Plan` holds the whole tree and in
 Numbers are plain ``float``: key-result values are measurements (traffic, rates, money summed from
 reports) whose precision is far below a float's, and the math (means, slopes, ratios) is float math.
 Money is carried as a float in the key result's unit; nothing in okrcore does accounting.
+
+One module of about 1,000 lines on purpose: the whole domain model reads in one place, each class
+beside the validators it uses; it is attrs declarations, not logic (that is in the modules above).
 """
 
 from __future__ import annotations
@@ -305,6 +308,10 @@ class KeyResult:
     source: Mapping[str, Any] | None = None
     committed: bool | None = None
     progress_from: str | None = None
+    rollup: str | None = None
+    """``"sum"``: the actual is the sum of its parts' actuals (:meth:`Plan.sum_parts`)."""
+    sum_of: tuple[str, ...] = attrs.field(default=(), converter=_ids)
+    """The key results a sum adds up; empty: the matching key results of the child objectives."""
 
     def __attrs_post_init__(self) -> None:
         problems = self.problems()
@@ -332,6 +339,19 @@ class KeyResult:
                 out.append(f"progress_from must be 'initiatives', got {self.progress_from!r}")
             elif kind is not Kind.MILESTONE:
                 out.append("progress_from: initiatives needs a milestone key result")
+        if self.rollup not in (None, "sum"):
+            out.append(f"rollup must be 'sum', got {self.rollup!r}")
+        elif self.rollup == "sum":
+            if kind is Kind.MILESTONE:
+                out.append("rollup: sum needs a key result with a number, not a milestone")
+            if self.source is not None:
+                out.append("rollup: sum takes the value from its parts, so it cannot have a source")
+            if self.progress_from is not None:
+                out.append("rollup: sum and progress_from exclude each other")
+            if self.id in self.sum_of:
+                out.append(f"sum_of names the key result itself ({self.id!r})")
+        elif self.sum_of:
+            out.append("sum_of needs rollup: sum")
         if kind in (Kind.MAINTAIN_ABOVE, Kind.MAINTAIN_BELOW) and target is None:
             out.append(f"{a_kind} needs a target (the bound)")
         if self.floor is not None and self.stretch is not None:
@@ -349,9 +369,12 @@ class KeyResult:
     def value_problem(self, value: float) -> str | None:
         """Why ``value`` cannot be an actual of this key result, or ``None`` when it can.
 
-        A count, and a cumulative key result's amount, cannot be negative. Manual check-ins and
+        A count, and a cumulative key result's amount, cannot be negative; a sum takes no
+        check-in (its parts do). Manual check-ins and
         refreshed readings both pass through here, so both refuse the same values.
         """
+        if self.rollup == "sum":
+            return "it is the sum of its parts (rollup: sum): check in its parts"
         if value < 0 and (self.measure is Measure.CUMULATIVE or self.kind is Kind.COUNT):
             what = "an amount" if self.measure is Measure.CUMULATIVE else "a count"
             return f"{what} cannot be negative"
@@ -491,8 +514,26 @@ class Objective:
     key_results: tuple[KeyResult, ...] = attrs.field(default=(), converter=_tuple)
     strategies: tuple[Strategy, ...] = attrs.field(default=(), converter=_tuple)
     parents: tuple[Alignment, ...] = attrs.field(default=(), converter=_alignments)
+    rollup: str | None = None
+    """``"sum"``: every key result of the objective is a sum of its parts (``KeyResult.rollup``)."""
 
     def __attrs_post_init__(self) -> None:
+        if self.rollup not in (None, "sum"):
+            raise ValidationError(
+                f"objective {self.id!r}: rollup must be 'sum', got {self.rollup!r}",
+                "Objective.rollup",
+            )
+        if self.rollup == "sum" and any(kr.rollup is None for kr in self.key_results):
+            # the objective's setting is each key result's default; KeyResult checks each one
+            krs = []
+            for kr in self.key_results:
+                try:
+                    krs.append(attrs.evolve(kr, rollup="sum") if kr.rollup is None else kr)
+                except ValidationError as exc:
+                    raise ValidationError(
+                        f"objective {self.id!r} has rollup: sum, so {exc}", "Objective.rollup"
+                    ) from None
+            object.__setattr__(self, "key_results", tuple(krs))
         if self.parents and self.parent is not None:
             raise ValidationError(
                 f"objective {self.id!r}: give either parent or parents, not both",
@@ -668,6 +709,24 @@ class StrategyChange:
 
 
 @attrs.frozen
+class InitiativeChange:
+    """An initiative's status as first seen, or a change of it: ``was`` is the status before
+    (``None``: the first status recorded), ``at`` the day it was seen (a refresh's date, the
+    day a tracker was read), ``source`` where it was seen (``plan``: the plan file at a refresh;
+    ``tracker``: :func:`okrcore.follow_initiatives`), ``run_id`` the refresh run that saw it."""
+
+    initiative_id: str
+    status: InitiativeStatus = attrs.field(converter=InitiativeStatus)
+    was: InitiativeStatus | None = attrs.field(
+        default=None, converter=attrs.converters.optional(InitiativeStatus)
+    )
+    at: dt.date = attrs.field(factory=dt.date.today, converter=_day, validator=_is_date)
+    source: str = "plan"
+    recorded_at: dt.datetime = attrs.field(factory=_now, validator=_is_datetime)
+    run_id: str | None = None
+
+
+@attrs.frozen
 class RunOutcome:
     """What one refresh run did for one key result.
 
@@ -700,6 +759,27 @@ class RunRecord:
     info: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_mapping)
 
 
+def _unit(unit: str) -> str:
+    return repr(unit) if unit else "no unit"
+
+
+def _part_problem(total: KeyResult, part: KeyResult) -> str | None:
+    """Why ``part`` cannot count in the sum ``total`` (``None`` when it can)."""
+    if part.kind is Kind.MILESTONE:
+        return f"key result {part.id!r} is a milestone; only numbers add up"
+    if part.unit != total.unit:
+        return (
+            f"key result {part.id!r} is in {_unit(part.unit)}, the sum {total.id!r} in "
+            f"{_unit(total.unit)}: mixed units do not add up"
+        )
+    if part.measure is not total.measure:
+        return (
+            f"key result {part.id!r} is {part.measure.value}, the sum {total.id!r} "
+            f"{total.measure.value}: a sum adds up parts of its own measure"
+        )
+    return None
+
+
 @attrs.frozen
 class Plan:
     """A whole plan: cycles, goals, objectives (with their key results and strategies),
@@ -722,6 +802,9 @@ class Plan:
     plugins: tuple[str, ...] = attrs.field(default=(), converter=_ids)
     title: str | None = None
     owners: tuple[Owner, ...] = attrs.field(default=(), converter=_tuple)
+    reminders: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_mapping)
+    """Check-in reminder settings (``every``, ``escalate_after``, ``email_channel``; see
+    :func:`okrcore.remind.reminder_settings`)."""
     source_path: str | None = attrs.field(default=None, eq=False)
     # field path ("objectives[1].key_results[0].target") -> (line, column), filled by the loader
     positions: Mapping[str, tuple[int, int]] = attrs.field(factory=dict, eq=False, repr=False)
@@ -735,6 +818,7 @@ class Plan:
     _initiatives: dict[str, tuple[Initiative, Strategy, Objective]] = attrs.field(
         init=False, eq=False, repr=False
     )
+    _sums: dict[str, tuple[str, ...]] = attrs.field(init=False, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         problems: list[Problem] = []
@@ -756,6 +840,9 @@ class Plan:
             if owner.notify is not None and owner.notify not in self.notify:
                 message = f"unknown notify channel {owner.notify!r} for owner {owner.id!r}"
                 problems.append(Problem(f"owners[{i}].notify", message))
+        mail = self.reminders.get("email_channel")
+        if mail is not None and mail not in self.notify:
+            problems.append(Problem("reminders.email_channel", f"unknown notify channel {mail!r}"))
         krs: dict[str, tuple[KeyResult, Objective]] = {}
         for i, obj in enumerate(self.objectives):
             at = f"objectives[{i}]"
@@ -776,9 +863,11 @@ class Plan:
                     )
                 krs[kr.id] = (kr, obj)
         initiatives = self._index_initiatives(krs, problems)
+        sums = self._index_sums(krs, problems) if not problems else {}
         if problems:
             raise PlanError(problems, self.source_path)
         object.__setattr__(self, "_initiatives", initiatives)
+        object.__setattr__(self, "_sums", sums)
         object.__setattr__(self, "_cycles", cycles)
         object.__setattr__(self, "_goals", goals)
         object.__setattr__(self, "_objectives", objectives)
@@ -814,6 +903,99 @@ class Plan:
                 )
                 problems.append(Problem(f"{self._path_of(kr_id, krs)}.progress_from", message))
         return out
+
+    def _index_sums(
+        self, krs: Mapping[str, tuple[KeyResult, Objective]], problems: list[Problem]
+    ) -> dict[str, tuple[str, ...]]:
+        """The parts of every sum key result, sums ordered so that a sum's parts come before it;
+        unknown or mismatched parts, loops and parts counted twice become problems."""
+        children: dict[str, list[Objective]] = {}
+        for o in self.objectives:
+            for up in o.parent_ids:
+                children.setdefault(up, []).append(o)
+        sums: dict[str, tuple[str, ...]] = {}
+        where: dict[str, str] = {}
+        for kr_id, (kr, obj) in krs.items():
+            if kr.rollup != "sum":
+                continue
+            at = self._path_of(kr_id, krs)
+            parts: list[str] = []
+            if kr.sum_of:
+                for n, part in enumerate(kr.sum_of):
+                    problem = (
+                        f"unknown key result {part!r}"
+                        if part not in krs
+                        else f"{part!r} is named twice"
+                        if part in parts
+                        else _part_problem(kr, krs[part][0])
+                    )
+                    if problem:
+                        problems.append(Problem(f"{at}.sum_of[{n}]", problem))
+                    else:
+                        parts.append(part)
+                where[kr_id] = f"{at}.sum_of"
+            else:
+                found = False
+                for child in children.get(obj.id, ()):
+                    same = [
+                        k
+                        for k in child.key_results
+                        if k.unit == kr.unit and k.kind is not Kind.MILESTONE
+                    ]
+                    found = found or bool(same)
+                    if len(same) > 1:
+                        ids = ", ".join(k.id for k in same)
+                        message = (
+                            f"child objective {child.id!r} has {len(same)} key results in "
+                            f"{_unit(kr.unit)} ({ids}): name the parts in sum_of"
+                        )
+                        problems.append(Problem(f"{at}.rollup", message))
+                    elif same:
+                        problem = _part_problem(kr, same[0])
+                        if problem:
+                            problems.append(Problem(f"{at}.rollup", problem))
+                        else:
+                            parts.append(same[0].id)
+                if not found:
+                    message = (
+                        f"rollup: sum finds no part: no objective aligned to {obj.id!r} has a "
+                        f"key result in {_unit(kr.unit)} (name the parts in sum_of)"
+                    )
+                    problems.append(Problem(f"{at}.rollup", message))
+                where[kr_id] = f"{at}.rollup"
+            sums[kr_id] = tuple(parts)
+        if problems:
+            return {}
+        for loop in find_loops(sums):
+            chain = " -> ".join([*loop, loop[0]])
+            problems.append(Problem(where[loop[0]], f"sum loop: {chain}"))
+        if problems:
+            return {}
+        ordered: dict[str, tuple[str, ...]] = {}
+        bases: dict[str, list[str]] = {}  # sum -> the key results it adds up, through sums
+
+        def visit(kr_id: str) -> None:
+            if kr_id in ordered:
+                return
+            for part in sums[kr_id]:
+                if part in sums:
+                    visit(part)
+            ordered[kr_id] = sums[kr_id]
+            counted: list[str] = []
+            for part in sums[kr_id]:
+                counted.extend(bases.get(part, [part]))
+            bases[kr_id] = counted
+            twice = sorted({k for k in counted if counted.count(k) > 1})
+            if twice:
+                message = (
+                    f"the sum counts {', '.join(map(repr, twice))} more than once "
+                    "(through several of its parts)"
+                )
+                problems.append(Problem(where[kr_id], message))
+
+        for kr_id in sums:
+            visit(kr_id)
+        return ordered
 
     def _path_of(self, kr_id: str, krs: Mapping[str, tuple[KeyResult, Objective]]) -> str:
         kr, obj = krs[kr_id]
@@ -934,6 +1116,16 @@ class Plan:
     def kr_path(self, kr_id: str) -> str:
         """The field path of a key result (``objectives[1].key_results[0]``)."""
         return self._path_of(kr_id, self._krs)
+
+    # -- sums ------------------------------------------------------------------------------
+    def sum_parts(self, kr_id: str) -> tuple[str, ...]:
+        """The key results a ``rollup: sum`` key result adds up (empty for any other key
+        result): its ``sum_of``, else the key result in its unit of each child objective."""
+        return self._sums.get(kr_id, ())
+
+    def sums(self) -> list[str]:
+        """The ids of the sum key results, each after any sum among its parts."""
+        return list(self._sums)
 
     # -- initiatives -----------------------------------------------------------------------
     def initiatives(self) -> Iterator[Initiative]:

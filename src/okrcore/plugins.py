@@ -50,6 +50,7 @@ DEFAULT_PLUGINS = (
     "okrcore.default_plugins.policies",
     "okrcore.default_plugins.notify",
     "okrcore.default_plugins.events",
+    "okrcore.default_plugins.initiatives",
     "okrcore.default_plugins.templates",
 )
 # The built-ins each registry needs: opening a store or scoring imports no source or check.

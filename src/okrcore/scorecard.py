@@ -36,7 +36,8 @@ class KRScore:
     (fewer early in a cycle; the status policy sees every period); ``forecast`` the
     projected actual at the deadline and ``forecast_score`` its grade; ``success_bar`` is 0.7 for
     an aspirational key result and 1.0 for a committed one; ``confidence`` the latest confidence
-    (0-1) a check-in stated. Values are ``None`` without data.
+    (0-1) a check-in stated; ``sum_of`` the key results a ``rollup: sum`` key result adds up
+    (empty for any other). Values are ``None`` without data.
     """
 
     id: str
@@ -70,6 +71,7 @@ class KRScore:
     last_checkin: dt.date | None
     checkins: int
     confidence: float | None = None
+    sum_of: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """Stable JSON-ready form (see docs/cli.md)."""
@@ -105,6 +107,7 @@ class KRScore:
             "last_checkin": self.last_checkin.isoformat() if self.last_checkin else None,
             "checkins": self.checkins,
             "confidence": _r(self.confidence),
+            "sum_of": list(self.sum_of),
         }
 
 
@@ -168,7 +171,9 @@ class Scorecard:
 
     Mappings keep plan order. ``by_owner`` groups objectives by owner, ``by_level`` by level (both
     over every objective in the group), ``by_cycle`` the top-level objectives (no parent) of each
-    cycle; each is the weighted mean by ``Objective.weight``.
+    cycle; each is the weighted mean by ``Objective.weight``. An owner who owns key results but
+    no objective has a ``by_owner`` row too, after the others: the weighted mean of those key
+    results by ``KeyResult.weight``.
     """
 
     at: dt.date

@@ -6,6 +6,9 @@ the alignment tree (:mod:`okrcore.rollup`). The pure formulas are in :mod:`okrco
 two judgement calls, how progress becomes a grade and how completion becomes a light, are the
 policies of :mod:`okrcore.policies`, looked up by the names the plan gives. docs/scoring.md has
 the rules with worked examples.
+
+A little over 600 lines on purpose: :func:`score` and :class:`LiveScore` are one computation (the
+batch is the incremental one run once), so a key result's scoring and its rollup read together.
 """
 
 from __future__ import annotations
@@ -68,6 +71,7 @@ __all__ = [
     "least_squares",
     "progress",
     "score",
+    "sum_readings",
 ]
 
 DEFAULT_CADENCE = Cadence.WEEKLY
@@ -122,6 +126,7 @@ def _score_kr(
     grading: GradingPolicy,
     status: StatusPolicy,
     stale_factor: float,
+    sum_of: tuple[str, ...] = (),
 ) -> KRScore:
     start = cycle.start
     end = min(at, deadline)
@@ -226,6 +231,7 @@ def _score_kr(
         last_checkin=last_checkin,
         checkins=len(days),
         confidence=confidence,
+        sum_of=sum_of,
     )
 
 
@@ -392,6 +398,9 @@ class LiveScore:
             if kr_id in self._history:  # the share replaces check-ins: initiative_readings
                 reading = [] if share is None else [_share_reading(kr_id, share, self.at)]
                 self._history[kr_id] = reading
+        for kr_id in plan.sums():  # parts first: a sum's readings replace its check-ins
+            self._history[kr_id] = _sum_history(plan, kr_id, self._history, self.at)
+        self._sums_of: dict[str, list[str]] | None = None  # part -> sums over it, for add()
         self._krs: dict[str, KRScore] = {}
         for kr_id in self.tree.leaf_ids:
             self._krs[kr_id] = self._score(kr_id)
@@ -422,18 +431,43 @@ class LiveScore:
             self.grading,
             self.status,
             self.stale_factor,
+            plan.sum_parts(kr_id),
         )
 
     def add(self, checkin: CheckIn) -> KRScore | None:
         """Take one new check-in; ``None`` (and nothing changes) for an unknown key result, a
-        check-in after the scoring date, or a key result whose progress comes from initiatives."""
+        check-in after the scoring date, or a key result whose progress comes from initiatives
+        or is a sum. The sums the key result counts in are re-scored with it."""
         history = self._history.get(checkin.kr_id)
         if history is None or checkin.as_of > self.at:
             return None
-        if self.plan.key_result(checkin.kr_id).progress_from is not None:
+        target = self.plan.key_result(checkin.kr_id)
+        if target.progress_from is not None or target.rollup is not None:
             return None
         bisect.insort(history, checkin, key=lambda c: (c.as_of, c.recorded_at))
-        kr = self._score(checkin.kr_id)
+        kr = self._rescore(checkin.kr_id)
+        for total in self._sums_over(checkin.kr_id):
+            self._history[total] = _sum_history(self.plan, total, self._history, self.at)
+            self._rescore(total)
+        return kr
+
+    def _sums_over(self, kr_id: str) -> list[str]:
+        """The sums ``kr_id`` counts in, directly or through other sums, parts first."""
+        if self._sums_of is None:
+            self._sums_of = {}
+            for total in self.plan.sums():
+                for part in self.plan.sum_parts(total):
+                    self._sums_of.setdefault(part, []).append(total)
+        found: set[str] = set()
+        level = self._sums_of.get(kr_id, [])
+        while level:
+            found.update(level)
+            level = [t for k in level for t in self._sums_of.get(k, ()) if t not in found]
+        return [t for t in self.plan.sums() if t in found] if found else []
+
+    def _rescore(self, kr_id: str) -> KRScore:
+        """Score one key result again from its history and update the rollups above it."""
+        kr = self._score(kr_id)
         self._krs[kr.id] = kr
         self.scores.update(kr.id, kr.score)
         self.expected.update(kr.id, _expected_leaf(kr))
@@ -517,12 +551,19 @@ class LiveScore:
             by_level.setdefault(o.level.value, []).append(o.id)
             if not o.parent_ids:
                 by_cycle.setdefault(o.cycle, []).append(o.id)
+        owners = {k: self._group(k, "owner", v, objectives) for k, v in by_owner.items()}
+        # an owner who holds key results but no objective still gets a row: over those key results
+        held: dict[str, list[str]] = {}
+        for kr in plan.key_results():
+            if kr.owner is not None and kr.owner not in by_owner:
+                held.setdefault(kr.owner, []).append(kr.id)
+        owners.update((k, self._kr_group(k, v)) for k, v in held.items())
         return Scorecard(
             at=self.at,
             key_results=self._snapshot(),
             objectives=objectives,
             goals=goals,
-            by_owner={k: self._group(k, "owner", v, objectives) for k, v in by_owner.items()},
+            by_owner=owners,
             by_level={k: self._group(k, "level", v, objectives) for k, v in by_level.items()},
             by_cycle={k: self._group(k, "cycle", v, objectives) for k, v in by_cycle.items()},
             grading=self.grading.name,
@@ -569,6 +610,27 @@ class LiveScore:
         )
 
 
+    def _kr_group(self, owner: str, members: list[str]) -> NodeScore:
+        """The row of an owner who holds key results but no objective: the weighted mean of those
+        key results (by ``KeyResult.weight``), computed as an objective's rollup is."""
+        pairs = [(self._krs[m], self.plan.key_result(m).weight) for m in members]
+        completion = weighted_mean((_completion_leaf(k), w) for k, w in pairs)
+        light, reason = self._node_light(owner, "owner", completion,
+                                         [(k.id, k.status) for k, _ in pairs])
+        return NodeScore(
+            id=owner,
+            kind="owner",
+            title=self.plan.owner_label(owner) or owner,
+            score=weighted_mean((k.score, w) for k, w in pairs),
+            expected=weighted_mean((_expected_leaf(k), w) for k, w in pairs),
+            expected_score=weighted_mean((_expected_score_leaf(k), w) for k, w in pairs),
+            completion=completion,
+            status=light,
+            reason=reason,
+            confidence=weighted_mean((k.confidence, w) for k, w in pairs),
+        )
+
+
 def initiative_readings(plan: Plan, *, at: dt.date) -> list[CheckIn]:
     """The readings scoring uses for key results whose progress comes from their initiatives:
     the share done, as a check-in at ``at`` (source ``initiatives``); none for a key result with
@@ -583,6 +645,50 @@ def _initiative_shares(plan: Plan) -> Iterator[tuple[str, float | None]]:
     for kr in plan.key_results():
         if kr.progress_from == "initiatives":
             yield kr.id, plan.initiative_share(kr.id)
+
+
+def sum_readings(plan: Plan, checkins: Iterable[CheckIn], *, at: dt.date) -> list[CheckIn]:
+    """The readings scoring uses for ``rollup: sum`` key results, derived from ``checkins``
+    (those of their parts) up to ``at``: one check-in (source ``sum``) per day any part has a
+    reading (docs/scoring.md, "Sums")."""
+    histories: dict[str, list[CheckIn]] = {}
+    for ci in checkins:
+        if ci.as_of <= at:
+            histories.setdefault(ci.kr_id, []).append(ci)
+    out: list[CheckIn] = []
+    for kr_id in plan.sums():
+        histories[kr_id] = _sum_history(plan, kr_id, histories, at)
+        out.extend(histories[kr_id])
+    return out
+
+
+def _sum_history(
+    plan: Plan, kr_id: str, histories: Mapping[str, Sequence[CheckIn]], at: dt.date
+) -> list[CheckIn]:
+    """A sum's readings from its parts' histories: for cumulative parts, each day's amounts
+    added up; for gauges, on each day a part has a reading, every part's latest level added up
+    (a part without a reading yet counts its baseline, 0 without one)."""
+    parts = [plan.key_result(p) for p in plan.sum_parts(kr_id)]
+    dailies = [daily_values(histories.get(p.id, ()), at) for p in parts]
+    days = sorted({d for daily in dailies for d in daily})
+    if not days:
+        return []
+    values: list[float] = []
+    if plan.key_result(kr_id).measure is Measure.CUMULATIVE:
+        values = [sum(daily.get(d, 0.0) for daily in dailies) for d in days]
+    else:
+        level = [p.effective_baseline or 0.0 for p in parts]
+        for d in days:
+            for i, daily in enumerate(dailies):
+                if d in daily:
+                    level[i] = daily[d]
+            values.append(sum(level))
+    return [_derived(kr_id, v, d, "sum") for d, v in zip(days, values, strict=True)]
+
+
+def _derived(kr_id: str, value: float, day: dt.date, source: str) -> CheckIn:
+    midnight = dt.datetime.combine(day, dt.time(), tzinfo=dt.timezone.utc)
+    return CheckIn(kr_id, value, day, source=source, recorded_at=midnight)
 
 
 def _share_reading(kr_id: str, share: float, at: dt.date) -> CheckIn:

@@ -22,13 +22,13 @@ import bisect
 import datetime as dt
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 
 import attrs
 
 from .errors import NoTasks
 
-__all__ = ["METRICS", "NoTasks", "Task", "day_of", "points", "total"]
+__all__ = ["METRICS", "NoTasks", "Task", "TaskCache", "day_of", "points", "total"]
 
 METRICS = ("percent_done", "fraction_done", "completed", "open", "total")
 _SHARES = ("percent_done", "fraction_done")
@@ -42,6 +42,33 @@ class Task:
     done: bool
     created: dt.date | None = None
     completed: dt.date | None = None
+
+
+class TaskCache:
+    """The tasks of one read, each built at most once per way of reading it.
+
+    Many key results often share one read (a project, database or search) and differ only in
+    their filters: ``cache.tasks(how, indices, build)`` returns ``build(i)`` for each index,
+    calling ``build`` once per ``(how, i)`` however many key results ask. ``how`` names what
+    ``build`` depends on besides the item (the done rule, the completion field); an exception
+    from ``build`` is raised and nothing is kept for that item. Not thread-safe: one per read.
+    """
+
+    def __init__(self) -> None:
+        self._built: dict[Hashable, dict[int, Task]] = {}
+
+    def tasks(
+        self, how: Hashable, indices: Iterable[int], build: Callable[[int], Task]
+    ) -> list[Task]:
+        """The task of each index, in order; built on first use for this ``how``."""
+        memo = self._built.setdefault(how, {})
+        out: list[Task] = []
+        for i in indices:
+            task = memo.get(i)
+            if task is None:
+                task = memo[i] = build(i)
+            out.append(task)
+        return out
 
 
 # "+0000" offsets (Jira writes them) as "+00:00", which fromisoformat needs before Python 3.11
@@ -59,8 +86,11 @@ def day_of(stamp: str | None) -> dt.date | None:
     text = str(stamp).strip()
     if len(text) == 10:
         return dt.date.fromisoformat(text)
-    text = _BARE_OFFSET.sub(r"\1:\2", text.replace("Z", "+00:00"))
-    moment = dt.datetime.fromisoformat(text)
+    try:  # Python 3.11 reads "Z" and "+0000" itself: the common case, without a regex
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        moment = dt.datetime.fromisoformat(
+            _BARE_OFFSET.sub(r"\1:\2", text.replace("Z", "+00:00")))
     if moment.tzinfo is not None:
         moment = moment.astimezone(dt.timezone.utc)
     return moment.date()

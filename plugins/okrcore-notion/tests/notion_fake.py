@@ -5,6 +5,9 @@ gives the schema; ``POST /v1/data_sources/{id}/query`` pages with ``page_size`` 
 and an opaque ``start_cursor``, answering ``results``, ``has_more`` and ``next_cursor`` (null at
 the end), and stops at ``cap`` results with ``request_status`` incomplete (10,000 at Notion).
 Simple property filters (checkbox, status, select ``equals``; ``and``/``or``) are applied.
+``GET /v1/pages/{id}`` answers one page object (its properties, ``in_trash``; "Retrieve a
+page", https://developers.notion.com/reference/retrieve-a-page), 404 ``object_not_found`` for
+a page that does not exist or is not shared with the connection.
 Every request needs ``Notion-Version`` (else 400 ``missing_version``) and the bearer token (else
 401 ``unauthorized``). Errors are ``{"object": "error", "status", "code", "message"}``. Tests can
 queue canned answers (errors, rate limits, malformed bodies, a hang) and read every call;
@@ -68,7 +71,9 @@ class FakeNotion:
             self.pages[ds] = []
         return ids
 
-    def add_page(self, source: str, created: dt.date, **values: Any) -> None:
+    def add_page(self, source: str, created: dt.date, **values: Any) -> str:
+        """Add a page (property values by name, spaces as ``_``; ``trashed=True`` puts it in
+        the trash); returns its id."""
         self._count += 1
         self._found.clear()
         props = {name: _value(kind, values.get(name.replace(" ", "_")))
@@ -79,9 +84,11 @@ class FakeNotion:
             "object": "page", "id": str(uuid.UUID(int=self._count)),
             "created_time": f"{created}T09:15:00.000Z",
             "last_edited_time": f"{values.get('edited', created)}T17:00:00.000Z",
-            "in_trash": False, "parent": {"type": "data_source_id", "data_source_id": source},
+            "in_trash": bool(values.get("trashed")),
+            "parent": {"type": "data_source_id", "data_source_id": source},
             "properties": props,
         })
+        return str(self.pages[source][-1]["id"])
 
     def answer(self, status: int, body: Any, headers: dict[str, str] | None = None,
                *, hang: bool = False) -> None:
@@ -109,6 +116,11 @@ class FakeNotion:
         if call.headers["notion-version"] not in VERSIONS:
             return 400, error(400, "invalid_request_url", "Invalid request URL."), {}
         parts = call.path.strip("/").split("/")
+        if call.method == "GET" and parts[:2] == ["v1", "pages"] and len(parts) == 3:
+            for page in (p for pages in self.pages.values() for p in pages):
+                if page["id"] == parts[2]:
+                    return 200, page, {}
+            return 404, _not_found("page", parts[2]), {}
         if call.method == "GET" and parts[:2] == ["v1", "databases"] and len(parts) == 3:
             if parts[2] not in self.databases:
                 return 404, _not_found("database", parts[2]), {}

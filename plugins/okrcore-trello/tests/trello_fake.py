@@ -2,7 +2,10 @@
 
 ``GET /1/boards/{id}/lists``, ``/members``, ``/cards`` (open cards) and ``/cards/all`` answer
 bare JSON arrays, with only the ``fields`` asked for (plus ``id``). A board is found by its id
-or short link. ``key`` and ``token`` arrive as query parameters; a wrong one gets 401 with the
+or short link. ``GET /1/cards/{id}`` (id or short link) answers one card object, with its
+list object under ``list`` when asked with ``list=true`` (the reference's "Get a Card",
+https://developer.atlassian.com/cloud/trello/rest/api-group-cards/#api-cards-id-get).
+``key`` and ``token`` arrive as query parameters; a wrong one gets 401 with the
 plain-text body ``invalid key`` or ``invalid token``; an unknown board 404 ``The requested
 resource was not found.`` Tests can queue canned answers (rate limits with the JSON body
 ``{"error": "API_TOKEN_LIMIT_EXCEEDED", ...}``, malformed bodies, a hang) and read every call.
@@ -67,10 +70,12 @@ class FakeTrello:
                  activity: dt.date | None = None, due: dt.date | None = None,
                  due_complete: bool = False, labels: Sequence[str] = (),
                  members: Sequence[str] = (), checks: tuple[int, int] = (0, 0),
-                 closed: bool = False) -> None:
+                 closed: bool = False) -> str:
+        """Add a card; returns its short link."""
         self._n += 1
+        short = f"c{self._n:07d}"
         self.boards[board]["cards"].append({
-            "id": object_id(created, self._n), "name": f"Card {self._n}",
+            "id": object_id(created, self._n), "shortLink": short, "name": f"Card {self._n}",
             "idList": self.list_id(board, in_list), "closed": closed,
             "due": f"{due}T17:00:00.000Z" if due else None, "dueComplete": due_complete,
             "dateLastActivity": f"{activity or created}T12:00:00.000Z",
@@ -80,6 +85,10 @@ class FakeTrello:
             "badges": {"checkItems": checks[0], "checkItemsChecked": checks[1],
                        "dueComplete": due_complete, "comments": 0, "attachments": 0},
         })
+        return short
+
+    def card(self, short: str) -> dict[str, Any]:
+        return next(c for b in self.boards.values() for c in b["cards"] if c["shortLink"] == short)
 
     def answer(self, status: int, body: Any, headers: dict[str, str] | None = None,
                *, hang: bool = False) -> None:
@@ -99,6 +108,8 @@ class FakeTrello:
         if call.query.get("token") != [TOKEN]:
             return 401, "invalid token", {}
         parts = call.path.strip("/").split("/")
+        if parts[:2] == ["1", "cards"] and len(parts) == 3:
+            return self._card(parts[2], call.query)
         if len(parts) < 4 or parts[:2] != ["1", "boards"]:
             return 404, "Cannot GET " + call.path, {}
         board = self.boards.get(parts[2])
@@ -119,6 +130,21 @@ class FakeTrello:
             return 404, "Cannot GET " + call.path, {}
         return 200, [{"id": i["id"], **{f: i.get(f) for f in fields}} if fields else i
                      for i in items], {}
+
+    def _card(self, ident: str, query: dict[str, list[str]]) -> tuple[int, Any, dict[str, str]]:
+        for board in {id(b): b for b in self.boards.values()}.values():
+            for card in board["cards"]:
+                if ident in (card["id"], card["shortLink"]):
+                    fields = [f for f in (query.get("fields") or [""])[0].split(",") if f]
+                    out = {"id": card["id"], **{f: card.get(f) for f in fields}} if fields \
+                        else dict(card)
+                    if query.get("list") == ["true"]:
+                        out["list"] = next(li for li in board["lists"]
+                                           if li["id"] == card["idList"])
+                    return 200, out, {}
+        if len(ident) not in (8, 24):
+            return 400, "invalid id", {}
+        return 404, "The requested resource was not found.", {}
 
 
 class Handler(BaseHTTPRequestHandler):

@@ -5,10 +5,10 @@ plan, bad arguments), with the error on stderr and no traceback.
 
 One module per command group: ``lint``, ``score``, ``checkins`` (checkin, history), ``targets``
 (retarget), ``decompose``, ``demo``, ``exchange`` (export, import), ``init``, ``refresh``
-(refresh, runs), ``plugins``, ``report`` and ``workers`` (worker). Each adds its commands to
-:data:`main` when imported, which happens when one of them runs (``_common.COMMAND_MODULES``);
-what they share (options, error handling, formatting) is in ``_common``, which imports none of
-them.
+(refresh, runs), ``plugins``, ``remind``, ``report`` and ``workers`` (worker). Each adds its
+commands to :data:`main` when imported, which happens when one of them runs
+(``_common.COMMAND_MODULES``); what they share (options, error handling, formatting) is in
+``_common``, which imports none of them.
 """
 
 from __future__ import annotations

@@ -135,6 +135,7 @@ COMMAND_MODULES = {
     "lint": "lint",
     "plugins": "plugins",
     "refresh": "refresh",
+    "remind": "remind",
     "report": "report",
     "retarget": "targets",
     "runs": "refresh",

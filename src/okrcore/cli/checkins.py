@@ -28,7 +28,7 @@ from okrcore.cli._common import (
     store_option,
     target_values,
 )
-from okrcore.model import CheckIn, TargetChange
+from okrcore.model import CheckIn, Plan, TargetChange
 from okrcore.planfile import load_plan
 from okrcore.reports._format import confidence as confidence_text, num
 from okrcore.reports._table import Col
@@ -170,8 +170,14 @@ REVISION_COLUMN = Col("revision", "note")
 @format_option("text", "json", "md")
 @handle_errors
 def history(plan_path: str, kr_id: str, store_url: str, fmt: str) -> None:
-    """Show KR's check-ins and target changes, and its original and current targets."""
+    """Show KR's check-ins and target changes, and its original and current targets.
+
+    Given an initiative's id instead, show when its status changed.
+    """
     plan = load_plan(plan_path)
+    if not plan.has_key_result(kr_id) and any(i.id == kr_id for i in plan.initiatives()):
+        _initiative_history(plan, kr_id, store_url, fmt)
+        return
     kr = key_result(plan, kr_id)
     with opened_store(store_url) as store:
         changes = store.target_changes(kr.id)
@@ -259,6 +265,63 @@ def history(plan_path: str, kr_id: str, store_url: str, fmt: str) -> None:
             out.print(empty)
             continue
         print_table(out, cols, rows, title=Text(title, style="bold"))
+
+
+STATUS_COLUMNS = (
+    Col("day"),
+    Col("status"),
+    Col("was"),
+    Col("source"),
+    Col("recorded", drop=1),
+)
+
+
+def _initiative_history(plan: Plan, initiative_id: str, store_url: str, fmt: str) -> None:
+    """``okr history PLAN INITIATIVE``: the initiative's recorded statuses, oldest first."""
+    from okrcore.initiative_history import status_history
+
+    ini = plan.initiative(initiative_id)
+    with opened_store(store_url) as store:
+        changes = status_history(store, ini.id)
+    if fmt == "json":
+        echo_json({
+            "id": ini.id,
+            "title": ini.title,
+            "status": ini.status.value,
+            "due": ini.due,
+            "owner": plan.initiative_owner(ini.id),
+            "changes": [
+                {"status": c.status.value, "was": c.was.value if c.was else None, "at": c.at,
+                 "source": c.source, "recorded_at": c.recorded_at, "run_id": c.run_id}
+                for c in changes
+            ],
+        })
+        return
+    due = f"; due {ini.due.isoformat()}" if ini.due else ""
+    head = f"{ini.id}: {ini.title}"
+    now = f"Status in the plan: {ini.status.value}{due}"
+    rows = [
+        [c.at.isoformat(), c.status.value, c.was.value if c.was else "", c.source,
+         c.recorded_at.strftime("%Y-%m-%d %H:%M UTC")]
+        for c in changes
+    ]
+    empty = "No status recorded yet (a refresh records it)."
+    if fmt == "md":
+        table = md_table([c.header for c in STATUS_COLUMNS], rows) if rows else empty
+        click.echo("\n".join([f"## {head}", "", now, "", "### Status history", "", table]))
+        return
+    from rich.text import Text
+
+    from okrcore.reports._table import print_table
+
+    out = console()
+    out.print(Text(head, style="bold"))
+    out.print(Text(now))
+    out.print()
+    if rows:
+        print_table(out, STATUS_COLUMNS, rows, title=Text("Status history", style="bold"))
+    else:
+        out.print(empty)
 
 
 def _linked(store: Store, changes: list[TargetChange]) -> dict[str, list[dict[str, Any]]]:

@@ -31,7 +31,7 @@ from okrcore.model import Plan
 from okrcore.planfile import load_plan
 from okrcore.plugins import default_manager, load_plugin_modules
 from okrcore.reports import check_owner
-from okrcore.reports._format import fixed, num, pct
+from okrcore.reports._format import fixed, num, pct, sum_note
 from okrcore.reports._table import Col
 from okrcore.scoring import score as score_plan
 from okrcore.store import Store
@@ -128,7 +128,9 @@ def _kr_cells(e: Mapping[str, Any], key: str, light: Any) -> list[Any]:
         pct(e.get("expected")),
         light,
         num(e.get("forecast"), unit),
-        str(e.get("reason") or ""),
+        " · ".join(
+            t for t in (sum_note(e.get("sum_of")), str(e.get("reason") or "")) if t
+        ),
     ]
 
 

@@ -164,6 +164,8 @@ def specific(plan: Plan, ctx: CheckContext) -> Iterator[Finding]:
 def measurable(plan: Plan, ctx: CheckContext) -> Iterator[Finding]:
     """SMART-M: a key result is fed by a source binding or by manual check-ins at a cadence."""
     for path, kr, _obj in _key_results(plan):
+        if kr.rollup is not None:  # fed by its parts
+            continue
         if kr.source is None:
             if kr.cadence is None:
                 yield Finding(
@@ -575,6 +577,31 @@ def budget_cuts(plan: Plan, ctx: CheckContext) -> Iterator[Finding]:
                 )
 
 
+def sums(plan: Plan, ctx: CheckContext) -> Iterator[Finding]:
+    """OKR-S: the target (and baseline) of a ``rollup: sum`` key result is the sum of its parts'
+    (a company target that its teams' targets do not add up to is missed by construction)."""
+    tolerance = _setting(ctx.settings, "tolerance", 0.0, minimum=0.0)
+    for path, kr, _obj in _key_results(plan):
+        parts = [plan.key_result(p) for p in plan.sum_parts(kr.id)]
+        if not parts:
+            continue
+        for field in ("target", "baseline"):
+            own = getattr(kr, f"effective_{field}")
+            values = [getattr(p, f"effective_{field}") for p in parts]
+            if own is None or any(v is None for v in values):
+                continue
+            total = math.fsum(v for v in values if v is not None)
+            if abs(total - own) > tolerance * abs(own) + 1e-9 * max(abs(own), 1.0):
+                listed = ", ".join(f"{p.id} {num(v)}" for p, v in zip(parts, values, strict=True))
+                yield Finding(
+                    "OKR-S001",
+                    WARNING,
+                    f"key result {kr.id!r} adds up its parts, but their {field}s add up to "
+                    f"{num(total)}, not {num(own)} ({listed})",
+                    f"{path}.{field}",
+                )
+
+
 BUILTIN_CHECKS: tuple[Check, ...] = (
     Check("specific", "SMART-S", specific, "key results name a metric and state a number"),
     Check("measurable", "SMART-M", measurable, "key results have a source or a cadence"),
@@ -588,6 +615,7 @@ BUILTIN_CHECKS: tuple[Check, ...] = (
     Check("orphans", "OKR-H", orphans, "every check-in belongs to a key result of the plan"),
     Check("owner_ids", "OKR-O", owners, "owners are ids of the owners section, and reachable"),
     Check("budget_cuts", "OKR-F", budget_cuts, "targets re-checked after a budget cut"),
+    Check("sums", "OKR-S", sums, "a sum's target and baseline are its parts' added up"),
 )
 
 

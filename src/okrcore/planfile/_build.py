@@ -31,7 +31,9 @@ from ._format import PLAN_SPEC
 from ._limits import MAX_NUMBER
 from ._spec import BAD, Ctx, Relative, join, suggest
 
-_KR_FIELDS = ("target", "floor", "stretch", "baseline", "tolerance", "weight")
+_KR_FIELDS = (
+    "target", "floor", "stretch", "baseline", "tolerance", "weight", "rollup", "sum_of"
+)
 
 
 def _model_problem(
@@ -407,6 +409,7 @@ def build(data: Any, ctx: Ctx, source_path: str | None, base_dir: str | None) ->
             checks=doc.get("checks", {}),
             policy=doc.get("policy", {}),
             notify=doc.get("notify", {}),
+            reminders=doc.get("reminders", {}),
             plugins=tuple(doc.get("plugins", ())),
             title=doc.get("title"),
             owners=owners,

@@ -83,6 +83,8 @@ def _kr_data(kr: KeyResult) -> dict[str, Any]:
     _put(out, "depends_on", kr.depends_on)
     _put(out, "committed", kr.committed)
     _put(out, "progress_from", kr.progress_from)
+    _put(out, "rollup", kr.rollup)
+    _put(out, "sum_of", kr.sum_of)
     if kr.source is not None:
         out["source"] = _plain(kr.source)
     return out
@@ -132,6 +134,7 @@ def _objective_data(obj: Objective) -> dict[str, Any]:
         _put(out, "weight", obj.weight)
     _put(out, "parents", [_alignment_data(a) for a in obj.parents])
     _put(out, "budget", obj.budget)
+    _put(out, "rollup", obj.rollup)
     _put(out, "key_results", [_kr_data(kr) for kr in obj.key_results])
     _put(out, "strategies", [_strategy_data(st) for st in obj.strategies])
     return out
@@ -219,6 +222,7 @@ def plan_data(plan: Plan) -> dict[str, Any]:
     _put(out, "checks", _plain(plan.checks))
     _put(out, "policy", _plain(plan.policy))
     _put(out, "notify", _plain(plan.notify))
+    _put(out, "reminders", _plain(plan.reminders))
     _put(out, "plugins", plan.plugins)
     _put(out, "funnels", [_funnel_data(f) for f in plan.funnels])
     return out

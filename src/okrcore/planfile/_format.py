@@ -15,6 +15,7 @@ from ._spec import (
     Field,
     FreeMap,
     Ids,
+    Integer,
     ListOf,
     MapOf,
     Number,
@@ -117,6 +118,13 @@ KEY_RESULT = Obj(
             Choice(("initiatives",)),
             doc="A milestone's progress: the share of its initiatives done.",
         ),
+        Field(
+            "rollup",
+            Choice(("sum",)),
+            doc="sum: the actual is the sum of its parts' actuals (sum_of, else the key result "
+            "in its unit of each child objective).",
+        ),
+        Field("sum_of", Ids(), doc="Ids of the key results a rollup: sum adds up."),
         Field("source", SOURCE),
     ),
     doc="A measurable, time-bound result that shows progress on an objective.",
@@ -181,6 +189,11 @@ OBJECTIVE = Obj(
             doc="Several parent objectives, each with its weight (instead of parent).",
         ),
         Field("budget", MONEY),
+        Field(
+            "rollup",
+            Choice(("sum",)),
+            doc="sum: every key result of the objective is a sum of its parts.",
+        ),
         Field("key_results", ListOf(KEY_RESULT)),
         Field("strategies", ListOf(STRATEGY)),
     ),
@@ -202,6 +215,7 @@ CONNECTION = Obj(
 EVENT_NAMES = (
     "achievements", "alerts", "all",
     "target_reached", "stretch_reached", "turned_red", "recovered", "went_stale",
+    "initiative_overdue",
 )
 EVENT_NAME = Choice(EVENT_NAMES)
 
@@ -217,6 +231,20 @@ NOTIFY_CHANNEL = Obj(
     ),
     extra=True,
     doc="A notification channel; other keys are the notifier's settings.",
+)
+
+REMINDERS = Obj(
+    "reminders",
+    (
+        Field("every", Choice(CADENCES), doc="How often an owner may be reminded: `daily`, "
+              "`weekly` (ISO weeks; the default) or `monthly`."),
+        Field("escalate_after", Integer(minimum=0), doc="Periods of its cadence without a "
+              "check-in after which a key result is escalated to its objective's owner "
+              "(default 2; 0: never)."),
+        Field("email_channel", ID, doc="The `notify` channel that mails owners who have an "
+              "`email` but no `notify` channel (default: the plan's only `email` channel)."),
+    ),
+    doc="Check-in reminders (`okr remind`).",
 )
 
 FUNNEL_STEP = Obj(
@@ -275,6 +303,7 @@ PLAN_SPEC = Obj(
         ),
         Field("policy", FreeMap(), doc="Grading and status policy settings."),
         Field("notify", MapOf(NOTIFY_CHANNEL), doc="Channel name -> notifier settings."),
+        Field("reminders", REMINDERS, doc="Check-in reminders: how often, when to escalate."),
         Field("plugins", ListOf(Text(pattern=DOTTED, what="a dotted module name"))),
         Field("funnels", ListOf(FUNNEL)),
     ),
@@ -291,7 +320,7 @@ def plan_schema() -> dict[str, Any]:
         "$id": "https://okrcore.readthedocs.io/plan.schema.json",
         "title": "okrcore plan",
         "description": "An okrcore plan file: owners, cycles, goals, objectives, key results, "
-        "strategies, connections, checks, policy, notify, plugins and funnels.",
+        "strategies, connections, checks, policy, notify, reminders, plugins and funnels.",
         **body,
         "$defs": dict(sorted(defs.items())),
     }

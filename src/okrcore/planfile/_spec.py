@@ -213,6 +213,25 @@ class Number(Spec):
 
 
 @attrs.frozen
+class Integer(Spec):
+    """A whole number (an int, not a bool), at least ``minimum``."""
+
+    minimum: int = 0
+
+    def check(self, value: Any, path: str, ctx: Ctx) -> Any:
+        if not isinstance(value, int) or isinstance(value, bool):
+            ctx.add(path, f"expected a whole number, got {_show(value)}")
+            return BAD
+        if value < self.minimum:
+            ctx.add(path, f"expected a whole number >= {self.minimum}, got {value!r}")
+            return BAD
+        return value
+
+    def schema(self, defs: dict[str, Any]) -> dict[str, Any]:
+        return {"type": "integer", "minimum": self.minimum}
+
+
+@attrs.frozen
 class Boolean(Spec):
     """true or false."""
 

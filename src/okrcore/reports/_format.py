@@ -65,3 +65,8 @@ def confidence(value: Any, scale: int = 1) -> str:
 def with_confidence(score_text: str, value: Any, scale: int) -> str:
     """``score_text`` followed by the confidence, when one was stated."""
     return score_text if _missing(value) else f"{score_text}, confidence {confidence(value, scale)}"
+
+
+def sum_note(sum_of: Any) -> str:
+    """What a ``rollup: sum`` key result adds up (``sum of a, b``); empty for any other."""
+    return f"sum of {', '.join(sum_of)}" if sum_of else ""

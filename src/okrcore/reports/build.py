@@ -27,7 +27,7 @@ from okrcore.model import (
     as_date,
 )
 from okrcore.progress import plan_to_date
-from okrcore.scoring import daily_values, score
+from okrcore.scoring import daily_values, score, sum_readings
 
 from .data import (
     KINDS,
@@ -121,6 +121,11 @@ def report(
     by_kr: dict[str, list[CheckIn]] = {k: [] for k in kr_ids}
     for ci in checkins:
         by_kr[ci.kr_id].append(ci)
+    if current.sums():  # a sum's series is its parts' added up, as scoring sees it
+        for kr_id in current.sums():
+            by_kr[kr_id] = []
+        for ci in sum_readings(current, checkins, at=at):
+            by_kr[ci.kr_id].append(ci)
 
     lines: list[KRLine] = []
     for kr in current.key_results():
@@ -197,12 +202,31 @@ def report(
         target_changes=_target_changes(original, current, changes, start, at),
         strategy_changes=_strategy_changes(current, store.strategy_changes(), start, at),
         owners=plan.owners,
-        initiatives=_initiatives(current, at),
+        initiatives=_initiatives(current, at, _status_since(current, store, at)),
     )
     return rep if owner is None else _for_owner(rep, current, owner)
 
 
-def _initiatives(plan: Plan, at: dt.date) -> tuple[InitiativeLine, ...]:
+def _status_since(plan: Plan, store: Store, at: dt.date) -> dict[str, dt.date]:
+    """Initiative id -> the day its current status was recorded as a change (up to ``at``)."""
+    read = getattr(store, "initiative_changes", None)
+    if read is None or not any(True for _ in plan.initiatives()):  # a store from a plugin
+        return {}
+    status = {ini.id: ini.status for ini in plan.initiatives()}
+    since: dict[str, dt.date] = {}
+    for change in read():  # oldest first: the last change to the current status wins
+        if change.at > at or change.initiative_id not in status:
+            continue
+        if change.status is not status[change.initiative_id]:
+            since.pop(change.initiative_id, None)
+        elif change.was is not None:
+            since[change.initiative_id] = change.at
+    return since
+
+
+def _initiatives(plan: Plan, at: dt.date, since: dict[str, dt.date] | None = None
+                 ) -> tuple[InitiativeLine, ...]:
+    since = since or {}
     out = []
     for ini in plan.initiatives():
         strategy = plan.strategy_of(ini.id)
@@ -214,6 +238,7 @@ def _initiatives(plan: Plan, at: dt.date) -> tuple[InitiativeLine, ...]:
                 objective=plan.initiative_objective(ini.id).id,
                 owner=plan.initiative_owner(ini.id),
                 days_overdue=(at - ini.due).days if ini.due and ini.overdue(at) else None,
+                status_since=since.get(ini.id),
             )
         )
     return tuple(out)

@@ -212,7 +212,9 @@ class StrategyChangeLine:
 @attrs.frozen
 class InitiativeLine:
     """An initiative in a report: with its strategy, objective and owner (its own, else the
-    strategy's, else the objective's), and whether it is overdue at the report's date."""
+    strategy's, else the objective's), whether it is overdue at the report's date, and since
+    when it has its status (``status_since``: the day the store recorded the change to it;
+    ``None`` when no change to it is recorded)."""
 
     initiative: Initiative
     strategy: str
@@ -220,6 +222,7 @@ class InitiativeLine:
     objective: str
     owner: str | None
     days_overdue: int | None  # None unless overdue
+    status_since: dt.date | None = None
 
     @property
     def id(self) -> str:
@@ -236,9 +239,11 @@ class InitiativeLine:
 
     @property
     def state(self) -> str:
-        """Its status in words: ``doing, overdue 3 days, blocked: legal review``."""
+        """Its status in words: ``doing since 2026-10-12, overdue 3 days, blocked: legal
+        review``."""
         ini = self.initiative
-        words = [ini.status.value]
+        words = [ini.status.value + (f" since {self.status_since.isoformat()}"
+                                     if self.status_since else "")]
         if ini.due is not None and ini.status.open:
             words.append(
                 f"overdue {self.days_overdue} day{'s' if self.days_overdue != 1 else ''}"
@@ -262,6 +267,7 @@ class InitiativeLine:
             "blocked": self.blocked,
             "overdue": self.overdue,
             "days_overdue": self.days_overdue,
+            "status_since": self.status_since.isoformat() if self.status_since else None,
             "strategy": self.strategy,
             "strategy_title": self.strategy_title,
             "objective": self.objective,

@@ -17,7 +17,16 @@ from collections.abc import Callable, Iterable
 
 import attrs
 
-from okrcore.reports._format import LIGHT_ICON, fixed, num, pct, pts, signed, with_confidence
+from okrcore.reports._format import (
+    LIGHT_ICON,
+    fixed,
+    num,
+    pct,
+    pts,
+    signed,
+    sum_note,
+    with_confidence,
+)
 from okrcore.reports.data import InitiativeLine, KRLine, Report
 
 __all__ = ["render_html_mail", "render_markdown", "render_plain"]
@@ -65,7 +74,8 @@ def _kr_head(line: KRLine) -> tuple[Span, ...]:
         f"{LIGHT_ICON[s.status.value]} ",
         b(s.title),
         f": {num(s.actual, s.unit)} of {num(s.target, s.unit)} "
-        f"(plan to date {num(s.plan_to_date, s.unit)})",
+        f"(plan to date {num(s.plan_to_date, s.unit)})"
+        + (f", {sum_note(s.sum_of)}" if s.sum_of else ""),
     )
 
 

@@ -15,6 +15,7 @@ from okrcore.reports._format import (
     pct,
     pts,
     signed,
+    sum_note,
     with_confidence,
 )
 from okrcore.reports._table import DEFAULT_WIDTH, Col, print_table
@@ -81,7 +82,11 @@ def _kr_row(rich: Any, line: KRLine, kind: str, owner: str | None = None) -> lis
     s = line.score
     row: list[Any] = [
         _light(rich, s.status.value),
-        rich.text.Text(s.title + (f" · {owner}" if owner else "")),
+        rich.text.Text(
+            s.title
+            + (f" · {owner}" if owner else "")
+            + (f" ({sum_note(s.sum_of)})" if s.sum_of else "")
+        ),
         num(s.actual, s.unit),  # the unit once per row keeps the numeric columns narrow
         num(s.plan_to_date),
         num(s.target),

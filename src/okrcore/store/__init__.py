@@ -32,10 +32,13 @@ from .base import (
 )
 from .copy import SECTIONS, CopyReport, Section, copy_store, store_content
 from .rows import (
+    INITIATIVE_CHANGE_COLUMNS,
     STRATEGY_CHANGE_COLUMNS,
     TARGET_CHANGE_COLUMNS,
     RowReader,
     changes_query,
+    initiative_change_from_row,
+    initiative_change_row,
     strategy_change_from_row,
     strategy_change_row,
     target_change_from_row,
@@ -48,6 +51,7 @@ if TYPE_CHECKING:
     from okrcore.plugins import PluginManager
 
 __all__ = [
+    "INITIATIVE_CHANGE_COLUMNS",
     "MIGRATIONS",
     "OUTCOME_COLUMNS",
     "SCHEMA_VERSION",
@@ -70,6 +74,8 @@ __all__ = [
     "copy_store",
     "differs",
     "encode_json",
+    "initiative_change_from_row",
+    "initiative_change_row",
     "latest_per_key",
     "open_store",
     "outcome_from_row",

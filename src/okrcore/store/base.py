@@ -15,7 +15,14 @@ from typing import Any, Protocol, runtime_checkable
 import attrs
 
 from okrcore.errors import StoreError
-from okrcore.model import CheckIn, RunOutcome, RunRecord, StrategyChange, TargetChange
+from okrcore.model import (
+    CheckIn,
+    InitiativeChange,
+    RunOutcome,
+    RunRecord,
+    StrategyChange,
+    TargetChange,
+)
 
 __all__ = [
     "OUTCOME_COLUMNS",
@@ -164,6 +171,16 @@ class Store(Protocol):
 
     def strategy_changes(self, strategy_id: str | None = None) -> list[StrategyChange]:
         """Strategy changes of one strategy (all when ``None``), oldest first."""
+        ...
+
+    def add_initiative_changes(self, changes: Sequence[InitiativeChange]) -> None:
+        """Record initiatives' statuses as first seen or changed: all of them or, when one
+        cannot be stored, none."""
+        ...
+
+    def initiative_changes(self, initiative_id: str | None = None) -> list[InitiativeChange]:
+        """Status records of one initiative (all when ``None``), ordered by ``at``, then in the
+        order they were added."""
         ...
 
     def record_run(self, run: RunRecord) -> None:

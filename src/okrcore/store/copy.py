@@ -24,7 +24,7 @@ from typing import Any
 import attrs
 
 from okrcore.errors import StoreError
-from okrcore.model import RunRecord, StrategyChange, TargetChange
+from okrcore.model import InitiativeChange, RunRecord, StrategyChange, TargetChange
 
 from .base import AddResult, CheckInRecord, EventDelivery, Store, encode_json
 
@@ -103,6 +103,11 @@ def _write_strategy_changes(store: Store, changes: list[StrategyChange]) -> int:
     return len(changes)
 
 
+def _write_initiative_changes(store: Store, changes: list[InitiativeChange]) -> int:
+    store.add_initiative_changes(changes)  # in the source's order, so equal days keep theirs
+    return len(changes)
+
+
 def _write_runs(store: Store, runs: list[RunRecord]) -> int:
     for run in reversed(runs):  # runs() is newest first
         store.record_run(run)
@@ -151,6 +156,14 @@ SECTIONS: tuple[Section, ...] = (
         write=_write_strategy_changes,
         owner=lambda c: c.strategy_id,
         counts=lambda items: {"strategy changes": len(items)},
+    ),
+    Section(
+        "initiative changes",
+        ("initiative_changes",),
+        read=lambda s: s.initiative_changes(),
+        write=_write_initiative_changes,
+        owner=lambda c: c.initiative_id,
+        counts=lambda items: {"initiative changes": len(items)},
     ),
     Section(
         "runs",

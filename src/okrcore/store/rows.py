@@ -14,15 +14,18 @@ from typing import Any
 
 import attrs
 
-from okrcore.model import CheckIn, StrategyChange, TargetChange
+from okrcore.model import CheckIn, InitiativeChange, StrategyChange, TargetChange
 
 from .base import CheckInRecord, encode_json
 
 __all__ = [
+    "INITIATIVE_CHANGE_COLUMNS",
     "STRATEGY_CHANGE_COLUMNS",
     "TARGET_CHANGE_COLUMNS",
     "RowReader",
     "changes_query",
+    "initiative_change_from_row",
+    "initiative_change_row",
     "strategy_change_from_row",
     "strategy_change_row",
     "target_change_from_row",
@@ -179,6 +182,26 @@ def strategy_change_from_row(row: Sequence[Any]) -> StrategyChange:
     return StrategyChange(strategy_id=row[0], field=row[1], old=json.loads(row[2]),
                           new=json.loads(row[3]), reason=row[4], changed_at=utc_moment(row[5]),
                           author=row[6])
+
+
+# -- initiative status history -----------------------------------------------------------------
+INITIATIVE_CHANGE_COLUMNS = "initiative_id, status, was, at, source, recorded_at, run_id"
+
+
+def initiative_change_row(change: InitiativeChange, day: Callable[[dt.date], Any],
+                          moment: Callable[[dt.datetime], Any]) -> tuple[Any, ...]:
+    """The values of :data:`INITIATIVE_CHANGE_COLUMNS`; ``day`` and ``moment`` convert ``at``
+    and ``recorded_at`` for the database."""
+    return (change.initiative_id, change.status.value,
+            None if change.was is None else change.was.value, day(change.at), change.source,
+            moment(change.recorded_at), change.run_id)
+
+
+def initiative_change_from_row(row: Sequence[Any]) -> InitiativeChange:
+    """The record of a row of :data:`INITIATIVE_CHANGE_COLUMNS`."""
+    at = row[3] if isinstance(row[3], dt.date) else dt.date.fromisoformat(row[3])
+    return InitiativeChange(initiative_id=row[0], status=row[1], was=row[2], at=at,
+                            source=row[4], recorded_at=utc_moment(row[5]), run_id=row[6])
 
 
 def utc_moment(value: str | dt.datetime) -> dt.datetime:

@@ -14,7 +14,14 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from okrcore.errors import StoreError, StoreNotFoundError
-from okrcore.model import CheckIn, RunOutcome, RunRecord, StrategyChange, TargetChange
+from okrcore.model import (
+    CheckIn,
+    InitiativeChange,
+    RunOutcome,
+    RunRecord,
+    StrategyChange,
+    TargetChange,
+)
 
 from .base import (
     OUTCOME_COLUMNS,
@@ -28,10 +35,13 @@ from .base import (
     outcome_row,
 )
 from .rows import (
+    INITIATIVE_CHANGE_COLUMNS,
     STRATEGY_CHANGE_COLUMNS,
     TARGET_CHANGE_COLUMNS,
     RowReader,
     changes_query,
+    initiative_change_from_row,
+    initiative_change_row,
     strategy_change_from_row,
     strategy_change_row,
     target_change_from_row,
@@ -174,6 +184,23 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
                 PRIMARY KEY (event_key, destination)
             )""",
             "CREATE INDEX event_deliveries_at ON event_deliveries (at, event_key, destination)",
+        ),
+    ),
+    (
+        6,
+        (
+            # Initiative status history: each status as first seen, then each change.
+            """CREATE TABLE initiative_changes (
+                seq INTEGER PRIMARY KEY,
+                initiative_id TEXT NOT NULL,
+                status TEXT NOT NULL,
+                was TEXT,
+                at TEXT NOT NULL,
+                source TEXT NOT NULL,
+                recorded_at TEXT NOT NULL,
+                run_id TEXT
+            )""",
+            "CREATE INDEX initiative_changes_order ON initiative_changes (initiative_id, at, seq)",
         ),
     ),
 )
@@ -541,6 +568,28 @@ class SQLiteStore:
                             None if strategy_id is None else "strategy_id", "?")
         params = () if strategy_id is None else (strategy_id,)
         return [strategy_change_from_row(r) for r in self._query(sql, params)]
+
+    # -- initiative status history ---------------------------------------------------------------
+    def add_initiative_changes(self, changes: Sequence[InitiativeChange]) -> None:
+        """Record initiative statuses in one transaction: all, or none when one is refused."""
+        rows = [initiative_change_row(c, dt.date.isoformat, utc_text) for c in changes]
+        marks = ", ".join("?" for _ in INITIATIVE_CHANGE_COLUMNS.split(", "))
+        sql = f"INSERT INTO initiative_changes ({INITIATIVE_CHANGE_COLUMNS}) VALUES ({marks})"
+        try:
+            with self._transaction() as cur:
+                cur.executemany(sql, rows)
+        except sqlite3.Error as exc:
+            raise StoreError(
+                f"store {self.path!r}: cannot add an initiative status: {exc}"
+            ) from None
+
+    def initiative_changes(self, initiative_id: str | None = None) -> list[InitiativeChange]:
+        """Status records of one initiative (all when ``None``), by ``at``, then as added."""
+        where = "" if initiative_id is None else " WHERE initiative_id = ?"
+        sql = (f"SELECT {INITIATIVE_CHANGE_COLUMNS} FROM initiative_changes{where}"
+               " ORDER BY at, seq")
+        params = () if initiative_id is None else (initiative_id,)
+        return [initiative_change_from_row(r) for r in self._query(sql, params)]
 
     def _insert(self, table: str, columns: str, row: Sequence[Any], what: str) -> None:
         marks = ", ".join("?" for _ in row)

@@ -17,7 +17,7 @@ import attrs
 
 from okrcore.model import KeyResult, Kind, Measure
 from okrcore.sources import QueryProblem, unknown_keys
-from okrcore.tasks import METRICS
+from okrcore.tasks import METRICS, TaskCache
 
 __all__ = ["JiraQuery", "Table", "default_metric", "parse_query", "texts", "validate_query"]
 
@@ -78,6 +78,7 @@ class Table:
     def __init__(self, fields: Sequence[Mapping[str, Any]]) -> None:
         self.fields = list(fields)
         self._texts: dict[str, list[frozenset[str]]] = {}
+        self.tasks = TaskCache()  # each issue's task, built once per done rule
 
     def texts(self, name: str) -> list[frozenset[str]]:
         """Per issue, the lower-cased texts field ``name`` holds (see :func:`texts`)."""

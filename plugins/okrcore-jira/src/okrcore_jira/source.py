@@ -263,18 +263,19 @@ def _table(issues: Sequence[Mapping[str, Any]]) -> Table:
 def _reading(
     request: FetchRequest, query: JiraQuery, table: Table, calls: int
 ) -> Reading | Failure:
-    tasks: list[Task] = []
-    undated = 0
+    def build(i: int) -> Task:
+        fields = table.fields[i]
+        done = query.is_done(fields)
+        completed = day_of(_stamp(fields.get(query.completed_on))) if done else None
+        return Task(done, day_of(_stamp(fields.get("created"))), completed)
+
     try:
-        for i in query.select(table):
-            fields = table.fields[i]
-            done = query.is_done(fields)
-            completed = day_of(_stamp(fields.get(query.completed_on))) if done else None
-            if done and completed is None:
-                undated += 1
-            tasks.append(Task(done, day_of(_stamp(fields.get("created"))), completed))
+        # key results reading one search alike share its tasks: each issue is parsed once
+        tasks = table.tasks.tasks((query.done_status, query.completed_on), query.select(table),
+                                  build)
     except (TypeError, ValueError) as exc:
         return Failure(request, FailureKind.TRANSIENT, f"Jira sent a malformed issue: {exc}")
+    undated = sum(1 for t in tasks if t.done and t.completed is None)
     cumulative = request.measure is Measure.CUMULATIVE
     warnings = []
     if undated:

@@ -17,7 +17,7 @@ import attrs
 
 from okrcore.model import KeyResult, Kind, Measure
 from okrcore.sources import QueryProblem, unknown_keys
-from okrcore.tasks import METRICS
+from okrcore.tasks import METRICS, TaskCache
 
 __all__ = [
     "DEFAULT_DONE",
@@ -26,6 +26,7 @@ __all__ = [
     "default_metric",
     "normalize_id",
     "parse_query",
+    "parse_tracks",
     "properties_of",
     "texts",
     "validate_query",
@@ -57,7 +58,8 @@ def _scalar(value: Any) -> bool:
 
 @attrs.frozen
 class NotionQuery:
-    """A validated query. ``target`` is ``("database", id)`` or ``("data_source", id)``."""
+    """A validated query. ``target`` is ``("database", id)`` or ``("data_source", id)`` (or
+    ``("page", id)`` for what an initiative tracks: :func:`parse_tracks`)."""
 
     target: tuple[str, str]
     metric: str
@@ -102,6 +104,7 @@ class Table:
     def __init__(self, pages: Sequence[Mapping[str, Any]]) -> None:
         self.pages = list(pages)
         self._texts: dict[str, list[frozenset[str]]] = {}
+        self.tasks = TaskCache()  # each page's task, built once per done rule
 
     def texts(self, name: str) -> list[frozenset[str]]:
         """Per page, the lower-cased texts property ``name`` holds (see :func:`texts`)."""
@@ -197,18 +200,7 @@ def validate_query(query: Mapping[str, Any], kr: KeyResult) -> list[QueryProblem
         problems.append(QueryProblem(
             "completed_on", "counting completions per day needs the date each page was done: "
             "set completed_on to a date property (or last_edited_time)"))
-    done = query.get("done", DEFAULT_DONE)
-    if not isinstance(done, Mapping) or not (
-        isinstance(done.get("property"), str) and done["property"]
-    ):
-        problems.append(QueryProblem("done", "done is {property: NAME} (a checkbox) or "
-                                             "{property: NAME, equals: VALUE or [VALUES]}"))
-    else:
-        problems.extend(QueryProblem(f"done.{p.field}", p.message)
-                        for p in unknown_keys(done, ("property", "equals"), "key"))
-        if "equals" in done and not (_listed(done["equals"]) and all(
-                _scalar(v) for v in _listed(done["equals"]))):
-            problems.append(QueryProblem("done.equals", "equals is a value or list of values"))
+    problems += _done_problems(query.get("done", DEFAULT_DONE))
     completed_on = query.get("completed_on")
     if completed_on is not None and not (isinstance(completed_on, str) and completed_on):
         problems.append(QueryProblem("completed_on", "completed_on names a date property"))
@@ -227,6 +219,38 @@ def validate_query(query: Mapping[str, Any], kr: KeyResult) -> list[QueryProblem
         problems.append(QueryProblem("filter", "filter is a Notion filter object, e.g. "
                                                "{property: Team, select: {equals: Growth}}"))
     return problems
+
+
+def _done_problems(done: Any) -> list[QueryProblem]:
+    if not isinstance(done, Mapping) or not (
+        isinstance(done.get("property"), str) and done["property"]
+    ):
+        return [QueryProblem("done", "done is {property: NAME} (a checkbox) or "
+                                     "{property: NAME, equals: VALUE or [VALUES]}")]
+    problems = [QueryProblem(f"done.{p.field}", p.message)
+                for p in unknown_keys(done, ("property", "equals"), "key")]
+    if "equals" in done and not (_listed(done["equals"]) and all(
+            _scalar(v) for v in _listed(done["equals"]))):
+        problems.append(QueryProblem("done.equals", "equals is a value or list of values"))
+    return problems
+
+
+def parse_tracks(tracks: Mapping[str, Any]) -> NotionQuery:
+    """What an initiative's ``tracks`` names: ``page`` (its id or URL) and the ``done`` rule of
+    a key result's query (default ``{property: Status, equals: Done}``), as a query whose target
+    is ``("page", id)``. Raises ValueError naming the problems."""
+    problems = [QueryProblem(p.field, p.message) for p in unknown_keys(tracks, ("page", "done"),
+                                                                        "key")]
+    page = normalize_id(tracks.get("page"))
+    if page is None:
+        problems.append(QueryProblem("page", "name the page by its URL or id (32 hex digits)"))
+    done = tracks.get("done", DEFAULT_DONE)
+    problems += _done_problems(done)
+    if problems or page is None:
+        raise ValueError("; ".join(f"{p.field}: {p.message}" for p in problems))
+    return NotionQuery(
+        target=("page", page), metric="total", done_property=str(done["property"]),
+        done_values=tuple(_listed(done["equals"])) if "equals" in done else ())
 
 
 def default_metric(kr: KeyResult) -> str:

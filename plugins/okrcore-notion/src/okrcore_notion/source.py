@@ -17,8 +17,10 @@ from okrcore.sources import (
     FetchError,
     FetchRequest,
     HttpSource,
+    ItemState,
     QueryProblem,
     Reading,
+    TrackedItem,
     parse_retry_after,
 )
 from okrcore.tasks import NoTasks, Task, day_of, points, total
@@ -29,6 +31,7 @@ from .query import (
     NotionQuery,
     Table,
     parse_query,
+    parse_tracks,
     properties_of,
     validate_query,
 )
@@ -166,6 +169,35 @@ class NotionSource(HttpSource):
             self._sources[database] = ids
         return ids, 1
 
+    # -- initiatives that follow a page -------------------------------------------------------
+
+    def item_states(self, items: Sequence[TrackedItem]) -> list[ItemState]:
+        """Each tracked page's state (``tracks: {connection: notion, page: URL or id}``, with an
+        optional ``done`` as in a key result's query, default ``{property: Status, equals:
+        Done}``): a page done by that rule is ``done``, one in the trash that is not
+        ``dropped``, another ``open``; one ``GET /v1/pages/{id}`` per page."""
+        out = []
+        for item in items:
+            try:
+                query = parse_tracks(item.query)
+            except ValueError as exc:
+                out.append(ItemState(item, None, f"invalid tracks: {exc}"))
+                continue
+            page_id = query.target[1]
+            try:
+                page = self._call("GET", f"/v1/pages/{page_id}", None, f"page {page_id}")
+                try:
+                    done = query.is_done(Table([page]), 0)
+                except ValueError as exc:
+                    out.append(ItemState(item, None, f"page {page_id}: {exc}"))
+                    continue
+            except FetchError as failed:
+                out.append(ItemState(item, None, failed.message))
+                continue
+            trashed = page.get("in_trash") is True or page.get("archived") is True
+            out.append(ItemState(item, "done" if done else "dropped" if trashed else "open"))
+        return out
+
     # -- HTTP -------------------------------------------------------------------------------
 
     def credentials(self) -> Credentials:
@@ -285,18 +317,20 @@ def _completed_on(query: NotionQuery, page: Mapping[str, Any]) -> str | None:
 def _reading(
     request: FetchRequest, query: NotionQuery, table: Table, calls: int
 ) -> Reading | Failure:
-    tasks: list[Task] = []
-    undated = 0
+    def build(i: int) -> Task:
+        page = table.pages[i]
+        done = query.is_done(table, i)
+        completed = day_of(_completed_on(query, page)) if done else None
+        return Task(done, day_of(page.get("created_time")), completed)
+
     try:
-        for i in query.select(table):
-            page = table.pages[i]
-            done = query.is_done(table, i)
-            completed = day_of(_completed_on(query, page)) if done else None
-            if done and query.completed_on and completed is None:
-                undated += 1
-            tasks.append(Task(done, day_of(page.get("created_time")), completed))
+        # key results reading a database alike share its tasks: each page is parsed once
+        how = (query.done_property, query.done_values, query.completed_on)
+        tasks = table.tasks.tasks(how, query.select(table), build)
     except (TypeError, ValueError) as exc:
         return Failure(request, FailureKind.PERMANENT, f"{_where(query)}: {exc}")
+    undated = sum(1 for t in tasks if t.done and t.completed is None) \
+        if query.completed_on else 0
     cumulative = request.measure is Measure.CUMULATIVE
     warnings = []
     if undated:
@@ -341,7 +375,8 @@ def _error(response: requests.Response, what: str) -> FetchError:
     if status in (429, 529) or status >= 500 or status == 408:
         return FetchError(FailureKind.TRANSIENT, label, retry_after)
     if status == 404:
+        shared = "page" if what.startswith("page ") else "database"
         return FetchError(FailureKind.PERMANENT,
-                          f"{label} ({what}: share the database with the connection "
+                          f"{label} ({what}: share the {shared} with the connection "
                           "under its ••• menu → Connections)")
     return FetchError(FailureKind.PERMANENT, f"{label} ({what})")

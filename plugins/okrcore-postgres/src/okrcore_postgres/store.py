@@ -20,10 +20,18 @@ import urllib.parse
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from okrcore import CheckIn, RunRecord, StoreError, StrategyChange, TargetChange
+from okrcore import (
+    CheckIn,
+    InitiativeChange,
+    RunRecord,
+    StoreError,
+    StrategyChange,
+    TargetChange,
+)
 from okrcore.errors import StoreNotFoundError
 from okrcore.model import RunOutcome
 from okrcore.store import (
+    INITIATIVE_CHANGE_COLUMNS,
     OUTCOME_COLUMNS,
     STRATEGY_CHANGE_COLUMNS,
     TARGET_CHANGE_COLUMNS,
@@ -34,6 +42,8 @@ from okrcore.store import (
     changes_query,
     check_target_change,
     encode_json,
+    initiative_change_from_row,
+    initiative_change_row,
     latest_per_key,
     outcome_from_row,
     outcome_row,
@@ -173,6 +183,23 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
                 PRIMARY KEY (event_key, destination)
             )""",
             "CREATE INDEX event_deliveries_at ON event_deliveries (at, event_key, destination)",
+        ),
+    ),
+    (
+        4,
+        (
+            # Initiative status history: each status as first seen, then each change.
+            """CREATE TABLE initiative_changes (
+                seq BIGSERIAL PRIMARY KEY,
+                initiative_id TEXT COLLATE "C" NOT NULL,
+                status TEXT NOT NULL,
+                was TEXT,
+                at DATE NOT NULL,
+                source TEXT NOT NULL,
+                recorded_at TIMESTAMPTZ NOT NULL,
+                run_id TEXT
+            )""",
+            "CREATE INDEX initiative_changes_order ON initiative_changes (initiative_id, at, seq)",
         ),
     ),
 )
@@ -491,6 +518,23 @@ class PostgresStore:
                             None if strategy_id is None else "strategy_id", "%s")
         params = () if strategy_id is None else (strategy_id,)
         return [strategy_change_from_row(r) for r in self._query(sql, params)]
+
+    # -- initiative status history ---------------------------------------------------------------
+    def add_initiative_changes(self, changes: Sequence[InitiativeChange]) -> None:
+        """Record initiative statuses in one transaction: all, or none when one is refused."""
+        rows = [initiative_change_row(c, lambda d: d, _aware) for c in changes]
+        marks = ", ".join("%s" for _ in INITIATIVE_CHANGE_COLUMNS.split(", "))
+        sql = f"INSERT INTO initiative_changes ({INITIATIVE_CHANGE_COLUMNS}) VALUES ({marks})"
+        with self._connection("cannot add an initiative status") as conn, conn.cursor() as cur:
+            cur.executemany(sql, rows)
+
+    def initiative_changes(self, initiative_id: str | None = None) -> list[InitiativeChange]:
+        """Status records of one initiative (all when ``None``), by ``at``, then as added."""
+        where = "" if initiative_id is None else " WHERE initiative_id = %s"
+        sql = (f"SELECT {INITIATIVE_CHANGE_COLUMNS} FROM initiative_changes{where}"
+               " ORDER BY at, seq")
+        params = () if initiative_id is None else (initiative_id,)
+        return [initiative_change_from_row(r) for r in self._query(sql, params)]
 
     def _insert(self, table: str, columns: str, row: Sequence[Any], what: str) -> None:
         marks = ", ".join("%s" for _ in row)

@@ -19,14 +19,15 @@ from okrcore.model import KeyResult, Kind, Measure
 from okrcore.sources import QueryProblem, unknown_keys
 from okrcore.tasks import METRICS
 
-__all__ = ["TrelloQuery", "board_id", "card_created", "default_metric", "parse_query",
-           "validate_query"]
+__all__ = ["TrelloQuery", "board_id", "card_created", "card_id", "default_metric", "done_lists",
+           "parse_query", "validate_query"]
 
 _KEYS = ("board", "metric", "count", "done", "completed_on", "list", "label", "member",
          "archived")
 _ID = re.compile(r"^[0-9a-fA-F]{24}$")
 _SHORT = re.compile(r"^[0-9A-Za-z]{8}$")
 _URL = re.compile(r"trello\.com/b/([0-9A-Za-z]{8})(?:/|$)")
+_CARD_URL = re.compile(r"trello\.com/c/([0-9A-Za-z]{8})(?:/|$)")
 COMPLETED_ON = ("last_activity", "due")
 
 
@@ -39,6 +40,27 @@ def board_id(value: Any) -> str | None:
     if match:
         return match.group(1)
     return text if _ID.match(text) or _SHORT.match(text) else None
+
+
+def card_id(value: Any) -> str | None:
+    """A card's id or short link, from either, or from the card's URL."""
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    match = _CARD_URL.search(text)
+    if match:
+        return match.group(1)
+    return text if _ID.match(text) or _SHORT.match(text) else None
+
+
+def done_lists(done: Any) -> tuple[str, ...] | None:
+    """The done lists of a ``done`` setting (``{list: NAME or [NAMES]}``; empty for
+    ``due_complete``), or ``None`` when it is neither."""
+    if done == "due_complete":
+        return ()
+    if isinstance(done, Mapping) and set(done) == {"list"} and _good_names(done["list"]):
+        return _names(done["list"])
+    return None
 
 
 def card_created(card_id: str) -> dt.date | None:
@@ -124,9 +146,7 @@ def validate_query(query: Mapping[str, Any], kr: KeyResult) -> list[QueryProblem
     elif count == "checklist" and kr.measure is Measure.CUMULATIVE:
         problems.append(QueryProblem("count", "Trello keeps no date for a checked item: "
                                               "checklists fit gauges only"))
-    done = query.get("done", {"list": "Done"})
-    if done != "due_complete" and not (isinstance(done, Mapping) and set(done) == {"list"}
-                                       and _good_names(done["list"])):
+    if done_lists(query.get("done", {"list": "Done"})) is None:
         problems.append(QueryProblem("done", "done is {list: NAME or [NAMES]} or due_complete"))
     if query.get("completed_on", "last_activity") not in COMPLETED_ON:
         problems.append(QueryProblem("completed_on", "completed_on is last_activity or due"))
@@ -151,12 +171,11 @@ def parse_query(query: Mapping[str, Any], kr: KeyResult) -> TrelloQuery:
     problems = validate_query(query, kr)
     if problems:
         raise ValueError("; ".join(f"{p.field}: {p.message}" for p in problems))
-    done = query.get("done", {"list": "Done"})
     return TrelloQuery(
         board=str(board_id(query["board"])),
         metric=str(query.get("metric", default_metric(kr))),
         checklist=query.get("count") == "checklist",
-        done_lists=() if done == "due_complete" else _names(done["list"]),
+        done_lists=done_lists(query.get("done", {"list": "Done"})) or (),
         completed_on=str(query.get("completed_on", "last_activity")),
         lists=_names(query["list"]) if "list" in query else (),
         labels=_names(query["label"]) if "label" in query else (),

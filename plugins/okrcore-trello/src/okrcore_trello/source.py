@@ -15,14 +15,16 @@ from okrcore.sources import (
     FetchError,
     FetchRequest,
     HttpSource,
+    ItemState,
     QueryProblem,
     Reading,
+    TrackedItem,
     parse_retry_after,
 )
 from okrcore.tasks import NoTasks, Task, day_of, points, total
 
 from ._version import __version__
-from .query import TrelloQuery, card_created, parse_query, validate_query
+from .query import TrelloQuery, card_created, card_id, done_lists, parse_query, validate_query
 
 if TYPE_CHECKING:  # imported where it is used, so that listing plugins stays fast
     import requests
@@ -105,6 +107,32 @@ class TrelloSource(HttpSource):
                 continue
             for request, query in group:
                 yield _reading(request, query, cards, lists, members, calls)
+
+    # -- initiatives that follow a card -------------------------------------------------------
+
+    def item_states(self, items: Sequence[TrackedItem]) -> list[ItemState]:
+        """Each tracked card's state (``tracks: {connection: trello, card: URL or id}``, with an
+        optional ``done`` as in a key result's query, default ``{list: Done}``): a card that is
+        done by that rule is ``done``, an archived one that is not ``dropped``, another
+        ``open``; one ``GET /1/cards/{id}?fields=closed,dueComplete,idList&list=true`` per
+        card."""
+        out = []
+        for item in items:
+            ident = card_id(item.query.get("card"))
+            lists = done_lists(item.query.get("done", {"list": "Done"}))
+            unknown = sorted(set(item.query) - {"card", "done"})
+            if ident is None or lists is None or unknown:
+                out.append(ItemState(item, None, _tracks_problem(ident, lists, unknown)))
+                continue
+            try:
+                card = self.call_object(
+                    "GET", f"/cards/{ident}",
+                    params={"fields": "closed,dueComplete,idList", "list": "true"},
+                    what=f"card {ident}")
+                out.append(ItemState(item, _card_state(card, lists, ident)))
+            except FetchError as failed:
+                out.append(ItemState(item, None, failed.message))
+        return out
 
     # -- HTTP -------------------------------------------------------------------------------
 
@@ -205,6 +233,33 @@ def _reading(
     return Reading.total(request, value, unit=unit, info=info)
 
 
+def _tracks_problem(ident: str | None, lists: tuple[str, ...] | None, unknown: list[str]) -> str:
+    if ident is None:
+        return "tracks needs card: the card's URL (https://trello.com/c/<short link>/...), " \
+               "short link or id"
+    if lists is None:
+        return "tracks' done is {list: NAME or [NAMES]} or due_complete"
+    return f"tracks has unknown key(s) {', '.join(unknown)} (known: card, done)"
+
+
+def _card_state(card: Mapping[str, Any], lists: tuple[str, ...], ident: str) -> str:
+    """done, dropped (archived without being done) or open; FetchError for a malformed card."""
+    closed, due_complete, in_list = card.get("closed"), card.get("dueComplete"), card.get("list")
+    if not isinstance(closed, bool) or not isinstance(due_complete, bool):
+        raise FetchError(FailureKind.TRANSIENT,
+                         f"Trello answered card {ident} without closed or dueComplete")
+    if not lists:
+        done = due_complete
+    elif isinstance(in_list, Mapping):
+        names = {name.lower() for name in lists}
+        done = bool({str(in_list.get(k, "")).lower() for k in ("name", "id")} & names)
+    else:
+        raise FetchError(FailureKind.TRANSIENT, f"Trello answered card {ident} without its list")
+    if done:
+        return "done"
+    return "dropped" if closed else "open"
+
+
 def _error(response: requests.Response, path: str) -> FetchError:
     """Classify an error answer: plain text (``invalid token``), JSON for rate limits."""
     status = response.status_code
@@ -227,6 +282,10 @@ def _error(response: requests.Response, path: str) -> FetchError:
         return FetchError(FailureKind.TRANSIENT, label, retry_after or WINDOW)
     if status >= 500 or status == 408:
         return FetchError(FailureKind.TRANSIENT, label, retry_after)
+    if status in (403, 404) and path.startswith("card "):
+        return FetchError(FailureKind.PERMANENT, f"{label} ({path}: check the card's link, and "
+                                                 "that the token's user is a member of its "
+                                                 "board)")
     if status in (403, 404):
         return FetchError(FailureKind.PERMANENT, f"{label} ({path}: check the board, and that "
                                                  "the token's user is a member of it)")

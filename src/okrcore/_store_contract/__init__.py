@@ -22,69 +22,34 @@ tests that reopen a store, or write to it from other processes, are then skipped
 Every store a test opens with :meth:`StoreContract.opened` is copied to a memory store with
 :func:`okrcore.store.copy_store` before it closes, and the copy must read back the same: so
 ``okr store copy`` keeps everything the suite writes, from any backend.
+
+This module has the tests of one writer; ``_concurrency`` has those of many writers at once
+(processes, threads, connections) and ``_base`` the helpers both use.
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import multiprocessing
 import random
-import re
-import threading
-import traceback
-from collections.abc import Callable, Iterator, Sequence
-from typing import Any, ClassVar
+from typing import Any
 
 import attrs
 
-from .errors import StoreError, StoreNotFoundError
-from .hookspecs import hookimpl
-from .model import (
+from okrcore.errors import StoreError, StoreNotFoundError
+from okrcore.model import (
     CheckIn,
-    Connection,
-    Cycle,
-    KeyResult,
-    Objective,
-    Plan,
+    InitiativeChange,
     RunOutcome,
     RunRecord,
     StrategyChange,
     TargetChange,
 )
-from .plugins import PluginManager
-from .sources import FetchRequest, Reading, Source
-from .store import (
-    AddResult,
-    EventDelivery,
-    MemoryStore,
-    Store,
-    copy_store,
-    open_store,
-    store_content,
-)
+from okrcore.store import AddResult, MemoryStore, Store, copy_store, open_store, store_content
+
+from ._base import T0, UTC, D, _ci, _delivery, _refused, _run
+from ._concurrency import ConcurrencyContract
 
 __all__ = ["StoreContract"]
-
-UTC = dt.timezone.utc
-D = dt.date
-T0 = dt.datetime(2026, 2, 1, 6, 0, tzinfo=UTC)
-
-
-def _ci(kr: str, value: float, day: int, **kw: Any) -> CheckIn:
-    return CheckIn(kr, value, D(2026, 1, day), **kw)
-
-
-@contextlib.contextmanager
-def _refused(error: type[Exception], pattern: str) -> Iterator[None]:
-    """Like pytest.raises(error, match=pattern), without importing pytest here."""
-    try:
-        yield
-    except error as exc:
-        if not re.search(pattern, str(exc)):
-            raise AssertionError(f"{exc!r} does not match {pattern!r}") from exc
-    else:
-        raise AssertionError(f"{error.__name__} not raised")
 
 
 def _forced(obj: Any, **fields: Any) -> Any:
@@ -93,93 +58,6 @@ def _forced(obj: Any, **fields: Any) -> Any:
         object.__setattr__(obj, name, value)
     return obj
 
-
-def _run(run_id: str, hour: int, **kw: Any) -> RunRecord:
-    start = dt.datetime(2026, 4, 1, hour, tzinfo=UTC)
-    return RunRecord(run_id, start, start + dt.timedelta(seconds=3), D(2026, 3, 31), **kw)
-
-
-# -- many writers: processes refreshing and checking in at once -------------------------------
-WRITERS, ROUNDS, SHARED_KRS = 8, 4, 5
-DAY0 = D(2026, 3, 1)
-
-
-def _reading(kr_id: str, day: dt.date) -> float:
-    """What the contract's source reads: the same for every process, so nothing is revised."""
-    return float(sum(map(ord, kr_id)) * 100 + day.day)
-
-
-class _EchoSource(Source):
-    name = "store-contract"
-
-    def fetch(self, requests: Sequence[FetchRequest]) -> Iterator[Reading]:
-        for r in requests:
-            yield Reading.total(r, _reading(r.kr.id, r.end))
-
-
-class _EchoPlugin:
-    @hookimpl
-    def okrcore_register_sources(self, register: Callable[[type[Source]], None]) -> None:
-        register(_EchoSource)
-
-
-def _writers_plan() -> Plan:
-    krs = [KeyResult(f"kr-{i}", f"KR {i}", baseline=0, target=1000,
-                     source={"connection": "echo"}) for i in range(SHARED_KRS)]
-    return Plan(
-        cycles=[Cycle("q", DAY0, D(2026, 3, 31))],
-        objectives=[Objective("o", "O", "q", key_results=krs)],
-        connections={"echo": Connection("echo", "store-contract")},
-    )
-
-
-def _writer(url: str, n: int, start: Any, results: Any) -> None:
-    """One writer process: ROUNDS refreshes and manual check-ins, then one contended reading."""
-    from .engine import refresh
-
-    try:
-        manager = PluginManager()
-        manager.register(_EchoPlugin(), "store-contract")
-        plan = _writers_plan()
-        with contextlib.closing(open_store(url, manager=manager)) as store:
-            start.wait()
-            for r in range(ROUNDS):
-                day = DAY0 + dt.timedelta(days=r)
-                result = refresh(plan, store, at=day, manager=manager)
-                failed = [o.error for o in result.outcomes if o.status == "failed"]
-                if failed:
-                    raise AssertionError(f"refresh failed: {failed}")
-                store.add_checkins([CheckIn(f"manual-{n}", r, day)])
-            added = store.add_checkins([CheckIn("contended", float(n), DAY0)])
-        results.put((n, None, added.new, added.revised))
-    except BaseException:  # reported by the test in the parent process
-        results.put((n, traceback.format_exc(), 0, 0))
-
-
-def _delivery(key: str, token: str, *, at: dt.datetime = T0, **kw: Any) -> EventDelivery:
-    return EventDelivery(
-        key=key, destination=kw.pop("destination", "team-chat"), kind="target_reached",
-        subject="leads", at=D(2026, 1, 31), token=token, claimed_at=at, **kw,
-    )
-
-
-def _claimer(url: str, n: int, start: Any, results: Any) -> None:
-    """One process claiming the same event deliveries as every other one."""
-    try:
-        with contextlib.closing(open_store(url)) as store:
-            start.wait()
-            won = [
-                k for k in range(EVENTS)
-                if store.claim_event(_delivery(f"e{k}", f"p{n}"), stale_before=T0)
-            ]
-            for k in won:
-                store.finish_event(f"e{k}", "team-chat", f"p{n}", sent_at=T0)
-        results.put((n, None, won))
-    except BaseException:  # reported by the test in the parent process
-        results.put((n, traceback.format_exc(), []))
-
-
-EVENTS = 20
 
 def _write_everything(store: Store) -> None:
     """Some of every record a store holds, revisions included."""
@@ -198,6 +76,11 @@ def _write_everything(store: Store) -> None:
     store.add_strategy_change(StrategyChange("s", "budget", {"x": [1, 2.5]}, None, "cut",
                                              changed_at=t))
     store.add_strategy_change(StrategyChange("s", "status", "a", "b", "why", changed_at=t))
+    store.add_initiative_changes([
+        InitiativeChange("seo-overhaul ✓", "planned", at=D(2026, 3, 1), recorded_at=t),
+        InitiativeChange("seo-overhaul ✓", "doing", "planned", at=D(2026, 3, 5),
+                         source="tracker", recorded_at=t, run_id="r2"),
+    ])
     store.record_run(_run("r1", 8, outcomes=[RunOutcome("a", "refreshed", value=5, stored=3)],
                           info={"calls": {"ga": 1}}))
     store.record_run(_run("r2", 9, outcomes=[RunOutcome("b", "failed", error="HTTP 500",
@@ -208,58 +91,9 @@ def _write_everything(store: Store) -> None:
     store.claim_event(_delivery("went_stale:b:none", "t2", destination="mail"), stale_before=t)
 
 
-def _copies_intact(store: Store) -> None:
-    """Copy ``store`` into a memory store, which must then read back the same."""
-    with MemoryStore() as copy:
-        copy_store(store, copy)
-        copied = store_content(copy)
-        for name, records in store_content(store).items():
-            assert copied[name] == records, f"the copy's {name} differ"
-
-
-class StoreContract:
+class StoreContract(ConcurrencyContract):
     """Tests every store backend must pass; subclass it with ``store_url`` and
     ``missing_store_url`` fixtures (see the module documentation)."""
-
-    #: False for a backend whose data is gone when closed: reopening tests are skipped
-    persistent: ClassVar[bool] = True
-
-    def manager(self) -> PluginManager:
-        """The plugin manager the stores are opened with (default: installed plugins)."""
-        return PluginManager()
-
-    @contextlib.contextmanager
-    def opened(self, url: str, *, create: bool = True) -> Iterator[Store]:
-        """Open ``url`` for the ``with`` block; when the block succeeds, the store is copied
-        to a memory store, which must then hold the same records."""
-        store = open_store(url, create=create, manager=self.manager())
-        try:
-            yield store
-            _copies_intact(store)
-        finally:
-            store.close()
-
-    def _race(self, store_url: str, target: Callable[..., None]) -> list[Any]:
-        """Run ``target(url, n, start, results)`` in WRITERS processes started together; each
-        puts one tuple on ``results``. Skipped for a backend that keeps no data."""
-        self._skip_unless_persistent()
-        open_store(store_url, manager=self.manager()).close()  # created before the race
-        ctx = multiprocessing.get_context("spawn")
-        start, results = ctx.Barrier(WRITERS), ctx.Queue()
-        procs = [ctx.Process(target=target, args=(store_url, n, start, results))
-                 for n in range(WRITERS)]
-        for p in procs:
-            p.start()
-        outcomes = [results.get(timeout=600) for _ in procs]
-        for p in procs:
-            p.join(60)
-        return outcomes
-
-    def _skip_unless_persistent(self) -> None:
-        if not self.persistent:
-            import pytest
-
-            pytest.skip("the backend keeps no data once closed")
 
     # -- check-ins ---------------------------------------------------------------------------
     def test_implements_the_protocol(self, store_url: str) -> None:
@@ -541,6 +375,24 @@ class StoreContract:
                 store.add_strategy_change(StrategyChange("bad", "x", object(), 1, "why"))
             assert store.strategy_changes("bad") == []
 
+    def test_initiative_changes_round_trip_in_order(self, store_url: str) -> None:
+        t = dt.datetime(2026, 3, 1, 12, tzinfo=UTC)
+        first = InitiativeChange("streams", "planned", at=D(2026, 3, 1), recorded_at=t)
+        later = InitiativeChange("streams", "done", "doing", at=D(2026, 3, 20), source="tracker",
+                                 recorded_at=t, run_id="r9")
+        middle = InitiativeChange("streams", "doing", "planned", at=D(2026, 3, 10),
+                                  recorded_at=t + dt.timedelta(hours=1))
+        other = InitiativeChange("seo ✓", "dropped", "doing", at=D(2026, 3, 10), recorded_at=t)
+        with self.opened(store_url) as store:
+            assert store.initiative_changes() == []
+            store.add_initiative_changes([first, later])
+            store.add_initiative_changes([middle, other])  # an earlier day recorded later
+            assert store.initiative_changes("streams") == [first, middle, later]
+            assert store.initiative_changes() == [first, middle, other, later]
+            assert store.initiative_changes("none") == []
+            store.add_initiative_changes([])
+            assert len(store.initiative_changes()) == 4
+
     # -- run log -----------------------------------------------------------------------------
     def test_run_log_round_trip(self, store_url: str) -> None:
         outcomes = (
@@ -618,8 +470,9 @@ class StoreContract:
                     assert copy_store(store, back) == there
                     assert store_content(back) == store_content(original)
         assert there.counts == {"check-ins in force": 5, "replaced readings": 4,
-                                "target changes": 2, "strategy changes": 2, "runs": 2,
-                                "run outcomes": 2, "event deliveries": 2}
+                                "target changes": 2, "strategy changes": 2,
+                                "initiative changes": 2, "runs": 2, "run outcomes": 2,
+                                "event deliveries": 2}
 
     def test_copy_refuses_a_destination_that_is_not_empty(self, store_url: str) -> None:
         with MemoryStore() as source, self.opened(store_url) as store:
@@ -691,15 +544,6 @@ class StoreContract:
             assert [d.key for d in store.event_deliveries()] == ["m", "z", "a"]
             assert [d.key for d in store.event_deliveries(since=D(2026, 2, 4))] == ["a"]
 
-    def test_many_processes_claim_each_event_once(self, store_url: str) -> None:
-        outcomes = self._race(store_url, _claimer)
-        errors = [error for _, error, _ in outcomes if error]
-        assert errors == [], errors[0]
-        won = sorted(k for _, _, keys in outcomes for k in keys)
-        assert won == list(range(EVENTS))  # every event claimed, none twice
-        with self.opened(store_url) as store:
-            assert len(store.event_deliveries()) == EVENTS
-
     def test_a_missing_store_is_not_created(self, missing_store_url: str) -> None:
         for _ in range(2 if self.persistent else 1):  # the second time: it still does not exist
             with (
@@ -707,29 +551,6 @@ class StoreContract:
                 self.opened(missing_store_url, create=False),
             ):
                 pass
-
-    def test_reopening_keeps_everything(self, store_url: str) -> None:
-        self._skip_unless_persistent()
-        with self.opened(store_url) as store:
-            store.add_checkins([_ci("a", 1, 1)])
-            store.add_checkins([_ci("a", 2, 1)], run_id="r1")
-            store.add_target_change(TargetChange("a", "target", 1.0, 2.0, "why"))
-            store.add_strategy_change(StrategyChange("s", "status", "a", "b", "why"))
-            store.record_run(_run("r1", 8))
-        with self.opened(store_url, create=False) as again:
-            assert [c.value for c in again.checkins()] == [2]
-            assert len(again.checkin_history()) == 2
-            assert len(again.target_changes()) == 1
-            assert len(again.strategy_changes()) == 1
-            assert [r.id for r in again.runs()] == ["r1"]
-
-    def test_two_connections_share_data(self, store_url: str) -> None:
-        self._skip_unless_persistent()
-        with self.opened(store_url) as a, self.opened(store_url) as b:
-            assert a.add_checkins([_ci("a", 1, 1)]) == AddResult(new=1)
-            assert b.add_checkins([_ci("a", 1, 1)]) == AddResult()
-            assert b.add_checkins([_ci("a", 2, 1)]) == AddResult(revised=1)
-            assert [c.value for c in a.checkins()] == [2]
 
     def test_closed_store_says_so(self, store_url: str) -> None:
         store = open_store(store_url, manager=self.manager())
@@ -739,50 +560,3 @@ class StoreContract:
             store.checkins()
         with _refused(StoreError, "closed"):
             store.add_checkins([_ci("a", 1, 1)])
-
-    def test_many_processes_lose_and_double_nothing(self, store_url: str) -> None:
-        outcomes = self._race(store_url, _writer)
-        errors = [error for _, error, _, _ in outcomes if error]
-        assert errors == [], errors[0]  # e.g. never "database is locked"
-        assert sum(new for *_, new, _ in outcomes) == 1  # the contended reading: stored once...
-        assert sum(revised for *_, revised in outcomes) == WRITERS - 1  # ...then revised
-        with self.opened(store_url) as store:
-            days = [DAY0 + dt.timedelta(days=r) for r in range(ROUNDS)]
-            shared = [f"kr-{i}" for i in range(SHARED_KRS)]
-            history = store.checkin_history(shared)
-            assert sorted((r.checkin.kr_id, r.checkin.as_of, r.checkin.value) for r in history) == (
-                sorted((kr, day, _reading(kr, day)) for kr in shared for day in days)
-            )
-            for n in range(WRITERS):
-                assert [c.value for c in store.checkins([f"manual-{n}"])] == list(range(ROUNDS))
-            assert len(store.checkin_history(["contended"])) == WRITERS
-            assert len(store.runs(limit=1000)) == WRITERS * ROUNDS
-
-    def test_concurrent_writes_from_threads(self, store_url: str) -> None:
-        threads_n, per_thread = 8, 30
-        errors: list[BaseException] = []
-        barrier = threading.Barrier(threads_n)
-        with self.opened(store_url) as store:
-
-            def work(n: int) -> None:
-                try:
-                    barrier.wait()
-                    for day in range(1, per_thread + 1):
-                        as_of = D(2026, 1, 1) + dt.timedelta(days=day)
-                        # every thread also writes one shared reading: stored once overall
-                        store.add_checkins([CheckIn(f"kr{n}", day, as_of),
-                                            CheckIn("shared", 1, as_of)])
-                        store.checkins([f"kr{n}"], since=as_of)
-                    store.record_run(_run(f"r{n}", n))
-                except BaseException as exc:  # reported below, in the test's thread
-                    errors.append(exc)
-
-            threads = [threading.Thread(target=work, args=(n,)) for n in range(threads_n)]
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join()
-            assert errors == []
-            assert len(store.checkins()) == threads_n * per_thread + per_thread
-            assert len(store.checkin_history(["shared"])) == per_thread
-            assert len(store.runs(limit=100)) == threads_n
