@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import pytest
 
 from okrcore.engine import refresh
-from okrcore.model import Connection, Cycle, KeyResult, Objective, Plan
+from okrcore.model import CheckIn, Connection, Cycle, KeyResult, Objective, Plan
 from okrcore.plugins import PluginManager
-from okrcore.store import MemoryStore
+from okrcore.store import AddResult, MemoryStore
 from okrcore.testing import FakeServer, Reply
 
 AT = dt.date(2026, 3, 10)
@@ -139,8 +139,10 @@ class _Watched:
         self.inner, self.kr_id = inner, kr_id
         self.stored = threading.Event()
 
-    def add_checkins_by_kr(self, checkins: list[Any], **kwargs: Any) -> Any:
-        counts = self.inner.add_checkins_by_kr(checkins, **kwargs)
+    def add_checkins_by_kr(self, checkins: Iterable[CheckIn], *, run_id: str | None = None,
+                           reason: str | None = None) -> dict[str, AddResult]:
+        checkins = list(checkins)
+        counts = self.inner.add_checkins_by_kr(checkins, run_id=run_id, reason=reason)
         if any(c.kr_id == self.kr_id for c in checkins):
             self.stored.set()
         return counts
