@@ -43,7 +43,17 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from .errors import OkrError, ValidationError
-from .model import CheckIn, Connection, KeyResult, Measure, Plan, RunOutcome, RunRecord, as_date
+from .model import (
+    CheckIn,
+    Connection,
+    KeyResult,
+    Measure,
+    Plan,
+    RunOutcome,
+    RunRecord,
+    RunStatus,
+    as_date,
+)
 from .sources import (
     Failure,
     FailureKind,
@@ -881,7 +891,7 @@ def _outcome(
     n = attempts.get(request.key, 1)
     if n > 1:
         warnings.append(f"answered after {n} attempts")
-    status = "refreshed" if stored.stored else "unchanged"
+    status: RunStatus = "refreshed" if stored.stored else "unchanged"
     return RunOutcome(
         kr.id, status, conn.name, value=value, stored=stored.new, revised=stored.revised,
         warnings=warnings,

@@ -8,8 +8,8 @@ Numbers are plain ``float``: key-result values are measurements (traffic, rates,
 reports) whose precision is far below a float's, and the math (means, slopes, ratios) is float math.
 Money is carried as a float in the key result's unit; nothing in okrcore does accounting.
 
-One module of about 1,000 lines on purpose: the whole domain model reads in one place, each class
-beside the validators it uses; it is attrs declarations, not logic (that is in the modules above).
+One module of about 1,200 lines on purpose: the whole domain model reads in one place, each class
+beside the validators it uses; it holds declarations and lookups, the math is in the modules above.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import math
 import numbers
 import re
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 import attrs
 
@@ -48,6 +48,7 @@ __all__ = [
     "Plan",
     "RunOutcome",
     "RunRecord",
+    "RunStatus",
     "Strategy",
     "StrategyChange",
     "TargetChange",
@@ -104,6 +105,8 @@ def _type_name(value: object) -> str:
 
 
 def _is_real(value: object) -> bool:
+    if type(value) is float or type(value) is int:  # the usual case, without the ABC check
+        return True
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
@@ -235,11 +238,12 @@ class Cycle:
         return isinstance(day, dt.date) and self.start <= day <= self.end
 
 
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
+# compiled on first use, by re's cache: its Unicode classes cost milliseconds at import
+_EMAIL = r"^[^@\s]+@[^@\s]+$"
 
 
 def _email(inst: object, field: attrs.Attribute[Any], value: Any) -> None:
-    if value is None or (isinstance(value, str) and _EMAIL.match(value)):
+    if value is None or (isinstance(value, str) and re.match(_EMAIL, value)):
         return
     where = _where(inst, field)
     raise ValidationError(f"{where} must be an email address (name@domain), got {value!r}", where)
@@ -708,6 +712,10 @@ class StrategyChange:
     author: str | None = None
 
 
+#: What a refresh run did for one key result (:attr:`RunOutcome.status`).
+RunStatus = Literal["refreshed", "unchanged", "failed", "skipped", "manual", "planned", "queued"]
+
+
 @attrs.frozen
 class InitiativeChange:
     """An initiative's status as first seen, or a change of it: ``was`` is the status before
@@ -732,12 +740,13 @@ class RunOutcome:
 
     ``status`` is ``refreshed`` (new or revised readings stored), ``unchanged`` (the same
     readings were already stored), ``failed``, ``skipped`` (not selected, or a manual key result)
-    or ``manual``. ``stored`` counts new readings, ``revised`` readings that replaced a different
-    stored one (docs/stores.md#revisions).
+    or ``manual``; a dry run records ``planned`` and a distributed run ``queued`` until the job
+    of the key result finishes (:data:`RunStatus`). ``stored`` counts new readings, ``revised``
+    readings that replaced a different stored one (docs/stores.md#revisions).
     """
 
     kr_id: str
-    status: str
+    status: RunStatus
     connection: str | None = None
     value: float | None = attrs.field(default=None, converter=_opt_number, validator=_finite)
     stored: int = 0

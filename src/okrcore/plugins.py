@@ -107,13 +107,16 @@ class PluginInfo:
         }
 
 
-@attrs.frozen
 class Registered:
-    """One registered object and the plugin that registered it."""
+    """One registered object and the plugin that registered it (a plain class: created on every
+    import of okrcore's plugin machinery, where an attrs class costs start-up time)."""
 
-    name: str
-    obj: Any
-    plugin: str
+    __slots__ = ("name", "obj", "plugin")
+
+    def __init__(self, name: str, obj: Any, plugin: str) -> None:
+        self.name = name
+        self.obj = obj
+        self.plugin = plugin
 
 
 class Registry:

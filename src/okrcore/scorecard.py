@@ -14,7 +14,7 @@ from typing import Any
 import attrs
 
 from .model import Kind, Measure
-from .policies import Light
+from .policies import Light, NodeKind
 
 __all__ = ["KRScore", "NodeScore", "Scorecard"]
 
@@ -124,7 +124,7 @@ class NodeScore:
     """
 
     id: str
-    kind: str  # "objective", "goal", "owner", "level" or "cycle"
+    kind: NodeKind  # "objective", "goal", "owner", "level" or "cycle"
     title: str
     score: float | None
     expected: float | None

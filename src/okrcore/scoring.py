@@ -7,7 +7,7 @@ two judgement calls, how progress becomes a grade and how completion becomes a l
 policies of :mod:`okrcore.policies`, looked up by the names the plan gives. docs/scoring.md has
 the rules with worked examples.
 
-A little over 600 lines on purpose: :func:`score` and :class:`LiveScore` are one computation (the
+About 750 lines on purpose: :func:`score` and :class:`LiveScore` are one computation (the
 batch is the incremental one run once), so a key result's scoring and its rollup read together.
 """
 
@@ -17,7 +17,7 @@ import bisect
 import datetime as dt
 import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from .changes import History, plan_in_force
 from .errors import PlanError, Problem
@@ -29,6 +29,7 @@ from .policies import (
     Light,
     LinearGrading,
     NodeFacts,
+    NodeKind,
     StatusFacts,
     StatusPolicy,
     setting,
@@ -503,14 +504,15 @@ class LiveScore:
         nodes: list[list[tuple[str, Light]]] = [[] for _ in tree.node_ids]
         node_status: list[tuple[Light, str]] = [(Light.GREY, "")] * len(tree.node_ids)
         for i in tree.order:  # children before parents
-            kind, _, node_id = tree.node_ids[i].partition(":")
+            kind, _, node_id = tree.node_ids[i].partition(":")  # "objective:ID", "goal:ID"
             children = [(kr_id, krs[kr_id].status) for kr_id in leaves[i]] + nodes[i]
             leaves[i], nodes[i] = [], []
-            node_status[i] = self._node_light(node_id, kind, self.completion.node(i), children)
+            completion = self.completion.node(i)
+            node_status[i] = self._node_light(node_id, cast(NodeKind, kind), completion, children)
             for parent in tree.parents(i):
                 nodes[parent].append((node_id, node_status[i][0]))
 
-        def node(i: int, kind: str, title: str, **extra: Any) -> NodeScore:
+        def node(i: int, kind: NodeKind, title: str, **extra: Any) -> NodeScore:
             light, reason = node_status[i]
             return NodeScore(
                 id=tree.node_ids[i].split(":", 1)[1],
@@ -578,7 +580,7 @@ class LiveScore:
     def _node_light(
         self,
         node_id: str,
-        kind: str,
+        kind: NodeKind,
         completion: float | None,
         children: Sequence[tuple[str, Light]],
     ) -> tuple[Light, str]:
@@ -589,7 +591,7 @@ class LiveScore:
         return self.status.rollup(completion, lights, facts)
 
     def _group(
-        self, key: str, kind: str, members: list[str], objectives: Mapping[str, NodeScore]
+        self, key: str, kind: NodeKind, members: list[str], objectives: Mapping[str, NodeScore]
     ) -> NodeScore:
         weights = [self.plan.objective(m).weight for m in members]
         nodes = [objectives[m] for m in members]

@@ -10,7 +10,6 @@ from typing import Any
 
 from okrcore._graph import find_loops
 from okrcore.errors import PlanError
-from okrcore.funnel import derive_funnel
 from okrcore.model import (
     Alignment,
     Connection,
@@ -307,6 +306,10 @@ def _build_funnel(raw: dict[str, Any], path: str, ctx: Ctx) -> Funnel | None:
 def _check_funnel_values(funnels: list[Funnel], ctx: Ctx) -> None:
     """Every stage a funnel derives stays within the plan's number range (docs/limits.md), so
     ``okr decompose`` can compute what ``okr lint`` accepts."""
+    if not funnels:
+        return
+    from okrcore.funnel import derive_funnel  # imported only for a plan with funnels
+
     for i, funnel in enumerate(funnels):
         at = f"funnels[{i}]"
         try:

@@ -37,6 +37,7 @@ from .data import (
     ObjectiveLine,
     Point,
     Report,
+    ReportKind,
     RunSummary,
     StrategyChangeLine,
     TargetChangeLine,
@@ -51,7 +52,7 @@ __all__ = ["actual_series", "period_start", "report"]
 PACE_STEP_DAYS = 7  # pace samples: weekly, plus the cycle's first day and the deadline
 
 
-def period_start(kind: str, at: dt.date) -> dt.date:
+def period_start(kind: ReportKind, at: dt.date) -> dt.date:
     """First day a report of ``kind`` covers: yesterday, 6 days back, or the 1st of the month."""
     if kind == "daily":
         return at - dt.timedelta(days=1)
@@ -87,7 +88,7 @@ def _pace_days(start: dt.date, deadline: dt.date) -> list[dt.date]:
 def report(
     plan: Plan,
     store: Store,
-    kind: str = "daily",
+    kind: ReportKind = "daily",
     *,
     at: dt.date | None = None,
     manager: PluginManager | None = None,
@@ -296,7 +297,7 @@ def _minus(a: float | None, b: float | None) -> float | None:
     return None if a is None or b is None else a - b
 
 
-def _title(kind: str, plan: Plan, at: dt.date, owner: str | None = None) -> str:
+def _title(kind: ReportKind, plan: Plan, at: dt.date, owner: str | None = None) -> str:
     what = {
         "daily": "Daily OKR status",
         "weekly": "Weekly gap analysis",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 import attrs
 
@@ -27,14 +27,20 @@ __all__ = [
     "ObjectiveLine",
     "Point",
     "Report",
+    "ReportFormat",
+    "ReportKind",
     "RunSummary",
     "StrategyChangeLine",
     "TargetChangeLine",
 ]
 
 SCHEMA = "okrcore.report/1"
-KINDS = ("daily", "weekly", "monthly")
-FORMATS = ("text", "md", "json", "html")
+#: The report kinds (:func:`~okrcore.reports.report`'s ``kind``, :attr:`Report.kind`).
+ReportKind = Literal["daily", "weekly", "monthly"]
+#: The formats :func:`~okrcore.reports.render` writes.
+ReportFormat = Literal["text", "md", "json", "html"]
+KINDS: tuple[ReportKind, ...] = ("daily", "weekly", "monthly")
+FORMATS: tuple[ReportFormat, ...] = ("text", "md", "json", "html")
 
 
 def _r(x: float | None) -> float | None:
@@ -283,7 +289,7 @@ class Report:
     (``None``: the whole plan).
     """
 
-    kind: str
+    kind: ReportKind
     title: str
     plan_title: str | None
     at: dt.date
