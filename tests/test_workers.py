@@ -30,6 +30,7 @@ import pytest
 from okrcore.errors import OkrError
 from okrcore.hookspecs import hookimpl
 from okrcore.model import Connection, Cycle, KeyResult, Objective, Plan, RunOutcome
+from okrcore.planfile import load_plan
 from okrcore.plugins import PluginManager
 from okrcore.sources import FetchRequest, Reading, Source
 from okrcore.store import MemoryStore, open_store
@@ -263,10 +264,15 @@ def test_the_disk_cache_hands_the_enqueued_plan_to_every_worker_of_the_machine(
         jobs = Jobs()
         enqueue(path, store, jobs, manager=PluginManager(load_entry_points=False))
     job = jobs.jobs[0]
-    path.write_text(plan_yaml("http://127.0.0.1:1", 5))  # edited while the run is in flight
+    where = load_plan(path).locate("objectives[0].key_results[1].title")
+    path.write_text("# edited while the run is in flight\n\n" + plan_yaml("http://127.0.0.1:1", 5))
     worker = PlanCache(plan_cache)
-    assert titles(worker.get(job.plan, job.plan_sha256)) == ["Metric 0", "Metric 1"]
+    cached = worker.get(job.plan, job.plan_sha256)
+    assert titles(cached) == ["Metric 0", "Metric 1"]
     assert worker.parsed == 0  # read from the cache, as the run saw it
+    # positions (for located messages) are those of the version the run saw
+    assert where is not None
+    assert cached.locate("objectives[0].key_results[1].title") == where
     _, edited = read_plan(path)
     assert len(titles(PlanCache(plan_cache).get(job.plan, edited))) == 5
     again = PlanCache(plan_cache)
@@ -285,8 +291,7 @@ def test_the_disk_cache_hands_the_enqueued_plan_to_every_worker_of_the_machine(
 def test_a_broken_disk_cache_entry_is_parsed_again(tmp_path: Path, plan_cache: Path) -> None:
     path = tmp_path / "okrs.yaml"
     path.write_text(plan_yaml("http://127.0.0.1:1", 2))
-    plan, sha = read_plan(path)
-    PlanCache(plan_cache).put(str(path), sha, plan)
+    plan, sha = PlanCache(plan_cache).load(path)
     (entry,) = plan_cache.glob("*.plan.pickle")
     entry.write_bytes(entry.read_bytes()[:100])  # truncated
     plans = PlanCache(plan_cache)

@@ -27,7 +27,7 @@ from okrcore.sources import FailureKind
 from okrcore.store import MemoryStore, Store
 
 from . import runlog
-from .plans import PlanCache, cache_directory, read_plan
+from .plans import PlanCache, cache_directory
 from .split import _ids, split_jobs, units_of
 
 if TYPE_CHECKING:
@@ -111,14 +111,13 @@ def enqueue(
     instead of parsing the file again.
     """
     path = Path(plan_path).resolve()
-    plan, sha = read_plan(path)
+    plans = PlanCache(cache_directory()) if plans is None else plans
+    plan, sha = plans.load(path)
     with MemoryStore() as unused:  # a dry run stores nothing
         planned = refresh(plan, unused, at=at, backfill=backfill, dry_run=True, manager=manager)
     groups = split_jobs(units_of(planned.requests, manager), job_size)
     run = runlog.in_flight(planned.run, groups, {"engine": engine.name, "plan": str(path)})
     store.record_run(run)
-    if groups:
-        (plans or PlanCache(cache_directory())).put(str(path), sha, plan)
     position = {o.kr_id: i for i, o in enumerate(run.outcomes)}
     jobs = [
         Job(run.id, i, str(path), sha, run.as_of.isoformat(), run.started_at.isoformat(), ids,

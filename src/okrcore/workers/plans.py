@@ -23,15 +23,16 @@ import pickle
 import stat
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from okrcore import __version__
 from okrcore.errors import OkrError
 from okrcore.model import Plan
 from okrcore.planfile import FORMATS, load_plan, loads_plan
 from okrcore.planfile._limits import MAX_BYTES
+from okrcore.planfile._read import LazyPositions
 
 __all__ = ["PlanCache", "cache_directory", "read_plan"]
 
@@ -67,15 +68,61 @@ def read_plan(path: str | Path) -> tuple[Plan, str]:
 
 
 def _plan_of(raw: bytes, name: str) -> Plan:
+    return _parsed(raw, name)[0]
+
+
+def _parsed(raw: bytes, name: str) -> tuple[Plan, str, str]:
+    """The plan, the text it was parsed from and its format."""
     format = FORMATS.get(os.path.splitext(name)[1].lower())
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         text = None
     if format is None or text is None or len(raw) > MAX_BYTES:
-        return load_plan(name)  # raises the PlanError saying what is wrong, where
+        load_plan(name)  # raises the PlanError saying what is wrong, where
+        raise OkrError(f"cannot load the plan {name}")  # the file changed meanwhile
     text = text.replace("\r\n", "\n").replace("\r", "\n")  # universal newlines, as load_plan
-    return loads_plan(text, format, name=name)
+    return loads_plan(text, format, name=name), text, format
+
+
+class _PositionsFromText(Mapping[str, tuple[int, int]]):
+    """A cached plan's field positions (for located messages): computed, if ever asked for, by
+    parsing its text again, as the plan's own are computed on first use."""
+
+    def __init__(self, text: str, format: str) -> None:
+        self._text, self._format = text, format
+        self._positions: dict[str, tuple[int, int]] | None = None
+
+    def _get(self) -> dict[str, tuple[int, int]]:
+        if self._positions is None:
+            self._positions = dict(loads_plan(self._text, self._format).positions)
+        return self._positions
+
+    def __getitem__(self, key: str) -> tuple[int, int]:
+        return self._get()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._get())
+
+    def __len__(self) -> int:
+        return len(self._get())
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_PositionsFromText, (self._text, self._format))
+
+
+class _Pickler(pickle.Pickler):
+    """Pickles a plan whose positions are still to be computed (a closure over the parser) as
+    positions computed from its text."""
+
+    def __init__(self, file: IO[bytes], text: str, format: str) -> None:
+        super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
+        self._lazy = (text, format)
+
+    def reducer_override(self, obj: Any) -> Any:
+        if isinstance(obj, LazyPositions):
+            return (_PositionsFromText, self._lazy)
+        return NotImplemented
 
 
 def _private(st: os.stat_result) -> bool:
@@ -112,22 +159,35 @@ class PlanCache:
                 plan = self._from_disk(path, sha256)  # another worker parsed it meanwhile
                 if plan is None:
                     plan = self._parse(path, sha256)
-                    self.put(path, sha256, plan)
         self._remember(sha256, plan)
         return plan
 
-    def put(self, path: str, sha256: str, plan: Plan) -> None:
-        """Leave ``plan`` (parsed from ``path`` whose content hashes to ``sha256``) in the disk
-        cache for the workers of this machine. A cache that cannot be written is skipped."""
+    def load(self, path: str | Path) -> tuple[Plan, str]:
+        """Parse the plan at ``path`` (as :func:`read_plan`), keep it and leave it in the disk
+        cache for the workers of this machine; return it with its content's SHA-256."""
+        name = str(path)
+        try:
+            raw = Path(name).read_bytes()
+        except OSError:
+            return load_plan(name), ""  # raises the PlanError saying why it cannot be read
+        sha = hashlib.sha256(raw).hexdigest()
+        plan, text, format = _parsed(raw, name)
+        self._put(name, sha, plan, text, format)
+        self._remember(sha, plan)
+        return plan, sha
+
+    def _put(self, path: str, sha256: str, plan: Plan, text: str, format: str) -> None:
+        """Leave ``plan`` (parsed from ``text``, the content of ``path``, which hashes to
+        ``sha256``) in the disk cache. A cache that cannot be written is skipped."""
         folder = self._folder()
         if folder is None:
             return
         target = folder / (self._key(path, sha256) + _SUFFIX)
         try:
             with tempfile.NamedTemporaryFile("wb", dir=folder, suffix=".tmp", delete=False) as fh:
-                pickle.dump(plan, fh, protocol=pickle.HIGHEST_PROTOCOL)
+                _Pickler(fh, text, format).dump(plan)
             os.replace(fh.name, target)  # whole or not at all, for readers in other processes
-        except (OSError, pickle.PicklingError):
+        except Exception:  # a plan that cannot be pickled, a full disk: workers parse it
             with contextlib.suppress(OSError, NameError):
                 os.unlink(fh.name)
             return
@@ -150,7 +210,9 @@ class PlanCache:
                            "version deployed here); deploy the same plan to every worker and "
                            "enqueue again")
         self.parsed += 1
-        return _plan_of(raw, path)
+        plan, text, format = _parsed(raw, path)
+        self._put(path, sha256, plan, text, format)
+        return plan
 
     @staticmethod
     def _key(path: str, sha256: str) -> str:
