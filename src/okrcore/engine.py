@@ -46,6 +46,7 @@ from .errors import OkrError, ValidationError
 from .model import (
     CheckIn,
     Connection,
+    Cycle,
     KeyResult,
     Measure,
     Plan,
@@ -198,7 +199,7 @@ def _plan_requests(
 ) -> _Planned:
     requests: list[FetchRequest] = []
     decided: dict[str, RunOutcome] = {}
-    for kr in plan.key_results():
+    for kr in plan.measured():  # key results, then KPIs
         if only is not None and kr.id not in only:
             continue  # not selected: the run's outcome is made only if the run needs it
         conn_name = kr.source.get("connection") if kr.source else None
@@ -229,7 +230,7 @@ def _plan_requests(
         if problems:
             fail("; ".join(f"{p.field or 'source'}: {p.message}" for p in problems))
             continue
-        cycle = plan.cycle_of(kr.id)
+        cycle = _cycle_of(plan, kr.id, as_of)
         if backfill is not None:
             start, end, series = backfill[0], backfill[1], True
         else:
@@ -242,6 +243,14 @@ def _plan_requests(
             start, series = cycle.start, kr.measure is Measure.CUMULATIVE
         requests.append(FetchRequest(kr, query, conn, cycle, start, end, end, series))
     return _Planned(requests, decided)
+
+
+def _cycle_of(plan: Plan, kr_id: str, as_of: dt.date) -> Cycle:
+    """A key result's cycle; for a KPI, the period holding ``as_of`` (what it is judged on)."""
+    if plan.has_kpi(kr_id):
+        key, start, end = plan.kpi(kr_id).period.bounds(as_of)
+        return Cycle(key, start, end)
+    return plan.cycle_of(kr_id)
 
 
 # -- running -----------------------------------------------------------------------------------
@@ -637,9 +646,9 @@ def _refresh(
     selected: set[str] | None = None
     if only is not None:
         selected = set(only)
-        unknown = sorted(k for k in selected if not plan.has_key_result(k))
+        unknown = sorted(k for k in selected if not plan.has_key_result(k) and not plan.has_kpi(k))
         if unknown:
-            known = ", ".join(kr.id for kr in plan.key_results())
+            known = ", ".join(kr.id for kr in plan.measured())
             raise OkrError(f"unknown key result(s) {', '.join(unknown)} (known: {known})")
 
     planned = _plan_requests(plan, as_of, selected, backfill, manager)
@@ -650,7 +659,7 @@ def _refresh(
             planned.decided.get(kr.id) or (
                 _not_selected(kr.id) if selected is not None and kr.id not in selected
                 else RunOutcome(kr.id, "planned", _conn_of(kr)))
-            for kr in plan.key_results()
+            for kr in plan.measured()
         ]
         run = RunRecord(run_id, started_at, dt.datetime.now(dt.timezone.utc), as_of, outcomes)
         return RefreshResult(run, tuple(planned.requests), True, (), plugins)
@@ -686,7 +695,7 @@ def _refresh(
 
     by_kr = {r.kr.id: r for r in planned.requests}
     outcomes = []
-    for kr in plan.key_results():
+    for kr in plan.measured():
         if kr.id in planned.decided:
             outcomes.append(planned.decided[kr.id])
         elif kr.id in by_kr:
