@@ -23,7 +23,8 @@ EXAMPLES = re.findall(r"```python\n(.*?)```\n(?:\n```text\n(.*?)```)?", API_MD, 
 SIGNATURES = re.findall(r"^\| `([\w.]+)` \| `(\w+)\((.*?)\)(?: -> [^`]*)?` \|", API_MD, re.M)
 MODULES = ("okrcore", "okrcore.sources", "okrcore.notifiers", "okrcore.reports", "okrcore.notify",
            "okrcore.testing", "okrcore.workers", "okrcore.scoring", "okrcore.events",
-           "okrcore.remind", "okrcore.initiative_history", "okrcore.store")
+           "okrcore.remind", "okrcore.initiative_history", "okrcore.store", "okrcore.kpis",
+           "okrcore.benchmarks")
 
 
 def run(code: str, name: str) -> str:

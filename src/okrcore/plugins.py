@@ -61,6 +61,7 @@ BUILTINS_BY_KIND = {
     "policy": ("okrcore.default_plugins.policies",),
     "notifier": ("okrcore.default_plugins.notify",),
     "template": ("okrcore.default_plugins.templates",),
+    "benchmark": (),  # no built-in table: plugins supply them (docs/checks.md, "Benchmarks")
 }
 
 
@@ -438,6 +439,11 @@ class PluginManager:
         return self._registry("template", complete=False)
 
     @property
+    def benchmarks(self) -> Registry:
+        """Benchmark ranges (the Achievable check) by name, from every installed plugin."""
+        return self._registry("benchmark")
+
+    @property
     def hook(self) -> Any:
         """The pluggy hook relay, for event hooks such as ``okrcore_refresh_finished``."""
         self.discover()
@@ -499,6 +505,7 @@ REGISTRY_HOOKS: dict[str, tuple[str, KeyFunc]] = {
     "check": ("okrcore_register_checks", _named),
     "policy": ("okrcore_register_policies", _policy_key),
     "template": ("okrcore_register_templates", _named),
+    "benchmark": ("okrcore_register_benchmarks", _named),
 }
 
 

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from .changes import History, plan_in_force
 from .errors import PlanError, Problem
+from .kpis import score_kpis
 from .model import Cadence, CheckIn, Cycle, KeyResult, Measure, Plan, as_date
 from .policies import (
     DefaultGrading,
@@ -391,8 +392,12 @@ class LiveScore:
         self.tree = RollupTree.from_plan(plan)
         self._history: dict[str, list[CheckIn]] = {kr_id: [] for kr_id in self.tree.leaf_ids}
         history, at_ = self._history.get, self.at
+        self._kpi_history: dict[str, list[CheckIn]] = {k.id: [] for k in plan.kpis}
+        kpi_history = self._kpi_history.get
         for ci in checkins:
             kept = history(ci.kr_id)
+            if kept is None:
+                kept = kpi_history(ci.kr_id)
             if kept is not None and ci.as_of <= at_:
                 kept.append(ci)
         for kr_id, share in _initiative_shares(plan):
@@ -438,8 +443,12 @@ class LiveScore:
     def add(self, checkin: CheckIn) -> KRScore | None:
         """Take one new check-in; ``None`` (and nothing changes) for an unknown key result, a
         check-in after the scoring date, or a key result whose progress comes from initiatives
-        or is a sum. The sums the key result counts in are re-scored with it."""
+        or is a sum. The sums the key result counts in are re-scored with it. A KPI's check-in
+        is kept for the next :meth:`scorecard` (``None`` too)."""
         history = self._history.get(checkin.kr_id)
+        if checkin.kr_id in self._kpi_history and checkin.as_of <= self.at:
+            self._kpi_history[checkin.kr_id].append(checkin)  # a KPI: scored in scorecard()
+            return None
         if history is None or checkin.as_of > self.at:
             return None
         target = self.plan.key_result(checkin.kr_id)
@@ -571,6 +580,7 @@ class LiveScore:
             grading=self.grading.name,
             status_policy=self.status.name,
             confidence_scale=self.confidence_scale,
+            kpis=score_kpis(plan, self._kpi_history, at=self.at),
         )
 
     def _snapshot(self) -> dict[str, KRScore]:

@@ -20,6 +20,7 @@ from okrcore.model import (
     Goal,
     Initiative,
     KeyResult,
+    Kpi,
     Objective,
     Owner,
     Plan,
@@ -212,6 +213,14 @@ def _check_references(doc: dict[str, Any], ctx: Ctx) -> None:
                     f"key result {kr.get('id')!r} takes its progress from initiatives, but "
                     "no initiative names it in its key_results",
                 )
+    for i, kpi in enumerate(_list(doc.get("kpis"))):
+        source = kpi.get("source") if isinstance(kpi, dict) else None
+        if isinstance(source, dict) and isinstance(source.get("connection"), str):
+            name = source["connection"]
+            if name not in connections:
+                names = ", ".join(connections) or "none defined"
+                hint = suggest(name, connections) or f" (connections: {names})"
+                ctx.add(f"kpis[{i}].source.connection", f"unknown connection {name!r}{hint}")
     _check_loops(parents, objectives, ctx)
     funnels = _list(doc.get("funnels"))
     seen: dict[str, str] = {}
@@ -384,6 +393,12 @@ def build(data: Any, ctx: Ctx, source_path: str | None, base_dir: str | None) ->
             obj = _build_objective(raw, f"objectives[{i}]", ctx)
             if obj is not None:
                 objectives.append(obj)
+    kpis = []
+    for i, raw in _clean_items(doc.get("kpis"), ctx):
+        try:
+            kpis.append(Kpi(**raw))
+        except ValueError as exc:
+            _model_problem(ctx, f"kpis[{i}]", exc, ("direction", "targets"))
     connections = {}
     for name, conn in _dict(doc.get("connections")).items():
         if isinstance(conn, dict) and not ctx.bad(conn):
@@ -416,6 +431,7 @@ def build(data: Any, ctx: Ctx, source_path: str | None, base_dir: str | None) ->
             plugins=tuple(doc.get("plugins", ())),
             title=doc.get("title"),
             owners=owners,
+            kpis=kpis,
             source_path=source_path,
             positions=ctx.positions,
         )

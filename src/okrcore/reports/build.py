@@ -111,7 +111,8 @@ def report(
     current = plan_in_force(plan, store, at=at)
     changes = changes_until(store.target_changes(), at)
     kr_ids = [kr.id for kr in current.key_results()]
-    checkins = store.checkins(kr_ids, until=at) if kr_ids else []
+    ids = kr_ids + [k.id for k in current.kpis]  # KPIs are scored beside the key results
+    checkins = store.checkins(ids, until=at) if ids else []
 
     # each date the report needs is scored once; the pace needs no check-ins (plan to date)
     card, yesterday, week_ago = (
@@ -119,7 +120,7 @@ def report(
         for day in (at, at - dt.timedelta(days=1), at - dt.timedelta(days=7))
     )
 
-    by_kr: dict[str, list[CheckIn]] = {k: [] for k in kr_ids}
+    by_kr: dict[str, list[CheckIn]] = {k: [] for k in ids}
     for ci in checkins:
         by_kr[ci.kr_id].append(ci)
     if current.sums():  # a sum's series is its parts' added up, as scoring sees it
@@ -204,6 +205,7 @@ def report(
         strategy_changes=_strategy_changes(current, store.strategy_changes(), start, at),
         owners=plan.owners,
         initiatives=_initiatives(current, at, _status_since(current, store, at)),
+        kpis=tuple(card.kpis.values()),
     )
     return rep if owner is None else _for_owner(rep, current, owner)
 
@@ -289,6 +291,7 @@ def _for_owner(rep: Report, plan: Plan, owner: str) -> Report:
             for i in rep.initiatives
             if owner in (i.owner, plan.objective(i.objective).owner)
         ),
+        kpis=tuple(k for k in rep.kpis if k.owner == owner),
         owner=owner,
     )
 

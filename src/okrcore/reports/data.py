@@ -16,7 +16,7 @@ import attrs
 
 from okrcore.model import Initiative, Owner, StrategyChange, TargetChange
 from okrcore.policies import Light
-from okrcore.scorecard import KRScore, NodeScore, Scorecard
+from okrcore.scorecard import KpiScore, KRScore, NodeScore, Scorecard
 
 __all__ = [
     "KINDS",
@@ -309,6 +309,7 @@ class Report:
     owners: tuple[Owner, ...] = ()
     owner: str | None = None
     initiatives: tuple[InitiativeLine, ...] = ()
+    kpis: tuple[KpiScore, ...] = ()
 
     @property
     def attention(self) -> tuple[InitiativeLine, ...]:
@@ -406,4 +407,5 @@ class Report:
             "strategy_changes": [c.to_dict() for c in self.strategy_changes],
             "initiatives": [i.to_dict() for i in self.initiatives],
             "lagging": {k: [i.id for i in self.initiatives_for(k)] for k in self.lagging},
+            "kpis": [k.to_dict() for k in self.kpis],
         }
