@@ -21,6 +21,7 @@ from okrcore.store import (
     MemoryStore,
     SQLiteStore,
     Store,
+    StoreBase,
     open_store,
 )
 from okrcore.testing import StoreContract
@@ -275,17 +276,24 @@ _BATCHES = st.lists(
 @given(batches=_BATCHES)
 def test_counts_by_key_result_equal_one_add_per_key_result(batches: list[Any]) -> None:
     """add_checkins_by_kr (one transaction) stores and counts as add_checkins called once per
-    key result does."""
-    with MemoryStore() as together, MemoryStore() as apart:
+    key result does, and so does StoreBase's default for backends without their own."""
+    with MemoryStore() as together, MemoryStore() as apart, DefaultByKr() as default:
         for i, batch in enumerate(batches):
             checkins = [CheckIn(kr, value, dt.date(2026, 1, 1) + dt.timedelta(days=day),
                                 source=src, recorded_at=dt.datetime(2026, 1, 2, i))
                         for (kr, day, src), value in batch]
             counts = together.add_checkins_by_kr(checkins, run_id=f"r{i}")
+            assert default.add_checkins_by_kr(checkins, run_id=f"r{i}") == counts
             one_by_one = {
                 kr: apart.add_checkins([c for c in checkins if c.kr_id == kr], run_id=f"r{i}")
                 for kr in sorted({c.kr_id for c in checkins})
             }
             assert counts == one_by_one
-        assert together.checkins() == apart.checkins()
-        assert together.checkin_history() == apart.checkin_history()
+        assert together.checkins() == apart.checkins() == default.checkins()
+        assert together.checkin_history() == apart.checkin_history() == default.checkin_history()
+
+
+class DefaultByKr(MemoryStore):
+    """A backend that writes by key result with StoreBase's default."""
+
+    add_checkins_by_kr = StoreBase.add_checkins_by_kr

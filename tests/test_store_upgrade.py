@@ -37,6 +37,13 @@ def test_store_of_commit_592c20e_upgrades_without_losing_a_checkin(
     with store:
         assert store.applied_migrations == tuple(range(3, SCHEMA_VERSION + 1))
         assert "applying schema migration 3" in caplog.text
+        # migration 7: check-ins clustered by key result, the trigger and the index rebuilt
+        (table,) = rows(path, "SELECT sql FROM sqlite_master WHERE name = 'checkins'")[0]
+        assert str(table).endswith("WITHOUT ROWID")
+        assert rows(path, "SELECT name FROM sqlite_master WHERE tbl_name = 'checkins'"
+                          " AND type != 'table' ORDER BY name") == [
+            ("checkins_keep_revision",), ("checkins_order",)
+        ]
         back = store.checkins()
         assert len(back) == 92
         assert {(c.kr_id, c.as_of.isoformat(), c.source, c.value) for c in back} == {

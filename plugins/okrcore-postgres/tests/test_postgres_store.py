@@ -171,3 +171,36 @@ def test_writes_match_the_sqlite_store(postgres_server: str, batches: list[Any])
     finally:
         with psycopg.connect(postgres_server, autocommit=True) as conn:
             conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+def test_a_store_of_schema_4_upgrades_to_reading_order_without_losing_a_checkin(
+    fresh_schema: str, postgres_server: str
+) -> None:
+    from okrcore_postgres import MIGRATIONS
+
+    schema = fresh_schema.rsplit("=", 1)[1]
+    written = [CheckIn(f"kr-{k}", float(k * 10 + d), dt.date(2026, 1, 1 + d), note=f"n{k}",
+                       recorded_at=dt.datetime(2026, 2, 1, k, tzinfo=dt.timezone.utc))
+               for k in range(5) for d in range(4)]  # by key result, as schema 4 wrote them
+    with psycopg.connect(postgres_server, options=f"-c search_path={schema}") as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+        conn.execute("CREATE TABLE schema_version (version INTEGER PRIMARY KEY,"
+                     " applied_at TIMESTAMPTZ NOT NULL)")
+        for version, statements in MIGRATIONS[:4]:
+            for statement in statements:
+                conn.execute(statement)
+            conn.execute("INSERT INTO schema_version VALUES (%s, now())", (version,))
+        with conn.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO checkins (kr_id, as_of, source, value, recorded_at, note)"
+                " VALUES (%s, %s, %s, %s, %s, %s)",
+                [(c.kr_id, c.as_of, c.source, c.value, c.recorded_at, c.note) for c in written])
+    with PostgresStore(fresh_schema) as store:
+        assert store.applied_migrations == (5,)
+        back = store.checkins()
+        assert sorted(back, key=lambda c: (c.kr_id, c.as_of)) == written
+        assert [c.as_of for c in back] == sorted(c.as_of for c in written)
+    with psycopg.connect(postgres_server, options=f"-c search_path={schema}") as conn:
+        # the table's rows now lie in reading order (CLUSTER), day first
+        days = [r[0] for r in conn.execute("SELECT as_of FROM checkins").fetchall()]
+    assert days == sorted(days)

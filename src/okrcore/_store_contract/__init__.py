@@ -260,6 +260,26 @@ class StoreContract(ConcurrencyContract):
             assert store.add_checkins([_ci("c", 1, 1), _ci("c", 2, 1)]) == AddResult(new=1)
             assert [c.value for c in store.checkins(["c"])] == [2]
 
+    def test_add_checkins_by_kr_counts_each_key_result(self, store_url: str) -> None:
+        with self.opened(store_url) as store:
+            assert store.add_checkins_by_kr([]) == {}
+            first = [_ci("a", 1, 1), _ci("a", 2, 2), _ci("b", 1, 1)]
+            assert store.add_checkins_by_kr(first, run_id="r1") == {
+                "a": AddResult(new=2), "b": AddResult(new=1)
+            }
+            # a key result whose readings are all stored is counted too; the last of a key counts
+            again = [_ci("a", 1, 1), _ci("b", 5, 1), _ci("b", 6, 1), _ci("c", 1, 3)]
+            assert store.add_checkins_by_kr(again, run_id="r2") == {
+                "a": AddResult(), "b": AddResult(revised=1), "c": AddResult(new=1)
+            }
+            assert [(c.kr_id, c.value) for c in store.checkins()] == [
+                ("a", 1.0), ("b", 6.0), ("a", 2.0), ("c", 1.0)
+            ]
+            history = store.checkin_history(["b"])
+        assert [(r.checkin.value, r.run_id, r.in_force) for r in history] == [
+            (1.0, "r1", False), (6.0, "r2", True)
+        ]
+
     def test_history_filters_and_order(self, store_url: str) -> None:
         with self.opened(store_url) as store:
             for v in (1, 2, 3):

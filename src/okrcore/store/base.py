@@ -10,7 +10,7 @@ import datetime as dt
 import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import attrs
 
@@ -30,6 +30,7 @@ __all__ = [
     "CheckInRecord",
     "EventDelivery",
     "Store",
+    "StoreBase",
     "check_run",
     "check_target_change",
     "checkin_key",
@@ -130,6 +131,20 @@ class Store(Protocol):
         reading replaces another); within one call the last reading of a key counts."""
         ...
 
+    def add_checkins_by_kr(
+        self,
+        checkins: Iterable[CheckIn],
+        *,
+        run_id: str | None = None,
+        reason: str | None = None,
+    ) -> dict[str, AddResult]:
+        """:meth:`add_checkins`, counted per key result: ``{kr_id: AddResult}`` with every key
+        result of ``checkins`` (its readings all stored already: ``AddResult()``). A refresh
+        stores many key results' readings so; the built-in stores write them in one
+        transaction. :class:`StoreBase` has a default that calls :meth:`add_checkins` once per
+        key result."""
+        ...
+
     def checkins(
         self,
         kr_ids: Sequence[str] | None = None,
@@ -221,6 +236,53 @@ class Store(Protocol):
         ...
 
     def __exit__(self, *exc: object) -> None: ...
+
+
+_S = TypeVar("_S", bound="StoreBase")
+
+
+class StoreBase:
+    """Defaults for a backend's optional methods; a backend may subclass it (docs/stores.md).
+
+    It implements :meth:`add_checkins_by_kr` with the backend's own ``add_checkins`` (one call,
+    so one transaction, per key result; a backend that can write them all in one transaction
+    overrides it), and the context manager with ``close``.
+    """
+
+    def add_checkins(
+        self,
+        checkins: Iterable[CheckIn],
+        *,
+        run_id: str | None = None,
+        reason: str | None = None,
+    ) -> AddResult:
+        """Implemented by the backend."""
+        raise NotImplementedError
+
+    def add_checkins_by_kr(
+        self,
+        checkins: Iterable[CheckIn],
+        *,
+        run_id: str | None = None,
+        reason: str | None = None,
+    ) -> dict[str, AddResult]:
+        """:meth:`Store.add_checkins_by_kr` as one :meth:`add_checkins` per key result, in the
+        order the key results first come."""
+        by_kr: dict[str, list[CheckIn]] = {}
+        for c in checkins:
+            by_kr.setdefault(c.kr_id, []).append(c)
+        return {kr_id: self.add_checkins(readings, run_id=run_id, reason=reason)
+                for kr_id, readings in by_kr.items()}
+
+    def close(self) -> None:
+        """Implemented by the backend."""
+        raise NotImplementedError
+
+    def __enter__(self: _S) -> _S:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 # -- helpers for backends ---------------------------------------------------------------------

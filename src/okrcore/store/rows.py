@@ -48,6 +48,13 @@ def _slot_setters() -> list[Callable[[Any, Any], None]] | None:
 
 _SETTERS = _slot_setters()
 
+# Dates and moments parsed, shared by every query: a key result's history has a different day on
+# every row, and the same days come back in the next history read. Emptied when full, so
+# a long-lived process holds at most a few MiB.
+_DATES: dict[Any, dt.date] = {}
+_TIMES: dict[Any, dt.datetime] = {}
+_CACHED = 1 << 16
+
 
 class RowReader:
     """Builds check-ins from rows of one query (the caches live as long as the query).
@@ -58,11 +65,16 @@ class RowReader:
 
     def __init__(self, wanted: set[str] | None = None) -> None:
         self.wanted = wanted
-        self._dates: dict[Any, dt.date] = {}
-        self._times: dict[Any, dt.datetime] = {}
+        if len(_DATES) > _CACHED:
+            _DATES.clear()
+        if len(_TIMES) > _CACHED:
+            _TIMES.clear()
+        self._dates = _DATES
+        self._times = _TIMES
         self._text: dict[str, str] = {}
 
     def date(self, value: Any) -> dt.date:
+        """A stored day (ISO text, or a driver's date) as a date."""
         found = self._dates.get(value)
         if found is None:
             found = dt.date.fromisoformat(value) if isinstance(value, str) else value
@@ -70,6 +82,7 @@ class RowReader:
         return found
 
     def moment(self, value: Any) -> dt.datetime:
+        """A stored moment (ISO text, or a driver's datetime) as an aware UTC datetime."""
         found = self._times.get(value)
         if found is None:
             if isinstance(value, str):

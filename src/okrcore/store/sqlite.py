@@ -5,53 +5,42 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import json
 import logging
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from okrcore.errors import StoreError, StoreNotFoundError
-from okrcore.model import (
-    CheckIn,
-    InitiativeChange,
-    RunOutcome,
-    RunRecord,
-    StrategyChange,
-    TargetChange,
-)
+from okrcore.model import CheckIn
 
 from .base import (
-    OUTCOME_COLUMNS,
     AddResult,
-    CheckInRecord,
-    EventDelivery,
-    check_target_change,
-    encode_json,
     latest_per_key,
-    outcome_from_row,
-    outcome_row,
 )
 from .rows import (
-    INITIATIVE_CHANGE_COLUMNS,
-    STRATEGY_CHANGE_COLUMNS,
-    TARGET_CHANGE_COLUMNS,
     RowReader,
-    changes_query,
-    initiative_change_from_row,
-    initiative_change_row,
-    strategy_change_from_row,
-    strategy_change_row,
-    target_change_from_row,
-    target_change_row,
-    utc_moment,
+)
+from .sql import (
+    SQLStore,
+    apply_migrations,
+    checkins_query,
 )
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "MemoryStore", "SQLiteStore"]
 
 log = logging.getLogger(__name__)
+
+# A reading replaced by a different one moves to checkin_revisions, inside the same statement
+# (created by migration 3, again by 7 on the rebuilt table).
+_KEEP_REVISION = """CREATE TRIGGER checkins_keep_revision BEFORE UPDATE ON checkins
+BEGIN
+    INSERT INTO checkin_revisions (kr_id, as_of, source, value, recorded_at, author,
+        note, confidence, run_id, reason, replaced_at)
+    VALUES (OLD.kr_id, OLD.as_of, OLD.source, OLD.value, OLD.recorded_at, OLD.author,
+        OLD.note, OLD.confidence, OLD.run_id, OLD.reason, NEW.recorded_at);
+END"""
 
 # Dates and datetimes are ISO text (datetimes fixed-width UTC, so that text order is time order),
 # values DOUBLE PRECISION, JSON in TEXT columns.
@@ -146,13 +135,7 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
                 replaced_at TEXT NOT NULL
             )""",
             "CREATE INDEX checkin_revisions_key ON checkin_revisions (kr_id, as_of, source, seq)",
-            """CREATE TRIGGER checkins_keep_revision BEFORE UPDATE ON checkins
-            BEGIN
-                INSERT INTO checkin_revisions (kr_id, as_of, source, value, recorded_at, author,
-                    note, confidence, run_id, reason, replaced_at)
-                VALUES (OLD.kr_id, OLD.as_of, OLD.source, OLD.value, OLD.recorded_at, OLD.author,
-                    OLD.note, OLD.confidence, OLD.run_id, OLD.reason, NEW.recorded_at);
-            END""",
+            _KEEP_REVISION,
             # The index matches checkins()'s ORDER BY, so reading everything needs no sort.
             "DROP INDEX checkins_as_of",
             "CREATE INDEX checkins_order ON checkins (as_of, recorded_at, kr_id, source)",
@@ -203,39 +186,53 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
             "CREATE INDEX initiative_changes_order ON initiative_changes (initiative_id, at, seq)",
         ),
     ),
+    (
+        7,
+        (
+            # Check-ins clustered by key result: the table becomes a WITHOUT ROWID table keyed by
+            # (kr_id, as_of, source), so one key result's history is a few adjacent pages instead
+            # of one page per reading; the reading-order index covers every column checkins()
+            # reads, so reading everything is one index scan with no lookup per row. Renaming
+            # the old table keeps its trigger and indexes on it, and dropping it drops them.
+            "ALTER TABLE checkins RENAME TO checkins_before_7",
+            """CREATE TABLE checkins (
+                kr_id TEXT NOT NULL,
+                as_of TEXT NOT NULL,
+                source TEXT NOT NULL,
+                value DOUBLE PRECISION NOT NULL,
+                recorded_at TEXT NOT NULL,
+                author TEXT,
+                note TEXT,
+                confidence DOUBLE PRECISION,
+                run_id TEXT,
+                reason TEXT,
+                PRIMARY KEY (kr_id, as_of, source)
+            ) WITHOUT ROWID""",
+            "INSERT INTO checkins (kr_id, as_of, source, value, recorded_at, author, note,"
+            " confidence, run_id, reason) SELECT kr_id, as_of, source, value, recorded_at,"
+            " author, note, confidence, run_id, reason FROM checkins_before_7"
+            " ORDER BY kr_id, as_of, source",
+            "DROP TABLE checkins_before_7",
+            "CREATE INDEX checkins_order ON checkins (as_of, recorded_at, kr_id, source, value,"
+            " author, note, confidence)",
+            _KEEP_REVISION,
+        ),
+    ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
-# More ids than this in one ``IN (...)`` are filtered in Python (SQLite's variable limit).
-_MAX_IN_IDS = 500
-
-_CHECKIN_COLUMNS = "kr_id, value, as_of, source, recorded_at, author, note, confidence"
-_UPSERT = (
+_INSERT = (
     "INSERT INTO checkins (kr_id, as_of, source, value, recorded_at, author, note, confidence,"
     " run_id, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_UPSERT = (
+    _INSERT +
     " ON CONFLICT (kr_id, as_of, source) DO UPDATE SET value = excluded.value,"
     " recorded_at = excluded.recorded_at, author = excluded.author, note = excluded.note,"
     " confidence = excluded.confidence, run_id = excluded.run_id, reason = excluded.reason"
     " WHERE checkins.value IS NOT excluded.value OR checkins.author IS NOT excluded.author"
     " OR checkins.note IS NOT excluded.note OR checkins.confidence IS NOT excluded.confidence"
 )
-
-# A claim is taken when there is no row yet, or over an unsent claim older than the last
-# parameter (its sender died); a sent row or a fresh claim stays, and rowcount is then 0.
-_CLAIM = (
-    "INSERT INTO event_deliveries (event_key, destination, kind, subject, at, token,"
-    " claimed_at, run_id, event_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-    " ON CONFLICT (event_key, destination) DO UPDATE SET token = excluded.token,"
-    " claimed_at = excluded.claimed_at, run_id = excluded.run_id,"
-    " event_json = excluded.event_json"
-    " WHERE event_deliveries.sent_at IS NULL AND event_deliveries.claimed_at < ?"
-)
-
-_UPDATE_OUTCOME = (
-    "UPDATE run_outcomes SET kr_id = ?, status = ?, connection = ?, value = ?, stored = ?,"
-    " revised = ?, error = ?, kind = ?, warnings_json = ? WHERE run_id = ? AND position = ?"
-)
-
 
 def utc_text(moment: dt.datetime) -> str:
     """Fixed-width UTC ISO text, so that text order is time order. Naive means UTC."""
@@ -269,7 +266,7 @@ def _rows(
     return rows
 
 
-class SQLiteStore:
+class SQLiteStore(SQLStore):
     """The embedded store: one SQLite file (WAL mode), or an in-memory database.
 
     One connection, guarded by a lock, serves every thread (the refresh engine writes from worker
@@ -353,25 +350,14 @@ class SQLiteStore:
             )
             row = cur.execute("SELECT MAX(version) FROM schema_version").fetchone()
             current = int(row[0]) if row and row[0] is not None else 0
-            if current > SCHEMA_VERSION:
-                raise StoreError(
-                    f"store {self.path!r} has schema version {current}, newer than this okrcore "
-                    f"understands ({SCHEMA_VERSION}); upgrade okrcore"
-                )
             now = utc_text(dt.datetime.now(dt.timezone.utc))
-            applied = []
-            for version, statements in MIGRATIONS:
-                if version <= current:
-                    continue
-                log.info("store %s: applying schema migration %d", self.path, version)
-                for statement in statements:
-                    cur.execute(statement)
-                cur.execute(
+            self.applied_migrations = apply_migrations(
+                cur, MIGRATIONS, current, store=self.path, software="okrcore", log=log,
+                record=lambda version: (
                     "INSERT INTO schema_version (version, applied_at) VALUES (?, ?)",
                     (version, now),
-                )
-                applied.append(version)
-            self.applied_migrations = tuple(applied)
+                ),
+            )
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[sqlite3.Cursor]:
@@ -395,16 +381,32 @@ class SQLiteStore:
             raise StoreError(f"store {self.path!r} is closed")
         return self._conn
 
-    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        with self._lock:
-            try:
-                return self._connection().execute(sql, params).fetchall()
-            except sqlite3.Error as exc:
-                raise StoreError(f"store {self.path!r}: {exc}") from None
+    @contextlib.contextmanager
+    def _cursor(self, what: str, *, write: bool) -> Iterator[sqlite3.Cursor]:
+        """A cursor in one BEGIN IMMEDIATE transaction when ``write``, else for reading (see
+        :meth:`SQLStore._cursor`)."""
+        try:
+            if write:
+                with self._transaction() as cur:
+                    yield cur
+                return
+            with self._lock:
+                cur = self._connection().cursor()
+                try:
+                    yield cur
+                finally:
+                    cur.close()
+        except sqlite3.Error as exc:
+            raise StoreError(f"store {self.path!r}: {what}: {exc}") from None
 
-    def schema_version(self) -> int:
-        """The schema version of the open database."""
-        return int(self._query("SELECT MAX(version) FROM schema_version")[0][0])
+    def _label(self) -> str:
+        return repr(self.path)
+
+    def _moment(self, moment: dt.datetime) -> str:
+        return utc_text(moment)
+
+    def _day(self, day: dt.date) -> str:
+        return day.isoformat()
 
     # -- check-ins -----------------------------------------------------------------------------
     def add_checkins(
@@ -421,6 +423,8 @@ class SQLiteStore:
             return AddResult()
         try:
             with self._transaction() as cur:
+                if self._insert_new(cur, rows):
+                    return AddResult(new=len(rows))
                 return self._upsert(cur, rows)
         except sqlite3.Error as exc:
             raise StoreError(f"store {self.path!r}: cannot add check-ins: {exc}") from None
@@ -434,17 +438,35 @@ class SQLiteStore:
     ) -> dict[str, AddResult]:
         """:meth:`add_checkins` in one transaction, counted per key result (a refresh stores
         every key result's readings with one commit and still reports each one's counts)."""
+        rows = _rows(checkins, run_id, reason)
         by_kr: dict[str, list[tuple[Any, ...]]] = {}
-        for row in _rows(checkins, run_id, reason):
+        for row in rows:
             by_kr.setdefault(row[0], []).append(row)
         if not by_kr:
             return {}
         try:
             with self._transaction() as cur:
-                counts = {kr_id: self._upsert(cur, rows) for kr_id, rows in by_kr.items()}
+                if self._insert_new(cur, rows):
+                    return {kr_id: AddResult(new=len(mine)) for kr_id, mine in by_kr.items()}
+                return {kr_id: self._upsert(cur, mine) for kr_id, mine in by_kr.items()}
         except sqlite3.Error as exc:
             raise StoreError(f"store {self.path!r}: cannot add check-ins: {exc}") from None
-        return counts
+
+    @staticmethod
+    def _insert_new(cur: sqlite3.Cursor, rows: list[tuple[Any, ...]]) -> bool:
+        """Insert rows none of whose keys is stored yet (an import, a day's first refresh) with
+        a plain INSERT, a third faster than the upsert, which looks every key up before
+        writing it; False, with nothing written, when a key is stored (then the upsert
+        compares them)."""
+        cur.execute("SAVEPOINT okrcore_new")
+        try:
+            cur.executemany(_INSERT, rows)
+        except sqlite3.IntegrityError:
+            cur.execute("ROLLBACK TO okrcore_new")
+            cur.execute("RELEASE okrcore_new")
+            return False
+        cur.execute("RELEASE okrcore_new")
+        return True
 
     def _upsert(self, cur: sqlite3.Cursor, rows: list[tuple[Any, ...]]) -> AddResult:
         conn = self._connection()
@@ -455,34 +477,6 @@ class SQLiteStore:
         revised = conn.total_changes - before - written
         return AddResult(new=written - revised, revised=revised)
 
-    def _where(
-        self,
-        kr_ids: Sequence[str] | None,
-        since: dt.date | None,
-        until: dt.date | None,
-    ) -> tuple[str, list[Any], set[str] | None] | None:
-        """The WHERE clause of a check-in query, its parameters and the ids to filter in Python
-        (``None`` when no key result is asked for)."""
-        where: list[str] = []
-        params: list[Any] = []
-        wanted: set[str] | None = None
-        if kr_ids is not None:
-            ids = list(dict.fromkeys(kr_ids))
-            if not ids:
-                return None
-            if len(ids) <= _MAX_IN_IDS:
-                where.append(f"kr_id IN ({', '.join('?' for _ in ids)})")
-                params.extend(ids)
-            else:
-                wanted = set(ids)
-        if since is not None:
-            where.append("as_of >= ?")
-            params.append(since.isoformat())
-        if until is not None:
-            where.append("as_of <= ?")
-            params.append(until.isoformat())
-        return (" WHERE " + " AND ".join(where) if where else ""), params, wanted
-
     def checkins(
         self,
         kr_ids: Sequence[str] | None = None,
@@ -492,258 +486,15 @@ class SQLiteStore:
     ) -> list[CheckIn]:
         """Readings in force of the given key results (all when ``None``) with
         since <= as_of <= until, ordered by ``as_of``, ``recorded_at``, ``kr_id``, ``source``."""
-        query = self._where(kr_ids, since, until)
+        query = self._filter(kr_ids, since, until)
         if query is None:
             return []
-        where, params, wanted = query
-        sql = (
-            f"SELECT {_CHECKIN_COLUMNS} FROM checkins{where}"
-            " ORDER BY as_of, recorded_at, kr_id, source"
-        )
         with self._lock:
             try:
-                cursor = self._connection().execute(sql, params)
-                return RowReader(wanted).checkins(cursor)
+                cursor = self._connection().execute(checkins_query(query.where), query.params)
+                return RowReader(query.wanted).checkins(cursor)
             except sqlite3.Error as exc:
                 raise StoreError(f"store {self.path!r}: {exc}") from None
-
-    def checkin_history(
-        self,
-        kr_ids: Sequence[str] | None = None,
-        *,
-        since: dt.date | None = None,
-        until: dt.date | None = None,
-    ) -> list[CheckInRecord]:
-        """Every reading, replaced ones included (see :meth:`Store.checkin_history`)."""
-        query = self._where(kr_ids, since, until)
-        if query is None:
-            return []
-        where, params, wanted = query
-        # the reading in force (replaced_at NULL) comes last among its key's readings
-        sql = (
-            f"SELECT {_CHECKIN_COLUMNS}, run_id, reason, replaced_at FROM ("
-            f" SELECT {_CHECKIN_COLUMNS}, run_id, reason, replaced_at, seq"
-            f" FROM checkin_revisions{where}"
-            f" UNION ALL SELECT {_CHECKIN_COLUMNS}, run_id, reason, NULL, NULL"
-            f" FROM checkins{where})"
-            " ORDER BY as_of, kr_id, source, replaced_at IS NULL, seq"
-        )
-        rows = self._query(sql, params + params)
-        return RowReader(wanted).history(rows)
-
-    # -- target and strategy changes -----------------------------------------------------------
-    def add_target_change(self, change: TargetChange) -> None:
-        """Record a target change (a non-finite value raises StoreError)."""
-        self.add_target_changes([change])
-
-    def add_target_changes(self, changes: Sequence[TargetChange]) -> None:
-        """Record several target changes in one transaction: all, or none when one is refused."""
-        for change in changes:
-            check_target_change(change)
-        rows = [target_change_row(c, utc_text) for c in changes]
-        marks = ", ".join("?" for _ in TARGET_CHANGE_COLUMNS.split(", "))
-        try:
-            with self._transaction() as cur:
-                cur.executemany(
-                    f"INSERT INTO target_changes ({TARGET_CHANGE_COLUMNS}) VALUES ({marks})", rows
-                )
-        except sqlite3.Error as exc:
-            raise StoreError(f"store {self.path!r}: cannot add a target change: {exc}") from None
-
-    def target_changes(self, kr_id: str | None = None) -> list[TargetChange]:
-        """Target changes of one key result (all when ``None``), oldest first."""
-        sql = changes_query("target_changes", TARGET_CHANGE_COLUMNS,
-                            None if kr_id is None else "kr_id", "?")
-        params = () if kr_id is None else (kr_id,)
-        return [target_change_from_row(r) for r in self._query(sql, params)]
-
-    def add_strategy_change(self, change: StrategyChange) -> None:
-        """Record a strategy change; ``old`` and ``new`` are stored as JSON."""
-        self._insert("strategy_changes", STRATEGY_CHANGE_COLUMNS,
-                     strategy_change_row(change, utc_text), "a strategy change")
-
-    def strategy_changes(self, strategy_id: str | None = None) -> list[StrategyChange]:
-        """Strategy changes of one strategy (all when ``None``), oldest first."""
-        sql = changes_query("strategy_changes", STRATEGY_CHANGE_COLUMNS,
-                            None if strategy_id is None else "strategy_id", "?")
-        params = () if strategy_id is None else (strategy_id,)
-        return [strategy_change_from_row(r) for r in self._query(sql, params)]
-
-    # -- initiative status history ---------------------------------------------------------------
-    def add_initiative_changes(self, changes: Sequence[InitiativeChange]) -> None:
-        """Record initiative statuses in one transaction: all, or none when one is refused."""
-        rows = [initiative_change_row(c, dt.date.isoformat, utc_text) for c in changes]
-        marks = ", ".join("?" for _ in INITIATIVE_CHANGE_COLUMNS.split(", "))
-        sql = f"INSERT INTO initiative_changes ({INITIATIVE_CHANGE_COLUMNS}) VALUES ({marks})"
-        try:
-            with self._transaction() as cur:
-                cur.executemany(sql, rows)
-        except sqlite3.Error as exc:
-            raise StoreError(
-                f"store {self.path!r}: cannot add an initiative status: {exc}"
-            ) from None
-
-    def initiative_changes(self, initiative_id: str | None = None) -> list[InitiativeChange]:
-        """Status records of one initiative (all when ``None``), by ``at``, then as added."""
-        where = "" if initiative_id is None else " WHERE initiative_id = ?"
-        sql = (f"SELECT {INITIATIVE_CHANGE_COLUMNS} FROM initiative_changes{where}"
-               " ORDER BY at, seq")
-        params = () if initiative_id is None else (initiative_id,)
-        return [initiative_change_from_row(r) for r in self._query(sql, params)]
-
-    def _insert(self, table: str, columns: str, row: Sequence[Any], what: str) -> None:
-        marks = ", ".join("?" for _ in row)
-        try:
-            with self._transaction() as cur:
-                cur.execute(f"INSERT INTO {table} ({columns}) VALUES ({marks})", row)
-        except sqlite3.Error as exc:
-            raise StoreError(f"store {self.path!r}: cannot add {what}: {exc}") from None
-
-    # -- run log -------------------------------------------------------------------------------
-    def record_run(self, run: RunRecord) -> None:
-        """Record a refresh run, replacing an earlier record with the same ``run.id``."""
-        info = encode_json(run.info, f"run {run.id!r}")
-        outcomes = [outcome_row(run.id, i, o) for i, o in enumerate(run.outcomes)]
-        try:
-            with self._transaction() as cur:
-                cur.execute("DELETE FROM run_outcomes WHERE run_id = ?", (run.id,))
-                cur.execute("DELETE FROM runs WHERE id = ?", (run.id,))
-                cur.execute(
-                    "INSERT INTO runs (id, started_at, finished_at, as_of, info_json)"
-                    " VALUES (?, ?, ?, ?, ?)",
-                    (
-                        run.id,
-                        utc_text(run.started_at),
-                        None if run.finished_at is None else utc_text(run.finished_at),
-                        run.as_of.isoformat(),
-                        info,
-                    ),
-                )
-                cur.executemany(
-                    "INSERT INTO run_outcomes (run_id, position, kr_id, status, connection, value,"
-                    " stored, revised, error, kind, warnings_json)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    outcomes,
-                )
-        except sqlite3.Error as exc:
-            raise StoreError(f"store {self.path!r}: cannot record run {run.id!r}: {exc}") from None
-
-    def record_outcomes(
-        self,
-        run_id: str,
-        outcomes: Mapping[int, RunOutcome],
-        *,
-        finished_at: dt.datetime | None,
-        info: Mapping[str, Any],
-    ) -> None:
-        """Replace the outcomes at these positions of a recorded run, and its ``finished_at``
-        and ``info``, in one transaction (a distributed refresh merges a job's outcomes so,
-        without rewriting the whole run). A run the store does not hold raises StoreError."""
-        text = encode_json(info, f"run {run_id!r}")
-        rows = [(*outcome_row(run_id, i, o)[2:], run_id, i) for i, o in outcomes.items()]
-        try:
-            with self._transaction() as cur:
-                cur.execute(
-                    "UPDATE runs SET finished_at = ?, info_json = ? WHERE id = ?",
-                    (None if finished_at is None else utc_text(finished_at), text, run_id),
-                )
-                if cur.rowcount != 1:
-                    raise StoreError(f"store {self.path!r}: no run {run_id!r} to update")
-                cur.executemany(_UPDATE_OUTCOME, rows)
-        except sqlite3.Error as exc:
-            raise StoreError(f"store {self.path!r}: cannot record run {run_id!r}: {exc}") from None
-
-    def runs(self, limit: int = 20) -> list[RunRecord]:
-        """The most recent refresh runs, newest first."""
-        heads = self._query(
-            "SELECT id, started_at, finished_at, as_of, info_json FROM runs"
-            " ORDER BY started_at DESC, id DESC LIMIT ?",
-            (max(int(limit), 0),),
-        )
-        return [self._run(head) for head in heads]
-
-    def run(self, run_id: str, *, outcomes: bool = True) -> RunRecord | None:
-        """One refresh run by its id, or ``None`` when the store has no such run;
-        ``outcomes=False`` leaves its outcomes out (cheap, for a run of thousands)."""
-        heads = self._query(
-            "SELECT id, started_at, finished_at, as_of, info_json FROM runs WHERE id = ?",
-            (run_id,),
-        )
-        return self._run(heads[0], outcomes=outcomes) if heads else None
-
-    def _run(self, head: tuple[Any, ...], *, outcomes: bool = True) -> RunRecord:
-        run_id, started, finished, as_of, info = head
-        rows = self._query(
-            f"SELECT {OUTCOME_COLUMNS} FROM run_outcomes WHERE run_id = ? ORDER BY position",
-            (run_id,),
-        ) if outcomes else []
-        return RunRecord(
-            id=run_id,
-            started_at=utc_moment(started),
-            finished_at=None if finished is None else utc_moment(finished),
-            as_of=dt.date.fromisoformat(as_of),
-            outcomes=[outcome_from_row(r) for r in rows],
-            info=json.loads(info),
-        )
-
-    # -- events ----------------------------------------------------------------------------------
-    def claim_event(self, delivery: EventDelivery, *, stale_before: dt.datetime) -> bool:
-        """Claim an event's delivery for sending (see :meth:`Store.claim_event`)."""
-        d = delivery
-        row = (
-            d.key, d.destination, d.kind, d.subject, d.at.isoformat(), d.token,
-            utc_text(d.claimed_at), d.run_id, encode_json(d.event, f"event {d.key!r}"),
-        )
-        try:
-            with self._transaction() as cur:
-                cur.execute(_CLAIM, (*row, utc_text(stale_before)))
-                return cur.rowcount > 0
-        except sqlite3.Error as exc:
-            raise StoreError(f"store {self.path!r}: cannot claim event {d.key!r}: {exc}") from None
-
-    def finish_event(
-        self, key: str, destination: str, token: str, *, sent_at: dt.datetime | None
-    ) -> None:
-        """Record a claimed delivery as sent, or drop the claim (see :meth:`Store.finish_event`)."""
-        where = " WHERE event_key = ? AND destination = ? AND token = ? AND sent_at IS NULL"
-        try:
-            with self._transaction() as cur:
-                if sent_at is None:
-                    cur.execute("DELETE FROM event_deliveries" + where, (key, destination, token))
-                else:
-                    cur.execute(
-                        "UPDATE event_deliveries SET sent_at = ?" + where,
-                        (utc_text(sent_at), key, destination, token),
-                    )
-        except sqlite3.Error as exc:
-            raise StoreError(f"store {self.path!r}: cannot finish event {key!r}: {exc}") from None
-
-    def event_deliveries(
-        self, *, since: dt.date | None = None, sent: bool | None = True
-    ) -> list[EventDelivery]:
-        """Recorded event deliveries (see :meth:`Store.event_deliveries`)."""
-        where: list[str] = []
-        params: list[Any] = []
-        if since is not None:
-            where.append("at >= ?")
-            params.append(since.isoformat())
-        if sent is not None:
-            where.append("sent_at IS NOT NULL" if sent else "sent_at IS NULL")
-        sql = (
-            "SELECT event_key, destination, kind, subject, at, token, claimed_at, sent_at,"
-            " run_id, event_json FROM event_deliveries"
-            + (" WHERE " + " AND ".join(where) if where else "")
-            + " ORDER BY at, event_key, destination"
-        )
-        return [
-            EventDelivery(
-                key=r[0], destination=r[1], kind=r[2], subject=r[3],
-                at=dt.date.fromisoformat(r[4]), token=r[5], claimed_at=utc_moment(r[6]),
-                sent_at=None if r[7] is None else utc_moment(r[7]), run_id=r[8],
-                event=json.loads(r[9]),
-            )
-            for r in self._query(sql, params)
-        ]
 
     # -- lifetime ------------------------------------------------------------------------------
     def close(self) -> None:
@@ -752,12 +503,6 @@ class SQLiteStore:
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
-
-    def __enter__(self) -> SQLiteStore:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.path!r})"

@@ -3,7 +3,8 @@
 Behaves exactly as okrcore's SQLite store (both pass okrcore.testing.StoreContract): the same
 revisions, ordering and refusals. Bulk writes go through COPY into a temporary table and one
 ``INSERT ... ON CONFLICT`` (unique keys make concurrent writers from any number of processes
-safe); reads of all check-ins stream rows from the server.
+safe); reads of all check-ins stream rows from the server. What is the same SQL on both
+(changes, the run log, events, check-in history) comes from okrcore.store.sql.SQLStore.
 """
 
 from __future__ import annotations
@@ -12,46 +13,23 @@ import collections
 import contextlib
 import datetime as dt
 import itertools
-import json
 import logging
+import operator
 import re
 import threading
 import urllib.parse
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from okrcore import (
-    CheckIn,
-    InitiativeChange,
-    RunRecord,
-    StoreError,
-    StrategyChange,
-    TargetChange,
-)
+from okrcore import CheckIn, StoreError
 from okrcore.errors import StoreNotFoundError
-from okrcore.model import RunOutcome
 from okrcore.store import (
-    INITIATIVE_CHANGE_COLUMNS,
-    OUTCOME_COLUMNS,
-    STRATEGY_CHANGE_COLUMNS,
-    TARGET_CHANGE_COLUMNS,
     AddResult,
-    CheckInRecord,
-    EventDelivery,
     RowReader,
-    changes_query,
-    check_target_change,
-    encode_json,
-    initiative_change_from_row,
-    initiative_change_row,
+    SQLStore,
+    apply_migrations,
+    checkins_query,
     latest_per_key,
-    outcome_from_row,
-    outcome_row,
-    strategy_change_from_row,
-    strategy_change_row,
-    target_change_from_row,
-    target_change_row,
-    utc_moment,
 )
 
 if TYPE_CHECKING:  # imported where it is used, so that listing plugins stays fast
@@ -202,11 +180,21 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
             "CREATE INDEX initiative_changes_order ON initiative_changes (initiative_id, at, seq)",
         ),
     ),
+    (
+        5,
+        (
+            # Check-ins are now written by day first; rewrite the rows already stored in reading
+            # order too, so that reading everything walks the table's pages in order instead of
+            # jumping between them (a store written before kept them by key result).
+            "CLUSTER checkins USING checkins_order",
+            "ANALYZE checkins",
+        ),
+    ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
+_WRITE_ORDER = operator.attrgetter("as_of", "kr_id", "source")
 _SCHEMA_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
-_CHECKIN_COLUMNS = "kr_id, value, as_of, source, recorded_at, author, note, confidence"
 _INCOMING = (
     "CREATE TEMP TABLE IF NOT EXISTS okrcore_incoming (LIKE checkins) ON COMMIT DELETE ROWS"
 )
@@ -215,7 +203,7 @@ WITH up AS (
     INSERT INTO checkins (kr_id, as_of, source, value, recorded_at, author, note, confidence,
         run_id, reason)
     SELECT kr_id, as_of, source, value, recorded_at, author, note, confidence, run_id, reason
-    FROM okrcore_incoming ORDER BY kr_id, as_of, source
+    FROM okrcore_incoming ORDER BY as_of, kr_id, source
     ON CONFLICT (kr_id, as_of, source) DO UPDATE SET value = EXCLUDED.value,
         recorded_at = EXCLUDED.recorded_at, author = EXCLUDED.author, note = EXCLUDED.note,
         confidence = EXCLUDED.confidence, run_id = EXCLUDED.run_id, reason = EXCLUDED.reason
@@ -227,17 +215,6 @@ SELECT kr_id, count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inser
 FROM up GROUP BY kr_id
 """
 
-# A claim is taken when there is no row yet, or over an unsent claim older than the last
-# parameter (its sender died); ON CONFLICT makes it atomic across processes.
-_CLAIM = """
-INSERT INTO event_deliveries (event_key, destination, kind, subject, at, token, claimed_at,
-    run_id, event_json) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
-ON CONFLICT (event_key, destination) DO UPDATE SET token = EXCLUDED.token,
-    claimed_at = EXCLUDED.claimed_at, run_id = EXCLUDED.run_id, event_json = EXCLUDED.event_json
-WHERE event_deliveries.sent_at IS NULL AND event_deliveries.claimed_at < %s
-"""
-
-
 def _masked(url: str) -> str:
     """The URL without its password (never shown)."""
     parts = urllib.parse.urlsplit(url)
@@ -248,7 +225,7 @@ def _masked(url: str) -> str:
                                                   + netloc[1]))
 
 
-class PostgresStore:
+class PostgresStore(SQLStore):
     """A check-in store in a PostgreSQL database (or one schema of it).
 
     ``url`` is a libpq URL, ``postgresql://user:password@host:port/dbname``; ``?schema=name``
@@ -260,6 +237,9 @@ class PostgresStore:
     Threads share a pool of up to ``pool_size`` connections. Usable as a context manager, which
     closes it.
     """
+
+    mark = "%s"
+    ids_as_array = True
 
     def __init__(self, url: str, *, create: bool = True, pool_size: int = 8) -> None:
         import psycopg  # here, not at the top: listing plugins and opening SQLite stay fast
@@ -299,8 +279,11 @@ class PostgresStore:
             raise StoreError(f"cannot open PostgreSQL store {self.url}: {text}") from None
         except psycopg.Error as exc:
             raise StoreError(f"cannot use PostgreSQL store {self.url}: {exc}") from None
+        # autocommit: a one-statement read is one round trip (no BEGIN and COMMIT around it);
+        # everything else runs in an explicit transaction (_connection)
         self._pool = ConnectionPool(
-            conninfo, min_size=1, max_size=max(1, pool_size), kwargs=self._kwargs,
+            conninfo, min_size=1, max_size=max(1, pool_size),
+            kwargs={**self._kwargs, "autocommit": True},
             open=True, name=f"okrcore {self.url}",
         )
 
@@ -334,45 +317,49 @@ class PostgresStore:
                 )
             row = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()
             current = int(row[0]) if row and row[0] is not None else 0
-            if current > SCHEMA_VERSION:
-                raise StoreError(
-                    f"store {self.url} has schema version {current}, newer than this "
-                    f"okrcore-postgres understands ({SCHEMA_VERSION}); upgrade okrcore-postgres"
+            with conn.cursor() as cur:
+                self.applied_migrations = apply_migrations(
+                    cur, MIGRATIONS, current, store=self.url, software="okrcore-postgres",
+                    log=log, record=lambda version: (
+                        "INSERT INTO schema_version (version, applied_at) VALUES (%s, now())",
+                        (version,),
+                    ),
                 )
-            applied = []
-            for version, statements in MIGRATIONS:
-                if version <= current:
-                    continue
-                log.info("store %s: applying schema migration %d", self.url, version)
-                for statement in statements:
-                    conn.execute(statement)
-                conn.execute(
-                    "INSERT INTO schema_version (version, applied_at) VALUES (%s, now())",
-                    (version,),
-                )
-                applied.append(version)
-            self.applied_migrations = tuple(applied)
 
     @contextlib.contextmanager
-    def _connection(self, what: str) -> Iterator[psycopg.Connection[Any]]:
-        """A pooled connection in a transaction (committed when the block ends)."""
+    def _connection(
+        self, what: str, *, transaction: bool = True
+    ) -> Iterator[psycopg.Connection[Any]]:
+        """A pooled connection in a transaction (committed when the block ends); with
+        ``transaction=False`` in autocommit, for one statement that needs none."""
         import psycopg
 
         if self._closed:
             raise StoreError(f"store {self.url} is closed")
         try:
             with self._pool.connection() as conn:
-                yield conn
+                if not transaction:
+                    yield conn
+                    return
+                with conn.transaction():
+                    yield conn
         except psycopg.Error as exc:
             raise StoreError(f"store {self.url}: {what}: {str(exc).strip()}") from None
 
+    @contextlib.contextmanager
+    def _cursor(self, what: str, *, write: bool) -> Iterator[psycopg.Cursor[Any]]:
+        """A cursor in one transaction, for writing and for reading alike (the statements of
+        one read see one snapshot)."""
+        with self._connection(what) as conn, conn.cursor() as cur:
+            yield cur
+
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        with self._connection("cannot read") as conn:
+        """The rows of one read statement."""
+        with self._connection("cannot read", transaction=False) as conn:
             return conn.execute(sql, params).fetchall()
 
-    def schema_version(self) -> int:
-        """The schema version of the open database."""
-        return int(self._query("SELECT MAX(version) FROM schema_version")[0][0])
+    def _label(self) -> str:
+        return self.url
 
     # -- check-ins -----------------------------------------------------------------------------
     def add_checkins(
@@ -397,7 +384,11 @@ class PostgresStore:
         """:meth:`add_checkins` in one transaction, counted per key result."""
         import psycopg
 
-        batch = latest_per_key(checkins)
+        # Rows go in one order for every writer (so concurrent writers lock keys in the same
+        # order and cannot deadlock), by day first: the table's rows then lie in reading order,
+        # and reading everything follows the reading-order index through adjacent pages.
+        batch = latest_per_key(checkins, by_key=False)
+        batch.sort(key=_WRITE_ORDER)
         counts = {c.kr_id: AddResult() for c in batch}
         if not batch:
             return counts
@@ -418,26 +409,6 @@ class PostgresStore:
                 counts[kr_id] = AddResult(new=int(new), revised=int(revised))
         return counts
 
-    @staticmethod
-    def _where(
-        kr_ids: Sequence[str] | None, since: dt.date | None, until: dt.date | None
-    ) -> tuple[str, list[Any]] | None:
-        where: list[str] = []
-        params: list[Any] = []
-        if kr_ids is not None:
-            ids = list(dict.fromkeys(kr_ids))
-            if not ids:
-                return None
-            where.append("kr_id = ANY(%s)")
-            params.append(ids)
-        if since is not None:
-            where.append("as_of >= %s")
-            params.append(since)
-        if until is not None:
-            where.append("as_of <= %s")
-            params.append(until)
-        return (" WHERE " + " AND ".join(where) if where else ""), params
-
     def checkins(
         self,
         kr_ids: Sequence[str] | None = None,
@@ -446,230 +417,16 @@ class PostgresStore:
         until: dt.date | None = None,
     ) -> list[CheckIn]:
         """Readings in force, ordered by ``as_of``, ``recorded_at``, ``kr_id``, ``source``."""
-        query = self._where(kr_ids, since, until)
+        query = self._filter(kr_ids, since, until)
         if query is None:
             return []
-        where, params = query
-        sql = (
-            f"SELECT {_CHECKIN_COLUMNS} FROM checkins{where}"
-            " ORDER BY as_of, recorded_at, kr_id, source"
-        )
         reader = RowReader()
-        with self._connection("cannot read check-ins") as conn:
-            cursor = conn.execute(sql, params)
+        with self._connection("cannot read check-ins", transaction=False) as conn:
+            cursor = conn.execute(checkins_query(query.where), query.params)
             # rows loaded 2,000 at a time: a quarter faster than one at a time, and a whole
             # store's rows are never all held as tuples
             chunks = iter(lambda: cursor.fetchmany(2000), [])
             return reader.checkins(itertools.chain.from_iterable(chunks))
-
-    def checkin_history(
-        self,
-        kr_ids: Sequence[str] | None = None,
-        *,
-        since: dt.date | None = None,
-        until: dt.date | None = None,
-    ) -> list[CheckInRecord]:
-        """Every reading, replaced ones included (see okrcore.store.Store.checkin_history)."""
-        query = self._where(kr_ids, since, until)
-        if query is None:
-            return []
-        where, params = query
-        sql = (
-            f"SELECT {_CHECKIN_COLUMNS}, run_id, reason, replaced_at FROM ("
-            f" SELECT {_CHECKIN_COLUMNS}, run_id, reason, replaced_at, seq"
-            f" FROM checkin_revisions{where}"
-            f" UNION ALL SELECT {_CHECKIN_COLUMNS}, run_id, reason, NULL, NULL"
-            f" FROM checkins{where}) AS h"
-            " ORDER BY as_of, kr_id, source, replaced_at IS NULL, seq"
-        )
-        return RowReader().history(self._query(sql, params + params))
-
-    # -- target and strategy changes -----------------------------------------------------------
-    def add_target_change(self, change: TargetChange) -> None:
-        """Record a target change (a non-finite value raises StoreError)."""
-        self.add_target_changes([change])
-
-    def add_target_changes(self, changes: Sequence[TargetChange]) -> None:
-        """Record several target changes in one transaction: all, or none when one is refused."""
-        for change in changes:
-            check_target_change(change)
-        rows = [target_change_row(c, _aware) for c in changes]
-        marks = ", ".join("%s" for _ in TARGET_CHANGE_COLUMNS.split(", "))
-        with self._connection("cannot add a target change") as conn, conn.cursor() as cur:
-            cur.executemany(
-                f"INSERT INTO target_changes ({TARGET_CHANGE_COLUMNS}) VALUES ({marks})", rows
-            )
-
-    def target_changes(self, kr_id: str | None = None) -> list[TargetChange]:
-        """Target changes of one key result (all when ``None``), oldest first."""
-        sql = changes_query("target_changes", TARGET_CHANGE_COLUMNS,
-                            None if kr_id is None else "kr_id", "%s")
-        params = () if kr_id is None else (kr_id,)
-        return [target_change_from_row(r) for r in self._query(sql, params)]
-
-    def add_strategy_change(self, change: StrategyChange) -> None:
-        """Record a strategy change; ``old`` and ``new`` are stored as JSON."""
-        self._insert("strategy_changes", STRATEGY_CHANGE_COLUMNS,
-                     strategy_change_row(change, _aware), "a strategy change")
-
-    def strategy_changes(self, strategy_id: str | None = None) -> list[StrategyChange]:
-        """Strategy changes of one strategy (all when ``None``), oldest first."""
-        sql = changes_query("strategy_changes", STRATEGY_CHANGE_COLUMNS,
-                            None if strategy_id is None else "strategy_id", "%s")
-        params = () if strategy_id is None else (strategy_id,)
-        return [strategy_change_from_row(r) for r in self._query(sql, params)]
-
-    # -- initiative status history ---------------------------------------------------------------
-    def add_initiative_changes(self, changes: Sequence[InitiativeChange]) -> None:
-        """Record initiative statuses in one transaction: all, or none when one is refused."""
-        rows = [initiative_change_row(c, lambda d: d, _aware) for c in changes]
-        marks = ", ".join("%s" for _ in INITIATIVE_CHANGE_COLUMNS.split(", "))
-        sql = f"INSERT INTO initiative_changes ({INITIATIVE_CHANGE_COLUMNS}) VALUES ({marks})"
-        with self._connection("cannot add an initiative status") as conn, conn.cursor() as cur:
-            cur.executemany(sql, rows)
-
-    def initiative_changes(self, initiative_id: str | None = None) -> list[InitiativeChange]:
-        """Status records of one initiative (all when ``None``), by ``at``, then as added."""
-        where = "" if initiative_id is None else " WHERE initiative_id = %s"
-        sql = (f"SELECT {INITIATIVE_CHANGE_COLUMNS} FROM initiative_changes{where}"
-               " ORDER BY at, seq")
-        params = () if initiative_id is None else (initiative_id,)
-        return [initiative_change_from_row(r) for r in self._query(sql, params)]
-
-    def _insert(self, table: str, columns: str, row: Sequence[Any], what: str) -> None:
-        marks = ", ".join("%s" for _ in row)
-        with self._connection(f"cannot add {what}") as conn:
-            conn.execute(f"INSERT INTO {table} ({columns}) VALUES ({marks})", row)
-
-    # -- run log -------------------------------------------------------------------------------
-    def record_run(self, run: RunRecord) -> None:
-        """Record a refresh run, replacing an earlier record with the same ``run.id``."""
-        info = encode_json(run.info, f"run {run.id!r}")
-        outcomes = [outcome_row(run.id, i, o) for i, o in enumerate(run.outcomes)]
-        with self._connection(f"cannot record run {run.id!r}") as conn:
-            conn.execute("DELETE FROM runs WHERE id = %s", (run.id,))
-            conn.execute(
-                "INSERT INTO runs (id, started_at, finished_at, as_of, info_json)"
-                " VALUES (%s, %s, %s, %s, %s)",
-                (run.id, _aware(run.started_at),
-                 None if run.finished_at is None else _aware(run.finished_at), run.as_of, info),
-            )
-            with conn.cursor() as cur:
-                cur.executemany(
-                    "INSERT INTO run_outcomes (run_id, position, kr_id, status, connection, value,"
-                    " stored, revised, error, kind, warnings_json)"
-                    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                    outcomes,
-                )
-
-    def record_outcomes(
-        self,
-        run_id: str,
-        outcomes: Mapping[int, RunOutcome],
-        *,
-        finished_at: dt.datetime | None,
-        info: Mapping[str, Any],
-    ) -> None:
-        """Replace the outcomes at these positions of a recorded run, and its ``finished_at``
-        and ``info``, in one transaction (see okrcore.store.SQLiteStore.record_outcomes)."""
-        text = encode_json(info, f"run {run_id!r}")
-        rows = [(*outcome_row(run_id, i, o)[2:], run_id, i) for i, o in outcomes.items()]
-        with self._connection(f"cannot record run {run_id!r}") as conn:
-            found = conn.execute(
-                "UPDATE runs SET finished_at = %s, info_json = %s WHERE id = %s",
-                (None if finished_at is None else _aware(finished_at), text, run_id),
-            )
-            if found.rowcount != 1:
-                raise StoreError(f"store {self.url}: no run {run_id!r} to update")
-            with conn.cursor() as cur:
-                cur.executemany(
-                    "UPDATE run_outcomes SET kr_id = %s, status = %s, connection = %s,"
-                    " value = %s, stored = %s, revised = %s, error = %s, kind = %s,"
-                    " warnings_json = %s WHERE run_id = %s AND position = %s",
-                    rows,
-                )
-
-    def runs(self, limit: int = 20) -> list[RunRecord]:
-        """The most recent refresh runs, newest first."""
-        return self._runs(
-            "SELECT id, started_at, finished_at, as_of, info_json FROM runs"
-            " ORDER BY started_at DESC, id DESC LIMIT %s",
-            (max(int(limit), 0),),
-        )
-
-    def run(self, run_id: str, *, outcomes: bool = True) -> RunRecord | None:
-        """One refresh run by its id, or ``None`` when the store has no such run;
-        ``outcomes=False`` leaves its outcomes out (cheap, for a run of thousands)."""
-        found = self._runs(
-            "SELECT id, started_at, finished_at, as_of, info_json FROM runs WHERE id = %s",
-            (run_id,), outcomes=outcomes,
-        )
-        return found[0] if found else None
-
-    def _runs(self, sql: str, params: Sequence[Any], *, outcomes: bool = True
-              ) -> list[RunRecord]:
-        with self._connection("cannot read runs") as conn:
-            heads = conn.execute(sql, params).fetchall()
-            rows = conn.execute(
-                f"SELECT run_id, {OUTCOME_COLUMNS} FROM run_outcomes WHERE run_id = ANY(%s)"
-                " ORDER BY run_id, position",
-                ([h[0] for h in heads],),
-            ).fetchall() if outcomes else []
-        by_run: dict[str, list[RunOutcome]] = {}
-        for r in rows:
-            by_run.setdefault(r[0], []).append(outcome_from_row(r[1:]))
-        return [
-            RunRecord(id=run_id, started_at=utc_moment(started),
-                      finished_at=None if finished is None else utc_moment(finished), as_of=as_of,
-                      outcomes=by_run.get(run_id, []), info=json.loads(info))
-            for run_id, started, finished, as_of, info in heads
-        ]
-
-    # -- events ----------------------------------------------------------------------------------
-    def claim_event(self, delivery: EventDelivery, *, stale_before: dt.datetime) -> bool:
-        """Claim an event's delivery for sending (see okrcore's ``Store.claim_event``)."""
-        d = delivery
-        row = (d.key, d.destination, d.kind, d.subject, d.at, d.token, _aware(d.claimed_at),
-               d.run_id, encode_json(d.event, f"event {d.key!r}"), _aware(stale_before))
-        with self._connection(f"cannot claim event {d.key!r}") as conn:
-            return conn.execute(_CLAIM, row).rowcount > 0
-
-    def finish_event(
-        self, key: str, destination: str, token: str, *, sent_at: dt.datetime | None
-    ) -> None:
-        """Record a claimed delivery as sent, or drop the claim."""
-        where = " WHERE event_key = %s AND destination = %s AND token = %s AND sent_at IS NULL"
-        with self._connection(f"cannot finish event {key!r}") as conn:
-            if sent_at is None:
-                conn.execute("DELETE FROM event_deliveries" + where, (key, destination, token))
-            else:
-                conn.execute("UPDATE event_deliveries SET sent_at = %s" + where,
-                             (_aware(sent_at), key, destination, token))
-
-    def event_deliveries(
-        self, *, since: dt.date | None = None, sent: bool | None = True
-    ) -> list[EventDelivery]:
-        """Recorded event deliveries, ordered by ``at``, key and destination."""
-        where: list[str] = []
-        params: list[Any] = []
-        if since is not None:
-            where.append("at >= %s")
-            params.append(since)
-        if sent is not None:
-            where.append("sent_at IS NOT NULL" if sent else "sent_at IS NULL")
-        sql = (
-            "SELECT event_key, destination, kind, subject, at, token, claimed_at, sent_at,"
-            " run_id, event_json FROM event_deliveries"
-            + (" WHERE " + " AND ".join(where) if where else "")
-            + " ORDER BY at, event_key, destination"
-        )
-        return [
-            EventDelivery(key=r[0], destination=r[1], kind=r[2], subject=r[3], at=r[4],
-                          token=r[5], claimed_at=utc_moment(r[6]),
-                          sent_at=None if r[7] is None else utc_moment(r[7]), run_id=r[8],
-                          event=json.loads(r[9]))
-            for r in self._query(sql, params)
-        ]
 
     # -- lifetime ------------------------------------------------------------------------------
     def close(self) -> None:
@@ -678,12 +435,6 @@ class PostgresStore:
             if not self._closed:
                 self._closed = True
                 self._pool.close()
-
-    def __enter__(self) -> PostgresStore:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.url!r})"
