@@ -245,7 +245,7 @@ def main() -> None:
     growth: dict[str, list[tuple[int, float]]] = {
         "okrcore": [], "baseline": [], "okrcore (cpu)": [], "baseline (cpu)": []
     }
-    ratios: dict[tuple[int, int], tuple[float, float]] = {}
+    ratios: dict[tuple[int, int], tuple[float, float, float]] = {}
     print("load average", *(f"{x:.2f}" for x in os.getloadavg()))
     print(f"{'key results':>12} {'check-ins':>10} {'contender':>9} {'min s':>8} {'median s':>9} "
           f"{'peak MiB':>9} {'cpu s':>7}")
@@ -273,16 +273,17 @@ def main() -> None:
                   f"{statistics.median(times[name]):>9.3f} {memory[name] / 2**20:>9.1f} "
                   f"{min(cpu[name]):>7.3f}")
         ratio = min(times["okrcore"]) / min(times["baseline"])
-        ratios[krs, per_kr] = ratio, memory["okrcore"] / memory["baseline"]
         cpu_ratio = min(cpu["okrcore"]) / min(cpu["baseline"])
+        ratios[krs, per_kr] = ratio, cpu_ratio, memory["okrcore"] / memory["baseline"]
         print(f"{'':>12} {'':>10} {'ratio':>9} {ratio:>8.2f}x {'':>9} "
               f"{memory['okrcore'] / memory['baseline']:>8.2f}x {cpu_ratio:>6.2f}x")
     print("load average", *(f"{x:.2f}" for x in os.getloadavg()))
-    for (krs, per_kr), (t, m) in ratios.items():
+    for (krs, per_kr), (t, c, m) in ratios.items():
         if (krs, per_kr) in ((10_000, 30), (100_000, 10)):
-            verdict = "met" if t <= 3 and m <= 3 else "MISSED"
-            print(f"goal {krs:,} x {per_kr}: time {t:.2f}x, memory {m:.2f}x the baseline's "
-                  f"(within 3x: {verdict})")
+            # wall time on a loaded machine is mostly waiting for a core: both are shown
+            within = [name for name, r in (("wall", t), ("cpu", c), ("memory", m)) if r <= 3]
+            print(f"goal {krs:,} x {per_kr}: time {t:.2f}x (cpu {c:.2f}x), memory {m:.2f}x; "
+                  f"within 3x: {', '.join(within) or 'none'}")
     for name, points in growth.items():
         print(f"growth {name}: time ~ n^{fit(points):.2f} "
               f"({points[0][0]:,} to {points[-1][0]:,} key results x 10)")
