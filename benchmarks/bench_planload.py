@@ -7,7 +7,7 @@ its query, as a real plan has), written with :func:`okrcore.dump_plan` in each f
 
 okrcore
     :func:`okrcore.load_plan`: parse, check every field against the plan format, build the model
-    (field positions for JSON and TOML are computed only when asked for).
+    (field positions are computed only when asked for: an error or a lint finding).
 baseline
     What a competent user would write to just read the file: ``yaml.load(fh, yaml.CSafeLoader)``
     (PyYAML's libyaml loader), ``json.load``, ``tomllib.load``: parsing only, no checks, no model.

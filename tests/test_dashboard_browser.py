@@ -35,7 +35,7 @@ from okrcore.model import (
     RunRecord,
     TargetChange,
 )
-from okrcore.reports import Report, render, report
+from okrcore.reports import Report, ReportKind, render, report
 from okrcore.store import open_store
 
 pytestmark = pytest.mark.browser
@@ -296,7 +296,7 @@ def dashboard_plan(title: str = XSS_TITLE, sales: str = XSS_OBJECTIVE) -> Plan:
     )
 
 
-def build_report(kind: str, plan: Plan | None = None) -> Report:
+def build_report(kind: ReportKind, plan: Plan | None = None) -> Report:
     plan = plan or dashboard_plan()
     store = open_store("memory://")
     checkins, day, i = [], plan.cycles[0].start, 0
@@ -332,7 +332,7 @@ def build_report(kind: str, plan: Plan | None = None) -> Report:
 
 
 @pytest.mark.parametrize("kind", ["daily", "weekly", "monthly"])
-def test_dashboard_in_headless_chromium(browser: Browser, tmp_path: Path, kind: str) -> None:
+def test_dashboard_in_headless_chromium(browser: Browser, tmp_path: Path, kind: ReportKind) -> None:
     rep = build_report(kind)
     page_file = tmp_path / f"{kind}.html"
     page_file.write_text(render(rep, "html"), encoding="utf-8")
@@ -378,7 +378,7 @@ def test_dashboard_in_headless_chromium(browser: Browser, tmp_path: Path, kind: 
     assert "Original target" not in by_kr["leads"]["legend"]
 
 
-def demo_report(kind: str) -> Report:
+def demo_report(kind: ReportKind) -> Report:
     """The bundled example plan with its whole history refreshed into a memory store."""
     import importlib.resources
     import shutil as sh
@@ -396,7 +396,7 @@ def demo_report(kind: str) -> Report:
 
 
 @pytest.mark.parametrize("kind", ["daily", "monthly"])
-def test_example_plan_dashboard(browser: Browser, tmp_path: Path, kind: str) -> None:
+def test_example_plan_dashboard(browser: Browser, tmp_path: Path, kind: ReportKind) -> None:
     rep = demo_report(kind)
     page_file = tmp_path / "dashboard.html"
     page_file.write_text(render(rep, "html"), encoding="utf-8")

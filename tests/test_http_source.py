@@ -10,8 +10,14 @@ import pytest
 import requests
 
 from okrcore.model import Connection
-from okrcore.sources import Credentials, FailureKind, FetchError, HttpSource
-from okrcore.testing import FakeServer, Reply
+from okrcore.sources import (
+    Credentials,
+    FailureKind,
+    FetchError,
+    HttpSource,
+    could_not_connect,
+)
+from okrcore.testing import FakeServer, Reply, closed_port
 
 
 class Tracker(HttpSource):
@@ -124,9 +130,29 @@ def test_malformed_answers_and_network_failures_are_transient(
         source.call("GET", "/hang", what="hang")
     assert hung.value.timed_out
     assert hung.value.message == "Tracker did not answer within 0.2 s"
-    gone = tracker("http://127.0.0.1:9", monkeypatch)  # the discard port: nothing listens
-    with pytest.raises(FetchError, match=r"cannot reach http://127.0.0.1:9/api: ConnectionError"):
+    server.route("/api/reset", Reply(reset=True))
+    with pytest.raises(FetchError) as reset:
+        source.call("GET", "/reset", what="reset")
+    assert not reset.value.timed_out  # it connected: the answer broke off
+    assert reset.value.message.endswith(": ConnectionError")
+    down = closed_port()
+    gone = tracker(down, monkeypatch)
+    with pytest.raises(FetchError) as refused:
         gone.call("GET", "/a", what="a")
+    assert refused.value.timed_out  # no connection: retried like a hang, timeout_retries times
+    assert refused.value.message == (
+        f"cannot reach {down}/api: no connection (refused, or an unknown host)")
+
+
+def test_could_not_connect_tells_a_refusal_from_a_broken_answer(server: FakeServer) -> None:
+    server.route("/reset", Reply(reset=True))
+    errors = []
+    for url in (closed_port() + "/x", server.url + "/reset"):
+        with pytest.raises(requests.RequestException) as caught:
+            requests.get(url, timeout=5)
+        errors.append(caught.value)
+    assert [could_not_connect(e) for e in errors] == [True, False]
+    assert not could_not_connect(ValueError("no"))
 
 
 def test_settings_are_read_and_validated() -> None:

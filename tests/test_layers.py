@@ -13,6 +13,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # What a plugin may import from okrcore: the documented contracts (docs/plugins.md, docs/api.md).
 PLUGIN_API = {
     "okrcore",
+    "okrcore.benchmarks",
     "okrcore.checks",
     "okrcore.errors",
     "okrcore.hookspecs",

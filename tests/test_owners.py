@@ -16,7 +16,7 @@ from okrcore.errors import PlanError, ValidationError
 from okrcore.exchange import read_tables, write_tables
 from okrcore.model import CheckIn, Cycle, KeyResult, Objective, Owner, Plan
 from okrcore.planfile import dumps_plan, loads_plan
-from okrcore.reports import render, report
+from okrcore.reports import ReportFormat, render, report
 from okrcore.store import MemoryStore
 
 AT = dt.date(2026, 11, 20)
@@ -187,7 +187,7 @@ def test_report_for_an_owner_keeps_its_part_with_the_plans_numbers(store: Memory
 
 
 @pytest.mark.parametrize("fmt", ["text", "md", "html"])
-def test_reports_name_owners_and_mark_external_ones(store: MemoryStore, fmt: str) -> None:
+def test_reports_name_owners_and_mark_external_ones(store: MemoryStore, fmt: ReportFormat) -> None:
     out = render(report(load(), store, "daily", at=AT), fmt, width=80)
     assert "Maria Chen" in out
     assert "Bright PR (external)" in out  # the key result's owner differs from its objective's

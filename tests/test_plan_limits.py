@@ -160,7 +160,7 @@ def test_problem_positions_are_computed_only_when_asked(tmp_path: Path) -> None:
     ):
         plan = load_plan(_write(tmp_path, text, ext))
         assert isinstance(plan.positions, _read.LazyPositions)
-        assert plan.locate("title") == (1, 16) if ext == "json" else (2, 1)
+        assert plan.locate("title") == ((1, 16) if ext == "json" else (2, 1))
 
 
 # -- through the command line ---------------------------------------------------------------------

@@ -162,6 +162,47 @@ def test_hook_okrcore_register_templates(manager: PluginManager) -> None:
     assert {"marketing", "sales", "product", "smart-goal", "seo"} <= set(manager.templates)
 
 
+def test_hook_okrcore_register_benchmarks(manager: PluginManager) -> None:
+    import datetime as dt
+
+    from okrcore.benchmarks import Benchmark
+    from okrcore.model import Cycle, KeyResult, Objective, Plan
+
+    ctr = Benchmark("ctr:search", "ctr_search", 1.0, 5.0, "Example study 2026", unit="%")
+    other = Benchmark("ctr:display", "ctr_display", 0.1, 0.5, "Example study 2026", unit="%")
+    manager.register(plugin_registering("okrcore_register_benchmarks", ctr, other), "bench")
+    assert manager.benchmarks.get("ctr:search") is ctr
+    assert manager.benchmarks.owner("ctr:search") == "bench"
+
+    def kr(kr_id: str, target: float, metric: str = "ctr_search") -> KeyResult:
+        return KeyResult(kr_id, kr_id, metric=metric, unit="%", baseline=0.5, target=target,
+                         cadence="weekly")  # fmt: skip
+
+    plan = Plan(
+        cycles=[Cycle("q", dt.date(2026, 1, 1), dt.date(2026, 3, 31))],
+        objectives=[Objective("o", "O", "q", level="company", key_results=[
+            kr("high", 9), kr("ok", 4), kr("bound", 0.9, "ctr_any"), kr("known", 9),
+        ])],
+        checks={"achievable": {"benchmarks": {"bound": "ctr:display"}}, "counts": False},
+    )  # fmt: skip
+    history = [okrcore.CheckIn("known", 0.7, dt.date(2026, 1, 4))]
+    found = [
+        (f.where, f.message)
+        for f in okrcore.check(plan, manager=manager, checkins=history)
+        if f.code == "SMART-A003"
+    ]
+    assert [w for w, _ in found] == [
+        "objectives[0].key_results[0].target",  # 9% > 1.5 x 5%
+        "objectives[0].key_results[2].target",  # bound to ctr:display: 0.9% > 1.5 x 0.5%
+    ]
+    assert "source: Example study 2026" in found[0][1]
+    bad = attrs.evolve(plan, checks={"achievable": {"benchmarks": {"ok": "ctr:none"}}})
+    codes = [f.code for f in okrcore.check(bad, manager=manager)]
+    assert "OKR-X001" in codes  # an unknown benchmark name is a bad setting
+    with pytest.raises(ValueError, match="needs a source"):
+        Benchmark("b", "m", 1, 2, " ")
+
+
 def test_hook_okrcore_refresh_finished(manager: PluginManager) -> None:
     seen: list[tuple[str, str]] = []
 

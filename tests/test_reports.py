@@ -34,7 +34,7 @@ from okrcore.model import (
 )
 from okrcore.notifiers import Message, Notifier, NotifyError
 from okrcore.plugins import PluginManager
-from okrcore.reports import Report, render, report
+from okrcore.reports import KINDS, Report, ReportFormat, ReportKind, render, report
 from okrcore.scoring import score
 from okrcore.store import Store, open_store
 
@@ -181,14 +181,14 @@ def current_plan(plan: Plan) -> Plan:
         ("monthly", dt.date(2026, 11, 1)),
     ],
 )
-def test_period_of_each_kind(plan: Plan, store: Store, kind: str, start: dt.date) -> None:
+def test_period_of_each_kind(plan: Plan, store: Store, kind: ReportKind, start: dt.date) -> None:
     rep = report(plan, store, kind, at=AT)
     assert (rep.kind, rep.at, rep.period_start) == (kind, AT, start)
 
 
 def test_unknown_kind_is_refused(plan: Plan, store: Store) -> None:
     with pytest.raises(Exception, match="unknown report kind 'hourly'"):
-        report(plan, store, "hourly", at=AT)
+        report(plan, store, "hourly", at=AT)  # type: ignore[arg-type]
 
 
 def test_scores_use_current_targets_up_to_the_report_date(plan: Plan, store: Store) -> None:
@@ -346,7 +346,7 @@ def load_schema() -> dict[str, Any]:
 
 @pytest.mark.parametrize("kind", ["daily", "weekly", "monthly"])
 def test_json_is_stable_and_matches_the_documented_schema(
-    plan: Plan, store: Store, kind: str
+    plan: Plan, store: Store, kind: ReportKind
 ) -> None:
     rep = report(plan, store, kind, at=AT)
     text = render(rep, "json")
@@ -364,7 +364,7 @@ def every_title(rep: Report) -> list[str]:
 
 
 @pytest.mark.parametrize("kind", ["daily", "weekly", "monthly"])
-def test_markdown(plan: Plan, store: Store, kind: str) -> None:
+def test_markdown(plan: Plan, store: Store, kind: ReportKind) -> None:
     rep = report(plan, store, kind, at=AT)
     md = render(rep, "md")
     assert md.startswith(f"## {rep.title}")
@@ -389,7 +389,7 @@ def test_markdown_escapes_plan_text(store: Store) -> None:
 
 
 @pytest.mark.parametrize("kind", ["daily", "weekly", "monthly"])
-def test_text(plan: Plan, store: Store, kind: str) -> None:
+def test_text(plan: Plan, store: Store, kind: ReportKind) -> None:
     rep = report(plan, store, kind, at=AT)
     plain = render(rep, "text", width=200)
     assert "\x1b[" not in plain
@@ -403,7 +403,7 @@ def test_text(plan: Plan, store: Store, kind: str) -> None:
 
 
 @pytest.mark.parametrize("kind", ["daily", "weekly", "monthly"])
-def test_html_is_self_contained_and_escaped(store: Store, kind: str) -> None:
+def test_html_is_self_contained_and_escaped(store: Store, kind: ReportKind) -> None:
     plan = make_plan('Q4 <script>alert(1)</script> "quoted" & more')
     rep = report(plan, store, kind, at=AT)
     html = render(rep, "html")
@@ -420,7 +420,7 @@ def test_html_is_self_contained_and_escaped(store: Store, kind: str) -> None:
 
 def test_unknown_format(plan: Plan, store: Store) -> None:
     with pytest.raises(Exception, match="unknown report format 'pdf'"):
-        render(report(plan, store, "daily", at=AT), "pdf")
+        render(report(plan, store, "daily", at=AT), "pdf")  # type: ignore[arg-type]
 
 
 # -- notify --------------------------------------------------------------------------------------
@@ -715,7 +715,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Plan, Store
 
 
 @pytest.mark.parametrize("kind", ["daily", "weekly", "monthly"])
-def test_example_plan_renders_every_format(demo: tuple[Plan, Store], kind: str) -> None:
+def test_example_plan_renders_every_format(demo: tuple[Plan, Store], kind: ReportKind) -> None:
     plan, s = demo
     rep = report(plan, s, kind, at=DEMO_AT)
     data = json.loads(render(rep, "json"))
@@ -894,7 +894,7 @@ def test_node_tables_show_score_against_expected_score(demo: tuple[Plan, Store])
 
 @pytest.mark.parametrize("kind", ["daily", "weekly", "monthly"])
 def test_a_report_scores_each_date_it_needs_once(
-    plan: Plan, store: Store, kind: str, monkeypatch: pytest.MonkeyPatch
+    plan: Plan, store: Store, kind: ReportKind, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from okrcore.scoring import score as real
 
@@ -947,7 +947,7 @@ def test_the_dashboard_draws_a_light_chart_for_every_key_result() -> None:
 
 @pytest.mark.parametrize("value", [1e300, -1e300, 5e-324, 0.0])
 @pytest.mark.parametrize("fmt", ["text", "md", "json", "html"])
-def test_every_format_renders_extreme_numbers(value: float, fmt: str) -> None:
+def test_every_format_renders_extreme_numbers(value: float, fmt: ReportFormat) -> None:
     krs = [
         KeyResult("gauge", "A gauge", baseline=0, target=100, stretch=120, unit="leads"),
         KeyResult("huge", "A huge target", baseline=-1e300, target=1e300),
@@ -962,7 +962,7 @@ def test_every_format_renders_extreme_numbers(value: float, fmt: str) -> None:
     )
     s.add_target_change(TargetChange("gauge", "target", 100, 110, "x",
                                      changed_at=dt.datetime(2026, 10, 2, tzinfo=UTC)))
-    for kind in ("daily", "weekly", "monthly"):
+    for kind in KINDS:
         out = render(report(extreme, s, kind, at=AT), fmt, width=120)
         assert "A huge target" in out
         if fmt == "json":

@@ -379,14 +379,16 @@ def test_live_sums_equal_a_full_score_and_the_definition(
         assert card.objectives[oid].status is node.status
         assert card.objectives[oid].score == pytest.approx(node.score)
     # the straightforward definition: a cumulative sum's actual is its parts' actuals added up
-    # (within the cycle); a gauge sum's is each part's latest level, or its baseline
-    kept = [c for c in cis if c.as_of <= at]
+    # (within the cycle); a gauge sum's is each part's latest level, or its baseline. Readings
+    # after the deadline count for no key result, so for no sum either.
+    end = min(at, Q1.end)
+    kept = [c for c in cis if c.as_of <= end]
 
     def amount(kr_id: str) -> float | None:
         if kr_id in ("mid", "total"):
             got = [amount(p) for p in PROPERTY_PLAN.sum_parts(kr_id)]
             return None if all(g is None for g in got) else sum(g or 0.0 for g in got)
-        daily = daily_values([c for c in kept if c.kr_id == kr_id], at)
+        daily = daily_values([c for c in kept if c.kr_id == kr_id], end)
         inside = [v for d, v in daily.items() if d >= Q1.start]
         return sum(inside) if inside else None
 
@@ -396,7 +398,7 @@ def test_live_sums_equal_a_full_score_and_the_definition(
         assert (got is None) == (expected is None)
         if expected is not None:
             assert got == pytest.approx(expected)
-    levels = [daily_values([c for c in kept if c.kr_id == k], at) for k in ("g1", "g2")]
+    levels = [daily_values([c for c in kept if c.kr_id == k], end) for k in ("g1", "g2")]
     if any(levels):
         expected_level = sum(list(lv.values())[-1] if lv else 5.0 for lv in levels)
         assert full.key_results["level"].actual == pytest.approx(expected_level)

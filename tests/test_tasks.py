@@ -116,3 +116,35 @@ def test_task_cache_builds_each_item_once_per_way_of_reading() -> None:
         with pytest.raises(ValueError, match="item 3"):
             cache.tasks("status", [1, 3], build("status"))
     assert built[-2:] == [("status", 3), ("status", 3)]
+
+
+def test_tasks_reading_answers_a_request_as_every_tracker_does() -> None:
+    from okrcore.model import Connection, Cycle, KeyResult
+    from okrcore.sources import Failure, FetchRequest, Reading
+    from okrcore.tasks import tasks_reading
+
+    cycle = Cycle("q4", START, dt.date(2026, 12, 31))
+    end = START + dt.timedelta(days=2)
+
+    def request(measure: str, series: bool) -> FetchRequest:
+        kr = KeyResult("kr", "t", measure=measure, baseline=0, target=10)
+        return FetchRequest(kr, {}, Connection("c", "x", {}), cycle, START, end, end, series)
+
+    done = [Task(True, START, START + dt.timedelta(days=1)), Task(False, START)]
+    series = tasks_reading(request("cumulative", True), done, "completed", info={"requests": 1},
+                           hint="h", warnings=["w"])
+    assert isinstance(series, Reading)
+    assert ([v for _, v in series.points], series.unit, series.warnings, series.info) == (
+        [0.0, 1.0, 0.0], None, ("w",), {"requests": 1})
+    share = tasks_reading(request("gauge", False), done, "percent_done", info={}, hint="h")
+    assert isinstance(share, Reading)
+    assert (share.points, share.unit) == (((end, 50.0),), "%")
+    none = tasks_reading(request("gauge", False), [], "percent_done", info={},
+                         where="project 12", hint="check the filters")
+    assert isinstance(none, Failure)
+    assert (none.kind.value, none.message) == (
+        "permanent", "project 12: no tasks match: the share of done tasks is undefined "
+        "(check the filters)")
+    bare = tasks_reading(request("gauge", False), [], "fraction_done", info={}, hint="jql: x")
+    assert isinstance(bare, Failure)
+    assert bare.message == "no tasks match: the share of done tasks is undefined (jql: x)"

@@ -106,3 +106,51 @@ def test_okr_init_list_and_bad_input(tmp_path: Path) -> None:
     assert bad.exit_code == 2
     assert "2027-Q1" in bad.output
     assert not (tmp_path / "p.yaml").exists()
+
+
+def test_the_sales_template_s_commented_commands_work(tmp_path: Path) -> None:
+    """The sales template shows a sum of parts, an objective with two parents, KPIs and
+    confidence in tenths; the commands its header suggests work on it as written."""
+    runner = CliRunner()
+    plan = tmp_path / "plan.yaml"
+    assert runner.invoke(main, ["init", str(plan), "--template", "sales",
+                                "--quarter", "2027-q2"]).exit_code == 0  # fmt: skip
+    loaded = okrcore.load_plan(plan)
+    assert loaded.sum_parts("qualified-opportunities") == (
+        "outbound-opportunities", "partner-opportunities")  # fmt: skip
+    assert loaded.objective("partner-channel").parent_ids == ("pipeline", "revenue")
+    assert [k.id for k in loaded.kpis] == ["monthly-demos", "churned-arr"]
+    store = f"sqlite:///{tmp_path}/okr.db"
+    header = plan.read_text().split("\nokrcore: 1")[0]
+
+    def run(line: str) -> str:
+        words = " ".join(part.lstrip("# ") for part in line.splitlines()).split()
+        args = [w for w in words if w != "\\"][1:]
+        args = [str(plan) if a == "plan.yaml" else a for a in args]
+        reason = ""
+        if "--reason" in args:  # the quoted reason, as a shell passes it
+            at = args.index("--reason")
+            reason = " ".join(args[at + 1:]).strip('"')
+            args = [*args[: at + 1], reason]
+        when = [] if args[0] == "history" else ["--at", "2027-04-10"]
+        result = runner.invoke(main, [*args, "--store", store, *when])
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    move = header[header.index("#   okr retarget"):header.index("# (the total")]
+    run(header[header.index("#   okr checkin"):].strip())  # creates the store
+    run(move)
+    run("okr checkin plan.yaml outbound-opportunities 6")
+    run("okr checkin plan.yaml monthly-demos 25")
+    card = json.loads(run("okr score plan.yaml --format json"))
+    krs = {kr["id"]: kr for kr in card["key_results"]}
+    assert krs["outbound-opportunities"]["target"] == 80
+    assert krs["partner-opportunities"]["target"] == 40  # the move keeps the total at 120
+    assert krs["partner-opportunities"]["confidence"] == pytest.approx(0.7)
+    assert krs["qualified-opportunities"]["actual"] == 10
+    assert krs["qualified-opportunities"]["sum_of"] == [
+        "outbound-opportunities", "partner-opportunities"]  # fmt: skip
+    assert {k["id"]: k["actual"] for k in card["kpis"]} == {"monthly-demos": 25,
+                                                             "churned-arr": None}  # fmt: skip
+    history = run("okr history plan.yaml partner-opportunities")
+    assert "outbound-opportunities" in history  # the other side of the move

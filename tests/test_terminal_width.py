@@ -23,7 +23,7 @@ from okrcore.cli import main
 from okrcore.engine import refresh
 from okrcore.model import Plan, StrategyChange, TargetChange
 from okrcore.planfile import load_plan
-from okrcore.reports import render, report
+from okrcore.reports import ReportKind, render, report
 from okrcore.reports._format import num
 from okrcore.reports._table import Col, print_table, terminal_width, wrap_width
 from okrcore.store import Store, open_store
@@ -120,7 +120,7 @@ def assert_fits(text: str, width: int) -> None:
 @pytest.mark.parametrize("width", WIDTHS)
 @pytest.mark.parametrize("kind", ["daily", "weekly", "monthly"])
 def test_report_tables_fit_and_keep_every_number_and_name(
-    demo: tuple[Plan, Store], kind: str, width: int
+    demo: tuple[Plan, Store], kind: ReportKind, width: int
 ) -> None:
     plan, store = demo
     rep = report(plan, store, kind, at=AT)

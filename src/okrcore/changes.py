@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
@@ -149,6 +148,8 @@ def move_target(
         if not plan.has_key_result(kr_id):
             raise ValidationError(f"unknown key result {kr_id!r}")
     when = changed_at or dt.datetime.now(dt.timezone.utc)
+    import uuid  # only when a target moves
+
     link = link or uuid.uuid4().hex[:12]
     giver, taker = plan.key_result(source), plan.key_result(destination)
     if giver.unit != taker.unit:

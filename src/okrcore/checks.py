@@ -99,11 +99,11 @@ class Check:
 
 
 def orphaned_checkins(plan: Plan, checkins: Iterable[CheckIn]) -> dict[str, list[CheckIn]]:
-    """Check-ins of key results the plan does not have (renamed or removed), by key-result id
+    """Check-ins of key results (or KPIs) the plan does not have (renamed or removed), by id
     in id order, each list by date. No score counts them."""
     orphans: dict[str, list[CheckIn]] = {}
     for ci in checkins:
-        if not plan.has_key_result(ci.kr_id):
+        if not plan.has_key_result(ci.kr_id) and not plan.has_kpi(ci.kr_id):
             orphans.setdefault(ci.kr_id, []).append(ci)
     return {kr_id: sorted(orphans[kr_id], key=lambda c: c.as_of) for kr_id in sorted(orphans)}
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import attrs
 
@@ -68,8 +68,7 @@ class FunnelResult:
         }
 
 
-@attrs.frozen
-class _Binding:
+class _Binding(NamedTuple):
     kr_id: str
     path: str  # field path of the binding (funnels[0].steps[1].key_result)
     value: float

@@ -84,6 +84,20 @@ def okrcore_register_policies(register: Callable[[Any], None]) -> None:
 
 
 @hookspec
+def okrcore_register_benchmarks(register: Callable[[Any], None]) -> None:
+    """Register benchmark ranges for the Achievable check.
+
+    Receives ``register``; call ``register(benchmark)`` with an
+    :class:`okrcore.benchmarks.Benchmark`: a unique ``name``, the ``metric`` it applies to (a key
+    result's ``metric``), the typical ``low`` and ``high`` values in its ``unit``, and the
+    ``source`` the range comes from, which findings cite. When a key result has no history, the
+    ``achievable`` check flags a target far outside its benchmark (``SMART-A003``). Duplicates
+    are refused as for sources. Returns nothing. Runs once per plugin manager, the first time
+    the check runs.
+    """
+
+
+@hookspec
 def okrcore_register_templates(register: Callable[[Any], None]) -> None:
     """Register plan templates for ``okr init``.
 

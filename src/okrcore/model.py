@@ -8,8 +8,8 @@ Numbers are plain ``float``: key-result values are measurements (traffic, rates,
 reports) whose precision is far below a float's, and the math (means, slopes, ratios) is float math.
 Money is carried as a float in the key result's unit; nothing in okrcore does accounting.
 
-One module of about 1,000 lines on purpose: the whole domain model reads in one place, each class
-beside the validators it uses; it is attrs declarations, not logic (that is in the modules above).
+One module of about 1,200 lines on purpose: the whole domain model reads in one place, each class
+beside the validators it uses; it holds declarations and lookups, the math is in the modules above.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import math
 import numbers
 import re
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 import attrs
 
@@ -41,6 +41,8 @@ __all__ = [
     "InitiativeStatus",
     "KeyResult",
     "Kind",
+    "Kpi",
+    "KpiPeriod",
     "Level",
     "Measure",
     "Objective",
@@ -48,6 +50,7 @@ __all__ = [
     "Plan",
     "RunOutcome",
     "RunRecord",
+    "RunStatus",
     "Strategy",
     "StrategyChange",
     "TargetChange",
@@ -104,6 +107,8 @@ def _type_name(value: object) -> str:
 
 
 def _is_real(value: object) -> bool:
+    if type(value) is float or type(value) is int:  # the usual case, without the ABC check
+        return True
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
@@ -235,11 +240,12 @@ class Cycle:
         return isinstance(day, dt.date) and self.start <= day <= self.end
 
 
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
+# compiled on first use, by re's cache: its Unicode classes cost milliseconds at import
+_EMAIL = r"^[^@\s]+@[^@\s]+$"
 
 
 def _email(inst: object, field: attrs.Attribute[Any], value: Any) -> None:
-    if value is None or (isinstance(value, str) and _EMAIL.match(value)):
+    if value is None or (isinstance(value, str) and re.match(_EMAIL, value)):
         return
     where = _where(inst, field)
     raise ValidationError(f"{where} must be an email address (name@domain), got {value!r}", where)
@@ -405,6 +411,102 @@ class KeyResult:
         if self.committed is not None:
             return not self.committed
         return self.stretch is not None
+
+
+class KpiPeriod(str, enum.Enum):
+    """The period a KPI's recurring target is for."""
+
+    WEEKLY = "weekly"
+    MONTHLY = "monthly"
+    QUARTERLY = "quarterly"
+
+    def bounds(self, day: dt.date) -> tuple[str, dt.date, dt.date]:
+        """The period holding ``day``: its key (``2026-W07``, ``2026-02``, ``2026-Q1``), first
+        and last day."""
+        if self is KpiPeriod.WEEKLY:
+            start = day - dt.timedelta(days=day.weekday())
+            year, week, _ = start.isocalendar()
+            return f"{year}-W{week:02d}", start, start + dt.timedelta(days=6)
+        if self is KpiPeriod.MONTHLY:
+            first_month = day.month
+            key = f"{day.year}-{day.month:02d}"
+        else:
+            quarter = (day.month - 1) // 3
+            first_month = 3 * quarter + 1
+            key = f"{day.year}-Q{quarter + 1}"
+        start = dt.date(day.year, first_month, 1)
+        months = 1 if self is KpiPeriod.MONTHLY else 3
+        after = first_month + months
+        next_start = dt.date(day.year + (after - 1) // 12, (after - 1) % 12 + 1, 1)
+        return key, start, next_start - dt.timedelta(days=1)
+
+
+_PERIOD_KEY = {
+    KpiPeriod.WEEKLY: re.compile(r"^\d{4}-W\d{2}$"),
+    KpiPeriod.MONTHLY: re.compile(r"^\d{4}-(0[1-9]|1[0-2])$"),
+    KpiPeriod.QUARTERLY: re.compile(r"^\d{4}-Q[1-4]$"),
+}
+
+
+@attrs.frozen
+class Kpi:
+    """A key performance indicator: a health metric beside the OKRs, with a target that recurs
+    every period (a month by default) and never completes.
+
+    ``direction`` ``above``: healthy at or above the target (leads a month); ``below``: at or
+    below it (cost per lead). ``measure`` ``cumulative``: the period's value is the sum of its
+    readings, judged against the target pro-rated to the day; ``gauge``: the latest reading of
+    the period. ``targets`` overrides the target of single periods (``{"2026-12": 250}``);
+    ``tolerance`` is the yellow band, a share of the target (0.1). Readings are check-ins under
+    the KPI's id, from its ``source`` or ``okr checkin`` (docs/kpis.md).
+    """
+
+    id: str
+    title: str
+    target: float = attrs.field(converter=_number, validator=_finite)
+    direction: str = "above"
+    measure: Measure = attrs.field(default=Measure.GAUGE, converter=Measure)
+    period: KpiPeriod = attrs.field(default=KpiPeriod.MONTHLY, converter=KpiPeriod)
+    unit: str = ""
+    metric: str | None = None
+    owner: str | None = None
+    tolerance: float = attrs.field(
+        default=0.1, converter=_number, validator=[_finite, _non_negative]
+    )
+    targets: Mapping[str, float] = attrs.field(factory=dict, converter=_frozen_mapping)
+    source: Mapping[str, Any] | None = None
+
+    def __attrs_post_init__(self) -> None:
+        problems = []
+        if self.direction not in ("above", "below"):
+            problems.append(f"direction must be 'above' or 'below', got {self.direction!r}")
+        pattern = _PERIOD_KEY[self.period]
+        for key, value in self.targets.items():
+            if not pattern.match(str(key)):
+                problems.append(
+                    f"targets: {key!r} is no {self.period.value} period "
+                    f"(like {self.period.bounds(dt.date(2026, 2, 10))[0]})"
+                )
+            elif not _is_real(value) or not math.isfinite(float(value)):
+                problems.append(f"targets: the target of {key} must be a number, got {value!r}")
+        if problems:
+            raise ValidationError(f"KPI {self.id!r}: " + "; ".join(problems), "Kpi")
+
+    def target_for(self, key: str) -> float:
+        """The target of the period ``key``: its own in ``targets``, else ``target``."""
+        return float(self.targets.get(key, self.target))
+
+    def as_key_result(self) -> KeyResult:
+        """The KPI as a key result, for what reads or checks its values (a refresh fetches its
+        source with this; ``value_problem`` judges a check-in)."""
+        kind = Kind.MAINTAIN_ABOVE if self.direction == "above" else Kind.MAINTAIN_BELOW
+        cadence = Cadence.WEEKLY if self.period is KpiPeriod.WEEKLY else Cadence.MONTHLY
+        return KeyResult(
+            self.id, self.title, kind=kind, measure=self.measure, unit=self.unit,
+            metric=self.metric, target=self.target, owner=self.owner, cadence=cadence,
+            source=self.source,
+        )  # fmt: skip
+
 
 
 class InitiativeStatus(str, enum.Enum):
@@ -708,6 +810,10 @@ class StrategyChange:
     author: str | None = None
 
 
+#: What a refresh run did for one key result (:attr:`RunOutcome.status`).
+RunStatus = Literal["refreshed", "unchanged", "failed", "skipped", "manual", "planned", "queued"]
+
+
 @attrs.frozen
 class InitiativeChange:
     """An initiative's status as first seen, or a change of it: ``was`` is the status before
@@ -732,12 +838,13 @@ class RunOutcome:
 
     ``status`` is ``refreshed`` (new or revised readings stored), ``unchanged`` (the same
     readings were already stored), ``failed``, ``skipped`` (not selected, or a manual key result)
-    or ``manual``. ``stored`` counts new readings, ``revised`` readings that replaced a different
-    stored one (docs/stores.md#revisions).
+    or ``manual``; a dry run records ``planned`` and a distributed run ``queued`` until the job
+    of the key result finishes (:data:`RunStatus`). ``stored`` counts new readings, ``revised``
+    readings that replaced a different stored one (docs/stores.md#revisions).
     """
 
     kr_id: str
-    status: str
+    status: RunStatus
     connection: str | None = None
     value: float | None = attrs.field(default=None, converter=_opt_number, validator=_finite)
     stored: int = 0
@@ -805,6 +912,8 @@ class Plan:
     reminders: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_mapping)
     """Check-in reminder settings (``every``, ``escalate_after``, ``email_channel``; see
     :func:`okrcore.remind.reminder_settings`)."""
+    kpis: tuple[Kpi, ...] = attrs.field(default=(), converter=_tuple)
+    """Key performance indicators beside the OKRs (:class:`Kpi`)."""
     source_path: str | None = attrs.field(default=None, eq=False)
     # field path ("objectives[1].key_results[0].target") -> (line, column), filled by the loader
     positions: Mapping[str, tuple[int, int]] = attrs.field(factory=dict, eq=False, repr=False)
@@ -819,6 +928,7 @@ class Plan:
         init=False, eq=False, repr=False
     )
     _sums: dict[str, tuple[str, ...]] = attrs.field(init=False, eq=False, repr=False)
+    _kpis: dict[str, Kpi] = attrs.field(init=False, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         problems: list[Problem] = []
@@ -862,12 +972,19 @@ class Plan:
                         Problem(f"{at}.key_results[{j}].id", f"duplicate key result id {kr.id!r}")
                     )
                 krs[kr.id] = (kr, obj)
+        kpis: dict[str, Kpi] = {}
+        for i, kpi in enumerate(self.kpis):
+            if kpi.id in kpis or kpi.id in krs or kpi.id in objectives:
+                message = f"KPI id {kpi.id!r} is already the id of a KPI, key result or objective"
+                problems.append(Problem(f"kpis[{i}].id", message))
+            kpis[kpi.id] = kpi
         initiatives = self._index_initiatives(krs, problems)
         sums = self._index_sums(krs, problems) if not problems else {}
         if problems:
             raise PlanError(problems, self.source_path)
         object.__setattr__(self, "_initiatives", initiatives)
         object.__setattr__(self, "_sums", sums)
+        object.__setattr__(self, "_kpis", kpis)
         object.__setattr__(self, "_cycles", cycles)
         object.__setattr__(self, "_goals", goals)
         object.__setattr__(self, "_objectives", objectives)
@@ -1099,6 +1216,9 @@ class Plan:
                 for k, ini in enumerate(st.initiatives):
                     if ini.owner is not None:
                         yield f"{at}.strategies[{j}].initiatives[{k}].owner", ini.owner
+        for i, kpi in enumerate(self.kpis):
+            if kpi.owner is not None:
+                yield f"kpis[{i}].owner", kpi.owner
 
     def children(self, objective_id: str) -> list[Objective]:
         """Objectives aligned to this objective (as ``parent`` or one of ``parents``)."""
@@ -1116,6 +1236,22 @@ class Plan:
     def kr_path(self, kr_id: str) -> str:
         """The field path of a key result (``objectives[1].key_results[0]``)."""
         return self._path_of(kr_id, self._krs)
+
+    # -- KPIs ------------------------------------------------------------------------------
+    def kpi(self, kpi_id: str) -> Kpi:
+        """The KPI with this id (``KeyError`` when there is none)."""
+        return self._kpis[kpi_id]
+
+    def has_kpi(self, kpi_id: str) -> bool:
+        """Whether the plan has a KPI with this id."""
+        return kpi_id in self._kpis
+
+    def measured(self) -> Iterator[KeyResult]:
+        """What a refresh reads: every key result, then every KPI as a key result
+        (:meth:`Kpi.as_key_result`)."""
+        yield from self.key_results()
+        for kpi in self.kpis:
+            yield kpi.as_key_result()
 
     # -- sums ------------------------------------------------------------------------------
     def sum_parts(self, kr_id: str) -> tuple[str, ...]:

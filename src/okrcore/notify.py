@@ -31,7 +31,7 @@ import attrs
 
 from .model import Plan
 from .notifiers import Channel, Message, Notifier, NotifyError
-from .reports import KINDS, Report
+from .reports import KINDS, Report, ReportKind
 
 if TYPE_CHECKING:
     from .plugins import PluginManager
@@ -89,9 +89,9 @@ def _entry(plan: Plan, name: str) -> Mapping[str, Any]:
     return entry if isinstance(entry, Mapping) else {}
 
 
-def after_refresh_channels(plan: Plan) -> list[tuple[str, str]]:
+def after_refresh_channels(plan: Plan) -> list[tuple[str, ReportKind]]:
     """``(channel, report kind)`` for every channel that wants a report after a refresh."""
-    out = []
+    out: list[tuple[str, ReportKind]] = []
     for name in plan.notify:
         value = _entry(plan, name).get("after_refresh")
         if value is True:

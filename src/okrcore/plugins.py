@@ -61,6 +61,7 @@ BUILTINS_BY_KIND = {
     "policy": ("okrcore.default_plugins.policies",),
     "notifier": ("okrcore.default_plugins.notify",),
     "template": ("okrcore.default_plugins.templates",),
+    "benchmark": (),  # no built-in table: plugins supply them (docs/checks.md, "Benchmarks")
 }
 
 
@@ -107,13 +108,16 @@ class PluginInfo:
         }
 
 
-@attrs.frozen
 class Registered:
-    """One registered object and the plugin that registered it."""
+    """One registered object and the plugin that registered it (a plain class: created on every
+    import of okrcore's plugin machinery, where an attrs class costs start-up time)."""
 
-    name: str
-    obj: Any
-    plugin: str
+    __slots__ = ("name", "obj", "plugin")
+
+    def __init__(self, name: str, obj: Any, plugin: str) -> None:
+        self.name = name
+        self.obj = obj
+        self.plugin = plugin
 
 
 class Registry:
@@ -435,6 +439,11 @@ class PluginManager:
         return self._registry("template", complete=False)
 
     @property
+    def benchmarks(self) -> Registry:
+        """Benchmark ranges (the Achievable check) by name, from every installed plugin."""
+        return self._registry("benchmark")
+
+    @property
     def hook(self) -> Any:
         """The pluggy hook relay, for event hooks such as ``okrcore_refresh_finished``."""
         self.discover()
@@ -496,6 +505,7 @@ REGISTRY_HOOKS: dict[str, tuple[str, KeyFunc]] = {
     "check": ("okrcore_register_checks", _named),
     "policy": ("okrcore_register_policies", _policy_key),
     "template": ("okrcore_register_templates", _named),
+    "benchmark": ("okrcore_register_benchmarks", _named),
 }
 
 

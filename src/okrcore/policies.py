@@ -14,7 +14,7 @@ import datetime as dt
 import enum
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
 
 import attrs
 
@@ -30,6 +30,7 @@ __all__ = [
     "Light",
     "LinearGrading",
     "NodeFacts",
+    "NodeKind",
     "StatusFacts",
     "StatusPolicy",
 ]
@@ -91,6 +92,10 @@ class StatusFacts:
     cycle_start: dt.date
 
 
+#: What a rolled-up node is (:attr:`NodeFacts.kind`, :attr:`~okrcore.scorecard.NodeScore.kind`).
+NodeKind = Literal["objective", "goal", "owner", "level", "cycle"]
+
+
 @attrs.frozen
 class NodeFacts:
     """What a status policy may look at for an objective, goal or group besides its completion.
@@ -101,7 +106,7 @@ class NodeFacts:
     """
 
     id: str
-    kind: str
+    kind: NodeKind
     children: tuple[tuple[str, Light], ...]
 
     def named(self, light: Light) -> list[str]:

@@ -14,9 +14,9 @@ from typing import Any
 import attrs
 
 from .model import Kind, Measure
-from .policies import Light
+from .policies import Light, NodeKind
 
-__all__ = ["KRScore", "NodeScore", "Scorecard"]
+__all__ = ["KRScore", "KpiScore", "NodeScore", "Scorecard"]
 
 
 def _r(x: float | None) -> float | None:
@@ -124,7 +124,7 @@ class NodeScore:
     """
 
     id: str
-    kind: str  # "objective", "goal", "owner", "level" or "cycle"
+    kind: NodeKind  # "objective", "goal", "owner", "level" or "cycle"
     title: str
     score: float | None
     expected: float | None
@@ -166,6 +166,57 @@ class NodeScore:
 
 
 @attrs.frozen
+class KpiScore:
+    """A KPI as of a date, against the target of the period holding that date.
+
+    ``actual`` is the period's value so far (the sum of its readings for a cumulative KPI, the
+    latest reading for a gauge); ``expected`` the bar it is judged against (the target pro-rated
+    to the day for a cumulative KPI, the target for a gauge); ``previous`` the last period's
+    final value and ``previous_target`` its target. ``None`` without readings.
+    """
+
+    id: str
+    title: str
+    unit: str
+    direction: str
+    measure: Measure
+    period: str
+    period_start: dt.date
+    period_end: dt.date
+    target: float
+    expected: float
+    actual: float | None
+    status: Light
+    reason: str
+    last_checkin: dt.date | None
+    previous: float | None
+    previous_target: float
+    owner: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Stable JSON-ready form."""
+        return {
+            "id": self.id,
+            "title": self.title,
+            "unit": self.unit,
+            "direction": self.direction,
+            "measure": self.measure.value,
+            "period": self.period,
+            "period_start": self.period_start.isoformat(),
+            "period_end": self.period_end.isoformat(),
+            "target": _r(self.target),
+            "expected": _r(self.expected),
+            "actual": _r(self.actual),
+            "status": self.status.value,
+            "reason": self.reason,
+            "last_checkin": self.last_checkin.isoformat() if self.last_checkin else None,
+            "previous": _r(self.previous),
+            "previous_target": _r(self.previous_target),
+            "owner": self.owner,
+        }
+
+
+@attrs.frozen
 class Scorecard:
     """A plan scored as of a date: key results, objectives, goals and group rollups.
 
@@ -173,7 +224,7 @@ class Scorecard:
     over every objective in the group), ``by_cycle`` the top-level objectives (no parent) of each
     cycle; each is the weighted mean by ``Objective.weight``. An owner who owns key results but
     no objective has a ``by_owner`` row too, after the others: the weighted mean of those key
-    results by ``KeyResult.weight``.
+    results by ``KeyResult.weight``. ``kpis`` are the plan's KPIs, apart from the OKRs.
     """
 
     at: dt.date
@@ -186,6 +237,7 @@ class Scorecard:
     grading: str = "default"
     status_policy: str = "default"
     confidence_scale: int = 1  # how confidences are shown: 1 (0-1) or 10 (0-10)
+    kpis: Mapping[str, KpiScore] = attrs.field(factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """Stable JSON: ``{"as_of", "key_results", "objectives", "goals", "rollups", ...}``."""
@@ -204,4 +256,5 @@ class Scorecard:
                 "level": [n.to_dict() for n in self.by_level.values()],
                 "cycle": [n.to_dict() for n in self.by_cycle.values()],
             },
+            "kpis": [k.to_dict() for k in self.kpis.values()],
         }

@@ -7,7 +7,7 @@ two judgement calls, how progress becomes a grade and how completion becomes a l
 policies of :mod:`okrcore.policies`, looked up by the names the plan gives. docs/scoring.md has
 the rules with worked examples.
 
-A little over 600 lines on purpose: :func:`score` and :class:`LiveScore` are one computation (the
+About 750 lines on purpose: :func:`score` and :class:`LiveScore` are one computation (the
 batch is the incremental one run once), so a key result's scoring and its rollup read together.
 """
 
@@ -17,10 +17,11 @@ import bisect
 import datetime as dt
 import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from .changes import History, plan_in_force
 from .errors import PlanError, Problem
+from .kpis import score_kpis
 from .model import Cadence, CheckIn, Cycle, KeyResult, Measure, Plan, as_date
 from .policies import (
     DefaultGrading,
@@ -29,6 +30,7 @@ from .policies import (
     Light,
     LinearGrading,
     NodeFacts,
+    NodeKind,
     StatusFacts,
     StatusPolicy,
     setting,
@@ -390,8 +392,12 @@ class LiveScore:
         self.tree = RollupTree.from_plan(plan)
         self._history: dict[str, list[CheckIn]] = {kr_id: [] for kr_id in self.tree.leaf_ids}
         history, at_ = self._history.get, self.at
+        self._kpi_history: dict[str, list[CheckIn]] = {k.id: [] for k in plan.kpis}
+        kpi_history = self._kpi_history.get
         for ci in checkins:
             kept = history(ci.kr_id)
+            if kept is None:
+                kept = kpi_history(ci.kr_id)
             if kept is not None and ci.as_of <= at_:
                 kept.append(ci)
         for kr_id, share in _initiative_shares(plan):
@@ -437,8 +443,12 @@ class LiveScore:
     def add(self, checkin: CheckIn) -> KRScore | None:
         """Take one new check-in; ``None`` (and nothing changes) for an unknown key result, a
         check-in after the scoring date, or a key result whose progress comes from initiatives
-        or is a sum. The sums the key result counts in are re-scored with it."""
+        or is a sum. The sums the key result counts in are re-scored with it. A KPI's check-in
+        is kept for the next :meth:`scorecard` (``None`` too)."""
         history = self._history.get(checkin.kr_id)
+        if checkin.kr_id in self._kpi_history and checkin.as_of <= self.at:
+            self._kpi_history[checkin.kr_id].append(checkin)  # a KPI: scored in scorecard()
+            return None
         if history is None or checkin.as_of > self.at:
             return None
         target = self.plan.key_result(checkin.kr_id)
@@ -503,14 +513,15 @@ class LiveScore:
         nodes: list[list[tuple[str, Light]]] = [[] for _ in tree.node_ids]
         node_status: list[tuple[Light, str]] = [(Light.GREY, "")] * len(tree.node_ids)
         for i in tree.order:  # children before parents
-            kind, _, node_id = tree.node_ids[i].partition(":")
+            kind, _, node_id = tree.node_ids[i].partition(":")  # "objective:ID", "goal:ID"
             children = [(kr_id, krs[kr_id].status) for kr_id in leaves[i]] + nodes[i]
             leaves[i], nodes[i] = [], []
-            node_status[i] = self._node_light(node_id, kind, self.completion.node(i), children)
+            completion = self.completion.node(i)
+            node_status[i] = self._node_light(node_id, cast(NodeKind, kind), completion, children)
             for parent in tree.parents(i):
                 nodes[parent].append((node_id, node_status[i][0]))
 
-        def node(i: int, kind: str, title: str, **extra: Any) -> NodeScore:
+        def node(i: int, kind: NodeKind, title: str, **extra: Any) -> NodeScore:
             light, reason = node_status[i]
             return NodeScore(
                 id=tree.node_ids[i].split(":", 1)[1],
@@ -569,6 +580,7 @@ class LiveScore:
             grading=self.grading.name,
             status_policy=self.status.name,
             confidence_scale=self.confidence_scale,
+            kpis=score_kpis(plan, self._kpi_history, at=self.at),
         )
 
     def _snapshot(self) -> dict[str, KRScore]:
@@ -578,7 +590,7 @@ class LiveScore:
     def _node_light(
         self,
         node_id: str,
-        kind: str,
+        kind: NodeKind,
         completion: float | None,
         children: Sequence[tuple[str, Light]],
     ) -> tuple[Light, str]:
@@ -589,7 +601,7 @@ class LiveScore:
         return self.status.rollup(completion, lights, facts)
 
     def _group(
-        self, key: str, kind: str, members: list[str], objectives: Mapping[str, NodeScore]
+        self, key: str, kind: NodeKind, members: list[str], objectives: Mapping[str, NodeScore]
     ) -> NodeScore:
         weights = [self.plan.objective(m).weight for m in members]
         nodes = [objectives[m] for m in members]

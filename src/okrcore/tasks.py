@@ -13,6 +13,9 @@ a :class:`Task`, and answer a key result with :func:`total` (one value for a win
 * ``completed`` is, for a cumulative key result, the tasks completed in the window (per day in a
   series), else the tasks done by the window's end; ``open`` and ``total`` are levels.
 
+:func:`tasks_reading` does all of it for a source's request: the series or the total, the unit,
+and the failure when a share has no tasks.
+
 Pure functions, no I/O.
 """
 
@@ -22,13 +25,16 @@ import bisect
 import datetime as dt
 import re
 from collections import Counter
-from collections.abc import Callable, Hashable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from typing import Any
 
 import attrs
 
-from .errors import NoTasks
+from .errors import FailureKind, NoTasks
+from .model import Measure
+from .sources import Failure, FetchRequest, Reading
 
-__all__ = ["METRICS", "NoTasks", "Task", "TaskCache", "day_of", "points", "total"]
+__all__ = ["METRICS", "NoTasks", "Task", "TaskCache", "day_of", "points", "tasks_reading", "total"]
 
 METRICS = ("percent_done", "fraction_done", "completed", "open", "total")
 _SHARES = ("percent_done", "fraction_done")
@@ -160,3 +166,32 @@ def points(
         if existing or metric not in _SHARES:
             out.append((day, _value(metric, existing, done)))
     return out
+
+
+def tasks_reading(
+    request: FetchRequest,
+    tasks: Sequence[Task],
+    metric: str,
+    *,
+    info: Mapping[str, Any],
+    hint: str,
+    where: str = "",
+    warnings: Sequence[str] = (),
+) -> Reading | Failure:
+    """A tracker's answer to ``request`` from the tasks its key result selects: a daily series
+    (:func:`points`) when the request asks for one, else one value (:func:`total`), cumulative
+    for a cumulative key result; ``%`` as the unit of ``percent_done``. A share of no tasks is
+    a permanent :class:`~okrcore.sources.Failure` reading ``"{where}: no tasks match: ...
+    ({hint})"`` (without ``where``, from ``no tasks``): say where the source looked and what to
+    check."""
+    cumulative = request.measure is Measure.CUMULATIVE
+    unit = "%" if metric == "percent_done" else None
+    try:
+        if request.series:
+            series = points(tasks, metric, request.start, request.end, cumulative=cumulative)
+            return Reading(request, series, unit=unit, warnings=warnings, info=info)
+        value = total(tasks, metric, request.start, request.end, cumulative=cumulative)
+    except NoTasks as exc:
+        return Failure(request, FailureKind.PERMANENT,
+                       f"{where + ': ' if where else ''}{exc} ({hint})")
+    return Reading.total(request, value, unit=unit, warnings=warnings, info=info)

@@ -44,9 +44,10 @@ from ._store_contract import StoreContract as StoreContract
 if TYPE_CHECKING:
     import datetime as dt
     from collections.abc import Iterable
+    from pathlib import Path
 
     from .engine import RefreshOptions, RefreshResult
-    from .model import Plan
+    from .model import Connection, Initiative, Plan
     from .plugins import PluginManager
     from .sources import Failure, FetchRequest, Reading
     from .store import Store
@@ -55,7 +56,11 @@ __all__ = [
     "Call",
     "FakeServer",
     "Reply",
+    "closed_port",
     "echo_credentials",
+    "initiatives_plan",
+    "plan_example",
+    "plugin_manager",
     "refresh_without_waiting",
     "serve",
 ]
@@ -131,6 +136,59 @@ def echo_credentials(call: Call) -> Reply:
         "error": {"message": text, "code": 190, "type": "OAuthException", "status": 401},
         "errors": [{"message": text, "reason": "keyInvalid"}],
     })
+
+
+def plan_example(page: str | Path) -> dict[str, Any]:
+    """The full plan example of a docs page (its YAML block that starts with ``okrcore: 1``)
+    as a mapping, for a test to aim at a fake (``raw["connections"][NAME]["endpoint"] = url``)
+    and load: the plugins' tests run the plans their pages show."""
+    import re
+    from pathlib import Path
+
+    import yaml
+
+    text = Path(page).read_text(encoding="utf-8")
+    blocks = re.findall(r"```yaml\n(.*?)```", text, re.S)
+    (plan,) = [yaml.safe_load(b) for b in blocks if b.startswith("okrcore: 1")]
+    if not isinstance(plan, dict):
+        raise ValueError(f"{page}: the plan example is not a mapping")
+    return plan
+
+
+def plugin_manager(*modules: str) -> PluginManager:
+    """A private :class:`~okrcore.plugins.PluginManager` (no entry points) with the plugin
+    modules named (``"okrcore_jira.plugin"``) registered."""
+    from .plugins import PluginManager
+
+    manager = PluginManager(load_entry_points=False)
+    for module in modules:
+        manager.load_module(module)
+    return manager
+
+
+def initiatives_plan(connection: Connection, *initiatives: Initiative) -> Plan:
+    """A plan of one cycle (``q1``: 2026-01-01 to 2026-03-31), one objective and one strategy
+    holding ``initiatives``, with ``connection``: what a test of initiatives that follow a
+    tracker (``tracks``) needs."""
+    import datetime as dt
+
+    from .model import Cycle, Objective, Plan, Strategy
+
+    strategy = Strategy("s", "Launch", initiatives=list(initiatives))
+    objective = Objective("o", "Grow", cycle="q1", strategies=[strategy])
+    return Plan(cycles=[Cycle("q1", dt.date(2026, 1, 1), dt.date(2026, 3, 31))],
+                objectives=[objective], connections={connection.name: connection})
+
+
+def closed_port() -> str:
+    """``http://127.0.0.1:PORT`` where nothing listens: every connection there is refused (the
+    port was free a moment ago and is released at once, so another process taking it meanwhile
+    is very unlikely). A source's test points a connection at it to check that a refused
+    connection is retried ``timeout_retries`` times only."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
 
 
 def refresh_without_waiting(

@@ -136,3 +136,31 @@ def test_lint_reports_a_missing_counter(manager: PluginManager) -> None:
     plan = make_plan("http://127.0.0.1:9", counter="")
     findings = okrcore.check(plan, manager=manager)
     assert any("name the counter" in f.message for f in findings)
+
+
+def test_the_benchmark_example_flags_a_target_far_outside_its_range() -> None:
+    """okrcore_counter.benchmarks supplies ranges; a plan that loads it gets SMART-A003 for a
+    key result without history whose target is far outside, citing the source."""
+    from okrcore_counter.benchmarks import SOURCE
+
+    def kr(kr_id: str, target: float, metric: str = "counter_signup_rate_search") -> KeyResult:
+        return KeyResult(kr_id, kr_id, metric=metric, unit="%", baseline=1, target=target,
+                         cadence="weekly")  # fmt: skip
+
+    plan = Plan(
+        cycles=[Cycle("q1", dt.date(2026, 1, 1), dt.date(2026, 3, 31))],
+        objectives=[Objective("o", "O", "q1", level="company", key_results=[
+            kr("far", 12), kr("fine", 5), kr("social", 1.5, "counter_signup_rate_social"),
+            kr("with-history", 12),
+        ])],
+        plugins=["okrcore_counter.benchmarks"],
+        checks={"counts": False},
+    )  # fmt: skip
+    manager = PluginManager(load_entry_points=False)
+    history = [okrcore.CheckIn("with-history", 1.5, dt.date(2026, 1, 5))]
+    findings = [f for f in okrcore.check(plan, manager=manager, checkins=history)
+                if f.code == "SMART-A003"]  # fmt: skip
+    assert [f.where for f in findings] == ["objectives[0].key_results[0].target"]
+    assert "far above the typical sign-up rate of search visitors of 2 to 6%" in findings[0].message
+    assert f"source: {SOURCE}" in findings[0].message
+    assert manager.benchmarks.owner("counter-bounce-rate") == "okrcore_counter.benchmarks"

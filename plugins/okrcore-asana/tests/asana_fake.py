@@ -120,6 +120,11 @@ class FakeAsana:
             for task in (t for tasks in self.tasks.values() for t in tasks):
                 if task["gid"] == parts[1]:
                     return 200, {"data": _select(task, fields)}, {}
+            # Asana documents 404 and the errors[] shape, not the text; "<kind>: Not a recognized
+            # ID: <gid>" is seen with 404 for an unknown object (github.com/infiniflow/ragflow
+            # issue 13669) and with 400 when the gid is of another kind of object (a project
+            # gid as a task: github.com/Asana/create-app-attachment-github-action issue 6);
+            # the source fails both as permanent
             return 404, {"errors": [{"message": f"task: Not a recognized ID: {parts[1]}"}]}, {}
         if parts[0] != "projects" or len(parts) < 2:
             return 404, {"errors": [{"message": "Unknown path"}]}, {}

@@ -8,26 +8,25 @@ from asana_fake import FakeAsana
 
 from okrcore import (
     Connection,
-    Cycle,
     Initiative,
     InitiativeStatus,
-    Objective,
     Plan,
-    Strategy,
     follow_initiatives,
 )
 from okrcore.plugins import PluginManager
+from okrcore.testing import initiatives_plan
 
 D = dt.date
 
 
 def plan(url: str, *initiatives: Initiative) -> Plan:
-    conn = Connection("asana", "asana", {"token": "env:ASANA_TEST_TOKEN"},
-                      endpoint=url + "/api/1.0")
-    strategy = Strategy("s", "Launch", initiatives=list(initiatives))
-    objective = Objective("o", "Grow", cycle="q1", strategies=[strategy])
-    return Plan(cycles=[Cycle("q1", D(2026, 1, 1), D(2026, 3, 31))], objectives=[objective],
-                connections={"asana": conn})
+    conn = Connection(
+        "asana",
+        "asana",
+        {"token": "env:ASANA_TEST_TOKEN"},
+        endpoint=url + "/api/1.0",
+    )
+    return initiatives_plan(conn, *initiatives)
 
 
 def tracking(ident: str, task: str, status: str = "planned") -> Initiative:

@@ -18,7 +18,7 @@ from okrcore.cli import main
 from okrcore.engine import RefreshOptions
 from okrcore.planfile import load_plan
 from okrcore.plugins import PluginManager
-from okrcore.testing import refresh_without_waiting
+from okrcore.testing import closed_port, plan_example, refresh_without_waiting
 
 D = dt.date
 DOCS = Path(__file__).resolve().parents[3] / "docs" / "plugins" / "asana.md"
@@ -27,11 +27,9 @@ P1, P2, P3 = "1206000000000001", "1206000000000002", "1206000000000003"
 
 def docs_plan(url: str) -> dict[str, Any]:
     """The page's full plan example, aimed at the fake."""
-    blocks = re.findall(r"```yaml\n(.*?)```", DOCS.read_text(encoding="utf-8"), re.S)
-    (plan,) = [yaml.safe_load(b) for b in blocks if b.startswith("okrcore: 1")]
+    plan = plan_example(DOCS)
     plan["connections"]["asana"]["endpoint"] = url + PREFIX
     plan["connections"]["asana"]["requests_per_second"] = 1000
-    assert isinstance(plan, dict)
     return plan
 
 
@@ -200,3 +198,16 @@ def test_okr_lint_online_finds_an_unknown_section(
     (line,) = [x for x in result.output.splitlines() if "Lanch" in x]
     assert "plan.yaml:32:" in line
     assert "has no section 'Lanch' (sections: Launch)" in line
+
+
+def test_a_refused_connection_is_retried_once_only() -> None:
+    down = closed_port()
+    plan = load_plan_dict(docs_plan(down))
+    manager = PluginManager(load_entry_points=False)
+    manager.load_module("okrcore_asana.plugin")
+    result = refresh_without_waiting(plan, open_store("memory://"), at=D(2026, 3, 15),
+                                     manager=manager)
+    assert {o.error for o in result.run.outcomes} == {
+        f"cannot reach {down}{PREFIX}: no connection (refused, or an unknown host), twice"}
+    conn = result.run.info["connections"]["asana"]
+    assert conn["retries"] == conn["requests"] == 4  # once each, not the engine's 4 retries

@@ -6,7 +6,8 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 from collections.abc import Iterator
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
 import pytest
 from okrcore_hubspot import HubSpotSource
@@ -14,7 +15,7 @@ from okrcore_hubspot import HubSpotSource
 from okrcore.engine import RefreshOptions
 from okrcore.model import Connection, Cycle, KeyResult
 from okrcore.sources import Failure, FailureKind, FetchRequest, Reading
-from okrcore.testing import FakeServer, Reply
+from okrcore.testing import FakeServer, Reply, closed_port
 
 CYCLE = Cycle("2026-Q1", dt.date(2026, 1, 1), dt.date(2026, 3, 31))
 QUERY = {"object": "deals", "filters": [{"property": "dealstage", "operator": "EQ",
@@ -102,3 +103,11 @@ def test_an_echoed_token_never_leaves_the_refresh(server: FakeServer) -> None:
     assert outcome.status == "failed"
     assert "pat-na1-hostile-0001" not in (outcome.error or "") + recorded
     assert "[secret]" in (outcome.error or "")
+
+
+def test_a_refused_connection_is_no_answer_retried_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HUBSPOT_TEST_TOKEN", "pat-na1-hostile-0001")
+    down = closed_port()
+    got = fetch(cast(FakeServer, SimpleNamespace(url=down)))
+    assert (got.kind, got.timed_out) == (FailureKind.TRANSIENT, True)  # the engine retries once
+    assert got.message == f"cannot reach {down}: no connection (refused, or an unknown host)"

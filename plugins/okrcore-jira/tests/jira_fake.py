@@ -117,6 +117,9 @@ class FakeJira:
                 self.release.wait(30)
             return canned.status, canned.body, canned.headers
         if call.headers.get("authorization") != BASIC:
+            # not in Atlassian's reference (it documents ErrorCollection, not the 401 body); this
+            # JSON is quoted from real answers in github.com/jira-node/node-jira-client issue 255,
+            # and the same sentence as a text body in github.com/atlassian/gajira-login issue 59
             return 401, {"message": "Client must be authenticated to access this resource.",
                          "status-code": 401}, {}
         if call.method == "GET" and call.path == "/rest/api/3/myself":

@@ -16,7 +16,7 @@ from okrcore import open_store
 from okrcore.cli import main
 from okrcore.planfile import load_plan
 from okrcore.plugins import PluginManager
-from okrcore.testing import refresh_without_waiting
+from okrcore.testing import closed_port, plan_example, refresh_without_waiting
 
 D = dt.date
 DOCS = Path(__file__).resolve().parents[3] / "docs" / "plugins" / "jira.md"
@@ -30,8 +30,7 @@ def _docs_token(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def docs_plan(url: str, tmp_path: Path) -> Path:
     """The page's full plan example, aimed at the fake, written to a file."""
-    blocks = re.findall(r"```yaml\n(.*?)```", DOCS.read_text(encoding="utf-8"), re.S)
-    (plan,) = [yaml.safe_load(b) for b in blocks if b.startswith("okrcore: 1")]
+    plan = plan_example(DOCS)
     plan["connections"]["jira"]["endpoint"] = url
     plan["connections"]["jira"]["requests_per_second"] = 1000
     path = tmp_path / "plan.yaml"
@@ -185,3 +184,15 @@ def test_okr_lint_online_names_the_id_of_a_field_given_by_name(
     assert "plan.yaml:29:" in lines[1]
     assert "Jira has no field 'Sprint' (the field named so has the id customfield_10020)" \
         in lines[1]
+
+
+def test_a_refused_connection_is_retried_once_only(tmp_path: Path) -> None:
+    down = closed_port()
+    manager = PluginManager(load_entry_points=False)
+    manager.load_module("okrcore_jira.plugin")
+    result = refresh_without_waiting(load_plan(docs_plan(down, tmp_path)), open_store("memory://"),
+                                     at=D(2026, 3, 15), manager=manager)
+    assert {o.error for o in result.run.outcomes} == {
+        f"cannot reach {down}: no connection (refused, or an unknown host), twice"}
+    conn = result.run.info["connections"]["jira"]
+    assert conn["retries"] == conn["requests"]  # once each, not the engine's 4 retries

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 from pathlib import Path
 from typing import Any
 
@@ -13,16 +12,14 @@ from notion_fake import TOKEN, FakeNotion
 
 from okrcore import (
     Connection,
-    Cycle,
     Initiative,
     InitiativeStatus,
-    Objective,
     Plan,
-    Strategy,
     follow_initiatives,
 )
 from okrcore.planfile import load_plan
 from okrcore.plugins import PluginManager
+from okrcore.testing import initiatives_plan, plan_example, plugin_manager
 
 D = dt.date
 DOCS = Path(__file__).resolve().parents[3] / "docs" / "plugins" / "notion.md"
@@ -31,17 +28,17 @@ SCHEMA = {"Name": "title", "Status": "status", "Done": "checkbox"}
 
 
 def plan(url: str, *initiatives: Initiative) -> Plan:
-    conn = Connection("notion", "notion", {"token": "env:NOTION_TEST_TOKEN"}, endpoint=url)
-    strategy = Strategy("s", "Launch", initiatives=list(initiatives))
-    objective = Objective("o", "Grow", cycle="q1", strategies=[strategy])
-    return Plan(cycles=[Cycle("q1", D(2026, 1, 1), D(2026, 3, 31))], objectives=[objective],
-                connections={"notion": conn})
+    conn = Connection(
+        "notion",
+        "notion",
+        {"token": "env:NOTION_TEST_TOKEN"},
+        endpoint=url,
+    )
+    return initiatives_plan(conn, *initiatives)
 
 
 def manager() -> PluginManager:
-    plugins = PluginManager(load_entry_points=False)
-    plugins.load_module("okrcore_notion.plugin")
-    return plugins
+    return plugin_manager("okrcore_notion.plugin")
 
 
 def tracking(ident: str, page: str, status: str = "planned", **more: Any) -> Initiative:
@@ -120,8 +117,7 @@ def test_the_docs_plan_follows_its_page(
     fake: FakeNotion, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("NOTION_TOKEN", TOKEN)  # the variable the docs page names
-    blocks = re.findall(r"```yaml\n(.*?)```", DOCS.read_text(encoding="utf-8"), re.S)
-    (raw,) = [yaml.safe_load(b) for b in blocks if b.startswith("okrcore: 1")]
+    raw = plan_example(DOCS)
     raw["connections"]["notion"]["endpoint"] = fake.url
     (tmp_path / "plan.yaml").write_text(yaml.safe_dump(raw))
     (ds,) = fake.add_database(DB, {"Name": "title", "Status": "status"})

@@ -17,7 +17,7 @@ from okrcore.cli import main
 from okrcore.engine import RefreshOptions
 from okrcore.planfile import load_plan
 from okrcore.plugins import PluginManager
-from okrcore.testing import refresh_without_waiting
+from okrcore.testing import closed_port, plan_example, refresh_without_waiting
 
 D = dt.date
 DOCS = Path(__file__).resolve().parents[3] / "docs" / "plugins" / "notion.md"
@@ -34,8 +34,7 @@ def _docs_token(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def docs_plan(url: str, tmp_path: Path) -> Path:
     """The page's full plan example, aimed at the fake, written to a file."""
-    blocks = re.findall(r"```yaml\n(.*?)```", DOCS.read_text(encoding="utf-8"), re.S)
-    (plan,) = [yaml.safe_load(b) for b in blocks if b.startswith("okrcore: 1")]
+    plan = plan_example(DOCS)
     plan["connections"]["notion"]["endpoint"] = url
     plan["connections"]["notion"]["requests_per_second"] = 1000
     path = tmp_path / "plan.yaml"
@@ -191,3 +190,15 @@ def test_okr_lint_online_finds_an_unknown_property(
     assert "no property 'Finished' (properties: Done, Name)" in lines[1]
 
 
+
+
+def test_a_refused_connection_is_retried_once_only(tmp_path: Path) -> None:
+    down = closed_port()
+    manager = PluginManager(load_entry_points=False)
+    manager.load_module("okrcore_notion.plugin")
+    result = refresh_without_waiting(load_plan(docs_plan(down, tmp_path)), open_store("memory://"),
+                                     at=D(2026, 3, 15), manager=manager)
+    assert {o.error for o in result.run.outcomes} == {
+        f"cannot reach {down}: no connection (refused, or an unknown host), twice"}
+    conn = result.run.info["connections"]["notion"]
+    assert conn["retries"] == conn["requests"]  # once each, not the engine's 4 retries

@@ -16,7 +16,13 @@ from okrcore.engine import RefreshOptions, refresh
 from okrcore.model import Connection, Cycle, KeyResult, Objective, Plan, RunOutcome
 from okrcore.plugins import PluginManager
 from okrcore.store import MemoryStore
-from okrcore.testing import FakeServer, Reply, echo_credentials
+from okrcore.testing import (
+    FakeServer,
+    Reply,
+    closed_port,
+    echo_credentials,
+    refresh_without_waiting,
+)
 
 CYCLE = Cycle("2026-Q1", dt.date(2026, 1, 1), dt.date(2026, 3, 31))
 TOKEN = "00Dhostile!token-0001"
@@ -85,3 +91,28 @@ def test_a_redirect_elsewhere_is_refused(server: FakeServer) -> None:
         assert (outcome.status, outcome.kind) == ("failed", "permanent")
         assert "redirected to" in (outcome.error or "")
         assert other.calls == []
+
+
+@pytest.mark.parametrize("settings", [
+    {"access_token": "env:SF_HOSTILE_TOKEN"},  # the API itself is down
+    {"auth": "client_credentials", "client_id": CLIENT_ID,  # the token endpoint is down
+     "client_secret": "env:SF_HOSTILE_SECRET"},
+])
+def test_a_refused_connection_is_retried_once_only(
+    server: FakeServer, settings: dict[str, Any]
+) -> None:
+    down = closed_port()
+    manager = PluginManager(load_entry_points=False)
+    manager.register(okrcore_salesforce.plugin, "salesforce")
+    kr = KeyResult("accounts", "Accounts", measure="gauge", baseline=0, target=5,
+                   source={"connection": "sf", "soql": "SELECT COUNT() FROM Account"})
+    conf = {"instance_url": down, "api_version": VERSION, **settings}
+    plan = Plan(cycles=[CYCLE], objectives=[Objective("o", "O", CYCLE.id, key_results=[kr])],
+                connections={"sf": Connection("sf", "salesforce", conf, endpoint=down)})
+    result = refresh_without_waiting(plan, MemoryStore(), at=dt.date(2026, 2, 1),
+                                     manager=manager)
+    (outcome,) = result.run.outcomes
+    assert outcome.error is not None
+    assert outcome.error.startswith(f"cannot reach {down}")
+    assert outcome.error.endswith(": no connection (refused, or an unknown host), twice")
+    assert result.run.info["connections"]["sf"]["retries"] == 1

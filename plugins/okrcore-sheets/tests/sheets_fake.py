@@ -26,7 +26,11 @@ _CELL = re.compile(r"^([A-Z]*)([0-9]*)$")
 
 
 # The older "errors" list Sheets still sends beside the status (seen in public reports of real
-# answers: 400 badRequest "Unable to parse range", 403 forbidden, 429 rateLimitExceeded).
+# answers: 400 badRequest "Unable to parse range", 403 forbidden, 429 rateLimitExceeded). The
+# texts are not in Google's reference: "Unable to parse range: <range>" is quoted from a real
+# googleapiclient HttpError 400 (pastebin.com/TveiggQA; github.com/invokable/laravel-google-
+# sheets issue 13), "Requested entity was not found." from integration vendors' error lists
+# (integrately.com/integrations/google-sheets/error).
 _REASONS = {400: "badRequest", 403: "forbidden", 404: "notFound", 429: "rateLimitExceeded"}
 
 

@@ -17,7 +17,7 @@ from okrcore import open_store
 from okrcore.cli import main
 from okrcore.planfile import load_plan
 from okrcore.plugins import PluginManager
-from okrcore.testing import refresh_without_waiting
+from okrcore.testing import closed_port, plan_example, refresh_without_waiting
 
 D = dt.date
 DOCS = Path(__file__).resolve().parents[3] / "docs" / "plugins" / "sheets.md"
@@ -32,8 +32,7 @@ def _plugins(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def docs_plan(url: str, tmp_path: Path, key_file: Path) -> Path:
     """The page's full plan example, aimed at the fake, with its key file next to it."""
-    blocks = re.findall(r"```yaml\n(.*?)```", DOCS.read_text(encoding="utf-8"), re.S)
-    (plan,) = [yaml.safe_load(b) for b in blocks if b.startswith("okrcore: 1")]
+    plan = plan_example(DOCS)
     plan["connections"]["sheets"]["endpoint"] = url
     plan["connections"]["sheets"]["requests_per_second"] = 1000
     (tmp_path / "secrets").mkdir(exist_ok=True)
@@ -143,3 +142,18 @@ def test_okr_lint_online_finds_an_unknown_sheet(
     assert "plan.yaml:22:" in line
     assert f"spreadsheet {BOOK} has no sheet 'KR Dates' (sheets: KR Data, Summary, Weekly)" \
         in line
+
+
+def test_a_refused_connection_is_retried_once_only(
+    book: FakeSheets, key_file: Path, tmp_path: Path
+) -> None:
+    down = closed_port()  # the API is down; the token endpoint (the fake) answers
+    path = docs_plan(down, tmp_path, key_file)
+    manager = PluginManager(load_entry_points=False)
+    manager.load_module("okrcore_sheets.plugin")
+    result = refresh_without_waiting(load_plan(path), open_store("memory://"),
+                                     at=D(2026, 3, 15), manager=manager)
+    assert {o.error for o in result.run.outcomes} == {
+        f"cannot reach {down}: no connection (refused, or an unknown host), twice"}
+    conn = result.run.info["connections"]["sheets"]
+    assert conn["retries"] == conn["requests"]  # once each, not the engine's 4 retries

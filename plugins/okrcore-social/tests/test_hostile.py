@@ -7,7 +7,8 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 from collections.abc import Iterator
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
 import pytest
 from okrcore_social import FacebookSource, YouTubeSource
@@ -15,7 +16,7 @@ from okrcore_social import FacebookSource, YouTubeSource
 from okrcore.engine import RefreshOptions
 from okrcore.model import Connection, Cycle, KeyResult
 from okrcore.sources import Failure, FailureKind, FetchRequest, Reading, Source
-from okrcore.testing import FakeServer, Reply
+from okrcore.testing import FakeServer, Reply, closed_port
 
 CYCLE = Cycle("2025-Q4", dt.date(2025, 10, 1), dt.date(2025, 12, 31))
 TODAY = dt.datetime.now(dt.timezone.utc).date()
@@ -124,3 +125,13 @@ def test_an_echoed_credential_never_leaves_the_refresh(service: str, server: Fak
     text = (outcome.error or "") + recorded
     for secret in ("EAAB-hostile-token-0001", "AIza-hostile-key-0001", "app-secret-hostile-01"):
         assert secret not in text
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_a_refused_connection_is_no_answer_retried_once(
+    service: str, server: FakeServer
+) -> None:
+    down = closed_port()
+    got = fetch(service, cast(FakeServer, SimpleNamespace(url=down)))
+    assert (got.kind, got.timed_out) == (FailureKind.TRANSIENT, True)  # the engine retries once
+    assert got.message == f"cannot reach {down}: no connection (refused, or an unknown host)"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 from pathlib import Path
 from typing import Any
 
@@ -13,35 +12,31 @@ from trello_fake import KEY, TOKEN, FakeTrello
 
 from okrcore import (
     Connection,
-    Cycle,
     Initiative,
     InitiativeStatus,
-    Objective,
     Plan,
-    Strategy,
     follow_initiatives,
 )
 from okrcore.planfile import load_plan
 from okrcore.plugins import PluginManager
+from okrcore.testing import initiatives_plan, plan_example, plugin_manager
 
 D = dt.date
 DOCS = Path(__file__).resolve().parents[3] / "docs" / "plugins" / "trello.md"
 
 
 def plan(url: str, *initiatives: Initiative) -> Plan:
-    conn = Connection("trello", "trello", {"key": "env:TRELLO_TEST_KEY",
-                                           "token": "env:TRELLO_TEST_TOKEN"},
-                      endpoint=url + "/1")
-    strategy = Strategy("s", "Launch", initiatives=list(initiatives))
-    objective = Objective("o", "Grow", cycle="q1", strategies=[strategy])
-    return Plan(cycles=[Cycle("q1", D(2026, 1, 1), D(2026, 3, 31))], objectives=[objective],
-                connections={"trello": conn})
+    conn = Connection(
+        "trello",
+        "trello",
+        {"key": "env:TRELLO_TEST_KEY", "token": "env:TRELLO_TEST_TOKEN"},
+        endpoint=url + "/1",
+    )
+    return initiatives_plan(conn, *initiatives)
 
 
 def manager() -> PluginManager:
-    plugins = PluginManager(load_entry_points=False)
-    plugins.load_module("okrcore_trello.plugin")
-    return plugins
+    return plugin_manager("okrcore_trello.plugin")
 
 
 def tracking(ident: str, card: str, status: str = "planned", **more: Any) -> Initiative:
@@ -125,8 +120,7 @@ def test_the_docs_plan_follows_its_card(
 ) -> None:
     monkeypatch.setenv("TRELLO_KEY", KEY)  # the variables the docs page names
     monkeypatch.setenv("TRELLO_TOKEN", TOKEN)
-    blocks = re.findall(r"```yaml\n(.*?)```", DOCS.read_text(encoding="utf-8"), re.S)
-    (raw,) = [yaml.safe_load(b) for b in blocks if b.startswith("okrcore: 1")]
+    raw = plan_example(DOCS)
     raw["connections"]["trello"]["endpoint"] = fake.url + "/1"
     (tmp_path / "plan.yaml").write_text(yaml.safe_dump(raw))
     fake.add_board("Vx8Zk2Qa", ["Speakers", "Done"])

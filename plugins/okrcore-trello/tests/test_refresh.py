@@ -16,7 +16,7 @@ from okrcore import open_store
 from okrcore.cli import main
 from okrcore.planfile import load_plan
 from okrcore.plugins import PluginManager
-from okrcore.testing import refresh_without_waiting
+from okrcore.testing import closed_port, plan_example, refresh_without_waiting
 
 D = dt.date
 DOCS = Path(__file__).resolve().parents[3] / "docs" / "plugins" / "trello.md"
@@ -32,8 +32,7 @@ def _docs_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def docs_plan(url: str, tmp_path: Path) -> Path:
     """The page's full plan example, aimed at the fake, written to a file."""
-    blocks = re.findall(r"```yaml\n(.*?)```", DOCS.read_text(encoding="utf-8"), re.S)
-    (plan,) = [yaml.safe_load(b) for b in blocks if b.startswith("okrcore: 1")]
+    plan = plan_example(DOCS)
     plan["connections"]["trello"]["endpoint"] = url + "/1"
     plan["connections"]["trello"]["requests_per_second"] = 1000
     path = tmp_path / "plan.yaml"
@@ -144,3 +143,15 @@ def test_okr_lint_online_finds_an_unknown_list(board: FakeTrello, tmp_path: Path
     assert "plan.yaml:23:" in line
     assert f"board {BOARD} has no list 'Shipped' (lists: doing, done, ideas, published, " \
            "speakers)" in line
+
+
+def test_a_refused_connection_is_retried_once_only(tmp_path: Path) -> None:
+    down = closed_port()
+    manager = PluginManager(load_entry_points=False)
+    manager.load_module("okrcore_trello.plugin")
+    result = refresh_without_waiting(load_plan(docs_plan(down, tmp_path)), open_store("memory://"),
+                                     at=D(2026, 3, 15), manager=manager)
+    assert {o.error for o in result.run.outcomes} == {
+        f"cannot reach {down}/1: no connection (refused, or an unknown host), twice"}
+    conn = result.run.info["connections"]["trello"]
+    assert conn["retries"] == conn["requests"]  # once each, not the engine's 4 retries

@@ -103,6 +103,9 @@ class FakeTrello:
             if canned.hang:
                 self.release.wait(30)
             return canned.status, canned.body, canned.headers
+        # plain-text errors are not in Atlassian's reference for Trello (its OpenAPI gives no
+        # error bodies); the texts are quoted from real answers in github.com/Lujeni/matterllo
+        # issue 30 and github.com/Necmttn/gatsby-source-trello issue 8: still unconfirmed
         if call.query.get("key") != [KEY]:
             return 401, "invalid key", {}
         if call.query.get("token") != [TOKEN]:

@@ -242,17 +242,25 @@ def show_log(level: int) -> None:
 
 
 # -- output ---------------------------------------------------------------------------------
-def key_result(plan: Plan, kr_id: str) -> KeyResult:
+def measured(plan: Plan, kr_id: str) -> KeyResult:
+    """The key result, or the KPI as a key result (what a check-in is for), or exit 2."""
+    if plan.has_kpi(kr_id):
+        return plan.kpi(kr_id).as_key_result()
+    return key_result(plan, kr_id, kpis=True)
+
+
+def key_result(plan: Plan, kr_id: str, *, kpis: bool = False) -> KeyResult:
     """The key result, or exit 2 naming the closest known ids."""
     if plan.has_key_result(kr_id):
         return plan.key_result(kr_id)
-    ids = [kr.id for kr in plan.key_results()]
+    ids = [kr.id for kr in plan.key_results()] + ([k.id for k in plan.kpis] if kpis else [])
     close = difflib.get_close_matches(kr_id, ids, n=3, cutoff=0.5)
     if close:
         hint = "did you mean " + " or ".join(repr(i) for i in close) + "?"
     else:
         hint = "known: " + (", ".join(ids[:10]) + (", ..." if len(ids) > 10 else "") or "none")
-    raise UsageError(f"no key result {kr_id!r} in {plan.source_path or 'the plan'}; {hint}")
+    what = "key result or KPI" if kpis and plan.kpis else "key result"
+    raise UsageError(f"no {what} {kr_id!r} in {plan.source_path or 'the plan'}; {hint}")
 
 
 def status_text(status: Any) -> str:

@@ -22,6 +22,7 @@ from okrcore.cli._common import (
     key_result,
     main,
     md_table,
+    measured,
     opened_store,
     parse_date,
     plan_argument,
@@ -76,7 +77,7 @@ def checkin(
     (docs/stores.md#revisions).
     """
     plan = load_plan(plan_path)
-    kr = key_result(plan, kr_id)
+    kr = measured(plan, kr_id)  # a KPI takes check-ins as a key result does
     if not math.isfinite(value):
         raise UsageError(f"VALUE must be a finite number, got {value!r}")
     problem = kr.value_problem(value)
@@ -104,9 +105,9 @@ def checkin(
                 '--replace --reason "why it was wrong"'
             )
         added = store.add_checkins([entry], reason=reason if replace else None)
-    cycle = plan.cycle_of(kr.id)
     warning = None
-    if as_of not in cycle:
+    cycle = plan.cycle_of(kr.id) if plan.has_key_result(kr.id) else None
+    if cycle is not None and as_of not in cycle:
         warning = f"{as_of} is outside cycle {cycle.id!r} ({cycle.start} to {cycle.end})"
     if fmt == "json":
         echo_json(

@@ -200,15 +200,15 @@ def refresh_command(
     plan = load_plan(plan_path)
     selected = list(only) or (shard_ids(plan, shard, at, backfill) if shard else None)
     if selected is not None:
-        unknown = [k for k in selected if not plan.has_key_result(k)]
+        unknown = [k for k in selected if not plan.has_key_result(k) and not plan.has_kpi(k)]
         if unknown:
-            known = ", ".join(kr.id for kr in plan.key_results()) or "none"
+            known = ", ".join(kr.id for kr in plan.measured()) or "none"
             raise UsageError(
                 f"--only: no key result {', '.join(map(repr, unknown))} in "
                 f"{plan_path} (known: {known})"
             )
     with opened_store(store_url, create=True) as store:
-        total = sum(1 for kr in plan.key_results() if kr.source is not None)
+        total = sum(1 for kr in plan.measured() if kr.source is not None)
         with _progress(total, fmt == "text" and not dry_run) as on_result:
             try:
                 result = refresh(

@@ -24,7 +24,7 @@ from okrcore.cli._common import (
     store_option,
 )
 from okrcore.planfile import load_plan
-from okrcore.reports import KINDS, render, report
+from okrcore.reports import KINDS, ReportFormat, ReportKind, render, report
 from okrcore.reports._table import terminal_width
 
 
@@ -57,8 +57,8 @@ from okrcore.reports._table import terminal_width
 @handle_errors
 def report_command(
     plan_path: str,
-    kind: str,
-    fmt: str,
+    kind: ReportKind,
+    fmt: ReportFormat,
     output: str | None,
     store_url: str,
     at: dt.date | None,

@@ -31,7 +31,7 @@ from okrcore.model import Plan
 from okrcore.planfile import load_plan
 from okrcore.plugins import default_manager, load_plugin_modules
 from okrcore.reports import check_owner
-from okrcore.reports._format import fixed, num, pct, sum_note
+from okrcore.reports._format import MISSING, fixed, num, pct, sum_note
 from okrcore.reports._table import Col
 from okrcore.scoring import score as score_plan
 from okrcore.store import Store
@@ -79,6 +79,7 @@ def _for_owner(data: dict[str, Any], plan: Plan, owner: str) -> dict[str, Any]:
         "key_results": [e for e in data.get("key_results", []) if e.get("id") in krs],
         "objectives": [e for e in data.get("objectives", []) if e.get("id") in objectives],
         "goals": [e for e in data.get("goals", []) if plan.goal(e["id"]).owner == owner],
+        "kpis": [e for e in data.get("kpis", []) if e.get("owner") == owner],
         "rollups": {
             key: [n for n in nodes if key == "owner" and n.get("id") == owner]
             for key, nodes in rollups.items()
@@ -107,6 +108,36 @@ KR_COLUMNS = (
     Col("forecast", justify="right", drop=1),
     Col("why", "note"),
 )
+KPI_COLUMNS = (
+    Col("KPI", "name"),
+    Col("period"),
+    Col("actual", justify="right"),
+    Col("bar", justify="right", drop=2),
+    Col("target", justify="right", drop=1),
+    Col("last period", justify="right", drop=3),
+    Col("status"),
+    Col("why", "note"),
+)
+
+
+def _kpi_cells(e: Mapping[str, Any], key: str, light: Any) -> list[Any]:
+    """One KPI's row: the period's value against its bar (the target, pro-rated to the day for
+    a cumulative KPI), and the last period's value against its target."""
+    unit = e.get("unit") or ""
+    relation = ">=" if e.get("direction") == "above" else "<="
+    last = e.get("previous")
+    return [
+        key,
+        str(e.get("period") or ""),
+        num(e.get("actual"), unit),
+        f"{relation} {num(e.get('expected'))}",
+        num(e.get("target")),
+        MISSING if last is None else f"{num(last)} of {num(e.get('previous_target'))}",
+        light,
+        str(e.get("reason") or ""),
+    ]
+
+
 ROLLUP_COLUMNS = (
     Col("objective / goal / owner"),
     Col("title", "name"),
@@ -143,6 +174,7 @@ def render_scorecard(data: Mapping[str, Any], fmt: str, title: str = "") -> None
     objectives = data.get("objectives", [])
     goals = data.get("goals", [])
     owners = data.get("rollups", {}).get("owner", [])
+    kpis = data.get("kpis", [])
     as_of = data.get("as_of")
     if data.get("owner"):  # filtered: say whose scorecard it is
         label = str(data["owner"])
@@ -175,6 +207,17 @@ def render_scorecard(data: Mapping[str, Any], fmt: str, title: str = "") -> None
             ]
             headers = [heading[:-1].lower(), "title", "score", "exp. score", "status"]
             parts += ["", f"### {heading}", "", md_table(headers, rows)]
+        if kpis:
+            rows = [
+                _kpi_cells(
+                    e, f"`{e.get('id')}`",
+                    f"{STATUS_ICON.get(status_text(e.get('status')), '⚪')} "
+                    f"{status_text(e.get('status'))}",
+                )
+                for e in kpis
+            ]  # fmt: skip
+            headers = [c.header for c in KPI_COLUMNS]
+            parts += ["", "### KPIs", "", md_table(headers, rows)]
         click.echo("\n".join(parts))
         return
 
@@ -208,6 +251,10 @@ def render_scorecard(data: Mapping[str, Any], fmt: str, title: str = "") -> None
         ]
         out.print()
         print_table(out, ROLLUP_COLUMNS, rows, title=Text("Rollup", style="bold"))
+    if kpis:
+        rows = [_kpi_cells(e, str(e.get("id")), lamp(e)) for e in kpis]
+        out.print()
+        print_table(out, KPI_COLUMNS, rows, title=Text("KPIs (apart from the OKRs)", style="bold"))
 
 
 @main.command()
@@ -220,7 +267,7 @@ def render_scorecard(data: Mapping[str, Any], fmt: str, title: str = "") -> None
 def score(
     plan_path: str, store_url: str, at: dt.date | None, owner: str | None, fmt: str
 ) -> None:
-    """Score PLAN's key results, objectives and goals on the stored check-ins."""
+    """Score PLAN's key results, objectives, goals and KPIs on the stored check-ins."""
     plan = load_plan(plan_path)
     with opened_store(store_url) as store:
         data = scorecard(plan, store, at or dt.date.today(), owner)

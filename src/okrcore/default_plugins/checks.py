@@ -17,6 +17,7 @@ from typing import Any
 
 from okrcore._graph import find_loops
 from okrcore._numbers import num
+from okrcore.benchmarks import benchmark_for
 from okrcore.checks import (
     Check,
     CheckContext,
@@ -248,6 +249,57 @@ def achievable(plan: Plan, ctx: CheckContext) -> Iterator[Finding]:
                 f"{path}.target",
             )
         yield from _growth_finding(plan, path, kr, obj, history, declared, settings, factor)
+    yield from _benchmark_findings(plan, ctx, history, declared)
+
+
+def _benchmark_findings(
+    plan: Plan,
+    ctx: CheckContext,
+    history: Mapping[str, Sequence[tuple[dt.date, float]]],
+    declared: Mapping[str, Any],
+) -> Iterator[Finding]:
+    """SMART-A003: without history, a target far outside the benchmark range plugins supply."""
+    factor = _setting(ctx.settings, "benchmark_factor", 1.5, minimum=1.0)
+    bound = ctx.settings.get("benchmarks") or {}
+    if not isinstance(bound, Mapping):
+        raise ValueError("setting 'benchmarks' must map key-result ids to benchmark names")
+    manager = ctx.manager
+    if manager is None:
+        from okrcore.plugins import default_manager
+
+        manager = default_manager()
+    from okrcore.plugins import load_plugin_modules
+
+    load_plugin_modules(manager, plan.plugins)  # a plan may name the module with its benchmarks
+    registry = manager.benchmarks
+    if not len(registry) and not bound:
+        return
+    benchmarks = list(registry.items().values())
+    for kr_id, name in bound.items():
+        if name not in registry:
+            known = ", ".join(sorted(registry)) or "none installed"
+            raise ValueError(f"benchmarks: {kr_id!r} names an unknown benchmark {name!r} ({known})")
+    for path, kr, _obj in _key_results(plan):
+        target = kr.effective_target
+        if target is None or kr.kind is Kind.MILESTONE or kr.rollup is not None:
+            continue
+        if history.get(kr.id) or kr.id in declared:
+            continue  # the history (or a declared rate) is the better judge
+        mark = benchmark_for(kr, benchmarks, bound)
+        if mark is None:
+            continue
+        side = mark.outside(target, factor)
+        if side is None:
+            continue
+        what = mark.title or f"{mark.metric} ({mark.name})"
+        yield Finding(
+            "SMART-A003",
+            WARNING,
+            f"key result {kr.id!r} has no history and its target {num(target, kr.unit)} is far "
+            f"{side} the typical {what} of {num(mark.low)} to {num(mark.high, mark.unit)} "
+            f"(flagged beyond {factor:g}x; source: {mark.source})",
+            f"{path}.target",
+        )
 
 
 def _growth_finding(
@@ -302,7 +354,7 @@ def relevant(plan: Plan, ctx: CheckContext) -> Iterator[Finding]:
     if not isinstance(alone_ok, bool):
         raise ValueError(f"setting 'company_may_stand_alone' must be true or false: {alone_ok!r}")
     for i, obj in enumerate(plan.objectives):
-        if obj.goal is None and obj.parent is None:
+        if obj.goal is None and not obj.parent_ids:  # parent, or any of parents
             if obj.level is Level.COMPANY and alone_ok:
                 continue
             yield Finding(

@@ -17,13 +17,16 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from okrcore.hookspecs import hookimpl
 from okrcore.model import Plan, RunRecord
 from okrcore.notifiers import Channel, Message, Notifier, NotifyError
 from okrcore.plugins import PluginManager
 from okrcore.sources import QueryProblem
+
+if TYPE_CHECKING:
+    from okrcore.reports import ReportKind
 
 
 class FileNotifier(Notifier):
@@ -74,7 +77,7 @@ def okrcore_refresh_finished(
     wanted = after_refresh_channels(plan)
     if not wanted or "backfill" in run.info:  # loading history is not news for the team
         return
-    by_kind: dict[str, list[str]] = {}
+    by_kind: dict[ReportKind, list[str]] = {}
     for name, kind in wanted:
         by_kind.setdefault(kind, []).append(name)
     errors: list[str] = []

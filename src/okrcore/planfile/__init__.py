@@ -5,9 +5,9 @@ JSON Schema (:func:`plan_schema`), so the two cannot drift. The loader reports e
 file in one :class:`~okrcore.errors.PlanError`, each with its field path
 (``objectives[1].key_results[0].target``), line and column.
 
-The package's parts: ``_read`` (text -> data with positions), ``_spec`` (the schema
-mini-language), ``_format`` (the plan format written in it), ``_build`` (data -> model) and
-``_dump`` (model -> data -> text).
+The package's parts: ``_read`` (text -> data with positions; ``_yaml_plain`` the fast path of a
+plain YAML plan), ``_spec`` (the schema mini-language), ``_format`` (the plan format written in
+it), ``_build`` (data -> model) and ``_dump`` (model -> data -> text).
 
 Regenerate the schema with ``python -m okrcore.planfile --schema > docs/plan.schema.json``.
 """

@@ -10,7 +10,6 @@ from typing import Any
 
 from okrcore._graph import find_loops
 from okrcore.errors import PlanError
-from okrcore.funnel import derive_funnel
 from okrcore.model import (
     Alignment,
     Connection,
@@ -21,6 +20,7 @@ from okrcore.model import (
     Goal,
     Initiative,
     KeyResult,
+    Kpi,
     Objective,
     Owner,
     Plan,
@@ -213,6 +213,14 @@ def _check_references(doc: dict[str, Any], ctx: Ctx) -> None:
                     f"key result {kr.get('id')!r} takes its progress from initiatives, but "
                     "no initiative names it in its key_results",
                 )
+    for i, kpi in enumerate(_list(doc.get("kpis"))):
+        source = kpi.get("source") if isinstance(kpi, dict) else None
+        if isinstance(source, dict) and isinstance(source.get("connection"), str):
+            name = source["connection"]
+            if name not in connections:
+                names = ", ".join(connections) or "none defined"
+                hint = suggest(name, connections) or f" (connections: {names})"
+                ctx.add(f"kpis[{i}].source.connection", f"unknown connection {name!r}{hint}")
     _check_loops(parents, objectives, ctx)
     funnels = _list(doc.get("funnels"))
     seen: dict[str, str] = {}
@@ -307,6 +315,10 @@ def _build_funnel(raw: dict[str, Any], path: str, ctx: Ctx) -> Funnel | None:
 def _check_funnel_values(funnels: list[Funnel], ctx: Ctx) -> None:
     """Every stage a funnel derives stays within the plan's number range (docs/limits.md), so
     ``okr decompose`` can compute what ``okr lint`` accepts."""
+    if not funnels:
+        return
+    from okrcore.funnel import derive_funnel  # imported only for a plan with funnels
+
     for i, funnel in enumerate(funnels):
         at = f"funnels[{i}]"
         try:
@@ -381,6 +393,12 @@ def build(data: Any, ctx: Ctx, source_path: str | None, base_dir: str | None) ->
             obj = _build_objective(raw, f"objectives[{i}]", ctx)
             if obj is not None:
                 objectives.append(obj)
+    kpis = []
+    for i, raw in _clean_items(doc.get("kpis"), ctx):
+        try:
+            kpis.append(Kpi(**raw))
+        except ValueError as exc:
+            _model_problem(ctx, f"kpis[{i}]", exc, ("direction", "targets"))
     connections = {}
     for name, conn in _dict(doc.get("connections")).items():
         if isinstance(conn, dict) and not ctx.bad(conn):
@@ -413,6 +431,7 @@ def build(data: Any, ctx: Ctx, source_path: str | None, base_dir: str | None) ->
             plugins=tuple(doc.get("plugins", ())),
             title=doc.get("title"),
             owners=owners,
+            kpis=kpis,
             source_path=source_path,
             positions=ctx.positions,
         )

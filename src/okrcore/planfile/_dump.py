@@ -18,6 +18,7 @@ from okrcore.model import (
     Initiative,
     InitiativeStatus,
     KeyResult,
+    Kpi,
     Objective,
     Owner,
     Plan,
@@ -87,6 +88,25 @@ def _kr_data(kr: KeyResult) -> dict[str, Any]:
     _put(out, "sum_of", kr.sum_of)
     if kr.source is not None:
         out["source"] = _plain(kr.source)
+    return out
+
+
+def _kpi_data(kpi: Kpi) -> dict[str, Any]:
+    out: dict[str, Any] = {"id": kpi.id, "title": kpi.title, "target": _num(kpi.target)}
+    if kpi.direction != "above":
+        out["direction"] = kpi.direction
+    out["measure"] = kpi.measure.value
+    out["period"] = kpi.period.value
+    if kpi.unit:
+        out["unit"] = kpi.unit
+    _put(out, "metric", kpi.metric)
+    _put(out, "owner", kpi.owner)
+    if kpi.tolerance != 0.1:
+        _put(out, "tolerance", kpi.tolerance)
+    if kpi.targets:
+        out["targets"] = {k: _num(v) for k, v in kpi.targets.items()}
+    if kpi.source is not None:
+        out["source"] = _plain(kpi.source)
     return out
 
 
@@ -212,6 +232,7 @@ def plan_data(plan: Plan) -> dict[str, Any]:
         ],
     )
     _put(out, "objectives", [_objective_data(o) for o in plan.objectives])
+    _put(out, "kpis", [_kpi_data(k) for k in plan.kpis])
     connections = {}
     for name, conn in plan.connections.items():
         entry: dict[str, Any] = {"plugin": conn.plugin}

@@ -284,6 +284,33 @@ FUNNEL = Obj(
     doc="A funnel from a company target down to marketing targets.",
 )
 
+KPI = Obj(
+    "kpi",
+    (
+        Field("id", ID, True, "KPI id, unique among KPIs, key results and objectives."),
+        Field("title", TEXT, True),
+        Field("target", Number(), True, "The target of every period."),
+        Field(
+            "direction",
+            Choice(("above", "below")),
+            doc="above (default): healthy at or above the target; below: at or below it.",
+        ),
+        Field("measure", Choice(MEASURES), doc="gauge: latest reading; cumulative: period sum."),
+        Field("period", Choice(("weekly", "monthly", "quarterly")), doc="Default monthly."),
+        Field("unit", Text(min_length=0)),
+        Field("metric", TEXT, doc="Name of the measured metric."),
+        Field("owner", OWNER),
+        Field("tolerance", Number(minimum=0), doc="Yellow band, a share of the target (0.1)."),
+        Field(
+            "targets",
+            MapOf(Number()),
+            doc="Period (2026-12, 2026-W07, 2026-Q1) -> the target of that period only.",
+        ),
+        Field("source", SOURCE),
+    ),
+    doc="A key performance indicator: a health metric beside the OKRs, with a recurring target.",
+)
+
 PLAN_SPEC = Obj(
     None,
     (
@@ -295,6 +322,7 @@ PLAN_SPEC = Obj(
         Field("cycles", ListOf(CYCLE)),
         Field("goals", ListOf(GOAL)),
         Field("objectives", ListOf(OBJECTIVE)),
+        Field("kpis", ListOf(KPI), doc="Key performance indicators beside the OKRs."),
         Field("connections", MapOf(CONNECTION), doc="Connection name -> settings."),
         Field(
             "checks",
@@ -320,7 +348,7 @@ def plan_schema() -> dict[str, Any]:
         "$id": "https://okrcore.readthedocs.io/plan.schema.json",
         "title": "okrcore plan",
         "description": "An okrcore plan file: owners, cycles, goals, objectives, key results, "
-        "strategies, connections, checks, policy, notify, reminders, plugins and funnels.",
+        "strategies, KPIs, connections, checks, policy, notify, reminders, plugins and funnels.",
         **body,
         "$defs": dict(sorted(defs.items())),
     }

@@ -3,8 +3,9 @@
 YAML positions come from the node tree libyaml composes (PyYAML's pure-Python parser when libyaml is
 not installed), JSON positions from a small scanner over the (already valid) text, TOML positions
 from a line scan that follows ``[table]`` and ``[[array]]`` headers and ``key = value`` lines (keys
-inside inline tables and arrays are located at their enclosing key). JSON and TOML positions are
-computed only when something asks for one (an error or a lint finding).
+inside inline tables and arrays are located at their enclosing key). Positions are computed only
+when something asks for one (an error or a lint finding), unless reading found a repeated key or
+a size limit passed; a YAML plan's text is then composed again.
 
 Every way a file can be broken ends in a :class:`~okrcore.errors.PlanError` with a line and column:
 syntax errors, control characters, integers too long to convert, nesting deeper than
@@ -27,6 +28,7 @@ from okrcore.errors import PlanError, Problem
 
 from ._limits import MAX_BYTES, MAX_DEPTH, MAX_NODES
 from ._spec import Ctx, join, locate
+from ._yaml_plain import NotPlain, construct_plain, plain_yaml
 
 Positions = dict[str, tuple[int, int]]
 
@@ -146,8 +148,31 @@ def _loader_class(base: Any) -> Any:
     (2026-13-01) stays text for the checker to report; an integer too long to convert and
     nesting past MAX_DEPTH are errors at their position."""
 
+    # implicit tags by a scalar's first character, the wildcard ones appended: PyYAML's resolve()
+    # builds this list for every scalar of the document
+    wildcard = base.yaml_implicit_resolvers.get(None, [])
+    by_first = {
+        first: [*resolvers, *wildcard]
+        for first, resolvers in base.yaml_implicit_resolvers.items()
+        if first is not None
+    }
+
     class Loader(base):  # type: ignore[misc]
         depth = 0
+
+        def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+            # PyYAML's, less the path resolvers a safe loader has none of: called for every node
+            if self.yaml_path_resolvers:
+                return super().resolve(kind, value, implicit)
+            if kind is yaml.ScalarNode:
+                if implicit[0]:
+                    for tag, regexp in by_first.get(value[:1], wildcard):
+                        if regexp.match(value):
+                            return tag
+                return self.DEFAULT_SCALAR_TAG
+            if kind is yaml.SequenceNode:
+                return self.DEFAULT_SEQUENCE_TAG
+            return self.DEFAULT_MAPPING_TAG
 
         def construct_yaml_timestamp(self, node: yaml.Node) -> Any:
             try:
@@ -245,6 +270,21 @@ class _YamlWalk:
                     self.walk(item, where, stack)
 
 
+def _yaml_positions(text: str, loader_class: Any) -> Positions:
+    """The position of every key and item of a YAML plan: its text read again, when a position
+    is first asked for (an error or a lint finding) of a plan read without positions."""
+    positions: Positions = {"": (1, 1)}
+    loader = loader_class(text)
+    try:
+        node = loader.get_single_node()
+        if node is not None and not isinstance(node, yaml.ScalarNode):
+            loader.construct_document(node)  # flattens "<<" merges, as when it was loaded
+            _YamlWalk(Ctx(positions), positions).walk(node, "", ())
+    finally:
+        loader.dispose()
+    return positions
+
+
 def _yaml_character(text: str, exc: yaml.reader.ReaderError) -> tuple[str, tuple[int, int]]:
     char = exc.character if isinstance(exc.character, str) else chr(exc.character)
     index = exc.position if 0 <= exc.position <= len(text) else text.find(char)
@@ -265,10 +305,22 @@ def _parse_yaml(text: str, ctx: Ctx, loader_class: Any = None) -> Any:
             node = loader.get_single_node()
             if node is None:
                 return None
+            if not isinstance(node, yaml.ScalarNode):
+                try:
+                    data = construct_plain(loader, node)
+                except NotPlain:
+                    pass
+                else:  # the usual case: positions only when one is asked for
+                    ctx.positions = LazyPositions(lambda: _yaml_positions(text, loader_class))
+                    return data
             # constructing first flattens "<<" merges into the mappings the walk then sees; the
             # data shares aliased values, so an alias bomb is still small here
             data = loader.construct_document(node)
-            if not isinstance(node, yaml.ScalarNode):
+            if isinstance(node, yaml.ScalarNode):
+                return data
+            if plain_yaml(node):  # the usual case: positions only when one is asked for
+                ctx.positions = LazyPositions(lambda: _yaml_positions(text, loader_class))
+            else:
                 _YamlWalk(ctx, positions).walk(node, "", ())
             return data
         finally:

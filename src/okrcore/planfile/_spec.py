@@ -1,10 +1,13 @@
 """The schema mini-language of plan files: field specs that validate a loaded value and describe
-themselves as JSON Schema, and the context that collects problems with their positions."""
+themselves as JSON Schema, and the context that collects problems with their positions.
+
+A little over 600 lines on purpose: the language is one set of small classes, each a check and a
+schema side by side, and reads best as one list.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 import math
 import re
 from collections.abc import Iterable, Mapping
@@ -47,11 +50,20 @@ def locate(positions: Mapping[str, tuple[int, int]], path: str) -> tuple[int | N
     return positions.get("", (None, None))
 
 
-@attrs.define
 class Ctx:
-    positions: Mapping[str, tuple[int, int]]
-    problems: list[Problem] = attrs.field(factory=list)
-    file: str | None = None
+    """The problems found while checking a plan, each with the position of its path."""
+
+    __slots__ = ("file", "positions", "problems")
+
+    def __init__(
+        self,
+        positions: Mapping[str, tuple[int, int]],
+        problems: list[Problem] | None = None,
+        file: str | None = None,
+    ) -> None:
+        self.positions = positions
+        self.problems: list[Problem] = [] if problems is None else problems
+        self.file = file
 
     def add(self, path: str, message: str) -> None:
         self.problems.append(Problem(path, message, *locate(self.positions, path)))
@@ -90,6 +102,8 @@ def _is_number(value: Any) -> bool:
 def suggest(word: str, choices: Iterable[str]) -> str:
     if len(word) > MAX_SHOWN:  # difflib is quadratic in the word's length
         return ""
+    import difflib  # only for a message about a wrong name
+
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
@@ -130,7 +144,14 @@ def has_bad(value: Any) -> bool:
 
 
 class Spec:
-    """A field type: ``check`` validates a loaded value, ``schema`` describes it."""
+    """A field type: ``check`` validates a loaded value, ``schema`` describes it.
+
+    The specs are plain classes with ``__slots__``, not attrs classes: the plan format builds
+    its schema from them when ``okrcore.planfile`` is imported, and attrs' generated methods
+    cost about half a millisecond per class, a measurable part of okrcore's start-up.
+    """
+
+    __slots__ = ()
 
     def check(self, value: Any, path: str, ctx: Ctx) -> Any:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -139,13 +160,20 @@ class Spec:
         raise NotImplementedError
 
 
-@attrs.frozen
 class Text(Spec):
     """A string; ``min_length`` 1 by default, optionally matching ``pattern``."""
 
-    min_length: int = 1
-    pattern: str | None = None
-    what: str = "text"
+    __slots__ = ("min_length", "pattern", "what")
+
+    def __init__(
+        self,
+        min_length: int = 1,
+        pattern: str | None = None,
+        what: str = "text",
+    ) -> None:
+        self.min_length = min_length
+        self.pattern = pattern
+        self.what = what
 
     def check(self, value: Any, path: str, ctx: Ctx) -> Any:
         if not isinstance(value, str):
@@ -176,13 +204,20 @@ class Text(Spec):
 ID = Text(what="an id (text)")
 
 
-@attrs.frozen
 class Number(Spec):
     """An int or float (not a bool), optionally bounded."""
 
-    minimum: float | None = None
-    exclusive_minimum: float | None = None
-    maximum: float | None = None
+    __slots__ = ("exclusive_minimum", "maximum", "minimum")
+
+    def __init__(
+        self,
+        minimum: float | None = None,
+        exclusive_minimum: float | None = None,
+        maximum: float | None = None,
+    ) -> None:
+        self.minimum = minimum
+        self.exclusive_minimum = exclusive_minimum
+        self.maximum = maximum
 
     def check(self, value: Any, path: str, ctx: Ctx) -> Any:
         if not _is_number(value):
@@ -212,11 +247,13 @@ class Number(Spec):
         return out
 
 
-@attrs.frozen
 class Integer(Spec):
     """A whole number (an int, not a bool), at least ``minimum``."""
 
-    minimum: int = 0
+    __slots__ = ("minimum",)
+
+    def __init__(self, minimum: int = 0) -> None:
+        self.minimum = minimum
 
     def check(self, value: Any, path: str, ctx: Ctx) -> Any:
         if not isinstance(value, int) or isinstance(value, bool):
@@ -231,9 +268,10 @@ class Integer(Spec):
         return {"type": "integer", "minimum": self.minimum}
 
 
-@attrs.frozen
 class Boolean(Spec):
     """true or false."""
+
+    __slots__ = ()
 
     def check(self, value: Any, path: str, ctx: Ctx) -> Any:
         if not isinstance(value, bool):
@@ -245,9 +283,10 @@ class Boolean(Spec):
         return {"type": "boolean"}
 
 
-@attrs.frozen
 class Date(Spec):
     """A date: a YAML/TOML date or a ``YYYY-MM-DD`` string."""
+
+    __slots__ = ()
 
     def check(self, value: Any, path: str, ctx: Ctx) -> Any:
         if isinstance(value, str) and _DATE.match(value.strip()):
@@ -268,11 +307,13 @@ class Date(Spec):
         return {"type": "string", "format": "date", "pattern": r"^\d{4}-\d{2}-\d{2}$"}
 
 
-@attrs.frozen
 class Choice(Spec):
     """One of a fixed set of words."""
 
-    values: tuple[str, ...]
+    __slots__ = ("values",)
+
+    def __init__(self, values: tuple[str, ...]) -> None:
+        self.values = values
 
     def check(self, value: Any, path: str, ctx: Ctx) -> Any:
         if isinstance(value, str) and value in self.values:
@@ -308,11 +349,13 @@ def parse_relative(text: str) -> Relative | None:
     return Relative(percent, text.strip())
 
 
-@attrs.frozen
 class Target(Spec):
     """A number, or a relative string such as "+20%" that needs the sibling ``relative_to``."""
 
-    relative_to: str = "baseline"
+    __slots__ = ("relative_to",)
+
+    def __init__(self, relative_to: str = "baseline") -> None:
+        self.relative_to = relative_to
 
     def check(self, value: Any, path: str, ctx: Ctx) -> Any:
         if _is_number(value):
@@ -334,9 +377,10 @@ class Target(Spec):
         }
 
 
-@attrs.frozen
 class Ids(Spec):
     """One id or a list of ids."""
+
+    __slots__ = ()
 
     def check(self, value: Any, path: str, ctx: Ctx) -> Any:
         if isinstance(value, str) and value.strip():
@@ -352,11 +396,13 @@ class Ids(Spec):
         return {"anyOf": [item, {"type": "array", "items": item}]}
 
 
-@attrs.frozen
 class Const(Spec):
     """Exactly this value (the format version)."""
 
-    value: int
+    __slots__ = ("value",)
+
+    def __init__(self, value: int) -> None:
+        self.value = value
 
     def check(self, value: Any, path: str, ctx: Ctx) -> Any:
         if value != self.value or isinstance(value, bool):
@@ -369,11 +415,13 @@ class Const(Spec):
         return {"const": self.value}
 
 
-@attrs.frozen
 class ListOf(Spec):
     """A list whose items all match ``item``."""
 
-    item: Spec
+    __slots__ = ("item",)
+
+    def __init__(self, item: Spec) -> None:
+        self.item = item
 
     def check(self, value: Any, path: str, ctx: Ctx) -> Any:
         if not isinstance(value, list):
@@ -385,11 +433,13 @@ class ListOf(Spec):
         return {"type": "array", "items": self.item.schema(defs)}
 
 
-@attrs.frozen
 class MapOf(Spec):
     """A mapping from names to values matching ``value``."""
 
-    value: Spec
+    __slots__ = ("value",)
+
+    def __init__(self, value: Spec) -> None:
+        self.value = value
 
     def check(self, value: Any, path: str, ctx: Ctx) -> Any:
         if not isinstance(value, Mapping):
@@ -407,9 +457,10 @@ class MapOf(Spec):
         return {"type": "object", "additionalProperties": self.value.schema(defs)}
 
 
-@attrs.frozen
 class FreeMap(Spec):
     """A mapping kept as written (plugin settings, policy settings)."""
+
+    __slots__ = ()
 
     def check(self, value: Any, path: str, ctx: Ctx) -> Any:
         if not isinstance(value, Mapping):
@@ -421,12 +472,14 @@ class FreeMap(Spec):
         return {"type": "object"}
 
 
-@attrs.frozen
 class AnyOf(Spec):
     """The first of ``options`` that accepts the value."""
 
-    options: tuple[Spec, ...]
-    what: str
+    __slots__ = ("options", "what")
+
+    def __init__(self, options: tuple[Spec, ...], what: str) -> None:
+        self.options = options
+        self.what = what
 
     def check(self, value: Any, path: str, ctx: Ctx) -> Any:
         for option in self.options:
@@ -441,47 +494,56 @@ class AnyOf(Spec):
         return {"anyOf": [o.schema(defs) for o in self.options]}
 
 
-@attrs.frozen
 class Field:
     """One key of an :class:`Obj`."""
 
-    name: str
-    spec: Spec
-    required: bool = False
-    doc: str = ""
+    __slots__ = ("doc", "name", "required", "spec")
+
+    def __init__(self, name: str, spec: Spec, required: bool = False, doc: str = "") -> None:
+        self.name = name
+        self.spec = spec
+        self.required = required
+        self.doc = doc
 
 
-@attrs.frozen
+
 class Obj(Spec):
     """A mapping with known keys. ``extra`` keeps unknown keys (plugin settings) as written;
     ``one_of`` names keys of which exactly one must be given, ``at_most_one`` keys of which one
     may be given."""
 
-    name: str | None
-    fields: tuple[Field, ...]
-    extra: bool = False
-    one_of: tuple[str, ...] = ()
-    doc: str = ""
-    at_most_one: tuple[str, ...] = ()  # keys of which one may be given, not several
-    # derived from ``fields`` once (checking runs for every key result of a plan)
-    _known: dict[str, Field] = attrs.field(init=False, eq=False, repr=False)
-    _required: tuple[str, ...] = attrs.field(init=False, eq=False, repr=False)
-    _targets: tuple[tuple[str, str], ...] = attrs.field(init=False, eq=False, repr=False)
+    __slots__ = (
+        "_known", "_required", "_targets", "at_most_one", "doc", "extra", "fields", "name", "one_of"
+    )
 
-    def __attrs_post_init__(self) -> None:
-        object.__setattr__(self, "_known", {f.name: f for f in self.fields})
-        object.__setattr__(self, "_required", tuple(f.name for f in self.fields if f.required))
-        targets = tuple(
-            (f.name, f.spec.relative_to) for f in self.fields if isinstance(f.spec, Target)
+    def __init__(
+        self,
+        name: str | None,
+        fields: tuple[Field, ...],
+        extra: bool = False,
+        one_of: tuple[str, ...] = (),
+        doc: str = "",
+        at_most_one: tuple[str, ...] = (),  # keys of which one may be given, not several
+    ) -> None:
+        self.name = name
+        self.fields = fields
+        self.extra = extra
+        self.one_of = one_of
+        self.doc = doc
+        self.at_most_one = at_most_one
+        # derived from ``fields`` once (checking runs for every key result of a plan)
+        self._known = {f.name: f for f in fields}
+        self._required = tuple(f.name for f in fields if f.required)
+        self._targets = tuple(
+            (f.name, f.spec.relative_to) for f in fields if isinstance(f.spec, Target)
         )
-        object.__setattr__(self, "_targets", targets)
 
     def field(self, name: str) -> Field:
         return next(f for f in self.fields if f.name == name)
 
     def check(self, value: Any, path: str, ctx: Ctx) -> Any:
         what = (self.name or "plan").replace("_", " ")
-        if not isinstance(value, Mapping):
+        if not isinstance(value, dict) and not isinstance(value, Mapping):  # dict: fast path
             ctx.add(path, f"expected a mapping (a {what}), got {_show(value)}")
             return BAD
         known = self._known
@@ -490,7 +552,7 @@ class Obj(Spec):
             if not isinstance(key, str):
                 ctx.add(path, f"keys must be text, got {_show(key)}")
                 continue
-            where = join(path, key)
+            where = f"{path}.{key}" if path else key  # join(), inlined: once per key of a plan
             if key in known:
                 out[key] = known[key].spec.check(item, where, ctx)
             elif self.extra:

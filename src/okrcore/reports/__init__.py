@@ -33,6 +33,8 @@ from .data import (
     ObjectiveLine,
     Point,
     Report,
+    ReportFormat,
+    ReportKind,
     RunSummary,
     StrategyChangeLine,
     TargetChangeLine,
@@ -47,6 +49,8 @@ __all__ = [
     "ObjectiveLine",
     "Point",
     "Report",
+    "ReportFormat",
+    "ReportKind",
     "RunSummary",
     "StrategyChangeLine",
     "TargetChangeLine",
@@ -58,7 +62,7 @@ __all__ = [
 ]
 
 
-def render(rep: Report, fmt: str, *, color: bool = False, width: int | None = None) -> str:
+def render(rep: Report, fmt: ReportFormat, *, color: bool = False, width: int | None = None) -> str:
     """Render a report as ``text``, ``md``, ``json`` or ``html`` (html needs the ``html`` extra)."""
     if fmt == "json":
         import json

@@ -70,3 +70,15 @@ def with_confidence(score_text: str, value: Any, scale: int) -> str:
 def sum_note(sum_of: Any) -> str:
     """What a ``rollup: sum`` key result adds up (``sum of a, b``); empty for any other."""
     return f"sum of {', '.join(sum_of)}" if sum_of else ""
+
+
+def kpi_bar(kpi: Any) -> str:
+    """A KPI's bar with its direction: ``>= 96.77`` (a cumulative KPI's target pro-rated)."""
+    return f"{'>=' if kpi.direction == 'above' else '<='} {num(kpi.expected)}"
+
+
+def kpi_last(kpi: Any) -> str:
+    """The last period's value against its target: ``250 of 300``, or the missing mark."""
+    if _missing(kpi.previous):
+        return MISSING
+    return f"{num(kpi.previous)} of {num(kpi.previous_target)}"

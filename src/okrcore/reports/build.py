@@ -37,6 +37,7 @@ from .data import (
     ObjectiveLine,
     Point,
     Report,
+    ReportKind,
     RunSummary,
     StrategyChangeLine,
     TargetChangeLine,
@@ -51,7 +52,7 @@ __all__ = ["actual_series", "period_start", "report"]
 PACE_STEP_DAYS = 7  # pace samples: weekly, plus the cycle's first day and the deadline
 
 
-def period_start(kind: str, at: dt.date) -> dt.date:
+def period_start(kind: ReportKind, at: dt.date) -> dt.date:
     """First day a report of ``kind`` covers: yesterday, 6 days back, or the 1st of the month."""
     if kind == "daily":
         return at - dt.timedelta(days=1)
@@ -87,7 +88,7 @@ def _pace_days(start: dt.date, deadline: dt.date) -> list[dt.date]:
 def report(
     plan: Plan,
     store: Store,
-    kind: str = "daily",
+    kind: ReportKind = "daily",
     *,
     at: dt.date | None = None,
     manager: PluginManager | None = None,
@@ -110,7 +111,8 @@ def report(
     current = plan_in_force(plan, store, at=at)
     changes = changes_until(store.target_changes(), at)
     kr_ids = [kr.id for kr in current.key_results()]
-    checkins = store.checkins(kr_ids, until=at) if kr_ids else []
+    ids = kr_ids + [k.id for k in current.kpis]  # KPIs are scored beside the key results
+    checkins = store.checkins(ids, until=at) if ids else []
 
     # each date the report needs is scored once; the pace needs no check-ins (plan to date)
     card, yesterday, week_ago = (
@@ -118,7 +120,7 @@ def report(
         for day in (at, at - dt.timedelta(days=1), at - dt.timedelta(days=7))
     )
 
-    by_kr: dict[str, list[CheckIn]] = {k: [] for k in kr_ids}
+    by_kr: dict[str, list[CheckIn]] = {k: [] for k in ids}
     for ci in checkins:
         by_kr[ci.kr_id].append(ci)
     if current.sums():  # a sum's series is its parts' added up, as scoring sees it
@@ -203,6 +205,7 @@ def report(
         strategy_changes=_strategy_changes(current, store.strategy_changes(), start, at),
         owners=plan.owners,
         initiatives=_initiatives(current, at, _status_since(current, store, at)),
+        kpis=tuple(card.kpis.values()),
     )
     return rep if owner is None else _for_owner(rep, current, owner)
 
@@ -288,6 +291,7 @@ def _for_owner(rep: Report, plan: Plan, owner: str) -> Report:
             for i in rep.initiatives
             if owner in (i.owner, plan.objective(i.objective).owner)
         ),
+        kpis=tuple(k for k in rep.kpis if k.owner == owner),
         owner=owner,
     )
 
@@ -296,7 +300,7 @@ def _minus(a: float | None, b: float | None) -> float | None:
     return None if a is None or b is None else a - b
 
 
-def _title(kind: str, plan: Plan, at: dt.date, owner: str | None = None) -> str:
+def _title(kind: ReportKind, plan: Plan, at: dt.date, owner: str | None = None) -> str:
     what = {
         "daily": "Daily OKR status",
         "weekly": "Weekly gap analysis",

@@ -10,13 +10,13 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 import attrs
 
 from okrcore.model import Initiative, Owner, StrategyChange, TargetChange
 from okrcore.policies import Light
-from okrcore.scorecard import KRScore, NodeScore, Scorecard
+from okrcore.scorecard import KpiScore, KRScore, NodeScore, Scorecard
 
 __all__ = [
     "KINDS",
@@ -27,14 +27,20 @@ __all__ = [
     "ObjectiveLine",
     "Point",
     "Report",
+    "ReportFormat",
+    "ReportKind",
     "RunSummary",
     "StrategyChangeLine",
     "TargetChangeLine",
 ]
 
 SCHEMA = "okrcore.report/1"
-KINDS = ("daily", "weekly", "monthly")
-FORMATS = ("text", "md", "json", "html")
+#: The report kinds (:func:`~okrcore.reports.report`'s ``kind``, :attr:`Report.kind`).
+ReportKind = Literal["daily", "weekly", "monthly"]
+#: The formats :func:`~okrcore.reports.render` writes.
+ReportFormat = Literal["text", "md", "json", "html"]
+KINDS: tuple[ReportKind, ...] = ("daily", "weekly", "monthly")
+FORMATS: tuple[ReportFormat, ...] = ("text", "md", "json", "html")
 
 
 def _r(x: float | None) -> float | None:
@@ -283,7 +289,7 @@ class Report:
     (``None``: the whole plan).
     """
 
-    kind: str
+    kind: ReportKind
     title: str
     plan_title: str | None
     at: dt.date
@@ -303,6 +309,7 @@ class Report:
     owners: tuple[Owner, ...] = ()
     owner: str | None = None
     initiatives: tuple[InitiativeLine, ...] = ()
+    kpis: tuple[KpiScore, ...] = ()
     # lookups by id, built once: a dashboard of n key results looks each one up (linear scans
     # made rendering quadratic)
     _lines: dict[str, KRLine] = attrs.field(init=False, repr=False, eq=False)
@@ -415,4 +422,5 @@ class Report:
             "strategy_changes": [c.to_dict() for c in self.strategy_changes],
             "initiatives": [i.to_dict() for i in self.initiatives],
             "lagging": {k: [i.id for i in self.initiatives_for(k)] for k in self.lagging},
+            "kpis": [k.to_dict() for k in self.kpis],
         }

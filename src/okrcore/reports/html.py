@@ -18,7 +18,17 @@ from html import escape
 from typing import Any
 
 from okrcore.errors import OkrError
-from okrcore.reports._format import LIGHT_ICON, confidence, fixed, num, pct, pts, signed
+from okrcore.reports._format import (
+    LIGHT_ICON,
+    confidence,
+    fixed,
+    kpi_bar,
+    kpi_last,
+    num,
+    pct,
+    pts,
+    signed,
+)
 from okrcore.reports.data import KRLine, Report
 
 __all__ = ["chart_svg", "render_html"]
@@ -160,6 +170,8 @@ def render_html(rep: Report) -> str:
         pts=pts,
         fixed=fixed,
         confidence=lambda value: confidence(value, scale),
+        kpi_bar=kpi_bar,
+        kpi_last=kpi_last,
     )
     template = env.get_template("dashboard.html.j2")
     lines = {line.id: line for line in rep.key_results}

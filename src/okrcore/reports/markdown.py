@@ -20,6 +20,8 @@ import attrs
 from okrcore.reports._format import (
     LIGHT_ICON,
     fixed,
+    kpi_bar,
+    kpi_last,
     num,
     pct,
     pts,
@@ -180,6 +182,20 @@ def _initiative_item(rep: Report, ini: InitiativeLine, level: int = 0) -> Block:
     )
 
 
+def _kpis(rep: Report) -> Iterable[Block]:
+    """The KPIs, apart from the OKRs: each against its current period's bar."""
+    if not rep.kpis:
+        return
+    yield _h("h3", "KPIs")
+    for k in rep.kpis:
+        yield _li(
+            f"{LIGHT_ICON[k.status.value]} ",
+            b(k.title),
+            f": {num(k.actual, k.unit)} in {k.period} ({kpi_bar(k)} to date, target "
+            f"{num(k.target)}; last period {kpi_last(k)}) — {k.reason}",
+        )
+
+
 def _initiatives(rep: Report) -> Iterable[Block]:
     """Daily: the overdue and blocked initiatives; weekly: the initiatives of each lagging key
     result; monthly: every initiative."""
@@ -244,6 +260,7 @@ def blocks(rep: Report) -> list[Block]:
     body = {"daily": _daily, "weekly": _weekly}.get(rep.kind, _monthly)
     out += body(rep)
     out += _initiatives(rep)
+    out += _kpis(rep)
     out += _changes(rep)
     out += _health(rep)
     return out

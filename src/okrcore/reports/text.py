@@ -11,6 +11,8 @@ from okrcore.reports._format import (
     LIGHT_STYLE,
     confidence,
     fixed,
+    kpi_bar,
+    kpi_last,
     num,
     pct,
     pts,
@@ -237,6 +239,23 @@ def render_text(rep: Report, *, color: bool = False, width: int | None = None) -
                 console.print()
                 _nodes_table(rich, console, title, rep.rollups[key], scale)
     _initiatives_text(rich, console, rep)
+    if rep.kpis:
+        rows = [
+            [
+                _light(rich, k.status.value),
+                rich.text.Text(k.title),
+                k.period,
+                num(k.actual, k.unit),
+                kpi_bar(k),
+                num(k.target),
+                kpi_last(k),
+                k.reason,
+            ]
+            for k in rep.kpis
+        ]
+        console.print()
+        title = rich.text.Text("KPIs (apart from the OKRs)", style=bold)
+        print_table(console, KPI_COLUMNS, rows, title=title)
     if rep.target_changes:
         rows = []
         for c in rep.target_changes:
@@ -288,6 +307,16 @@ def _with_move(reason: str, moved_with: list[str]) -> str:
     return f"{reason} (moved with {', '.join(moved_with)})" if moved_with else reason
 
 
+KPI_COLUMNS = (
+    Col("Light"),
+    Col("KPI", "name"),
+    Col("Period", drop=3),
+    Col("Actual", justify="right"),
+    Col("Bar", justify="right", drop=1),
+    Col("Target", justify="right", drop=2),
+    Col("Last period", justify="right", drop=4),
+    Col("Why", "note"),
+)
 INITIATIVE_COLUMNS = (
     Col("Initiative", "name"),
     Col("Owner", drop=1),

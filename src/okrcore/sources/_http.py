@@ -251,6 +251,26 @@ class Throttle:
             self._sleep(start - now)
 
 
+def could_not_connect(exc: BaseException) -> bool:
+    """Whether a requests exception means no connection was made at all: refused, or a host
+    name that does not resolve. Such a call got no answer, like one that hangs: a source marks
+    its :class:`FetchError` ``timed_out``, so the engine retries it ``timeout_retries`` times
+    (the service is down or the URL is wrong; waiting rarely mends either)."""
+    import urllib3.exceptions
+
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:  # requests wraps urllib3's errors
+        seen.add(id(current))
+        if isinstance(current, urllib3.exceptions.NewConnectionError):
+            return True
+        reason = getattr(current, "reason", None)
+        inner = current.args[0] if current.args else None
+        current = reason if isinstance(reason, BaseException) else (
+            inner if isinstance(inner, BaseException) else None)
+    return False
+
+
 def parse_retry_after(value: str | None) -> float | None:
     """Seconds to wait from a Retry-After header: delta seconds or an HTTP date (UTC when the
     date carries no zone). ``None`` when absent or unreadable; never negative."""

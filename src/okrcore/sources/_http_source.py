@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import attrs
@@ -15,7 +15,13 @@ import attrs
 from okrcore.errors import FailureKind, FetchError, SourceError
 
 from ._contract import Limits, QueryProblem, Source, positive_number_problems, unknown_keys
-from ._http import HTTP_SETTINGS, Throttle, http_session, http_setting_problems
+from ._http import (
+    HTTP_SETTINGS,
+    Throttle,
+    could_not_connect,
+    http_session,
+    http_setting_problems,
+)
 from ._secrets import is_secret_reference
 
 if TYPE_CHECKING:
@@ -56,9 +62,11 @@ class HttpSource(Source):
     - after a failure of kind ``auth``, is not sent at all: every later call of the connection
       in the run fails at once as ``auth``, ``not sent: <the first error>``;
     - fails as a transient :class:`FetchError` when the service does not answer within the
-      timeout (``timed_out``: "<service> did not answer within 30 s") or cannot be reached
-      ("cannot reach <endpoint>: ConnectionError"); any answer other than 200 is classified by
-      :meth:`error`.
+      timeout (``timed_out``: "<service> did not answer within 30 s"), when no connection can
+      be made (``timed_out`` too, so the engine retries it ``timeout_retries`` times: "cannot
+      reach <endpoint>: no connection (refused, or an unknown host)"; see
+      :func:`could_not_connect`) or when the connection breaks ("cannot reach <endpoint>:
+      ConnectionError"); any answer other than 200 is classified by :meth:`error`.
 
     :meth:`validate_connection` checks the settings above, :data:`HTTP_SETTINGS`, the
     :attr:`extra_settings` and that each of :attr:`secrets` is an ``env:``/``file:`` reference.
@@ -173,8 +181,11 @@ class HttpSource(Source):
         what: str,
         params: Mapping[str, str] | None = None,
         json: Any = None,
+        ok: Collection[int] = (200,),
     ) -> requests.Response:
-        """One paced call of ``endpoint + path``; the 200 answer, or a classified FetchError."""
+        """One paced call of ``endpoint + path``; the answer when its status is one of ``ok``
+        (200 unless told, e.g. ``(200, 404)`` to read "no such thing" as an answer), else a
+        classified FetchError."""
         import requests
 
         session, credentials = self._client()
@@ -197,10 +208,16 @@ class HttpSource(Source):
             ) from None
         except requests.RequestException as exc:
             # the message never names the URL: some services take credentials in the query
+            if could_not_connect(exc):  # no answer, like a hang: retried timeout_retries times
+                raise FetchError(
+                    FailureKind.TRANSIENT,
+                    f"cannot reach {self.endpoint}: no connection (refused, or an unknown host)",
+                    timed_out=True,
+                ) from None
             raise FetchError(
                 FailureKind.TRANSIENT, f"cannot reach {self.endpoint}: {type(exc).__name__}"
             ) from None
-        if response.status_code == 200:
+        if response.status_code in ok:
             return response
         error = self.error(response, what)
         with self._lock:

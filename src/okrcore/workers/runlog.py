@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, Final
 
 import attrs
 
@@ -22,7 +22,7 @@ from okrcore.store import Store
 
 __all__ = ["QUEUED", "Progress", "find_run", "merge", "record", "run_progress"]
 
-QUEUED = "queued"
+QUEUED: Final = "queued"
 """The outcome status of a key result whose job has not finished yet."""
 
 _COUNTS = ("requests", "fetch_calls", "retries", "failed")

@@ -21,7 +21,7 @@ from okrcore.sources import (
     TrackedItem,
     parse_retry_after,
 )
-from okrcore.tasks import NoTasks, Task, day_of, points, total
+from okrcore.tasks import Task, TaskCache, day_of, tasks_reading
 
 from ._version import __version__
 from .query import AsanaQuery, parse_query, validate_query
@@ -91,33 +91,27 @@ class AsanaSource(HttpSource):
                 for request, _ in group:
                     yield error.failure(request)
                 continue
+            cache = TaskCache()
             for request, query in group:
-                yield self._reading(request, query, tasks, calls)
+                yield self._reading(request, query, tasks, cache, calls)
 
     def _reading(
         self,
         request: FetchRequest,
         query: AsanaQuery,
         tasks: Sequence[Mapping[str, Any]],
+        cache: TaskCache,
         calls: int,
     ) -> Reading | Failure:
         try:
-            chosen = [_task(t) for t in tasks if query.matches(t)]
+            # key results on one project share its tasks: each task is parsed once
+            chosen = cache.tasks("task", [i for i, t in enumerate(tasks) if query.matches(t)],
+                                 lambda i: _task(tasks[i]))
         except ValueError as exc:
             return Failure(request, FailureKind.TRANSIENT, f"Asana sent a malformed task: {exc}")
-        cumulative = request.measure is Measure.CUMULATIVE
-        info = {"requests": calls, "tasks": len(chosen)}
-        unit = "%" if query.metric == "percent_done" else None
-        try:
-            if request.series:
-                series = points(chosen, query.metric, request.start, request.end,
-                                cumulative=cumulative)
-                return Reading(request, series, unit=unit, info=info)
-            value = total(chosen, query.metric, request.start, request.end, cumulative=cumulative)
-        except NoTasks as exc:
-            return Failure(request, FailureKind.PERMANENT,
-                           f"project {query.project}: {exc} (check the filters)")
-        return Reading.total(request, value, unit=unit, info=info)
+        return tasks_reading(request, chosen, query.metric, where=f"project {query.project}",
+                             hint="check the filters",
+                             info={"requests": calls, "tasks": len(chosen)})
 
     def _tasks(
         self, project: str, fields: list[str], since: dt.date | None

@@ -3,28 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
-import threading
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from okrcore.errors import SourceError
 from okrcore.model import Connection, KeyResult, Measure
 from okrcore.sources import (
-    HTTP_SETTINGS,
+    Credentials,
     FailureKind,
     FetchError,
     FetchRequest,
+    HttpSource,
     Limits,
     QueryProblem,
     Reading,
-    Source,
-    Throttle,
-    http_session,
-    http_setting_problems,
-    is_secret_reference,
     parse_retry_after,
-    positive_number_problems,
-    unknown_keys,
 )
 
 from ._version import __version__
@@ -41,7 +34,6 @@ RESULT_CAP = 10_000  # search results reachable by paging one query
 PAGE_SIZE = 200  # the search API's largest page
 DEFAULT_RATE = 4.0  # the search endpoints' own limit, requests per second per token
 DEFAULT_TIMEOUT = 30.0
-_SETTINGS = {"token", "requests_per_second", "concurrency", "timeout"}
 
 
 class _Stats:
@@ -58,7 +50,7 @@ class _Stats:
         return out
 
 
-class HubSpotSource(Source):
+class HubSpotSource(HttpSource):
     """Counts and sums of HubSpot CRM records (deals, contacts, companies, tickets, custom objects).
 
     Connection settings: ``token`` (``env:NAME`` or ``file:PATH`` of a private-app or OAuth access
@@ -68,48 +60,22 @@ class HubSpotSource(Source):
     """
 
     name = "hubspot"
+    service = "HubSpot"
+    user_agent = f"okrcore-hubspot/{__version__}"
+    default_endpoint = DEFAULT_ENDPOINT
+    default_rate = DEFAULT_RATE
+    default_timeout = DEFAULT_TIMEOUT
+    secrets = (("token", "a HubSpot access token"),)
 
     def __init__(self, connection: Connection) -> None:
         super().__init__(connection)
-        settings = connection.settings
-        self._endpoint = (connection.endpoint or DEFAULT_ENDPOINT).rstrip("/")
-        self._rate = float(settings.get("requests_per_second", DEFAULT_RATE))
-        self._concurrency = int(settings.get("concurrency", 2))
-        configured = settings.get("timeout")
-        self._configured_timeout = float(configured) if configured is not None else None
-        self._throttle = Throttle(self._rate)
-        self._lock = threading.Lock()
-        self._session: requests.Session | None = None
-        self._token: str | None = None
-
-    @property
-    def _timeout(self) -> tuple[float, float]:
-        """(connect, read) seconds: the connection's ``timeout``, else the engine's, else ours."""
-        total = self._configured_timeout or getattr(self, "timeout", None) or DEFAULT_TIMEOUT
-        return (min(10.0, total), total)
+        self._rate = float(connection.settings.get("requests_per_second", DEFAULT_RATE))
 
     # -- contract ---------------------------------------------------------------------------
 
     def limits(self) -> Limits:
         """One request per fetch; the search API's per-second limit declared as the rate."""
-        return Limits(max_batch=1, concurrency=self._concurrency, rate=self._rate)
-
-    @classmethod
-    def validate_connection(cls, connection: Connection) -> list[QueryProblem]:
-        """The token must be a secret reference; numbers must be positive."""
-        settings = connection.settings
-        problems = unknown_keys(settings, {*_SETTINGS, *HTTP_SETTINGS})
-        problems += http_setting_problems(settings)
-        if not is_secret_reference(settings.get("token")):
-            problems.append(
-                QueryProblem(
-                    "token", "set token to 'env:NAME' or 'file:PATH' holding a HubSpot access token"
-                )
-            )
-        problems += positive_number_problems(
-            settings, ("requests_per_second", "concurrency", "timeout")
-        )
-        return problems
+        return Limits(max_batch=1, concurrency=self.concurrency, rate=self._rate)
 
     @classmethod
     def validate_query(cls, query: Mapping[str, Any], kr: KeyResult) -> list[QueryProblem]:
@@ -124,13 +90,6 @@ class HubSpotSource(Source):
                 )
             )
         return problems
-
-    def close(self) -> None:
-        """Close the connection pool."""
-        with self._lock:
-            if self._session is not None:
-                self._session.close()
-                self._session = None
 
     # -- one request ------------------------------------------------------------------------
 
@@ -293,59 +252,26 @@ class HubSpotSource(Source):
 
     # -- HTTP -------------------------------------------------------------------------------
 
-    def _client(self) -> tuple[requests.Session, str]:
-        with self._lock:
-            if self._token is None:
-                try:
-                    self._token = self.secret("token")
-                except SourceError as exc:
-                    raise FetchError(FailureKind.AUTH, str(exc)) from None
-                if not self._token:
-                    raise FetchError(
-                        FailureKind.AUTH,
-                        f"connection {self.connection.name!r} has no token "
-                        "(set token: env:NAME or file:PATH)",
-                    )
-            if self._session is None:
-                self._session = http_session(f"okrcore-hubspot/{__version__}", self._concurrency,
-                                             connection=self.connection)
-            return self._session, self._token
+    def credentials(self) -> Credentials:
+        """A private-app or OAuth access token, as a bearer token."""
+        return Credentials(headers={"Authorization": f"Bearer {self.required_secret('token')}"})
+
+    def error(self, response: requests.Response, what: str) -> FetchError:
+        """Classify an error answer (see :func:`_error`); ``what`` is the CRM object."""
+        return _error(response, what)
 
     def _search(
         self, query: HubSpotQuery, body: Mapping[str, Any], stats: _Stats
     ) -> Mapping[str, Any]:
         path = f"/crm/v3/objects/{query.object}/search"
-        response = self._request("POST", path, body, stats)
-        if response.status_code != 200:
-            raise _error(response, query.object)
-        return _json(response)
+        return _json(self._request("POST", path, body, stats, query.object))
 
     def _request(
-        self, method: str, path: str, body: Mapping[str, Any] | None, stats: _Stats
+        self, method: str, path: str, body: Mapping[str, Any] | None, stats: _Stats, obj: str,
+        ok: Sequence[int] = (200,),
     ) -> requests.Response:
-        """One throttled call; network trouble is transient."""
-        import requests
-
-        session, token = self._client()
-        self._throttle.wait()
-        try:
-            response = session.request(
-                method,
-                f"{self._endpoint}{path}",
-                json=body,
-                headers={"Authorization": f"Bearer {token}"},
-                timeout=self._timeout,
-            )
-        except requests.Timeout:
-            raise FetchError(
-                FailureKind.TRANSIENT,
-                f"HubSpot did not answer within {self._timeout[1]:g} s",
-                timed_out=True,
-            ) from None
-        except requests.RequestException as exc:
-            raise FetchError(
-                FailureKind.TRANSIENT, f"cannot reach {self._endpoint}: {type(exc).__name__}"
-            ) from None
+        """One paced call (:meth:`HttpSource.call`), counted with its rate-limit headers."""
+        response = self.call(method, path, json=body, what=obj, ok=ok)
         stats.calls += 1
         for name, value in response.headers.items():
             if name.lower().startswith("x-hubspot-ratelimit-"):
@@ -395,12 +321,9 @@ class HubSpotSource(Source):
         return found
 
     def _property(self, obj: str, name: str) -> Mapping[str, Any] | None:
-        response = self._request("GET", f"/crm/v3/properties/{obj}/{name}", None, _Stats())
-        if response.status_code == 404:
-            return None
-        if response.status_code != 200:
-            raise _error(response, obj)
-        return _json(response)
+        response = self._request("GET", f"/crm/v3/properties/{obj}/{name}", None, _Stats(), obj,
+                                 ok=(200, 404))
+        return None if response.status_code == 404 else _json(response)
 
 
 def _property_problem(

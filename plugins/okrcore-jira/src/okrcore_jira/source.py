@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from okrcore.errors import SourceError
-from okrcore.model import Connection, KeyResult, Measure
+from okrcore.model import Connection, KeyResult
 from okrcore.sources import (
     Credentials,
     Failure,
@@ -23,7 +23,7 @@ from okrcore.sources import (
     TrackedItem,
     parse_retry_after,
 )
-from okrcore.tasks import NoTasks, Task, day_of, points, total
+from okrcore.tasks import Task, day_of, tasks_reading
 
 from ._version import __version__
 from .query import JiraQuery, Table, parse_query, validate_query
@@ -276,23 +276,13 @@ def _reading(
     except (TypeError, ValueError) as exc:
         return Failure(request, FailureKind.TRANSIENT, f"Jira sent a malformed issue: {exc}")
     undated = sum(1 for t in tasks if t.done and t.completed is None)
-    cumulative = request.measure is Measure.CUMULATIVE
     warnings = []
     if undated:
         warnings.append(f"{undated} done issues have no {query.completed_on}; they count as done "
                         "from their creation")
-    info = {"requests": calls, "issues": len(tasks)}
-    unit = "%" if query.metric == "percent_done" else None
-    try:
-        if request.series:
-            series = points(tasks, query.metric, request.start, request.end,
-                            cumulative=cumulative)
-            return Reading(request, series, unit=unit, warnings=warnings, info=info)
-        value = total(tasks, query.metric, request.start, request.end, cumulative=cumulative)
-    except NoTasks as exc:
-        return Failure(request, FailureKind.PERMANENT,
-                       f"{exc} (jql: {query.jql}; check the JQL and where)")
-    return Reading.total(request, value, unit=unit, warnings=warnings, info=info)
+    return tasks_reading(request, tasks, query.metric, hint=f"jql: {query.jql}; check the JQL "
+                         "and where", warnings=warnings,
+                         info={"requests": calls, "issues": len(tasks)})
 
 
 def _stamp(value: Any) -> str | None:

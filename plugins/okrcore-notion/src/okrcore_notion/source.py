@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from okrcore.errors import SourceError
-from okrcore.model import Connection, KeyResult, Measure
+from okrcore.model import Connection, KeyResult
 from okrcore.sources import (
     Credentials,
     Failure,
@@ -23,7 +23,7 @@ from okrcore.sources import (
     TrackedItem,
     parse_retry_after,
 )
-from okrcore.tasks import NoTasks, Task, day_of, points, total
+from okrcore.tasks import Task, day_of, tasks_reading
 
 from ._version import __version__
 from .query import (
@@ -331,23 +331,13 @@ def _reading(
         return Failure(request, FailureKind.PERMANENT, f"{_where(query)}: {exc}")
     undated = sum(1 for t in tasks if t.done and t.completed is None) \
         if query.completed_on else 0
-    cumulative = request.measure is Measure.CUMULATIVE
     warnings = []
     if undated:
         warnings.append(f"{undated} done pages have no {query.completed_on!r}; "
                         "they count as done from their creation")
-    info = {"requests": calls, "pages": len(tasks)}
-    unit = "%" if query.metric == "percent_done" else None
-    try:
-        if request.series:
-            series = points(tasks, query.metric, request.start, request.end,
-                            cumulative=cumulative)
-            return Reading(request, series, unit=unit, warnings=warnings, info=info)
-        value = total(tasks, query.metric, request.start, request.end, cumulative=cumulative)
-    except NoTasks as exc:
-        return Failure(request, FailureKind.PERMANENT,
-                       f"{_where(query)}: {exc} (check where and filter)")
-    return Reading.total(request, value, unit=unit, warnings=warnings, info=info)
+    return tasks_reading(request, tasks, query.metric, where=_where(query),
+                         hint="check where and filter", warnings=warnings,
+                         info={"requests": calls, "pages": len(tasks)})
 
 
 def _where(query: NotionQuery) -> str:

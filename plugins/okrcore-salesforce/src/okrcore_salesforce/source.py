@@ -20,6 +20,7 @@ from okrcore.sources import (
     QueryProblem,
     Reading,
     Source,
+    could_not_connect,
     http_session,
     http_setting_problems,
     is_secret_reference,
@@ -384,6 +385,11 @@ class SalesforceSource(Source):
                 self._token_url, data=token_form(self._flow, secrets), timeout=self._timeout
             )
         except requests.RequestException as exc:
+            if could_not_connect(exc):  # no answer, like a hang: retried timeout_retries times
+                raise FetchError(FailureKind.TRANSIENT,
+                                 f"cannot reach {self._token_url}: no connection "
+                                 "(refused, or an unknown host)",
+                                 timed_out=True) from None
             raise FetchError(
                 FailureKind.TRANSIENT, f"cannot reach {self._token_url}: {type(exc).__name__}"
             ) from None
@@ -435,6 +441,11 @@ class SalesforceSource(Source):
                     timed_out=True,
                 ) from None
             except requests.RequestException as exc:
+                if could_not_connect(exc):  # no answer, like a hang: retried timeout_retries times
+                    raise FetchError(FailureKind.TRANSIENT,
+                                     f"cannot reach {self._base(credentials)}: no connection "
+                                     "(refused, or an unknown host)",
+                                     timed_out=True) from None
                 raise FetchError(
                     FailureKind.TRANSIENT,
                     f"cannot reach {self._base(credentials)}: {type(exc).__name__}",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import socket
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -244,13 +245,19 @@ class SheetsSource(Source):
                 error = FetchError(FailureKind.TRANSIENT,
                                    f"cannot reach Google's token endpoint: {type(exc).__name__}")
             except (TimeoutError, OSError) as exc:
-                if isinstance(exc, TimeoutError) or "timed out" in str(exc):
+                # no answer (a hang, or no connection at all: refused, or an unknown host) is
+                # marked timed_out: the engine retries it timeout_retries times, not retries
+                hung = isinstance(exc, TimeoutError) or "timed out" in str(exc)
+                refused = isinstance(exc, (ConnectionRefusedError, socket.gaierror))
+                if hung:
                     message = f"Sheets did not answer within {self._seconds:g} s"
+                elif refused:
+                    message = (f"cannot reach {self._endpoint}: no connection (refused, or an "
+                               "unknown host)")
                 else:
                     message = f"cannot reach {self._endpoint}: {type(exc).__name__}"
                 self._service = None  # a broken connection is not reused
-                error = FetchError(FailureKind.TRANSIENT, message,
-                                   timed_out=message.startswith("Sheets did not answer"))
+                error = FetchError(FailureKind.TRANSIENT, message, timed_out=hung or refused)
             except Exception as exc:  # httplib2's own errors, malformed JSON
                 self._service = None
                 error = FetchError(FailureKind.TRANSIENT,

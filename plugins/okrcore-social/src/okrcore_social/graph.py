@@ -12,7 +12,6 @@ import hashlib
 import hmac
 import math
 import re
-import threading
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -20,15 +19,15 @@ from okrcore.errors import SourceError
 from okrcore.model import Connection, KeyResult, Measure
 from okrcore.sources import (
     HTTP_SETTINGS,
+    Credentials,
     Failure,
     FailureKind,
     FetchError,
     FetchRequest,
+    HttpSource,
     Limits,
     QueryProblem,
     Reading,
-    Source,
-    http_session,
     http_setting_problems,
     is_secret_reference,
     unknown_keys,
@@ -54,7 +53,7 @@ _METRIC = re.compile(r"^[a-z0-9_]+$")
 _PERIODS = ("day", "week", "days_28", "month", "lifetime", "total_over_range")
 
 
-class GraphSource(Source):
+class GraphSource(HttpSource):
     """Shared machinery of the Graph API sources (not registered itself).
 
     Connection settings: ``access_token`` (``env:``/``file:`` reference to a Page or user
@@ -77,32 +76,24 @@ class GraphSource(Source):
         """The metric that replaces a removed one; ``None`` when ``metric`` is not removed."""
         return None
 
+    user_agent = f"okrcore-social/{__version__}"
+    default_endpoint = DEFAULT_ENDPOINT
+    default_concurrency = 4
+    default_timeout = DEFAULT_TIMEOUT
+
     def __init__(self, connection: Connection) -> None:
         super().__init__(connection)
         settings = connection.settings
-        self._endpoint = (connection.endpoint or DEFAULT_ENDPOINT).rstrip("/")
         self._version = str(settings.get("graph_version", DEFAULT_GRAPH_VERSION))
-        configured = settings.get("timeout")
-        self._configured_timeout = float(configured) if configured is not None else None
-        self._concurrency = int(settings.get("concurrency", 4))
         self._max_batch = int(settings.get("max_batch", 10))
         rate = settings.get("requests_per_second")
         self._rate = float(rate) if rate else None
-        self._lock = threading.Lock()
-        self._session: requests.Session | None = None
-        self._secrets: tuple[str, str | None] | None = None
-
-    @property
-    def _timeout(self) -> tuple[float, float]:
-        """(connect, read) seconds: the connection's ``timeout``, else the engine's, else ours."""
-        total = self._configured_timeout or getattr(self, "timeout", None) or DEFAULT_TIMEOUT
-        return (min(10.0, total), total)
 
     # -- contract ---------------------------------------------------------------------------
 
     def limits(self) -> Limits:
         """Batches of requests for one account answered by one call."""
-        return Limits(max_batch=self._max_batch, concurrency=self._concurrency, rate=self._rate)
+        return Limits(max_batch=self._max_batch, concurrency=self.concurrency, rate=self._rate)
 
     @classmethod
     def validate_connection(cls, connection: Connection) -> list[QueryProblem]:
@@ -234,13 +225,6 @@ class GraphSource(Source):
                 yield from self._fields(account, group)
             else:
                 yield from self._insights(account, group)
-
-    def close(self) -> None:
-        """Close the connection pool."""
-        with self._lock:
-            if self._session is not None:
-                self._session.close()
-                self._session = None
 
     # -- fields -----------------------------------------------------------------------------
 
@@ -397,60 +381,48 @@ class GraphSource(Source):
 
     # -- HTTP -------------------------------------------------------------------------------
 
-    def _credentials(self) -> tuple[requests.Session, str, str | None]:
-        with self._lock:
-            if self._secrets is None:
-                name = self.connection.name
-                try:
-                    token = self.secret("access_token")
-                    app_secret = self.secret("app_secret")
-                except SourceError as exc:
-                    raise FetchError(FailureKind.AUTH, str(exc)) from None
-                if not token:
-                    raise FetchError(FailureKind.AUTH, f"connection {name!r} has no access_token")
-                self._secrets = (token, app_secret)
-            if self._session is None:
-                self._session = http_session(f"okrcore-social/{__version__}", self._concurrency,
-                                             connection=self.connection)
-            return self._session, self._secrets[0], self._secrets[1]
+    def credentials(self) -> Credentials:
+        """The token in the query string (the Graph API takes it there; no message names the
+        URL), with its ``appsecret_proof`` when the connection has an app secret."""
+        name = self.connection.name
+        try:
+            token = self.secret("access_token")
+            app_secret = self.secret("app_secret")
+        except SourceError as exc:
+            raise FetchError(FailureKind.AUTH, str(exc)) from None
+        if not token:
+            raise FetchError(FailureKind.AUTH, f"connection {name!r} has no access_token")
+        params = {"access_token": token}
+        if app_secret:
+            params["appsecret_proof"] = hmac.new(
+                app_secret.encode(), token.encode(), hashlib.sha256
+            ).hexdigest()
+        return Credentials(params=params)
+
+    def error(self, response: requests.Response, what: str) -> FetchError:
+        """Classify an error answer by its ``error.code`` (:func:`graph_error`)."""
+        return graph_error(response.status_code, _body(response), usage_of(response))
 
     def _get(
         self, path: str, params: Mapping[str, str]
     ) -> tuple[Mapping[str, Any], dict[str, Any]]:
-        import requests
-
-        session, token, app_secret = self._credentials()
-        query = dict(params)
-        query["access_token"] = token  # the Graph API takes the token in the query string
-        if app_secret:
-            query["appsecret_proof"] = hmac.new(
-                app_secret.encode(), token.encode(), hashlib.sha256
-            ).hexdigest()
-        url = f"{self._endpoint}/{self._version}{path}"
-        try:
-            response = session.get(url, params=query, timeout=self._timeout)
-        except requests.Timeout:
-            raise FetchError(
-                FailureKind.TRANSIENT,
-                f"{self.service} did not answer within {self._timeout[1]:g} s",
-                timed_out=True,
-            ) from None
-        except requests.RequestException as exc:  # never show the URL: it holds the token
-            raise FetchError(
-                FailureKind.TRANSIENT, f"cannot reach {self._endpoint}: {type(exc).__name__}"
-            ) from None
+        response = self.call("GET", f"/{self._version}{path}", params=params, what=path)
         usage = usage_of(response)
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        if response.status_code != 200 or (isinstance(body, Mapping) and "error" in body):
+        body = _body(response)
+        if isinstance(body, Mapping) and "error" in body:  # an error can come with a 200
             raise graph_error(response.status_code, body, usage)
         if not isinstance(body, Mapping):
             raise FetchError(
                 FailureKind.TRANSIENT, f"{self.service} answered with a body that is not JSON"
             )
         return body, {"usage": usage} if usage else {}
+
+
+def _body(response: requests.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
 
 
 class FacebookSource(GraphSource):

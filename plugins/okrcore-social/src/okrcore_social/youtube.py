@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import threading
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -12,15 +11,15 @@ from okrcore.errors import SourceError
 from okrcore.model import Connection, KeyResult, Measure
 from okrcore.sources import (
     HTTP_SETTINGS,
+    Credentials,
     Failure,
     FailureKind,
     FetchError,
     FetchRequest,
+    HttpSource,
     Limits,
     QueryProblem,
     Reading,
-    Source,
-    http_session,
     http_setting_problems,
     is_secret_reference,
     parse_retry_after,
@@ -60,7 +59,7 @@ def seconds_to_pacific_midnight(now: dt.datetime | None = None) -> float | None:
     return (midnight - local).total_seconds()
 
 
-class YouTubeSource(Source):
+class YouTubeSource(HttpSource):
     """A channel's ``subscriberCount``, ``viewCount`` or ``videoCount`` (current values).
 
     Connection settings: ``api_key`` (``env:``/``file:`` reference), optional default
@@ -70,27 +69,13 @@ class YouTubeSource(Source):
     """
 
     name = "youtube"
-
-    def __init__(self, connection: Connection) -> None:
-        super().__init__(connection)
-        settings = connection.settings
-        self._endpoint = (connection.endpoint or DEFAULT_ENDPOINT).rstrip("/")
-        configured = settings.get("timeout")
-        self._configured_timeout = float(configured) if configured is not None else None
-        self._concurrency = int(settings.get("concurrency", 2))
-        self._lock = threading.Lock()
-        self._session: requests.Session | None = None
-        self._key: str | None = None
-
-    @property
-    def _timeout(self) -> tuple[float, float]:
-        """(connect, read) seconds: the connection's ``timeout``, else the engine's, else 30.0."""
-        total = self._configured_timeout or getattr(self, "timeout", None) or 30.0
-        return (min(10.0, total), total)
+    service = "YouTube"
+    user_agent = f"okrcore-social/{__version__}"
+    default_endpoint = DEFAULT_ENDPOINT
 
     def limits(self) -> Limits:
         """Up to 50 channels a call (1 quota unit)."""
-        return Limits(max_batch=MAX_IDS, concurrency=self._concurrency, rate=None)
+        return Limits(max_batch=MAX_IDS, concurrency=self.concurrency, rate=None)
 
     @classmethod
     def validate_connection(cls, connection: Connection) -> list[QueryProblem]:
@@ -193,13 +178,6 @@ class YouTubeSource(Source):
             if ready:
                 yield from self._fetch_batch(ready)
 
-    def close(self) -> None:
-        """Close the connection pool."""
-        with self._lock:
-            if self._session is not None:
-                self._session.close()
-                self._session = None
-
     def _channel(self, request: FetchRequest) -> str:
         value = request.query.get("channel") or self.connection.settings.get("channel")
         return str(value) if value else ""
@@ -246,46 +224,33 @@ class YouTubeSource(Source):
                 continue
             yield Reading.total(request, value, info=info)
 
-    def _get(self, params: Mapping[str, str]) -> Mapping[str, Any]:
-        import requests
+    def credentials(self) -> Credentials:
+        """The API key as the ``key`` parameter (no message names the URL)."""
+        try:
+            key = self.secret("api_key")
+        except SourceError as exc:
+            raise FetchError(FailureKind.AUTH, str(exc)) from None
+        if not key:
+            raise FetchError(FailureKind.AUTH, "the connection has no api_key")
+        return Credentials(params={"key": key})
 
-        with self._lock:
-            if self._key is None:
-                try:
-                    self._key = self.secret("api_key")
-                except SourceError as exc:
-                    raise FetchError(FailureKind.AUTH, str(exc)) from None
-                if not self._key:
-                    raise FetchError(FailureKind.AUTH, "the connection has no api_key")
-            if self._session is None:
-                self._session = http_session(f"okrcore-social/{__version__}", self._concurrency,
-                                             connection=self.connection)
-            session, key = self._session, self._key
-        try:
-            response = session.get(
-                f"{self._endpoint}/youtube/v3/channels",
-                params={**params, "key": key},
-                timeout=self._timeout,
-            )
-        except requests.Timeout:
-            raise FetchError(
-                FailureKind.TRANSIENT,
-                f"YouTube did not answer within {self._timeout[1]:g} s",
-                timed_out=True,
-            ) from None
-        except requests.RequestException as exc:  # never show the URL: it holds the key
-            raise FetchError(
-                FailureKind.TRANSIENT, f"cannot reach {self._endpoint}: {type(exc).__name__}"
-            ) from None
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        if response.status_code != 200:
-            raise youtube_error(response.status_code, body, response.headers.get("Retry-After"))
+    def error(self, response: requests.Response, what: str) -> FetchError:
+        """Classify an error answer by its first ``errors[].reason`` (:func:`youtube_error`)."""
+        return youtube_error(response.status_code, _body(response),
+                             response.headers.get("Retry-After"))
+
+    def _get(self, params: Mapping[str, str]) -> Mapping[str, Any]:
+        body = _body(self.call("GET", "/youtube/v3/channels", params=params, what="channels"))
         if not isinstance(body, Mapping):
             raise FetchError(FailureKind.TRANSIENT, "YouTube answered with a body that is not JSON")
         return body
+
+
+def _body(response: requests.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
 
 
 def youtube_error(status: int, body: Any, retry_after: str | None) -> FetchError:

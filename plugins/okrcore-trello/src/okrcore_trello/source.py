@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from okrcore.errors import SourceError
-from okrcore.model import KeyResult, Measure
+from okrcore.model import KeyResult
 from okrcore.sources import (
     Credentials,
     Failure,
@@ -21,7 +21,7 @@ from okrcore.sources import (
     TrackedItem,
     parse_retry_after,
 )
-from okrcore.tasks import NoTasks, Task, day_of, points, total
+from okrcore.tasks import Task, day_of, tasks_reading
 
 from ._version import __version__
 from .query import TrelloQuery, card_created, card_id, done_lists, parse_query, validate_query
@@ -218,19 +218,10 @@ def _reading(
             tasks.append(Task(done, created, day_of(stamp) if done else None))
     except (KeyError, TypeError, ValueError) as exc:
         return Failure(request, FailureKind.TRANSIENT, f"Trello sent a malformed card: {exc}")
-    cumulative = request.measure is Measure.CUMULATIVE
-    info = {"requests": calls, "items" if query.checklist else "cards": len(tasks)}
-    unit = "%" if query.metric == "percent_done" else None
-    try:
-        if request.series:
-            series = points(tasks, query.metric, request.start, request.end,
-                            cumulative=cumulative)
-            return Reading(request, series, unit=unit, info=info)
-        value = total(tasks, query.metric, request.start, request.end, cumulative=cumulative)
-    except NoTasks as exc:
-        return Failure(request, FailureKind.PERMANENT,
-                       f"board {query.board}: {exc} (check list, label and member)")
-    return Reading.total(request, value, unit=unit, info=info)
+    return tasks_reading(request, tasks, query.metric, where=f"board {query.board}",
+                         hint="check list, label and member",
+                         info={"requests": calls, "items" if query.checklist else "cards":
+                               len(tasks)})
 
 
 def _tracks_problem(ident: str | None, lists: tuple[str, ...] | None, unknown: list[str]) -> str:
