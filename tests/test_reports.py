@@ -759,7 +759,8 @@ def test_refresh_sends_the_daily_report_when_asked(
     from okrcore.engine import refresh
 
     plan, _ = demo
-    plan = attrs.evolve(plan, notify={"chat": {"plugin": "recorder", "after_refresh": True}})
+    chat = {"plugin": "recorder", "after_refresh": True}
+    plan = attrs.evolve(plan, notify={**plan.notify, "chat": chat})
     s = open_store("memory://")
     result = refresh(plan, s, at=DEMO_AT, manager=manager)
     assert result.hook_errors == ()
