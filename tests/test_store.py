@@ -297,3 +297,25 @@ class DefaultByKr(MemoryStore):
     """A backend that writes by key result with StoreBase's default."""
 
     add_checkins_by_kr = StoreBase.add_checkins_by_kr
+
+
+def test_reading_leaves_the_garbage_collector_as_it_was() -> None:
+    import gc
+
+    from okrcore.store import RowReader
+
+    def failing() -> Iterator[tuple[Any, ...]]:
+        yield ("a", 1.0, "2026-01-01", "manual", "2026-01-01T00:00:00.000000+00:00",
+               None, None, None)
+        raise RuntimeError("driver failed")
+
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError):
+        RowReader().checkins(failing())
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        assert RowReader().checkins([]) == []
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

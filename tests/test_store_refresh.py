@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+import threading
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import pytest
 
 from okrcore.engine import refresh
-from okrcore.model import Connection, Cycle, KeyResult, Objective, Plan
+from okrcore.model import CheckIn, Connection, Cycle, KeyResult, Objective, Plan
 from okrcore.plugins import PluginManager
-from okrcore.store import MemoryStore
+from okrcore.store import AddResult, MemoryStore
 from okrcore.testing import FakeServer, Reply
 
 AT = dt.date(2026, 3, 10)
@@ -129,3 +130,49 @@ def test_refresh_counts_each_key_result_alike_with_or_without_per_kr_counts(
     assert [(c.kr_id, c.value) for c in batched.checkins()] == [
         (c.kr_id, c.value) for c in single.checkins()]
     assert len(batched.checkin_history()) == len(single.checkin_history()) == 7 + 2
+
+
+class _Watched:
+    """A store that says when a key result's readings were stored."""
+
+    def __init__(self, inner: MemoryStore, kr_id: str) -> None:
+        self.inner, self.kr_id = inner, kr_id
+        self.stored = threading.Event()
+
+    def add_checkins_by_kr(self, checkins: Iterable[CheckIn], *, run_id: str | None = None,
+                           reason: str | None = None) -> dict[str, AddResult]:
+        checkins = list(checkins)
+        counts = self.inner.add_checkins_by_kr(checkins, run_id=run_id, reason=reason)
+        if any(c.kr_id == self.kr_id for c in checkins):
+            self.stored.set()
+        return counts
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def test_readings_are_stored_while_later_answers_are_still_coming(
+    server: FakeServer, store: MemoryStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the slow service answers only once the fast one's reading is in the store (or after 10 s,
+    # which fails the test): storing does not wait for the run's last answer
+    monkeypatch.setattr("okrcore.engine.STORE_EARLY", 1)
+    watched = _Watched(store, "fast")
+    seen: list[bool] = []
+
+    def slow(call: Any) -> Reply:
+        seen.append(watched.stored.wait(10))
+        return Reply(json={"v": 2})
+
+    server.route("/fast", Reply(json={"v": 1}))
+    server.handle("/slow", slow)
+    krs = [KeyResult(kr, kr, baseline=0, target=10,
+                     source={"connection": "api", "url": f"/{kr}", "value": "$.v"})
+           for kr in ("fast", "slow")]
+    plan = Plan(cycles=[CYCLE], objectives=[Objective("o", "Grow", "q1", key_results=krs)],
+                connections={"api": Connection("api", "http_json", {}, endpoint=server.url)})
+    result = refresh(plan, watched, at=AT, manager=PluginManager(load_entry_points=False))
+    assert seen == [True]
+    assert [(o.kr_id, o.status, o.value) for o in result.outcomes] == [
+        ("fast", "refreshed", 1.0), ("slow", "refreshed", 2.0)]
+    assert sorted((c.kr_id, c.value) for c in store.checkins()) == [("fast", 1.0), ("slow", 2.0)]

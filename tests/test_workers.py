@@ -27,12 +27,14 @@ from typing import Any
 import attrs
 import pytest
 
+from okrcore.errors import OkrError
 from okrcore.hookspecs import hookimpl
 from okrcore.model import Connection, Cycle, KeyResult, Objective, Plan, RunOutcome
+from okrcore.planfile import load_plan
 from okrcore.plugins import PluginManager
 from okrcore.sources import FetchRequest, Reading, Source
 from okrcore.store import MemoryStore, open_store
-from okrcore.testing import serve
+from okrcore.testing import FakeServer, Reply, serve
 from okrcore.workers import (
     QUEUED,
     Shard,
@@ -45,6 +47,7 @@ from okrcore.workers import (
     split_jobs,
 )
 from okrcore.workers.jobs import Job, PlanCache, execute
+from okrcore.workers.plans import cache_directory, read_plan
 from okrcore.workers.runlog import find_run, in_flight, merge, record
 
 TODAY = dt.date.today()
@@ -195,6 +198,14 @@ def test_recording_jobs_by_position_or_whole_runs_agree(store_class: type[Memory
 
 
 # -- jobs ---------------------------------------------------------------------------------------
+@pytest.fixture(autouse=True)
+def plan_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test (and the workers it starts) its own disk cache of parsed plans."""
+    folder = tmp_path_factory.mktemp("plan-cache")
+    monkeypatch.setenv("OKRCORE_CACHE_DIR", str(folder))
+    return folder
+
+
 def test_a_worker_with_another_plan_fails_the_jobs_key_results(tmp_path: Path) -> None:
     plan = tmp_path / "okrs.yaml"
     plan.write_text(plan_yaml("http://127.0.0.1:1", 2))
@@ -204,6 +215,108 @@ def test_a_worker_with_another_plan_fails_the_jobs_key_results(tmp_path: Path) -
         outcomes, _ = execute(job, store, PluginManager(load_entry_points=False), PlanCache())
     assert [(o.kr_id, o.status) for o in outcomes] == [("kr0", "failed"), ("kr1", "failed")]
     assert "differs from the one enqueued" in str(outcomes[0].error)
+
+
+class Jobs:
+    """A task engine that keeps the jobs it is given (``execute`` runs them here)."""
+
+    name = "kept"
+
+    def __init__(self) -> None:
+        self.jobs: list[Job] = []
+
+    def defer(self, jobs: Sequence[Job]) -> None:
+        self.jobs.extend(jobs)
+
+    def work(self, store_url: str, options: Any) -> None:
+        raise NotImplementedError
+
+
+def titles(plan: Plan) -> list[str]:
+    return [kr.title for kr in plan.key_results()]
+
+
+def test_a_plan_is_parsed_once_per_process_and_again_when_its_file_changes(
+        tmp_path: Path) -> None:
+    path = tmp_path / "okrs.yaml"
+    path.write_text(plan_yaml("http://127.0.0.1:1", 2))
+    _, first = read_plan(path)
+    plans = PlanCache(None)  # memory only
+    plan = plans.get(str(path), first)
+    assert plans.get(str(path), first) is plan
+    assert plans.parsed == 1
+    path.write_text(plan_yaml("http://127.0.0.1:1", 3))  # a new version, for the next run
+    _, second = read_plan(path)
+    # the jobs of the run enqueued with the first version keep using it
+    assert plans.get(str(path), first) is plan
+    assert titles(plans.get(str(path), second)) == ["Metric 0", "Metric 1", "Metric 2"]
+    assert titles(plans.get(str(path), first)) == ["Metric 0", "Metric 1"]
+    assert plans.parsed == 2
+    with pytest.raises(OkrError, match="differs from the one enqueued"):
+        PlanCache(None).get(str(path), first)  # a worker that never saw the first version
+
+
+def test_the_disk_cache_hands_the_enqueued_plan_to_every_worker_of_the_machine(
+        tmp_path: Path, plan_cache: Path) -> None:
+    path = tmp_path / "okrs.yaml"
+    path.write_text(plan_yaml("http://127.0.0.1:1", 2))
+    with contextlib.closing(open_store("memory://")) as store:
+        jobs = Jobs()
+        enqueue(path, store, jobs, manager=PluginManager(load_entry_points=False))
+    job = jobs.jobs[0]
+    where = load_plan(path).locate("objectives[0].key_results[1].title")
+    path.write_text("# edited while the run is in flight\n\n" + plan_yaml("http://127.0.0.1:1", 5))
+    worker = PlanCache(plan_cache)
+    cached = worker.get(job.plan, job.plan_sha256)
+    assert titles(cached) == ["Metric 0", "Metric 1"]
+    assert worker.parsed == 0  # read from the cache, as the run saw it
+    # positions (for located messages) are those of the version the run saw
+    assert where is not None
+    assert cached.locate("objectives[0].key_results[1].title") == where
+    _, edited = read_plan(path)
+    assert len(titles(PlanCache(plan_cache).get(job.plan, edited))) == 5
+    again = PlanCache(plan_cache)
+    assert len(titles(again.get(job.plan, edited))) == 5
+    assert again.parsed == 0  # the first worker left it there
+    # the cache is private to the user: a folder others may write to is not trusted
+    plan_cache.chmod(0o777)
+    try:
+        shared = PlanCache(plan_cache)
+        assert len(titles(shared.get(job.plan, edited))) == 5
+        assert shared.parsed == 1
+    finally:
+        plan_cache.chmod(0o700)
+
+
+def test_a_broken_disk_cache_entry_is_parsed_again(tmp_path: Path, plan_cache: Path) -> None:
+    path = tmp_path / "okrs.yaml"
+    path.write_text(plan_yaml("http://127.0.0.1:1", 2))
+    plan, sha = PlanCache(plan_cache).load(path)
+    (entry,) = plan_cache.glob("*.plan.pickle")
+    entry.write_bytes(entry.read_bytes()[:100])  # truncated
+    plans = PlanCache(plan_cache)
+    assert plans.get(str(path), sha) == plan
+    assert plans.parsed == 1
+
+
+def test_a_job_runs_on_the_plan_its_run_was_enqueued_with(tmp_path: Path) -> None:
+    def answer(call: Any) -> Reply:
+        return Reply(json={"v": int(call.path.rsplit("/", 1)[-1]) + 10})
+
+    path = tmp_path / "okrs.yaml"
+    manager = PluginManager(load_entry_points=False)
+    with FakeServer() as server, contextlib.closing(open_store("memory://")) as store:
+        server.handle("*", answer)
+        path.write_text(plan_yaml(server.url, 3))
+        jobs = Jobs()
+        run = enqueue(path, store, jobs, manager=manager)
+        # the plan loses a key result and changes its connection while the run is in flight
+        path.write_text(plan_yaml("http://127.0.0.1:1", 1))
+        (job,) = jobs.jobs
+        outcomes, _ = execute(job, store, manager, PlanCache(cache_directory()))
+    assert [(o.kr_id, o.status, o.value) for o in outcomes] == [
+        ("kr0", "refreshed", 10.0), ("kr1", "refreshed", 11.0), ("kr2", "refreshed", 12.0)]
+    assert [o.kr_id for o in run.outcomes] == ["kr0", "kr1", "kr2"]
 
 
 # -- workers on procrastinate ------------------------------------------------------------------

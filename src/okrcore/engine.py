@@ -299,6 +299,11 @@ class _Engine:
         self.bugs: list[BaseException] = []
         self.closed = False
         self.lock = threading.Lock()
+        # readings settled and not yet stored, and the connections still running: the caller's
+        # thread stores readings while later ones are still on the wire (``_run_all``)
+        self.fresh: list[Reading] = []
+        self.running = 0
+        self.changed = threading.Condition(self.lock)
 
     def remaining(self) -> float | None:
         return None if self.deadline_at is None else self.deadline_at - self.clock()
@@ -318,6 +323,10 @@ class _Engine:
                 return
             self.results[key] = answer
             self.attempts[key] = attempts
+            if isinstance(answer, Reading):
+                self.fresh.append(answer)
+                if len(self.fresh) == STORE_EARLY:
+                    self.changed.notify()
         if isinstance(answer, Failure):
             _log.warning("key result %s [%s] failed (%s) after %d attempt(s): %s",
                          answer.request.kr.id, answer.request.connection.name, answer.kind.value,
@@ -356,7 +365,7 @@ class _Engine:
                 while True:
                     with queue_lock:
                         batch = next(queue, None)
-                    if batch is None:
+                    if batch is None or self.closed:  # closed: the run ended without us
                         return
                     self._run_batch(job, batch, pacer)
 
@@ -365,6 +374,9 @@ class _Engine:
             for worker in workers:
                 worker.join()
         finally:
+            with self.lock:  # its answers are all in: the caller stores them now
+                self.running -= 1
+                self.changed.notify()
             if source is not None:
                 # closing must not turn a good run into a failed one
                 with contextlib.suppress(Exception):
@@ -666,7 +678,14 @@ def _refresh(
     engine.scrubbers = {job.connection.name: job.scrub for job in jobs}
     _log.info("refresh %s for %s: %d request(s) on %d connection(s)", run_id, as_of,
               len(planned.requests), len(jobs))
-    deadline_hit = _run_all(engine, jobs)
+    added: dict[str, AddResult] = {}
+    order = {r.key: i for i, r in enumerate(planned.requests)}
+
+    def store_some(readings: list[Reading]) -> None:  # in plan order within what came in
+        readings.sort(key=lambda r: order[r.request.key])
+        added.update(_store_readings(store, readings, run_id))
+
+    deadline_hit = _run_all(engine, jobs, store_some)
     if deadline_hit:
         _log.warning("refresh %s: the deadline of %g s passed with %d request(s) unanswered",
                      run_id, deadline, len(planned.requests) - len(engine.results))
@@ -675,8 +694,6 @@ def _refresh(
         results.setdefault(r.key, Failure(r, FailureKind.DEADLINE, _DEADLINE_IN_FLIGHT))
 
     by_kr = {r.kr.id: r for r in planned.requests}
-    readings = [a for a in (results[r.key] for r in planned.requests) if isinstance(a, Reading)]
-    added = _store_readings(store, readings, run_id)
     outcomes = []
     for kr in plan.measured():
         if kr.id in planned.decided:
@@ -769,30 +786,58 @@ def _connection_jobs(
     return jobs
 
 
-def _run_all(engine: _Engine, jobs: list[_ConnectionRun]) -> bool:
-    """Run every connection concurrently; True when the deadline cut the run short.
+def _run_all(
+    engine: _Engine, jobs: list[_ConnectionRun], store: Callable[[list[Reading]], None]
+) -> bool:
+    """Run every connection concurrently, handing readings to ``store`` (in this thread) as
+    they come in; True when the deadline cut the run short.
 
-    Returns at the deadline even when calls still hang: the daemon workers are abandoned (their
-    late answers are ignored) and cannot hold the process open.
+    Storing while later answers are still on the wire keeps it off the run's time: only the
+    readings of the last moments are stored after the last answer. Returns at the deadline even
+    when calls still hang: the daemon workers are abandoned (their late answers are ignored) and
+    cannot hold the process open.
     """
-    threads: list[threading.Thread] = []
-    for job in jobs:
-        threads += _start(1, f"okr-refresh-{job.connection.name}", engine.guarded,
-                          functools.partial(engine.run_connection, job))
-    for thread in threads:
-        left = engine.remaining()
-        thread.join(None if left is None else max(0.0, left))
     with engine.lock:
-        engine.closed = True  # late answers (after the deadline) are ignored
+        engine.running = len(jobs)
+    threads: list[threading.Thread] = []
+    try:
+        for job in jobs:
+            threads += _start(1, f"okr-refresh-{job.connection.name}", engine.guarded,
+                              functools.partial(engine.run_connection, job))
+        while True:
+            left = engine.remaining()
+            with engine.lock:
+                if engine.running and not len(engine.fresh) >= STORE_EARLY:
+                    engine.changed.wait(None if left is None else max(0.0, left))
+                readings, engine.fresh = engine.fresh, []
+                running = engine.running
+            if readings:
+                store(readings)
+            left = engine.remaining()
+            if not running or (left is not None and left <= 0):
+                break
+    finally:
+        with engine.lock:
+            engine.closed = True  # late answers (after the deadline) are ignored
+            readings, engine.fresh = engine.fresh, []
+    if readings:
+        store(readings)
+    if not running:
+        for thread in threads:  # closing their sources
+            left = engine.remaining()
+            thread.join(None if left is None else max(0.0, left))
+    with engine.lock:
         bugs = list(engine.bugs)
     if bugs:  # an engine bug: surface it
         raise bugs[0]
-    return any(thread.is_alive() for thread in threads)
+    return bool(running)
 
 
 # key results whose readings one transaction stores: a commit per key result made storing a
 # large refresh slow (PostgreSQL most), one commit for all of them risks a long transaction
 STORE_CHUNK = 500
+# readings stored as soon as that many are in, while the run goes on (fewer: at its end)
+STORE_EARLY = 64
 
 
 def _checkins(answer: Reading) -> list[CheckIn]:

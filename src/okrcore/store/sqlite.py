@@ -245,9 +245,8 @@ def utc_text(moment: dt.datetime) -> str:
 def _rows(
     checkins: Iterable[CheckIn], run_id: str | None, reason: str | None
 ) -> list[tuple[Any, ...]]:
-    """The rows to upsert (:func:`~okrcore.store.latest_per_key`), in the order given: a write
-    takes the whole file's lock, so row order cannot deadlock, and the given order (often by
-    day) is the reading-order index's, which writes a large batch faster than key order."""
+    """The rows to write (:func:`~okrcore.store.latest_per_key`), in the order given: a write
+    takes the whole file's lock, so row order cannot deadlock and needs no sorting."""
     # a batch has few distinct days and times (a refresh records one time): text each once
     days: dict[dt.date, str] = {}
     times: dict[dt.datetime, str] = {}

@@ -10,6 +10,7 @@ docs/company.md tells how to run it.
 from __future__ import annotations
 
 from .jobs import DEFAULT_JOB_SIZE, Job, enqueue
+from .plans import PlanCache, cache_directory, read_plan
 from .runlog import QUEUED, Progress, run_progress
 from .split import Shard, Unit, plan_units, shard, split_jobs
 from .taskengine import TaskEngine, WorkerOptions, open_task_engine
@@ -18,14 +19,17 @@ __all__ = [
     "DEFAULT_JOB_SIZE",
     "QUEUED",
     "Job",
+    "PlanCache",
     "Progress",
     "Shard",
     "TaskEngine",
     "Unit",
     "WorkerOptions",
+    "cache_directory",
     "enqueue",
     "open_task_engine",
     "plan_units",
+    "read_plan",
     "run_progress",
     "shard",
     "split_jobs",

@@ -7,7 +7,6 @@ between machines and calls :func:`execute` and :func:`finish` on a worker.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,12 +22,12 @@ from okrcore.engine import (
 )
 from okrcore.errors import OkrError
 from okrcore.model import Plan, RunOutcome, RunRecord
-from okrcore.planfile import load_plan
 from okrcore.plugins import PluginManager
 from okrcore.sources import FailureKind
 from okrcore.store import MemoryStore, Store
 
 from . import runlog
+from .plans import PlanCache, cache_directory
 from .split import _ids, split_jobs, units_of
 
 if TYPE_CHECKING:
@@ -54,7 +53,9 @@ class Job:
     """One job of a run: the key results to fetch and how. JSON-ready (:meth:`to_json`).
 
     ``plan`` is the plan file's absolute path; every worker reads it there (a checkout or a shared
-    volume), and refuses it when its content differs from ``plan_sha256`` (what was enqueued).
+    volume) and runs the job on the plan whose content hashes to ``plan_sha256`` (what was
+    enqueued): the one it holds in its :class:`~okrcore.workers.plans.PlanCache`, else the file if
+    it is unchanged; else the job's key results fail saying so.
     """
 
     run: str
@@ -85,35 +86,6 @@ class Job:
         return cls(**data)
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-class PlanCache:
-    """Plans a worker has loaded, by path and content hash (a worker runs many jobs of one plan).
-    """
-
-    def __init__(self) -> None:
-        self._plans: dict[tuple[str, str], Plan] = {}
-
-    def get(self, path: str, sha256: str) -> Plan:
-        """The plan at ``path`` if its content hashes to ``sha256``; else an OkrError."""
-        key = (path, sha256)
-        if key not in self._plans:
-            file = Path(path)
-            try:
-                found = _sha256(file)
-            except OSError as exc:
-                raise OkrError(f"this worker cannot read the plan {path}: {exc.strerror}; every "
-                               "worker needs the plan at the path it was enqueued from") from None
-            if found != sha256:
-                raise OkrError(f"the plan {path} on this worker differs from the one enqueued "
-                               "(sha256 mismatch); deploy the same plan to every worker and "
-                               "enqueue again")
-            self._plans[key] = load_plan(file)
-        return self._plans[key]
-
-
 def enqueue(
     plan_path: str | Path,
     store: Store,
@@ -126,21 +98,26 @@ def enqueue(
     retries: int = DEFAULT_RETRIES,
     timeout_retries: int = DEFAULT_TIMEOUT_RETRIES,
     manager: PluginManager | None = None,
+    plans: PlanCache | None = None,
 ) -> RunRecord:
     """Record a run in flight in ``store`` and hand its jobs to ``engine``; return the record.
 
     Key results are grouped as the sources batch them (:func:`okrcore.workers.split.plan_units`)
     and packed into jobs of at most ``job_size``; workers (``okr worker``) fetch them and merge
     their outcomes into the run. When the engine refuses the jobs, the run is recorded as failed.
+
+    The parsed plan is left in ``plans`` (default: the disk cache of
+    :func:`~okrcore.workers.plans.cache_directory`), where workers of this machine find it
+    instead of parsing the file again.
     """
     path = Path(plan_path).resolve()
-    plan = load_plan(path)
+    plans = PlanCache(cache_directory()) if plans is None else plans
+    plan, sha = plans.load(path)
     with MemoryStore() as unused:  # a dry run stores nothing
         planned = refresh(plan, unused, at=at, backfill=backfill, dry_run=True, manager=manager)
     groups = split_jobs(units_of(planned.requests, manager), job_size)
     run = runlog.in_flight(planned.run, groups, {"engine": engine.name, "plan": str(path)})
     store.record_run(run)
-    sha = _sha256(path)
     position = {o.kr_id: i for i, o in enumerate(run.outcomes)}
     jobs = [
         Job(run.id, i, str(path), sha, run.as_of.isoformat(), run.started_at.isoformat(), ids,

@@ -1,8 +1,9 @@
 """The distributed refresh on procrastinate: jobs in PostgreSQL, no other broker.
 
 Three tasks on the queue ``okrcore``: ``okrcore.fetch`` runs one job and defers
-``okrcore.record`` with the job's outcomes under the lock ``okrcore-run:RUN`` (procrastinate runs
-jobs sharing a lock one at a time, in order: merges into one run never overlap), and the periodic
+``okrcore.record`` with the job's outcomes, ahead of the fetches still queued, under the lock
+``okrcore-run:RUN`` (procrastinate runs jobs sharing a lock one at a time, in order: merges into
+one run never overlap), and the periodic
 ``okrcore.retry_stalled`` hands the jobs of workers whose heartbeat stopped back to the queue
 (procrastinate's stalled-job recovery). See docs/company.md.
 """
@@ -21,7 +22,8 @@ from okrcore.model import RunOutcome
 from okrcore.plugins import PluginManager, default_manager
 from okrcore.store import Store, open_store
 
-from .jobs import Job, PlanCache, execute, failed_job, finish
+from .jobs import Job, execute, failed_job, finish
+from .plans import PlanCache, cache_directory
 from .taskengine import WorkerOptions, safe_url
 
 __all__ = ["QUEUE", "ProcrastinateEngine"]
@@ -31,6 +33,7 @@ FETCH, RECORD, STALLED = "okrcore.fetch", "okrcore.record", "okrcore.retry_stall
 ATTEMPTS = 3
 """Attempts of a job that raises (the store unreachable...); after the last one, a fetch job's
 key results are recorded as failed so that the run completes."""
+RECORD_PRIORITY = 1  # fetch jobs have procrastinate's default, 0
 STALLED_CHECK = "* * * * * */5"  # every 5 seconds: one cheap query
 _SCHEMA_LOCK = 0x6F6B72636F7265  # an advisory-lock key: two machines never apply the schema twice
 _EXTRA = "the distributed refresh needs the workers extra: pip install 'okrcore[workers]'"
@@ -90,7 +93,10 @@ class ProcrastinateEngine:
                 if context.job.attempts < ATTEMPTS - 1:
                     raise  # procrastinate runs it again
                 outcomes, info = failed_job(job, f"{type(exc).__name__}: {exc}"), {}
-            await record.configure(lock=f"okrcore-run:{job.run}").defer_async(
+            # merges go before the fetches still queued: left behind them, a run's merges would
+            # all wait for its last fetch and then run one by one (2 s for 50 jobs)
+            await record.configure(lock=f"okrcore-run:{job.run}", priority=RECORD_PRIORITY
+                                   ).defer_async(
                 job=payload, outcomes=[attrs.asdict(o) for o in outcomes], info=info)
 
         @app.periodic(cron=STALLED_CHECK, periodic_id=STALLED)
@@ -133,7 +139,8 @@ class ProcrastinateEngine:
         self.ensure_schema()
         store = open_store(store_url)
         try:
-            state = _WorkerState(store, default_manager(), PlanCache(), options.stalled_after)
+            state = _WorkerState(store, default_manager(), PlanCache(cache_directory()),
+                                 options.stalled_after)
             self.app.run_worker(
                 queues=[QUEUE], concurrency=options.concurrency, wait=not options.burst,
                 name=options.name, additional_context={"okrcore": state},
