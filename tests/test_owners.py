@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from okrcore.checks import check
+from okrcore.checks import Finding, check
 from okrcore.cli import main
 from okrcore.errors import PlanError, ValidationError
 from okrcore.exchange import read_tables, write_tables
@@ -106,8 +106,12 @@ def test_model_refuses_an_unknown_notify_channel_and_a_bad_email() -> None:
         Plan(owners=[Owner("x", notify="chat")])
 
 
+def owner_findings(plan: Plan) -> list[Finding]:
+    return [f for f in check(plan) if f.code.startswith("OKR-O")]
+
+
 def codes(plan: Plan) -> list[tuple[str, str, int | None]]:
-    return [(f.code, f.where, f.line) for f in check(plan) if f.code.startswith("OKR-O")]
+    return [(f.code, f.where, f.line) for f in owner_findings(plan)]
 
 
 def test_lint_flags_unknown_owners_with_line_and_field_path() -> None:
@@ -291,3 +295,66 @@ def test_an_owner_of_key_results_only_is_rolled_up_over_them() -> None:
     assert cy.score == pytest.approx((3 * k1 + 1 * k3) / 4)
     assert card.by_owner["ann"].score == card.objectives["a"].score
     assert [n["id"] for n in card.to_dict()["rollups"]["owner"]] == ["ann", "bo", "cy"]
+
+
+REMINDED = PLAN.replace("title: Owned\n", "title: Owned\nreminders: {escalate_after: 2}\n")
+
+
+def test_lint_flags_owners_reminders_cannot_reach_in_okr_reminds_words() -> None:
+    from okrcore.remind import failures, reminders, send_reminders
+
+    plan = load(REMINDED)  # bright has an email, but the plan has no email channel
+    found = owner_findings(plan)
+    assert [(f.code, f.where, f.line) for f in found] == [
+        ("OKR-O003", "objectives[0].key_results[1].owner", 21)
+    ]
+    assert found[0].severity.value == "error"
+    assert found[0].message == (
+        "owner 'bright' has an email but the plan has no email channel (a notify channel with "
+        "plugin: email): okr remind cannot remind them of key result 'mentions'"
+    )
+    # okr remind fails for the same owner with the same words
+    due = reminders(plan, MemoryStore(), at=AT)
+    problems = failures(due, send_reminders(plan, MemoryStore(), due, dry_run=True))
+    assert problems == [found[0].message.split(": okr remind")[0]]
+
+
+MAILED = REMINDED.replace(
+    "notify:\n", "notify:\n  mail: {plugin: email, host: smtp.example.com, from: o@example.com,"
+    " to: [o@example.com]}\n")
+
+
+def test_reminder_reach_covers_escalations_and_free_text_owners() -> None:
+    assert codes(load(MAILED)) == []
+    # seo loses its channel: 'sessions' has no owner of its own, so the finding points at its
+    # objective's owner field (and replaces the OKR-O002 hint about the same owner)
+    plan = load(MAILED.replace("{id: seo, name: SEO team, notify: chat}", "{id: seo}"))
+    assert codes(plan) == [("OKR-O003", "objectives[1].owner", 25)]
+    assert MAILED.splitlines()[25 - 1] == "    owner: seo"
+    assert owner_findings(plan)[0].message == (
+        "owner 'seo' has neither a notify channel nor an email: okr remind cannot remind them "
+        "of key result 'sessions'")
+    # maria, without a channel, is reminded of 'leads' (hers through her objective) and, after
+    # escalate_after periods, of bright's 'mentions'
+    text = MAILED.replace("notify: chat, email: maria@example.com", "")
+    found = owner_findings(load(text))
+    assert [(f.code, f.where) for f in found] == [("OKR-O003", "objectives[0].owner")]
+    assert found[0].message.endswith("remind them of 2 key results (leads, mentions)")
+    # leads given to seo and escalation off: nothing reminds maria, only the OKR-O002 hint
+    text = text.replace("baseline: 0, cadence: daily}", "baseline: 0, cadence: daily, owner: seo}")
+    assert codes(load(text.replace("escalate_after: 2", "escalate_after: 0"))) == [
+        ("OKR-O002", "owners[0]", 5)]
+    assert [c for c, _w, _l in codes(load(text))] == ["OKR-O003"]  # escalations reach her
+    # without an owners section, every owner reminders reach is free text nobody can reach
+    lines = REMINDED.splitlines(keepends=True)
+    no_owners = load("".join(lines[:3] + lines[7:]))
+    assert [(f.code, f.where) for f in owner_findings(no_owners)] == [
+        ("OKR-O003", "objectives[0].owner"),
+        ("OKR-O003", "objectives[0].key_results[1].owner"),
+        ("OKR-O003", "objectives[1].owner"),
+    ]
+    assert owner_findings(no_owners)[0].message.startswith(
+        "owner 'maria' is not in the plan's owners section: no channel or email to reach them")
+    # no reminders section: free-text owners stay unchecked, as before
+    lines = PLAN.splitlines(keepends=True)
+    assert codes(load("".join(lines[:2] + lines[6:]))) == []

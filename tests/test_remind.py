@@ -137,7 +137,7 @@ def test_one_reminder_per_owner_per_period(store: Store, manager: PluginManager)
     assert [(r.reminder.owner, r.status) for r in results] == [("bob", "sent")]
     ((channel, to, message),) = Recorder.sent
     assert (channel, to) == ("mail", ["bob@example.com"])
-    assert message.title == "Team OKRs: check-in reminder (1 key result)"
+    assert message.title == "Team OKRs: check-in reminder for Bob (1 key result)"
     assert "- NPS (nps): 1 weekly period without a check-in (last 2026-10-20)" in message.text
     assert message.report["reminder"]["key"] == "reminder:bob:2026-W44"
     # the next hourly run, and the rest of the week: nothing again

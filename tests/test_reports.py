@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
+import attrs
 import jsonschema
 import pytest
 
@@ -758,7 +759,8 @@ def test_refresh_sends_the_daily_report_when_asked(
     from okrcore.engine import refresh
 
     plan, _ = demo
-    plan = attrs.evolve(plan, notify={"chat": {"plugin": "recorder", "after_refresh": True}})
+    chat = {"plugin": "recorder", "after_refresh": True}
+    plan = attrs.evolve(plan, notify={**plan.notify, "chat": chat})
     s = open_store("memory://")
     result = refresh(plan, s, at=DEMO_AT, manager=manager)
     assert result.hook_errors == ()
@@ -966,3 +968,17 @@ def test_every_format_renders_extreme_numbers(value: float, fmt: ReportFormat) -
         assert "A huge target" in out
         if fmt == "json":
             jsonschema.validate(json.loads(out), load_schema())
+
+
+def test_a_report_looks_lines_up_by_id(plan: Plan, store: Store) -> None:
+    rep = report(plan, store, "weekly", at=AT)
+    assert [rep.key_result(line.id) for line in rep.key_results] == list(rep.key_results)
+    with pytest.raises(KeyError):
+        rep.key_result("no-such-key-result")
+    assert rep.initiatives_for("no-such-key-result") == ()
+    # the index is derived from the lines: an evolved report rebuilds it
+    assert attrs.evolve(rep, key_results=rep.key_results[:1]).key_result(
+        rep.key_results[0].id
+    ) is rep.key_results[0]
+    with pytest.raises(KeyError):
+        attrs.evolve(rep, key_results=rep.key_results[:1]).key_result(rep.key_results[1].id)

@@ -108,6 +108,31 @@ def test_okr_init_list_and_bad_input(tmp_path: Path) -> None:
     assert not (tmp_path / "p.yaml").exists()
 
 
+def test_marketing_template_reminds_its_owners_through_its_file_channel(tmp_path: Path) -> None:
+    # okr init, a check-in to open a store, then okr remind three weeks into the quarter: every
+    # owner is reached (the email channel is the template's local file), and exit code 0
+    runner = CliRunner()
+    plan = tmp_path / "plan.yaml"
+    store = f"sqlite:///{tmp_path / 'okr.db'}"
+    at = "2027-01-21"
+    made = runner.invoke(main, ["init", str(plan), "-t", "marketing", "--quarter", "2027-Q1"])
+    assert made.exit_code == 0, made.output
+    done = runner.invoke(main, ["checkin", str(plan), "cac", "190", "--store", store, "--at", at])
+    assert done.exit_code == 0, done.output
+    sent = runner.invoke(main, ["remind", str(plan), "--store", store, "--at", at,
+                                "--format", "json"])
+    assert sent.exit_code == 0, sent.output
+    results = json.loads(sent.stdout)["results"]
+    assert {r["owner"]: r["status"] for r in results} == {
+        "cmo": "sent", "seo-team": "sent", "search-agency": "sent", "growth-team": "sent"}
+    assert {r["channel"] for r in results} == {"owner-mail"}
+    text = (tmp_path / "reminders.md").read_text(encoding="utf-8")
+    assert "check-in reminder for Search agency (external) (1 key result)" in text
+    again = runner.invoke(main, ["remind", str(plan), "--store", store, "--at", at])
+    assert again.exit_code == 0
+    assert "skipped cmo: already reminded in 2027-W03" in again.output
+
+
 def test_the_sales_template_s_commented_commands_work(tmp_path: Path) -> None:
     """The sales template shows a sum of parts, an objective with two parents, KPIs and
     confidence in tenths; the commands its header suggests work on it as written."""

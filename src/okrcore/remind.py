@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from .errors import NotifyError, StoreError, ValidationError
-from .model import Cadence, Plan
+from .model import Cadence, KeyResult, Plan
 from .notifiers import Message
 
 if TYPE_CHECKING:
@@ -42,7 +42,9 @@ __all__ = [
     "ReminderSettings",
     "Reminders",
     "failures",
+    "owner_route",
     "period_of",
+    "recipients",
     "reminder_message",
     "reminder_settings",
     "reminders",
@@ -224,6 +226,35 @@ class Reminders:
     problems: tuple[str, ...] = ()
 
 
+def _remindable(kr: KeyResult) -> bool:
+    # one that follows its initiatives has nothing to check in
+    return kr.progress_from is None
+
+
+def recipients(plan: Plan, settings: ReminderSettings | None = None
+               ) -> dict[str, list[tuple[str, str]]]:
+    """Everyone :func:`reminders` may remind, whatever the store holds: owner id -> ``(field
+    path, key-result id)`` for each key result they could be reminded of, in plan order.
+
+    The field path is the ``owner:`` field that makes them the recipient: the key result's own,
+    else its objective's; for an escalation (``escalate_after`` > 0), the objective's.
+    """
+    settings = settings or reminder_settings(plan)
+    out: dict[str, list[tuple[str, str]]] = {}
+    for i, obj in enumerate(plan.objectives):
+        for j, kr in enumerate(obj.key_results):
+            if not _remindable(kr):
+                continue
+            owner = kr.owner or obj.owner
+            if owner is not None:
+                path = f"objectives[{i}].key_results[{j}].owner" if kr.owner else \
+                    f"objectives[{i}].owner"
+                out.setdefault(owner, []).append((path, kr.id))
+            if settings.escalate_after > 0 and obj.owner is not None and obj.owner != owner:
+                out.setdefault(obj.owner, []).append((f"objectives[{i}].owner", kr.id))
+    return out
+
+
 def _due(plan: Plan, store: Store, at: dt.date, settings: ReminderSettings,
          manager: PluginManager | None) -> list[DueCheckIn]:
     from .scoring import score
@@ -231,7 +262,7 @@ def _due(plan: Plan, store: Store, at: dt.date, settings: ReminderSettings,
     card = score(plan, store, at=at, manager=manager)
     out = []
     for kr in plan.key_results():
-        if kr.progress_from is not None:  # it follows its initiatives: nothing to check in
+        if not _remindable(kr):
             continue
         cycle = plan.cycle_of(kr.id)
         mine = card.key_results.get(kr.id)
@@ -271,9 +302,12 @@ def _email_channel(plan: Plan, settings: ReminderSettings) -> tuple[str | None, 
                   "reminders.email_channel")
 
 
-def _route(plan: Plan, owner: str, settings: ReminderSettings
-           ) -> tuple[str | None, str | None, str | None]:
-    """``(channel, email, problem)`` for reaching ``owner``."""
+def owner_route(plan: Plan, owner: str, settings: ReminderSettings | None = None
+                ) -> tuple[str | None, str | None, str | None]:
+    """How a reminder reaches ``owner``: ``(channel, email, None)`` (``email`` set: mailed through
+    that channel), or ``(None, None, problem)`` saying why they cannot be reached. ``okr remind``
+    and the lint rule ``OKR-O003`` both use it."""
+    settings = settings or reminder_settings(plan)
     found = plan.find_owner(owner)
     if found is None:
         return None, None, (f"owner {owner!r} is not in the plan's owners section: no channel "
@@ -330,7 +364,7 @@ def reminders(
             escalated.setdefault(boss, []).append(due)
     out = []
     for owner in dict.fromkeys([*own, *escalated]):
-        channel, email, problem = _route(plan, owner, settings)
+        channel, email, problem = owner_route(plan, owner, settings)
         out.append(Reminder(
             owner=owner,
             name=plan.owner_label(owner) or owner,
@@ -350,7 +384,9 @@ def reminder_message(reminder: Reminder, *, title: str | None = None,
     """The message an owner gets: their key results that need a check-in, then the escalated
     ones, one line each, as Markdown, text and HTML; the data is ``{"reminder": {...}}``."""
     count = len(reminder.key_results) + len(reminder.escalations)
-    head = f"{title or 'OKR'}: check-in reminder ({count} key result{'s' if count != 1 else ''})"
+    # the recipient is named: a shared channel (or the demo's file) holds several owners' reminders
+    head = (f"{title or 'OKR'}: check-in reminder for {reminder.name} "
+            f"({count} key result{'s' if count != 1 else ''})")
     sections = []
     if reminder.key_results:
         sections.append(("Your key results need a check-in", reminder.key_results, False))

@@ -89,10 +89,11 @@ def _print_events(store: Store, plan: Plan, where: Path) -> None:
         label = str(d.event.get("summary") or d.key)
         kind = d.kind.replace("_", " ")
         click.echo(wrap(f"  {d.at} {kind} -> {d.destination}: {label}", width, indent=4))
+    took = {d.destination for d in deliveries}  # not the reminders' file channel, say
     files = sorted({
         str(entry["path"])
-        for entry in plan.notify.values()
-        if isinstance(entry, Mapping) and entry.get("plugin") == "markdown-file"
+        for name, entry in plan.notify.items()
+        if name in took and isinstance(entry, Mapping) and entry.get("plugin") == "markdown-file"
         and entry.get("path")
     })
     for name in files:
@@ -124,6 +125,10 @@ def next_commands(plan: Plan, plan_arg: str, store_arg: str, at: dt.date) -> lis
             out.append(f"okr decompose {plan_arg} --funnel {funnel.id} --rate {what_if}")
             break
     out.append(f"okr report {plan_arg} {opts} --at {at} --kind weekly")
+    offline = all(isinstance(e, Mapping) and e.get("plugin") == "markdown-file"
+                  for e in plan.notify.values())
+    if plan.reminders and offline:  # the bundled plan reminds owners through a local file
+        out.append(f"okr remind {plan_arg} {opts} --at {at}")
     out.append(f"okr lint {plan_arg}")
     return out
 

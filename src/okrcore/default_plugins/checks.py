@@ -28,6 +28,7 @@ from okrcore.checks import (
 )
 from okrcore.hookspecs import hookimpl
 from okrcore.model import Cadence, KeyResult, Kind, Level, Measure, Objective, Plan, Strategy
+from okrcore.remind import owner_route, recipients, reminder_settings
 
 __all__ = [
     "BUILTIN_CHECKS",
@@ -551,22 +552,44 @@ def resources(plan: Plan, ctx: CheckContext) -> Iterator[Finding]:
 
 def owners(plan: Plan, ctx: CheckContext) -> Iterator[Finding]:
     """OKR-O: with an ``owners`` section, every owner reference names one of its owners, and
-    every owner can be reached. A plan without the section keeps free-text owners unchecked."""
-    if not plan.owners:
-        return
+    every owner can be reached; with a ``reminders`` section, every owner ``okr remind`` may
+    remind can be reached (the rule is :func:`okrcore.remind.owner_route`, the one ``okr
+    remind`` applies). A plan without either section keeps free-text owners unchecked."""
     known = [o.id for o in plan.owners]
-    for path, ref in plan.owner_refs():
-        if plan.find_owner(ref) is None:
-            close = difflib.get_close_matches(ref, known, n=1) if len(ref) < 100 else []
-            hint = f" (did you mean {close[0]!r}?)" if close else f" (owners: {', '.join(known)})"
+    if plan.owners:
+        for path, ref in plan.owner_refs():
+            if plan.find_owner(ref) is None:
+                close = difflib.get_close_matches(ref, known, n=1) if len(ref) < 100 else []
+                hint = (f" (did you mean {close[0]!r}?)" if close
+                        else f" (owners: {', '.join(known)})")
+                yield Finding(
+                    "OKR-O001",
+                    ERROR,
+                    f"unknown owner {ref!r}{hint}: add it to the owners section or use an "
+                    "owner's id",
+                    path,
+                )
+    unreached: set[str] = set()
+    if plan.reminders:
+        settings = reminder_settings(plan)
+        for ref, reached in recipients(plan, settings).items():
+            if plan.owners and plan.find_owner(ref) is None:
+                continue  # OKR-O001 names it
+            problem = owner_route(plan, ref, settings)[2]
+            if problem is None:
+                continue
+            unreached.add(ref)
+            krs = list(dict.fromkeys(kr for _path, kr in reached))
+            what = f"key result {krs[0]!r}" if len(krs) == 1 else \
+                f"{len(krs)} key results ({', '.join(krs)})"
             yield Finding(
-                "OKR-O001",
+                "OKR-O003",
                 ERROR,
-                f"unknown owner {ref!r}{hint}: add it to the owners section or use an owner's id",
-                path,
+                f"{problem}: okr remind cannot remind them of {what}",
+                reached[0][0],
             )
     for i, owner in enumerate(plan.owners):
-        if owner.notify is None and owner.email is None:
+        if owner.notify is None and owner.email is None and owner.id not in unreached:
             yield Finding(
                 "OKR-O002",
                 INFO,

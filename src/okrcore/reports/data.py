@@ -310,6 +310,24 @@ class Report:
     owner: str | None = None
     initiatives: tuple[InitiativeLine, ...] = ()
     kpis: tuple[KpiScore, ...] = ()
+    # lookups by id, built once: a dashboard of n key results looks each one up (linear scans
+    # made rendering quadratic)
+    _lines: dict[str, KRLine] = attrs.field(init=False, repr=False, eq=False)
+    _initiatives_of: dict[str, tuple[InitiativeLine, ...]] = attrs.field(
+        init=False, repr=False, eq=False
+    )
+
+    @_lines.default
+    def _index_lines(self) -> dict[str, KRLine]:
+        return {line.id: line for line in self.key_results}
+
+    @_initiatives_of.default
+    def _index_initiatives(self) -> dict[str, tuple[InitiativeLine, ...]]:
+        found: dict[str, list[InitiativeLine]] = {}
+        for i in self.initiatives:
+            for kr_id in dict.fromkeys(i.initiative.key_results):  # each once, in order
+                found.setdefault(kr_id, []).append(i)
+        return {kr_id: tuple(lines) for kr_id, lines in found.items()}
 
     @property
     def attention(self) -> tuple[InitiativeLine, ...]:
@@ -319,7 +337,7 @@ class Report:
 
     def initiatives_for(self, kr_id: str) -> tuple[InitiativeLine, ...]:
         """The initiatives meant to move a key result."""
-        return tuple(i for i in self.initiatives if kr_id in i.initiative.key_results)
+        return self._initiatives_of.get(kr_id, ())
 
     @property
     def lagging(self) -> tuple[str, ...]:
@@ -345,11 +363,8 @@ class Report:
         return [o.title for o in self.target_changes if o.change.link == link and o is not line]
 
     def key_result(self, kr_id: str) -> KRLine:
-        """The line of one key result."""
-        for line in self.key_results:
-            if line.id == kr_id:
-                return line
-        raise KeyError(kr_id)
+        """The line of one key result (:class:`KeyError` for an id the report does not have)."""
+        return self._lines[kr_id]
 
     @property
     def lights(self) -> dict[str, int]:
