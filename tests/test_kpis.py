@@ -240,3 +240,68 @@ def test_checkin_score_and_reports(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert "Cost per lead" in html
     mine = report(plan, store, "daily", at=AT, manager=MANAGER, owner="ann")
     assert [k.id for k in mine.kpis] == ["mql"]
+
+
+def test_history_of_a_kpi(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "plan.yaml"
+    path.write_text(PLAN, encoding="utf-8")
+    monkeypatch.setenv("OKRCORE_STORE", f"sqlite:///{tmp_path / 'okr.db'}")
+    monkeypatch.setenv("OKRCORE_LOAD_PLUGINS", "")
+    monkeypatch.setenv("COLUMNS", "80")
+
+    def okr(*args: str) -> tuple[int, str]:
+        result = CliRunner().invoke(main, list(args), catch_exceptions=False)
+        return result.exit_code, result.output
+
+    plan = str(path)
+    note = "from the weekly CRM export, webinar sign-ups included for the first time"
+    assert okr("checkin", plan, "mql", "250", "--at", "2025-12-20")[0] == 0
+    assert okr("checkin", plan, "mql", "1200", "--at", "2026-01-08", "--note", note)[0] == 0
+    assert okr("checkin", plan, "mql", "30", "--at", "2026-01-09")[0] == 0
+    fix = ("--replace", "--reason", "the webinar sign-ups were counted twice")
+    assert okr("checkin", plan, "mql", "130", "--at", "2026-01-08", *fix)[0] == 0
+    assert okr("checkin", plan, "leads", "99", "--at", "2026-01-08")[0] == 0
+
+    code, out = okr("history", plan, "mql")
+    assert code == 0, out
+    assert all(len(line) <= 80 for line in out.splitlines()), out
+    assert "…" not in out
+    assert "mql: MQLs a month (KPI)" in out
+    assert "Target 300 MQL a month (at or above, cumulative); 2026-02: 280 MQL" in out
+    assert "1,200 MQL" in out  # the replaced reading stays, with why it was replaced
+    assert "the webinar sign-ups were counted twice" in out
+    assert "99" not in out  # another id's readings
+    periods = out[out.index("Periods") :]
+    assert "250 MQL" in periods
+    assert "160 MQL" in periods  # January: 130 (the correction) + 30
+
+    code, out = okr("history", plan, "mql", "--format", "md")
+    assert code == 0, out
+    assert "### Readings" in out
+    assert "| 2026-01 | 2026-01-01 | 2026-01-31 | 160 MQL | 300 MQL | 2 |" in out
+
+    code, out = okr("history", plan, "mql", "--format", "json")
+    assert code == 0, out
+    data = json.loads(out)
+    assert (data["id"], data["type"], data["period"], data["targets"]) == (
+        "mql", "kpi", "monthly", {"2026-02": 280.0}
+    )  # fmt: skip
+    assert [(c["as_of"], c["value"]) for c in data["checkins"]] == [
+        ("2025-12-20", 250.0), ("2026-01-08", 130.0), ("2026-01-09", 30.0)
+    ]  # fmt: skip
+    [replaced] = data["replaced"]
+    assert (replaced["value"], replaced["reason"]) == (
+        1200.0, "the webinar sign-ups were counted twice"
+    )  # fmt: skip
+    assert [(p["period"], p["value"], p["target"]) for p in data["periods"]] == [
+        ("2025-12", 250.0, 300.0), ("2026-01", 160.0, 300.0)
+    ]  # fmt: skip
+
+    code, out = okr("history", plan, "cpl")
+    assert code == 0, out
+    assert "Target 40 EUR a month (at or below, gauge)" in out
+    assert out.count("No readings yet.") == 1
+    code, out = okr("history", plan, "cpll")
+    assert code == 2
+    assert "no key result or KPI 'cpll'" in out
+    assert "did you mean 'cpl'?" in out

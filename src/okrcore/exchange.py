@@ -5,7 +5,8 @@ long shape Tableau, Power BI and spreadsheets read directly), plus one row per g
 objective without key results of its own (``key_result`` empty), so the alignment tree survives a
 round trip. Computed
 columns (``as_of`` to ``status``) describe the scorecard at the export date and are ignored on
-import. ``checkins`` has one row per check-in in force. docs/exchange.md documents every column.
+import. ``checkins`` has one row per check-in in force (a KPI's readings too); ``kpis`` one row
+per KPI, written when the plan has KPIs. docs/exchange.md documents every column.
 
 The row functions are pure; :func:`write_tables` and :func:`read_tables` do the file I/O (CSV with
 the standard library; Parquet when pyarrow is installed).
@@ -24,18 +25,21 @@ import attrs
 
 from ._table_files import cell, find_table, read_rows, write_csv, write_parquet
 from .errors import OkrError, PlanError, Problem
-from .model import CheckIn, Cycle, Goal, KeyResult, Objective, Owner, Plan
+from .model import CheckIn, Cycle, Goal, KeyResult, Kpi, Objective, Owner, Plan
 from .scorecard import Scorecard
 from .scoring import initiative_readings
 
 __all__ = [
     "CHECKIN_COLUMNS",
     "KEY_RESULT_COLUMNS",
+    "KPI_COLUMNS",
     "OWNER_COLUMNS",
     "TableFormat",
     "checkin_rows",
     "checkins_from_rows",
     "key_result_rows",
+    "kpi_rows",
+    "kpis_from_rows",
     "owner_rows",
     "owners_from_rows",
     "plan_from_rows",
@@ -93,9 +97,32 @@ CHECKIN_COLUMNS: tuple[str, ...] = (
     "confidence",
 )
 OWNER_COLUMNS: tuple[str, ...] = ("id", "name", "external", "email")
+# KPI columns read back on import, then the KPI's score at the export date (export only).
+_KPI_PLAN_COLUMNS = (
+    "kpi",
+    "title",
+    "target",
+    "targets",
+    "direction",
+    "measure",
+    "period",
+    "unit",
+    "metric",
+    "owner",
+    "tolerance",
+)
+_KPI_SCORE_COLUMNS = ("as_of", "current_period", "period_target", "actual", "expected", "status")
+KPI_COLUMNS: tuple[str, ...] = _KPI_PLAN_COLUMNS + _KPI_SCORE_COLUMNS
 _NUMBERS = {"objective_weight", "objective_budget", "baseline", "target", "floor", "stretch"}
 _NUMBERS |= {"weight", "tolerance", "value", "confidence"}
-_FILES = {"key_results": KEY_RESULT_COLUMNS, "checkins": CHECKIN_COLUMNS, "owners": OWNER_COLUMNS}
+_FILES = {
+    "key_results": KEY_RESULT_COLUMNS,
+    "checkins": CHECKIN_COLUMNS,
+    "owners": OWNER_COLUMNS,
+    "kpis": KPI_COLUMNS,
+}
+# Parquet number columns per table (the key_results table keeps its text scorecard columns)
+_TABLE_NUMBERS = {"kpis": _NUMBERS | {"period_target", "actual", "expected"}}
 
 
 # -- plan and check-ins to rows ---------------------------------------------------------------
@@ -163,6 +190,92 @@ def owners_from_rows(rows: Sequence[Mapping[str, Any]], *, file: str = "owners")
         except (OkrError, ValueError) as exc:
             read.fail(line, "email", str(exc))
     read.raise_problems()
+    return out
+
+
+def kpi_rows(plan: Plan, card: Scorecard | None = None) -> list[Row]:
+    """One row per KPI, in plan order; ``card`` fills the scorecard columns (the period holding
+    its date, that period's target, the actual and bar so far, the light)."""
+    rows: list[Row] = []
+    for kpi in plan.kpis:
+        row: Row = {
+            "kpi": kpi.id,
+            "title": kpi.title,
+            "target": kpi.target,
+            "targets": "; ".join(f"{k}={cell(float(v))}" for k, v in kpi.targets.items()) or None,
+            "direction": kpi.direction,
+            "measure": kpi.measure.value,
+            "period": kpi.period.value,
+            "unit": kpi.unit,
+            "metric": kpi.metric,
+            "owner": kpi.owner,
+            "tolerance": kpi.tolerance,
+        }
+        if card is not None and kpi.id in card.kpis:
+            kscore = card.kpis[kpi.id]
+            row.update(
+                as_of=card.at,
+                current_period=kscore.period,
+                period_target=kscore.target,
+                actual=kscore.actual,
+                expected=kscore.expected,
+                status=kscore.status.value,
+            )
+        rows.append({column: row.get(column) for column in KPI_COLUMNS})
+    return rows
+
+
+def kpis_from_rows(rows: Sequence[Mapping[str, Any]], *, file: str = "kpis") -> list[Kpi]:
+    """KPIs from ``kpis`` rows; raises :class:`PlanError` naming every bad cell."""
+    read = _Rows(file)
+    out: list[Kpi] = []
+    for i, row in enumerate(rows):
+        line = i + 2
+        kpi_id = read.required(row, line, "kpi")
+        target = read.number(row, line, "target")
+        if target is None:
+            read.fail(line, "target", "is empty; a KPI needs a target")
+        targets = _period_targets(read, row, line)
+        tolerance = read.number(row, line, "tolerance")
+        if not kpi_id or target is None or targets is None:
+            continue
+        try:
+            out.append(
+                Kpi(
+                    kpi_id,
+                    read.text(row, line, "title") or kpi_id,
+                    target,
+                    direction=read.text(row, line, "direction") or "above",
+                    measure=read.text(row, line, "measure") or "gauge",
+                    period=read.text(row, line, "period") or "monthly",
+                    unit=read.text(row, line, "unit") or "",
+                    metric=read.text(row, line, "metric"),
+                    owner=read.text(row, line, "owner"),
+                    tolerance=0.1 if tolerance is None else tolerance,
+                    targets=targets,
+                )
+            )
+        except (OkrError, ValueError) as exc:
+            read.fail(line, "kpi", str(exc))
+    read.raise_problems()
+    return out
+
+
+def _period_targets(read: _Rows, row: Mapping[str, Any], line: int) -> dict[str, float] | None:
+    """The ``targets`` cell, ``2026-02=280; 2026-12=220``, as a mapping; ``None`` when bad."""
+    text = read.text(row, line, "targets")
+    out: dict[str, float] = {}
+    for part in (text or "").split(";"):
+        if not part.strip():
+            continue
+        key, sep, value = (piece.strip() for piece in part.partition("="))
+        if not (key and sep and value):
+            read.fail(line, "targets", f"expected PERIOD=TARGET, got {part.strip()!r}")
+            return None
+        number = read.number({"targets": value}, line, "targets")  # fails on a bad number
+        if number is None:
+            return None
+        out[key] = number
     return out
 
 
@@ -496,8 +609,8 @@ def write_tables(
     original: Plan | None = None,
     format: TableFormat = "csv",
 ) -> list[Path]:
-    """Write ``key_results`` and ``checkins`` tables into ``folder`` (created when missing), and
-    an ``owners`` table when the plan has an owners section.
+    """Write ``key_results`` and ``checkins`` tables into ``folder`` (created when missing), an
+    ``owners`` table when the plan has an owners section and a ``kpis`` table when it has KPIs.
 
     Returns the paths. ``format="parquet"`` needs pyarrow (``pip install pyarrow``).
     """
@@ -511,6 +624,8 @@ def write_tables(
     }
     if plan.owners:
         tables["owners"] = owner_rows(plan)
+    if plan.kpis:
+        tables["kpis"] = kpi_rows(plan, card)
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
     paths = []
@@ -519,7 +634,7 @@ def write_tables(
         if format == "csv":
             write_csv(path, _FILES[name], rows)
         else:
-            write_parquet(path, _FILES[name], rows, numbers=_NUMBERS)
+            write_parquet(path, _FILES[name], rows, numbers=_TABLE_NUMBERS.get(name, _NUMBERS))
         paths.append(path)
     return paths
 
@@ -529,8 +644,8 @@ def read_tables(
 ) -> tuple[Plan, list[CheckIn]]:
     """Read the plan and check-ins written by :func:`write_tables` (CSV or Parquet).
 
-    The check-ins and owners tables are optional. Raises :class:`PlanError` naming the file, line
-    and column of every bad cell, and check-ins of key results the table does not define.
+    The check-ins, owners and kpis tables are optional. Raises :class:`PlanError` naming the
+    file, line and column of every bad cell, and check-ins of ids neither table defines.
     """
     base = Path(folder)
     kr_path = find_table(base, "key_results")
@@ -546,6 +661,13 @@ def read_tables(
             plan = attrs.evolve(plan, owners=owners)
         except PlanError as exc:  # duplicate owner ids
             raise PlanError(exc.problems, str(owners_path)) from None
+    kpis_path = find_table(base, "kpis")
+    if kpis_path is not None:
+        kpis = kpis_from_rows(read_rows(kpis_path), file=str(kpis_path))
+        try:
+            plan = attrs.evolve(plan, kpis=kpis)
+        except PlanError as exc:  # an id taken twice, or by a key result or objective
+            raise PlanError(exc.problems, str(kpis_path)) from None
     ci_path = find_table(base, "checkins")
     if ci_path is None:
         return plan, []
@@ -553,7 +675,7 @@ def read_tables(
     unknown = [
         Problem("key_result", f"unknown key result {c.kr_id!r}", line=i + 2)
         for i, c in enumerate(checkins)
-        if not plan.has_key_result(c.kr_id)
+        if not plan.has_key_result(c.kr_id) and not plan.has_kpi(c.kr_id)
     ]
     if unknown:
         raise PlanError(unknown, str(ci_path))

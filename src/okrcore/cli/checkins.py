@@ -1,5 +1,5 @@
 """Check-in commands: ``okr checkin`` records an actual, ``okr history`` shows a key result's
-check-ins and target changes."""
+check-ins and target changes (a KPI's readings and period values, an initiative's statuses)."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ from okrcore.cli._common import (
     store_option,
     target_values,
 )
-from okrcore.model import CheckIn, Plan, TargetChange
+from okrcore.model import CheckIn, Kpi, Plan, TargetChange
 from okrcore.planfile import load_plan
 from okrcore.reports._format import confidence as confidence_text, num
 from okrcore.reports._table import Col
@@ -173,13 +173,17 @@ REVISION_COLUMN = Col("revision", "note")
 def history(plan_path: str, kr_id: str, store_url: str, fmt: str) -> None:
     """Show KR's check-ins and target changes, and its original and current targets.
 
-    Given an initiative's id instead, show when its status changed.
+    Given a KPI's id instead, show its readings and each period's value against its target;
+    given an initiative's id, show when its status changed.
     """
     plan = load_plan(plan_path)
+    if plan.has_kpi(kr_id):
+        _kpi_history(plan, plan.kpi(kr_id), store_url, fmt)
+        return
     if not plan.has_key_result(kr_id) and any(i.id == kr_id for i in plan.initiatives()):
         _initiative_history(plan, kr_id, store_url, fmt)
         return
-    kr = key_result(plan, kr_id)
+    kr = key_result(plan, kr_id, kpis=True)
     with opened_store(store_url) as store:
         changes = store.target_changes(kr.id)
         records = store.checkin_history([kr.id])
@@ -216,19 +220,7 @@ def history(plan_path: str, kr_id: str, store_url: str, fmt: str) -> None:
     )
     head = f"{kr.id}: {kr.title}"
     scale = confidence_scale(plan)
-    ci_rows = [
-        [
-            str(r.checkin.as_of),
-            num(r.checkin.value, unit),
-            r.checkin.source,
-            r.checkin.author or "",
-            r.checkin.note or "",
-            "" if r.checkin.confidence is None else confidence_text(r.checkin.confidence, scale),
-            r.checkin.recorded_at.strftime("%Y-%m-%d %H:%M UTC"),
-        ]
-        + ([_revision_text(revisions.get(i))] if revisions else [])
-        for i, r in enumerate(records)
-    ]
+    ci_rows = _checkin_rows(records, revisions, unit, scale)
     ci_columns = CHECKIN_COLUMNS + ((REVISION_COLUMN,) if revisions else ())
     ci_headers = [c.header for c in ci_columns]
     tc_rows = [
@@ -266,6 +258,138 @@ def history(plan_path: str, kr_id: str, store_url: str, fmt: str) -> None:
             out.print(empty)
             continue
         print_table(out, cols, rows, title=Text(title, style="bold"))
+
+
+def _checkin_rows(
+    records: list[CheckInRecord], revisions: dict[int, dict[str, Any]], unit: str, scale: int
+) -> list[list[str]]:
+    """The rows of a history's check-in table (``CHECKIN_COLUMNS``, plus the revision column
+    when some reading was replaced)."""
+    return [
+        [
+            str(r.checkin.as_of),
+            num(r.checkin.value, unit),
+            r.checkin.source,
+            r.checkin.author or "",
+            r.checkin.note or "",
+            "" if r.checkin.confidence is None else confidence_text(r.checkin.confidence, scale),
+            r.checkin.recorded_at.strftime("%Y-%m-%d %H:%M UTC"),
+        ]
+        + ([_revision_text(revisions.get(i))] if revisions else [])
+        for i, r in enumerate(records)
+    ]
+
+
+PERIOD_COLUMNS = (
+    Col("period"),
+    Col("from"),
+    Col("to"),
+    Col("value", justify="right"),
+    Col("target", justify="right"),
+    Col("readings", justify="right", drop=1),
+)
+_PER = {"weekly": "week", "monthly": "month", "quarterly": "quarter"}
+
+
+def _kpi_periods(kpi: Kpi, readings: list[CheckIn]) -> list[dict[str, Any]]:
+    """Each period with readings in force, oldest first: its value as scoring computes it (the
+    sum of the days' readings, or the latest) against the period's target."""
+    from okrcore.kpis import kpi_value
+
+    bounds: dict[str, tuple[dt.date, dt.date]] = {}
+    count: dict[str, int] = {}
+    for c in readings:
+        key, start, end = kpi.period.bounds(c.as_of)
+        bounds[key] = (start, end)
+        count[key] = count.get(key, 0) + 1
+    return [
+        {
+            "period": key,
+            "start": start,
+            "end": end,
+            "value": kpi_value(kpi, readings, start, end),
+            "target": kpi.target_for(key),
+            "readings": count[key],
+        }
+        for key, (start, end) in sorted(bounds.items(), key=lambda item: item[1][0])
+    ]
+
+
+def _kpi_history(plan: Plan, kpi: Kpi, store_url: str, fmt: str) -> None:
+    """``okr history PLAN KPI``: the KPI's readings (replaced ones with their revision) and the
+    value of each period against its target. A KPI has no target changes: its targets are the
+    plan's."""
+    with opened_store(store_url) as store:
+        records = store.checkin_history([kpi.id])
+    revisions = _revisions(records)
+    periods = _kpi_periods(kpi, [r.checkin for r in records if r.in_force])
+    if fmt == "json":
+        echo_json(
+            {
+                "id": kpi.id,
+                "title": kpi.title,
+                "type": "kpi",
+                "unit": kpi.unit,
+                "direction": kpi.direction,
+                "measure": kpi.measure.value,
+                "period": kpi.period.value,
+                "target": kpi.target,
+                "targets": dict(kpi.targets),
+                "checkins": [checkin_dict(r.checkin) for r in records if r.in_force],
+                "replaced": [
+                    {**checkin_dict(r.checkin), **revisions[i]}
+                    for i, r in enumerate(records)
+                    if not r.in_force
+                ],
+                "periods": periods,
+            }
+        )
+        return
+    unit = kpi.unit
+    relation = "at or above" if kpi.direction == "above" else "at or below"
+    overrides = "".join(f"; {k}: {num(v, unit)}" for k, v in sorted(kpi.targets.items()))
+    head = f"{kpi.id}: {kpi.title} (KPI)"
+    targets = (
+        f"Target {num(kpi.target, unit)} a {_PER[kpi.period.value]} ({relation}, "
+        f"{kpi.measure.value}){overrides}"
+    )
+    ci_rows = _checkin_rows(records, revisions, unit, confidence_scale(plan))
+    ci_columns = CHECKIN_COLUMNS + ((REVISION_COLUMN,) if revisions else ())
+    p_rows = [
+        [
+            p["period"],
+            str(p["start"]),
+            str(p["end"]),
+            "-" if p["value"] is None else num(p["value"], unit),
+            num(p["target"], unit),
+            str(p["readings"]),
+        ]
+        for p in periods
+    ]
+    empty = "No readings yet."  # and so no period with a value
+    if fmt == "md":
+        parts = [f"## {head}", "", targets, ""]
+        if not ci_rows:
+            parts.append(empty)
+        else:
+            parts += ["### Readings", "", md_table([c.header for c in ci_columns], ci_rows)]
+            parts += ["", "### Periods", "", md_table([c.header for c in PERIOD_COLUMNS], p_rows)]
+        click.echo("\n".join(parts))
+        return
+    from rich.text import Text
+
+    from okrcore.reports._table import print_table
+
+    out = console()
+    out.print(Text(head, style="bold"))
+    out.print(Text(targets))
+    out.print()
+    if not ci_rows:
+        out.print(empty)
+        return
+    print_table(out, ci_columns, ci_rows, title=Text("Readings", style="bold"))
+    out.print()
+    print_table(out, PERIOD_COLUMNS, p_rows, title=Text("Periods", style="bold"))
 
 
 STATUS_COLUMNS = (

@@ -48,7 +48,8 @@ from okrcore.scoring import score as score_plan
 def export_command(
     plan_path: str, store_url: str, at: dt.date | None, fmt: str, folder: str
 ) -> None:
-    """Write PLAN and its check-ins as two tables: key_results and checkins.
+    """Write PLAN and its check-ins as two tables: key_results and checkins (and owners and kpis
+    when the plan has them; a KPI's readings are check-ins).
 
     Targets are the ones in force at --at (recorded target changes applied; the plan file's
     value is in original_target), and the scorecard columns are as of that day.
@@ -57,7 +58,9 @@ def export_command(
     plan = load_plan(plan_path)
     with opened_store(store_url) as store:
         current = plan_in_force(plan, store, at=day)
-        checkins = [c for c in store.checkins() if plan.has_key_result(c.kr_id)]
+        checkins = [
+            c for c in store.checkins() if plan.has_key_result(c.kr_id) or plan.has_kpi(c.kr_id)
+        ]
     card = score_plan(current, checkins, at=day)
     table_format: TableFormat = "parquet" if fmt == "parquet" else "csv"
     paths = write_tables(current, checkins, folder, card=card, original=plan, format=table_format)
@@ -80,7 +83,8 @@ def export_command(
 @click.option("--force", is_flag=True, help="Overwrite the plan file if it exists.")
 @handle_errors
 def import_command(folder: str, store_url: str, plan_out: str, force: bool) -> None:
-    """Make a plan file and a store from FOLDER's key_results and checkins tables.
+    """Make a plan file and a store from FOLDER's key_results and checkins tables (and its
+    owners and kpis tables when there).
 
     The tables are the ones `okr export` writes (CSV or Parquet), or a spreadsheet saved with the
     same columns. Nothing is written when any cell is bad: every problem is listed with its file,
@@ -94,8 +98,9 @@ def import_command(folder: str, store_url: str, plan_out: str, force: bool) -> N
         added = store.add_checkins(checkins)
     dump_plan(plan, target)
     krs = sum(1 for _ in plan.key_results())
+    kpis = f", {len(plan.kpis)} KPI(s)" if plan.kpis else ""
     click.echo(
-        f"Wrote {plan_out}: {len(plan.objectives)} objective(s), {krs} key result(s); "
+        f"Wrote {plan_out}: {len(plan.objectives)} objective(s), {krs} key result(s){kpis}; "
         f"{added.new} new and {added.revised} revised check-in(s) of {len(checkins)} stored in "
         f"{store_url}"
     )

@@ -17,7 +17,6 @@ source must not have changed meanwhile. Any difference raises :class:`~okrcore.S
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from typing import Any
 
@@ -202,6 +201,8 @@ def _counts(content: Content, sections: Sequence[Section]) -> dict[str, int]:
 
 def _checksum(content: Content, sections: Sequence[Section]) -> str:
     """SHA-256 over every field of every record (stable JSON, one line per record)."""
+    import hashlib  # here, not at the top: loading OpenSSL would slow every open_store()
+
     digest = hashlib.sha256()
     for s in sections:
         digest.update(f"# {s.name}\n".encode())
