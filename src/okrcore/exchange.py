@@ -3,13 +3,15 @@
 ``key_results`` has one row per key result (its objective, goal and cycle repeated on each row, the
 long shape Tableau, Power BI and spreadsheets read directly), plus one row per goal and one per
 objective without key results of its own (``key_result`` empty), so the alignment tree survives a
-round trip. Computed
-columns (``as_of`` to ``status``) describe the scorecard at the export date and are ignored on
-import. ``checkins`` has one row per check-in in force (a KPI's readings too); ``kpis`` one row
-per KPI, written when the plan has KPIs. docs/exchange.md documents every column.
+round trip. Computed columns (``as_of`` to ``status``) describe the scorecard at the export date
+and are ignored on import. ``checkins`` has one row per check-in in force (a KPI's readings too);
+``kpis`` one row per KPI, written when the plan has KPIs. docs/exchange.md documents every column.
 
 The row functions are pure; :func:`write_tables` and :func:`read_tables` do the file I/O (CSV with
-the standard library; Parquet when pyarrow is installed).
+the standard library; Parquet when pyarrow is installed, in :mod:`okrcore._table_files`).
+
+A little under 700 lines on purpose: the two directions (plan to rows, rows to plan) share the
+column lists at the top, so a column added to one is seen missing from the other.
 """
 
 from __future__ import annotations

@@ -4,6 +4,9 @@ docs/checks.md describes.
 Every rule is a pure function ``(plan, context) -> findings``. Codes are stable; docs/checks.md
 lists each code with its severity, meaning and settings. Severity follows one rule: what cannot
 work as written is an error, a hygiene problem is a warning, a suggestion is info.
+
+About 700 lines on purpose: one list of small rules, grouped as docs/checks.md groups them (SMART,
+then OKR hygiene), each a few lines sharing the helpers at the top.
 """
 
 from __future__ import annotations
