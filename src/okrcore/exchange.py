@@ -223,7 +223,7 @@ def kpi_rows(plan: Plan, card: Scorecard | None = None) -> list[Row]:
                 expected=kscore.expected,
                 status=kscore.status.value,
             )
-        rows.append({column: row.get(column) for column in KPI_COLUMNS})
+        rows.append(_complete(row, KPI_COLUMNS))
     return rows
 
 
@@ -238,7 +238,13 @@ def kpis_from_rows(rows: Sequence[Mapping[str, Any]], *, file: str = "kpis") -> 
         if target is None:
             read.fail(line, "target", "is empty; a KPI needs a target")
         targets = _period_targets(read, row, line)
-        tolerance = read.number(row, line, "tolerance")
+        optional: dict[str, Any] = {
+            name: value
+            for name in ("direction", "measure", "period", "unit")
+            if (value := read.text(row, line, name))
+        }
+        if (tolerance := read.number(row, line, "tolerance")) is not None:
+            optional["tolerance"] = tolerance
         if not kpi_id or target is None or targets is None:
             continue
         try:
@@ -247,14 +253,10 @@ def kpis_from_rows(rows: Sequence[Mapping[str, Any]], *, file: str = "kpis") -> 
                     kpi_id,
                     read.text(row, line, "title") or kpi_id,
                     target,
-                    direction=read.text(row, line, "direction") or "above",
-                    measure=read.text(row, line, "measure") or "gauge",
-                    period=read.text(row, line, "period") or "monthly",
-                    unit=read.text(row, line, "unit") or "",
                     metric=read.text(row, line, "metric"),
                     owner=read.text(row, line, "owner"),
-                    tolerance=0.1 if tolerance is None else tolerance,
                     targets=targets,
+                    **optional,  # an empty cell keeps the model's default
                 )
             )
         except (OkrError, ValueError) as exc:
@@ -298,8 +300,8 @@ def checkin_rows(checkins: Iterable[CheckIn]) -> list[Row]:
     ]
 
 
-def _complete(row: Row) -> Row:
-    return {column: row.get(column) for column in KEY_RESULT_COLUMNS}
+def _complete(row: Row, columns: Sequence[str] = KEY_RESULT_COLUMNS) -> Row:
+    return {column: row.get(column) for column in columns}
 
 
 def _cycle_cells(cycle: Cycle) -> Row:

@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import functools
 import hashlib
 import os
 import pickle
 import stat
 import sys
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -32,7 +33,7 @@ from okrcore.errors import OkrError
 from okrcore.model import Plan
 from okrcore.planfile import FORMATS, load_plan, loads_plan
 from okrcore.planfile._limits import MAX_BYTES
-from okrcore.planfile._read import LazyPositions
+from okrcore.planfile._read import LazyPositions, Positions
 
 __all__ = ["PlanCache", "cache_directory", "read_plan"]
 
@@ -85,30 +86,10 @@ def _parsed(raw: bytes, name: str) -> tuple[Plan, str, str]:
     return loads_plan(text, format, name=name), text, format
 
 
-class _PositionsFromText(Mapping[str, tuple[int, int]]):
-    """A cached plan's field positions (for located messages): computed, if ever asked for, by
+def _positions_of(text: str, format: str) -> Positions:
+    """A cached plan's field positions (for located messages), computed, if ever asked for, by
     parsing its text again, as the plan's own are computed on first use."""
-
-    def __init__(self, text: str, format: str) -> None:
-        self._text, self._format = text, format
-        self._positions: dict[str, tuple[int, int]] | None = None
-
-    def _get(self) -> dict[str, tuple[int, int]]:
-        if self._positions is None:
-            self._positions = dict(loads_plan(self._text, self._format).positions)
-        return self._positions
-
-    def __getitem__(self, key: str) -> tuple[int, int]:
-        return self._get()[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._get())
-
-    def __len__(self) -> int:
-        return len(self._get())
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (_PositionsFromText, (self._text, self._format))
+    return dict(loads_plan(text, format).positions)
 
 
 class _Pickler(pickle.Pickler):
@@ -121,7 +102,7 @@ class _Pickler(pickle.Pickler):
 
     def reducer_override(self, obj: Any) -> Any:
         if isinstance(obj, LazyPositions):
-            return (_PositionsFromText, self._lazy)
+            return (LazyPositions, (functools.partial(_positions_of, *self._lazy),))
         return NotImplemented
 
 
