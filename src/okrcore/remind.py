@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from .errors import NotifyError, StoreError, ValidationError
-from .model import Cadence, KeyResult, Plan
+from .model import Cadence, KeyResult, KpiPeriod, Plan
 from .notifiers import Message
 
 if TYPE_CHECKING:
@@ -106,10 +106,8 @@ def period_of(day: dt.date, every: Cadence) -> tuple[str, dt.date]:
     the ISO week ``2026-W49`` (from Monday) for weekly, ``2026-11`` for monthly."""
     if every is Cadence.DAILY:
         return day.isoformat(), day
-    if every is Cadence.WEEKLY:
-        year, week, weekday = day.isocalendar()
-        return f"{year}-W{week:02d}", day - dt.timedelta(days=weekday - 1)
-    return f"{day.year}-{day.month:02d}", day.replace(day=1)
+    key, start, _ = KpiPeriod(every.value).bounds(day)  # one calendar for KPIs and reminders
+    return key, start
 
 
 @attrs.frozen
