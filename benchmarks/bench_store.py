@@ -1,6 +1,13 @@
 """The stores through their public API against a raw driver on the same data.
 
-Contenders run interleaved in one process, GC on, min and median of repeats, ratios printed:
+Contenders run interleaved in one process, GC on, min and median of repeats, ratios printed.
+Each timed call starts from a collected heap (``gc.collect()`` before the clock starts; the
+collector stays on during the call), the same for both sides: otherwise a full collection that
+earlier steps made due lands in whichever call allocates next. At 1,000,000 check-ins the
+process holds over a million tracked objects (mostly the benchmark's own list of check-ins to
+write), one full collection of them takes 140-200 ms, and landing in the 200 history reads it
+adds 0.7-1 ms to each, on the raw side as on okrcore's (whichever runs first). The full
+collections that still land inside timed calls are counted and printed with their time.
 
 - write N check-ins: ``store.add_checkins`` vs what a competent user writes with the driver alone
   into a bare table (kr_id, as_of, source, value, recorded_at) with the two indexes a user needs
@@ -62,10 +69,52 @@ def checkins(n: int) -> list[CheckIn]:
                     source="bench", recorded_at=NOW) for i in range(n)]
 
 
-def timed(fn: Callable[[], object]) -> float:
+class FullCollections:
+    """A ``gc.callbacks`` entry that times the collector's full (generation 2) collections."""
+
+    def __init__(self) -> None:
+        self.durations: list[float] = []
+        self._started = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if info["generation"] != 2:
+            return
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.durations.append(time.perf_counter() - self._started)
+
+
+FULL_COLLECTIONS = FullCollections()
+
+
+def timed(fn: Callable[[], object]) -> tuple[float, list[float]]:
+    """Seconds of one call from a collected heap (GC on during the call), and the durations of
+    the full collections inside it."""
+    gc.collect()
+    return clocked(fn)
+
+
+def timed_due(fn: Callable[[], object]) -> tuple[float, list[float]]:
+    """:func:`timed` from a heap on which a full collection is due, the state a process is in
+    after steps that left long-lived objects: a quarter of the heap in new ones (CPython's
+    trigger), so the next collection to run is a full one."""
+    gc.collect()
+    keep = [[] for _ in range(len(gc.get_objects()) // 4 + 1)]
+    for _ in range(gc.get_threshold()[2] + 1):
+        gc.collect(1)  # into the oldest generation, counted as new long-lived objects
+    try:
+        return clocked(fn)
+    finally:
+        del keep
+
+
+def clocked(fn: Callable[[], object]) -> tuple[float, list[float]]:
+    FULL_COLLECTIONS.durations.clear()
     start = time.perf_counter()
     fn()
-    return time.perf_counter() - start
+    seconds = time.perf_counter() - start
+    return seconds, list(FULL_COLLECTIONS.durations)
 
 
 def peak(fn: Callable[[], object]) -> int:
@@ -196,15 +245,30 @@ def run(n: int, repeats: int, folder: Path, postgres: str | None) -> dict[str, l
             pairs, close = make(f"{n}_{r}")
             try:
                 for name, ours, theirs in pairs:  # interleaved: ours, raw, next operation
-                    results.setdefault(f"{backend} {name} okrcore", []).append(timed(ours))
-                    results.setdefault(f"{backend} {name} raw", []).append(timed(theirs))
+                    for side, fn in (("okrcore", ours), ("raw", theirs)):
+                        seconds, full = timed(fn)
+                        results.setdefault(f"{backend} {name} {side}", []).append(seconds)
+                        results.setdefault(f"{backend} {name} {side} full gc", []).extend(full)
                 if r == 0:  # memory of reading everything, counted alike on both sides
                     _, read_ours, read_raw = pairs[1]
                     results[f"{backend} memory okrcore"] = [peak(read_ours)]
                     results[f"{backend} memory raw"] = [peak(read_raw)]
+                    # what a full collection landing in the history reads costs, each side alike
+                    _, history_ours, history_raw = pairs[2]
+                    for side, fn in (("okrcore", history_ours), ("raw", history_raw)):
+                        seconds, full = timed_due(fn)
+                        results[f"{backend} due history {side}"] = [seconds]
+                        results[f"{backend} due history {side} full gc"] = full
             finally:
                 close()
     return results
+
+
+def full_gc(durations: list[float]) -> str:
+    """How many full collections, and their total time when there were some."""
+    if not durations:
+        return "0"
+    return f"{len(durations)} ({sum(durations) * 1000:.0f} ms)"
 
 
 def load() -> str:
@@ -245,6 +309,7 @@ def main() -> None:
     if args.postgres is None:
         args.postgres = DEFAULT_POSTGRES
     gc.enable()
+    gc.callbacks.append(FULL_COLLECTIONS)
     top = min(args.max, 100_000) if args.quick else args.max
     sizes = [s for s in (1_000, 10_000, 100_000, 1_000_000) if s <= top]
     postgres = postgres_url(args)
@@ -270,6 +335,17 @@ def main() -> None:
                 print(f"  {backend:8} {'read memory':12} okrcore {ours_mem / 2**20:9.1f} MiB"
                       f" | raw {raw_mem / 2**20:9.1f} MiB | ratio {ours_mem / raw_mem:5.2f}x"
                       f" (goal {GOALS['read memory']})")
+                print(f"  {backend:8} full collections inside the timed calls, okrcore / raw:"
+                      + ",".join(f" {name} {full_gc(res[f'{backend} {name} okrcore full gc'])}"
+                                 f" / {full_gc(res[f'{backend} {name} raw full gc'])}"
+                                 for name in ("write", "read all", "one history")))
+                due = {}
+                for side in ("okrcore", "raw"):
+                    key = f"{backend} due history {side}"
+                    due[side] = (f"{res[key][0] * 1000 / HISTORY_READS:.3f} ms"
+                                 f" (full collections {full_gc(res[f'{key} full gc'])})")
+                print(f"  {backend:8} one history with a full collection due: okrcore"
+                      f" {due['okrcore']} | raw {due['raw']}")
     print(f"load average {load()}")
     if len(sizes) > 1:
         for name, seconds in growth.items():
