@@ -100,7 +100,7 @@ def timed_due(fn: Callable[[], object]) -> tuple[float, list[float]]:
     after steps that left long-lived objects: a quarter of the heap in new ones (CPython's
     trigger), so the next collection to run is a full one."""
     gc.collect()
-    keep = [[] for _ in range(len(gc.get_objects()) // 4 + 1)]
+    keep: list[list[None]] = [[] for _ in range(len(gc.get_objects()) // 4 + 1)]
     for _ in range(gc.get_threshold()[2] + 1):
         gc.collect(1)  # into the oldest generation, counted as new long-lived objects
     try:
