@@ -299,6 +299,26 @@ class DefaultByKr(MemoryStore):
     add_checkins_by_kr = StoreBase.add_checkins_by_kr
 
 
+def test_row_reader_reads_days_as_text_or_objects_and_shares_them() -> None:
+    from okrcore.store import RowReader
+
+    moment = "2026-01-02T03:04:05.000000+00:00"
+    text_rows = [("a", 1, "2026-01-01", "manual", moment, None, None, None),
+                 ("b", 2.5, "2026-01-01", "manual", moment, "ann", "n", 0.5),
+                 ("a", 3.0, "2026-01-02", "manual", moment, None, None, None)]
+    object_rows = [(k, v, dt.date.fromisoformat(d), s, dt.datetime.fromisoformat(m), *rest)
+                   for k, v, d, s, m, *rest in text_rows]
+    from_text = RowReader().checkins(text_rows)
+    from_objects = RowReader().checkins(object_rows)
+    assert from_text == from_objects
+    assert [c.as_of for c in from_text] == [dt.date(2026, 1, 1), dt.date(2026, 1, 1),
+                                            dt.date(2026, 1, 2)]
+    assert from_text[0].as_of is from_text[1].as_of  # equal days are one object
+    assert from_text[1].confidence == 0.5
+    assert from_text[1].author == "ann"
+    assert RowReader({"b"}).checkins(text_rows) == [from_text[1]]
+
+
 def test_reading_leaves_the_garbage_collector_as_it_was() -> None:
     import gc
 
