@@ -7,7 +7,8 @@ earlier steps made due lands in whichever call allocates next. At 1,000,000 chec
 process holds over a million tracked objects (mostly the benchmark's own list of check-ins to
 write), one full collection of them takes 140-200 ms, and landing in the 200 history reads it
 adds 0.7-1 ms to each, on the raw side as on okrcore's (whichever runs first). The full
-collections that still land inside timed calls are counted and printed with their time.
+collections that still land inside timed calls are counted and printed with their time, and
+one history is also timed on each side with a full collection made due, to show what it costs.
 
 - write N check-ins: ``store.add_checkins`` vs what a competent user writes with the driver alone
   into a bare table (kr_id, as_of, source, value, recorded_at) with the two indexes a user needs
