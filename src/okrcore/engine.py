@@ -31,7 +31,6 @@ import collections
 import contextlib
 import datetime as dt
 import functools
-import logging
 import math
 import random
 import threading
@@ -42,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from ._log import get_logger
 from .errors import OkrError, ValidationError
 from .model import (
     CheckIn,
@@ -73,7 +73,7 @@ if TYPE_CHECKING:
 __all__ = ["RefreshOptions", "RefreshResult", "describe_request", "refresh"]
 
 # Attempts at DEBUG, retries at INFO, failures at WARNING; every text scrubbed of secrets first.
-_log = logging.getLogger(__name__)
+_log = get_logger(__name__)
 
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_RETRIES = 4
