@@ -529,6 +529,7 @@ def test_enqueue_then_a_burst_worker_completes_the_run(
 
 # -- KPIs ------------------------------------------------------------------------------------------
 KPI_DAY = dt.date(2026, 1, 10)
+KPI_AT = KPI_DAY.isoformat()
 
 
 def write_kpi_plan(folder: Path) -> Path:
@@ -612,11 +613,11 @@ def test_jobs_of_a_plan_with_kpis_do_what_a_single_refresh_does(tmp_path: Path) 
 def test_shards_of_a_plan_with_kpis_store_what_a_single_refresh_stores(tmp_path: Path) -> None:
     one_plan, many_plan = write_kpi_plan(tmp_path / "one"), write_kpi_plan(tmp_path / "many")
     single = okr("refresh", one_plan, "--store", f"sqlite:///{tmp_path / 'one.db'}",
-                 "--at", KPI_DAY)
+                 "--at", KPI_AT)
     assert single.exit_code == 0, single.output
     store = f"sqlite:///{tmp_path / 'many.db'}"
     for k in (1, 2, 3):
-        part = okr("refresh", many_plan, "--store", store, "--shard", f"{k}/3", "--at", KPI_DAY)
+        part = okr("refresh", many_plan, "--store", store, "--shard", f"{k}/3", "--at", KPI_AT)
         assert part.exit_code == 0, part.output
     with contextlib.closing(open_store(f"sqlite:///{tmp_path / 'one.db'}")) as one, \
             contextlib.closing(open_store(store)) as many:
@@ -632,10 +633,10 @@ def test_enqueue_then_a_burst_worker_stores_a_kpi_s_readings(
     queue = fresh_database("kpis")
     one_plan, many_plan = write_kpi_plan(tmp_path / "one"), write_kpi_plan(tmp_path / "many")
     one = f"sqlite:///{tmp_path / 'one.db'}"
-    assert okr("refresh", one_plan, "--store", one, "--at", KPI_DAY).exit_code == 0
+    assert okr("refresh", one_plan, "--store", one, "--at", KPI_AT).exit_code == 0
     store = f"sqlite:///{tmp_path / 'many.db'}"
     queued = okr("refresh", many_plan, "--store", store, "--queue", queue, "--enqueue",
-                 "--job-size", "1", "--at", KPI_DAY, "--format", "json")
+                 "--job-size", "1", "--at", KPI_AT, "--format", "json")
     assert queued.exit_code == 0, queued.output
     assert json.loads(queued.output)["jobs"] == 3
     worked = okr("worker", "--store", store, "--queue", queue, "--burst")
