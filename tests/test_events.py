@@ -532,6 +532,7 @@ def test_kpi_events_are_sent_once_per_period(manager: PluginManager) -> None:
             "kpi_off_target:cpl:2026-11", "kpi_recovered:cpl:2026-11",
             "kpi_off_target:cpl:2026-12"]
     assert [name for name, _ in Recorder.sent] == ["chat", "chat", "chat"]
+    assert Recorder.sent[0][1].title == "Team OKRs: KPI off target"  # not "kpi off target"
     assert "- **KPI off target**: Cost per lead: off target (50 EUR > 40 EUR" in (
         Recorder.sent[0][1].markdown)
 
@@ -576,7 +577,7 @@ notify:
         assert done.exit_code == 0, done.output
         assert all(len(line) <= 80 for line in done.output.splitlines()), done.output
     text = (tmp_path / "chat.md").read_text(encoding="utf-8")
-    assert text.count("KPI off target") == 1, text
+    assert text.count("**KPI off target**") == 1, text
     assert ("- **KPI off target**: MQLs a month: off target (31 MQL < 40 MQL (310 for 2026-12, "
             "pro-rated to day 4 of 31), beyond the 10% tolerance)") in text
     with open_store(url) as store:

@@ -629,22 +629,37 @@ def test_shards_of_a_plan_with_kpis_store_what_a_single_refresh_stores(tmp_path:
 
 def test_enqueue_then_a_burst_worker_stores_a_kpi_s_readings(
         tmp_path: Path, fresh_database: Callable[[str], str]) -> None:
+    from click.testing import CliRunner
+
+    from okrcore.cli import main
+
     pytest.importorskip("procrastinate")
     queue = fresh_database("kpis")
     one_plan, many_plan = write_kpi_plan(tmp_path / "one"), write_kpi_plan(tmp_path / "many")
-    one = f"sqlite:///{tmp_path / 'one.db'}"
-    assert okr("refresh", one_plan, "--store", one, "--at", KPI_AT).exit_code == 0
-    store = f"sqlite:///{tmp_path / 'many.db'}"
-    queued = okr("refresh", many_plan, "--store", store, "--queue", queue, "--enqueue",
-                 "--job-size", "1", "--at", KPI_AT, "--format", "json")
-    assert queued.exit_code == 0, queued.output
-    assert json.loads(queued.output)["jobs"] == 3
-    worked = okr("worker", "--store", store, "--queue", queue, "--burst")
-    assert worked.exit_code == 0, worked.output
+    one, many = f"sqlite:///{tmp_path / 'one.db'}", f"sqlite:///{tmp_path / 'many.db'}"
+
+    def okr80(*args: str | Path) -> Any:  # every line fits 80 columns (a path may not)
+        result = CliRunner().invoke(main, [str(a) for a in args], env={"COLUMNS": "80"})
+        assert result.exit_code == 0, result.output
+        assert all(len(line) <= 80 or len(line.split()) == 1
+                   for line in result.output.splitlines()), result.output
+        return result
+
+    for day in ("2026-01-07", KPI_AT):  # cpl turns red on the 8th
+        okr80("refresh", one_plan, "--store", one, "--at", day)
+        okr80("refresh", many_plan, "--store", many, "--queue", queue, "--enqueue",
+              "--job-size", "1", "--at", day)
+        okr80("worker", "--store", many, "--queue", queue, "--burst")
+    runs = " ".join(okr80("runs", "--store", many).output.split())
+    assert "for 2026-01-10: 1 manual, 2 refreshed, 1 unchanged" in runs
     with contextlib.closing(open_store(one)) as single, \
-            contextlib.closing(open_store(store)) as distributed:
+            contextlib.closing(open_store(many)) as distributed:
         assert _readings(distributed) == _readings(single)
-        (run,) = distributed.runs()
+        sent = [(d.key, d.destination) for d in distributed.event_deliveries()]
+        assert sent == [(d.key, d.destination) for d in single.event_deliveries()]
+        run = distributed.runs()[0]
+    assert ("kpi_off_target:cpl:2026-01", "chat") in sent
     assert run.finished_at is not None
     assert {o.kr_id: o.status for o in run.outcomes} == {
-        "leads": "refreshed", "mql": "refreshed", "cpl": "refreshed", "nps": "manual"}
+        "leads": "unchanged", "mql": "refreshed", "cpl": "refreshed", "nps": "manual"}
+    assert _posted(many_plan) == _posted(one_plan)

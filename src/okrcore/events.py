@@ -359,6 +359,12 @@ def routes(plan: Plan) -> dict[str, frozenset[EventKind]]:
     return out
 
 
+def _lower_first(label: str) -> str:
+    """A label inside a sentence: "target reached", but "KPI off target"."""
+    word = label.split(" ", 1)[0]
+    return label if len(word) > 1 and word.isupper() else label[:1].lower() + label[1:]
+
+
 def event_message(events: Sequence[Event], *, title: str | None = None,
                   link: str | None = None) -> Message:
     """The message a notifier sends for events: one line each, as Markdown, text and HTML; the
@@ -367,7 +373,7 @@ def event_message(events: Sequence[Event], *, title: str | None = None,
 
     head = title or "OKR events"
     if len(events) == 1:
-        head = f"{head}: {events[0].label.lower()}"
+        head = f"{head}: {_lower_first(events[0].label)}"
     else:
         head = f"{head}: {len(events)} events"
     markdown = "\n".join(f"- **{e.label}**: {e.summary}" for e in events)
