@@ -5,11 +5,11 @@ After a refresh okrcore compares the scorecard as of the previous refresh date (
 for the first one) with the scorecard as of the run's date and derives :class:`Event` values
 (:func:`derive_events`, pure): a key result reached its target or its stretch, turned red,
 recovered from red, went stale; a KPI went off target for its period or recovered; an
-initiative became overdue. :func:`send_events` delivers
-them to the plan's notify channels that ask for them (a channel's ``events`` key) and to every
-``okrcore_event`` hook implementation, each event once per destination: the store records what
-was sent (:meth:`okrcore.store.Store.claim_event`), so a re-run, a backfill or a second worker
-sends nothing again, and a failed delivery is not recorded, so the next run sends it.
+initiative became overdue. :func:`send_events` delivers them to the plan's notify channels that
+ask for them (a channel's ``events`` key) and to every ``okrcore_event`` hook implementation,
+each event once per destination: the store records what was sent
+(:meth:`okrcore.store.Store.claim_event`), so a re-run, a backfill or a second worker sends
+nothing again, and a failed delivery is not recorded, so the next run sends it.
 
 docs/events.md describes the rules; this module is public.
 """
