@@ -476,16 +476,22 @@ def test_the_connections_endpoint_wins_over_the_instance_the_token_names(
     assert len(fake.queries()) == 1
 
 
+@pytest.mark.parametrize(("flow", "queries", "tokens"), [
+    ("token", 1, 0),  # refused once: final
+    ("refresh_token", 2, 2),  # refused, renewed, refused again: final
+])
 def test_after_an_auth_failure_no_query_of_the_connection_is_sent(
-    fake: FakeSalesforce, monkeypatch: pytest.MonkeyPatch
+    fake: FakeSalesforce, flow: str, queries: int, tokens: int
 ) -> None:
-    monkeypatch.setenv("SF_TEST_TOKEN", "00Dexpired")
-    src = source(fake)
-    first = failure(one(src, request({"soql": "SELECT COUNT() FROM Lead"})))
-    second = failure(one(src, request({"soql": "SELECT COUNT() FROM Account"})))
-    assert first.kind is second.kind is FailureKind.AUTH
+    for _ in range(2):
+        fake.answer(401, [{"message": "Session expired or invalid",
+                           "errorCode": "INVALID_SESSION_ID"}])
+    src = source(fake) if flow == "token" else oauth(fake, flow)
+    first, second = (failure(one(src, request({"soql": soql})))
+                     for soql in ("SELECT COUNT() FROM Lead", "SELECT COUNT() FROM Account"))
+    assert (first.kind, second.kind) == (FailureKind.AUTH, FailureKind.AUTH)
     assert second.message == f"not sent: {first.message}"
-    assert len(fake.queries()) == 1
+    assert (len(fake.queries()), len(fake.token_calls())) == (queries, tokens)
 
 
 def test_a_concurrent_request_limit_passes_its_retry_after_on(fake: FakeSalesforce) -> None:
