@@ -20,7 +20,7 @@ A reading equal to the stored one for its ``(kr_id, as_of, source)`` stores noth
 same refresh again stores nothing new; a different reading (a source restating a day) is stored as
 a revision recording the run (docs/stores.md#revisions).
 
-This module is longer than most (about 850 lines) on purpose: it is one concept, a refresh run, in
+This module is longer than most (about 900 lines) on purpose: it is one concept, a refresh run, in
 sections marked ``# --`` (result, planning, running, validation, the public function) that share
 the run's private state; the source contract it drives lives in :mod:`okrcore.sources`.
 """
