@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 import pytest
 from click.testing import CliRunner
 
-from okrcore import CheckIn, Cycle, KeyResult, Objective, Plan, hookimpl, open_store, score
+from okrcore import CheckIn, Cycle, KeyResult, Kpi, Objective, Plan, hookimpl, open_store, score
 from okrcore.cli import main
 from okrcore.engine import refresh
 from okrcore.errors import NotifyError
@@ -438,3 +438,148 @@ def test_an_overdue_initiative_is_sent_once(manager: PluginManager) -> None:
         assert [d.key for d in store.event_deliveries()] == [
             "initiative_overdue:streams:2026-10-15", "initiative_overdue:streams:2026-10-25"
         ]
+
+
+# -- KPIs off target and recovered ---------------------------------------------------------------
+def _kpi_plan(notify: dict[str, Any] | None = None) -> Plan:
+    # cost per lead, monthly: green at or below 40 EUR, yellow up to 44 (10%), red beyond
+    return Plan(
+        title="Team OKRs",
+        cycles=[Cycle("q4", START, END)],
+        kpis=[Kpi("cpl", "Cost per lead", target=40, direction="below", unit="EUR",
+                  owner="ann")],
+        notify=notify or {},
+    )
+
+
+def _kpi_events(plan: Plan, readings: list[CheckIn], before: D, after: D) -> list[Any]:
+    return derive_events(score(plan, [c for c in readings if c.as_of <= before], at=before),
+                         score(plan, readings, at=after), plan)
+
+
+def test_a_kpi_going_off_target_and_recovering() -> None:
+    plan = _kpi_plan()
+    readings = [CheckIn("cpl", 38, D(2026, 11, 2)), CheckIn("cpl", 50, D(2026, 11, 3)),
+                CheckIn("cpl", 43, D(2026, 11, 4)), CheckIn("cpl", 39, D(2026, 11, 5))]
+    (off,) = _kpi_events(plan, readings, D(2026, 11, 2), D(2026, 11, 3))
+    assert off.kind is EventKind.KPI_OFF_TARGET
+    assert off.label == "KPI off target"
+    assert (off.subject, off.key, off.owner, off.objective, off.at) == (
+        "cpl", "kpi_off_target:cpl:2026-11", "ann", None, D(2026, 11, 3))
+    assert off.summary == (
+        "Cost per lead: off target (50 EUR > 40 EUR for 2026-11, beyond the 10% tolerance)")
+    assert off.data == {"period": "2026-11", "actual": 50, "expected": 40, "target": 40,
+                        "unit": "EUR", "direction": "below", "status": "red", "was": "green",
+                        "last_checkin": "2026-11-03"}
+    # back within the tolerance band (yellow): recovered, once per period as well
+    (back,) = _kpi_events(plan, readings, D(2026, 11, 3), D(2026, 11, 4))
+    assert back.kind is EventKind.KPI_RECOVERED
+    assert back.key == "kpi_recovered:cpl:2026-11"
+    assert back.summary == (
+        "Cost per lead: recovered from red to yellow "
+        "(43 EUR > 40 EUR for 2026-11, within the 10% tolerance)")
+    assert (back.data["was"], back.data["status"]) == ("red", "yellow")
+    # yellow to green, green to yellow: within the band, no news
+    assert _kpi_events(plan, readings, D(2026, 11, 4), D(2026, 11, 5)) == []
+    assert _kpi_events(plan, readings[:1] + readings[2:3], D(2026, 11, 2), D(2026, 11, 4)) == []
+    # still red the next day: not news; no reading at all: grey, no news
+    red = readings[:2]
+    assert _kpi_events(plan, red, D(2026, 11, 3), D(2026, 11, 4)) == []
+    assert _kpi_events(plan, [], D(2026, 11, 3), D(2026, 11, 4)) == []
+    # red from the first reading of a period (grey before) is off target
+    assert [e.key for e in _kpi_events(plan, readings[1:2], D(2026, 11, 2), D(2026, 11, 3))] == [
+        "kpi_off_target:cpl:2026-11"]
+
+
+def test_a_kpi_s_period_starts_afresh() -> None:
+    plan = _kpi_plan()
+    nov, dec = D(2026, 11, 30), D(2026, 12, 1)
+    red_nov = [CheckIn("cpl", 50, nov)]
+    # red in November, red again on the 1st of December: off target for December, news again
+    found = _kpi_events(plan, [*red_nov, CheckIn("cpl", 60, dec)], nov, dec)
+    assert [(e.key, e.data["was"]) for e in found] == [("kpi_off_target:cpl:2026-12", None)]
+    # red in November, green in December: December was never off target, nothing recovered
+    assert _kpi_events(plan, [*red_nov, CheckIn("cpl", 30, dec)], nov, dec) == []
+    # a cumulative KPI judged on its bar pro-rated to the day: 10 a day against 310 a month
+    mql = Plan(title="Team OKRs", cycles=[Cycle("q4", START, END)], kpis=[
+        Kpi("mql", "MQLs a month", target=310, measure="cumulative", unit="MQL")])
+    slow = [CheckIn("mql", 10, D(2026, 12, d)) for d in range(1, 4)] + [
+        CheckIn("mql", 1, D(2026, 12, 4))]
+    (off,) = _kpi_events(mql, slow, D(2026, 12, 3), D(2026, 12, 4))
+    assert off.summary == ("MQLs a month: off target (31 MQL < 40 MQL (310 for 2026-12, "
+                           "pro-rated to day 4 of 31), beyond the 10% tolerance)")
+    assert (off.data["actual"], off.data["expected"]) == (31, 40)
+
+
+def test_kpi_events_are_sent_once_per_period(manager: PluginManager) -> None:
+    plan = _kpi_plan({"chat": {"plugin": "recorder", "events": ["alerts", "kpi_recovered"]},
+                      "wins": {"plugin": "recorder", "events": ["achievements"]}})
+    values = {3: 50, 4: 39, 5: 55, 6: 38}  # off, back, off again, back again
+    days = sorted(values)
+    with open_store("memory://") as store:
+        for day in days:
+            store.add_checkins([CheckIn("cpl", values[day], D(2026, 11, day))])
+            for _ in range(2):  # a re-run sends nothing again
+                events = derive_events(score(plan, store, at=D(2026, 11, day - 1)),
+                                       score(plan, store, at=D(2026, 11, day)), plan)
+                send_events(plan, store, events, manager=manager)
+        # December: off target again is news for the new period
+        store.add_checkins([CheckIn("cpl", 70, D(2026, 12, 2))])
+        events = derive_events(score(plan, store, at=D(2026, 12, 1)),
+                               score(plan, store, at=D(2026, 12, 2)), plan)
+        send_events(plan, store, events, manager=manager)
+        assert [d.key for d in store.event_deliveries()] == [
+            "kpi_off_target:cpl:2026-11", "kpi_recovered:cpl:2026-11",
+            "kpi_off_target:cpl:2026-12"]
+    assert [name for name, _ in Recorder.sent] == ["chat", "chat", "chat"]
+    assert Recorder.sent[0][1].title == "Team OKRs: KPI off target"  # not "kpi off target"
+    assert "- **KPI off target**: Cost per lead: off target (50 EUR > 40 EUR" in (
+        Recorder.sent[0][1].markdown)
+
+
+def test_a_kpi_from_its_source_goes_off_target_in_okr_refresh(tmp_path: Path) -> None:
+    # leads a month from a file: 10 a day, then 1 on the 4th; the channel is a local file
+    (tmp_path / "kpi.csv").write_text(
+        CSV_HEAD + "".join(f"2026-12-{d:02d},mql,{10 if d < 4 else 1}\n" for d in range(1, 6)),
+        encoding="utf-8")
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(
+        """okrcore: 1
+title: Team OKRs
+cycles: [{id: q4, start: 2026-10-01, end: 2026-12-31}]
+objectives:
+  - id: o
+    title: Grow
+    owner: ann
+    cycle: q4
+    key_results:
+      - {id: leads, title: Leads, baseline: 0, target: 10, cadence: weekly}
+kpis:
+  - id: mql
+    title: MQLs a month
+    target: 310
+    measure: cumulative
+    unit: MQL
+    owner: ann
+    source: {connection: exports, path: kpi.csv, where: {metric: mql}}
+connections:
+  exports: {plugin: file}
+notify:
+  chat: {plugin: markdown-file, path: chat.md, events: [alerts]}
+""",
+        encoding="utf-8",
+    )
+    url = f"sqlite:///{tmp_path / 'okr.db'}"
+    runner = CliRunner()
+    for day in ("2026-12-03", "2026-12-04", "2026-12-04", "2026-12-05"):
+        done = runner.invoke(main, ["refresh", str(plan), "--store", url, "--at", day],
+                             env={"COLUMNS": "80"})
+        assert done.exit_code == 0, done.output
+        assert all(len(line) <= 80 for line in done.output.splitlines()), done.output
+    text = (tmp_path / "chat.md").read_text(encoding="utf-8")
+    assert text.count("**KPI off target**") == 1, text
+    assert ("- **KPI off target**: MQLs a month: off target (31 MQL < 40 MQL (310 for 2026-12, "
+            "pro-rated to day 4 of 31), beyond the 10% tolerance)") in text
+    with open_store(url) as store:
+        assert [(d.key, d.destination) for d in store.event_deliveries()] == [
+            ("kpi_off_target:mql:2026-12", "chat")]

@@ -3,6 +3,7 @@ run with requests against a local FakeServer."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,7 +18,7 @@ from okrcore.sources import (
     HttpSource,
     could_not_connect,
 )
-from okrcore.testing import FakeServer, Reply, closed_port
+from okrcore.testing import Call, FakeServer, Reply, closed_port
 
 
 class Tracker(HttpSource):
@@ -169,3 +170,123 @@ def test_settings_are_read_and_validated() -> None:
         ("requests_per_second", "requests_per_second must be a positive number"),
     ]
     assert Tracker(Connection("t", "tracker", {})).call_timeout == (10.0, 30.0)
+
+
+class OAuthTracker(Tracker):
+    """A tracker whose access tokens come from an OAuth token endpoint that also names the API's
+    base URL, and expire: a 401 ``expired_token`` asks for a new one."""
+
+    def credentials(self) -> Credentials:
+        answer = self.oauth_token(f"{self.endpoint}/oauth/token?realm=r", {
+            "grant_type": "client_credentials", "client_id": "app"}, what="auth app")
+        return Credentials(headers={"Authorization": f"Bearer {answer['access_token']}"},
+                           endpoint=str(answer["instance_url"]))
+
+    def credentials_expired(self, response: requests.Response) -> bool:
+        return response.status_code == 401 and response.json().get("error") == "expired_token"
+
+
+class TokenService:
+    """A token endpoint issuing numbered tokens, and an API at /inst that takes the valid ones."""
+
+    def __init__(self, server: FakeServer) -> None:
+        self.server = server
+        self.valid: set[str] = set()
+        self.issued = 0
+        self.lock = threading.Lock()
+        server.handle("/api/oauth/token", self.token)
+        server.handle("/inst/items", self.items)
+
+    def token(self, call: Call) -> Reply:
+        with self.lock:
+            self.issued += 1
+            token = f"tok-{self.issued}"
+            self.valid.add(token)
+        return Reply(json={"access_token": token, "instance_url": self.server.url + "/inst",
+                           "token_type": "Bearer"})
+
+    def items(self, call: Call) -> Reply:
+        if call.headers["Authorization"].removeprefix("Bearer ") in self.valid:
+            return Reply(json={"items": 1})
+        return Reply(status=401, json={"error": "expired_token"})
+
+    def expire(self) -> None:
+        self.valid.clear()
+
+
+def test_credentials_name_the_endpoint_and_expired_ones_are_renewed_once(
+    server: FakeServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service = TokenService(server)
+    source = OAuthTracker(Connection("t", "tracker", {}, endpoint=server.url + "/api"))
+    assert source.call_object("GET", "/items", what="items") == {"items": 1}
+    service.expire()  # the next call is refused, renews the token and is repeated with it
+    assert source.call_object("GET", "/items", what="items") == {"items": 1}
+    token_calls = server.calls_to("/api/oauth/token")
+    assert [c.method for c in token_calls] == ["POST", "POST"]
+    assert token_calls[0].body == "grant_type=client_credentials&client_id=app"
+    assert "Authorization" not in token_calls[0].headers
+    assert [c.headers["Authorization"] for c in server.calls_to("/inst/items")] == [
+        "Bearer tok-1", "Bearer tok-1", "Bearer tok-2"]
+    server.handle("/api/oauth/token", lambda call: Reply(json={
+        "access_token": "tok-dud", "instance_url": server.url + "/inst"}))
+    service.expire()  # the renewed token is refused too: error() classifies the second 401
+    with pytest.raises(FetchError) as refused:
+        source.call("GET", "/items", what="items")
+    assert (refused.value.kind, refused.value.message) == (FailureKind.AUTH,
+                                                           "Tracker 401 for items")
+    assert len(server.calls_to("/inst/items")) == 5
+    with pytest.raises(FetchError, match="not sent: Tracker 401 for items"):
+        source.call("GET", "/items", what="items")
+
+
+def test_calls_refused_the_same_expired_credentials_renew_them_once(
+    server: FakeServer,
+) -> None:
+    service = TokenService(server)
+    source = OAuthTracker(Connection("t", "tracker", {"concurrency": 8},
+                                     endpoint=server.url + "/api"))
+    assert source.call_object("GET", "/items", what="items") == {"items": 1}
+    service.expire()
+    answers: list[Any] = []
+    threads = [threading.Thread(target=lambda: answers.append(
+        source.call_object("GET", "/items", what="items"))) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert answers == [{"items": 1}] * 8
+    assert service.issued == 2  # the first token, and one renewal for all eight calls
+
+
+@pytest.mark.parametrize(("reply", "kind", "retry_after", "message"), [
+    (Reply(status=400, json={"error": "invalid_grant", "error_description": "revoked"}),
+     FailureKind.AUTH, None, "Tracker token endpoint 400 invalid_grant: revoked (auth app)"),
+    (Reply(status=200, json={"token_type": "Bearer"}),
+     FailureKind.AUTH, None, "Tracker token endpoint 200 OK: no description (auth app)"),
+    (Reply(status=429, json={"error": "slow_down"}, headers={"Retry-After": "5"}),
+     FailureKind.TRANSIENT, 5.0, "Tracker token endpoint 429 slow_down: no description (auth app)"),
+    (Reply(status=503, body=b"<html>"),
+     FailureKind.TRANSIENT, None,
+     "Tracker token endpoint 503 Service Unavailable: no description (auth app)"),
+])
+def test_a_token_endpoint_refusal_is_classified(
+    server: FakeServer, reply: Reply, kind: FailureKind, retry_after: float | None, message: str
+) -> None:
+    server.route("/api/oauth/token", reply)
+    source = OAuthTracker(Connection("t", "tracker", {}, endpoint=server.url + "/api"))
+    with pytest.raises(FetchError) as failed:
+        source.call("GET", "/items", what="items")
+    assert (failed.value.kind, failed.value.retry_after, failed.value.message) == (
+        kind, retry_after, message)
+    assert server.calls_to("/inst/items") == []
+
+
+def test_an_unreachable_token_endpoint_is_named_without_its_query() -> None:
+    down = closed_port()
+    source = OAuthTracker(Connection("t", "tracker", {}, endpoint=down + "/api"))
+    with pytest.raises(FetchError) as failed:
+        source.call("GET", "/items", what="items")
+    assert failed.value.timed_out
+    assert failed.value.message == (
+        f"cannot reach {down}/api/oauth/token: no connection (refused, or an unknown host)")

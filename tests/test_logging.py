@@ -97,3 +97,37 @@ def test_okr_verbose_shows_a_store_migration(tmp_path: Path, example_plan_path: 
     assert again.returncode == 0, again.stderr
     assert "okrcore.plugins" in again.stderr  # the log is shown, and no migration is left
     assert "migration" not in again.stderr
+
+
+def test_records_flow_once_the_application_imports_logging() -> None:
+    # okrcore does not import logging itself (a start-up cost for records nobody could see); once
+    # the application imports and configures it, okrcore's records reach it, naming their caller
+    code = (
+        "import sys, okrcore\n"
+        "okrcore.open_store('memory://').close()\n"
+        "print('logging' in sys.modules)\n"
+        "import logging\n"
+        "logging.basicConfig(level=logging.DEBUG, stream=sys.stdout,\n"
+        "                    format='%(levelname)s %(name)s %(funcName)s: %(message)s')\n"
+        "okrcore.open_store('memory://').close()\n"
+        "print([type(h).__name__ for h in logging.getLogger('okrcore').handlers])\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    lines = done.stdout.splitlines()
+    assert lines[0] == "False"
+    migration = "INFO okrcore.store.sqlite apply_migrations: store :memory:: applying schema"
+    assert f"{migration} migration 1" in lines
+    assert lines[-1] == "['NullHandler']"
+
+
+def test_a_warning_is_not_printed_when_the_application_configures_no_logging() -> None:
+    # imported after okrcore and left unconfigured: the NullHandler still silences the last-resort
+    # handler, as when logging was imported first
+    code = (
+        "import okrcore._log, logging\n"
+        "okrcore._log.get_logger('okrcore.engine').warning('key result %s failed', 'kr')\n"
+        "print(logging.getLogger('okrcore').handlers)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stderr == ""
+    assert "NullHandler" in done.stdout

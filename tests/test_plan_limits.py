@@ -14,7 +14,7 @@ from okrcore.cli import main
 from okrcore.errors import PlanError, Problem
 from okrcore.funnel import derive_funnel
 from okrcore.model import Funnel, FunnelStep
-from okrcore.planfile import _read, load_plan, loads_plan
+from okrcore.planfile import _read, _read_yaml, load_plan, loads_plan
 from okrcore.planfile._limits import MAX_DEPTH, MAX_NODES
 
 HEAD = "okrcore: 1\ncycles:\n  - id: q\n    start: 2026-01-01\n    end: 2026-03-31\n"
@@ -121,7 +121,7 @@ def test_hostile_plan_is_a_located_plan_error(tmp_path: Path, name: str) -> None
 def test_pure_python_yaml_parser_enforces_the_same_limits(
     tmp_path: Path, name: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(_read, "LOADER", _read.PURE_LOADER)
+    monkeypatch.setattr(_read_yaml, "LOADER", _read_yaml.PURE_LOADER)
     content, ext, _line, text = CASES[name]
     with pytest.raises(PlanError, match=text) as info:
         load_plan(_write(tmp_path, content, ext))

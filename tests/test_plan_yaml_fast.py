@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from okrcore import PlanError, load_plan, loads_plan
-from okrcore.planfile import _read, _yaml_plain
+from okrcore.planfile import _read, _read_yaml, _yaml_plain
 from okrcore.planfile._spec import Ctx
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,8 +28,8 @@ nested:
 
 
 def _both(text: str) -> tuple[Any, Any]:
-    fast = _read.LOADER(text)
-    slow = _read.LOADER(text)
+    fast = _read_yaml.LOADER(text)
+    slow = _read_yaml.LOADER(text)
     try:
         data = _yaml_plain.construct_plain(fast, fast.get_single_node())
         expected = slow.construct_document(slow.get_single_node())
@@ -60,7 +60,7 @@ def test_plain_documents_are_built_as_pyyaml_builds_them() -> None:
     ],
 )
 def test_anything_else_is_left_to_pyyaml_and_the_walk(text: str) -> None:
-    loader = _read.LOADER(text)
+    loader = _read_yaml.LOADER(text)
     try:
         with pytest.raises(_yaml_plain.NotPlain):
             _yaml_plain.construct_plain(loader, loader.get_single_node())
@@ -73,11 +73,11 @@ def test_positions_asked_for_later_are_those_the_walk_finds() -> None:
     plan = loads_plan(text, name="marketing.yaml")
     assert isinstance(plan.positions, _read.LazyPositions)
     eager: dict[str, tuple[int, int]] = {"": (1, 1)}
-    loader = _read.LOADER(text)
+    loader = _read_yaml.LOADER(text)
     try:
         node = loader.get_single_node()
         loader.construct_document(node)
-        _read._YamlWalk(Ctx(eager), eager).walk(node, "", ())
+        _read_yaml._YamlWalk(Ctx(eager), eager).walk(node, "", ())
     finally:
         loader.dispose()
     assert dict(plan.positions) == eager
@@ -123,7 +123,7 @@ def test_the_loaders_resolve_every_tag_as_pyyaml_does(base: Any) -> None:
                     out += tags(part)
         return out
 
-    ours, theirs = _read._loader_class(base)(text), base(text)
+    ours, theirs = _read_yaml._loader_class(base)(text), base(text)
     try:
         assert tags(ours.get_single_node()) == tags(theirs.get_single_node())
     finally:

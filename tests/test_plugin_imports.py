@@ -11,6 +11,7 @@ import importlib.metadata
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -75,3 +76,38 @@ def test_okrcore_imports_no_optional_client_until_used(module: str) -> None:
 def test_the_probe_sees_a_heavy_import() -> None:
     # the check above can fail: a module that does import a client is caught
     assert _imported("okrcore.default_plugins.sources.http_json", ("json",)) == ["json"]
+
+
+# what a script's first use of the API must leave unimported (each costs start-up): the other
+# plan formats' readers, `logging` (okrcore's records wait for the application to import it) and
+# the store's copying
+FIRST_USE = """
+import datetime as dt, json, sys, okrcore
+plan = okrcore.loads_plan(sys.argv[1], sys.argv[2])
+store = okrcore.open_store("memory://")
+okrcore.score(plan, store.checkins(), at=dt.date(2026, 11, 20))
+print(json.dumps(sorted(m for m in json.loads(sys.argv[3]) if m in sys.modules)))
+"""
+
+
+@pytest.mark.parametrize(
+    ("format", "unused"),
+    [
+        ("yaml", ["okrcore.planfile._read_json", "okrcore.planfile._read_toml", "tomllib"]),
+        ("json", ["yaml", "okrcore.planfile._read_yaml", "okrcore.planfile._read_toml"]),
+        ("toml", ["yaml", "okrcore.planfile._read_yaml", "okrcore.planfile._read_json"]),
+    ],
+)
+def test_a_first_score_imports_only_what_it_uses(
+    format: str, unused: list[str], example_plan_path: Path
+) -> None:
+    from okrcore import load_plan
+    from okrcore.planfile import dumps_plan
+
+    text = dumps_plan(load_plan(example_plan_path), format)
+    modules = [*unused, "logging", "okrcore.store.copy"]
+    done = subprocess.run(
+        [sys.executable, "-c", FIRST_USE, text, format, json.dumps(modules)],
+        capture_output=True, text=True, timeout=120, check=True,
+    )
+    assert json.loads(done.stdout) == []

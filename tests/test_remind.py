@@ -128,6 +128,32 @@ def test_who_is_due(store: Store) -> None:
     assert reminders(plan, store, at=D(2027, 1, 5)).reminders == ()
 
 
+def test_a_sum_is_not_reminded_its_parts_are(store: Store) -> None:
+    # a sum takes no check-in (okr checkin refuses one): reminding its owner of it asked for
+    # the impossible; its parts are reminded, and its owner is not a recipient for it
+    from okrcore.remind import recipients
+
+    plan = Plan(
+        title="Team OKRs",
+        cycles=[Cycle("q4", START, END)],
+        owners=[Owner("ann", "Ann", notify="ann-chat"), Owner("bob", "Bob", notify="ann-chat")],
+        objectives=[
+            Objective("all", "Grow", "q4", owner="ann", key_results=[
+                KeyResult("leads", "Leads", unit="leads", measure="cumulative", baseline=0,
+                          target=100, rollup="sum", sum_of=["emea"], cadence="weekly")]),
+            Objective("eu", "Grow EMEA", "q4", owner="bob", parent="all", key_results=[
+                KeyResult("emea", "EMEA leads", unit="leads", measure="cumulative",
+                          baseline=0, target=100, cadence="weekly")]),
+        ],
+        notify={"ann-chat": {"plugin": "recorder"}},
+        reminders={"escalate_after": 0},
+    )
+    found = reminders(plan, store, at=D(2026, 10, 27))
+    assert [(r.owner, [d.kr for d in r.key_results]) for r in found.reminders] == [
+        ("bob", ["emea"])]
+    assert recipients(plan) == {"bob": [("objectives[1].owner", "emea")]}
+
+
 def test_one_reminder_per_owner_per_period(store: Store, manager: PluginManager) -> None:
     plan = _plan()
     store.add_checkins([CheckIn("nps", 40, D(2026, 10, 20)), CheckIn("csat", 3.5, D(2026, 10, 20)),

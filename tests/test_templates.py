@@ -179,3 +179,39 @@ def test_the_sales_template_s_commented_commands_work(tmp_path: Path) -> None:
                                                              "churned-arr": None}  # fmt: skip
     history = run("okr history plan.yaml partner-opportunities")
     assert "outbound-opportunities" in history  # the other side of the move
+
+
+@pytest.mark.parametrize("name", BUILTINS)
+def test_every_template_lints_clean_and_reminds_its_owners_offline(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    # okr init, okr lint (no findings), a check-in to open a store, then okr remind three weeks
+    # into the quarter: every owner due is reached through the template's local file, exit 0,
+    # every line within 80 columns; a second run in the same week sends nothing again
+    monkeypatch.chdir(tmp_path)  # as a user runs it: okr init plan.yaml
+    runner = CliRunner()
+    plan = Path("plan.yaml")
+    store = "sqlite:///okr.db"
+    at = "2027-01-21"
+
+    def okr(*args: str) -> str:
+        result = runner.invoke(main, list(args), env={"COLUMNS": "80"})
+        assert result.exit_code == 0, result.output
+        assert all(len(line) <= 80 for line in result.output.splitlines()), result.output
+        return result.output
+
+    okr("init", str(plan), "-t", name, "--quarter", "2027-Q1")
+    assert okr("lint", str(plan)).strip() == "No findings."
+    loaded = okrcore.load_plan(plan)
+    assert loaded.reminders, "a template says how its owners are reminded"
+    manual = next(kr.id for kr in loaded.key_results() if kr.rollup is None)
+    okr("checkin", str(plan), manual, "1", "--store", store, "--at", at)
+    results = json.loads(okr("remind", str(plan), "--store", store, "--at", at,
+                             "--format", "json"))["results"]
+    assert results, "three weeks in, someone owes a check-in"
+    assert {r["status"] for r in results} == {"sent"}, results
+    text = Path("reminders.md").read_text(encoding="utf-8")
+    for r in results:
+        assert f"check-in reminder for {loaded.owner_label(r['owner'])}" in text
+    again = okr("remind", str(plan), "--store", store, "--at", at)
+    assert "skipped" in again
+    assert "sent" not in again.replace("already sent", "")

@@ -525,3 +525,141 @@ def test_enqueue_then_a_burst_worker_completes_the_run(
     shown = okr("runs", "--store", store).output
     assert "12 refreshed; 12 new check-in(s)" in shown
     assert "in flight" not in shown
+
+
+# -- KPIs ------------------------------------------------------------------------------------------
+KPI_DAY = dt.date(2026, 1, 10)
+KPI_AT = KPI_DAY.isoformat()
+
+
+def write_kpi_plan(folder: Path) -> Path:
+    """A key result and two KPIs with a source (the KPIs' readings of December are not January's),
+    one KPI by hand, and a channel taking the alerts (a local file)."""
+    folder.mkdir(exist_ok=True)
+    rows = ["2025-12-31,mql,99", "2026-01-02,mql,40", "2026-01-05,mql,60", "2026-01-09,mql,25",
+            "2026-01-05,cpl,38", "2026-01-08,cpl,47", "2026-01-03,leads,12"]
+    (folder / "history.csv").write_text("date,metric,value\n" + "\n".join(rows) + "\n")
+    plan = folder / "okrs.yaml"
+    plan.write_text(
+        "okrcore: 1\ncycles:\n  - {id: q1, start: 2026-01-01, end: 2026-03-31}\n"
+        "connections:\n  files: {plugin: file, max_batch: 1}\n"
+        "notify:\n  chat: {plugin: markdown-file, path: chat.md, events: [alerts]}\n"
+        "objectives:\n  - id: o\n    title: O\n    cycle: q1\n    key_results:\n"
+        "      - {id: leads, title: Leads, baseline: 0, target: 100, measure: cumulative,\n"
+        "         source: {connection: files, path: history.csv, where: {metric: leads}}}\n"
+        "kpis:\n"
+        "  - {id: mql, title: MQLs a month, target: 300, measure: cumulative,\n"
+        "     source: {connection: files, path: history.csv, where: {metric: mql}}}\n"
+        "  - {id: cpl, title: Cost per lead, target: 40, direction: below,\n"
+        "     source: {connection: files, path: history.csv, where: {metric: cpl}}}\n"
+        "  - {id: nps, title: NPS, target: 50}\n")
+    return plan
+
+
+def _readings(store: Any) -> list[tuple[str, dt.date, float]]:
+    return sorted((c.kr_id, c.as_of, c.value) for c in store.checkins())
+
+
+def _posted(plan: Path) -> list[str]:
+    """The chat file's lines without the notifier's time stamps."""
+    text = (plan.parent / "chat.md").read_text(encoding="utf-8")
+    return [line for line in text.splitlines() if not line.startswith("<!--")]
+
+
+def test_jobs_of_a_plan_with_kpis_do_what_a_single_refresh_does(tmp_path: Path) -> None:
+    # the same two days, refreshed in one process and as jobs of one per key result or KPI: the
+    # same readings (each KPI's current month only), outcomes, scores and events
+    from okrcore.engine import refresh
+    from okrcore.scoring import score
+    from okrcore.workers.jobs import finish
+
+    manager = PluginManager()
+    days = (dt.date(2026, 1, 7), KPI_DAY)  # cpl: 38 EUR on the 7th, 47 EUR (red) on the 10th
+    one_plan, many_plan = write_kpi_plan(tmp_path / "one"), write_kpi_plan(tmp_path / "many")
+    plans = PlanCache(cache_directory())
+    with contextlib.closing(open_store(f"sqlite:///{tmp_path / 'one.db'}")) as one, \
+            contextlib.closing(open_store(f"sqlite:///{tmp_path / 'many.db'}")) as many:
+        for day in days:
+            single = refresh(load_plan(one_plan), one, at=day, manager=manager)
+            assert single.hook_errors == ()
+            jobs = Jobs()
+            run = enqueue(many_plan, many, jobs, at=day, job_size=1, manager=manager)
+            assert str(run_progress(run)) == "in flight: 0/3 key results, 0/3 jobs done"
+            assert sorted(k for job in jobs.jobs for k in job.kr_ids) == ["cpl", "leads", "mql"]
+            done = None
+            for job in jobs.jobs:
+                outcomes, info = execute(job, many, manager, plans)
+                done = finish(job, outcomes, info, many, manager, plans) or done
+            assert done is not None
+            assert "hook_errors" not in done.info
+            assert [(o.kr_id, o.status, o.stored) for o in done.outcomes] == [
+                (o.kr_id, o.status, o.stored) for o in single.run.outcomes]
+            assert _readings(many) == _readings(one)
+        assert {o.kr_id: o.status for o in single.run.outcomes} == {
+            "leads": "unchanged", "mql": "refreshed", "cpl": "refreshed", "nps": "manual"}
+        assert [r for r in _readings(many) if r[0] == "mql"] == [
+            ("mql", dt.date(2026, 1, 2), 40.0), ("mql", dt.date(2026, 1, 5), 60.0),
+            ("mql", dt.date(2026, 1, 9), 25.0)]  # this month's, as docs/kpis.md says
+        card = score(load_plan(many_plan), many, at=KPI_DAY, manager=manager)
+        expected = score(load_plan(one_plan), one, at=KPI_DAY, manager=manager)
+        assert card.kpis == expected.kpis
+        assert card.kpis["mql"].actual == 125
+        sent = [(d.key, d.destination) for d in many.event_deliveries()]
+        assert sent == [(d.key, d.destination) for d in one.event_deliveries()]
+    assert ("kpi_off_target:cpl:2026-01", "chat") in sent
+    assert _posted(many_plan) == _posted(one_plan)
+
+
+def test_shards_of_a_plan_with_kpis_store_what_a_single_refresh_stores(tmp_path: Path) -> None:
+    one_plan, many_plan = write_kpi_plan(tmp_path / "one"), write_kpi_plan(tmp_path / "many")
+    single = okr("refresh", one_plan, "--store", f"sqlite:///{tmp_path / 'one.db'}",
+                 "--at", KPI_AT)
+    assert single.exit_code == 0, single.output
+    store = f"sqlite:///{tmp_path / 'many.db'}"
+    for k in (1, 2, 3):
+        part = okr("refresh", many_plan, "--store", store, "--shard", f"{k}/3", "--at", KPI_AT)
+        assert part.exit_code == 0, part.output
+    with contextlib.closing(open_store(f"sqlite:///{tmp_path / 'one.db'}")) as one, \
+            contextlib.closing(open_store(store)) as many:
+        assert _readings(many) == _readings(one)
+        refreshed = sorted(o.kr_id for r in many.runs() for o in r.outcomes
+                           if o.status == "refreshed")
+    assert refreshed == ["cpl", "leads", "mql"]  # each once
+
+
+def test_enqueue_then_a_burst_worker_stores_a_kpi_s_readings(
+        tmp_path: Path, fresh_database: Callable[[str], str]) -> None:
+    from click.testing import CliRunner
+
+    from okrcore.cli import main
+
+    pytest.importorskip("procrastinate")
+    queue = fresh_database("kpis")
+    one_plan, many_plan = write_kpi_plan(tmp_path / "one"), write_kpi_plan(tmp_path / "many")
+    one, many = f"sqlite:///{tmp_path / 'one.db'}", f"sqlite:///{tmp_path / 'many.db'}"
+
+    def okr80(*args: str | Path) -> Any:  # every line fits 80 columns (a path may not)
+        result = CliRunner().invoke(main, [str(a) for a in args], env={"COLUMNS": "80"})
+        assert result.exit_code == 0, result.output
+        assert all(len(line) <= 80 or len(line.split()) == 1
+                   for line in result.output.splitlines()), result.output
+        return result
+
+    for day in ("2026-01-07", KPI_AT):  # cpl turns red on the 8th
+        okr80("refresh", one_plan, "--store", one, "--at", day)
+        okr80("refresh", many_plan, "--store", many, "--queue", queue, "--enqueue",
+              "--job-size", "1", "--at", day)
+        okr80("worker", "--store", many, "--queue", queue, "--burst")
+    runs = " ".join(okr80("runs", "--store", many).output.split())
+    assert "for 2026-01-10: 1 manual, 2 refreshed, 1 unchanged" in runs
+    with contextlib.closing(open_store(one)) as single, \
+            contextlib.closing(open_store(many)) as distributed:
+        assert _readings(distributed) == _readings(single)
+        sent = [(d.key, d.destination) for d in distributed.event_deliveries()]
+        assert sent == [(d.key, d.destination) for d in single.event_deliveries()]
+        run = distributed.runs()[0]
+    assert ("kpi_off_target:cpl:2026-01", "chat") in sent
+    assert run.finished_at is not None
+    assert {o.kr_id: o.status for o in run.outcomes} == {
+        "leads": "unchanged", "mql": "refreshed", "cpl": "refreshed", "nps": "manual"}
+    assert _posted(many_plan) == _posted(one_plan)

@@ -14,14 +14,15 @@ Names are imported lazily, so ``import okrcore`` stays cheap and loads no plugin
 from __future__ import annotations
 
 import importlib
-import logging
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-# A library logs only where the application asks it to (Python's logging HOWTO): without this, the
-# last-resort handler would print okrcore's warnings on stderr of every embedding program.
-logging.getLogger("okrcore").addHandler(logging.NullHandler())
+from ._log import quiet
+
+# A library logs only where the application asks it to: the "okrcore" logger gets a NullHandler
+# now if the application has imported logging, else when it does (okrcore._log).
+quiet()
 
 # public name -> module that defines it
 _EXPORTS = {

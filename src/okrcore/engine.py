@@ -20,7 +20,7 @@ A reading equal to the stored one for its ``(kr_id, as_of, source)`` stores noth
 same refresh again stores nothing new; a different reading (a source restating a day) is stored as
 a revision recording the run (docs/stores.md#revisions).
 
-This module is longer than most (about 850 lines) on purpose: it is one concept, a refresh run, in
+This module is longer than most (about 900 lines) on purpose: it is one concept, a refresh run, in
 sections marked ``# --`` (result, planning, running, validation, the public function) that share
 the run's private state; the source contract it drives lives in :mod:`okrcore.sources`.
 """
@@ -31,7 +31,6 @@ import collections
 import contextlib
 import datetime as dt
 import functools
-import logging
 import math
 import random
 import threading
@@ -42,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from ._log import get_logger
 from .errors import OkrError, ValidationError
 from .model import (
     CheckIn,
@@ -73,7 +73,7 @@ if TYPE_CHECKING:
 __all__ = ["RefreshOptions", "RefreshResult", "describe_request", "refresh"]
 
 # Attempts at DEBUG, retries at INFO, failures at WARNING; every text scrubbed of secrets first.
-_log = logging.getLogger(__name__)
+_log = get_logger(__name__)
 
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_RETRIES = 4

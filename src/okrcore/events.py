@@ -1,13 +1,15 @@
-"""Events: what changed for a key result between two scorecards, and sending each event once.
+"""Events: what changed for a key result or a KPI between two scorecards, and sending each
+event once.
 
 After a refresh okrcore compares the scorecard as of the previous refresh date (the day before,
 for the first one) with the scorecard as of the run's date and derives :class:`Event` values
 (:func:`derive_events`, pure): a key result reached its target or its stretch, turned red,
-recovered from red, went stale; an initiative became overdue. :func:`send_events` delivers
-them to the plan's notify channels that ask for them (a channel's ``events`` key) and to every
-``okrcore_event`` hook implementation, each event once per destination: the store records what
-was sent (:meth:`okrcore.store.Store.claim_event`), so a re-run, a backfill or a second worker
-sends nothing again, and a failed delivery is not recorded, so the next run sends it.
+recovered from red, went stale; a KPI went off target for its period or recovered; an
+initiative became overdue. :func:`send_events` delivers them to the plan's notify channels that
+ask for them (a channel's ``events`` key) and to every ``okrcore_event`` hook implementation,
+each event once per destination: the store records what was sent
+(:meth:`okrcore.store.Store.claim_event`), so a re-run, a backfill or a second worker sends
+nothing again, and a failed delivery is not recorded, so the next run sends it.
 
 docs/events.md describes the rules; this module is public.
 """
@@ -59,6 +61,8 @@ class EventKind(str, enum.Enum):
     RECOVERED = "recovered"
     WENT_STALE = "went_stale"
     INITIATIVE_OVERDUE = "initiative_overdue"
+    KPI_OFF_TARGET = "kpi_off_target"
+    KPI_RECOVERED = "kpi_recovered"
 
 
 LABELS = {
@@ -68,11 +72,14 @@ LABELS = {
     EventKind.RECOVERED: "Recovered",
     EventKind.WENT_STALE: "Went stale",
     EventKind.INITIATIVE_OVERDUE: "Initiative overdue",
+    EventKind.KPI_OFF_TARGET: "KPI off target",
+    EventKind.KPI_RECOVERED: "KPI recovered",
 }
 
 GROUPS: Mapping[str, tuple[EventKind, ...]] = {
     "achievements": (EventKind.TARGET_REACHED, EventKind.STRETCH_REACHED),
-    "alerts": (EventKind.TURNED_RED, EventKind.WENT_STALE, EventKind.INITIATIVE_OVERDUE),
+    "alerts": (EventKind.TURNED_RED, EventKind.WENT_STALE, EventKind.INITIATIVE_OVERDUE,
+               EventKind.KPI_OFF_TARGET),
     "all": tuple(EventKind),
 }
 """Names a channel's ``events`` list may use for several kinds at once."""
@@ -84,15 +91,18 @@ _MAINTAIN = (Kind.MAINTAIN_ABOVE, Kind.MAINTAIN_BELOW)
 class Event:
     """One change worth telling the team about.
 
-    ``subject`` is the key result's id (the initiative's, for ``initiative_overdue``) and
-    ``title`` its title; ``at`` the date the change shows in the scorecard; ``summary`` one line
-    in words. ``key`` identifies the event: an event is sent once per key and destination. It is
-    ``KIND:SUBJECT:WHAT``, where WHAT is the target (or stretch) reached, so that reaching a
-    raised target is news again; the date of the change for turning red and recovering; the
-    last check-in date for going stale; the due date for an overdue initiative (a new due date
-    missed is news again). ``data`` holds the numbers (``actual``, ``target``, ``stretch``,
-    ``unit``, ``status``, ``was``, ``last_checkin``); for an initiative ``due``, ``status``,
-    ``strategy``, ``key_results`` and ``days_overdue``.
+    ``subject`` is the key result's id (the initiative's, for ``initiative_overdue``; the KPI's,
+    for ``kpi_*``) and ``title`` its title; ``at`` the date the change shows in the scorecard;
+    ``summary`` one line in words. ``key`` identifies the event: an event is sent once per key
+    and destination. It is ``KIND:SUBJECT:WHAT``, where WHAT is the target (or stretch) reached,
+    so that reaching a raised target is news again; the date of the change for turning red and
+    recovering; the last check-in date for going stale; the due date for an overdue initiative
+    (a new due date missed is news again); the KPI's period (``2026-01``) for a KPI, so that each
+    is sent at most once per period. ``data`` holds the numbers (``actual``, ``target``,
+    ``stretch``, ``unit``, ``status``, ``was``, ``last_checkin``); for an initiative ``due``,
+    ``status``, ``strategy``, ``key_results`` and ``days_overdue``; for a KPI ``period``,
+    ``actual``, ``expected`` (the bar), ``target``, ``unit``, ``direction``, ``status``, ``was``
+    and ``last_checkin``.
     """
 
     kind: EventKind
@@ -189,9 +199,13 @@ def derive_events(
     **reached its stretch** when its actual is at or beyond the stretch now and was not before;
     **turned red** when its light is red now and was not; **recovered** when it was red and is
     green or yellow now; **went stale** when it is stale now and was not. A key result missing
-    from ``before`` counts as having had no data. ``plan`` adds the owners, and the initiatives:
-    one **became overdue** when it is open (planned or doing) after its due date as of
-    ``after.at`` and was not as of ``before.at``.
+    from ``before`` counts as having had no data. A KPI is judged on its current period: it
+    **went off target** when it is red now (beyond its tolerance of the period's bar) and was not
+    red before in the same period (an earlier period, or grey, green or yellow); it **recovered**
+    when it was red before in the same period and is green or yellow now (a new period starts
+    afresh: no recovery across periods). ``plan`` adds the owners, and the initiatives: one
+    **became overdue** when it is open (planned or doing) after its due date as of ``after.at``
+    and was not as of ``before.at``.
     """
     from .reports._format import num
 
@@ -229,8 +243,46 @@ def derive_events(
             last = kr.last_checkin.isoformat() if kr.last_checkin else "none"
             seen = f"last check-in {last}" if kr.last_checkin else "no check-in yet"
             event(EventKind.WENT_STALE, last, f"went stale ({seen})")
+    out += _kpi_events(before, after)
     if plan is not None:
         out += _overdue_initiatives(plan, before.at, after.at)
+    return out
+
+
+def _kpi_events(before: Scorecard, after: Scorecard) -> list[Event]:
+    out = []
+    for k in after.kpis.values():
+        was = before.kpis.get(k.id)
+        if was is not None and was.period != k.period:
+            was = None  # a new period starts afresh
+        was_red = was is not None and was.status is Light.RED
+        if k.status is Light.RED and not was_red:
+            kind, summary = EventKind.KPI_OFF_TARGET, f"off target ({k.reason})"
+        elif was_red and k.status in (Light.GREEN, Light.YELLOW):
+            kind = EventKind.KPI_RECOVERED
+            summary = f"recovered from red to {k.status.value} ({k.reason})"
+        else:
+            continue
+        out.append(Event(
+            kind=kind,
+            subject=k.id,
+            title=k.title,
+            at=after.at,
+            summary=f"{k.title}: {summary}",
+            key=f"{kind.value}:{k.id}:{k.period}",
+            owner=k.owner,
+            data={
+                "period": k.period,
+                "actual": k.actual,
+                "expected": k.expected,
+                "target": k.target,
+                "unit": k.unit,
+                "direction": k.direction,
+                "status": k.status.value,
+                "was": was.status.value if was is not None else None,
+                "last_checkin": k.last_checkin.isoformat() if k.last_checkin else None,
+            },
+        ))
     return out
 
 
@@ -307,6 +359,12 @@ def routes(plan: Plan) -> dict[str, frozenset[EventKind]]:
     return out
 
 
+def _lower_first(label: str) -> str:
+    """A label inside a sentence: "target reached", but "KPI off target"."""
+    word = label.split(" ", 1)[0]
+    return label if len(word) > 1 and word.isupper() else label[:1].lower() + label[1:]
+
+
 def event_message(events: Sequence[Event], *, title: str | None = None,
                   link: str | None = None) -> Message:
     """The message a notifier sends for events: one line each, as Markdown, text and HTML; the
@@ -315,7 +373,7 @@ def event_message(events: Sequence[Event], *, title: str | None = None,
 
     head = title or "OKR events"
     if len(events) == 1:
-        head = f"{head}: {events[0].label.lower()}"
+        head = f"{head}: {_lower_first(events[0].label)}"
     else:
         head = f"{head}: {len(events)} events"
     markdown = "\n".join(f"- **{e.label}**: {e.summary}" for e in events)

@@ -127,7 +127,8 @@ def okrcore_refresh_finished(run: RunRecord, plan: Plan, store: Any, manager: An
 @hookspec
 def okrcore_event(event: Event, plan: Plan, store: Any, manager: Any) -> None:
     """Called once for each event (a key result reached its target or stretch, turned red,
-    recovered, went stale; an initiative became overdue) a refresh brought.
+    recovered, went stale; a KPI went off target or recovered; an initiative became overdue) a
+    refresh brought.
 
     Receives the :class:`okrcore.events.Event` (``kind``, ``subject``, ``title``, ``at``,
     ``summary``, ``key``, ``owner``, ``data``), the :class:`okrcore.model.Plan`, the store and the

@@ -8,7 +8,7 @@ Numbers are plain ``float``: key-result values are measurements (traffic, rates,
 reports) whose precision is far below a float's, and the math (means, slopes, ratios) is float math.
 Money is carried as a float in the key result's unit; nothing in okrcore does accounting.
 
-One module of about 1,200 lines on purpose: the whole domain model reads in one place, each class
+One module of about 1,350 lines on purpose: the whole domain model reads in one place, each class
 beside the validators it uses; it holds declarations and lookups, the math is in the modules above.
 """
 

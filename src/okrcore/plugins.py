@@ -17,7 +17,6 @@ Environment:
 from __future__ import annotations
 
 import importlib
-import logging
 import os
 import re
 import threading
@@ -28,6 +27,7 @@ import attrs
 import pluggy
 
 from . import hookspecs
+from ._log import get_logger
 from .errors import PluginError
 
 __all__ = [
@@ -40,7 +40,7 @@ __all__ = [
 
 ENTRY_POINT_GROUP = "okrcore"
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 # Built-in behaviour, registered through the very same hooks as third-party plugins.
 DEFAULT_PLUGINS = (

@@ -225,8 +225,9 @@ class Reminders:
 
 
 def _remindable(kr: KeyResult) -> bool:
-    # one that follows its initiatives has nothing to check in
-    return kr.progress_from is None
+    # one that follows its initiatives, or a sum of its parts, has nothing to check in (a sum
+    # refuses a check-in: its parts, reminded on their own, take them)
+    return kr.progress_from is None and kr.rollup != "sum"
 
 
 def recipients(plan: Plan, settings: ReminderSettings | None = None

@@ -4,7 +4,8 @@ Queries are answered from a table that maps exact SOQL text to an answer: rows (
 batches with ``nextRecordsUrl`` while ``done`` is false), an aggregate row, or a COUNT() total.
 Unknown SOQL gets ``MALFORMED_QUERY``. Every answer carries ``Sforce-Limit-Info``. Bearer tokens
 are checked; the token endpoint issues numbered tokens for client-credentials and refresh-token
-grants. Every call is recorded; canned answers queued by a test take precedence.
+grants. Every call is recorded; canned answers queued by a test (for queries, or for the token
+endpoint) take precedence.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ class FakeSalesforce:
         self.cursors: dict[str, tuple[list[dict[str, Any]], int]] = {}
         self.calls: list[Call] = []
         self.canned: list[tuple[int, Any, dict[str, str]]] = []
+        self.canned_tokens: list[tuple[int, Any, dict[str, str]]] = []
         self.valid_tokens: set[str] = {"00Dstatic!token"}
         self.issued = 0
         self.batch = 2000
@@ -67,6 +69,9 @@ class FakeSalesforce:
     def answer(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
         self.canned.append((status, body, headers or {}))
 
+    def token_answer(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
+        self.canned_tokens.append((status, body, headers or {}))
+
     def queries(self) -> list[Call]:
         return [c for c in self.calls if c.path.startswith("/services/data/")]
 
@@ -79,6 +84,8 @@ class FakeSalesforce:
             n = len(self.calls)
             headers = {"Sforce-Limit-Info": f"api-usage={n}/15000"}
             if call.path == "/services/oauth2/token":
+                if self.canned_tokens:
+                    return self.canned_tokens.pop(0)
                 return self._token(call.form)
             if self.canned:
                 status, body, extra = self.canned.pop(0)

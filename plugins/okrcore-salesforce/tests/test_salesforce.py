@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import threading
 from typing import Any
 
 import pytest
@@ -15,6 +16,7 @@ from okrcore.errors import SourceError
 from okrcore.model import Connection, Cycle, KeyResult
 from okrcore.plugins import PluginManager
 from okrcore.sources import Failure, FailureKind, FetchRequest, Reading
+from okrcore.testing import closed_port
 
 CYCLE = Cycle("2026-Q1", dt.date(2026, 1, 1), dt.date(2026, 3, 31))
 END = dt.date(2026, 2, 15)
@@ -445,25 +447,78 @@ def test_plugin_registers_through_its_entry_point() -> None:
     assert PluginManager().sources.get("salesforce") is SalesforceSource
 
 
-def test_token_cache_renews_once_for_many_threads_with_the_same_stale_token() -> None:
-    import threading
+def test_queries_refused_the_same_expired_session_renew_it_once(fake: FakeSalesforce) -> None:
+    fake.count("SELECT COUNT() FROM Lead", 7)
+    src = oauth(fake, "client_credentials")
+    assert reading(one(src, request({"soql": "SELECT COUNT() FROM Lead"}))).points[0][1] == 7
+    fake.valid_tokens.discard("00Dissued!1")  # the session expires under eight queries
+    results: list[Reading | Failure] = []
+    threads = [threading.Thread(target=lambda: results.append(
+        one(src, request({"soql": "SELECT COUNT() FROM Lead"})))) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [reading(r).points[0][1] for r in results] == [7] * 8
+    assert len(fake.token_calls()) == 2  # the first token, and one renewal for all eight
 
-    from okrcore_salesforce.auth import Credentials, TokenCache
 
-    issued: list[int] = []
+def test_the_connections_endpoint_wins_over_the_instance_the_token_names(
+    fake: FakeSalesforce
+) -> None:
+    fake.count("SELECT COUNT() FROM Lead", 7)
+    here = fake.url
+    fake.url = closed_port()  # the token answer names an instance that is down
+    conf = {"api_version": VERSION, "auth": "client_credentials", "client_id": CLIENT_ID,
+            "client_secret": "env:SF_TEST_SECRET"}
+    src = SalesforceSource(Connection("sf", "salesforce", conf, endpoint=here))
+    assert reading(one(src, request({"soql": "SELECT COUNT() FROM Lead"}))).points[0][1] == 7
+    assert len(fake.queries()) == 1
 
-    def fetch() -> Credentials:
-        issued.append(1)
-        return Credentials(f"tok-{len(issued)}")
 
-    cache = TokenCache(fetch, renewable=True)
-    stale = cache.get()
-    renewed: list[Credentials] = []
-    threads = [threading.Thread(target=lambda: renewed.append(cache.renew(stale)))
-               for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert {c.access_token for c in renewed} == {"tok-2"}
-    assert len(issued) == 2
+@pytest.mark.parametrize(("flow", "queries", "tokens"), [
+    ("token", 1, 0),  # refused once: final
+    ("refresh_token", 2, 2),  # refused, renewed, refused again: final
+])
+def test_after_an_auth_failure_no_query_of_the_connection_is_sent(
+    fake: FakeSalesforce, flow: str, queries: int, tokens: int
+) -> None:
+    for _ in range(2):
+        fake.answer(401, [{"message": "Session expired or invalid",
+                           "errorCode": "INVALID_SESSION_ID"}])
+    src = source(fake) if flow == "token" else oauth(fake, flow)
+    first, second = (failure(one(src, request({"soql": soql})))
+                     for soql in ("SELECT COUNT() FROM Lead", "SELECT COUNT() FROM Account"))
+    assert (first.kind, second.kind) == (FailureKind.AUTH, FailureKind.AUTH)
+    assert second.message == f"not sent: {first.message}"
+    assert (len(fake.queries()), len(fake.token_calls())) == (queries, tokens)
+
+
+def test_a_concurrent_request_limit_passes_its_retry_after_on(fake: FakeSalesforce) -> None:
+    fake.answer(403, [{"message": "ConcurrentPerOrgLongTxn Limit exceeded.",
+                       "errorCode": "REQUEST_LIMIT_EXCEEDED"}], {"Retry-After": "3"})
+    got = failure(one(source(fake), request({"soql": "SELECT COUNT() FROM Lead"})))
+    assert (got.kind, got.retry_after) == (FailureKind.TRANSIENT, 3.0)
+
+
+@pytest.mark.parametrize(("status", "body", "kind", "message"), [
+    (503, {"error": "unavailable", "error_description": "maintenance"}, FailureKind.TRANSIENT,
+     "Salesforce token endpoint 503 unavailable: maintenance (auth client_credentials)"),
+    (200, {"token_type": "Bearer"}, FailureKind.AUTH,
+     "Salesforce token endpoint 200 OK: no description (auth client_credentials)"),
+])
+def test_token_endpoint_failures_are_classified(
+    fake: FakeSalesforce, status: int, body: Any, kind: FailureKind, message: str
+) -> None:
+    fake.token_answer(status, body)
+    got = failure(one(oauth(fake, "client_credentials"),
+                      request({"soql": "SELECT COUNT() FROM Lead"})))
+    assert (got.kind, got.message) == (kind, message)
+    assert fake.queries() == []
+
+
+def test_pacing_settings_are_checked() -> None:
+    problems = SalesforceSource.validate_connection(Connection("sf", "salesforce", {
+        "instance_url": "https://x", "access_token": "env:T", "requests_per_second": 0,
+        "concurrency": -1}))
+    assert [p.field for p in problems] == ["requests_per_second", "concurrency"]

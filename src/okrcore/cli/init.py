@@ -10,6 +10,7 @@ import click
 from okrcore.cli._common import UsageError, echo_json, format_option, handle_errors, main
 from okrcore.errors import PluginError
 from okrcore.plugins import default_manager
+from okrcore.reports._table import wrap, wrap_width
 from okrcore.templates import Template, quarter_of, render
 
 _QUARTER = "YYYY-QN"
@@ -77,5 +78,6 @@ def init_command(
         raise UsageError(f"{path} exists; choose another PATH or pass --force")
     start, end = quarter_of(quarter or dt.date.today())
     target.write_text(render(template, start=start, end=end), encoding="utf-8")
-    click.echo(f"Wrote {path} from the {name!r} template (cycle {start} to {end}).")
-    click.echo(f"Next: edit it, then okr lint {path}")
+    wrap_at = wrap_width()  # on a terminal (or $COLUMNS), lines wrap with words whole
+    click.echo(wrap(f"Wrote {path} from the {name!r} template (cycle {start} to {end}).", wrap_at))
+    click.echo(wrap(f"Next: edit it, then okr lint {path}", wrap_at))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import sys
 from typing import Any
 
 import click
@@ -23,6 +24,7 @@ from okrcore.cli._common import (
 )
 from okrcore.errors import MissingExtra, OkrError
 from okrcore.plugins import default_manager
+from okrcore.reports._table import wrap, wrap_width
 from okrcore.store import Store
 from okrcore.workers import (
     Shard,
@@ -79,9 +81,10 @@ def enqueue_run(plan_path: str, store: Store, store_url: str, queue_url: str | N
         echo_json({"run": run.id, "as_of": run.as_of.isoformat(), "jobs": flight["jobs"],
                    "key_results": flight["key_results"], "queue": safe_url(queue)})
         return
-    click.echo(f"Run {run.id} for {run.as_of}: {flight['key_results']} key result(s) in "
-               f"{flight['jobs']} job(s) on {safe_url(queue)}.")
-    click.echo("Workers (okr worker) run them; okr runs shows the progress.")
+    width = wrap_width()  # on a terminal (or $COLUMNS), lines wrap with words whole
+    click.echo(wrap(f"Run {run.id} for {run.as_of}: {flight['key_results']} key result(s) in "
+                    f"{flight['jobs']} job(s) on {safe_url(queue)}.", width))
+    click.echo(wrap("Workers (okr worker) run them; okr runs shows the progress.", width))
 
 
 @main.command("worker")
@@ -112,8 +115,9 @@ def worker_command(store_url: str, queue_url: str | None, concurrency: int, hear
         engine = open_task_engine(queue)
     except MissingExtra as exc:
         raise UsageError(str(exc)) from None
-    click.echo(f"Worker on {safe_url(queue)} ({engine.name}), writing to {safe_url(store_url)}; "
-               "Ctrl-C stops it.", err=True)
+    click.echo(wrap(f"Worker on {safe_url(queue)} ({engine.name}), writing to "
+                    f"{safe_url(store_url)}; Ctrl-C stops it.", wrap_width(sys.stderr)),
+               err=True)
     engine.work(store_url, WorkerOptions(concurrency, heartbeat, stalled_after, burst, name))
 
 

@@ -5,9 +5,10 @@ JSON Schema (:func:`plan_schema`), so the two cannot drift. The loader reports e
 file in one :class:`~okrcore.errors.PlanError`, each with its field path
 (``objectives[1].key_results[0].target``), line and column.
 
-The package's parts: ``_read`` (text -> data with positions; ``_yaml_plain`` the fast path of a
-plain YAML plan), ``_spec`` (the schema mini-language), ``_format`` (the plan format written in
-it), ``_build`` (data -> model) and ``_dump`` (model -> data -> text).
+The package's parts: ``_read`` (text -> data with positions, through one reader per format:
+``_read_yaml``, ``_read_json``, ``_read_toml``; ``_yaml_plain`` is the fast path of a plain YAML
+plan), ``_spec`` (the schema mini-language), ``_format`` (the plan format written in it),
+``_build`` (data -> model) and ``_dump`` (model -> data -> text).
 
 Regenerate the schema with ``python -m okrcore.planfile --schema > docs/plan.schema.json``.
 """
@@ -23,7 +24,7 @@ from okrcore.model import Plan
 from ._build import build
 from ._format import FORMATS, PLAN_SPEC, VERSION, plan_schema
 from ._limits import MAX_BYTES
-from ._read import PARSERS, parse
+from ._read import READERS, parse
 from ._spec import Ctx, Relative, parse_relative
 
 if TYPE_CHECKING:
@@ -66,7 +67,7 @@ def loads_plan(
     line and column; plans must stay within the limits in docs/limits.md.
     """
     format = "yaml" if format == "yml" else format
-    if format not in PARSERS:
+    if format not in READERS:
         raise ValidationError(f"unknown plan format {format!r}; expected yaml, toml or json")
     if base_dir is None and name is not None:
         base_dir = os.path.dirname(os.path.abspath(name))

@@ -215,7 +215,7 @@ CONNECTION = Obj(
 EVENT_NAMES = (
     "achievements", "alerts", "all",
     "target_reached", "stretch_reached", "turned_red", "recovered", "went_stale",
-    "initiative_overdue",
+    "initiative_overdue", "kpi_off_target", "kpi_recovered",
 )
 EVENT_NAME = Choice(EVENT_NAMES)
 

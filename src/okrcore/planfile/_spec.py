@@ -483,7 +483,8 @@ class AnyOf(Spec):
 
     def check(self, value: Any, path: str, ctx: Ctx) -> Any:
         for option in self.options:
-            scratch = Ctx(ctx.positions)
+            # a failed option's problems are dropped unread: no positions to look up for them
+            scratch = Ctx({})
             out = option.check(value, path, scratch)
             if not scratch.problems:
                 return out

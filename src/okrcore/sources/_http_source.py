@@ -21,6 +21,7 @@ from ._http import (
     could_not_connect,
     http_session,
     http_setting_problems,
+    parse_retry_after,
 )
 from ._secrets import is_secret_reference
 
@@ -36,10 +37,13 @@ PACING_SETTINGS = ("requests_per_second", "concurrency", "timeout")
 @attrs.frozen
 class Credentials:
     """What authenticates every call of a connection: headers (``Authorization``) and query
-    parameters (services such as Trello take ``key`` and ``token`` there)."""
+    parameters (services such as Trello take ``key`` and ``token`` there), and the base URL of
+    the calls when authenticating names it (an OAuth token answer's ``instance_url``): then it
+    replaces the source's ``endpoint``."""
 
     headers: Mapping[str, str] = attrs.field(factory=dict)
     params: Mapping[str, str] = attrs.field(factory=dict)
+    endpoint: str | None = None
 
 
 class HttpSource(Source):
@@ -55,7 +59,12 @@ class HttpSource(Source):
 
     - is sent on one :func:`http_session` per connection (a pool of ``concurrency``, the
       ``max_response_bytes`` and ``allow_redirects_to`` guards), built at the first call and
-      closed by :meth:`close`; :meth:`credentials` is read once, at the first call;
+      closed by :meth:`close`, to the :class:`Credentials`' ``endpoint`` when they name one,
+      else to ``endpoint``; :meth:`credentials` is read once, at the first call;
+    - when :meth:`credentials_expired` says an answer refused the credentials as expired (an
+      OAuth access token past its life), reads :meth:`credentials` again (once for all the
+      calls refused the same credentials) and is sent once more with the new ones; an answer
+      that refuses those too goes to :meth:`error`;
     - is paced at ``requests_per_second`` (a source's one fetch may make many calls: paging),
       and waits while a ``Retry-After`` the service sent on this connection runs (its limits
       count per token, not per call);
@@ -105,6 +114,7 @@ class HttpSource(Source):
         self._lock = threading.Lock()
         self._session: requests.Session | None = None
         self._credentials: Credentials | None = None
+        self._credentials_lock = threading.Lock()  # held while reading them (may call out)
         self._auth_error: str | None = None
         self._hold_until = 0.0
 
@@ -122,6 +132,12 @@ class HttpSource(Source):
         """Classify an answer other than 200 (kind, message naming the remote error, and the
         ``retry_after`` of a transient one); ``what`` names what was asked for."""
         raise NotImplementedError(f"{type(self).__name__} does not implement error")
+
+    def credentials_expired(self, response: requests.Response) -> bool:
+        """Whether an answer other than the call's ``ok`` refused the credentials as expired, so
+        that reading :meth:`credentials` again gives ones that work (an OAuth access token past
+        its life). Then :meth:`call` renews them and repeats itself once. Default: never."""
+        return False
 
     # -- the contract -----------------------------------------------------------------------
 
@@ -183,42 +199,28 @@ class HttpSource(Source):
         json: Any = None,
         ok: Collection[int] = (200,),
     ) -> requests.Response:
-        """One paced call of ``endpoint + path``; the answer when its status is one of ``ok``
-        (200 unless told, e.g. ``(200, 404)`` to read "no such thing" as an answer), else a
-        classified FetchError."""
-        import requests
-
+        """One paced call of ``endpoint + path`` (the credentials' ``endpoint`` when they name
+        one); the answer when its status is one of ``ok`` (200 unless told, e.g. ``(200, 404)``
+        to read "no such thing" as an answer), else a classified FetchError."""
         session, credentials = self._client()
-        with self._lock:
-            hold = self._hold_until - time.monotonic()
-        if hold > 0:  # another call was told to wait: the service counts per token
-            time.sleep(hold)
-        self._throttle.wait()
-        try:
-            response = session.request(
-                method, f"{self.endpoint}{path}",
+        renewed = False
+        while True:
+            with self._lock:
+                hold = self._hold_until - time.monotonic()
+            if hold > 0:  # another call was told to wait: the service counts per token
+                time.sleep(hold)
+            self._throttle.wait()
+            base = (credentials.endpoint or self.endpoint).rstrip("/")
+            response = self._send(
+                session, method, f"{base}{path}", shown=base,
                 params={**(params or {}), **credentials.params},
-                json=json, headers=dict(credentials.headers), timeout=self.call_timeout,
+                json=json, headers=dict(credentials.headers),
             )
-        except requests.Timeout:
-            raise FetchError(
-                FailureKind.TRANSIENT,
-                f"{self.service} did not answer within {self.call_timeout[1]:g} s",
-                timed_out=True,
-            ) from None
-        except requests.RequestException as exc:
-            # the message never names the URL: some services take credentials in the query
-            if could_not_connect(exc):  # no answer, like a hang: retried timeout_retries times
-                raise FetchError(
-                    FailureKind.TRANSIENT,
-                    f"cannot reach {self.endpoint}: no connection (refused, or an unknown host)",
-                    timed_out=True,
-                ) from None
-            raise FetchError(
-                FailureKind.TRANSIENT, f"cannot reach {self.endpoint}: {type(exc).__name__}"
-            ) from None
-        if response.status_code in ok:
-            return response
+            if response.status_code in ok:
+                return response
+            if renewed or not self.credentials_expired(response):
+                break
+            credentials, renewed = self._renewed(credentials), True
         error = self.error(response, what)
         with self._lock:
             if error.kind is FailureKind.AUTH:
@@ -259,16 +261,78 @@ class HttpSource(Source):
                              f"{self.service} answered {what} without a list of objects")
         return answer
 
+    def oauth_token(self, url: str, form: Mapping[str, str], *, what: str) -> Mapping[str, Any]:
+        """Ask an OAuth 2.0 token endpoint for an access token (RFC 6749, section 5), for
+        :meth:`credentials`: post ``form`` (``grant_type`` and the client's fields) to ``url``
+        on the connection's session, without credentials and unpaced, and return the JSON
+        answer, which holds ``access_token``. No answer fails as in :meth:`call` (naming
+        ``url``); a refusal, or an answer without ``access_token``, as "<service> token endpoint
+        <status> <error>: <error_description> (<what>)": transient for 429 and 5xx, else
+        ``auth``."""
+        response = self._send(self._pool(), "POST", url, shown=url.partition("?")[0],
+                              data=dict(form))
+        answer = _decoded(response)
+        answer = answer if isinstance(answer, Mapping) else {}
+        status = response.status_code
+        if status == 200 and answer.get("access_token"):
+            return answer
+        label = (f"{self.service} token endpoint {status} {answer.get('error') or response.reason}"
+                 f": {answer.get('error_description') or 'no description'} ({what})")
+        if status == 429 or status >= 500:
+            raise FetchError(FailureKind.TRANSIENT, label,
+                             parse_retry_after(response.headers.get("Retry-After")))
+        raise FetchError(FailureKind.AUTH, label)
+
+    def _send(
+        self, session: requests.Session, method: str, url: str, *, shown: str, **kwargs: Any
+    ) -> requests.Response:
+        """One request within :attr:`call_timeout`; no answer, or a broken one, is a transient
+        FetchError naming ``shown`` (never the query string: some services take keys there)."""
+        import requests
+
+        try:
+            return session.request(method, url, timeout=self.call_timeout, **kwargs)
+        except requests.Timeout:
+            raise FetchError(
+                FailureKind.TRANSIENT,
+                f"{self.service} did not answer within {self.call_timeout[1]:g} s",
+                timed_out=True,
+            ) from None
+        except requests.RequestException as exc:
+            if could_not_connect(exc):  # no answer, like a hang: retried timeout_retries times
+                raise FetchError(
+                    FailureKind.TRANSIENT,
+                    f"cannot reach {shown}: no connection (refused, or an unknown host)",
+                    timed_out=True,
+                ) from None
+            raise FetchError(
+                FailureKind.TRANSIENT, f"cannot reach {shown}: {type(exc).__name__}"
+            ) from None
+
+    def _pool(self) -> requests.Session:
+        with self._lock:
+            if self._session is None:
+                self._session = http_session(self.user_agent, self.concurrency,
+                                             connection=self.connection)
+            return self._session
+
     def _client(self) -> tuple[requests.Session, Credentials]:
         with self._lock:
             if self._auth_error is not None:
                 raise FetchError(FailureKind.AUTH, f"not sent: {self._auth_error}")
+        session = self._pool()
+        with self._credentials_lock:
             if self._credentials is None:
                 self._credentials = self.credentials()
-            if self._session is None:
-                self._session = http_session(self.user_agent, self.concurrency,
-                                             connection=self.connection)
-            return self._session, self._credentials
+            return session, self._credentials
+
+    def _renewed(self, stale: Credentials) -> Credentials:
+        """New credentials after ``stale`` expired, unless another call renewed them already."""
+        with self._credentials_lock:
+            if self._credentials is None or self._credentials is stale:
+                self._credentials = None  # should reading them fail, the next call tries again
+                self._credentials = self.credentials()
+            return self._credentials
 
 
 def _decoded(response: requests.Response) -> Any:

@@ -31,7 +31,6 @@ from .base import (
     outcome_row,
     require_finite,
 )
-from .copy import SECTIONS, CopyReport, Section, copy_store, store_content
 from .rows import (
     INITIATIVE_CHANGE_COLUMNS,
     STRATEGY_CHANGE_COLUMNS,
@@ -68,6 +67,20 @@ from .sqlite import MIGRATIONS, SCHEMA_VERSION, MemoryStore, SQLiteStore
 
 if TYPE_CHECKING:
     from okrcore.plugins import PluginManager
+
+    from .copy import SECTIONS, CopyReport, Section, copy_store, store_content
+
+# ``okr store copy``'s names are imported on first use: a script that only opens a store and reads
+# it does not pay for them at start-up
+_COPY_NAMES = frozenset({"SECTIONS", "CopyReport", "Section", "copy_store", "store_content"})
+
+
+def __getattr__(name: str) -> object:
+    if name in _COPY_NAMES:
+        from . import copy
+
+        return getattr(copy, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
     "CHECKIN_COLUMNS",

@@ -14,15 +14,19 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import logging
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import attrs
 
 from okrcore.errors import StoreError
 from okrcore.model import InitiativeChange, RunOutcome, RunRecord, StrategyChange, TargetChange
+
+if TYPE_CHECKING:
+    import logging
+
+    from okrcore._log import Logger
 
 from .base import (
     OUTCOME_COLUMNS,
@@ -287,7 +291,7 @@ def apply_migrations(
     record: Callable[[int], tuple[str, Sequence[Any]]],
     store: str,
     software: str,
-    log: logging.Logger,
+    log: Logger | logging.Logger,
 ) -> tuple[int, ...]:
     """Apply the migrations newer than ``current`` in order, on ``cur`` in the caller's
     transaction (taken under the backend's lock), each recorded by the statement and parameters

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import logging
 import os
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
+from okrcore._log import get_logger
 from okrcore.errors import StoreError, StoreNotFoundError
 from okrcore.model import CheckIn
 
@@ -30,7 +30,7 @@ from .sql import (
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "MemoryStore", "SQLiteStore"]
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 # A reading replaced by a different one moves to checkin_revisions, inside the same statement
 # (created by migration 3, again by 7 on the rebuilt table).

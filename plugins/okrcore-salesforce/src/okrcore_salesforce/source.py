@@ -5,31 +5,26 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-import threading
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from okrcore.errors import SourceError
 from okrcore.model import Connection, KeyResult, Measure
 from okrcore.sources import (
-    HTTP_SETTINGS,
+    Credentials,
     FailureKind,
     FetchError,
     FetchRequest,
+    HttpSource,
     Limits,
     QueryProblem,
     Reading,
-    Source,
-    could_not_connect,
-    http_session,
-    http_setting_problems,
     is_secret_reference,
     parse_retry_after,
-    unknown_keys,
 )
 
 from ._version import __version__
-from .auth import FLOWS, Credentials, TokenCache, token_form
+from .auth import FLOWS, flow_of, token_form
 from .soql import (
     COUNT_ONLY,
     bind,
@@ -48,10 +43,6 @@ __all__ = ["DEFAULT_API_VERSION", "SalesforceSource"]
 
 DEFAULT_API_VERSION = "62.0"
 DEFAULT_TIMEOUT = 60.0
-_SETTINGS = {
-    "instance_url", "api_version", "auth", "access_token", "client_id", "client_secret",
-    "refresh_token", "login_url", "timeout", "concurrency",
-}  # fmt: skip
 _SECRETS = ("access_token", "client_secret", "refresh_token")
 _VERSION = re.compile(r"^\d{2,3}\.0$")
 
@@ -77,17 +68,7 @@ class _Stats:
         return out
 
 
-def _flow(settings: Mapping[str, Any]) -> str:
-    if "auth" in settings:
-        return str(settings["auth"])
-    if "access_token" in settings:
-        return "token"
-    if "refresh_token" in settings:
-        return "refresh_token"
-    return "client_credentials"
-
-
-class SalesforceSource(Source):
+class SalesforceSource(HttpSource):
     """Values of SOQL queries: aggregates (``SUM(Amount)``), ``COUNT()`` or combined rows.
 
     Connection settings: ``instance_url`` (``https://acme.my.salesforce.com``), ``api_version``
@@ -95,48 +76,41 @@ class SalesforceSource(Source):
     OAuth flow (``auth: client_credentials`` with ``client_id`` and ``client_secret``, or
     ``auth: refresh_token`` with ``client_id``, ``refresh_token`` and optional
     ``client_secret``) against ``{login_url or instance_url}/services/oauth2/token``. Optional
-    ``timeout`` (seconds, default 60) and ``concurrency`` (default 4). ``endpoint`` overrides
-    the instance URL.
+    ``timeout`` (seconds, default 60), ``concurrency`` (default 4) and ``requests_per_second``
+    (default: unpaced). ``endpoint`` overrides the instance URL.
     """
 
     name = "salesforce"
+    service = "Salesforce"
+    user_agent = f"okrcore-salesforce/{__version__}"
+    default_concurrency = 4
+    default_timeout = DEFAULT_TIMEOUT
+    extra_settings = ("instance_url", "api_version", "auth", "access_token", "client_id",
+                      "client_secret", "refresh_token", "login_url")
 
     def __init__(self, connection: Connection) -> None:
         super().__init__(connection)
         settings = connection.settings
         self._version = str(settings.get("api_version", DEFAULT_API_VERSION)).lstrip("v")
-        self._flow = _flow(settings)
-        self._concurrency = int(settings.get("concurrency", 4))
-        configured = settings.get("timeout")
-        self._configured_timeout = float(configured) if configured is not None else None
+        self._flow = flow_of(settings)
         instance = settings.get("instance_url")
-        self._instance = str(instance).rstrip("/") if instance else None
-        self._endpoint = connection.endpoint.rstrip("/") if connection.endpoint else None
-        login = settings.get("login_url") or self._endpoint or self._instance
+        if not connection.endpoint and instance:
+            self.endpoint = str(instance).rstrip("/")
+        login = settings.get("login_url") or self.endpoint
         self._token_url = f"{str(login).rstrip('/')}/services/oauth2/token" if login else None
-        self._lock = threading.Lock()
-        self._session: requests.Session | None = None
-        self._tokens = TokenCache(self._fetch_token, renewable=self._flow != "token")
-
-    @property
-    def _timeout(self) -> tuple[float, float]:
-        """(connect, read) seconds: the connection's ``timeout``, else the engine's, else ours."""
-        total = self._configured_timeout or getattr(self, "timeout", None) or DEFAULT_TIMEOUT
-        return (min(10.0, total), total)
 
     # -- contract ---------------------------------------------------------------------------
 
     def limits(self) -> Limits:
         """One query per fetch; Salesforce limits calls per 24 h, not per second."""
-        return Limits(max_batch=1, concurrency=self._concurrency, rate=None)
+        return Limits(max_batch=1, concurrency=self.concurrency, rate=None)
 
     @classmethod
     def validate_connection(cls, connection: Connection) -> list[QueryProblem]:
         """Instance URL, pinned version, one complete auth flow, secrets only by reference."""
         settings = connection.settings
-        problems = unknown_keys(settings, {*_SETTINGS, *HTTP_SETTINGS})
-        problems += http_setting_problems(settings)
-        flow = _flow(settings)
+        problems = super().validate_connection(connection)
+        flow = flow_of(settings)
         # an OAuth answer names the instance itself; a bare token needs to be told where to go
         where = [settings.get("instance_url"), connection.endpoint]
         if flow != "token":
@@ -217,13 +191,6 @@ class SalesforceSource(Source):
                 field = "soql" if "soql" in query else ""
                 found.append((kr.id, QueryProblem(field, failed.message)))
         return found
-
-    def close(self) -> None:
-        """Close the connection pool."""
-        with self._lock:
-            if self._session is not None:
-                self._session.close()
-                self._session = None
 
     # -- one request ------------------------------------------------------------------------
 
@@ -346,12 +313,37 @@ class SalesforceSource(Source):
 
     # -- HTTP -------------------------------------------------------------------------------
 
-    def _http(self) -> requests.Session:
-        with self._lock:
-            if self._session is None:
-                self._session = http_session(f"okrcore-salesforce/{__version__}", self._concurrency,
-                                             connection=self.connection)
-            return self._session
+    def credentials(self) -> Credentials:
+        """A bearer token: the referenced ``access_token``, or one from the OAuth token
+        endpoint, whose answer names the instance the calls go to (unless ``endpoint`` is set).
+        """
+        instance = None
+        if self._flow == "token":
+            token = self.required_secret("access_token")
+        elif self._flow not in FLOWS or self._token_url is None:
+            raise FetchError(
+                FailureKind.AUTH,
+                f"connection {self.connection.name!r}: auth {self._flow!r} is not usable "
+                "(see okr lint)",
+            )
+        else:
+            secrets = {k: self._secret(k) for k in ("client_id", "client_secret", "refresh_token")}
+            answer = self.oauth_token(self._token_url, token_form(self._flow, secrets),
+                                      what=f"auth {self._flow}")
+            token, instance = str(answer["access_token"]), answer.get("instance_url")
+        named = str(instance) if instance and not self.connection.endpoint else None
+        if not (named or self.endpoint):
+            raise FetchError(FailureKind.PERMANENT, "the connection has no instance_url")
+        return Credentials(headers={"Authorization": f"Bearer {token}"}, endpoint=named)
+
+    def credentials_expired(self, response: requests.Response) -> bool:
+        """A 401 ``INVALID_SESSION_ID`` with an OAuth flow: the token is renewed, once."""
+        return (self._flow != "token" and response.status_code == 401
+                and _error_code(response) == "INVALID_SESSION_ID")
+
+    def error(self, response: requests.Response, what: str) -> FetchError:
+        """Classify an error answer (see :func:`_error`)."""
+        return _error(response)
 
     def _secret(self, key: str) -> str | None:
         value = self.connection.settings.get(key)
@@ -363,109 +355,15 @@ class SalesforceSource(Source):
         except SourceError as exc:
             raise FetchError(FailureKind.AUTH, str(exc)) from None
 
-    def _fetch_token(self) -> Credentials:
-        import requests
-
-        if self._flow == "token":
-            token = self._secret("access_token")
-            if not token:
-                raise FetchError(
-                    FailureKind.AUTH, f"connection {self.connection.name!r} has no access_token"
-                )
-            return Credentials(token)
-        if self._flow not in FLOWS or self._token_url is None:
-            raise FetchError(
-                FailureKind.AUTH,
-                f"connection {self.connection.name!r}: auth {self._flow!r} is not usable "
-                "(see okr lint)",
-            )
-        secrets = {k: self._secret(k) for k in ("client_id", "client_secret", "refresh_token")}
-        try:
-            response = self._http().post(
-                self._token_url, data=token_form(self._flow, secrets), timeout=self._timeout
-            )
-        except requests.RequestException as exc:
-            if could_not_connect(exc):  # no answer, like a hang: retried timeout_retries times
-                raise FetchError(FailureKind.TRANSIENT,
-                                 f"cannot reach {self._token_url}: no connection "
-                                 "(refused, or an unknown host)",
-                                 timed_out=True) from None
-            raise FetchError(
-                FailureKind.TRANSIENT, f"cannot reach {self._token_url}: {type(exc).__name__}"
-            ) from None
-        try:
-            body = response.json()
-        except ValueError:
-            body = {}
-        body = body if isinstance(body, Mapping) else {}
-        if response.status_code != 200 or not body.get("access_token"):
-            error = body.get("error") or response.reason
-            detail = body.get("error_description") or "no description"
-            label = (
-                f"Salesforce token endpoint {response.status_code} {error}: {detail} "
-                f"(auth {self._flow})"
-            )
-            if response.status_code >= 500:
-                raise FetchError(FailureKind.TRANSIENT, label)
-            raise FetchError(FailureKind.AUTH, label)
-        instance = body.get("instance_url")
-        return Credentials(str(body["access_token"]), str(instance) if instance else None)
-
-    def _base(self, credentials: Credentials) -> str:
-        base = self._endpoint or credentials.instance_url or self._instance
-        if not base:
-            raise FetchError(FailureKind.PERMANENT, "the connection has no instance_url")
-        return base.rstrip("/")
-
     def _get(
         self, path: str, params: Mapping[str, str] | None, stats: _Stats
     ) -> Mapping[str, Any]:
-        import requests
-
-        session = self._http()
-        credentials = self._tokens.get()
-        renewed = False
-        while True:
-            url = f"{self._base(credentials)}{path}"
-            try:
-                response = session.get(
-                    url,
-                    params=params,
-                    headers={"Authorization": f"Bearer {credentials.access_token}"},
-                    timeout=self._timeout,
-                )
-            except requests.Timeout:
-                raise FetchError(
-                    FailureKind.TRANSIENT,
-                    f"Salesforce did not answer within {self._timeout[1]:g} s",
-                    timed_out=True,
-                ) from None
-            except requests.RequestException as exc:
-                if could_not_connect(exc):  # no answer, like a hang: retried timeout_retries times
-                    raise FetchError(FailureKind.TRANSIENT,
-                                     f"cannot reach {self._base(credentials)}: no connection "
-                                     "(refused, or an unknown host)",
-                                     timed_out=True) from None
-                raise FetchError(
-                    FailureKind.TRANSIENT,
-                    f"cannot reach {self._base(credentials)}: {type(exc).__name__}",
-                ) from None
-            stats.calls += 1
-            usage = response.headers.get("Sforce-Limit-Info", "")
-            if usage.startswith("api-usage="):
-                stats.api_usage = usage[len("api-usage=") :].strip()
-            if (
-                response.status_code == 401
-                and not renewed
-                and self._tokens.renewable
-                and _error_code(response) == "INVALID_SESSION_ID"
-            ):
-                credentials = self._tokens.renew(credentials)  # once; a second 401 is final
-                renewed = True
-                continue
-            break
-        if response.status_code != 200:
-            raise _error(response)
+        """One paced call (:meth:`HttpSource.call`), counted with its API usage."""
+        response = self.call("GET", path, params=params, what="the query")
+        stats.calls += 1
+        usage = response.headers.get("Sforce-Limit-Info", "")
+        if usage.startswith("api-usage="):
+            stats.api_usage = usage[len("api-usage=") :].strip()
         try:
             page = response.json()
         except ValueError:
