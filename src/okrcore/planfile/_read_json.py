@@ -95,6 +95,7 @@ def _json_place(text: str, path: str) -> tuple[int, int]:
 
 
 def parse(text: str, ctx: Ctx) -> Any:
+    """Parse JSON plan text into plain data, as :func:`._read.parse` describes."""
     duplicates = False
 
     def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:

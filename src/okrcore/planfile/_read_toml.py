@@ -20,6 +20,11 @@ from ._read import (
 )
 from ._spec import Ctx, join
 
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
 _TOML_KEY = r'(?:[A-Za-z0-9_-]+|"(?:[^"\\]|\\.)*"|\'[^\']*\')'
 _TOML_HEADER = re.compile(rf"^\s*(\[\[?)\s*({_TOML_KEY}(?:\s*\.\s*{_TOML_KEY})*)\s*\]\]?")
 _TOML_ASSIGN = re.compile(rf"^(\s*)({_TOML_KEY}(?:\s*\.\s*{_TOML_KEY})*)\s*=")
@@ -79,10 +84,7 @@ def _toml_place(text: str, path: str) -> tuple[int, int]:
 
 
 def parse(text: str, ctx: Ctx) -> Any:
-    if sys.version_info >= (3, 11):  # imported here: a YAML plan does not need it
-        import tomllib
-    else:  # pragma: no cover - Python 3.10
-        import tomli as tomllib
+    """Parse TOML plan text into plain data, as :func:`._read.parse` describes."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

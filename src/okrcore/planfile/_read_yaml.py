@@ -174,6 +174,8 @@ def _yaml_character(text: str, exc: yaml.reader.ReaderError) -> tuple[str, tuple
 
 
 def parse(text: str, ctx: Ctx, loader_class: Any = None) -> Any:
+    """Parse YAML plan text into plain data, as :func:`._read.parse` describes.
+    ``loader_class``: PyYAML's pure-Python loader when libyaml stops at its own depth limit."""
     positions: Positions = {"": (1, 1)}
     ctx.positions = positions
     loader_class = loader_class or LOADER
