@@ -190,6 +190,16 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
             "ANALYZE checkins",
         ),
     ),
+    (
+        6,
+        (
+            # The key's index also holds the other columns a check-in is read with: one key
+            # result's history is then read from a few adjacent index pages (an index-only scan,
+            # once a vacuum has marked the rows visible) instead of one table page per day.
+            "ALTER TABLE checkins DROP CONSTRAINT checkins_pkey, ADD PRIMARY KEY"
+            " (kr_id, as_of, source) INCLUDE (value, recorded_at, author, note, confidence)",
+        ),
+    ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
@@ -240,6 +250,8 @@ class PostgresStore(SQLStore):
 
     mark = "%s"
     ids_as_array = True
+    #: a write of at least this many readings (an import, a backfill) is followed by a vacuum
+    vacuum_after = 50_000
 
     def __init__(self, url: str, *, create: bool = True, pool_size: int = 8) -> None:
         import psycopg  # here, not at the top: listing plugins and opening SQLite stay fast
@@ -400,14 +412,29 @@ class PostgresStore(SQLStore):
                 with conn.transaction():
                     _copy(conn, "checkins", batch, run_id, reason)
                 rows = collections.Counter(c.kr_id for c in batch)
-                return {kr_id: AddResult(new=n) for kr_id, n in rows.items()}
+                counts = {kr_id: AddResult(new=n) for kr_id, n in rows.items()}
             except psycopg.errors.UniqueViolation:
-                pass
-            conn.execute(_INCOMING)
-            _copy(conn, "okrcore_incoming", batch, run_id, reason)
-            for kr_id, new, revised in conn.execute(_MERGE).fetchall():
-                counts[kr_id] = AddResult(new=int(new), revised=int(revised))
+                conn.execute(_INCOMING)
+                _copy(conn, "okrcore_incoming", batch, run_id, reason)
+                for kr_id, new, revised in conn.execute(_MERGE).fetchall():
+                    counts[kr_id] = AddResult(new=int(new), revised=int(revised))
+        if len(batch) >= self.vacuum_after:
+            self._vacuum()
         return counts
+
+    def _vacuum(self) -> None:
+        """After a bulk write, what autovacuum does a minute later, now: mark the new rows
+        visible to index-only scans (history reads) and refresh the planner's statistics.
+        Skipped while another vacuum holds the table; a failure is logged, not raised: the
+        readings are stored, and autovacuum comes by anyway."""
+        import psycopg
+
+        try:
+            with self._connection("cannot vacuum", transaction=False) as conn:
+                conn.execute("VACUUM (ANALYZE, SKIP_LOCKED) checkins")
+        except (StoreError, psycopg.Error) as exc:
+            log.warning("store %s: no vacuum after a bulk write (autovacuum will do it): %s",
+                        self.url, exc)
 
     def checkins(
         self,
