@@ -804,3 +804,13 @@ def test_strategy_dependencies_and_self_parent() -> None:
         ("objectives[0].strategies[0].depends_on[1]", "unknown strategy or key result 's9'"),
     ]
     assert (found[1].line, found[1].column) == where(text, "s9")
+
+
+def test_messages_name_a_thing_with_its_article() -> None:
+    text = plan_text().replace("    title: Grow\n", "    titel: Grow\n")
+    found = {p.path: p.message for p in problems(text)}
+    assert found["objectives[0].title"] == "missing: an objective needs 'title'"
+    assert found["objectives[0].titel"].startswith("unknown key 'titel' in an objective")
+    kr = plan_text(KR_OK.replace("        target: 120\n", "        tagret: 120\n"))
+    unknown = [p.message for p in problems(kr) if p.message.startswith("unknown key")]
+    assert unknown == ["unknown key 'tagret' in a key result (did you mean 'target'?)"]

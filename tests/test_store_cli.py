@@ -92,6 +92,23 @@ def test_commands_that_read_never_create_a_store(
     assert not missing.exists()
 
 
+def test_an_error_wraps_at_the_terminal_width_and_stays_one_line_in_a_pipe(
+    plan: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    args = ["score", str(plan), "--store", "sqlite:///typo.db"]
+    narrow = CliRunner().invoke(main, args, env={"COLUMNS": "80"})
+    piped = CliRunner().invoke(main, args)  # no terminal, no $COLUMNS: one line for grep
+    assert narrow.exit_code == piped.exit_code == 2
+    assert piped.stderr.count("\n") == 1
+    assert piped.stderr.startswith("Error: no store at sqlite:///typo.db: the file does not exist")
+    lines = narrow.stderr.splitlines()
+    assert len(lines) > 1
+    assert max(len(line) for line in lines) <= 80
+    assert lines[1].startswith("    ")  # continuation lines are indented
+    assert " ".join(narrow.stderr.split()) == " ".join(piped.stderr.split())
+
+
 def test_checkin_and_refresh_create_the_store(plan: Path, tmp_path: Path) -> None:
     first = tmp_path / "first.db"
     assert okr("checkin", plan, "visits", "1", "--store", f"sqlite:///{first}").exit_code == 0

@@ -19,12 +19,13 @@ import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import IO, Any, TypeVar
 
 import click
 
 from okrcore.errors import OkrError, PlanError, StoreError, ValidationError
 from okrcore.model import CheckIn, KeyResult, Plan, TargetChange
+from okrcore.reports._table import wrap, wrap_width
 from okrcore.store import Store, open_store
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -42,6 +43,17 @@ class UsageError(click.ClickException):
     """Unusable input: printed on stderr, exit code 2."""
 
     exit_code = EXIT_USAGE
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        echo_error(f"Error: {self.format_message()}", file)
+
+
+def echo_error(text: str, file: IO[Any] | None = None) -> None:
+    """An error on stderr, each of its lines wrapped like every other line of output: at the
+    terminal's width (or ``$COLUMNS``), words whole; in a pipe, one line per line."""
+    stream = sys.stderr if file is None else file
+    width = wrap_width(stream)
+    click.echo("\n".join(wrap(line, width) for line in text.splitlines()), file=stream)
 
 
 def default_store_url() -> str:
@@ -104,7 +116,7 @@ def report_error(exc: OkrError) -> None:
     unusable input (a bad plan, a value the model refuses), else 1."""
     if isinstance(exc, (PlanError, ValidationError)):
         raise UsageError(str(exc)) from None
-    click.echo(f"Error: {exc}", err=True)
+    echo_error(f"Error: {exc}")
     sys.exit(EXIT_FAILED)
 
 

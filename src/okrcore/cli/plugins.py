@@ -13,6 +13,7 @@ import click
 from okrcore.cli._common import (
     EXIT_FAILED,
     UsageError,
+    echo_error,
     echo_json,
     format_option,
     handle_errors,
@@ -59,5 +60,5 @@ def plugins_command(show_all: bool, fmt: str) -> None:
             click.echo(f"  error: {f.error}")
     if failures:
         names = ", ".join(f.name for f in failures)
-        click.echo(f"Error: {len(failures)} plugin(s) failed to load: {names}", err=True)
+        echo_error(f"Error: {len(failures)} plugin(s) failed to load: {names}")
         sys.exit(EXIT_FAILED)

@@ -15,6 +15,7 @@ import click
 
 from okrcore.cli._common import (
     at_option,
+    echo_error,
     format_option,
     handle_errors,
     main,
@@ -86,6 +87,6 @@ def report_command(
                     click.echo(f"Sent the {kind} report to {result.channel}", err=True)
                 else:
                     failed += 1
-                    click.echo(f"Error: {result.error}", err=True)
+                    echo_error(f"Error: {result.error}")
             if failed:
                 sys.exit(1)

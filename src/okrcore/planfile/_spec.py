@@ -543,9 +543,10 @@ class Obj(Spec):
         return next(f for f in self.fields if f.name == name)
 
     def check(self, value: Any, path: str, ctx: Ctx) -> Any:
-        what = (self.name or "plan").replace("_", " ")
+        noun = (self.name or "plan").replace("_", " ")
+        what = f"{'an' if noun[0] in 'aeiou' else 'a'} {noun}"  # "an objective", "a key result"
         if not isinstance(value, dict) and not isinstance(value, Mapping):  # dict: fast path
-            ctx.add(path, f"expected a mapping (a {what}), got {_show(value)}")
+            ctx.add(path, f"expected a mapping ({what}), got {_show(value)}")
             return BAD
         known = self._known
         out: dict[str, Any] = {}
@@ -560,24 +561,24 @@ class Obj(Spec):
                 out[key] = item
             else:
                 hint = suggest(key, known) or "; allowed: " + ", ".join(known)
-                ctx.add(where, f"unknown key {short(repr(key))} in a {what}{hint}")
+                ctx.add(where, f"unknown key {short(repr(key))} in {what}{hint}")
         for name in self._required:  # a missing key leaves BAD, so the object is not built
             if name not in value:
-                ctx.add(join(path, name), f"missing: a {what} needs {name!r}")
+                ctx.add(join(path, name), f"missing: {what} needs {name!r}")
                 out[name] = BAD
         if self.one_of:
             given = [k for k in self.one_of if k in value]
             names = ", ".join(self.one_of)
             if not given:
-                ctx.add(path, f"a {what} needs one of {names}")
+                ctx.add(path, f"{what} needs one of {names}")
                 out[self.one_of[0]] = BAD
             elif len(given) > 1:
-                ctx.add(join(path, given[1]), f"a {what} takes only one of {names}")
+                ctx.add(join(path, given[1]), f"{what} takes only one of {names}")
                 out[given[1]] = BAD
         given = [k for k in self.at_most_one if k in value]
         if len(given) > 1:
             names = " or ".join(self.at_most_one)
-            ctx.add(join(path, given[1]), f"a {what} takes {names}, not both")
+            ctx.add(join(path, given[1]), f"{what} takes {names}, not both")
             out[given[1]] = BAD
         for name, relative_to in self._targets:  # relative targets need their reference value
             if isinstance(out.get(name), Relative) and relative_to not in value:
