@@ -1,8 +1,10 @@
 """Developer tasks: `nox -s tests`, `nox -s demo`, `nox -s lint`, `nox -s typecheck`, `nox -s docs`,
-`nox -s bench`. Every session installs what it needs into its own virtualenv."""
+`nox -s bench`, `nox -s browser`. Every session installs what it needs into its own virtualenv;
+`browser` installs the one system package the tests can use (Chromium), as an explicit step."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import nox
@@ -62,6 +64,22 @@ def docs(session: nox.Session) -> None:
     """Build docs/ strictly with MkDocs (warnings are errors)."""
     session.install("mkdocs>=1.6", "-e", ".")
     session.run("mkdocs", "build", "--strict", "--site-dir", str(ROOT / "build" / "site"))
+
+
+@nox.session(python=False)
+def browser(session: nox.Session) -> None:
+    """Install Chromium (Debian's package) for the HTML dashboard's browser tests, unless one is
+    on the PATH. Needs root and apt; .ci/run runs it under CI=true. The test suite never installs
+    anything itself: without Chromium its browser tests skip, saying so (and fail under CI=true).
+    """
+    names = ("chromium", "chromium-browser", "google-chrome")
+    found = [shutil.which(name) for name in names if shutil.which(name)]
+    if found:
+        session.log(f"Chromium is installed: {found[0]}")
+        return
+    session.run("apt-get", "update", "-qq", external=True)
+    session.run("apt-get", "install", "-y", "-qq", "--no-install-recommends", "chromium",
+                external=True)
 
 
 @nox.session

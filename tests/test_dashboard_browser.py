@@ -1,7 +1,7 @@
 """The HTML dashboard in a real headless Chromium, driven over the DevTools protocol.
 
-Chromium is Debian's package, installed as an explicit step (``apt-get install chromium``; .ci/run
-does it under CI=true): the tests skip, saying why, where it is missing, and fail under CI=true.
+Chromium is Debian's package, installed as an explicit step (``nox -s browser``; .ci/run runs it
+under CI=true): the tests skip, saying why, where it is missing, and fail under CI=true.
 The browser is driven through ``--remote-debugging-pipe`` (JSON messages separated by NUL bytes
 on file descriptors 3 and 4), so no driver library and no browser download are needed.
 """
@@ -70,12 +70,12 @@ def _find_chromium() -> str | None:
 
 @pytest.fixture(scope="session")
 def chromium() -> str:
-    """Path of a Chromium binary. Installing it is an explicit step (``apt-get install chromium``;
-    .ci/run does it under CI=true): here it skips, saying so, and fails under CI=true."""
+    """Path of a Chromium binary. Installing it is an explicit step (``nox -s browser``; .ci/run
+    runs it under CI=true): here it skips, saying so, and fails under CI=true."""
     path = _find_chromium()
     if path:
         return path
-    why = "Chromium is not installed: apt-get install chromium (.ci/run does it when CI=true)"
+    why = "Chromium is not installed: run `nox -s browser` (.ci/run does when CI=true)"
     if os.environ.get("CI") == "true":
         pytest.fail(why)
     pytest.skip(why)

@@ -90,7 +90,8 @@ def test_plugins_import_only_okrcores_public_modules() -> None:
 
 
 def test_the_test_suite_installs_no_system_package() -> None:
-    # installing Chromium is an explicit step (.ci/run), never a side effect of running tests
+    # installing Chromium is an explicit step (nox -s browser, run by .ci/run), never a side
+    # effect of running tests
     offenders = [
         str(path.relative_to(ROOT))
         for path in [*ROOT.glob("tests/*.py"), *ROOT.glob("plugins/*/tests/*.py")]
