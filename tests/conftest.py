@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -32,3 +33,25 @@ def example_history_path() -> Path:
 def example_plan(example_plan_path: Path) -> Plan:
     """The example plan, loaded (plans are immutable, so one per session)."""
     return load_plan(example_plan_path)
+
+
+OkrCli = Callable[..., tuple[int, str]]
+
+
+@pytest.fixture
+def okr_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> OkrCli:
+    """``okr ARGS...`` run in process at 80 columns, with its store in ``tmp_path`` (through
+    ``$OKRCORE_STORE``) and no plugin discovery; each call returns (exit code, output)."""
+    from click.testing import CliRunner
+
+    from okrcore.cli import main
+
+    monkeypatch.setenv("OKRCORE_STORE", f"sqlite:///{tmp_path / 'okr.db'}")
+    monkeypatch.setenv("OKRCORE_LOAD_PLUGINS", "")
+    monkeypatch.setenv("COLUMNS", "80")
+
+    def okr(*args: str | Path) -> tuple[int, str]:
+        result = CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+        return result.exit_code, result.output
+
+    return okr

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import jsonschema
 import pytest
-from click.testing import CliRunner
 
 from okrcore.checks import orphaned_checkins
-from okrcore.cli import main
 from okrcore.engine import refresh
 from okrcore.errors import PlanError, ValidationError
 from okrcore.kpis import score_kpi
@@ -189,16 +188,10 @@ def test_refresh_reads_a_kpi_from_its_source(tmp_path: Path) -> None:
     assert (card.kpis["mql"].actual, card.kpis["cpl"].status) == (100, Light.GREEN)
 
 
-def test_checkin_score_and_reports(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_checkin_score_and_reports(tmp_path: Path, okr_cli: Callable[..., tuple[int, str]]) -> None:
     path = tmp_path / "plan.yaml"
     path.write_text(PLAN, encoding="utf-8")
-    monkeypatch.setenv("OKRCORE_STORE", f"sqlite:///{tmp_path / 'okr.db'}")
-    monkeypatch.setenv("OKRCORE_LOAD_PLUGINS", "")
-    monkeypatch.setenv("COLUMNS", "80")
-
-    def okr(*args: str) -> tuple[int, str]:
-        result = CliRunner().invoke(main, list(args), catch_exceptions=False)
-        return result.exit_code, result.output
+    okr = okr_cli
 
     assert okr("checkin", str(path), "mql", "250", "--at", "2025-12-20")[0] == 0
     assert okr("checkin", str(path), "mql", "120", "--at", "2026-01-08")[0] == 0
@@ -242,16 +235,10 @@ def test_checkin_score_and_reports(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert [k.id for k in mine.kpis] == ["mql"]
 
 
-def test_history_of_a_kpi(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_history_of_a_kpi(tmp_path: Path, okr_cli: Callable[..., tuple[int, str]]) -> None:
     path = tmp_path / "plan.yaml"
     path.write_text(PLAN, encoding="utf-8")
-    monkeypatch.setenv("OKRCORE_STORE", f"sqlite:///{tmp_path / 'okr.db'}")
-    monkeypatch.setenv("OKRCORE_LOAD_PLUGINS", "")
-    monkeypatch.setenv("COLUMNS", "80")
-
-    def okr(*args: str) -> tuple[int, str]:
-        result = CliRunner().invoke(main, list(args), catch_exceptions=False)
-        return result.exit_code, result.output
+    okr = okr_cli
 
     plan = str(path)
     note = "from the weekly CRM export, webinar sign-ups included for the first time"

@@ -5,16 +5,15 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import attrs
 import jsonschema
 import pytest
-from click.testing import CliRunner
 from hypothesis import given, settings, strategies as st
 
 from okrcore.checks import check
-from okrcore.cli import main
 from okrcore.errors import PlanError, ValidationError
 from okrcore.model import CheckIn, Cycle, KeyResult, Objective, Plan
 from okrcore.planfile import dumps_plan, loads_plan
@@ -297,16 +296,10 @@ def test_reports_mark_a_sum_with_its_parts() -> None:
     assert [p.value for p in line.series][-1] == 200  # the running total of the summed amounts
 
 
-def test_okr_score_and_checkin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_okr_score_and_checkin(tmp_path: Path, okr_cli: Callable[..., tuple[int, str]]) -> None:
     path = tmp_path / "plan.yaml"
     path.write_text(PLAN, encoding="utf-8")
-    monkeypatch.setenv("OKRCORE_STORE", f"sqlite:///{tmp_path / 'okr.db'}")
-    monkeypatch.setenv("OKRCORE_LOAD_PLUGINS", "")
-    monkeypatch.setenv("COLUMNS", "80")
-
-    def okr(*args: str) -> tuple[int, str]:
-        result = CliRunner().invoke(main, list(args), catch_exceptions=False)
-        return result.exit_code, result.output
+    okr = okr_cli
 
     code, out = okr("checkin", str(path), "leads", "5", "--at", "2026-01-05")
     assert code == 2

@@ -103,6 +103,16 @@ def _duplicates(ctx: Ctx, seen: dict[str, str], path: str, ident: str, what: str
         seen[ident] = path
 
 
+def _check_connection(source: Any, at: str, connections: Mapping[str, Any], ctx: Ctx) -> None:
+    """A source (of a key result or a KPI, at ``at``) names a connection the plan defines."""
+    if isinstance(source, dict) and isinstance(source.get("connection"), str):
+        name = source["connection"]
+        if name not in connections:
+            names = ", ".join(connections) or "none defined"
+            hint = suggest(name, connections) or f" (connections: {names})"
+            ctx.add(f"{at}.connection", f"unknown connection {name!r}{hint}")
+
+
 def _check_references(doc: dict[str, Any], ctx: Ctx) -> None:
     """Ids that must be unique or must exist, checked on the validated data."""
     cycles: dict[str, str] = {}
@@ -180,13 +190,7 @@ def _check_references(doc: dict[str, Any], ctx: Ctx) -> None:
                 if isinstance(dep, str) and dep not in krs:
                     message = f"unknown key result {dep!r}{suggest(dep, krs)}"
                     ctx.add(f"{kat}.depends_on[{k}]", message)
-            source = kr.get("source")
-            if isinstance(source, dict) and isinstance(source.get("connection"), str):
-                name = source["connection"]
-                if name not in connections:
-                    names = ", ".join(connections) or "none defined"
-                    hint = suggest(name, connections) or f" (connections: {names})"
-                    ctx.add(f"{kat}.source.connection", f"unknown connection {name!r}{hint}")
+            _check_connection(kr.get("source"), f"{kat}.source", connections, ctx)
         for j, st in enumerate(_list(obj.get("strategies"))):
             if not isinstance(st, dict):
                 continue
@@ -214,13 +218,8 @@ def _check_references(doc: dict[str, Any], ctx: Ctx) -> None:
                     "no initiative names it in its key_results",
                 )
     for i, kpi in enumerate(_list(doc.get("kpis"))):
-        source = kpi.get("source") if isinstance(kpi, dict) else None
-        if isinstance(source, dict) and isinstance(source.get("connection"), str):
-            name = source["connection"]
-            if name not in connections:
-                names = ", ".join(connections) or "none defined"
-                hint = suggest(name, connections) or f" (connections: {names})"
-                ctx.add(f"kpis[{i}].source.connection", f"unknown connection {name!r}{hint}")
+        if isinstance(kpi, dict):
+            _check_connection(kpi.get("source"), f"kpis[{i}].source", connections, ctx)
     _check_loops(parents, objectives, ctx)
     funnels = _list(doc.get("funnels"))
     seen: dict[str, str] = {}
