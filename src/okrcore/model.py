@@ -387,6 +387,12 @@ class KeyResult:
         return None
 
     @property
+    def derived(self) -> bool:
+        """True when the value comes from elsewhere, its initiatives (``progress_from``) or its
+        parts (``rollup: sum``): the key result takes no check-in of its own."""
+        return self.progress_from is not None or self.rollup is not None
+
+    @property
     def lower_is_better(self) -> bool:
         """True for key results whose value should go down or stay below a bound."""
         return self.kind in (Kind.DECREASE, Kind.MAINTAIN_BELOW)

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from .errors import NotifyError, StoreError, ValidationError
-from .model import Cadence, KeyResult, KpiPeriod, Plan
+from .model import Cadence, KpiPeriod, Plan
 from .notifiers import Message
 
 if TYPE_CHECKING:
@@ -224,10 +224,6 @@ class Reminders:
     problems: tuple[str, ...] = ()
 
 
-def _remindable(kr: KeyResult) -> bool:
-    # one that follows its initiatives, or a sum of its parts, has nothing to check in (a sum
-    # refuses a check-in: its parts, reminded on their own, take them)
-    return kr.progress_from is None and kr.rollup != "sum"
 
 
 def recipients(plan: Plan, settings: ReminderSettings | None = None
@@ -242,7 +238,7 @@ def recipients(plan: Plan, settings: ReminderSettings | None = None
     out: dict[str, list[tuple[str, str]]] = {}
     for i, obj in enumerate(plan.objectives):
         for j, kr in enumerate(obj.key_results):
-            if not _remindable(kr):
+            if kr.derived:  # its initiatives or its parts take the check-ins
                 continue
             owner = kr.owner or obj.owner
             if owner is not None:
@@ -261,7 +257,7 @@ def _due(plan: Plan, store: Store, at: dt.date, settings: ReminderSettings,
     card = score(plan, store, at=at, manager=manager)
     out = []
     for kr in plan.key_results():
-        if not _remindable(kr):
+        if kr.derived:  # its initiatives or its parts take the check-ins
             continue
         cycle = plan.cycle_of(kr.id)
         mine = card.key_results.get(kr.id)

@@ -452,7 +452,7 @@ class LiveScore:
         if history is None or checkin.as_of > self.at:
             return None
         target = self.plan.key_result(checkin.kr_id)
-        if target.progress_from is not None or target.rollup is not None:
+        if target.derived:
             return None
         bisect.insort(history, checkin, key=lambda c: (c.as_of, c.recorded_at))
         kr = self._rescore(checkin.kr_id)
